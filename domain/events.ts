@@ -1,0 +1,209 @@
+/**
+ * The v1 event schemas (DESIGN.md §2). Past tense, subject first, each with `atUs` and the ids it
+ * touches, all integers. Every event carries `v: 1` so a stored log stays readable as the schema grows:
+ * a new field is added as optional (or with a decoding default) and `v` stays 1; a change of meaning
+ * gets a new `v` and a decoder for the old one.
+ */
+import { Schema } from "effect"
+import { HostId, MigrationId, PoolId, VmId } from "./ids.js"
+
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+/** Schema version 1; constructors fill it in. */
+const V1 = Schema.Literal(1).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => 1 as const))
+
+const base = { v: V1, atUs: NonNegativeInt }
+
+export const PowerState = Schema.Literal("Halted", "Running", "Paused", "Suspended")
+export type PowerState = typeof PowerState.Type
+
+export const ShutdownMode = Schema.Literal("clean", "hard", "host-failed")
+export type ShutdownMode = typeof ShutdownMode.Type
+
+// --- pool and hosts -------------------------------------------------------------------------------
+
+export class PoolCreated extends Schema.TaggedClass<PoolCreated>()("PoolCreated", {
+  ...base,
+  pool: PoolId,
+  pageSizeBytes: PositiveInt,
+  linkLatencyUs: NonNegativeInt
+}) {}
+
+export class HostJoined extends Schema.TaggedClass<HostJoined>()("HostJoined", {
+  ...base,
+  host: HostId,
+  memoryTotalPages: PositiveInt,
+  memoryOverheadPages: NonNegativeInt,
+  nicBandwidthBytesPerS: PositiveInt,
+  cpus: PositiveInt
+}) {}
+
+export class HostEnabled extends Schema.TaggedClass<HostEnabled>()("HostEnabled", { ...base, host: HostId }) {}
+export class HostDisabled extends Schema.TaggedClass<HostDisabled>()("HostDisabled", { ...base, host: HostId }) {}
+/** The host is declared dead (XAPI `host.declare_dead` without HA): not live, disabled. */
+export class HostFailed extends Schema.TaggedClass<HostFailed>()("HostFailed", { ...base, host: HostId }) {}
+/** The host is live again; it stays disabled until enabled. */
+export class HostRecovered extends Schema.TaggedClass<HostRecovered>()("HostRecovered", { ...base, host: HostId }) {}
+
+// --- VM lifecycle ---------------------------------------------------------------------------------
+
+export class VmCreated extends Schema.TaggedClass<VmCreated>()("VmCreated", {
+  ...base,
+  vm: VmId,
+  vcpus: PositiveInt,
+  memoryStaticMinPages: NonNegativeInt,
+  memoryDynamicMinPages: NonNegativeInt,
+  memoryTargetPages: NonNegativeInt,
+  memoryDynamicMaxPages: NonNegativeInt,
+  memoryStaticMaxPages: PositiveInt,
+  memoryOverheadPages: NonNegativeInt,
+  blockedOperations: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+}) {}
+
+export class VmStarted extends Schema.TaggedClass<VmStarted>()("VmStarted", {
+  ...base,
+  vm: VmId,
+  host: HostId,
+  domid: PositiveInt,
+  paused: Schema.Boolean
+}) {}
+
+export class VmPaused extends Schema.TaggedClass<VmPaused>()("VmPaused", { ...base, vm: VmId }) {}
+export class VmUnpaused extends Schema.TaggedClass<VmUnpaused>()("VmUnpaused", { ...base, vm: VmId }) {}
+/** Suspended outside a checkpoint: XAPI clears resident_on and the domid. */
+export class VmSuspended extends Schema.TaggedClass<VmSuspended>()("VmSuspended", { ...base, vm: VmId }) {}
+
+export class VmResumed extends Schema.TaggedClass<VmResumed>()("VmResumed", {
+  ...base,
+  vm: VmId,
+  host: HostId,
+  domid: PositiveInt
+}) {}
+
+export class VmShutdown extends Schema.TaggedClass<VmShutdown>()("VmShutdown", {
+  ...base,
+  vm: VmId,
+  mode: ShutdownMode
+}) {}
+
+export class VmDestroyed extends Schema.TaggedClass<VmDestroyed>()("VmDestroyed", { ...base, vm: VmId }) {}
+
+export class VmMemoryTargetSet extends Schema.TaggedClass<VmMemoryTargetSet>()("VmMemoryTargetSet", {
+  ...base,
+  vm: VmId,
+  targetPages: NonNegativeInt
+}) {}
+
+// --- live migration -------------------------------------------------------------------------------
+
+/** The destination holds a reservation; from here the VM counts on both hosts. */
+export class VmMigrationStarted extends Schema.TaggedClass<VmMigrationStarted>()("VmMigrationStarted", {
+  ...base,
+  migration: MigrationId,
+  vm: VmId,
+  source: HostId,
+  destination: HostId,
+  policy: Schema.String,
+  reservedPages: NonNegativeInt
+}) {}
+
+/** One transfer round: the first full copy, a pre-copy round, or (live = false) the paused final round. */
+export class VmMigrationRoundCompleted extends Schema.TaggedClass<VmMigrationRoundCompleted>()(
+  "VmMigrationRoundCompleted",
+  {
+    ...base,
+    migration: MigrationId,
+    vm: VmId,
+    round: PositiveInt,
+    live: Schema.Boolean,
+    pagesSent: NonNegativeInt,
+    pagesSkipped: NonNegativeInt,
+    bytesSent: NonNegativeInt,
+    pagesDirtied: NonNegativeInt,
+    durationUs: NonNegativeInt
+  }
+) {}
+
+/** The guest is paused for the final round: downtime starts. */
+export class VmMigrationStopAndCopyStarted extends Schema.TaggedClass<VmMigrationStopAndCopyStarted>()(
+  "VmMigrationStopAndCopyStarted",
+  { ...base, migration: MigrationId, vm: VmId, reason: Schema.String }
+) {}
+
+export class VmMigrationCommitted extends Schema.TaggedClass<VmMigrationCommitted>()("VmMigrationCommitted", {
+  ...base,
+  migration: MigrationId,
+  vm: VmId,
+  source: HostId,
+  destination: HostId,
+  domid: PositiveInt,
+  rounds: NonNegativeInt,
+  pagesSent: NonNegativeInt,
+  bytesSent: NonNegativeInt,
+  downtimeUs: NonNegativeInt,
+  totalUs: NonNegativeInt
+}) {}
+
+export class VmMigrationAborted extends Schema.TaggedClass<VmMigrationAborted>()("VmMigrationAborted", {
+  ...base,
+  migration: MigrationId,
+  vm: VmId,
+  reason: Schema.String
+}) {}
+
+// --- paging ---------------------------------------------------------------------------------------
+
+export class VmPagesPagedOut extends Schema.TaggedClass<VmPagesPagedOut>()("VmPagesPagedOut", {
+  ...base,
+  vm: VmId,
+  pages: PositiveInt
+}) {}
+
+export class VmPagesPagedIn extends Schema.TaggedClass<VmPagesPagedIn>()("VmPagesPagedIn", {
+  ...base,
+  vm: VmId,
+  pages: PositiveInt
+}) {}
+
+export class VmPageFaultsServed extends Schema.TaggedClass<VmPageFaultsServed>()("VmPageFaultsServed", {
+  ...base,
+  vm: VmId,
+  faults: PositiveInt,
+  vcpuWaitUs: NonNegativeInt
+}) {}
+
+export const PoolEvent = Schema.Union(
+  PoolCreated,
+  HostJoined,
+  HostEnabled,
+  HostDisabled,
+  HostFailed,
+  HostRecovered,
+  VmCreated,
+  VmStarted,
+  VmPaused,
+  VmUnpaused,
+  VmSuspended,
+  VmResumed,
+  VmShutdown,
+  VmDestroyed,
+  VmMemoryTargetSet,
+  VmMigrationStarted,
+  VmMigrationRoundCompleted,
+  VmMigrationStopAndCopyStarted,
+  VmMigrationCommitted,
+  VmMigrationAborted,
+  VmPagesPagedOut,
+  VmPagesPagedIn,
+  VmPageFaultsServed
+)
+export type PoolEvent = typeof PoolEvent.Type
+export type PoolEventEncoded = typeof PoolEvent.Encoded
+export type PoolEventTag = PoolEvent["_tag"]
+
+export const poolEventTags: ReadonlyArray<PoolEventTag> = PoolEvent.members.map((m) => m._tag as PoolEventTag)
+
+/** Every event's subject ids are named the same way, so histories can filter without a switch. */
+export const eventVm = (event: PoolEvent): VmId | undefined => ("vm" in event ? event.vm : undefined)
+export const eventHost = (event: PoolEvent): HostId | undefined => ("host" in event ? event.host : undefined)

@@ -1,0 +1,97 @@
+/**
+ * The simulator's only source of randomness: a seeded, integer-only PRNG (sfc32, Chris Doty-Humphrey's
+ * Small Fast Counting generator). One root seed; every subsystem gets its own stream with `fork(label)`,
+ * so adding draws in one subsystem never shifts another's sequence (TigerBeetle's VOPR does the same).
+ * No floats anywhere: bounded draws use Lemire's rejection method on 32-bit integers.
+ */
+
+const U32_RANGE = 0x1_0000_0000
+
+/** FNV-1a over the label's UTF-16 code units: a stable 32-bit hash for deriving child seeds. */
+const hashLabel = (label: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < label.length; i++) {
+    hash ^= label.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash >>> 0
+}
+
+/** splitmix32 finaliser: spreads a 32-bit value over all bits. */
+const mix32 = (value: number): number => {
+  let z = (value + 0x9e3779b9) >>> 0
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+  return (z ^ (z >>> 16)) >>> 0
+}
+
+export class Prng {
+  private constructor(
+    private a: number,
+    private b: number,
+    private c: number,
+    private d: number
+  ) {}
+
+  /** A generator from a root seed (any safe integer; the high bits are folded in). */
+  static fromSeed(seed: number): Prng {
+    if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`)
+    const low = seed >>> 0
+    const high = Math.floor(seed / U32_RANGE) >>> 0
+    const prng = new Prng(mix32(low), mix32(high ^ 0x6a09e667), mix32(low ^ 0xbb67ae85), 1)
+    for (let i = 0; i < 12; i++) prng.nextU32() // warm up, as sfc32's author recommends
+    return prng
+  }
+
+  /** A child generator for one subsystem; deterministic in (this generator's seed state, label). */
+  fork(label: string): Prng {
+    const h = hashLabel(label)
+    const child = new Prng(mix32(this.a ^ h), mix32(this.b + h), mix32(this.c ^ mix32(h)), 1)
+    for (let i = 0; i < 12; i++) child.nextU32()
+    return child
+  }
+
+  nextU32(): number {
+    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0
+    this.d = (this.d + 1) >>> 0
+    this.a = this.b ^ (this.b >>> 9)
+    this.b = (this.c + (this.c << 3)) >>> 0
+    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0
+    this.c = (this.c + t) >>> 0
+    return t
+  }
+
+  /** Uniform integer in [0, bound), bound <= 2^32 (Lemire's nearly-divisionless method, integer form). */
+  nextInt(bound: number): number {
+    if (!Number.isInteger(bound) || bound <= 0 || bound > U32_RANGE) {
+      throw new RangeError(`bound must be an integer in (0, 2^32], got ${bound}`)
+    }
+    if (bound === U32_RANGE) return this.nextU32()
+    const threshold = (U32_RANGE - bound) % bound
+    for (;;) {
+      const r = this.nextU32()
+      if (r >= threshold) return r % bound
+    }
+  }
+
+  /** Uniform integer in [min, max], both inclusive. */
+  nextIntBetween(min: number, max: number): number {
+    return min + this.nextInt(max - min + 1)
+  }
+
+  /** True with probability numerator/denominator (a ratio of integers, never a float). */
+  chance(numerator: number, denominator: number): boolean {
+    return this.nextInt(denominator) < numerator
+  }
+
+  /** An RFC 4122 version-4-shaped id drawn from this generator (never crypto.randomUUID). */
+  uuid(): string {
+    const hex = (n: number) => n.toString(16).padStart(8, "0")
+    const w0 = hex(this.nextU32())
+    const w1 = hex(this.nextU32())
+    const w2 = hex(this.nextU32())
+    const w3 = hex(this.nextU32())
+    const variant = ((parseInt(w2[0]!, 16) & 0x3) | 0x8).toString(16)
+    return `${w0}-${w1.slice(0, 4)}-4${w1.slice(5, 8)}-${variant}${w2.slice(1, 4)}-${w2.slice(4)}${w3}`
+  }
+}
