@@ -5,8 +5,9 @@
 import type { Benchmark, BenchResult } from "./harness.js"
 import { storeBenchmarks } from "./store.js"
 import { migrationBenchmarks } from "./migration.js"
+import { foldBenchmarks } from "./fold.js"
 
-const all: ReadonlyArray<Benchmark> = [...storeBenchmarks, ...migrationBenchmarks]
+const all: ReadonlyArray<Benchmark> = [...storeBenchmarks, ...foldBenchmarks, ...migrationBenchmarks]
 
 const formatValue = (value: number): string =>
   Number.isInteger(value) ? value.toLocaleString("en-US") : value.toLocaleString("en-US", { maximumFractionDigits: 3 })

@@ -1,0 +1,3 @@
+import type { Benchmark } from "./harness.js"
+
+export const foldBenchmarks: ReadonlyArray<Benchmark> = []

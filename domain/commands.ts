@@ -1,0 +1,116 @@
+/**
+ * Commands: what a scenario, a trace, the engine or a property asks of the pool. Each carries its own
+ * `atUs` (time comes in with the command, never from a clock) and the ids it needs drawn by the caller.
+ */
+import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
+
+interface At {
+  readonly atUs: number
+}
+
+export interface CreatePool extends At {
+  readonly _tag: "CreatePool"
+  readonly pool: PoolId
+  readonly pageSizeBytes: number
+  readonly linkLatencyUs: number
+}
+export interface JoinHost extends At {
+  readonly _tag: "JoinHost"
+  readonly host: HostId
+  readonly memoryTotalPages: number
+  readonly memoryOverheadPages: number
+  readonly nicBandwidthBytesPerS: number
+  readonly cpus: number
+}
+export interface HostCommand extends At {
+  readonly _tag: "EnableHost" | "DisableHost" | "FailHost" | "RecoverHost"
+  readonly host: HostId
+}
+export interface CreateVm extends At {
+  readonly _tag: "CreateVm"
+  readonly vm: VmId
+  readonly vcpus: number
+  readonly memoryStaticMinPages: number
+  readonly memoryDynamicMinPages: number
+  readonly memoryTargetPages: number
+  readonly memoryDynamicMaxPages: number
+  readonly memoryStaticMaxPages: number
+  /** Default: XAPI's formula, `defaultVmOverheadPages`. */
+  readonly memoryOverheadPages?: number
+  readonly blockedOperations?: ReadonlyArray<string>
+}
+export interface StartVm extends At {
+  readonly _tag: "StartVm"
+  readonly vm: VmId
+  /** `start_on` a named host; without it the pool places the VM. */
+  readonly host?: HostId
+  readonly paused?: boolean
+}
+export interface VmCommand extends At {
+  readonly _tag: "PauseVm" | "UnpauseVm" | "SuspendVm" | "DestroyVm"
+  readonly vm: VmId
+}
+export interface ResumeVm extends At {
+  readonly _tag: "ResumeVm"
+  readonly vm: VmId
+  readonly host?: HostId
+}
+export interface ShutdownVm extends At {
+  readonly _tag: "ShutdownVm"
+  readonly vm: VmId
+  readonly mode: "clean" | "hard"
+}
+export interface SetMemoryTarget extends At {
+  readonly _tag: "SetMemoryTarget"
+  readonly vm: VmId
+  readonly targetPages: number
+}
+export interface StartMigration extends At {
+  readonly _tag: "StartMigration"
+  readonly migration: MigrationId
+  readonly vm: VmId
+  readonly destination: HostId
+  readonly policy: string
+}
+export interface CompleteMigrationRound extends At {
+  readonly _tag: "CompleteMigrationRound"
+  readonly migration: MigrationId
+  readonly round: number
+  readonly live: boolean
+  readonly pagesSent: number
+  readonly pagesSkipped: number
+  readonly bytesSent: number
+  readonly pagesDirtied: number
+  readonly durationUs: number
+}
+export interface BeginStopAndCopy extends At {
+  readonly _tag: "BeginStopAndCopy"
+  readonly migration: MigrationId
+  readonly reason: string
+}
+/** The receiver reported success: the destination runs the VM, the source domain is destroyed. */
+export interface CommitMigration extends At {
+  readonly _tag: "CommitMigration"
+  readonly migration: MigrationId
+}
+export interface AbortMigration extends At {
+  readonly _tag: "AbortMigration"
+  readonly migration: MigrationId
+  readonly reason: string
+}
+
+export type PoolCommand =
+  | CreatePool
+  | JoinHost
+  | HostCommand
+  | CreateVm
+  | StartVm
+  | VmCommand
+  | ResumeVm
+  | ShutdownVm
+  | SetMemoryTarget
+  | StartMigration
+  | CompleteMigrationRound
+  | BeginStopAndCopy
+  | CommitMigration
+  | AbortMigration

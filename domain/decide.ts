@@ -1,0 +1,379 @@
+/**
+ * `decide(state, command)`: validates a command against the pool state with XAPI's rules and returns
+ * the events it causes, or the error XAPI would raise. Never throws. Ids and times come in with the
+ * command; domids come from the host's counter in the state.
+ */
+import { Either } from "effect"
+import type * as C from "./commands.js"
+import {
+  HostAlreadyExists,
+  HostNotLive,
+  HostUnknown,
+  MemoryConstraintViolation,
+  MigrationBadPhase,
+  MigrationFailed,
+  MigrationUnknown,
+  NoHostsAvailable,
+  PoolAlreadyCreated,
+  PoolNotCreated,
+  VmAlreadyExists,
+  VmUnknown,
+  HostNotEnoughFreeMemory,
+  type DomainError
+} from "./errors.js"
+import * as E from "./events.js"
+import type { HostId, MigrationId } from "./ids.js"
+import {
+  checkCanBootHere,
+  defaultVmOverheadPages,
+  hostPhysicalFreePages,
+  hostPlacementFreePages,
+  memoryConstraintViolation
+} from "./memory.js"
+import { checkVmOperation, type VmOperation } from "./operations.js"
+import { getHost, getMigration, getVm, hostList, migrationList, vmsResidentOn, type Host, type Migration, type PoolState, type Vm } from "./state.js"
+
+export type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
+
+const ok = (...events: ReadonlyArray<E.PoolEvent>): Decision => Either.right(events)
+const fail = (error: DomainError): Decision => Either.left(error)
+
+const lookupHost = (state: PoolState, id: HostId): Either.Either<Host, HostUnknown> => {
+  const host = getHost(state, id)
+  return host ? Either.right(host) : Either.left(new HostUnknown({ host: id }))
+}
+
+const lookupVm = (state: PoolState, id: Vm["id"]): Either.Either<Vm, VmUnknown> => {
+  const vm = getVm(state, id)
+  return vm ? Either.right(vm) : Either.left(new VmUnknown({ vm: id }))
+}
+
+const lookupMigration = (state: PoolState, id: MigrationId): Either.Either<Migration, MigrationUnknown> => {
+  const migration = getMigration(state, id)
+  return migration ? Either.right(migration) : Either.left(new MigrationUnknown({ migration: id }))
+}
+
+/** The VM, if the generic checks (blocked, power state, operation in progress) allow `operation`. */
+const vmFor = (state: PoolState, id: Vm["id"], operation: VmOperation): Either.Either<Vm, DomainError> =>
+  Either.flatMap(lookupVm(state, id), (vm) => Either.map(checkVmOperation(vm, operation), () => vm))
+
+/**
+ * Where a VM without a named host goes: the live, enabled host with the most placement-free memory
+ * that can take it, ties broken by host id. None → NoHostsAvailable, with each host's reason.
+ */
+export const chooseHost = (state: PoolState, vm: Vm): Either.Either<Host, NoHostsAvailable> => {
+  let best: Host | undefined
+  const refusals: string[] = []
+  for (const host of hostList(state)) {
+    const check = checkCanBootHere(host, vm)
+    if (Either.isLeft(check)) refusals.push(`${host.id}: ${check.left.message}`)
+    else if (!best || hostPlacementFreePages(host) > hostPlacementFreePages(best)) best = host
+  }
+  if (best) return Either.right(best)
+  const reason = refusals.length === 0 ? "the pool has no hosts" : refusals.join("; ")
+  return Either.left(new NoHostsAvailable({ vm: vm.id, reason }))
+}
+
+/** The host a VM boots on: the named one if it can take it, else the pool's choice. */
+const placement = (state: PoolState, vm: Vm, named: HostId | undefined): Either.Either<Host, DomainError> =>
+  named === undefined
+    ? chooseHost(state, vm)
+    : Either.flatMap(lookupHost(state, named), (host) => Either.map(checkCanBootHere(host, vm), () => host))
+
+const createVm = (state: PoolState, c: C.CreateVm): Decision => {
+  if (getVm(state, c.vm)) return fail(new VmAlreadyExists({ vm: c.vm }))
+  const violation = memoryConstraintViolation({
+    staticMinPages: c.memoryStaticMinPages,
+    dynamicMinPages: c.memoryDynamicMinPages,
+    targetPages: c.memoryTargetPages,
+    dynamicMaxPages: c.memoryDynamicMaxPages,
+    staticMaxPages: c.memoryStaticMaxPages
+  })
+  if (violation) return fail(new MemoryConstraintViolation({ vm: c.vm, constraint: violation }))
+  return ok(
+    new E.VmCreated({
+      atUs: c.atUs,
+      vm: c.vm,
+      vcpus: c.vcpus,
+      memoryStaticMinPages: c.memoryStaticMinPages,
+      memoryDynamicMinPages: c.memoryDynamicMinPages,
+      memoryTargetPages: c.memoryTargetPages,
+      memoryDynamicMaxPages: c.memoryDynamicMaxPages,
+      memoryStaticMaxPages: c.memoryStaticMaxPages,
+      memoryOverheadPages: c.memoryOverheadPages ?? defaultVmOverheadPages(c.vcpus, c.memoryStaticMaxPages),
+      blockedOperations: [...(c.blockedOperations ?? [])]
+    })
+  )
+}
+
+const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
+  Either.flatMap(vmFor(state, c.vm, "set_memory_target"), (vm) => {
+    const violation = memoryConstraintViolation({ ...vm.memory, targetPages: c.targetPages })
+    if (violation) return fail(new MemoryConstraintViolation({ vm: vm.id, constraint: violation }))
+    const host = vm.residentOn ? getHost(state, vm.residentOn) : undefined
+    const growthPages = c.targetPages - vm.populatedPages
+    if (host && growthPages > hostPhysicalFreePages(host)) {
+      return fail(
+        new HostNotEnoughFreeMemory({
+          host: host.id,
+          vm: vm.id,
+          requiredPages: growthPages,
+          availablePages: hostPhysicalFreePages(host)
+        })
+      )
+    }
+    return ok(new E.VmMemoryTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }))
+  })
+
+/** Ends a migration for an outside reason: committed if past the point of no return ("go" sent), else aborted. */
+const endMigrationEarly = (state: PoolState, migration: Migration, atUs: number, reason: string): E.PoolEvent =>
+  migration.phase === "committing"
+    ? commitEvent(state, migration, atUs)
+    : new E.VmMigrationAborted({ atUs, migration: migration.id, vm: migration.vm, reason })
+
+const commitEvent = (state: PoolState, m: Migration, atUs: number): E.VmMigrationCommitted =>
+  new E.VmMigrationCommitted({
+    atUs,
+    migration: m.id,
+    vm: m.vm,
+    source: m.source,
+    destination: m.destination,
+    domid: getHost(state, m.destination)?.nextDomid ?? 1,
+    rounds: m.rounds,
+    pagesSent: m.pagesSent,
+    bytesSent: m.bytesSent,
+    downtimeUs: m.stopAndCopyAtUs === undefined ? 0 : atUs - m.stopAndCopyAtUs,
+    totalUs: atUs - m.startedAtUs
+  })
+
+const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
+  Either.flatMap(vmFor(state, c.vm, c.mode === "clean" ? "clean_shutdown" : "hard_shutdown"), (vm) => {
+    const migration = vm.migration ? getMigration(state, vm.migration) : undefined
+    const shutdown = new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: c.mode })
+    return migration ? ok(endMigrationEarly(state, migration, c.atUs, `VM ${c.mode} shutdown`), shutdown) : ok(shutdown)
+  })
+
+/**
+ * `host.declare_dead` without HA: the host is no longer live and is disabled; migrations touching it end
+ * (aborted, or committed on the destination if the source failed after the point of no return); the
+ * VMs still resident on it go Halted.
+ */
+const failHost = (state: PoolState, c: C.HostCommand): Decision =>
+  Either.flatMap(lookupHost(state, c.host), (host) => {
+    if (!host.live) return ok()
+    const events: E.PoolEvent[] = [new E.HostFailed({ atUs: c.atUs, host: host.id })]
+    const movedAway = new Set<string>()
+    for (const m of migrationList(state)) {
+      if (m.source === host.id) {
+        const end = endMigrationEarly(state, m, c.atUs, `source host ${host.id} failed`)
+        events.push(end)
+        if (end._tag === "VmMigrationCommitted") movedAway.add(m.vm)
+      } else if (m.destination === host.id) {
+        const pastNoReturn = m.phase === "committing"
+        events.push(
+          new E.VmMigrationAborted({
+            atUs: c.atUs,
+            migration: m.id,
+            vm: m.vm,
+            reason: pastNoReturn
+              ? `destination host ${host.id} failed after the point of no return: the VM is lost`
+              : `destination host ${host.id} failed`
+          })
+        )
+        if (pastNoReturn) events.push(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }))
+      }
+    }
+    for (const vm of vmsResidentOn(state, host.id)) {
+      if (!movedAway.has(vm.id)) events.push(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }))
+    }
+    return ok(...events)
+  })
+
+const hostCommand = (state: PoolState, c: C.HostCommand): Decision => {
+  return Either.flatMap(lookupHost(state, c.host), (host): Decision => {
+    switch (c._tag) {
+      case "FailHost":
+        return failHost(state, c)
+      case "EnableHost":
+        if (!host.live) return fail(new HostNotLive({ host: host.id }))
+        return host.enabled ? ok() : ok(new E.HostEnabled({ atUs: c.atUs, host: host.id }))
+      case "DisableHost":
+        return host.enabled ? ok(new E.HostDisabled({ atUs: c.atUs, host: host.id })) : ok()
+      case "RecoverHost":
+        return host.live ? ok() : ok(new E.HostRecovered({ atUs: c.atUs, host: host.id }))
+    }
+  })
+}
+
+const startMigration = (state: PoolState, c: C.StartMigration): Decision =>
+  Either.flatMap(vmFor(state, c.vm, "pool_migrate"), (vm) =>
+    Either.flatMap(lookupHost(state, c.destination), (destination) => {
+      const source = vm.residentOn!
+      const refuse = (reason: string) =>
+        fail(new MigrationFailed({ vm: vm.id, source, destination: destination.id, reason }))
+      if (getMigration(state, c.migration)) return refuse(`migration id ${c.migration} is already in use`)
+      if (destination.id === source) return refuse("the destination is the host the VM already runs on")
+      return Either.flatMap(checkCanBootHere(destination, vm), () =>
+        ok(
+          new E.VmMigrationStarted({
+            atUs: c.atUs,
+            migration: c.migration,
+            vm: vm.id,
+            source,
+            destination: destination.id,
+            policy: c.policy,
+            reservedPages: vm.populatedPages + vm.overheadPages
+          })
+        )
+      )
+    })
+  )
+
+const migrationStep = (
+  state: PoolState,
+  id: MigrationId,
+  step: string,
+  allowed: ReadonlyArray<Migration["phase"]>,
+  body: (m: Migration) => Decision
+): Decision =>
+  Either.flatMap(lookupMigration(state, id), (m) =>
+    allowed.includes(m.phase) ? body(m) : fail(new MigrationBadPhase({ migration: id, step, phase: m.phase }))
+  )
+
+const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision =>
+  migrationStep(
+    state,
+    c.migration,
+    c.live ? "a live round" : "the paused round",
+    c.live ? ["reserved", "precopy"] : ["stop-and-copy"],
+    (m) =>
+      c.round !== m.rounds + 1
+        ? fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
+        : ok(
+            new E.VmMigrationRoundCompleted({
+              atUs: c.atUs,
+              migration: m.id,
+              vm: m.vm,
+              round: c.round,
+              live: c.live,
+              pagesSent: c.pagesSent,
+              pagesSkipped: c.pagesSkipped,
+              bytesSent: c.bytesSent,
+              pagesDirtied: c.pagesDirtied,
+              durationUs: c.durationUs
+            })
+          )
+  )
+
+const migrationCommand = (
+  state: PoolState,
+  c: C.StartMigration | C.CompleteMigrationRound | C.BeginStopAndCopy | C.CommitMigration | C.AbortMigration
+): Decision => {
+  switch (c._tag) {
+    case "StartMigration":
+      return startMigration(state, c)
+    case "CompleteMigrationRound":
+      return completeRound(state, c)
+    case "BeginStopAndCopy":
+      return migrationStep(state, c.migration, "stop-and-copy", ["reserved", "precopy"], (m) =>
+        ok(new E.VmMigrationStopAndCopyStarted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
+      )
+    case "CommitMigration":
+      return migrationStep(state, c.migration, "commit", ["committing"], (m) => {
+        const destination = getHost(state, m.destination)
+        if (!destination?.live) {
+          return fail(
+            new MigrationFailed({ vm: m.vm, source: m.source, destination: m.destination, reason: "destination not live" })
+          )
+        }
+        return ok(commitEvent(state, m, c.atUs))
+      })
+    case "AbortMigration":
+      return migrationStep(state, c.migration, "abort", ["reserved", "precopy", "stop-and-copy"], (m) =>
+        ok(new E.VmMigrationAborted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
+      )
+  }
+}
+
+const vmLifecycle = (
+  state: PoolState,
+  c: C.StartVm | C.VmCommand | C.ResumeVm
+): Decision => {
+  switch (c._tag) {
+    case "StartVm":
+      return Either.flatMap(vmFor(state, c.vm, c.host ? "start_on" : "start"), (vm) =>
+        Either.map(placement(state, vm, c.host), (host) => [
+          new E.VmStarted({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid, paused: c.paused ?? false })
+        ])
+      )
+    case "ResumeVm":
+      return Either.flatMap(vmFor(state, c.vm, c.host ? "resume_on" : "resume"), (vm) =>
+        Either.map(placement(state, vm, c.host), (host) => [
+          new E.VmResumed({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid })
+        ])
+      )
+    case "PauseVm":
+      return Either.map(vmFor(state, c.vm, "pause"), (vm) => [new E.VmPaused({ atUs: c.atUs, vm: vm.id })])
+    case "UnpauseVm":
+      return Either.map(vmFor(state, c.vm, "unpause"), (vm) => [new E.VmUnpaused({ atUs: c.atUs, vm: vm.id })])
+    case "SuspendVm":
+      return Either.map(vmFor(state, c.vm, "suspend"), (vm) => [new E.VmSuspended({ atUs: c.atUs, vm: vm.id })])
+    case "DestroyVm":
+      return Either.map(vmFor(state, c.vm, "destroy"), (vm) => [new E.VmDestroyed({ atUs: c.atUs, vm: vm.id })])
+  }
+}
+
+export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
+  if (command._tag === "CreatePool") {
+    return state.pool
+      ? fail(new PoolAlreadyCreated({ pool: state.pool.id }))
+      : ok(
+          new E.PoolCreated({
+            atUs: command.atUs,
+            pool: command.pool,
+            pageSizeBytes: command.pageSizeBytes,
+            linkLatencyUs: command.linkLatencyUs
+          })
+        )
+  }
+  if (!state.pool) return fail(new PoolNotCreated())
+  switch (command._tag) {
+    case "JoinHost":
+      return getHost(state, command.host)
+        ? fail(new HostAlreadyExists({ host: command.host }))
+        : ok(
+            new E.HostJoined({
+              atUs: command.atUs,
+              host: command.host,
+              memoryTotalPages: command.memoryTotalPages,
+              memoryOverheadPages: command.memoryOverheadPages,
+              nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
+              cpus: command.cpus
+            })
+          )
+    case "EnableHost":
+    case "DisableHost":
+    case "FailHost":
+    case "RecoverHost":
+      return hostCommand(state, command)
+    case "CreateVm":
+      return createVm(state, command)
+    case "StartVm":
+    case "ResumeVm":
+    case "PauseVm":
+    case "UnpauseVm":
+    case "SuspendVm":
+    case "DestroyVm":
+      return vmLifecycle(state, command)
+    case "ShutdownVm":
+      return shutdownVm(state, command)
+    case "SetMemoryTarget":
+      return setMemoryTarget(state, command)
+    case "StartMigration":
+    case "CompleteMigrationRound":
+    case "BeginStopAndCopy":
+    case "CommitMigration":
+    case "AbortMigration":
+      return migrationCommand(state, command)
+  }
+}

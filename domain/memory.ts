@@ -1,0 +1,83 @@
+/**
+ * Host memory, counted two ways (DESIGN.md §2), both over every VM resident on the host or scheduled
+ * to be (a migrating VM counts on both hosts until the migration ends):
+ * - placement free, XAPI's admission rule (ocaml/xapi/memory_check.ml):
+ *   max(0, total − hostOverhead − Σ(dynamicMin + vmOverhead));
+ * - physical free: total − hostOverhead − Σ(populated + vmOverhead) − Σ(incoming reservations).
+ */
+import { Either } from "effect"
+import { HostDisabled, HostNotEnoughFreeMemory, HostNotLive } from "./errors.js"
+import type { Host, MemoryConstraints, Vm } from "./state.js"
+
+/** What a VM needs of a host to be admitted: dynamic_min + overhead. */
+export const vmPlacementPages = (vm: Vm): number => vm.memory.dynamicMinPages + vm.overheadPages
+
+/** What a VM uses of a host's physical memory: its populated pages + overhead. */
+export const vmPhysicalPages = (vm: Vm): number => vm.populatedPages + vm.overheadPages
+
+export const hostPlacementFreePages = (host: Host): number =>
+  Math.max(0, host.memoryTotalPages - host.memoryOverheadPages - host.placementPages)
+
+/** May be negative only if the accounting is broken; the invariant `hostMemoryNotOvercommitted` says so. */
+export const hostPhysicalFreePages = (host: Host): number =>
+  host.memoryTotalPages - host.memoryOverheadPages - host.residentPages - host.reservedPages
+
+/**
+ * XAPI's overhead: extra + shadow + 38 pages per vCPU (ocaml/xapi-idl/memory/memory.ml). We take the
+ * shadow allocation as one page per 256 pages of static max (XAPI's default multiplier gives about that).
+ */
+export const defaultVmOverheadPages = (vcpus: number, staticMaxPages: number): number =>
+  38 * vcpus + Math.ceil(staticMaxPages / 256)
+
+/** The one statement of `static_min <= dynamic_min <= target <= dynamic_max <= static_max`; undefined when it holds. */
+export const memoryConstraintViolation = (m: MemoryConstraints): string | undefined => {
+  const chain: ReadonlyArray<readonly [string, number]> = [
+    ["staticMin", m.staticMinPages],
+    ["dynamicMin", m.dynamicMinPages],
+    ["target", m.targetPages],
+    ["dynamicMax", m.dynamicMaxPages],
+    ["staticMax", m.staticMaxPages]
+  ]
+  for (let i = 1; i < chain.length; i++) {
+    const [lowName, low] = chain[i - 1]!
+    const [highName, high] = chain[i]!
+    if (low > high) return `${lowName} (${low} pages) > ${highName} (${high} pages)`
+  }
+  return undefined
+}
+
+export type BootCheckError = HostNotLive | HostDisabled | HostNotEnoughFreeMemory
+
+/**
+ * `assert_can_boot_here`: the host is live, enabled, and has placement and physical room for the VM.
+ * `physicalPages` is what the VM will hold there (its populated pages + overhead, or a migration's reservation).
+ */
+export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {
+  if (!host.live) return Either.left(new HostNotLive({ host: host.id }))
+  if (!host.enabled) return Either.left(new HostDisabled({ host: host.id }))
+  const placementRequired = vmPlacementPages(vm)
+  const placementFree = hostPlacementFreePages(host)
+  if (placementRequired > placementFree) {
+    return Either.left(
+      new HostNotEnoughFreeMemory({
+        host: host.id,
+        vm: vm.id,
+        requiredPages: placementRequired,
+        availablePages: placementFree
+      })
+    )
+  }
+  const physicalRequired = vmPhysicalPages(vm)
+  const physicalFree = hostPhysicalFreePages(host)
+  if (physicalRequired > physicalFree) {
+    return Either.left(
+      new HostNotEnoughFreeMemory({
+        host: host.id,
+        vm: vm.id,
+        requiredPages: physicalRequired,
+        availablePages: physicalFree
+      })
+    )
+  }
+  return Either.void
+}

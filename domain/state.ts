@@ -1,0 +1,118 @@
+/**
+ * Pool state: what `evolve` folds the log into. Persistent maps (effect's HashMap) so that each event
+ * costs O(log n) and every earlier state stays valid: a fold can keep any intermediate state for free.
+ *
+ * Host memory is kept as running sums, maintained by `evolve` and re-derived by the invariant
+ * `hostAccountingMatchesVms`, so that admission checks are O(1) and a bookkeeping bug is caught.
+ */
+import { HashMap, Option } from "effect"
+import type { PowerState } from "./events.js"
+import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
+import type { VmOperation } from "./operations.js"
+
+export interface PoolInfo {
+  readonly id: PoolId
+  readonly pageSizeBytes: number
+  readonly linkLatencyUs: number
+  /** The first host to join (XAPI: the pool master owns the database). */
+  readonly master: HostId | undefined
+}
+
+export interface Host {
+  readonly id: HostId
+  readonly memoryTotalPages: number
+  /** Xen and dom0. */
+  readonly memoryOverheadPages: number
+  readonly nicBandwidthBytesPerS: number
+  readonly cpus: number
+  readonly enabled: boolean
+  readonly live: boolean
+  /** The domid the next domain created on this host gets (dom0 is 0). */
+  readonly nextDomid: number
+  /** Σ (populated + overhead) of the VMs resident here: physical memory in use. */
+  readonly residentPages: number
+  /** Σ reservations of incoming migrations: physical memory held for them. */
+  readonly reservedPages: number
+  /** Σ (dynamicMin + overhead) of VMs resident or scheduled to be resident here: XAPI's placement sum. */
+  readonly placementPages: number
+}
+
+export interface MemoryConstraints {
+  readonly staticMinPages: number
+  readonly dynamicMinPages: number
+  readonly targetPages: number
+  readonly dynamicMaxPages: number
+  readonly staticMaxPages: number
+}
+
+export interface Vm {
+  readonly id: VmId
+  readonly vcpus: number
+  readonly memory: MemoryConstraints
+  readonly overheadPages: number
+  readonly powerState: PowerState
+  readonly residentOn: HostId | undefined
+  readonly scheduledToBeResidentOn: HostId | undefined
+  /** -1 when the VM has no domain (Halted or Suspended), as XAPI does. */
+  readonly domid: number
+  readonly currentOperation: VmOperation | undefined
+  readonly migration: MigrationId | undefined
+  /** Pages backed by host memory. Until ballooning exists this equals the target. */
+  readonly populatedPages: number
+  readonly pagedOutPages: number
+  readonly blockedOperations: ReadonlyArray<string>
+}
+
+export type MigrationPhase = "reserved" | "precopy" | "stop-and-copy" | "committing"
+
+/** An in-flight migration. Finished ones leave the state; their history is in the log. */
+export interface Migration {
+  readonly id: MigrationId
+  readonly vm: VmId
+  readonly source: HostId
+  readonly destination: HostId
+  readonly policy: string
+  readonly phase: MigrationPhase
+  readonly reservedPages: number
+  readonly rounds: number
+  readonly pagesSent: number
+  readonly bytesSent: number
+  readonly startedAtUs: number
+  /** When the guest was paused for the final round; downtime runs from here to the commit. */
+  readonly stopAndCopyAtUs: number | undefined
+}
+
+export interface PoolState {
+  readonly pool: PoolInfo | undefined
+  readonly hosts: HashMap.HashMap<HostId, Host>
+  readonly vms: HashMap.HashMap<VmId, Vm>
+  readonly migrations: HashMap.HashMap<MigrationId, Migration>
+  /** Time of the last event folded in. */
+  readonly atUs: number
+}
+
+export const initialState: PoolState = {
+  pool: undefined,
+  hosts: HashMap.empty(),
+  vms: HashMap.empty(),
+  migrations: HashMap.empty(),
+  atUs: 0
+}
+
+export const getHost = (state: PoolState, id: HostId): Host | undefined =>
+  Option.getOrUndefined(HashMap.get(state.hosts, id))
+export const getVm = (state: PoolState, id: VmId): Vm | undefined => Option.getOrUndefined(HashMap.get(state.vms, id))
+export const getMigration = (state: PoolState, id: MigrationId): Migration | undefined =>
+  Option.getOrUndefined(HashMap.get(state.migrations, id))
+
+const byId = <T extends { readonly id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/** Hosts, VMs and migrations in id order: every listing and every choice iterates in this stable order. */
+export const hostList = (state: PoolState): ReadonlyArray<Host> => Array.from(HashMap.values(state.hosts)).sort(byId)
+export const vmList = (state: PoolState): ReadonlyArray<Vm> => Array.from(HashMap.values(state.vms)).sort(byId)
+export const migrationList = (state: PoolState): ReadonlyArray<Migration> =>
+  Array.from(HashMap.values(state.migrations)).sort(byId)
+
+/** VMs whose domain runs on the host (resident), in id order. */
+export const vmsResidentOn = (state: PoolState, host: HostId): ReadonlyArray<Vm> =>
+  vmList(state).filter((vm) => vm.residentOn === host)
