@@ -1,1 +1,45 @@
-console.log("placeholder")
+#!/usr/bin/env node
+/**
+ * The `xenpool` command. Commands compose Effect layers for the store they touch; every failure that
+ * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit.
+ */
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit } from "effect"
+import { formatFailure } from "./errors.js"
+import { demoCommand, simulateCommand } from "./commands/simulate.js"
+import { migrateModelCommand } from "./commands/migrateModel.js"
+import { eventsCommand, poolsCommand } from "./commands/pools.js"
+
+const VERSION = "0.1.0"
+
+const xenpool = Command.make("xenpool").pipe(
+  Command.withDescription(
+    "Event-sourced, deterministic simulator of a Xen resource pool with live migration. Every change is an event in a store (sqlite:xenpool.db by default)."
+  ),
+  Command.withSubcommands([demoCommand, simulateCommand, migrateModelCommand, poolsCommand, eventsCommand])
+)
+
+const cli = Command.run(xenpool, { name: "xenpool", version: VERSION })
+
+const debug = process.env.XENPOOL_DEBUG === "1"
+
+const program = Effect.suspend(() => cli(process.argv)).pipe(
+  Effect.provide(NodeContext.layer),
+  Effect.exit,
+  Effect.flatMap((exit) =>
+    Effect.sync(() => {
+      if (Exit.isSuccess(exit)) return
+      const failure = Cause.failureOption(exit.cause)
+      const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
+      // @effect/cli has already printed the help text for a validation error.
+      if (!(typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "ValidationError" && !debug)) {
+        process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
+      }
+      if (debug) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+      process.exitCode = 1
+    })
+  )
+)
+
+NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })

@@ -36,7 +36,7 @@ const bitUnits: Record<string, number> = {
   Gbit: 1e9,
   Tbit: 1e12
 }
-const durationUnits: Record<string, number> = { us: 1, µs: 1, ms: 1e3, s: 1e6, min: 60e6, h: 3600e6 }
+const durationUnits: Record<string, number> = { us: 1, µs: 1, ms: 1e3, s: 1e6, min: 60e6, h: 3600e6, d: 86_400e6 }
 
 /** Units people write that do not say which base they mean. */
 const ambiguous: Record<string, string> = {
@@ -141,7 +141,7 @@ export const parseRateBytesPerS = (
   return unitError(input, RATE_EXPECTED)
 }
 
-const DURATION_EXPECTED = "a duration with a unit, e.g. 30ms, 12.5s, 42us (us, ms, s, min, h)"
+const DURATION_EXPECTED = "a duration with a unit, e.g. 30ms, 12.5s, 42us (us, ms, s, min, h, d)"
 
 /** A duration in whole microseconds. */
 export const parseDurationUs = (input: string): Either.Either<number, UnitError> => {

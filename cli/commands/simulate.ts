@@ -1,0 +1,198 @@
+/**
+ * `xenpool simulate SCENARIO` and `xenpool demo`: run a scenario on the engine, append every event to the
+ * store as one atomic batch (a run lands whole or not at all), print a summary.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Either, Option } from "effect"
+import { readFile } from "node:fs/promises"
+import { bundledScenarioPath } from "../paths.js"
+import { foldEvents } from "../../domain/evolve.js"
+import { poolId, poolStreamName, type PoolId } from "../../domain/ids.js"
+import { initialState, getVm } from "../../domain/state.js"
+import { formatBytes, formatDurationUs } from "../../domain/units.js"
+import type { EmittedEvent, RunResult } from "../../engine/simulation.js"
+import { transferFactory } from "../../engine/migration/index.js"
+import { hostSummaries, MigrationSummaries } from "../../projections/summary.js"
+import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
+import { layerFromUrl } from "../../store/url.js"
+import { compileScenario, type CompiledScenario } from "../../simulations/compile.js"
+import { runScenario } from "../../simulations/run.js"
+import { parseScenarioJson } from "../../simulations/scenario.js"
+import { CliFailure, inputFailure } from "../errors.js"
+import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf, table } from "../shared.js"
+import { listPools } from "./pools.js"
+
+
+export const loadScenario = (path: string, options: { seed?: number; pool?: string }) =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (e) =>
+        new CliFailure({ what: "cannot read scenario", where: path, expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e) })
+    })
+    const parsed = parseScenarioJson(path, text)
+    if (Either.isLeft(parsed)) return yield* Effect.fail(inputFailure("bad scenario", parsed.left))
+    const compiled = compileScenario(path, parsed.right, options)
+    if (Either.isLeft(compiled)) return yield* Effect.fail(inputFailure("bad scenario", compiled.left))
+    return compiled.right
+  })
+
+/** A new pool id for a run: the scenario's id with the first free `-N` suffix, or the one asked for if free. */
+const choosePoolId = (base: string, explicit: string | undefined) =>
+  Effect.gen(function* () {
+    const taken = new Set<string>((yield* listPools).map((p) => p.id))
+    if (explicit !== undefined) {
+      if (taken.has(explicit)) {
+        return yield* Effect.fail(
+          new CliFailure({ what: "pool already exists", where: explicit, expected: "a new pool id for --pool (each run writes a new pool)" })
+        )
+      }
+      return poolId(explicit)
+    }
+    for (let n = 1; ; n++) if (!taken.has(`${base}-${n}`)) return poolId(`${base}-${n}`)
+  })
+
+export interface RunOutput {
+  readonly pool: PoolId
+  readonly events: number
+  readonly simulatedUs: number
+  readonly stopReason: RunResult["stopReason"]
+  readonly migrations: ReturnType<MigrationSummaries["list"]>
+  readonly hosts: ReturnType<typeof hostSummaries>
+  readonly refusals: ReadonlyArray<{ atUs: number; operation: string; error: string }>
+  readonly operations: RunResult["operations"]
+}
+
+/** Runs the compiled scenario into the store; returns the summary and the events. */
+export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const events: EmittedEvent[] = []
+    const summaries = new MigrationSummaries()
+    const progress = makeProgress(!json)
+    const { result } = yield* Effect.try({
+      try: () =>
+        runScenario(compiled, {
+          transferFactory,
+          sink: (batch) => {
+            for (const e of batch) {
+              events.push(e)
+              summaries.add(e.event)
+            }
+          },
+          onProgress: (nowUs, n) => progress.update(`simulating ${compiled.name}: ${n.toLocaleString("en-US")} events, t = ${formatDurationUs(nowUs)}`)
+        }),
+      catch: (e) => new CliFailure({ what: "simulation failed", where: compiled.name, expected: e instanceof Error ? e.message : String(e) })
+    })
+    progress.update(`appending ${events.length.toLocaleString("en-US")} events to ${store.url}`)
+    yield* store.append(poolStreamName(compiled.pool), events, ExpectedRevision.noStream)
+    progress.done()
+    const output: RunOutput = {
+      pool: compiled.pool,
+      events: events.length,
+      simulatedUs: result.simulatedUs,
+      stopReason: result.stopReason,
+      migrations: summaries.list(),
+      hosts: hostSummaries(result.state),
+      refusals: result.refusals.map((r) => ({ atUs: r.atUs, operation: r.operation, error: r.error.message })),
+      operations: result.operations
+    }
+    return { output, events }
+  })
+
+const bar = (used: number, total: number, width = 20): string => {
+  const filled = total === 0 ? 0 : Math.round((used / total) * width)
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`
+}
+
+export const formatRun = (o: RunOutput, pageSizeBytes: number): string => {
+  const committed = o.migrations.filter((m) => m.outcome === "committed")
+  const lines = [
+    `pool ${o.pool}: ${o.events.toLocaleString("en-US")} events over ${formatDurationUs(o.simulatedUs)} simulated (${o.stopReason})`,
+    `${o.migrations.length} migrations: ${committed.length} committed, ${o.migrations.filter((m) => m.outcome === "aborted").length} aborted`
+  ]
+  if (o.migrations.length > 0) {
+    const shown = o.migrations.slice(0, 40)
+    lines.push(
+      "",
+      table(
+        ["migration", "vm", "from → to", "rounds", "sent", "total", "downtime", "outcome"],
+        shown.map((m) => [
+          m.id,
+          m.vm,
+          `${m.from} → ${m.to}`,
+          String(m.rounds),
+          formatBytes(m.bytesSent),
+          formatDurationUs(m.totalUs),
+          m.outcome === "committed" ? formatDurationUs(m.downtimeUs) : "-",
+          m.outcome === "aborted" ? `aborted: ${m.reason}` : m.outcome
+        ])
+      )
+    )
+    if (o.migrations.length > shown.length) lines.push(`… and ${o.migrations.length - shown.length} more (--json lists all)`)
+  }
+  lines.push(
+    "",
+    table(
+      ["host", "state", "memory used", "free", "VMs"],
+      o.hosts.map((h) => {
+        const used = h.memoryTotalPages - h.memoryFreePages
+        return [
+          h.id,
+          !h.live ? "dead" : h.enabled ? "enabled" : "disabled",
+          `${bar(used, h.memoryTotalPages)} ${formatBytes(used * pageSizeBytes)}`,
+          formatBytes(h.memoryFreePages * pageSizeBytes),
+          String(h.vms.length)
+        ]
+      })
+    )
+  )
+  for (const op of o.operations) lines.push(`${formatDurationUs(op.atUs)}: ${op.operation}: ${op.ok ? "done" : "FAILED"} (${op.detail})`)
+  for (const r of o.refusals.slice(0, 20)) lines.push(`${formatDurationUs(r.atUs)}: refused: ${r.operation}: ${r.error}`)
+  return lines.join("\n")
+}
+
+const scenarioArg = Args.file({ name: "SCENARIO", exists: "either" }).pipe(Args.withDescription("a scenario JSON file"))
+const seedOption = Options.integer("seed").pipe(Options.withDescription("root seed (default: the scenario's)"), Options.optional)
+const poolIdOption = Options.text("pool").pipe(Options.withDescription("pool id to write (default: the scenario's pool id with a new -N suffix)"), Options.optional)
+
+export const simulateCommand = Command.make(
+  "simulate",
+  { scenario: scenarioArg, seed: seedOption, pool: poolIdOption, store: storeOption, json: jsonOption },
+  ({ scenario, seed, pool, store, json }) =>
+    Effect.gen(function* () {
+      const base = yield* loadScenario(scenario, Option.isSome(seed) ? { seed: seed.value } : {})
+      const id = yield* choosePoolId(base.pool, Option.getOrUndefined(pool))
+      const compiled = { ...base, pool: id }
+      const { output } = yield* runIntoStore(compiled, json)
+      if (json) return yield* printJson(output)
+      yield* Console.log(formatRun(output, compiled.pageSizeBytes))
+    }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+).pipe(Command.withDescription("run a scenario, append its events to the store as a new pool, print a summary"))
+
+export const demoCommand = Command.make("demo", { store: storeOption, json: jsonOption }, ({ store, json }) =>
+  Effect.gen(function* () {
+    const base = yield* loadScenario(bundledScenarioPath("rolling-maintenance"), {})
+    const id = yield* choosePoolId(base.pool, undefined)
+    const compiled = { ...base, pool: id }
+    const { output, events } = yield* runIntoStore(compiled, json)
+    // A time-travel answer: where the first migrated VM was halfway through the run.
+    const midUs = Math.floor(output.simulatedUs / 2)
+    const vm = output.migrations[0]?.vm
+    const then = foldEvents(initialState, events.filter((e) => e.event.atUs <= midUs).map((e) => e.event))
+    const vmThen = vm ? getVm(then, vm as never) : undefined
+    const timeTravel = { atUs: midUs, vm: vm ?? null, residentOn: vmThen?.residentOn ?? null, powerState: vmThen?.powerState ?? null }
+    if (json) return yield* printJson({ ...output, timeTravel })
+    yield* Console.log(formatRun(output, compiled.pageSizeBytes))
+    if (vm) {
+      yield* Console.log(
+        `\ntime travel: at ${formatDurationUs(midUs)}, VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
+          `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool events --pool ${id} --limit 20`
+      )
+    }
+  }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+).pipe(
+  Command.withDescription(
+    "the main job: rolling maintenance of a 4-host pool (disable, evacuate, re-enable each host) into sqlite:xenpool.db, with a summary"
+  )
+)

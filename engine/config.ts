@@ -1,0 +1,30 @@
+/** What the engine needs to know about workloads and policies; scenarios and traces compile into these. */
+
+export type PolicyName = "xen" | "xen-legacy" | "max-downtime"
+
+export interface PolicyConfig {
+  readonly name: PolicyName
+  /** max-downtime only; default 30 ms. */
+  readonly maxDowntimeUs?: number
+  readonly roundsMax?: number
+}
+
+export interface VmWorkload {
+  /** `rate`: aggregate bytes dirtied per second; `pages`: page-level writes with a dirty bitmap. */
+  readonly model: "rate" | "pages"
+  readonly writer: "uniform" | "hot-cold"
+  readonly dirtyRateBytesPerS: number
+  readonly workingSetPages: number
+}
+
+export const idleWorkload = (memoryPages: number): VmWorkload => ({
+  model: "rate",
+  writer: "uniform",
+  dirtyRateBytesPerS: 0,
+  workingSetPages: memoryPages
+})
+
+export interface EngineLimits {
+  readonly eventsMax: number
+  readonly simulatedUsMax: number
+}

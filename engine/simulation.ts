@@ -1,0 +1,403 @@
+/**
+ * The discrete-event simulator of a pool: a virtual clock in µs, an agenda ordered by (time, sequence),
+ * one root seed with a PRNG per subsystem, and a run loop in which every change goes through `decide`
+ * then `evolve` and is handed to the sink with an id drawn from the seeded PRNG. Pure and synchronous:
+ * the same seed and inputs give the same event log, byte for byte.
+ *
+ * On top of the domain it runs live migrations (transfer machines on max-min fair links), host
+ * evacuation in batches of 10, rolling maintenance, and faults (host failure, link failure or slowdown).
+ */
+import { Either } from "effect"
+import type { PoolCommand } from "../domain/commands.js"
+import { decide, type Decision } from "../domain/decide.js"
+import type { DomainError } from "../domain/errors.js"
+import { planEvacuation } from "../domain/evacuate.js"
+import type { PoolEvent } from "../domain/events.js"
+import { evolve } from "../domain/evolve.js"
+import { eventId, migrationId, type EventId, type HostId, type MigrationId, type PoolId, type VmId } from "../domain/ids.js"
+import { checkInvariants } from "../domain/invariants.js"
+import { getHost, getMigration, getVm, initialState, vmsResidentOn, type PoolState } from "../domain/state.js"
+import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
+import { maxMinFairRates } from "./links.js"
+import { Prng } from "./prng.js"
+import { EventQueue } from "./queue.js"
+import type { TransferFactory, TransferMachine } from "./transfer.js"
+
+export interface EmittedEvent {
+  readonly id: EventId
+  readonly event: PoolEvent
+}
+
+export type DecideFn = (state: PoolState, command: PoolCommand) => Decision
+
+export interface SimulationOptions {
+  readonly seed: number
+  readonly pool: PoolId
+  readonly policy: PolicyConfig
+  readonly workloads: ReadonlyMap<VmId, VmWorkload>
+  readonly limits: EngineLimits
+  readonly transferFactory: TransferFactory
+  /** Assert every domain invariant after every event (on in tests). */
+  readonly debug?: boolean
+  /** Receives each command's events as one batch, in order. */
+  readonly sink?: (batch: ReadonlyArray<EmittedEvent>) => void
+  /** Called every `progressEveryEvents` events, for a progress display. */
+  readonly onProgress?: (nowUs: number, events: number) => void
+  readonly progressEveryEvents?: number
+  /** A seam for checks that wrap decide (properties' mutants); defaults to the domain's decide. */
+  readonly decide?: DecideFn
+}
+
+export interface Refusal {
+  readonly atUs: number
+  readonly operation: string
+  readonly error: DomainError
+}
+
+export interface OperationOutcome {
+  readonly atUs: number
+  readonly operation: string
+  readonly ok: boolean
+  readonly detail: string
+}
+
+export type StopReason = "quiescent" | "time-limit" | "events-limit"
+
+export interface RunResult {
+  readonly state: PoolState
+  readonly events: number
+  readonly simulatedUs: number
+  readonly stopReason: StopReason
+  readonly refusals: ReadonlyArray<Refusal>
+  readonly operations: ReadonlyArray<OperationOutcome>
+}
+
+/** A bug, not an input error: an invariant broke or the engine reached an impossible state. */
+export class SimulationDefect extends Error {
+  override readonly name = "SimulationDefect"
+}
+
+interface Transfer {
+  readonly migration: MigrationId
+  readonly source: HostId
+  readonly destination: HostId
+  readonly machine: TransferMachine
+  rateBytesPerS: number
+  /** Bumped whenever the round-end is rescheduled; a popped round-end with an older token is stale. */
+  token: number
+  finished: boolean
+}
+
+type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
+
+const EVACUATION_BATCH = 10
+const EVACUATION_PASSES_MAX = 3
+
+export class Simulation {
+  private stateValue: PoolState = initialState
+  private nowUsValue = 0
+  private eventCount = 0
+  private readonly queue = new EventQueue<() => void>()
+  private readonly root: Prng
+  private readonly ids: Prng
+  private readonly transfers = new Map<MigrationId, Transfer>()
+  private readonly migrationEnds = new Map<MigrationId, MigrationEnd>()
+  private readonly linkPercent = new Map<HostId, number>()
+  private readonly refusals: Refusal[] = []
+  private readonly operations: OperationOutcome[] = []
+  private migrationCounter = 0
+  private ratesDirty = false
+  private readonly decideFn: DecideFn
+
+  constructor(private readonly options: SimulationOptions) {
+    this.root = Prng.fromSeed(options.seed)
+    this.ids = this.root.fork(`ids:${options.pool}`)
+    this.decideFn = options.decide ?? decide
+  }
+
+  get state(): PoolState {
+    return this.stateValue
+  }
+  get nowUs(): number {
+    return this.nowUsValue
+  }
+  get events(): number {
+    return this.eventCount
+  }
+
+  /** Runs a command now: decide, evolve each event, hand the batch to the sink. */
+  submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError> {
+    const decision = this.decideFn(this.stateValue, { ...command, atUs: this.nowUsValue })
+    if (Either.isLeft(decision)) return decision
+    const events = decision.right
+    const batch: EmittedEvent[] = []
+    for (const event of events) {
+      this.stateValue = evolve(this.stateValue, event)
+      this.eventCount++
+      if (this.options.debug) this.assertInvariants(event)
+      batch.push({ id: eventId(this.ids.uuid()), event })
+      const every = this.options.progressEveryEvents ?? 10_000
+      if (this.options.onProgress && this.eventCount % every === 0) this.options.onProgress(this.nowUsValue, this.eventCount)
+    }
+    if (batch.length > 0) this.options.sink?.(batch)
+    for (const event of events) this.afterEvent(event)
+    return decision
+  }
+
+  /** Runs a command and records a refusal instead of failing. */
+  attempt(command: PoolCommand, operation: string): boolean {
+    const result = this.submit(command)
+    if (Either.isLeft(result)) this.refusals.push({ atUs: this.nowUsValue, operation, error: result.left })
+    return Either.isRight(result)
+  }
+
+  at(atUs: number, run: () => void): void {
+    this.queue.push(Math.max(atUs, this.nowUsValue), run)
+  }
+
+  /** Runs until nothing is left to do or a limit is reached. */
+  run(limits: EngineLimits = this.options.limits): RunResult {
+    let stopReason: StopReason = "quiescent"
+    for (;;) {
+      const next = this.queue.peek()
+      if (!next) break
+      if (next.atUs > limits.simulatedUsMax) {
+        stopReason = "time-limit"
+        break
+      }
+      if (this.eventCount >= limits.eventsMax) {
+        stopReason = "events-limit"
+        break
+      }
+      this.queue.pop()
+      this.advanceTransfersTo(next.atUs)
+      this.nowUsValue = next.atUs
+      next.item()
+      if (this.ratesDirty) this.recomputeRates()
+    }
+    return {
+      state: this.stateValue,
+      events: this.eventCount,
+      simulatedUs: this.nowUsValue,
+      stopReason,
+      refusals: this.refusals,
+      operations: this.operations
+    }
+  }
+
+  // --- migrations -------------------------------------------------------------------------------
+
+  /** Starts a live migration now; `onEnd` hears how it ended. Returns false (and records why) if refused. */
+  migrate(vm: VmId, destination: HostId, onEnd?: MigrationEnd, policy: PolicyConfig = this.options.policy): boolean {
+    const id = migrationId(`m${++this.migrationCounter}`)
+    const vmState = getVm(this.stateValue, vm)
+    const started = this.attempt(
+      { _tag: "StartMigration", atUs: this.nowUsValue, migration: id, vm, destination, policy: policy.name },
+      `migrate ${vm} to ${destination}`
+    )
+    if (!started || !vmState) {
+      onEnd?.("aborted", "refused")
+      return false
+    }
+    const migration = getMigration(this.stateValue, id)!
+    const pool = this.stateValue.pool!
+    const machine = this.options.transferFactory({
+      memoryPages: vmState.memory.targetPages,
+      pageSizeBytes: pool.pageSizeBytes,
+      latencyUs: pool.linkLatencyUs,
+      startUs: this.nowUsValue,
+      policy,
+      workload: this.options.workloads.get(vm) ?? idleWorkload(vmState.memory.targetPages),
+      prng: this.root.fork(`migration:${id}`)
+    })
+    this.transfers.set(id, {
+      migration: id,
+      source: migration.source,
+      destination: migration.destination,
+      machine,
+      rateBytesPerS: 0,
+      token: 0,
+      finished: false
+    })
+    if (onEnd) this.migrationEnds.set(id, onEnd)
+    this.ratesDirty = true
+    return true
+  }
+
+  private advanceTransfersTo(toUs: number): void {
+    for (const t of this.transfers.values()) if (!t.finished) t.machine.advance(toUs, t.rateBytesPerS)
+  }
+
+  private capacityBytesPerS(host: HostId): number {
+    const h = getHost(this.stateValue, host)
+    if (!h || !h.live) return 0
+    const percent = this.linkPercent.get(host) ?? 100
+    return Math.floor((h.nicBandwidthBytesPerS * percent) / 100)
+  }
+
+  private recomputeRates(): void {
+    this.ratesDirty = false
+    const active = [...this.transfers.values()].filter((t) => !t.finished)
+    const rates = maxMinFairRates(
+      active.map((t) => ({ id: t.migration, source: t.source, destination: t.destination })),
+      { capacityBytesPerS: (host) => this.capacityBytesPerS(host as HostId) }
+    )
+    active.forEach((t, i) => {
+      t.rateBytesPerS = rates[i]!
+      this.scheduleRoundEnd(t)
+    })
+  }
+
+  private scheduleRoundEnd(t: Transfer): void {
+    const token = ++t.token
+    const endUs = t.machine.roundEndUs(t.rateBytesPerS)
+    if (endUs === undefined) return
+    this.at(endUs, () => {
+      if (t.token === token && this.transfers.get(t.migration) === t) this.endRound(t)
+    })
+  }
+
+  private endRound(t: Transfer): void {
+    const { record, after } = t.machine.completeRound(this.nowUsValue)
+    const completed = this.submit({
+      _tag: "CompleteMigrationRound",
+      atUs: this.nowUsValue,
+      migration: t.migration,
+      round: record.index,
+      live: record.live,
+      pagesSent: record.pagesSent,
+      pagesSkipped: record.pagesSkipped,
+      bytesSent: record.bytesSent,
+      pagesDirtied: record.dirtyPagesAfter,
+      durationUs: record.durationUs
+    })
+    if (Either.isLeft(completed)) throw new SimulationDefect(`migration ${t.migration}: ${completed.left.message}`)
+    switch (after.next) {
+      case "live":
+        this.scheduleRoundEnd(t)
+        return
+      case "paused":
+        this.mustSubmit({ _tag: "BeginStopAndCopy", atUs: this.nowUsValue, migration: t.migration, reason: after.stopReason })
+        this.scheduleRoundEnd(t)
+        return
+      case "abort":
+        this.mustSubmit({ _tag: "AbortMigration", atUs: this.nowUsValue, migration: t.migration, reason: after.reason })
+        return
+      case "done": {
+        t.finished = true
+        this.ratesDirty = true
+        const lost = t.machine.lostWrite()
+        if (lost !== undefined) throw new SimulationDefect(`migration ${t.migration} lost a write: ${lost}`)
+        // The receiver's "ready" / sender's "go" / receiver's report: one link latency to the commit.
+        const latencyUs = this.stateValue.pool?.linkLatencyUs ?? 0
+        this.at(this.nowUsValue + latencyUs, () => {
+          if (getMigration(this.stateValue, t.migration)?.phase === "committing") {
+            this.mustSubmit({ _tag: "CommitMigration", atUs: this.nowUsValue, migration: t.migration })
+          }
+        })
+      }
+    }
+  }
+
+  private mustSubmit(command: PoolCommand): void {
+    const result = this.submit(command)
+    if (Either.isLeft(result)) throw new SimulationDefect(`${command._tag}: ${result.left.message}`)
+  }
+
+  /** Engine bookkeeping that follows from events, whoever caused them (a fault, a shutdown, the transfer). */
+  private afterEvent(event: PoolEvent): void {
+    if (event._tag !== "VmMigrationCommitted" && event._tag !== "VmMigrationAborted") return
+    if (this.transfers.delete(event.migration)) this.ratesDirty = true
+    const onEnd = this.migrationEnds.get(event.migration)
+    if (onEnd) {
+      this.migrationEnds.delete(event.migration)
+      onEnd(event._tag === "VmMigrationCommitted" ? "committed" : "aborted", event._tag === "VmMigrationAborted" ? event.reason : "")
+    }
+  }
+
+  private assertInvariants(event: PoolEvent): void {
+    const violations = checkInvariants(this.stateValue)
+    if (violations.length > 0) {
+      const v = violations[0]!
+      throw new SimulationDefect(`after event ${this.eventCount} (${event._tag} at ${event.atUs} µs): ${v.invariant}: ${v.detail}`)
+    }
+  }
+
+  // --- links ------------------------------------------------------------------------------------
+
+  /** A host's NIC fails: every migration through it that has not passed the point of no return aborts. */
+  failLink(host: HostId): void {
+    this.linkPercent.set(host, 0)
+    for (const t of [...this.transfers.values()]) {
+      if (t.source !== host && t.destination !== host) continue
+      if (getMigration(this.stateValue, t.migration)?.phase === "committing") continue
+      this.mustSubmit({ _tag: "AbortMigration", atUs: this.nowUsValue, migration: t.migration, reason: `link of ${host} failed` })
+    }
+    this.ratesDirty = true
+  }
+
+  setLinkPercent(host: HostId, percent: number): void {
+    this.linkPercent.set(host, percent)
+    this.ratesDirty = true
+  }
+
+  // --- host operations --------------------------------------------------------------------------
+
+  /**
+   * `host.evacuate`: plan every resident VM onto the other enabled hosts (NoHostsAvailable before anything
+   * moves if they don't fit), then migrate them in batches of 10; re-plan what is left after a batch
+   * whose migrations aborted, a bounded number of times. `onDone` hears whether the host ended empty.
+   */
+  evacuate(host: HostId, onDone?: (ok: boolean) => void): void {
+    const operation = `evacuate ${host}`
+    let pass = 0
+    const finish = (ok: boolean, detail: string) => {
+      this.operations.push({ atUs: this.nowUsValue, operation, ok, detail })
+      onDone?.(ok)
+    }
+    const planAndRun = () => {
+      if (vmsResidentOn(this.stateValue, host).length === 0) return finish(true, "host is empty")
+      if (pass++ >= EVACUATION_PASSES_MAX) return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
+      const plan = planEvacuation(this.stateValue, host)
+      if (Either.isLeft(plan)) {
+        this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
+        return finish(false, plan.left.message)
+      }
+      const moves = [...plan.right]
+      const runBatch = () => {
+        const batch = moves.splice(0, EVACUATION_BATCH)
+        if (batch.length === 0) return planAndRun()
+        let pending = batch.length
+        const oneDone = () => {
+          if (--pending === 0) this.at(this.nowUsValue, runBatch)
+        }
+        for (const move of batch) this.migrate(move.vm, move.destination, oneDone)
+      }
+      runBatch()
+    }
+    planAndRun()
+  }
+
+  /** Disable, evacuate, wait, re-enable each host in turn; stops at the first host that cannot be emptied. */
+  rollingMaintenance(hosts: ReadonlyArray<HostId>, maintenanceUs: number): void {
+    const step = (i: number) => {
+      if (i >= hosts.length) {
+        this.operations.push({ atUs: this.nowUsValue, operation: "rolling maintenance", ok: true, detail: `${hosts.length} hosts` })
+        return
+      }
+      const host = hosts[i]!
+      if (!this.attempt({ _tag: "DisableHost", atUs: this.nowUsValue, host }, `disable ${host}`)) return step(i + 1)
+      this.evacuate(host, (ok) => {
+        if (!ok) {
+          this.operations.push({ atUs: this.nowUsValue, operation: "rolling maintenance", ok: false, detail: `stopped at ${host}` })
+          return
+        }
+        this.at(this.nowUsValue + maintenanceUs, () => {
+          this.attempt({ _tag: "EnableHost", atUs: this.nowUsValue, host }, `enable ${host}`)
+          step(i + 1)
+        })
+      })
+    }
+    step(0)
+  }
+}

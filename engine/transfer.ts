@@ -1,0 +1,51 @@
+/**
+ * The engine's view of one migration's memory transfer: a machine it drives through rounds on a link
+ * whose rate it sets (engine/links.ts), and which it asks when the current round would end. The real
+ * machine is the pre-copy model of engine/migration/; properties inject faulty ones through this seam.
+ */
+import type { PolicyConfig, VmWorkload } from "./config.js"
+import type { Prng } from "./prng.js"
+
+export interface RoundRecord {
+  /** 1-based. */
+  readonly index: number
+  readonly live: boolean
+  readonly pagesSent: number
+  readonly pagesSkipped: number
+  readonly bytesSent: number
+  readonly durationUs: number
+  /** Pages found dirty at the CLEAN after the round (0 after the paused round). */
+  readonly dirtyPagesAfter: number
+}
+
+export type AfterRound =
+  | { readonly next: "live" }
+  /** The policy stopped pre-copy: the guest is paused and the final round starts now. */
+  | { readonly next: "paused"; readonly stopReason: string }
+  /** The paused round is done: every page is on the destination. */
+  | { readonly next: "done" }
+  | { readonly next: "abort"; readonly reason: string }
+
+export interface TransferMachine {
+  /** Time passes in the current round up to `toUs` with the link delivering `rateBytesPerS` since the last call. */
+  readonly advance: (toUs: number, rateBytesPerS: number) => void
+  /** When the current round would end at this rate (µs, absolute); undefined if it never would (rate 0). */
+  readonly roundEndUs: (rateBytesPerS: number) => number | undefined
+  /** Closes the current round at `nowUs` (which must be its end) and plans what follows. */
+  readonly completeRound: (nowUs: number) => { readonly record: RoundRecord; readonly after: AfterRound }
+  /** The destination's image is complete and current (the "no lost writes" check); a description of the first lost write otherwise. */
+  readonly lostWrite: () => string | undefined
+}
+
+export interface TransferContext {
+  readonly memoryPages: number
+  readonly pageSizeBytes: number
+  readonly latencyUs: number
+  readonly startUs: number
+  readonly policy: PolicyConfig
+  readonly workload: VmWorkload
+  /** This migration's own PRNG, forked from the root seed. */
+  readonly prng: Prng
+}
+
+export type TransferFactory = (context: TransferContext) => TransferMachine

@@ -1,0 +1,108 @@
+/**
+ * The run summary read model: each migration's outcome with rounds, bytes, total time and downtime,
+ * folded from events (so a summary from the engine's live events and one from the store agree), plus
+ * the hosts' memory from a pool state.
+ */
+import type { PoolEvent } from "../domain/events.js"
+import { hostPhysicalFreePages, hostPlacementFreePages } from "../domain/memory.js"
+import { hostList, vmsResidentOn, type PoolState } from "../domain/state.js"
+
+export interface MigrationSummary {
+  readonly id: string
+  readonly vm: string
+  readonly from: string
+  readonly to: string
+  readonly startedAtUs: number
+  readonly rounds: number
+  readonly bytesSent: number
+  readonly totalUs: number
+  readonly downtimeUs: number
+  readonly outcome: "committed" | "aborted" | "in-progress"
+  readonly stopReason?: string
+  readonly reason?: string
+}
+
+export interface HostSummary {
+  readonly id: string
+  readonly enabled: boolean
+  readonly live: boolean
+  readonly memoryTotalPages: number
+  readonly memoryFreePages: number
+  readonly memoryPlacementFreePages: number
+  readonly memoryReservedPages: number
+  readonly vms: ReadonlyArray<string>
+}
+
+/** Folds migration events into summaries, in start order. Mutable accumulator, pure inputs. */
+export class MigrationSummaries {
+  private readonly byId = new Map<string, { -readonly [K in keyof MigrationSummary]: MigrationSummary[K] }>()
+
+  add(event: PoolEvent): void {
+    switch (event._tag) {
+      case "VmMigrationStarted":
+        this.byId.set(event.migration, {
+          id: event.migration,
+          vm: event.vm,
+          from: event.source,
+          to: event.destination,
+          startedAtUs: event.atUs,
+          rounds: 0,
+          bytesSent: 0,
+          totalUs: 0,
+          downtimeUs: 0,
+          outcome: "in-progress"
+        })
+        return
+      case "VmMigrationRoundCompleted": {
+        const m = this.byId.get(event.migration)
+        if (m) {
+          m.rounds = event.round
+          m.bytesSent += event.bytesSent
+        }
+        return
+      }
+      case "VmMigrationStopAndCopyStarted": {
+        const m = this.byId.get(event.migration)
+        if (m) m.stopReason = event.reason
+        return
+      }
+      case "VmMigrationCommitted": {
+        const m = this.byId.get(event.migration)
+        if (m) {
+          m.outcome = "committed"
+          m.totalUs = event.totalUs
+          m.downtimeUs = event.downtimeUs
+          m.bytesSent = event.bytesSent
+        }
+        return
+      }
+      case "VmMigrationAborted": {
+        const m = this.byId.get(event.migration)
+        if (m) {
+          m.outcome = "aborted"
+          m.totalUs = event.atUs - m.startedAtUs
+          m.reason = event.reason
+        }
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  list(): ReadonlyArray<MigrationSummary> {
+    return [...this.byId.values()]
+  }
+}
+
+export const hostSummaries = (state: PoolState): ReadonlyArray<HostSummary> =>
+  hostList(state).map((h) => ({
+    id: h.id,
+    enabled: h.enabled,
+    live: h.live,
+    memoryTotalPages: h.memoryTotalPages,
+    memoryFreePages: hostPhysicalFreePages(h),
+    memoryPlacementFreePages: hostPlacementFreePages(h),
+    memoryReservedPages: h.reservedPages,
+    vms: vmsResidentOn(state, h.id).map((vm) => vm.id)
+  }))

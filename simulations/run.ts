@@ -1,0 +1,98 @@
+/**
+ * Runs a compiled scenario on the engine: setup at time 0, then the schedule. Returns the engine's
+ * result; the events went to the sink as they were decided.
+ */
+import { Either } from "effect"
+import { hostId, vmId } from "../domain/ids.js"
+import { parseDurationUs, parseSizePages } from "../domain/units.js"
+import { Simulation, type RunResult, type SimulationOptions } from "../engine/simulation.js"
+import type { TransferFactory } from "../engine/transfer.js"
+import type { CompiledScenario, TimedItem } from "./compile.js"
+
+export interface RunScenarioOptions {
+  readonly transferFactory: TransferFactory
+  readonly debug?: boolean
+  readonly sink?: SimulationOptions["sink"]
+  readonly onProgress?: SimulationOptions["onProgress"]
+  readonly decide?: SimulationOptions["decide"]
+}
+
+const must = <A>(result: Either.Either<A, unknown>): A => {
+  if (Either.isLeft(result)) throw new Error("validated at compile time")
+  return result.right
+}
+
+const perform = (sim: Simulation, scenario: CompiledScenario, { item }: TimedItem): void => {
+  const atUs = sim.nowUs
+  switch (item.op) {
+    case "migrate":
+      sim.migrate(vmId(item.vm), hostId(item.to))
+      return
+    case "evacuate":
+      sim.evacuate(hostId(item.host))
+      return
+    case "rolling-maintenance":
+      sim.rollingMaintenance(item.hosts?.map(hostId) ?? scenario.hostIds, must(parseDurationUs(item.maintenance)))
+      return
+    case "disable-host":
+    case "enable-host":
+    case "fail-host":
+    case "recover-host": {
+      const tag = ({ "disable-host": "DisableHost", "enable-host": "EnableHost", "fail-host": "FailHost", "recover-host": "RecoverHost" } as const)[item.op]
+      sim.attempt({ _tag: tag, atUs, host: hostId(item.host) }, `${item.op} ${item.host}`)
+      return
+    }
+    case "start-vm":
+      sim.attempt({ _tag: "StartVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) }, `start ${item.vm}`)
+      return
+    case "shutdown-vm":
+      sim.attempt({ _tag: "ShutdownVm", atUs, vm: vmId(item.vm), mode: item.hard ? "hard" : "clean" }, `shutdown ${item.vm}`)
+      return
+    case "resume-vm":
+      sim.attempt({ _tag: "ResumeVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) }, `resume ${item.vm}`)
+      return
+    case "pause-vm":
+    case "unpause-vm":
+    case "suspend-vm":
+    case "destroy-vm": {
+      const tag = ({ "pause-vm": "PauseVm", "unpause-vm": "UnpauseVm", "suspend-vm": "SuspendVm", "destroy-vm": "DestroyVm" } as const)[item.op]
+      sim.attempt({ _tag: tag, atUs, vm: vmId(item.vm) }, `${item.op} ${item.vm}`)
+      return
+    }
+    case "set-memory-target":
+      sim.attempt(
+        { _tag: "SetMemoryTarget", atUs, vm: vmId(item.vm), targetPages: must(parseSizePages(item.target, scenario.pageSizeBytes)) },
+        `set memory target of ${item.vm}`
+      )
+      return
+    case "fail-link":
+      sim.failLink(hostId(item.host))
+      return
+    case "restore-link":
+      sim.setLinkPercent(hostId(item.host), 100)
+      return
+    case "slow-link":
+      sim.setLinkPercent(hostId(item.host), item.percent)
+      return
+  }
+}
+
+export const runScenario = (scenario: CompiledScenario, options: RunScenarioOptions): { sim: Simulation; result: RunResult } => {
+  const sim = new Simulation({
+    seed: scenario.seed,
+    pool: scenario.pool,
+    policy: scenario.policy,
+    workloads: scenario.workloads,
+    limits: { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax },
+    transferFactory: options.transferFactory,
+    debug: options.debug ?? false,
+    ...(options.sink ? { sink: options.sink } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.decide ? { decide: options.decide } : {})
+  })
+  sim.at(0, () => {
+    for (const command of scenario.setup) sim.attempt(command, command._tag)
+  })
+  for (const timed of scenario.schedule) sim.at(timed.atUs, () => perform(sim, scenario, timed))
+  return { sim, result: sim.run() }
+}

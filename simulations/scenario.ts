@@ -1,0 +1,165 @@
+/**
+ * The scenario format (JSON, `format: "xenpool-scenario"`, `version: 1`): a pool, hosts, VMs with
+ * workloads, a policy and a schedule of operations and faults. Quantities are strings with units
+ * (`64GiB`, `10Gbit/s`, `30ms`), parsed by domain/units.ts; every error names its JSON path.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { parseDurationUs } from "../domain/units.js"
+
+const Size = Schema.String.annotations({ description: "a size with a unit, e.g. 4GiB, 2048MiB, 1048576pages" })
+const Rate = Schema.String.annotations({ description: "a rate with a unit, e.g. 125MiB/s, 1Gbit/s, 2000pages/s" })
+const Duration = Schema.String.annotations({ description: "a duration with a unit, e.g. 30ms, 12.5s, 42us" })
+const Id = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))
+const Count = Schema.Int.pipe(Schema.between(1, 100_000))
+
+export const HostSpec = Schema.Struct({
+  /** With `count`, a prefix: ids are `${id}1` … `${id}${count}`. */
+  id: Id,
+  count: Schema.optional(Count),
+  memory: Size,
+  overhead: Schema.optionalWith(Size, { default: () => "1GiB" }),
+  nic: Schema.optionalWith(Rate, { default: () => "10Gbit/s" }),
+  cpus: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 16 })
+})
+export type HostSpec = typeof HostSpec.Type
+
+export const RateWorkload = Schema.Struct({
+  model: Schema.Literal("rate"),
+  dirtyRate: Rate,
+  /** A size or a share of memory, `90%`; default all of memory. */
+  workingSet: Schema.optional(Schema.String)
+})
+export const PagesWorkload = Schema.Struct({
+  model: Schema.Literal("pages"),
+  writer: Schema.optionalWith(Schema.Literal("uniform", "hot-cold"), { default: () => "uniform" as const }),
+  dirtyRate: Rate,
+  workingSet: Schema.optional(Schema.String)
+})
+export const Workload = Schema.Union(RateWorkload, PagesWorkload)
+export type Workload = typeof Workload.Type
+
+export const MemorySpec = Schema.Union(
+  Size,
+  Schema.Struct({
+    staticMin: Schema.optional(Size),
+    dynamicMin: Schema.optional(Size),
+    target: Size,
+    dynamicMax: Schema.optional(Size),
+    staticMax: Schema.optional(Size)
+  })
+)
+
+export const VmSpec = Schema.Struct({
+  id: Id,
+  count: Schema.optional(Count),
+  vcpus: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+  memory: MemorySpec,
+  /** Start on this host; without it the pool places the VM. Omit `start: false` to leave it Halted. */
+  host: Schema.optional(Id),
+  start: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  workload: Schema.optional(Workload)
+})
+export type VmSpec = typeof VmSpec.Type
+
+export const PolicySpec = Schema.Union(
+  Schema.Literal("xen", "xen-legacy", "max-downtime"),
+  Schema.Struct({
+    name: Schema.Literal("xen", "xen-legacy", "max-downtime"),
+    maxDowntime: Schema.optional(Duration),
+    roundsMax: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  })
+)
+export type PolicySpec = typeof PolicySpec.Type
+
+const at = { at: Duration }
+export const ScheduleItem = Schema.Union(
+  Schema.Struct({ ...at, op: Schema.Literal("migrate"), vm: Id, to: Id }),
+  Schema.Struct({ ...at, op: Schema.Literal("evacuate"), host: Id }),
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("rolling-maintenance"),
+    /** Hosts in order; default every host in id order. */
+    hosts: Schema.optional(Schema.Array(Id)),
+    /** Time a host stays in maintenance once empty, before it is enabled again. */
+    maintenance: Schema.optionalWith(Duration, { default: () => "60s" })
+  }),
+  Schema.Struct({ ...at, op: Schema.Literal("disable-host", "enable-host", "fail-host", "recover-host"), host: Id }),
+  Schema.Struct({ ...at, op: Schema.Literal("start-vm"), vm: Id, host: Schema.optional(Id) }),
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("shutdown-vm", "pause-vm", "unpause-vm", "suspend-vm", "resume-vm", "destroy-vm"),
+    vm: Id,
+    hard: Schema.optional(Schema.Boolean),
+    host: Schema.optional(Id)
+  }),
+  Schema.Struct({ ...at, op: Schema.Literal("set-memory-target"), vm: Id, target: Size }),
+  Schema.Struct({ ...at, op: Schema.Literal("fail-link", "restore-link"), host: Id }),
+  /** The host's NIC runs at `percent` of its bandwidth until restored. */
+  Schema.Struct({ ...at, op: Schema.Literal("slow-link"), host: Id, percent: Schema.Int.pipe(Schema.between(1, 100)) })
+)
+export type ScheduleItem = typeof ScheduleItem.Type
+
+export const Scenario = Schema.Struct({
+  format: Schema.Literal("xenpool-scenario"),
+  version: Schema.Literal(1),
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  seed: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }),
+  pool: Schema.Struct({
+    id: Id,
+    pageSize: Schema.optionalWith(Size, { default: () => "4KiB" }),
+    linkLatency: Schema.optionalWith(Duration, { default: () => "100us" })
+  }),
+  policy: Schema.optionalWith(PolicySpec, { default: () => "xen" as const }),
+  hosts: Schema.Array(HostSpec).pipe(Schema.minItems(1)),
+  vms: Schema.optionalWith(Schema.Array(VmSpec), { default: () => [] }),
+  schedule: Schema.optionalWith(Schema.Array(ScheduleItem), { default: () => [] }),
+  limits: Schema.optionalWith(
+    Schema.Struct({
+      simulatedTime: Schema.optionalWith(Duration, { default: () => "30d" }),
+      events: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 10_000_000 })
+    }),
+    { default: () => ({ simulatedTime: "30d", events: 10_000_000 }) }
+  )
+})
+export type Scenario = typeof Scenario.Type
+
+export interface InputError {
+  readonly _tag: "InputError"
+  /** The file (or "<stdin>"), for the message. */
+  readonly source: string
+  /** A 1-based line, when the input is line-oriented. */
+  readonly line?: number
+  /** The JSON path of the field, e.g. `hosts[2].memory`. */
+  readonly path: string
+  readonly expected: string
+}
+
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "")
+
+export const inputError = (source: string, path: string, expected: string, line?: number): InputError =>
+  line === undefined ? { _tag: "InputError", source, path, expected } : { _tag: "InputError", source, path, expected, line }
+
+/** The first schema issue as an InputError (path and what was expected). */
+export const firstIssue = (source: string, error: ParseResult.ParseError, line?: number): InputError => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const issue = issues[0]
+  return inputError(source, formatPath(issue?.path ?? []) || "(root)", issue?.message ?? "a valid value", line)
+}
+
+const decodeScenario = Schema.decodeUnknownEither(Scenario, { errors: "first", onExcessProperty: "error" })
+
+export const parseScenarioJson = (source: string, text: string): Either.Either<Scenario, InputError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return Either.left(inputError(source, "(json)", `valid JSON (${error instanceof Error ? error.message : String(error)})`))
+  }
+  return Either.mapLeft(decodeScenario(json), (e) => firstIssue(source, e))
+}
+
+/** Durations in schedule items are checked here too, so a bad `at` is reported before anything runs. */
+export const scheduleTimeUs = (source: string, index: number, item: ScheduleItem): Either.Either<number, InputError> =>
+  Either.mapLeft(parseDurationUs(item.at), (e) => inputError(source, `schedule[${index}].at`, e.expected))
