@@ -6,8 +6,14 @@ import type { Benchmark, BenchResult } from "./harness.js"
 import { storeBenchmarks } from "./store.js"
 import { migrationBenchmarks } from "./migration.js"
 import { foldBenchmarks } from "./fold.js"
+import { engineBenchmarks } from "./engine.js"
 
-const all: ReadonlyArray<Benchmark> = [...storeBenchmarks, ...foldBenchmarks, ...migrationBenchmarks]
+const all: ReadonlyArray<Benchmark> = [
+  ...storeBenchmarks,
+  ...foldBenchmarks,
+  ...migrationBenchmarks,
+  ...engineBenchmarks
+]
 
 const formatValue = (value: number): string =>
   Number.isInteger(value) ? value.toLocaleString("en-US") : value.toLocaleString("en-US", { maximumFractionDigits: 3 })
@@ -22,7 +28,11 @@ const printTable = (results: ReadonlyArray<BenchResult>): void => {
   ])
   const header = ["name", "value", "baseline (same run)", "ratio", "workload"]
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd()
   console.log(line(header))
   console.log(line(widths.map((w) => "-".repeat(w))))
   for (const row of rows) console.log(line(row))
@@ -40,7 +50,9 @@ const main = async (): Promise<void> => {
     if (!json) process.stderr.write(`running ${benchmark.name} ...\n`)
     const produced = await benchmark.run()
     results.push(
-      ...produced.filter((r) => prefixes.length === 0 || prefixes.some((p) => r.name.startsWith(p) || p.startsWith(r.name)))
+      ...produced.filter(
+        (r) => prefixes.length === 0 || prefixes.some((p) => r.name.startsWith(p) || p.startsWith(r.name))
+      )
     )
   }
   if (json) console.log(JSON.stringify(results, null, 2))

@@ -33,7 +33,12 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
       const failure = Cause.failureOption(exit.cause)
       const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
       // @effect/cli has already printed the help text for a validation error.
-      if (!(typeof error === "object" && error !== null && (error as { _tag?: string })._tag === "ValidationError" && !debug)) {
+      if (!(
+        typeof error === "object" &&
+        error !== null &&
+        (error as { _tag?: string })._tag === "ValidationError" &&
+        !debug
+      )) {
         process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
       }
       if (debug) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)

@@ -7,10 +7,12 @@ const packageRoot = (): string => {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 8; i++) {
     const manifest = join(dir, "package.json")
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "xenpool") return dir
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "xenpool")
+      return dir
     dir = dirname(dir)
   }
   throw new Error("cannot find the xenpool package root")
 }
 
-export const bundledScenarioPath = (name: string): string => join(packageRoot(), "simulations", "scenarios", `${name}.json`)
+export const bundledScenarioPath = (name: string): string =>
+  join(packageRoot(), "simulations", "scenarios", `${name}.json`)

@@ -4,7 +4,9 @@ import { Console, Effect, Option } from "effect"
 import { resolveStoreUrl } from "../store/url.js"
 
 export const storeOption = Options.text("store").pipe(
-  Options.withDescription("store URL: sqlite:PATH (default sqlite:xenpool.db), memory:, kurrentdb://HOST:2113?tls=false; env XENPOOL_STORE"),
+  Options.withDescription(
+    "store URL: sqlite:PATH (default sqlite:xenpool.db), memory:, kurrentdb://HOST:2113?tls=false; env XENPOOL_STORE"
+  ),
   Options.optional
 )
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print one JSON document on stdout"))
@@ -17,7 +19,11 @@ export const printJson = (value: unknown) => Console.log(JSON.stringify(value, n
 /** A table of strings with a header, columns padded to their widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd()
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")
 }
 

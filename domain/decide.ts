@@ -31,9 +31,24 @@ import {
   memoryConstraintViolation
 } from "./memory.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
-import { getHost, getMigration, getVm, hostList, migrationList, vmsResidentOn, type Host, type Migration, type PoolState, type Vm } from "./state.js"
+import {
+  getHost,
+  getMigration,
+  getVm,
+  hostList,
+  migrationList,
+  vmsResidentOn,
+  type Host,
+  type Migration,
+  type PoolState,
+  type Vm
+} from "./state.js"
 
 export type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
+
+// Events are built with the schema's validation off (`new E.X(props, true)`): decide's inputs are
+// already typed and checked here, and every store encodes each event with the schema before writing,
+// so an invalid value still cannot reach a log. Validating twice per event was most of a run's time.
 
 const ok = (...events: ReadonlyArray<E.PoolEvent>): Decision => Either.right(events)
 const fail = (error: DomainError): Decision => Either.left(error)
@@ -91,18 +106,21 @@ const createVm = (state: PoolState, c: C.CreateVm): Decision => {
   })
   if (violation) return fail(new MemoryConstraintViolation({ vm: c.vm, constraint: violation }))
   return ok(
-    new E.VmCreated({
-      atUs: c.atUs,
-      vm: c.vm,
-      vcpus: c.vcpus,
-      memoryStaticMinPages: c.memoryStaticMinPages,
-      memoryDynamicMinPages: c.memoryDynamicMinPages,
-      memoryTargetPages: c.memoryTargetPages,
-      memoryDynamicMaxPages: c.memoryDynamicMaxPages,
-      memoryStaticMaxPages: c.memoryStaticMaxPages,
-      memoryOverheadPages: c.memoryOverheadPages ?? defaultVmOverheadPages(c.vcpus, c.memoryStaticMaxPages),
-      blockedOperations: [...(c.blockedOperations ?? [])]
-    })
+    new E.VmCreated(
+      {
+        atUs: c.atUs,
+        vm: c.vm,
+        vcpus: c.vcpus,
+        memoryStaticMinPages: c.memoryStaticMinPages,
+        memoryDynamicMinPages: c.memoryDynamicMinPages,
+        memoryTargetPages: c.memoryTargetPages,
+        memoryDynamicMaxPages: c.memoryDynamicMaxPages,
+        memoryStaticMaxPages: c.memoryStaticMaxPages,
+        memoryOverheadPages: c.memoryOverheadPages ?? defaultVmOverheadPages(c.vcpus, c.memoryStaticMaxPages),
+        blockedOperations: [...(c.blockedOperations ?? [])]
+      },
+      true
+    )
   )
 }
 
@@ -122,34 +140,37 @@ const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
         })
       )
     }
-    return ok(new E.VmMemoryTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }))
+    return ok(new E.VmMemoryTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }, true))
   })
 
 /** Ends a migration for an outside reason: committed if past the point of no return ("go" sent), else aborted. */
 const endMigrationEarly = (state: PoolState, migration: Migration, atUs: number, reason: string): E.PoolEvent =>
   migration.phase === "committing"
     ? commitEvent(state, migration, atUs)
-    : new E.VmMigrationAborted({ atUs, migration: migration.id, vm: migration.vm, reason })
+    : new E.VmMigrationAborted({ atUs, migration: migration.id, vm: migration.vm, reason }, true)
 
 const commitEvent = (state: PoolState, m: Migration, atUs: number): E.VmMigrationCommitted =>
-  new E.VmMigrationCommitted({
-    atUs,
-    migration: m.id,
-    vm: m.vm,
-    source: m.source,
-    destination: m.destination,
-    domid: getHost(state, m.destination)?.nextDomid ?? 1,
-    rounds: m.rounds,
-    pagesSent: m.pagesSent,
-    bytesSent: m.bytesSent,
-    downtimeUs: m.stopAndCopyAtUs === undefined ? 0 : atUs - m.stopAndCopyAtUs,
-    totalUs: atUs - m.startedAtUs
-  })
+  new E.VmMigrationCommitted(
+    {
+      atUs,
+      migration: m.id,
+      vm: m.vm,
+      source: m.source,
+      destination: m.destination,
+      domid: getHost(state, m.destination)?.nextDomid ?? 1,
+      rounds: m.rounds,
+      pagesSent: m.pagesSent,
+      bytesSent: m.bytesSent,
+      downtimeUs: m.stopAndCopyAtUs === undefined ? 0 : atUs - m.stopAndCopyAtUs,
+      totalUs: atUs - m.startedAtUs
+    },
+    true
+  )
 
 const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
   Either.flatMap(vmFor(state, c.vm, c.mode === "clean" ? "clean_shutdown" : "hard_shutdown"), (vm) => {
     const migration = vm.migration ? getMigration(state, vm.migration) : undefined
-    const shutdown = new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: c.mode })
+    const shutdown = new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: c.mode }, true)
     return migration ? ok(endMigrationEarly(state, migration, c.atUs, `VM ${c.mode} shutdown`), shutdown) : ok(shutdown)
   })
 
@@ -161,7 +182,7 @@ const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
 const failHost = (state: PoolState, c: C.HostCommand): Decision =>
   Either.flatMap(lookupHost(state, c.host), (host) => {
     if (!host.live) return ok()
-    const events: E.PoolEvent[] = [new E.HostFailed({ atUs: c.atUs, host: host.id })]
+    const events: E.PoolEvent[] = [new E.HostFailed({ atUs: c.atUs, host: host.id }, true)]
     const movedAway = new Set<string>()
     for (const m of migrationList(state)) {
       if (m.source === host.id) {
@@ -171,20 +192,23 @@ const failHost = (state: PoolState, c: C.HostCommand): Decision =>
       } else if (m.destination === host.id) {
         const pastNoReturn = m.phase === "committing"
         events.push(
-          new E.VmMigrationAborted({
-            atUs: c.atUs,
-            migration: m.id,
-            vm: m.vm,
-            reason: pastNoReturn
-              ? `destination host ${host.id} failed after the point of no return: the VM is lost`
-              : `destination host ${host.id} failed`
-          })
+          new E.VmMigrationAborted(
+            {
+              atUs: c.atUs,
+              migration: m.id,
+              vm: m.vm,
+              reason: pastNoReturn
+                ? `destination host ${host.id} failed after the point of no return: the VM is lost`
+                : `destination host ${host.id} failed`
+            },
+            true
+          )
         )
-        if (pastNoReturn) events.push(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }))
+        if (pastNoReturn) events.push(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }, true))
       }
     }
     for (const vm of vmsResidentOn(state, host.id)) {
-      if (!movedAway.has(vm.id)) events.push(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }))
+      if (!movedAway.has(vm.id)) events.push(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }, true))
     }
     return ok(...events)
   })
@@ -196,11 +220,11 @@ const hostCommand = (state: PoolState, c: C.HostCommand): Decision => {
         return failHost(state, c)
       case "EnableHost":
         if (!host.live) return fail(new HostNotLive({ host: host.id }))
-        return host.enabled ? ok() : ok(new E.HostEnabled({ atUs: c.atUs, host: host.id }))
+        return host.enabled ? ok() : ok(new E.HostEnabled({ atUs: c.atUs, host: host.id }, true))
       case "DisableHost":
-        return host.enabled ? ok(new E.HostDisabled({ atUs: c.atUs, host: host.id })) : ok()
+        return host.enabled ? ok(new E.HostDisabled({ atUs: c.atUs, host: host.id }, true)) : ok()
       case "RecoverHost":
-        return host.live ? ok() : ok(new E.HostRecovered({ atUs: c.atUs, host: host.id }))
+        return host.live ? ok() : ok(new E.HostRecovered({ atUs: c.atUs, host: host.id }, true))
     }
   })
 }
@@ -215,15 +239,18 @@ const startMigration = (state: PoolState, c: C.StartMigration): Decision =>
       if (destination.id === source) return refuse("the destination is the host the VM already runs on")
       return Either.flatMap(checkCanBootHere(destination, vm), () =>
         ok(
-          new E.VmMigrationStarted({
-            atUs: c.atUs,
-            migration: c.migration,
-            vm: vm.id,
-            source,
-            destination: destination.id,
-            policy: c.policy,
-            reservedPages: vm.populatedPages + vm.overheadPages
-          })
+          new E.VmMigrationStarted(
+            {
+              atUs: c.atUs,
+              migration: c.migration,
+              vm: vm.id,
+              source,
+              destination: destination.id,
+              policy: c.policy,
+              reservedPages: vm.populatedPages + vm.overheadPages
+            },
+            true
+          )
         )
       )
     })
@@ -250,18 +277,21 @@ const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision 
       c.round !== m.rounds + 1
         ? fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
         : ok(
-            new E.VmMigrationRoundCompleted({
-              atUs: c.atUs,
-              migration: m.id,
-              vm: m.vm,
-              round: c.round,
-              live: c.live,
-              pagesSent: c.pagesSent,
-              pagesSkipped: c.pagesSkipped,
-              bytesSent: c.bytesSent,
-              pagesDirtied: c.pagesDirtied,
-              durationUs: c.durationUs
-            })
+            new E.VmMigrationRoundCompleted(
+              {
+                atUs: c.atUs,
+                migration: m.id,
+                vm: m.vm,
+                round: c.round,
+                live: c.live,
+                pagesSent: c.pagesSent,
+                pagesSkipped: c.pagesSkipped,
+                bytesSent: c.bytesSent,
+                pagesDirtied: c.pagesDirtied,
+                durationUs: c.durationUs
+              },
+              true
+            )
           )
   )
 
@@ -276,50 +306,55 @@ const migrationCommand = (
       return completeRound(state, c)
     case "BeginStopAndCopy":
       return migrationStep(state, c.migration, "stop-and-copy", ["reserved", "precopy"], (m) =>
-        ok(new E.VmMigrationStopAndCopyStarted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
+        ok(new E.VmMigrationStopAndCopyStarted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }, true))
       )
     case "CommitMigration":
       return migrationStep(state, c.migration, "commit", ["committing"], (m) => {
         const destination = getHost(state, m.destination)
         if (!destination?.live) {
           return fail(
-            new MigrationFailed({ vm: m.vm, source: m.source, destination: m.destination, reason: "destination not live" })
+            new MigrationFailed({
+              vm: m.vm,
+              source: m.source,
+              destination: m.destination,
+              reason: "destination not live"
+            })
           )
         }
         return ok(commitEvent(state, m, c.atUs))
       })
     case "AbortMigration":
       return migrationStep(state, c.migration, "abort", ["reserved", "precopy", "stop-and-copy"], (m) =>
-        ok(new E.VmMigrationAborted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
+        ok(new E.VmMigrationAborted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }, true))
       )
   }
 }
 
-const vmLifecycle = (
-  state: PoolState,
-  c: C.StartVm | C.VmCommand | C.ResumeVm
-): Decision => {
+const vmLifecycle = (state: PoolState, c: C.StartVm | C.VmCommand | C.ResumeVm): Decision => {
   switch (c._tag) {
     case "StartVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "start_on" : "start"), (vm) =>
         Either.map(placement(state, vm, c.host), (host) => [
-          new E.VmStarted({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid, paused: c.paused ?? false })
+          new E.VmStarted(
+            { atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid, paused: c.paused ?? false },
+            true
+          )
         ])
       )
     case "ResumeVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "resume_on" : "resume"), (vm) =>
         Either.map(placement(state, vm, c.host), (host) => [
-          new E.VmResumed({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid })
+          new E.VmResumed({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid }, true)
         ])
       )
     case "PauseVm":
-      return Either.map(vmFor(state, c.vm, "pause"), (vm) => [new E.VmPaused({ atUs: c.atUs, vm: vm.id })])
+      return Either.map(vmFor(state, c.vm, "pause"), (vm) => [new E.VmPaused({ atUs: c.atUs, vm: vm.id }, true)])
     case "UnpauseVm":
-      return Either.map(vmFor(state, c.vm, "unpause"), (vm) => [new E.VmUnpaused({ atUs: c.atUs, vm: vm.id })])
+      return Either.map(vmFor(state, c.vm, "unpause"), (vm) => [new E.VmUnpaused({ atUs: c.atUs, vm: vm.id }, true)])
     case "SuspendVm":
-      return Either.map(vmFor(state, c.vm, "suspend"), (vm) => [new E.VmSuspended({ atUs: c.atUs, vm: vm.id })])
+      return Either.map(vmFor(state, c.vm, "suspend"), (vm) => [new E.VmSuspended({ atUs: c.atUs, vm: vm.id }, true)])
     case "DestroyVm":
-      return Either.map(vmFor(state, c.vm, "destroy"), (vm) => [new E.VmDestroyed({ atUs: c.atUs, vm: vm.id })])
+      return Either.map(vmFor(state, c.vm, "destroy"), (vm) => [new E.VmDestroyed({ atUs: c.atUs, vm: vm.id }, true)])
   }
 }
 
@@ -328,12 +363,15 @@ export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
     return state.pool
       ? fail(new PoolAlreadyCreated({ pool: state.pool.id }))
       : ok(
-          new E.PoolCreated({
-            atUs: command.atUs,
-            pool: command.pool,
-            pageSizeBytes: command.pageSizeBytes,
-            linkLatencyUs: command.linkLatencyUs
-          })
+          new E.PoolCreated(
+            {
+              atUs: command.atUs,
+              pool: command.pool,
+              pageSizeBytes: command.pageSizeBytes,
+              linkLatencyUs: command.linkLatencyUs
+            },
+            true
+          )
         )
   }
   if (!state.pool) return fail(new PoolNotCreated())
@@ -342,14 +380,17 @@ export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
       return getHost(state, command.host)
         ? fail(new HostAlreadyExists({ host: command.host }))
         : ok(
-            new E.HostJoined({
-              atUs: command.atUs,
-              host: command.host,
-              memoryTotalPages: command.memoryTotalPages,
-              memoryOverheadPages: command.memoryOverheadPages,
-              nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
-              cpus: command.cpus
-            })
+            new E.HostJoined(
+              {
+                atUs: command.atUs,
+                host: command.host,
+                memoryTotalPages: command.memoryTotalPages,
+                memoryOverheadPages: command.memoryOverheadPages,
+                nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
+                cpus: command.cpus
+              },
+              true
+            )
           )
     case "EnableHost":
     case "DisableHost":

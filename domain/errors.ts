@@ -68,10 +68,12 @@ export class OtherOperationInProgress extends Schema.TaggedError<OtherOperationI
   }
 }
 /** HOST_NOT_ENOUGH_FREE_MEMORY [needed; available] */
-export class HostNotEnoughFreeMemory extends Schema.TaggedError<HostNotEnoughFreeMemory>()(
-  "HostNotEnoughFreeMemory",
-  { host: S, vm: S, requiredPages: N, availablePages: N }
-) {
+export class HostNotEnoughFreeMemory extends Schema.TaggedError<HostNotEnoughFreeMemory>()("HostNotEnoughFreeMemory", {
+  host: S,
+  vm: S,
+  requiredPages: N,
+  availablePages: N
+}) {
   override get message() {
     return `host ${this.host}: VM ${this.vm} needs ${this.requiredPages} pages, ${this.availablePages} free`
   }

@@ -11,7 +11,10 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 /** Schema version 1; constructors fill it in. */
-const V1 = Schema.Literal(1).pipe(Schema.propertySignature, Schema.withConstructorDefault(() => 1 as const))
+const V1 = Schema.Literal(1).pipe(
+  Schema.propertySignature,
+  Schema.withConstructorDefault(() => 1 as const)
+)
 
 const base = { v: V1, atUs: NonNegativeInt }
 

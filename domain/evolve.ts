@@ -102,7 +102,12 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
     case "PoolCreated":
       return {
         ...state,
-        pool: { id: event.pool, pageSizeBytes: event.pageSizeBytes, linkLatencyUs: event.linkLatencyUs, master: undefined }
+        pool: {
+          id: event.pool,
+          pageSizeBytes: event.pageSizeBytes,
+          linkLatencyUs: event.linkLatencyUs,
+          master: undefined
+        }
       }
     case "HostJoined": {
       const host: Host = {
@@ -170,7 +175,11 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
     case "VmMemoryTargetSet":
       return withVm(state, event.vm, (s, vm) => {
         // Until ballooning is modelled, populated pages follow the target at once.
-        const resized: Vm = { ...vm, memory: { ...vm.memory, targetPages: event.targetPages }, populatedPages: event.targetPages }
+        const resized: Vm = {
+          ...vm,
+          memory: { ...vm.memory, targetPages: event.targetPages },
+          populatedPages: event.targetPages
+        }
         const delta = vmPhysicalPages(resized) - vmPhysicalPages(vm)
         const moved = vm.residentOn
           ? updateHost(s, vm.residentOn, (h) => ({ ...h, residentPages: h.residentPages + delta }))

@@ -61,9 +61,12 @@ export const hostAccountingMatchesVms: Invariant = {
     }
     return firstOf(hosts(state), (h) => {
       const e = expected.get(h.id) ?? { resident: 0, reserved: 0, placement: 0 }
-      if (h.residentPages !== e.resident) return `host ${h.id}: resident ${h.residentPages} pages, VMs say ${e.resident}`
-      if (h.reservedPages !== e.reserved) return `host ${h.id}: reserved ${h.reservedPages} pages, migrations say ${e.reserved}`
-      if (h.placementPages !== e.placement) return `host ${h.id}: placement ${h.placementPages} pages, VMs say ${e.placement}`
+      if (h.residentPages !== e.resident)
+        return `host ${h.id}: resident ${h.residentPages} pages, VMs say ${e.resident}`
+      if (h.reservedPages !== e.reserved)
+        return `host ${h.id}: reserved ${h.reservedPages} pages, migrations say ${e.reserved}`
+      if (h.placementPages !== e.placement)
+        return `host ${h.id}: placement ${h.placementPages} pages, VMs say ${e.placement}`
       return undefined
     })
   }
@@ -140,7 +143,8 @@ export const migratingVmCountedOnBothHosts: Invariant = {
       if (vm.residentOn !== m.source || vm.scheduledToBeResidentOn !== m.destination) {
         return `migration ${m.id}: VM ${vm.id} resident_on=${vm.residentOn} scheduled=${vm.scheduledToBeResidentOn}, expected ${m.source} → ${m.destination}`
       }
-      if (vm.currentOperation !== "pool_migrate") return `migration ${m.id}: VM ${vm.id} operation ${vm.currentOperation}`
+      if (vm.currentOperation !== "pool_migrate")
+        return `migration ${m.id}: VM ${vm.id} operation ${vm.currentOperation}`
       return undefined
     })
 }

@@ -38,10 +38,7 @@ export type VmOperation = keyof typeof allowedPowerStates
 export const vmOperations = Object.keys(allowedPowerStates) as ReadonlyArray<VmOperation>
 
 /** Groups of operations that may overlap (`is_allowed_concurrently`). */
-const concurrentGroups: ReadonlyArray<ReadonlyArray<VmOperation>> = [
-  ["export"],
-  ["snapshot", "checkpoint"]
-]
+const concurrentGroups: ReadonlyArray<ReadonlyArray<VmOperation>> = [["export"], ["snapshot", "checkpoint"]]
 
 /** May `operation` start while `inProgress` runs? pool_migrate runs alone; hard_shutdown may interrupt anything but itself. */
 export const isAllowedConcurrently = (operation: VmOperation, inProgress: VmOperation): boolean => {

@@ -182,5 +182,7 @@ export const formatDurationUs = (us: number): string => {
   const h = Math.floor(totalS / 3600)
   const m = Math.floor((totalS % 3600) / 60)
   const s = totalS % 60
-  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m${String(s).padStart(2, "0")}s` : `${m}m${String(s).padStart(2, "0")}s`
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m${String(s).padStart(2, "0")}s`
+    : `${m}m${String(s).padStart(2, "0")}s`
 }

@@ -7,6 +7,15 @@
 
 const U32_RANGE = 0x1_0000_0000
 
+const HEX_DIGITS = "0123456789abcdef"
+/** Two hex digits for each byte value: ids are drawn per event, so formatting is on a hot path. */
+const HEX_BYTES: ReadonlyArray<string> = Array.from(
+  { length: 256 },
+  (_, b) => HEX_DIGITS[b >> 4]! + HEX_DIGITS[b & 15]!
+)
+const hex32 = (n: number): string =>
+  HEX_BYTES[n >>> 24]! + HEX_BYTES[(n >>> 16) & 255]! + HEX_BYTES[(n >>> 8) & 255]! + HEX_BYTES[n & 255]!
+
 /** FNV-1a over the label's UTF-16 code units: a stable 32-bit hash for deriving child seeds. */
 const hashLabel = (label: string): number => {
   let hash = 0x811c9dc5
@@ -86,12 +95,11 @@ export class Prng {
 
   /** An RFC 4122 version-4-shaped id drawn from this generator (never crypto.randomUUID). */
   uuid(): string {
-    const hex = (n: number) => n.toString(16).padStart(8, "0")
-    const w0 = hex(this.nextU32())
-    const w1 = hex(this.nextU32())
-    const w2 = hex(this.nextU32())
-    const w3 = hex(this.nextU32())
-    const variant = ((parseInt(w2[0]!, 16) & 0x3) | 0x8).toString(16)
+    const w0 = hex32(this.nextU32())
+    const w1 = hex32(this.nextU32())
+    const w2 = hex32(this.nextU32())
+    const w3 = hex32(this.nextU32())
+    const variant = HEX_DIGITS[(parseInt(w2[0]!, 16) & 0x3) | 0x8]
     return `${w0}-${w1.slice(0, 4)}-4${w1.slice(5, 8)}-${variant}${w2.slice(1, 4)}-${w2.slice(4)}${w3}`
   }
 }

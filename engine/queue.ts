@@ -19,7 +19,8 @@ export class EventQueue<T> {
   }
 
   push(atUs: number, item: T): void {
-    if (!Number.isSafeInteger(atUs) || atUs < 0) throw new RangeError(`schedule time must be a non-negative integer µs, got ${atUs}`)
+    if (!Number.isSafeInteger(atUs) || atUs < 0)
+      throw new RangeError(`schedule time must be a non-negative integer µs, got ${atUs}`)
     const entry: Scheduled<T> = { atUs, seq: this.nextSeq++, item }
     const heap = this.heap
     heap.push(entry)

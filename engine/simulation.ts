@@ -14,7 +14,15 @@ import type { DomainError } from "../domain/errors.js"
 import { planEvacuation } from "../domain/evacuate.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolve } from "../domain/evolve.js"
-import { eventId, migrationId, type EventId, type HostId, type MigrationId, type PoolId, type VmId } from "../domain/ids.js"
+import {
+  eventId,
+  migrationId,
+  type EventId,
+  type HostId,
+  type MigrationId,
+  type PoolId,
+  type VmId
+} from "../domain/ids.js"
 import { checkInvariants } from "../domain/invariants.js"
 import { getHost, getMigration, getVm, initialState, vmsResidentOn, type PoolState } from "../domain/state.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
@@ -137,7 +145,8 @@ export class Simulation {
       if (this.options.debug) this.assertInvariants(event)
       batch.push({ id: eventId(this.ids.uuid()), event })
       const every = this.options.progressEveryEvents ?? 10_000
-      if (this.options.onProgress && this.eventCount % every === 0) this.options.onProgress(this.nowUsValue, this.eventCount)
+      if (this.options.onProgress && this.eventCount % every === 0)
+        this.options.onProgress(this.nowUsValue, this.eventCount)
     }
     if (batch.length > 0) this.options.sink?.(batch)
     for (const event of events) this.afterEvent(event)
@@ -277,7 +286,12 @@ export class Simulation {
         this.scheduleRoundEnd(t)
         return
       case "paused":
-        this.mustSubmit({ _tag: "BeginStopAndCopy", atUs: this.nowUsValue, migration: t.migration, reason: after.stopReason })
+        this.mustSubmit({
+          _tag: "BeginStopAndCopy",
+          atUs: this.nowUsValue,
+          migration: t.migration,
+          reason: after.stopReason
+        })
         this.scheduleRoundEnd(t)
         return
       case "abort":
@@ -311,7 +325,10 @@ export class Simulation {
     const onEnd = this.migrationEnds.get(event.migration)
     if (onEnd) {
       this.migrationEnds.delete(event.migration)
-      onEnd(event._tag === "VmMigrationCommitted" ? "committed" : "aborted", event._tag === "VmMigrationAborted" ? event.reason : "")
+      onEnd(
+        event._tag === "VmMigrationCommitted" ? "committed" : "aborted",
+        event._tag === "VmMigrationAborted" ? event.reason : ""
+      )
     }
   }
 
@@ -319,7 +336,9 @@ export class Simulation {
     const violations = checkInvariants(this.stateValue)
     if (violations.length > 0) {
       const v = violations[0]!
-      throw new SimulationDefect(`after event ${this.eventCount} (${event._tag} at ${event.atUs} µs): ${v.invariant}: ${v.detail}`)
+      throw new SimulationDefect(
+        `after event ${this.eventCount} (${event._tag} at ${event.atUs} µs): ${v.invariant}: ${v.detail}`
+      )
     }
   }
 
@@ -331,7 +350,12 @@ export class Simulation {
     for (const t of [...this.transfers.values()]) {
       if (t.source !== host && t.destination !== host) continue
       if (getMigration(this.stateValue, t.migration)?.phase === "committing") continue
-      this.mustSubmit({ _tag: "AbortMigration", atUs: this.nowUsValue, migration: t.migration, reason: `link of ${host} failed` })
+      this.mustSubmit({
+        _tag: "AbortMigration",
+        atUs: this.nowUsValue,
+        migration: t.migration,
+        reason: `link of ${host} failed`
+      })
     }
     this.ratesDirty = true
   }
@@ -357,7 +381,8 @@ export class Simulation {
     }
     const planAndRun = () => {
       if (vmsResidentOn(this.stateValue, host).length === 0) return finish(true, "host is empty")
-      if (pass++ >= EVACUATION_PASSES_MAX) return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
+      if (pass++ >= EVACUATION_PASSES_MAX)
+        return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
       const plan = planEvacuation(this.stateValue, host)
       if (Either.isLeft(plan)) {
         this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
@@ -382,14 +407,24 @@ export class Simulation {
   rollingMaintenance(hosts: ReadonlyArray<HostId>, maintenanceUs: number): void {
     const step = (i: number) => {
       if (i >= hosts.length) {
-        this.operations.push({ atUs: this.nowUsValue, operation: "rolling maintenance", ok: true, detail: `${hosts.length} hosts` })
+        this.operations.push({
+          atUs: this.nowUsValue,
+          operation: "rolling maintenance",
+          ok: true,
+          detail: `${hosts.length} hosts`
+        })
         return
       }
       const host = hosts[i]!
       if (!this.attempt({ _tag: "DisableHost", atUs: this.nowUsValue, host }, `disable ${host}`)) return step(i + 1)
       this.evacuate(host, (ok) => {
         if (!ok) {
-          this.operations.push({ atUs: this.nowUsValue, operation: "rolling maintenance", ok: false, detail: `stopped at ${host}` })
+          this.operations.push({
+            atUs: this.nowUsValue,
+            operation: "rolling maintenance",
+            ok: false,
+            detail: `stopped at ${host}`
+          })
           return
         }
         this.at(this.nowUsValue + maintenanceUs, () => {

@@ -15,7 +15,14 @@ import {
   type UnitError
 } from "../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../engine/config.js"
-import { inputError, type InputError, type Scenario, type ScheduleItem, type VmSpec, type Workload } from "./scenario.js"
+import {
+  inputError,
+  type InputError,
+  type Scenario,
+  type ScheduleItem,
+  type VmSpec,
+  type Workload
+} from "./scenario.js"
 
 export interface TimedItem {
   readonly atUs: number
@@ -43,7 +50,8 @@ class CompileFailure {
 
 /** Unwraps a unit parse or throws a CompileFailure naming the path; caught once in `compileScenario`. */
 const unit = <A>(source: string, path: string, result: Either.Either<A, UnitError>): A => {
-  if (Either.isLeft(result)) throw new CompileFailure(inputError(source, path, `${result.left.expected} (got '${result.left.input}')`))
+  if (Either.isLeft(result))
+    throw new CompileFailure(inputError(source, path, `${result.left.expected} (got '${result.left.input}')`))
   return result.right
 }
 
@@ -100,7 +108,9 @@ const workloadOf = (
 
 const policyOf = (source: string, spec: Scenario["policy"]): PolicyConfig => {
   if (typeof spec === "string") return { name: spec }
-  const maxDowntimeUs = spec.maxDowntime ? unit(source, "policy.maxDowntime", parseDurationUs(spec.maxDowntime)) : undefined
+  const maxDowntimeUs = spec.maxDowntime
+    ? unit(source, "policy.maxDowntime", parseDurationUs(spec.maxDowntime))
+    : undefined
   return {
     name: spec.name,
     ...(maxDowntimeUs === undefined ? {} : { maxDowntimeUs }),
@@ -120,7 +130,9 @@ const checkReferences = (
   const path = `schedule[${index}]`
   const need = (field: string, id: string | undefined, known: ReadonlySet<string>, what: string) => {
     if (id !== undefined && !known.has(id)) {
-      throw new CompileFailure(inputError(source, `${path}.${field}`, `a ${what} of this scenario (no ${what} '${id}')`))
+      throw new CompileFailure(
+        inputError(source, `${path}.${field}`, `a ${what} of this scenario (no ${what} '${id}')`)
+      )
     }
   }
   if ("vm" in item) need("vm", item.vm, vms, "VM")
@@ -130,7 +142,12 @@ const checkReferences = (
   if (item.op === "set-memory-target") unit(source, `${path}.target`, parseSizePages(item.target, pageSizeBytes))
 }
 
-const compileUnsafe = (source: string, scenario: Scenario, seedOverride?: number, poolOverride?: string): CompiledScenario => {
+const compileUnsafe = (
+  source: string,
+  scenario: Scenario,
+  seedOverride?: number,
+  poolOverride?: string
+): CompiledScenario => {
   const pageSizeBytes = unit(source, "pool.pageSize", parseSizeBytes(scenario.pool.pageSize))
   const pool = poolId(poolOverride ?? scenario.pool.id)
   const setup: PoolCommand[] = [
@@ -184,7 +201,9 @@ const compileUnsafe = (source: string, scenario: Scenario, seedOverride?: number
   const knownHosts = new Set<string>(hostIds)
   for (const [index, vm] of scenario.vms.entries()) {
     if (vm.host !== undefined && !knownHosts.has(vm.host)) {
-      throw new CompileFailure(inputError(source, `vms[${index}].host`, `a host of this scenario (no host '${vm.host}')`))
+      throw new CompileFailure(
+        inputError(source, `vms[${index}].host`, `a host of this scenario (no host '${vm.host}')`)
+      )
     }
   }
   scenario.schedule.forEach((item, index) => checkReferences(source, index, item, knownVms, knownHosts, pageSizeBytes))

@@ -38,30 +38,58 @@ const perform = (sim: Simulation, scenario: CompiledScenario, { item }: TimedIte
     case "enable-host":
     case "fail-host":
     case "recover-host": {
-      const tag = ({ "disable-host": "DisableHost", "enable-host": "EnableHost", "fail-host": "FailHost", "recover-host": "RecoverHost" } as const)[item.op]
+      const tag = (
+        {
+          "disable-host": "DisableHost",
+          "enable-host": "EnableHost",
+          "fail-host": "FailHost",
+          "recover-host": "RecoverHost"
+        } as const
+      )[item.op]
       sim.attempt({ _tag: tag, atUs, host: hostId(item.host) }, `${item.op} ${item.host}`)
       return
     }
     case "start-vm":
-      sim.attempt({ _tag: "StartVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) }, `start ${item.vm}`)
+      sim.attempt(
+        { _tag: "StartVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) },
+        `start ${item.vm}`
+      )
       return
     case "shutdown-vm":
-      sim.attempt({ _tag: "ShutdownVm", atUs, vm: vmId(item.vm), mode: item.hard ? "hard" : "clean" }, `shutdown ${item.vm}`)
+      sim.attempt(
+        { _tag: "ShutdownVm", atUs, vm: vmId(item.vm), mode: item.hard ? "hard" : "clean" },
+        `shutdown ${item.vm}`
+      )
       return
     case "resume-vm":
-      sim.attempt({ _tag: "ResumeVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) }, `resume ${item.vm}`)
+      sim.attempt(
+        { _tag: "ResumeVm", atUs, vm: vmId(item.vm), ...(item.host ? { host: hostId(item.host) } : {}) },
+        `resume ${item.vm}`
+      )
       return
     case "pause-vm":
     case "unpause-vm":
     case "suspend-vm":
     case "destroy-vm": {
-      const tag = ({ "pause-vm": "PauseVm", "unpause-vm": "UnpauseVm", "suspend-vm": "SuspendVm", "destroy-vm": "DestroyVm" } as const)[item.op]
+      const tag = (
+        {
+          "pause-vm": "PauseVm",
+          "unpause-vm": "UnpauseVm",
+          "suspend-vm": "SuspendVm",
+          "destroy-vm": "DestroyVm"
+        } as const
+      )[item.op]
       sim.attempt({ _tag: tag, atUs, vm: vmId(item.vm) }, `${item.op} ${item.vm}`)
       return
     }
     case "set-memory-target":
       sim.attempt(
-        { _tag: "SetMemoryTarget", atUs, vm: vmId(item.vm), targetPages: must(parseSizePages(item.target, scenario.pageSizeBytes)) },
+        {
+          _tag: "SetMemoryTarget",
+          atUs,
+          vm: vmId(item.vm),
+          targetPages: must(parseSizePages(item.target, scenario.pageSizeBytes))
+        },
         `set memory target of ${item.vm}`
       )
       return
@@ -77,7 +105,10 @@ const perform = (sim: Simulation, scenario: CompiledScenario, { item }: TimedIte
   }
 }
 
-export const runScenario = (scenario: CompiledScenario, options: RunScenarioOptions): { sim: Simulation; result: RunResult } => {
+export const runScenario = (
+  scenario: CompiledScenario,
+  options: RunScenarioOptions
+): { sim: Simulation; result: RunResult } => {
   const sim = new Simulation({
     seed: scenario.seed,
     pool: scenario.pool,

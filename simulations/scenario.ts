@@ -136,10 +136,15 @@ export interface InputError {
 }
 
 export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "")
+  path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    ""
+  )
 
 export const inputError = (source: string, path: string, expected: string, line?: number): InputError =>
-  line === undefined ? { _tag: "InputError", source, path, expected } : { _tag: "InputError", source, path, expected, line }
+  line === undefined
+    ? { _tag: "InputError", source, path, expected }
+    : { _tag: "InputError", source, path, expected, line }
 
 /** The first schema issue as an InputError (path and what was expected). */
 export const firstIssue = (source: string, error: ParseResult.ParseError, line?: number): InputError => {
@@ -155,7 +160,9 @@ export const parseScenarioJson = (source: string, text: string): Either.Either<S
   try {
     json = JSON.parse(text)
   } catch (error) {
-    return Either.left(inputError(source, "(json)", `valid JSON (${error instanceof Error ? error.message : String(error)})`))
+    return Either.left(
+      inputError(source, "(json)", `valid JSON (${error instanceof Error ? error.message : String(error)})`)
+    )
   }
   return Either.mapLeft(decodeScenario(json), (e) => firstIssue(source, e))
 }

@@ -27,7 +27,9 @@ export const requirePool = (pool: PoolId) =>
     if (last !== undefined) return last
     const pools = yield* listPools
     const known = pools.length === 0 ? "the store has no pools" : `known pools: ${pools.map((p) => p.id).join(", ")}`
-    return yield* Effect.fail(new CliFailure({ what: "unknown pool", where: `${pool} in ${store.url}`, expected: known }))
+    return yield* Effect.fail(
+      new CliFailure({ what: "unknown pool", where: `${pool} in ${store.url}`, expected: known })
+    )
   })
 
 export const poolsCommand = Command.make("pools", { store: storeOption, json: jsonOption }, ({ store, json }) =>
@@ -35,7 +37,12 @@ export const poolsCommand = Command.make("pools", { store: storeOption, json: js
     const pools = yield* listPools
     if (json) return yield* printJson(pools)
     if (pools.length === 0) return yield* Console.log("no pools in this store (run `xenpool demo` to make one)")
-    yield* Console.log(table(["pool", "events", "last event at"], pools.map((p) => [p.id, String(p.events), formatDurationUs(p.lastAtUs)])))
+    yield* Console.log(
+      table(
+        ["pool", "events", "last event at"],
+        pools.map((p) => [p.id, String(p.events), formatDurationUs(p.lastAtUs)])
+      )
+    )
   }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
 ).pipe(Command.withDescription("list the pools in the store, with their event counts"))
 
@@ -54,13 +61,20 @@ export const eventsCommand = Command.make(
     Effect.gen(function* () {
       const id = pool as PoolId
       yield* requirePool(id)
-      if (from < 0) return yield* Effect.fail(new CliFailure({ what: "bad --from", where: String(from), expected: "a revision >= 0" }))
+      if (from < 0)
+        return yield* Effect.fail(
+          new CliFailure({ what: "bad --from", where: String(from), expected: "a revision >= 0" })
+        )
       const eventStore = yield* EventStore
       const max = Option.getOrElse(limit, () => Number.MAX_SAFE_INTEGER)
-      const rows: Array<{ revision: number; id: string; type: string; atUs: number; data: Record<string, unknown> }> = []
+      const rows: Array<{ revision: number; id: string; type: string; atUs: number; data: Record<string, unknown> }> =
+        []
       let next = from
       while (rows.length < max) {
-        const page = yield* eventStore.read(poolStreamName(id), { from: next, maxCount: Math.min(4096, max - rows.length) })
+        const page = yield* eventStore.read(poolStreamName(id), {
+          from: next,
+          maxCount: Math.min(4096, max - rows.length)
+        })
         for (const r of page) {
           const { _tag, ...data } = encodeEvent(r.event) as { _tag: string } & Record<string, unknown>
           rows.push({ revision: r.revision, id: r.id, type: _tag, atUs: r.event.atUs, data })

@@ -22,13 +22,16 @@ import { CliFailure, inputFailure } from "../errors.js"
 import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf, table } from "../shared.js"
 import { listPools } from "./pools.js"
 
-
 export const loadScenario = (path: string, options: { seed?: number; pool?: string }) =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
       catch: (e) =>
-        new CliFailure({ what: "cannot read scenario", where: path, expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e) })
+        new CliFailure({
+          what: "cannot read scenario",
+          where: path,
+          expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)
+        })
     })
     const parsed = parseScenarioJson(path, text)
     if (Either.isLeft(parsed)) return yield* Effect.fail(inputFailure("bad scenario", parsed.left))
@@ -44,7 +47,11 @@ const choosePoolId = (base: string, explicit: string | undefined) =>
     if (explicit !== undefined) {
       if (taken.has(explicit)) {
         return yield* Effect.fail(
-          new CliFailure({ what: "pool already exists", where: explicit, expected: "a new pool id for --pool (each run writes a new pool)" })
+          new CliFailure({
+            what: "pool already exists",
+            where: explicit,
+            expected: "a new pool id for --pool (each run writes a new pool)"
+          })
         )
       }
       return poolId(explicit)
@@ -80,9 +87,17 @@ export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
               summaries.add(e.event)
             }
           },
-          onProgress: (nowUs, n) => progress.update(`simulating ${compiled.name}: ${n.toLocaleString("en-US")} events, t = ${formatDurationUs(nowUs)}`)
+          onProgress: (nowUs, n) =>
+            progress.update(
+              `simulating ${compiled.name}: ${n.toLocaleString("en-US")} events, t = ${formatDurationUs(nowUs)}`
+            )
         }),
-      catch: (e) => new CliFailure({ what: "simulation failed", where: compiled.name, expected: e instanceof Error ? e.message : String(e) })
+      catch: (e) =>
+        new CliFailure({
+          what: "simulation failed",
+          where: compiled.name,
+          expected: e instanceof Error ? e.message : String(e)
+        })
     })
     progress.update(`appending ${events.length.toLocaleString("en-US")} events to ${store.url}`)
     yield* store.append(poolStreamName(compiled.pool), events, ExpectedRevision.noStream)
@@ -129,7 +144,8 @@ export const formatRun = (o: RunOutput, pageSizeBytes: number): string => {
         ])
       )
     )
-    if (o.migrations.length > shown.length) lines.push(`… and ${o.migrations.length - shown.length} more (--json lists all)`)
+    if (o.migrations.length > shown.length)
+      lines.push(`… and ${o.migrations.length - shown.length} more (--json lists all)`)
   }
   lines.push(
     "",
@@ -147,14 +163,22 @@ export const formatRun = (o: RunOutput, pageSizeBytes: number): string => {
       })
     )
   )
-  for (const op of o.operations) lines.push(`${formatDurationUs(op.atUs)}: ${op.operation}: ${op.ok ? "done" : "FAILED"} (${op.detail})`)
-  for (const r of o.refusals.slice(0, 20)) lines.push(`${formatDurationUs(r.atUs)}: refused: ${r.operation}: ${r.error}`)
+  for (const op of o.operations)
+    lines.push(`${formatDurationUs(op.atUs)}: ${op.operation}: ${op.ok ? "done" : "FAILED"} (${op.detail})`)
+  for (const r of o.refusals.slice(0, 20))
+    lines.push(`${formatDurationUs(r.atUs)}: refused: ${r.operation}: ${r.error}`)
   return lines.join("\n")
 }
 
 const scenarioArg = Args.file({ name: "SCENARIO", exists: "either" }).pipe(Args.withDescription("a scenario JSON file"))
-const seedOption = Options.integer("seed").pipe(Options.withDescription("root seed (default: the scenario's)"), Options.optional)
-const poolIdOption = Options.text("pool").pipe(Options.withDescription("pool id to write (default: the scenario's pool id with a new -N suffix)"), Options.optional)
+const seedOption = Options.integer("seed").pipe(
+  Options.withDescription("root seed (default: the scenario's)"),
+  Options.optional
+)
+const poolIdOption = Options.text("pool").pipe(
+  Options.withDescription("pool id to write (default: the scenario's pool id with a new -N suffix)"),
+  Options.optional
+)
 
 export const simulateCommand = Command.make(
   "simulate",
@@ -179,9 +203,17 @@ export const demoCommand = Command.make("demo", { store: storeOption, json: json
     // A time-travel answer: where the first migrated VM was halfway through the run.
     const midUs = Math.floor(output.simulatedUs / 2)
     const vm = output.migrations[0]?.vm
-    const then = foldEvents(initialState, events.filter((e) => e.event.atUs <= midUs).map((e) => e.event))
+    const then = foldEvents(
+      initialState,
+      events.filter((e) => e.event.atUs <= midUs).map((e) => e.event)
+    )
     const vmThen = vm ? getVm(then, vm as never) : undefined
-    const timeTravel = { atUs: midUs, vm: vm ?? null, residentOn: vmThen?.residentOn ?? null, powerState: vmThen?.powerState ?? null }
+    const timeTravel = {
+      atUs: midUs,
+      vm: vm ?? null,
+      residentOn: vmThen?.residentOn ?? null,
+      powerState: vmThen?.powerState ?? null
+    }
     if (json) return yield* printJson({ ...output, timeTravel })
     yield* Console.log(formatRun(output, compiled.pageSizeBytes))
     if (vm) {

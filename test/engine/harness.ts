@@ -10,7 +10,8 @@ import { runScenario } from "../../simulations/run.js"
 import { Scenario } from "../../simulations/scenario.js"
 import { MigrationSummaries } from "../../projections/summary.js"
 
-export const scenarioFile = (name: string): string => resolve(import.meta.dirname, `../../simulations/scenarios/${name}.json`)
+export const scenarioFile = (name: string): string =>
+  resolve(import.meta.dirname, `../../simulations/scenarios/${name}.json`)
 
 export const compileFile = (name: string, options: { seed?: number } = {}): CompiledScenario => {
   const json = JSON.parse(readFileSync(scenarioFile(name), "utf8"))
@@ -47,7 +48,14 @@ export const logBytes = (events: ReadonlyArray<EmittedEvent>): string =>
   events.map((e) => JSON.stringify({ id: e.id, event: encode(e.event) })).join("\n")
 
 /** A minimal scenario: `hosts` hosts of 64 GiB on 10 Gbit/s, the given VMs and schedule. */
-export const pool = (parts: { hosts?: number; vms?: unknown[]; schedule?: unknown[]; policy?: unknown; latency?: string; seed?: number }) => ({
+export const pool = (parts: {
+  hosts?: number
+  vms?: unknown[]
+  schedule?: unknown[]
+  policy?: unknown
+  latency?: string
+  seed?: number
+}) => ({
   format: "xenpool-scenario",
   version: 1,
   name: "test",

@@ -21,7 +21,14 @@ describe("determinism", () => {
       compile(
         pool({
           seed,
-          vms: [{ id: "v", memory: "256MiB", host: "h1", workload: { model: "pages", dirtyRate: "4000pages/s", workingSet: "64MiB" } }],
+          vms: [
+            {
+              id: "v",
+              memory: "256MiB",
+              host: "h1",
+              workload: { model: "pages", dirtyRate: "4000pages/s", workingSet: "64MiB" }
+            }
+          ],
           schedule: [{ at: "1s", op: "migrate", vm: "v", to: "h2" }]
         })
       )
@@ -29,7 +36,9 @@ describe("determinism", () => {
     const b = run(pages(2))
     expect(logBytes(a.events)).not.toBe(logBytes(b.events))
     const rounds = (r: ReturnType<typeof run>) =>
-      r.events.filter((e) => e.event._tag === "VmMigrationRoundCompleted").map((e) => (e.event as { pagesSent: number }).pagesSent)
+      r.events
+        .filter((e) => e.event._tag === "VmMigrationRoundCompleted")
+        .map((e) => (e.event as { pagesSent: number }).pagesSent)
     expect(rounds(a)).not.toEqual(rounds(b))
   })
 })
@@ -60,7 +69,9 @@ describe("live migration on the pool", () => {
 
   it("two equal migrations through the same host, started together, each take about twice as long as one alone", () => {
     const vm = (id: string) => ({ id, memory: "4GiB", host: "h1" })
-    const alone = run(compile(pool({ hosts: 3, vms: [vm("a")], schedule: [{ at: "0s", op: "migrate", vm: "a", to: "h2" }] })))
+    const alone = run(
+      compile(pool({ hosts: 3, vms: [vm("a")], schedule: [{ at: "0s", op: "migrate", vm: "a", to: "h2" }] }))
+    )
     const shared = run(
       compile(
         pool({
@@ -128,7 +139,9 @@ describe("faults", () => {
       pool({
         hosts: 3,
         latency: "100us",
-        vms: [{ id: "v", memory: "8GiB", host: "h1", workload: { model: "rate", dirtyRate: "50MiB/s", workingSet: "1GiB" } }],
+        vms: [
+          { id: "v", memory: "8GiB", host: "h1", workload: { model: "rate", dirtyRate: "50MiB/s", workingSet: "1GiB" } }
+        ],
         schedule: [{ at: "1s", op: "migrate", vm: "v", to: "h2" }, ...schedule]
       })
     )
@@ -177,7 +190,9 @@ describe("faults", () => {
   it("the source failing after the point of no return: the migration completes on the destination", () => {
     // Find when the paused round ends, then fail the source in the latency window before the commit.
     const clean = run(migrating([]))
-    const paused = clean.events.find((e) => e.event._tag === "VmMigrationRoundCompleted" && !(e.event as { live: boolean }).live)!
+    const paused = clean.events.find(
+      (e) => e.event._tag === "VmMigrationRoundCompleted" && !(e.event as { live: boolean }).live
+    )!
     const r = run(migrating([{ at: `${paused.event.atUs + 50}us`, op: "fail-host", host: "h1" }]))
     expect(r.migrations[0]!.outcome).toBe("committed")
     expect(getVm(r.result.state, vmId("v"))).toMatchObject({ residentOn: "h2", powerState: "Running" })
