@@ -116,11 +116,22 @@ export class Simulation {
   private migrationCounter = 0
   private ratesDirty = false
   private readonly decideFn: DecideFn
+  /** Each VM's workload now; changes take effect for migrations started afterwards. */
+  private readonly workloads: Map<VmId, VmWorkload>
 
   constructor(private readonly options: SimulationOptions) {
     this.root = Prng.fromSeed(options.seed)
     this.ids = this.root.fork(`ids:${options.pool}`)
     this.decideFn = options.decide ?? decide
+    this.workloads = new Map(options.workloads)
+  }
+
+  setWorkload(vm: VmId, workload: VmWorkload): void {
+    this.workloads.set(vm, workload)
+  }
+
+  workloadOf(vm: VmId): VmWorkload | undefined {
+    return this.workloads.get(vm)
   }
 
   get state(): PoolState {
@@ -216,7 +227,7 @@ export class Simulation {
       latencyUs: pool.linkLatencyUs,
       startUs: this.nowUsValue,
       policy,
-      workload: this.options.workloads.get(vm) ?? idleWorkload(vmState.memory.targetPages),
+      workload: this.workloads.get(vm) ?? idleWorkload(vmState.memory.targetPages),
       prng: this.root.fork(`migration:${id}`)
     })
     this.transfers.set(id, {
