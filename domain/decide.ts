@@ -6,6 +6,7 @@
 import { Either } from "effect"
 import type * as C from "./commands.js"
 import {
+  CommandInvalid,
   HostAlreadyExists,
   HostNotLive,
   HostUnknown,
@@ -30,6 +31,7 @@ import {
   hostPlacementFreePages,
   memoryConstraintViolation
 } from "./memory.js"
+import { evolve } from "./evolve.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
 import {
   getHost,
@@ -182,16 +184,23 @@ const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
 const failHost = (state: PoolState, c: C.HostCommand): Decision =>
   Either.flatMap(lookupHost(state, c.host), (host) => {
     if (!host.live) return ok()
-    const events: E.PoolEvent[] = [new E.HostFailed({ atUs: c.atUs, host: host.id }, true)]
+    const events: E.PoolEvent[] = []
+    // each event is decided on the state after the ones before it: two commits onto one host, two domids
+    let after = state
+    const emit = (event: E.PoolEvent) => {
+      events.push(event)
+      after = evolve(after, event)
+    }
+    emit(new E.HostFailed({ atUs: c.atUs, host: host.id }, true))
     const movedAway = new Set<string>()
     for (const m of migrationList(state)) {
       if (m.source === host.id) {
-        const end = endMigrationEarly(state, m, c.atUs, `source host ${host.id} failed`)
-        events.push(end)
+        const end = endMigrationEarly(after, m, c.atUs, `source host ${host.id} failed`)
+        emit(end)
         if (end._tag === "VmMigrationCommitted") movedAway.add(m.vm)
       } else if (m.destination === host.id) {
         const pastNoReturn = m.phase === "committing"
-        events.push(
+        emit(
           new E.VmMigrationAborted(
             {
               atUs: c.atUs,
@@ -204,11 +213,11 @@ const failHost = (state: PoolState, c: C.HostCommand): Decision =>
             true
           )
         )
-        if (pastNoReturn) events.push(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }, true))
+        if (pastNoReturn) emit(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }, true))
       }
     }
     for (const vm of vmsResidentOn(state, host.id)) {
-      if (!movedAway.has(vm.id)) events.push(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }, true))
+      if (!movedAway.has(vm.id)) emit(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }, true))
     }
     return ok(...events)
   })
@@ -358,7 +367,34 @@ const vmLifecycle = (state: PoolState, c: C.StartVm | C.VmCommand | C.ResumeVm):
   }
 }
 
+/** Fields that must be at least 1 (the events' PositiveInt); every other number must be a non-negative integer. */
+const positiveFields: ReadonlySet<string> = new Set([
+  "pageSizeBytes",
+  "memoryTotalPages",
+  "nicBandwidthBytesPerS",
+  "cpus",
+  "vcpus",
+  "memoryStaticMaxPages",
+  "round"
+])
+
+/** The first number the events could not carry: events are built unvalidated, so this is their only check. */
+const invalidNumber = (command: C.PoolCommand): CommandInvalid | undefined => {
+  for (const field in command) {
+    const value = (command as unknown as Record<string, unknown>)[field]
+    if (typeof value !== "number") continue
+    const min = positiveFields.has(field) ? 1 : 0
+    if (!Number.isSafeInteger(value) || value < min) {
+      const expected = min === 1 ? "a positive integer" : "a non-negative integer"
+      return new CommandInvalid({ command: command._tag, field, value, expected })
+    }
+  }
+  return undefined
+}
+
 export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
+  const invalid = invalidNumber(command)
+  if (invalid) return fail(invalid)
   if (command._tag === "CreatePool") {
     return state.pool
       ? fail(new PoolAlreadyCreated({ pool: state.pool.id }))

@@ -135,7 +135,20 @@ export class MigrationBadPhase extends Schema.TaggedError<MigrationBadPhase>()("
   }
 }
 
+/** A command whose numbers its events could not carry (events hold non-negative integers). */
+export class CommandInvalid extends Schema.TaggedError<CommandInvalid>()("CommandInvalid", {
+  command: S,
+  field: S,
+  value: N,
+  expected: S
+}) {
+  override get message() {
+    return `${this.command}: ${this.field} is ${this.value}, expected ${this.expected}`
+  }
+}
+
 export type DomainError =
+  | CommandInvalid
   | PoolNotCreated
   | PoolAlreadyCreated
   | HostUnknown

@@ -53,7 +53,10 @@ const leaveHost = (state: PoolState, vm: Vm, powerState: "Halted" | "Suspended")
     scheduledToBeResidentOn: undefined,
     domid: -1,
     currentOperation: undefined,
-    migration: undefined
+    migration: undefined,
+    // the domain, and with it its paged-out pages, is gone: the next one starts with its target populated
+    populatedPages: v.memory.targetPages,
+    pagedOutPages: 0
   }))
 
 /** A domain is created on `host` with `domid`: the host's domid counter moves past it. */
@@ -159,9 +162,13 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
       return { ...state, vms: HashMap.set(state.vms, event.vm, vm) }
     }
     case "VmStarted":
-      return withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, event.paused))
+      return HashMap.has(state.hosts, event.host)
+        ? withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, event.paused))
+        : state
     case "VmResumed":
-      return withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, false))
+      return HashMap.has(state.hosts, event.host)
+        ? withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, false))
+        : state
     case "VmPaused":
       return updateVm(state, event.vm, (v) => ({ ...v, powerState: "Paused" }))
     case "VmUnpaused":
@@ -187,6 +194,7 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
         return updateVm(moved, vm.id, () => resized)
       })
     case "VmMigrationStarted":
+      if (!HashMap.has(state.hosts, event.source) || !HashMap.has(state.hosts, event.destination)) return state
       return withVm(state, event.vm, (s, vm) => {
         const migration: Migration = {
           id: event.migration,

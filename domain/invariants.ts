@@ -140,6 +140,9 @@ export const migratingVmCountedOnBothHosts: Invariant = {
     firstOf(migrations(state), (m) => {
       const vm = getVm(state, m.vm)
       if (!vm) return `migration ${m.id} moves unknown VM ${m.vm}`
+      if (!getHost(state, m.source) || !getHost(state, m.destination)) {
+        return `migration ${m.id}: ${m.source} → ${m.destination} names a host that is not in the pool`
+      }
       if (vm.residentOn !== m.source || vm.scheduledToBeResidentOn !== m.destination) {
         return `migration ${m.id}: VM ${vm.id} resident_on=${vm.residentOn} scheduled=${vm.scheduledToBeResidentOn}, expected ${m.source} → ${m.destination}`
       }
