@@ -91,12 +91,16 @@ export interface EventStoreShape {
     options?: ReadOptions
   ) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError | EventDecodeError>
   /** One page of the global log, in position order. */
-  readonly readAll: (options?: ReadAllOptions) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError | EventDecodeError>
+  readonly readAll: (
+    options?: ReadAllOptions
+  ) => Effect.Effect<ReadonlyArray<RecordedEvent>, StoreError | EventDecodeError>
   /**
    * Everything after `after` (exclusive; default: from the start) in position order: the events already
    * stored (catch-up), then each new one as it is appended. None lost, none twice. Never ends by itself.
    */
-  readonly subscribe: (options?: { readonly after?: number }) => Stream.Stream<RecordedEvent, StoreError | EventDecodeError>
+  readonly subscribe: (options?: {
+    readonly after?: number
+  }) => Stream.Stream<RecordedEvent, StoreError | EventDecodeError>
   /** The streams in the store, in name order. */
   readonly streams: () => Effect.Effect<ReadonlyArray<StreamInfo>, StoreError>
   /** The last revision of a stream, or undefined when it does not exist. */

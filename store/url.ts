@@ -1,0 +1,82 @@
+/**
+ * Store URLs (DESIGN.md §3): `--store URL` or the `XENPOOL_STORE` environment variable choose the
+ * adapter. `sqlite:PATH` is the embedded default.
+ */
+import { Either, Layer } from "effect"
+import type { EventStore } from "./EventStore.js"
+import { StoreError } from "./errors.js"
+import { layerMemory, memoryUrl } from "./memory.js"
+import { layerSqlite } from "./sqlite.js"
+
+export const defaultStoreUrl = "sqlite:xenpool.db"
+export const storeUrlEnvVar = "XENPOOL_STORE"
+
+export type StoreUrl =
+  | { readonly _tag: "memory" }
+  | { readonly _tag: "sqlite"; readonly path: string }
+  /** A KurrentDB / EventStoreDB connection string, passed to the client as written. */
+  | { readonly _tag: "kurrentdb"; readonly connectionString: string }
+
+const kurrentSchemes = ["kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://"]
+
+export const acceptedForms =
+  "memory:, sqlite:PATH (e.g. sqlite:xenpool.db), kurrentdb://HOST:2113?tls=false, kurrentdb+discover://HOST, esdb://HOST:2113"
+
+/** Hides a password in a URL before it goes into a message. */
+export const redactUrl = (text: string): string => text.replace(/\/\/([^/@:]*):[^/@]*@/, "//$1:***@")
+
+const invalid = (text: string, detail: string) =>
+  Either.left(new StoreError({ url: redactUrl(text), operation: "parse store URL", detail }))
+
+export const parseStoreUrl = (text: string): Either.Either<StoreUrl, StoreError> => {
+  const url = text.trim()
+  if (url === memoryUrl) return Either.right({ _tag: "memory" })
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length)
+    if (path === "")
+      return invalid(text, "sqlite: needs a file path, e.g. sqlite:xenpool.db or sqlite:/var/lib/xenpool.db")
+    if (path.startsWith("//")) {
+      return invalid(
+        text,
+        "sqlite://… is ambiguous; write sqlite:PATH, e.g. sqlite:xenpool.db or sqlite:/var/lib/xenpool.db"
+      )
+    }
+    return Either.right({ _tag: "sqlite", path })
+  }
+  if (kurrentSchemes.some((scheme) => url.toLowerCase().startsWith(scheme))) {
+    return Either.right({ _tag: "kurrentdb", connectionString: url })
+  }
+  return invalid(text, `not a store URL; expected one of: ${acceptedForms}`)
+}
+
+/** The one place the KurrentDB adapter plugs in once it exists (`layerKurrent`). */
+const layerKurrentDb = (connectionString: string): Layer.Layer<EventStore, StoreError> =>
+  Layer.fail(
+    new StoreError({
+      url: redactUrl(connectionString),
+      operation: "open",
+      detail: "KurrentDB adapter not available yet; use sqlite:PATH or memory:"
+    })
+  )
+
+export const layerFromStoreUrl = (url: StoreUrl): Layer.Layer<EventStore, StoreError> => {
+  switch (url._tag) {
+    case "memory":
+      return layerMemory
+    case "sqlite":
+      return layerSqlite(url.path)
+    case "kurrentdb":
+      return layerKurrentDb(url.connectionString)
+  }
+}
+
+/** The store a URL names; a bad URL fails the layer with a StoreError listing the accepted forms. */
+export const layerFromUrl = (text: string): Layer.Layer<EventStore, StoreError> =>
+  Either.match(parseStoreUrl(text), { onLeft: (error) => Layer.fail(error), onRight: layerFromStoreUrl })
+
+/** The store URL to use: the explicit one, else `XENPOOL_STORE`, else the embedded default. */
+export const resolveStoreUrl = (explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string => {
+  const fromEnv = env[storeUrlEnvVar]
+  // An empty variable is treated as unset, as shells make it easy to export one by accident.
+  return explicit ?? (fromEnv === undefined || fromEnv === "" ? defaultStoreUrl : fromEnv)
+}
