@@ -27,6 +27,8 @@ import { checkInvariants } from "../domain/invariants.js"
 import { getHost, getMigration, getVm, initialState, vmsResidentOn, type PoolState } from "../domain/state.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
 import { maxMinFairRates } from "./links.js"
+import { MemoryManager } from "./memory.js"
+import type { MemoryConfig } from "./memoryConfig.js"
 import { Prng } from "./prng.js"
 import { EventQueue } from "./queue.js"
 import type { TransferFactory, TransferMachine } from "./transfer.js"
@@ -54,6 +56,8 @@ export interface SimulationOptions {
   readonly progressEveryEvents?: number
   /** A seam for checks that wrap decide (properties' mutants); defaults to the domain's decide. */
   readonly decide?: DecideFn
+  /** Paging and ballooning constants other than the defaults (engine/memoryConfig.ts). */
+  readonly memory?: Partial<MemoryConfig>
 }
 
 export interface Refusal {
@@ -118,12 +122,32 @@ export class Simulation {
   private readonly decideFn: DecideFn
   /** Each VM's workload now; changes take effect for migrations started afterwards. */
   private readonly workloads: Map<VmId, VmWorkload>
+  /** Paging (xenpaging), the balloon drivers and XAPI's squeezer (engine/memory.ts). */
+  readonly memory: MemoryManager
 
   constructor(private readonly options: SimulationOptions) {
     this.root = Prng.fromSeed(options.seed)
     this.ids = this.root.fork(`ids:${options.pool}`)
     this.decideFn = options.decide ?? decide
     this.workloads = new Map(options.workloads)
+    this.memory = new MemoryManager(
+      {
+        state: () => this.stateValue,
+        nowUs: () => this.nowUsValue,
+        at: (atUs, run) => this.at(atUs, run),
+        submit: (command) => this.submit(command),
+        mustSubmit: (command) => this.mustSubmit(command),
+        refuse: (operation, error) => this.refusals.push({ atUs: this.nowUsValue, operation, error }),
+        outcome: (operation, ok, detail) => this.operations.push({ atUs: this.nowUsValue, operation, ok, detail }),
+        pageTouched: (vm, gfn) => this.pageTouched(vm, gfn),
+        prng: (label) => this.root.fork(label),
+        defect: (message) => {
+          throw new SimulationDefect(message)
+        },
+        debug: options.debug ?? false
+      },
+      options.memory
+    )
   }
 
   setWorkload(vm: VmId, workload: VmWorkload): void {
@@ -154,7 +178,7 @@ export class Simulation {
       this.stateValue = evolve(this.stateValue, event)
       this.eventCount++
       if (this.options.debug) this.assertInvariants(event)
-      batch.push({ id: eventId(this.ids.uuid()), event })
+      batch.push({ id: eventId(this.ids.orderedUuid(this.eventCount - 1)), event })
       const every = this.options.progressEveryEvents ?? 10_000
       if (this.options.onProgress && this.eventCount % every === 0)
         this.options.onProgress(this.nowUsValue, this.eventCount)
@@ -164,8 +188,15 @@ export class Simulation {
     return decision
   }
 
-  /** Runs a command and records a refusal instead of failing. */
+  /**
+   * Runs a command and records a refusal instead of failing. A start or resume that only lacks physical
+   * memory where XAPI would place it waits for the squeezer (engine/balloon.ts): false now, and the
+   * outcome is recorded when it comes.
+   */
   attempt(command: PoolCommand, operation: string): boolean {
+    if (command._tag === "StartVm" || command._tag === "ResumeVm") {
+      return this.memory.admit({ ...command, atUs: this.nowUsValue }, operation) === "admitted"
+    }
     const result = this.submit(command)
     if (Either.isLeft(result)) this.refusals.push({ atUs: this.nowUsValue, operation, error: result.left })
     return Either.isRight(result)
@@ -207,28 +238,40 @@ export class Simulation {
 
   // --- migrations -------------------------------------------------------------------------------
 
-  /** Starts a live migration now; `onEnd` hears how it ended. Returns false (and records why) if refused. */
+  /**
+   * Starts a live migration now; `onEnd` hears how it ended. Returns false (and records why) if refused.
+   * When only the destination's physical memory is short, the squeezer makes room first: false now, and
+   * the migration starts (or is refused) when the balloons are done (engine/balloon.ts).
+   */
   migrate(vm: VmId, destination: HostId, onEnd?: MigrationEnd, policy: PolicyConfig = this.options.policy): boolean {
     const id = migrationId(`m${++this.migrationCounter}`)
-    const vmState = getVm(this.stateValue, vm)
-    const started = this.attempt(
+    const admission = this.memory.admit(
       { _tag: "StartMigration", atUs: this.nowUsValue, migration: id, vm, destination, policy: policy.name },
-      `migrate ${vm} to ${destination}`
+      `migrate ${vm} to ${destination}`,
+      (admitted) => (admitted ? this.startTransfer(id, vm, policy, onEnd) : onEnd?.("aborted", "refused"))
     )
-    if (!started || !vmState) {
-      onEnd?.("aborted", "refused")
-      return false
-    }
+    if (admission === "admitted") this.startTransfer(id, vm, policy, onEnd)
+    else if (admission === "refused") onEnd?.("aborted", "refused")
+    return admission === "admitted"
+  }
+
+  /** The migration is started in the state: its transfer machine takes the link. */
+  private startTransfer(id: MigrationId, vm: VmId, policy: PolicyConfig, onEnd: MigrationEnd | undefined): void {
+    const vmState = getVm(this.stateValue, vm)!
     const migration = getMigration(this.stateValue, id)!
     const pool = this.stateValue.pool!
+    // the guest's gfns [0, guestPages); those paged out travel as markers (engine/paging.ts)
+    const paged = this.memory.pagedView(vm)
     const machine = this.options.transferFactory({
-      memoryPages: vmState.memory.targetPages,
+      vm,
+      memoryPages: vmState.guestPages,
       pageSizeBytes: pool.pageSizeBytes,
       latencyUs: pool.linkLatencyUs,
       startUs: this.nowUsValue,
       policy,
-      workload: this.workloads.get(vm) ?? idleWorkload(vmState.memory.targetPages),
-      prng: this.root.fork(`migration:${id}`)
+      workload: this.workloads.get(vm) ?? idleWorkload(vmState.guestPages),
+      prng: this.root.fork(`migration:${id}`),
+      ...(paged ? { paged } : {})
     })
     this.transfers.set(id, {
       migration: id,
@@ -241,7 +284,23 @@ export class Simulation {
     })
     if (onEnd) this.migrationEnds.set(id, onEnd)
     this.ratesDirty = true
-    return true
+  }
+
+  /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
+  private pageTouched(vm: VmId, gfn: number): void {
+    const id = getVm(this.stateValue, vm)?.migration
+    const t = id === undefined ? undefined : this.transfers.get(id)
+    if (!t || t.finished) return
+    t.machine.pageTouched?.(gfn)
+    this.ratesDirty = true
+  }
+
+  /**
+   * A transfer's inputs changed from outside the engine (a trace replay revealed more page writes):
+   * re-plan every round end after the current happening, as a rate change does.
+   */
+  replanTransfers(): void {
+    this.ratesDirty = true
   }
 
   private advanceTransfersTo(toUs: number): void {
@@ -331,6 +390,7 @@ export class Simulation {
 
   /** Engine bookkeeping that follows from events, whoever caused them (a fault, a shutdown, the transfer). */
   private afterEvent(event: PoolEvent): void {
+    this.memory.afterEvent(event)
     if (event._tag !== "VmMigrationCommitted" && event._tag !== "VmMigrationAborted") return
     if (this.transfers.delete(event.migration)) this.ratesDirty = true
     const onEnd = this.migrationEnds.get(event.migration)
