@@ -12,7 +12,10 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const xenpool = (args: ReadonlyArray<string>, options: { cwd?: string; env?: Record<string, string> } = {}): CliResult => {
+export const xenpool = (
+  args: ReadonlyArray<string>,
+  options: { cwd?: string; env?: Record<string, string> } = {}
+): CliResult => {
   const result = spawnSync(process.execPath, [binary, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "", ...options.env },

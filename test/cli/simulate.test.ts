@@ -34,7 +34,17 @@ describe("xenpool demo", () => {
     const o = JSON.parse(r.stdout)
     expect(Object.keys(o)).toEqual(expect.arrayContaining(["pool", "events", "simulatedUs", "migrations", "hosts"]))
     expect(o.migrations[0]).toEqual(
-      expect.objectContaining({ id: expect.any(String), vm: expect.any(String), from: expect.any(String), to: expect.any(String), rounds: expect.any(Number), bytesSent: expect.any(Number), totalUs: expect.any(Number), downtimeUs: expect.any(Number), outcome: "committed" })
+      expect.objectContaining({
+        id: expect.any(String),
+        vm: expect.any(String),
+        from: expect.any(String),
+        to: expect.any(String),
+        rounds: expect.any(Number),
+        bytesSent: expect.any(Number),
+        totalUs: expect.any(Number),
+        downtimeUs: expect.any(Number),
+        outcome: "committed"
+      })
     )
   })
 })
@@ -65,8 +75,12 @@ describe("xenpool simulate", () => {
   it("a different --seed changes the event ids; the same seed repeats them (same pool id, separate stores)", () => {
     const ids = (seed: string) => {
       const store = `sqlite:${join(tempDir(), "s.db")}`
-      expect(xenpool(["simulate", scenario("idle-migration"), "--store", store, "--pool", "p", "--seed", seed]).status).toBe(0)
-      return (JSON.parse(xenpool(["events", "--pool", "p", "--store", store, "--json"]).stdout) as Array<{ id: string }>).map((e) => e.id)
+      expect(
+        xenpool(["simulate", scenario("idle-migration"), "--store", store, "--pool", "p", "--seed", seed]).status
+      ).toBe(0)
+      return (
+        JSON.parse(xenpool(["events", "--pool", "p", "--store", store, "--json"]).stdout) as Array<{ id: string }>
+      ).map((e) => e.id)
     }
     const one = ids("1")
     expect(ids("1")).toEqual(one)
@@ -110,11 +124,31 @@ describe("xenpool simulate", () => {
 
 describe("xenpool migrate-model", () => {
   it("--json has DESIGN.md §7's shape: the first round live, the last paused, downtime = its duration", () => {
-    const r = xenpool(["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--dirty-rate", "10MiB/s", "--json"])
+    const r = xenpool([
+      "migrate-model",
+      "--memory",
+      "1GiB",
+      "--bandwidth",
+      "1Gbit/s",
+      "--dirty-rate",
+      "10MiB/s",
+      "--json"
+    ])
     expect(r.status).toBe(0)
     const o = JSON.parse(r.stdout)
     expect(Object.keys(o)).toEqual(
-      expect.arrayContaining(["policy", "model", "memoryBytes", "pageSizeBytes", "rounds", "totalUs", "downtimeUs", "bytesSent", "pagesSent", "stopReason"])
+      expect.arrayContaining([
+        "policy",
+        "model",
+        "memoryBytes",
+        "pageSizeBytes",
+        "rounds",
+        "totalUs",
+        "downtimeUs",
+        "bytesSent",
+        "pagesSent",
+        "stopReason"
+      ])
     )
     expect(o.rounds[0].live).toBe(true)
     expect(o.rounds.at(-1).live).toBe(false)
@@ -123,7 +157,17 @@ describe("xenpool migrate-model", () => {
   })
 
   it("prints a round table by default", () => {
-    const r = xenpool(["migrate-model", "--memory", "2GiB", "--bandwidth", "10Gbit/s", "--dirty-rate", "200MiB/s", "--policy", "xen-legacy"])
+    const r = xenpool([
+      "migrate-model",
+      "--memory",
+      "2GiB",
+      "--bandwidth",
+      "10Gbit/s",
+      "--dirty-rate",
+      "200MiB/s",
+      "--policy",
+      "xen-legacy"
+    ])
     expect(r.status).toBe(0)
     expect(r.stdout).toContain("round")
     expect(r.stdout).toContain("paused")
