@@ -10,6 +10,10 @@ import { formatFailure } from "./errors.js"
 import { demoCommand, simulateCommand } from "./commands/simulate.js"
 import { migrateModelCommand } from "./commands/migrateModel.js"
 import { eventsCommand, poolsCommand } from "./commands/pools.js"
+import { importCommand } from "./commands/import.js"
+import { replayCommand } from "./commands/replay.js"
+import { exportCommand } from "./commands/export.js"
+import { checkCommand } from "./commands/check.js"
 
 const VERSION = "0.1.0"
 
@@ -17,7 +21,17 @@ const xenpool = Command.make("xenpool").pipe(
   Command.withDescription(
     "Event-sourced, deterministic simulator of a Xen resource pool with live migration. Every change is an event in a store (sqlite:xenpool.db by default)."
   ),
-  Command.withSubcommands([demoCommand, simulateCommand, migrateModelCommand, poolsCommand, eventsCommand])
+  Command.withSubcommands([
+    demoCommand,
+    simulateCommand,
+    migrateModelCommand,
+    poolsCommand,
+    eventsCommand,
+    importCommand,
+    replayCommand,
+    exportCommand,
+    checkCommand
+  ])
 )
 
 const cli = Command.run(xenpool, { name: "xenpool", version: VERSION })

@@ -23,6 +23,8 @@ import {
   type VmSpec,
   type Workload
 } from "./scenario.js"
+import { compileLoad, consolidationParams, initialWorkload, type CompiledLoad } from "./load.js"
+import { checkMemoryItem, isMemoryItem, staticMaxByVm } from "./memoryOps.js"
 
 export interface TimedItem {
   readonly atUs: number
@@ -42,6 +44,8 @@ export interface CompiledScenario {
   readonly simulatedUsMax: number
   readonly eventsMax: number
   readonly hostIds: ReadonlyArray<HostId>
+  /** VMs with a load series (simulations/load.ts); absent or empty when none has one. */
+  readonly loads?: ReadonlyMap<VmId, CompiledLoad>
 }
 
 class CompileFailure {
@@ -175,6 +179,7 @@ const compileUnsafe = (
     hostIds.push(join.host)
   }
   const workloads = new Map<VmId, VmWorkload>()
+  const loads = new Map<VmId, CompiledLoad>()
   const starts: PoolCommand[] = []
   for (const { spec, index, id } of expand(scenario.vms)) {
     const path = `vms[${index}]`
@@ -194,6 +199,11 @@ const compileUnsafe = (
     }
     setup.push(create)
     workloads.set(vm, workloadOf(source, `${path}.workload`, spec.workload, m.target, pageSizeBytes))
+    if (spec.load) {
+      const load = compileLoad(spec.load, workloads.get(vm)!, pageSizeBytes)
+      loads.set(vm, load)
+      workloads.set(vm, initialWorkload(load))
+    }
     if (spec.start) starts.push({ _tag: "StartVm", atUs: 0, vm, ...(spec.host ? { host: hostId(spec.host) } : {}) })
   }
   setup.push(...starts)
@@ -207,6 +217,18 @@ const compileUnsafe = (
     }
   }
   scenario.schedule.forEach((item, index) => checkReferences(source, index, item, knownVms, knownHosts, pageSizeBytes))
+  const staticMax = staticMaxByVm(setup)
+  scenario.schedule.forEach((item, index) => {
+    if (!isMemoryItem(item)) return
+    const error = checkMemoryItem(source, `schedule[${index}]`, item, staticMax.get(vmId(item.vm)) ?? 0, pageSizeBytes)
+    if (error) throw new CompileFailure(error)
+  })
+  scenario.schedule.forEach((item, index) => {
+    if (item.op !== "consolidate") return
+    const params = consolidationParams(item, loads)
+    if (Either.isLeft(params))
+      throw new CompileFailure(inputError(source, `schedule[${index}].${params.left.field}`, params.left.expected))
+  })
   const schedule = scenario.schedule
     .map((item, index) => ({ atUs: unit(source, `schedule[${index}].at`, parseDurationUs(item.at)), index, item }))
     .sort((a, b) => a.atUs - b.atUs || a.index - b.index)
@@ -221,7 +243,8 @@ const compileUnsafe = (
     schedule,
     simulatedUsMax: unit(source, "limits.simulatedTime", parseDurationUs(scenario.limits.simulatedTime)),
     eventsMax: scenario.limits.events,
-    hostIds
+    hostIds,
+    loads
   }
 }
 

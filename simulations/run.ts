@@ -8,6 +8,9 @@ import { parseDurationUs, parseSizePages } from "../domain/units.js"
 import { Simulation, type RunResult, type SimulationOptions } from "../engine/simulation.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import type { CompiledScenario, TimedItem } from "./compile.js"
+import { ConsolidationController, type ConsolidationReport } from "../engine/consolidation.js"
+import { consolidationParams, cpuPctAt, scheduleLoadChanges } from "./load.js"
+import { performMemoryItem } from "./memoryOps.js"
 
 export interface RunScenarioOptions {
   readonly transferFactory: TransferFactory
@@ -22,7 +25,12 @@ const must = <A>(result: Either.Either<A, unknown>): A => {
   return result.right
 }
 
-const perform = (sim: Simulation, scenario: CompiledScenario, { item }: TimedItem): void => {
+const perform = (
+  sim: Simulation,
+  scenario: CompiledScenario,
+  { item }: TimedItem,
+  controllers: ConsolidationController[]
+): void => {
   const atUs = sim.nowUs
   switch (item.op) {
     case "migrate":
@@ -102,13 +110,25 @@ const perform = (sim: Simulation, scenario: CompiledScenario, { item }: TimedIte
     case "slow-link":
       sim.setLinkPercent(hostId(item.host), item.percent)
       return
+    case "set-paging-target":
+    case "guest-access":
+      performMemoryItem(sim, item, scenario.pageSizeBytes)
+      return
+    case "consolidate": {
+      const loads = scenario.loads ?? new Map()
+      const params = must(consolidationParams(item, loads))
+      const controller = new ConsolidationController(sim, params, (vm, atUs) => cpuPctAt(loads, vm, atUs))
+      controllers.push(controller)
+      controller.start()
+      return
+    }
   }
 }
 
 export const runScenario = (
   scenario: CompiledScenario,
   options: RunScenarioOptions
-): { sim: Simulation; result: RunResult } => {
+): { sim: Simulation; result: RunResult; consolidation: ReadonlyArray<ConsolidationReport> } => {
   const sim = new Simulation({
     seed: scenario.seed,
     pool: scenario.pool,
@@ -124,6 +144,10 @@ export const runScenario = (
   sim.at(0, () => {
     for (const command of scenario.setup) sim.attempt(command, command._tag)
   })
-  for (const timed of scenario.schedule) sim.at(timed.atUs, () => perform(sim, scenario, timed))
-  return { sim, result: sim.run() }
+  // Load changes go on the agenda before the schedule, so at a shared time they come first.
+  if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
+  const controllers: ConsolidationController[] = []
+  for (const timed of scenario.schedule) sim.at(timed.atUs, () => perform(sim, scenario, timed, controllers))
+  const result = sim.run()
+  return { sim, result, consolidation: controllers.map((c) => c.report()) }
 }

@@ -5,6 +5,8 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { parseDurationUs } from "../domain/units.js"
+import { ConsolidateItem, VmLoad } from "./load.js"
+import { GuestAccessItem, SetPagingTargetItem } from "./memoryOps.js"
 
 const Size = Schema.String.annotations({ description: "a size with a unit, e.g. 4GiB, 2048MiB, 1048576pages" })
 const Rate = Schema.String.annotations({ description: "a rate with a unit, e.g. 125MiB/s, 1Gbit/s, 2000pages/s" })
@@ -57,7 +59,9 @@ export const VmSpec = Schema.Struct({
   /** Start on this host; without it the pool places the VM. Omit `start: false` to leave it Halted. */
   host: Schema.optional(Id),
   start: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  workload: Schema.optional(Workload)
+  workload: Schema.optional(Workload),
+  /** CPU load over time (simulations/load.ts): drives the dirty rate and the consolidation controller. */
+  load: Schema.optional(VmLoad)
 })
 export type VmSpec = typeof VmSpec.Type
 
@@ -95,7 +99,12 @@ export const ScheduleItem = Schema.Union(
   Schema.Struct({ ...at, op: Schema.Literal("set-memory-target"), vm: Id, target: Size }),
   Schema.Struct({ ...at, op: Schema.Literal("fail-link", "restore-link"), host: Id }),
   /** The host's NIC runs at `percent` of its bandwidth until restored. */
-  Schema.Struct({ ...at, op: Schema.Literal("slow-link"), host: Id, percent: Schema.Int.pipe(Schema.between(1, 100)) })
+  Schema.Struct({ ...at, op: Schema.Literal("slow-link"), host: Id, percent: Schema.Int.pipe(Schema.between(1, 100)) }),
+  /** The consolidation controller (engine/consolidation.ts), every `every` until `until`. */
+  ConsolidateItem,
+  /** Paging: xenpaging's target and guest accesses (simulations/memoryOps.ts). */
+  SetPagingTargetItem,
+  GuestAccessItem
 )
 export type ScheduleItem = typeof ScheduleItem.Type
 

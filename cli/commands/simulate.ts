@@ -21,6 +21,9 @@ import { parseScenarioJson } from "../../simulations/scenario.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf, table } from "../shared.js"
 import { listPools } from "./pools.js"
+import { HostsInUse } from "../../projections/hostsInUse.js"
+import { migrationTotals } from "../../projections/migrationTotals.js"
+import { formatRunExtras, type RunExtras } from "../runExtras.js"
 
 export const loadScenario = (path: string, options: { seed?: number; pool?: string }) =>
   Effect.gen(function* () {
@@ -41,7 +44,7 @@ export const loadScenario = (path: string, options: { seed?: number; pool?: stri
   })
 
 /** A new pool id for a run: the scenario's id with the first free `-N` suffix, or the one asked for if free. */
-const choosePoolId = (base: string, explicit: string | undefined) =>
+export const choosePoolId = (base: string, explicit: string | undefined) =>
   Effect.gen(function* () {
     const taken = new Set<string>((yield* listPools).map((p) => p.id))
     if (explicit !== undefined) {
@@ -59,7 +62,7 @@ const choosePoolId = (base: string, explicit: string | undefined) =>
     for (let n = 1; ; n++) if (!taken.has(`${base}-${n}`)) return poolId(`${base}-${n}`)
   })
 
-export interface RunOutput {
+export interface RunOutput extends Partial<RunExtras> {
   readonly pool: PoolId
   readonly events: number
   readonly simulatedUs: number
@@ -70,22 +73,51 @@ export interface RunOutput {
   readonly operations: RunResult["operations"]
 }
 
+/** The read models a run's summary is made of, fed with the run's events as they are decided. */
+export class RunTally {
+  private readonly summaries = new MigrationSummaries()
+  private readonly hostsInUse = new HostsInUse()
+  private count = 0
+
+  add(batch: ReadonlyArray<EmittedEvent>): void {
+    for (const e of batch) {
+      this.summaries.add(e.event)
+      this.hostsInUse.add(e.event)
+    }
+    this.count += batch.length
+  }
+
+  output(pool: PoolId, result: RunResult, consolidation: RunExtras["consolidation"] = []): RunOutput {
+    return {
+      pool,
+      events: this.count,
+      simulatedUs: result.simulatedUs,
+      stopReason: result.stopReason,
+      migrations: this.summaries.list(),
+      hosts: hostSummaries(result.state),
+      refusals: result.refusals.map((r) => ({ atUs: r.atUs, operation: r.operation, error: r.error.message })),
+      operations: result.operations,
+      migrationTotals: migrationTotals(this.summaries.list()),
+      hostsInUse: this.hostsInUse.summary(result.simulatedUs),
+      ...(consolidation.length > 0 ? { consolidation } : {})
+    }
+  }
+}
+
 /** Runs the compiled scenario into the store; returns the summary and the events. */
 export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const events: EmittedEvent[] = []
-    const summaries = new MigrationSummaries()
+    const tally = new RunTally()
     const progress = makeProgress(!json)
-    const { result } = yield* Effect.try({
+    const { result, consolidation } = yield* Effect.try({
       try: () =>
         runScenario(compiled, {
           transferFactory,
           sink: (batch) => {
-            for (const e of batch) {
-              events.push(e)
-              summaries.add(e.event)
-            }
+            for (const e of batch) events.push(e)
+            tally.add(batch)
           },
           onProgress: (nowUs, n) =>
             progress.update(
@@ -102,16 +134,7 @@ export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
     progress.update(`appending ${events.length.toLocaleString("en-US")} events to ${store.url}`)
     yield* store.append(poolStreamName(compiled.pool), events, ExpectedRevision.noStream)
     progress.done()
-    const output: RunOutput = {
-      pool: compiled.pool,
-      events: events.length,
-      simulatedUs: result.simulatedUs,
-      stopReason: result.stopReason,
-      migrations: summaries.list(),
-      hosts: hostSummaries(result.state),
-      refusals: result.refusals.map((r) => ({ atUs: r.atUs, operation: r.operation, error: r.error.message })),
-      operations: result.operations
-    }
+    const output = tally.output(compiled.pool, result, consolidation)
     return { output, events }
   })
 
@@ -163,6 +186,8 @@ export const formatRun = (o: RunOutput, pageSizeBytes: number): string => {
       })
     )
   )
+  if (o.migrationTotals && o.hostsInUse)
+    lines.push("", ...formatRunExtras({ ...o, migrationTotals: o.migrationTotals, hostsInUse: o.hostsInUse }))
   for (const op of o.operations)
     lines.push(`${formatDurationUs(op.atUs)}: ${op.operation}: ${op.ok ? "done" : "FAILED"} (${op.detail})`)
   for (const r of o.refusals.slice(0, 20))

@@ -1,0 +1,64 @@
+/**
+ * `xenpool import planetlab FILE [--vms N] [--hosts N] [--seed N]`: a scenario on stdout from the
+ * PlanetLab CPU trace (simulations/planetlab.ts does the work; this is the I/O around it).
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Either } from "effect"
+import { readFile } from "node:fs/promises"
+import { basename } from "node:path"
+import { importPlanetlab, parsePlanetlabCsv } from "../../simulations/planetlab.js"
+import { CliFailure, inputFailure } from "../errors.js"
+
+const fileArg = Args.file({ name: "FILE", exists: "either" }).pipe(
+  Args.withDescription(
+    "the PlanetLab CSV (t_s, then one column per VM), e.g. simulations/data/planetlab-20110303-cpu.csv"
+  )
+)
+const count = (name: string, fallback: number, description: string) =>
+  Options.integer(name).pipe(Options.withDefault(fallback), Options.withDescription(description))
+
+const vmsOption = count("vms", 100, "VM columns to pick (default 100)")
+const hostsOption = count("hosts", 20, "hosts in the pool (default 20)")
+const seedOption = count("seed", 1, "seed for the column pick, the VM types and the run (default 1)")
+
+const requireAtLeast = (name: string, value: number, min: number) =>
+  value >= min && Number.isSafeInteger(value)
+    ? Effect.void
+    : Effect.fail(new CliFailure({ what: "bad option", where: `--${name} ${value}`, expected: `an integer ≥ ${min}` }))
+
+const readCsv = (path: string) =>
+  Effect.tryPromise({
+    try: () => readFile(path, "utf8"),
+    catch: (e) =>
+      new CliFailure({
+        what: "cannot read PlanetLab CSV",
+        where: path,
+        expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)
+      })
+  })
+
+const planetlabCommand = Command.make(
+  "planetlab",
+  { file: fileArg, vms: vmsOption, hosts: hostsOption, seed: seedOption },
+  ({ file, vms, hosts, seed }) =>
+    Effect.gen(function* () {
+      yield* requireAtLeast("vms", vms, 1)
+      yield* requireAtLeast("hosts", hosts, 1)
+      yield* requireAtLeast("seed", seed, 0)
+      const text = yield* readCsv(file)
+      const trace = parsePlanetlabCsv(file, text)
+      if (Either.isLeft(trace)) return yield* Effect.fail(inputFailure("bad PlanetLab CSV", trace.left))
+      const imported = importPlanetlab(trace.right, { vms, hosts, seed, fileLabel: basename(file) })
+      if (Either.isLeft(imported)) return yield* Effect.fail(inputFailure("cannot import PlanetLab CSV", imported.left))
+      yield* Console.log(imported.right.text)
+    })
+).pipe(
+  Command.withDescription(
+    "a consolidation scenario (on stdout) from the PlanetLab CPU trace: N VM columns picked with the seed, CloudSim VM types, CPU load → dirty rate (docs/planetlab.md)"
+  )
+)
+
+export const importCommand = Command.make("import").pipe(
+  Command.withDescription("turn real data into a scenario"),
+  Command.withSubcommands([planetlabCommand])
+)

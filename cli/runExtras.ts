@@ -1,0 +1,56 @@
+/**
+ * The parts of a run summary added for long, load-driven runs (the PlanetLab consolidation scenario):
+ * migration totals, hosts in use over time, and the consolidation controller's report. Any run has the
+ * first two; the third only when the scenario has a `consolidate` operation.
+ */
+import { formatBytes, formatDurationUs } from "../domain/units.js"
+import type { ConsolidationReport } from "../engine/consolidation.js"
+import type { HostsInUseSummary } from "../projections/hostsInUse.js"
+import type { MigrationTotals } from "../projections/migrationTotals.js"
+
+export interface RunExtras {
+  readonly migrationTotals: MigrationTotals
+  readonly hostsInUse: HostsInUseSummary
+  readonly consolidation?: ReadonlyArray<ConsolidationReport>
+}
+
+const pct = (part: number, whole: number): string => (whole === 0 ? "0 %" : `${((100 * part) / whole).toFixed(1)} %`)
+
+export const formatMigrationTotals = (t: MigrationTotals): string | undefined => {
+  if (t.committed === 0) return undefined
+  const mean = (sum: number) => formatDurationUs(Math.round(sum / t.committed))
+  return (
+    `committed migrations: total time ${formatDurationUs(t.totalUs)} (mean ${mean(t.totalUs)}, max ${formatDurationUs(t.totalUsMax)}), ` +
+    `downtime ${formatDurationUs(t.downtimeUs)} (mean ${mean(t.downtimeUs)}, max ${formatDurationUs(t.downtimeUsMax)}), ` +
+    `${formatBytes(t.bytesSent)} sent`
+  )
+}
+
+export const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> => {
+  const first = h.series[0]?.hosts ?? 0
+  const lines = [
+    `hosts in use (live, with VMs): ${first} at start, ${h.final} at end; min ${h.min}, max ${h.max}, time-weighted mean ${h.mean.toFixed(2)}`
+  ]
+  if (h.samples.length > 2)
+    lines.push(`hosts in use every ${formatDurationUs(h.sampleEveryUs)} from 0: ${h.samples.join(" ")}`)
+  return lines
+}
+
+export const formatConsolidation = (r: ConsolidationReport): ReadonlyArray<string> => [
+  `consolidation every ${formatDurationUs(r.everyUs)} (overload > ${r.overloadPct} %, underload < ${r.underloadPct} %, pack ≤ ${r.packPct} %, ` +
+    `at most ${r.migrationsMaxPerInterval} migrations per interval): ${r.ticks} intervals, ${r.migrationsStarted} migrations started ` +
+    `(overload ${r.migrationsByReason.overload}, drain ${r.migrationsByReason.drain}, finish-drain ${r.migrationsByReason["finish-drain"]}), ` +
+    `${r.migrationsRefused} refused, ${r.migrationsAborted} aborted; ${r.hostsDisabled} hosts emptied and disabled, ${r.hostsEnabled} re-enabled`,
+  `  host-intervals in use: ${r.inUseHostTicks}; overloaded: ${r.overloadedHostTicks} (${pct(r.overloadedHostTicks, r.inUseHostTicks)}), ` +
+    `above 100 % CPU: ${r.saturatedHostTicks} (${pct(r.saturatedHostTicks, r.inUseHostTicks)}), ` +
+    `left overloaded: ${r.unresolvedHostTicks} (${pct(r.unresolvedHostTicks, r.inUseHostTicks)})`
+]
+
+export const formatRunExtras = (e: RunExtras): ReadonlyArray<string> => {
+  const lines: string[] = []
+  const totals = formatMigrationTotals(e.migrationTotals)
+  if (totals) lines.push(totals)
+  lines.push(...formatHostsInUse(e.hostsInUse))
+  for (const r of e.consolidation ?? []) lines.push(...formatConsolidation(r))
+  return lines
+}
