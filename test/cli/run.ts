@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
-export const binary = resolve(import.meta.dirname, "../../dist/cli/main.js")
+export const binary = resolve(import.meta.dirname, "../../dist/xenpool.mjs")
 
 export interface CliResult {
   readonly status: number
