@@ -99,6 +99,45 @@ export interface AbortMigration extends At {
   readonly reason: string
 }
 
+/** Attaches xenpaging (if need be) and sets its target for the VM's resident pages. */
+export interface SetPagingTarget extends At {
+  readonly _tag: "SetPagingTarget"
+  readonly vm: VmId
+  readonly targetPages: number
+}
+/** The pager evicted `pages` nominated pages (the engine's per-step aggregate). */
+export interface PageOut extends At {
+  readonly _tag: "PageOut"
+  readonly vm: VmId
+  readonly pages: number
+}
+/** `pages` paged-out pages came back, each into a new frame. */
+export interface PageIn extends At {
+  readonly _tag: "PageIn"
+  readonly vm: VmId
+  readonly pages: number
+}
+/** `faults` guest accesses to paging-state pages were served; their vCPUs waited `vcpuWaitUs` in all. */
+export interface ServePageFaults extends At {
+  readonly _tag: "ServePageFaults"
+  readonly vm: VmId
+  readonly faults: number
+  readonly vcpuWaitUs: number
+}
+/** One balloon step down (see VmBalloonInflated). */
+export interface InflateBalloon extends At {
+  readonly _tag: "InflateBalloon"
+  readonly vm: VmId
+  readonly releasedPages: number
+  readonly droppedPages: number
+}
+/** One balloon step up. */
+export interface DeflateBalloon extends At {
+  readonly _tag: "DeflateBalloon"
+  readonly vm: VmId
+  readonly pages: number
+}
+
 export type PoolCommand =
   | CreatePool
   | JoinHost
@@ -114,3 +153,9 @@ export type PoolCommand =
   | BeginStopAndCopy
   | CommitMigration
   | AbortMigration
+  | SetPagingTarget
+  | PageOut
+  | PageIn
+  | ServePageFaults
+  | InflateBalloon
+  | DeflateBalloon

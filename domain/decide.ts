@@ -32,6 +32,7 @@ import {
   memoryConstraintViolation
 } from "./memory.js"
 import { evolve } from "./evolve.js"
+import { decidePaging } from "./paging.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
 import {
   getHost,
@@ -76,13 +77,18 @@ const vmFor = (state: PoolState, id: Vm["id"], operation: VmOperation): Either.E
 
 /**
  * Where a VM without a named host goes: the live, enabled host with the most placement-free memory
- * that can take it, ties broken by host id. None → NoHostsAvailable, with each host's reason.
+ * that can take it, ties broken by host id. None → NoHostsAvailable, with each host's reason. `canTake`
+ * is decide's rule by default; the engine's squeezer asks with the placement rule alone (memory.ts).
  */
-export const chooseHost = (state: PoolState, vm: Vm): Either.Either<Host, NoHostsAvailable> => {
+export const chooseHost = (
+  state: PoolState,
+  vm: Vm,
+  canTake: (host: Host, vm: Vm) => Either.Either<void, DomainError> = checkCanBootHere
+): Either.Either<Host, NoHostsAvailable> => {
   let best: Host | undefined
   const refusals: string[] = []
   for (const host of hostList(state)) {
-    const check = checkCanBootHere(host, vm)
+    const check = canTake(host, vm)
     if (Either.isLeft(check)) refusals.push(`${host.id}: ${check.left.message}`)
     else if (!best || hostPlacementFreePages(host) > hostPlacementFreePages(best)) best = host
   }
@@ -131,7 +137,8 @@ const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
     const violation = memoryConstraintViolation({ ...vm.memory, targetPages: c.targetPages })
     if (violation) return fail(new MemoryConstraintViolation({ vm: vm.id, constraint: violation }))
     const host = vm.residentOn ? getHost(state, vm.residentOn) : undefined
-    const growthPages = c.targetPages - vm.populatedPages
+    // the balloon takes its growth from the host's free frames
+    const growthPages = c.targetPages - vm.guestPages
     if (host && growthPages > hostPhysicalFreePages(host)) {
       return fail(
         new HostNotEnoughFreeMemory({
@@ -452,5 +459,12 @@ export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
     case "CommitMigration":
     case "AbortMigration":
       return migrationCommand(state, command)
+    case "SetPagingTarget":
+    case "PageOut":
+    case "PageIn":
+    case "ServePageFaults":
+    case "InflateBalloon":
+    case "DeflateBalloon":
+      return decidePaging(state, command)
   }
 }

@@ -147,6 +147,17 @@ export class CommandInvalid extends Schema.TaggedError<CommandInvalid>()("Comman
   }
 }
 
+/** A pager or balloon step that does not fit the VM's pages (an engine bug, or a hand-written log). */
+export class PagingStepInvalid extends Schema.TaggedError<PagingStepInvalid>()("PagingStepInvalid", {
+  vm: S,
+  step: S,
+  reason: S
+}) {
+  override get message() {
+    return `VM ${this.vm}: ${this.step} step refused: ${this.reason}`
+  }
+}
+
 export type DomainError =
   | CommandInvalid
   | PoolNotCreated
@@ -166,3 +177,4 @@ export type DomainError =
   | MigrationFailed
   | MigrationUnknown
   | MigrationBadPhase
+  | PagingStepInvalid

@@ -176,6 +176,31 @@ export class VmPageFaultsServed extends Schema.TaggedClass<VmPageFaultsServed>()
   vcpuWaitUs: NonNegativeInt
 }) {}
 
+/** The pager's target for the VM's resident pages (xenpaging's `memory/target-tot_pages`). */
+export class VmPagingTargetSet extends Schema.TaggedClass<VmPagingTargetSet>()("VmPagingTargetSet", {
+  ...base,
+  vm: VmId,
+  targetPages: NonNegativeInt
+}) {}
+
+/**
+ * One balloon step down: the guest gave back its highest gfns, `releasedPages` resident ones (frames
+ * freed) and `droppedPages` paged ones (dropped from the paging file, MEM_PAGING_DROP_PAGE).
+ */
+export class VmBalloonInflated extends Schema.TaggedClass<VmBalloonInflated>()("VmBalloonInflated", {
+  ...base,
+  vm: VmId,
+  releasedPages: NonNegativeInt,
+  droppedPages: NonNegativeInt
+}) {}
+
+/** One balloon step up: the guest populated `pages` more gfns, each with a frame of its host. */
+export class VmBalloonDeflated extends Schema.TaggedClass<VmBalloonDeflated>()("VmBalloonDeflated", {
+  ...base,
+  vm: VmId,
+  pages: PositiveInt
+}) {}
+
 export const PoolEvent = Schema.Union(
   PoolCreated,
   HostJoined,
@@ -199,7 +224,10 @@ export const PoolEvent = Schema.Union(
   VmMigrationAborted,
   VmPagesPagedOut,
   VmPagesPagedIn,
-  VmPageFaultsServed
+  VmPageFaultsServed,
+  VmPagingTargetSet,
+  VmBalloonInflated,
+  VmBalloonDeflated
 )
 export type PoolEvent = typeof PoolEvent.Type
 export type PoolEventEncoded = typeof PoolEvent.Encoded

@@ -7,6 +7,7 @@ import { HashMap, Option } from "effect"
 import type { PoolEvent } from "./events.js"
 import type { HostId, MigrationId, VmId } from "./ids.js"
 import { vmPhysicalPages, vmPlacementPages } from "./memory.js"
+import { evolvePaging, withMemoryTarget } from "./paging.js"
 import type { Host, Migration, PoolState, Vm } from "./state.js"
 
 const updateHost = (state: PoolState, id: HostId, f: (host: Host) => Host): PoolState =>
@@ -55,8 +56,10 @@ const leaveHost = (state: PoolState, vm: Vm, powerState: "Halted" | "Suspended")
     currentOperation: undefined,
     migration: undefined,
     // the domain, and with it its paged-out pages, is gone: the next one starts with its target populated
+    guestPages: v.memory.targetPages,
     populatedPages: v.memory.targetPages,
-    pagedOutPages: 0
+    pagedOutPages: 0,
+    pagingTargetPages: undefined
   }))
 
 /** A domain is created on `host` with `domid`: the host's domid counter moves past it. */
@@ -86,19 +89,6 @@ const endMigration = (state: PoolState, migration: Migration, vm: Vm): PoolState
   }))
   return { ...cleared, migrations: HashMap.remove(cleared.migrations, migration.id) }
 }
-
-/** Pages move between RAM and the paging file: populated pages (and the host's physical use) follow. */
-const paging = (state: PoolState, id: VmId, pagesOut: number): PoolState =>
-  withVm(state, id, (s, vm) => {
-    const moved = vm.residentOn
-      ? updateHost(s, vm.residentOn, (h) => ({ ...h, residentPages: h.residentPages - pagesOut }))
-      : s
-    return updateVm(moved, id, (v) => ({
-      ...v,
-      populatedPages: v.populatedPages - pagesOut,
-      pagedOutPages: v.pagedOutPages + pagesOut
-    }))
-  })
 
 const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
   switch (event._tag) {
@@ -155,8 +145,10 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
         domid: -1,
         currentOperation: undefined,
         migration: undefined,
+        guestPages: event.memoryTargetPages,
         populatedPages: event.memoryTargetPages,
         pagedOutPages: 0,
+        pagingTargetPages: undefined,
         blockedOperations: event.blockedOperations
       }
       return { ...state, vms: HashMap.set(state.vms, event.vm, vm) }
@@ -180,19 +172,8 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
     case "VmDestroyed":
       return { ...state, vms: HashMap.remove(state.vms, event.vm) }
     case "VmMemoryTargetSet":
-      return withVm(state, event.vm, (s, vm) => {
-        // Until ballooning is modelled, populated pages follow the target at once.
-        const resized: Vm = {
-          ...vm,
-          memory: { ...vm.memory, targetPages: event.targetPages },
-          populatedPages: event.targetPages
-        }
-        const delta = vmPhysicalPages(resized) - vmPhysicalPages(vm)
-        const moved = vm.residentOn
-          ? updateHost(s, vm.residentOn, (h) => ({ ...h, residentPages: h.residentPages + delta }))
-          : s
-        return updateVm(moved, vm.id, () => resized)
-      })
+      // A domain balloons toward the new target step by step (VmBalloonInflated / VmBalloonDeflated).
+      return updateVm(state, event.vm, (v) => withMemoryTarget(v, event.targetPages))
     case "VmMigrationStarted":
       if (!HashMap.has(state.hosts, event.source) || !HashMap.has(state.hosts, event.destination)) return state
       return withVm(state, event.vm, (s, vm) => {
@@ -247,9 +228,11 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
     case "VmMigrationAborted":
       return withMigration(state, event.migration, endMigration)
     case "VmPagesPagedOut":
-      return paging(state, event.vm, event.pages)
     case "VmPagesPagedIn":
-      return paging(state, event.vm, -event.pages)
+    case "VmPagingTargetSet":
+    case "VmBalloonInflated":
+    case "VmBalloonDeflated":
+      return evolvePaging(state, event)
     case "VmPageFaultsServed":
       return state
   }

@@ -167,6 +167,40 @@ export const domidsUniquePerHost: Invariant = {
   }
 }
 
+/**
+ * Every VM's pages add up (domain/paging.ts, XEN.md §5): populated (resident, `tot_pages`) + paged out
+ * (`paged_pages`) = the guest's pages, neither negative; a VM without a domain has no pager, nothing paged
+ * out and its target populated; a paging target is within static max.
+ */
+export const vmPagesAccounted: Invariant = {
+  name: "vmPagesAccounted",
+  check: (state) =>
+    firstOf(vms(state), (vm) => {
+      if (vm.populatedPages < 0 || vm.pagedOutPages < 0)
+        return `VM ${vm.id}: populated ${vm.populatedPages}, paged out ${vm.pagedOutPages} pages`
+      if (vm.populatedPages + vm.pagedOutPages !== vm.guestPages)
+        return `VM ${vm.id}: populated ${vm.populatedPages} + paged out ${vm.pagedOutPages} ≠ guest ${vm.guestPages} pages`
+      if (vm.pagingTargetPages !== undefined && vm.pagingTargetPages > vm.memory.staticMaxPages)
+        return `VM ${vm.id}: paging target ${vm.pagingTargetPages} > static max ${vm.memory.staticMaxPages} pages`
+      if (vm.residentOn === undefined) {
+        if (vm.pagedOutPages !== 0 || vm.pagingTargetPages !== undefined || vm.guestPages !== vm.memory.targetPages)
+          return `VM ${vm.id} has no domain but guest ${vm.guestPages} (target ${vm.memory.targetPages}), paged out ${vm.pagedOutPages}, paging target ${vm.pagingTargetPages}`
+      }
+      return undefined
+    })
+}
+
+/** The balloon keeps the guest within its dynamic range: dynamic_min ≤ guest pages ≤ dynamic_max (XEN.md §5). */
+export const ballooningWithinLimits: Invariant = {
+  name: "ballooningWithinLimits",
+  check: (state) =>
+    firstOf(vms(state), (vm) =>
+      vm.guestPages < vm.memory.dynamicMinPages || vm.guestPages > vm.memory.dynamicMaxPages
+        ? `VM ${vm.id}: guest ${vm.guestPages} pages outside [${vm.memory.dynamicMinPages}, ${vm.memory.dynamicMaxPages}]`
+        : undefined
+    )
+}
+
 export const invariants: ReadonlyArray<Invariant> = [
   hostMemoryNotOvercommitted,
   hostAccountingMatchesVms,
@@ -175,7 +209,9 @@ export const invariants: ReadonlyArray<Invariant> = [
   memoryConstraintsHold,
   atMostOneOperationInProgress,
   migratingVmCountedOnBothHosts,
-  domidsUniquePerHost
+  domidsUniquePerHost,
+  vmPagesAccounted,
+  ballooningWithinLimits
 ]
 
 export interface InvariantViolation {

@@ -49,10 +49,10 @@ export const memoryConstraintViolation = (m: MemoryConstraints): string | undefi
 export type BootCheckError = HostNotLive | HostDisabled | HostNotEnoughFreeMemory
 
 /**
- * `assert_can_boot_here`: the host is live, enabled, and has placement and physical room for the VM.
- * `physicalPages` is what the VM will hold there (its populated pages + overhead, or a migration's reservation).
+ * XAPI's `assert_can_boot_here` for memory: the host is live, enabled, and its placement free memory
+ * covers the VM's dynamic_min + overhead. This is all XAPI checks; the physical room is the squeezer's.
  */
-export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {
+export const checkPlacement = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {
   if (!host.live) return Either.left(new HostNotLive({ host: host.id }))
   if (!host.enabled) return Either.left(new HostDisabled({ host: host.id }))
   const placementRequired = vmPlacementPages(vm)
@@ -67,17 +67,28 @@ export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCh
       })
     )
   }
-  const physicalRequired = vmPhysicalPages(vm)
-  const physicalFree = hostPhysicalFreePages(host)
-  if (physicalRequired > physicalFree) {
-    return Either.left(
-      new HostNotEnoughFreeMemory({
-        host: host.id,
-        vm: vm.id,
-        requiredPages: physicalRequired,
-        availablePages: physicalFree
-      })
-    )
-  }
   return Either.void
 }
+
+/**
+ * The host's frames now cover what the VM will hold there (its populated pages + overhead, which is
+ * also a migration's reservation). When only this fails, the squeezer can make room (domain/squeezer.ts).
+ */
+export const checkPhysicalRoom = (host: Host, vm: Vm): Either.Either<void, HostNotEnoughFreeMemory> => {
+  const physicalRequired = vmPhysicalPages(vm)
+  const physicalFree = hostPhysicalFreePages(host)
+  return physicalRequired > physicalFree
+    ? Either.left(
+        new HostNotEnoughFreeMemory({
+          host: host.id,
+          vm: vm.id,
+          requiredPages: physicalRequired,
+          availablePages: physicalFree
+        })
+      )
+    : Either.void
+}
+
+/** What `decide` admits: the placement rule, then physical room now. */
+export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> =>
+  Either.flatMap(checkPlacement(host, vm), () => checkPhysicalRoom(host, vm))

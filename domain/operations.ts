@@ -11,7 +11,10 @@ import type { Vm } from "./state.js"
 
 export const powerStates: ReadonlyArray<PowerState> = ["Halted", "Running", "Paused", "Suspended"]
 
-/** Each operation with the power states it is allowed in. `set_memory_target` is ours (XAPI's is deprecated). */
+/**
+ * Each operation with the power states it is allowed in. `set_memory_target` is ours (XAPI's is
+ * deprecated); so is `set_paging_target` (xenpaging is Xen's, XAPI knows nothing of it: it needs a domain).
+ */
 export const allowedPowerStates = {
   start: ["Halted"],
   start_on: ["Halted"],
@@ -31,7 +34,8 @@ export const allowedPowerStates = {
   destroy: ["Halted", "Suspended"],
   export: ["Halted", "Suspended"],
   snapshot: ["Halted", "Running", "Paused", "Suspended"],
-  set_memory_target: ["Halted", "Running", "Paused", "Suspended"]
+  set_memory_target: ["Halted", "Running", "Paused", "Suspended"],
+  set_paging_target: ["Running", "Paused"]
 } as const satisfies Record<string, ReadonlyArray<PowerState>>
 
 export type VmOperation = keyof typeof allowedPowerStates

@@ -57,9 +57,17 @@ export interface Vm {
   readonly domid: number
   readonly currentOperation: VmOperation | undefined
   readonly migration: MigrationId | undefined
-  /** Pages backed by host memory. Until ballooning exists this equals the target. */
+  /**
+   * The guest's memory as its balloon leaves it: populated + paged out (domain/paging.ts). It follows
+   * the target one balloon step at a time while the VM has a domain, and equals it otherwise.
+   */
+  readonly guestPages: number
+  /** Of the guest's pages, those backed by a host frame (Xen's `tot_pages`): what the host holds for it. */
   readonly populatedPages: number
+  /** Of the guest's pages, those in the paging file (Xen's `paged_pages`). */
   readonly pagedOutPages: number
+  /** xenpaging's target for the populated pages; undefined while no pager is attached (no domain, or never set). */
+  readonly pagingTargetPages: number | undefined
   readonly blockedOperations: ReadonlyArray<string>
 }
 

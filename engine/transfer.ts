@@ -5,6 +5,7 @@
  */
 import type { PolicyConfig, VmWorkload } from "./config.js"
 import type { Prng } from "./prng.js"
+import type { VmId } from "../domain/ids.js"
 
 export interface RoundRecord {
   /** 1-based. */
@@ -35,9 +36,25 @@ export interface TransferMachine {
   readonly completeRound: (nowUs: number) => { readonly record: RoundRecord; readonly after: AfterRound }
   /** The destination's image is complete and current (the "no lost writes" check); a description of the first lost write otherwise. */
   readonly lostWrite: () => string | undefined
+  /**
+   * A page of the guest changed paging state during a live round (paged back in): it is dirty for the
+   * next round, which sends its data. Machines without paging support may leave it out.
+   */
+  readonly pageTouched?: (gfn: number) => void
+}
+
+/**
+ * The VM's paged-out pages (xenpaging) as the transfer sees them: a to-send page that is paged when a
+ * round's set is formed travels as a marker without data (Xen's XTAB) and stays paged on the destination.
+ */
+export interface PagedPages {
+  readonly isPaged: (gfn: number) => boolean
+  readonly pagedCount: () => number
 }
 
 export interface TransferContext {
+  /** The migrating VM; the engine always names it (optional so that hand-built contexts need not). */
+  readonly vm?: VmId
   readonly memoryPages: number
   readonly pageSizeBytes: number
   readonly latencyUs: number
@@ -46,6 +63,8 @@ export interface TransferContext {
   readonly workload: VmWorkload
   /** This migration's own PRNG, forked from the root seed. */
   readonly prng: Prng
+  /** The VM's paged-out pages, if it has any (engine/paging.ts). */
+  readonly paged?: PagedPages
 }
 
 export type TransferFactory = (context: TransferContext) => TransferMachine

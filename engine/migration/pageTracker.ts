@@ -22,6 +22,7 @@
  * 4 KiB pages).
  */
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
+import type { PagedPages } from "../transfer.js"
 import { idleWriter, NO_MORE_WRITES_US, type PageWriter } from "./workload.js"
 
 /** Destination version of a page it never received. */
@@ -44,31 +45,30 @@ const lowestBit = (word: number): number => 31 - Math.clz32(word & -word)
  * The writer behind a queue, so that the exact end of a xen-legacy round can be computed ahead of time:
  * the writes up to it are pulled into the queue and looked at, not applied, and later consumed in the
  * same order. The pending write is the queue's head, or the inner writer's when the queue is empty.
+ * It is read through, never cached: a trace replay's writer learns of writes after it last had none
+ * (simulations/trace/feed.ts), and they must show here.
  */
 class LookaheadWriter implements PageWriter {
-  atUs: number
-  gfn: number
   private times = new Float64Array(64)
   private gfns = new Int32Array(64)
   private head = 0
   private tail = 0
 
-  constructor(private readonly inner: PageWriter) {
-    this.atUs = inner.atUs
-    this.gfn = inner.gfn
+  constructor(private readonly inner: PageWriter) {}
+
+  get atUs(): number {
+    return this.head < this.tail ? this.times[this.head]! : this.inner.atUs
+  }
+
+  get gfn(): number {
+    return this.head < this.tail ? this.gfns[this.head]! : this.inner.gfn
   }
 
   next(): void {
-    if (this.head < this.tail) this.head++
-    else this.inner.next()
     if (this.head < this.tail) {
-      this.atUs = this.times[this.head]!
-      this.gfn = this.gfns[this.head]!
-    } else {
-      this.head = this.tail = 0
-      this.atUs = this.inner.atUs
-      this.gfn = this.inner.gfn
-    }
+      this.head++
+      if (this.head === this.tail) this.head = this.tail = 0
+    } else this.inner.next()
   }
 
   /** Queues every write with atUs < untilUs: afterwards they are exactly the queue's entries. */
@@ -132,6 +132,10 @@ export class PageTracker {
   private roundSkipped = 0
   private writesApplied = 0
 
+  /** xenpaging: pages paged out when a to-send set is formed go as markers (no data, no link time). */
+  private paged: PagedPages | undefined
+  private markerPages = 0
+
   private readonly writer: LookaheadWriter
   /** Scratch bitmap for the legacy look-ahead: pages written between now and a future peek. */
   private scratchBits: Uint32Array | undefined
@@ -158,7 +162,8 @@ export class PageTracker {
     const tail = this.memoryPages & 31
     if (tail !== 0) this.toSendBits[this.words - 1] = (1 << tail) - 1
     this.toSendPages = this.memoryPages
-    return this.memoryPages
+    this.sendMarkers()
+    return this.toSendPages
   }
 
   /** CLEAN: the dirty bitmap becomes the to-send set and is cleared; returns the pages it held. */
@@ -169,7 +174,50 @@ export class PageTracker {
     this.dirtyBits = sent // all zero: every bit of a finished round was sent or skipped
     this.toSendPages = this.dirtyPages
     this.dirtyPages = 0
+    this.sendMarkers()
     return this.toSendPages
+  }
+
+  /** The VM's paged pages: from now on, every to-send set sends those that are paged as markers. */
+  setPaged(paged: PagedPages): void {
+    this.paged = paged
+  }
+
+  /** Pages sent as markers so far (Xen's XTAB entries of paged gfns): no data, no link time. */
+  markersSent(): number {
+    return this.markerPages
+  }
+
+  /**
+   * Paged pages of the to-send set go now, as markers: the destination holds them paged (its pager takes
+   * over the paging file), so its copy is current without data crossing the link.
+   */
+  private sendMarkers(): void {
+    const paged = this.paged
+    if (paged === undefined || this.toSendPages === 0 || paged.pagedCount() === 0) return
+    // Bounded: one pass over the to-send set.
+    for (let gfn = this.nextPending(0); gfn < this.memoryPages; gfn = this.nextPending(gfn + 1)) {
+      if (!paged.isPaged(gfn)) continue
+      this.destinationVersion[gfn] = this.sourceVersion[gfn]!
+      this.clearPending(gfn)
+      this.markerPages++
+    }
+  }
+
+  /**
+   * gfn changed paging state in a live round (it was paged back in): dirty for the next round, which
+   * sends its data; its version is unchanged. Nothing while the guest is paused (no page-ins then).
+   */
+  touch(gfn: number): void {
+    if (this.paused) return
+    invariant(gfn >= 0 && gfn < this.memoryPages && Number.isInteger(gfn), () => `touch of gfn ${gfn} out of range`)
+    const w = gfn >>> 5
+    const bit = 1 << (gfn & 31)
+    const word = this.dirtyBits[w]!
+    if ((word & bit) === 0) {
+      this.dirtyBits[w] = word | bit
+      this.dirtyPages++
+    }
   }
 
   dirtyCount(): number {

@@ -241,6 +241,8 @@ export interface PrecopyLoop {
 export interface LoopContext {
   readonly memoryPages: number
   readonly pageSizeBytes: number
+  /** Pages the first round sends: all of memory but the paged-out pages (markers, no data). Default all. */
+  readonly firstRoundPages?: number
 }
 
 export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyLoop => {
@@ -262,7 +264,11 @@ export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyL
  */
 const xenLoop = (policy: XenPolicy, context: LoopContext): PrecopyLoop => {
   let x = 0
-  let stats: PrecopyStats = { iteration: 0, totalWrittenPages: 0, dirtyCount: context.memoryPages }
+  let stats: PrecopyStats = {
+    iteration: 0,
+    totalWrittenPages: 0,
+    dirtyCount: context.firstRoundPages ?? context.memoryPages
+  }
   let lastRound: RoundRecord | undefined
   // The pre-send decision of the pass whose round is on the wire, and the stats it saw.
   let inFlight: { readonly decision: PrecopyDecision; readonly stats: PrecopyStats } | undefined

@@ -26,7 +26,7 @@ import {
 } from "./policy.js"
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
 import type { Prng } from "../prng.js"
-import type { TransferFactory, TransferMachine } from "../transfer.js"
+import type { PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
 import {
   bytesPerSAsWrites,
   hotColdWriter,
@@ -38,7 +38,12 @@ import {
 
 export type DirtyModelSpec =
   /** Page-level: a bitmap, page versions and a writer of `(gfn, atUs)` writes. */
-  | { readonly kind: "pages"; readonly writer: PageWriter }
+  | {
+      readonly kind: "pages"
+      readonly writer: PageWriter
+      /** A seam for the properties' mutants: builds the dirty tracker (default: a plain `PageTracker`). */
+      readonly tracker?: (memoryPages: number, writer: PageWriter) => PageTracker
+    }
   /** Aggregate: pages dirtied = rate × time, capped at the working set; no page identities, no skips. */
   | { readonly kind: "rate"; readonly dirtyRateBytesPerS: number; readonly workingSetPages: number }
 
@@ -50,6 +55,8 @@ export interface PrecopyConfig {
   readonly latencyUs: number
   /** When the first round starts: the migration's first byte. */
   readonly startUs: number
+  /** The VM's paged-out pages: they travel as markers, without data (pageTracker.ts `sendMarkers`). */
+  readonly paged?: PagedPages
 }
 
 /** DESIGN.md §2's migration phases, from the transfer's point of view. */
@@ -132,6 +139,8 @@ export interface Precopy {
   rounds(): ReadonlyArray<RoundRecord>
   /** Pages model: every page's destination version equals its source version? undefined under `rate`. */
   checkDestination(): DestinationCheck | undefined
+  /** A page of the guest was paged back in during a live round: it is re-sent, with its data, next round. */
+  pageTouched(gfn: number): void
 }
 
 // --- dirtying models behind one interface -----------------------------------------------------------
@@ -153,10 +162,17 @@ interface ModelRun {
   transfer(t0: number, t1: number, rateBytesPerS: number, progress: LinkProgress): number
   idle(t0: number, t1: number): void
   checkDestination(): DestinationCheck | undefined
+  /** A page was paged back in during a live round: dirty for the next round. */
+  touch(gfn: number): void
 }
 
-const pagesRun = (config: PrecopyConfig, writer: PageWriter): ModelRun => {
-  const tracker = new PageTracker(config.memoryPages, writer)
+const pagesRun = (
+  config: PrecopyConfig,
+  writer: PageWriter,
+  makeTracker: (memoryPages: number, writer: PageWriter) => PageTracker = (pages, w) => new PageTracker(pages, w)
+): ModelRun => {
+  const tracker = makeTracker(config.memoryPages, writer)
+  if (config.paged) tracker.setPaged(config.paged)
   tracker.settleBefore(config.startUs)
   const pageSizeBytes = config.pageSizeBytes
   return {
@@ -172,7 +188,8 @@ const pagesRun = (config: PrecopyConfig, writer: PageWriter): ModelRun => {
     roundDataDoneUs: (nowUs, rate, progress) => tracker.roundDataDoneUs(nowUs, rate, pageSizeBytes, progress),
     transfer: (t0, t1, rate, progress) => tracker.transfer(t0, t1, rate, pageSizeBytes, progress),
     idle: (_t0, t1) => tracker.idle(t1),
-    checkDestination: () => tracker.checkDestination()
+    checkDestination: () => tracker.checkDestination(),
+    touch: (gfn) => tracker.touch(gfn)
   }
 }
 
@@ -183,14 +200,21 @@ const rateRun = (config: PrecopyConfig, dirtyRateBytesPerS: number, workingSetPa
   let toSendPages = 0
   let roundPages = 0
   let paused = false
+  /** Pages paged back in since the last CLEAN: dirty for the next round, on top of the rate's. */
+  let touchedPages = 0
   const run = (elapsedUs: number): void => {
     if (!paused) dirtying.run(elapsedUs)
   }
   return {
     kind: "rate",
-    sendAll: () => (toSendPages = memoryPages),
-    clean: () => (toSendPages = dirtying.clean()),
-    dirtyCount: () => dirtying.dirtyCount(),
+    // paged pages go as markers: no data, no link time
+    sendAll: () => (toSendPages = memoryPages - Math.min(memoryPages, config.paged?.pagedCount() ?? 0)),
+    clean: () => {
+      toSendPages = Math.min(memoryPages, dirtying.clean() + touchedPages)
+      touchedPages = 0
+      return toSendPages
+    },
+    dirtyCount: () => Math.min(memoryPages, dirtying.dirtyCount() + touchedPages),
     pause: () => {
       paused = true
     },
@@ -218,7 +242,10 @@ const rateRun = (config: PrecopyConfig, dirtyRateBytesPerS: number, workingSetPa
       return -1
     },
     idle: (t0, t1) => run(t1 - t0),
-    checkDestination: () => undefined
+    checkDestination: () => undefined,
+    touch: () => {
+      if (!paused) touchedPages++
+    }
   }
 }
 
@@ -266,11 +293,16 @@ class PrecopyMachine implements Precopy {
     const model = config.model
     this.model =
       model.kind === "pages"
-        ? pagesRun(config, model.writer)
+        ? pagesRun(config, model.writer, model.tracker)
         : rateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
     this.ops = { clean: () => this.model.clean() }
-    this.loop = startLoop(config.policy, { memoryPages: config.memoryPages, pageSizeBytes: config.pageSizeBytes })
-    this.model.sendAll()
+    // the first round's set: every page but those paged out, which go as markers
+    const firstRoundPages = this.model.sendAll()
+    this.loop = startLoop(config.policy, {
+      memoryPages: config.memoryPages,
+      pageSizeBytes: config.pageSizeBytes,
+      firstRoundPages
+    })
     this.follow(this.loop.begin(this.ops))
   }
 
@@ -383,6 +415,10 @@ class PrecopyMachine implements Precopy {
 
   checkDestination(): DestinationCheck | undefined {
     return this.model.checkDestination()
+  }
+
+  pageTouched(gfn: number): void {
+    if (this.ending === undefined) this.model.touch(gfn)
   }
 
   private roundPhase(round: RoundState): RoundPhase {
@@ -514,30 +550,47 @@ export const transferMachine = (precopy: Precopy): TransferMachine => ({
         return { record, after: { next: "abort", reason: precopy.outcome()!.abortReason ?? "aborted" } }
     }
   },
-  lostWrite: () => describeLostWrite(precopy)
+  lostWrite: () => describeLostWrite(precopy),
+  pageTouched: (gfn) => precopy.pageTouched(gfn)
 })
 
-/** The engine's factory: one machine per migration, its writer seeded from the migration's PRNG. */
-export const transferFactory: TransferFactory = (context) => {
-  const policy = policyByName(context.policy.name, {
-    ...(context.policy.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: context.policy.maxDowntimeUs }),
-    ...(context.policy.roundsMax === undefined ? {} : { roundsMax: context.policy.roundsMax })
-  })
-  const model = dirtyModelFor({
-    ...context.workload,
-    memoryPages: context.memoryPages,
-    pageSizeBytes: context.pageSizeBytes,
-    prng: context.prng.fork("writer"),
-    startUs: context.startUs
-  })
-  return transferMachine(
-    createPrecopy({
+/** Wraps a pages-model migration's writer: how a trace replay adds the trace's page writes to it. */
+export type WriterWrapper = (writer: PageWriter, context: TransferContext) => PageWriter
+
+/**
+ * The engine's factory: one machine per migration, its writer seeded from the migration's PRNG;
+ * `wrapWriter`, when given, wraps each pages-model writer (simulations/trace/feed.ts).
+ */
+export const makeTransferFactory =
+  (wrapWriter?: WriterWrapper): TransferFactory =>
+  (context) => {
+    const policy = policyByName(context.policy.name, {
+      ...(context.policy.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: context.policy.maxDowntimeUs }),
+      ...(context.policy.roundsMax === undefined ? {} : { roundsMax: context.policy.roundsMax })
+    })
+    const generated = dirtyModelFor({
+      ...context.workload,
       memoryPages: context.memoryPages,
       pageSizeBytes: context.pageSizeBytes,
-      policy,
-      model,
-      latencyUs: context.latencyUs,
+      prng: context.prng.fork("writer"),
       startUs: context.startUs
     })
-  )
-}
+    const model: DirtyModelSpec =
+      wrapWriter !== undefined && generated.kind === "pages"
+        ? { ...generated, writer: wrapWriter(generated.writer, context) }
+        : generated
+    return transferMachine(
+      createPrecopy({
+        memoryPages: context.memoryPages,
+        pageSizeBytes: context.pageSizeBytes,
+        policy,
+        model,
+        latencyUs: context.latencyUs,
+        startUs: context.startUs,
+        ...(context.paged ? { paged: context.paged } : {})
+      })
+    )
+  }
+
+/** The engine's factory, as scenarios run it. */
+export const transferFactory: TransferFactory = makeTransferFactory()

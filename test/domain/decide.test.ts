@@ -71,7 +71,9 @@ const xenMdTable: Record<VmOperation, ReadonlyArray<PowerState>> = {
   export: ["Halted", "Suspended"],
   snapshot: ALL,
   // ours: XAPI's memory_target setter is deprecated; setting a target is allowed in every power state
-  set_memory_target: ALL
+  set_memory_target: ALL,
+  // ours: xenpaging's target acts on a domain (XEN.md §5), so Running or Paused
+  set_paging_target: ["Paused", "Running"]
 }
 
 /** A VM record built by hand, for the checks that take a VM rather than a pool. */
@@ -88,8 +90,10 @@ const vmRecord = (powerState: PowerState, extra: Partial<Vm> = {}): Vm => {
     domid: resident ? 1 : -1,
     currentOperation: undefined,
     migration: undefined,
+    guestPages: 200,
     populatedPages: 200,
     pagedOutPages: 0,
+    pagingTargetPages: undefined,
     blockedOperations: [],
     ...extra
   }
@@ -152,6 +156,11 @@ const commandRows: ReadonlyArray<CommandRow> = [
     operation: "set_memory_target",
     command: cmd.setTarget(vm1, 300),
     events: () => [new E.VmMemoryTargetSet({ ...at, vm: vm1, targetPages: 300 })]
+  },
+  {
+    operation: "set_paging_target",
+    command: { _tag: "SetPagingTarget", atUs: T, vm: vm1, targetPages: 100 },
+    events: () => [new E.VmPagingTargetSet({ ...at, vm: vm1, targetPages: 100 })]
   },
   {
     operation: "pool_migrate",
@@ -230,6 +239,7 @@ describe("the allowed-operations table (XEN.md §6, xapi_vm_lifecycle.ml allowed
       "hard_shutdown",
       "destroy",
       "set_memory_target",
+      "set_paging_target",
       "pool_migrate"
     ]
     expect(commandRows.map((r) => r.operation).sort()).toEqual([...withCommands].sort())
@@ -719,6 +729,17 @@ describe("memory constraints: static_min <= dynamic_min <= target <= dynamic_max
       .thenFails(Errors.MemoryConstraintViolation, { vm: vm1, constraint })
   })
 
+  // Since ballooning (domain/paging.ts): a resident VM's target moves at once, its guest pages and the
+  // host's frames follow one balloon step at a time (VmBalloonDeflated / VmBalloonInflated).
+  const deflate = (pages: number, atUs = T): PoolCommand => ({ _tag: "DeflateBalloon", atUs, vm: vm1, pages })
+  const inflate = (pages: number, atUs = T): PoolCommand => ({
+    _tag: "InflateBalloon",
+    atUs,
+    vm: vm1,
+    releasedPages: pages,
+    droppedPages: 0
+  })
+
   it("raising a resident VM's target beyond the host's physical free fails; up to it succeeds", () => {
     // h1: 900 guest pages - (200 + 10) - (500 + 10) = 180 physically free
     expect(hostPhysicalFreePages(host(fold(base), h1))).toBe(180)
@@ -728,8 +749,13 @@ describe("memory constraints: static_min <= dynamic_min <= target <= dynamic_max
     const after = given(...base)
       .when(cmd.setTarget(vm1, 380))
       .then(new E.VmMemoryTargetSet({ ...at, vm: vm1, targetPages: 380 }))
-    expect(hostPhysicalFreePages(host(after, h1))).toBe(0)
-    expect(vm(after, vm1)).toMatchObject({ populatedPages: 380, memory: { targetPages: 380 } })
+    expect(hostPhysicalFreePages(host(after, h1))).toBe(180)
+    expect(vm(after, vm1)).toMatchObject({ guestPages: 200, populatedPages: 200, memory: { targetPages: 380 } })
+    const grown = given(...andThen(base, cmd.setTarget(vm1, 380, T / 2)))
+      .when(deflate(180))
+      .then(new E.VmBalloonDeflated({ ...at, vm: vm1, pages: 180 }))
+    expect(hostPhysicalFreePages(host(grown, h1))).toBe(0)
+    expect(vm(grown, vm1)).toMatchObject({ guestPages: 380, populatedPages: 380, memory: { targetPages: 380 } })
   })
 
   it("a Halted VM's target may rise up to dynamic_max whatever the hosts have", () => {
@@ -743,10 +769,15 @@ describe("memory constraints: static_min <= dynamic_min <= target <= dynamic_max
       .when(cmd.setTarget(vm1, 200 - 0))
       .then(new E.VmMemoryTargetSet({ ...at, vm: vm1, targetPages: 200 }))
     expect(hostPhysicalFreePages(host(after, h1))).toBe(180)
-    const lowered = given(...andThen(base, cmd.setTarget(vm1, 380, T / 2)))
+    const at380 = andThen(base, cmd.setTarget(vm1, 380, T / 4), deflate(180, T / 2))
+    const lowered = given(...at380)
       .when(cmd.setTarget(vm1, 250))
       .then(new E.VmMemoryTargetSet({ ...at, vm: vm1, targetPages: 250 }))
-    expect(hostPhysicalFreePages(host(lowered, h1))).toBe(130)
+    expect(hostPhysicalFreePages(host(lowered, h1))).toBe(0)
+    const ballooned = given(...andThen(at380, cmd.setTarget(vm1, 250, T - 1)))
+      .when(inflate(130))
+      .then(new E.VmBalloonInflated({ ...at, vm: vm1, releasedPages: 130, droppedPages: 0 }))
+    expect(hostPhysicalFreePages(host(ballooned, h1))).toBe(130)
   })
 })
 
@@ -1327,6 +1358,20 @@ describe("every error class of errors.ts, with its evidence", () => {
       migration: m1,
       step: "commit",
       phase: "reserved"
+    })
+  })
+
+  it("PagingStepInvalid", () => {
+    // a pager step needs a paging target; a page-in needs paged-out pages
+    fails(running, { _tag: "PageOut", atUs: T, vm: vm1, pages: 1 }, Errors.PagingStepInvalid, {
+      vm: vm1,
+      step: "page-out",
+      reason: "the VM has no paging target"
+    })
+    fails(running, { _tag: "PageIn", atUs: T, vm: vm1, pages: 1 }, Errors.PagingStepInvalid, {
+      vm: vm1,
+      step: "page-in",
+      reason: "1 pages, the VM has 0 paged out"
     })
   })
 

@@ -310,9 +310,18 @@ describe("host memory sums match hand-computed numbers", () => {
     expect(sums(restarted)[0]).toEqual([530, 0, 330])
   })
 
-  it("a target change moves the host's physical use by the difference", () => {
+  it("a target change moves the host's physical use by the difference, one balloon step at a time", () => {
+    // since ballooning: the target moves at once, the populated pages follow the balloon's steps
     const resized = andThen(started, cmd.setTarget(vm2, 350, 60_000))
-    expect(sums(resized)[0]).toEqual([530 + 50, 0, 330])
+    expect(sums(resized)[0]).toEqual([530, 0, 330])
+    const stepped = [
+      ...resized,
+      new E.VmBalloonDeflated({ atUs: 60_010, vm: vm2, pages: 30 }),
+      new E.VmBalloonDeflated({ atUs: 60_020, vm: vm2, pages: 20 })
+    ]
+    expect(sums(stepped.slice(0, -1))[0]).toEqual([530 + 30, 0, 330])
+    expect(sums(stepped)[0]).toEqual([530 + 50, 0, 330])
+    expect(getVm(fold(stepped), vm2)).toMatchObject({ guestPages: 350, populatedPages: 350 })
   })
 })
 

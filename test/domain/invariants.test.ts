@@ -140,11 +140,12 @@ const breakages: Record<string, ReadonlyArray<Breakage>> = {
   ],
   memoryConstraintsHold: [
     {
+      // a running VM: a Halted one's guest pages are its target, so ballooningWithinLimits would object too
       how: "a target above dynamic_max",
-      state: withVm(good, vm3, {
+      state: withVm(good, vm2, {
         memory: { staticMinPages: 0, dynamicMinPages: 200, targetPages: 401, dynamicMaxPages: 400, staticMaxPages: 512 }
       }),
-      detail: "VM vm3: target (401 pages) > dynamicMax (400 pages)"
+      detail: "VM vm2: target (401 pages) > dynamicMax (400 pages)"
     },
     {
       how: "static_min above dynamic_min",
@@ -194,6 +195,60 @@ const breakages: Record<string, ReadonlyArray<Breakage>> = {
       how: "two domains with domid 1 on h1",
       state: withVm(good, vm2, { domid: 1 }),
       detail: "domid 1 used twice on host h1"
+    }
+  ],
+  vmPagesAccounted: [
+    {
+      how: "populated + paged out one page short of the guest's pages",
+      state: withVm(pagedOut, vm1, { pagedOutPages: 99 }),
+      detail: "VM vm1: populated 100 + paged out 99 ≠ guest 200 pages"
+    },
+    {
+      how: "a Halted VM that kept paged-out pages",
+      state: withVm(good, vm3, { populatedPages: 195, pagedOutPages: 5 }),
+      detail: "VM vm3 has no domain but guest 200 (target 200), paged out 5"
+    },
+    {
+      how: "a paging target above static max",
+      state: withVm(good, vm2, { pagingTargetPages: 513 }),
+      detail: "VM vm2: paging target 513 > static max 512 pages"
+    }
+  ],
+  ballooningWithinLimits: [
+    {
+      // the range moves under the guest; h1's placement sum follows the new dynamic_min
+      how: "a guest below dynamic_min",
+      state: withHost(
+        withVm(good, vm2, {
+          memory: {
+            staticMinPages: 0,
+            dynamicMinPages: 250,
+            targetPages: 250,
+            dynamicMaxPages: 400,
+            staticMaxPages: 512
+          }
+        }),
+        h1,
+        (h) => ({ placementPages: h.placementPages + 50 })
+      ),
+      detail: "VM vm2: guest 200 pages outside [250, 400]"
+    },
+    {
+      how: "a guest above dynamic_max",
+      state: withHost(
+        withVm(good, vm2, {
+          memory: {
+            staticMinPages: 0,
+            dynamicMinPages: 100,
+            targetPages: 150,
+            dynamicMaxPages: 150,
+            staticMaxPages: 512
+          }
+        }),
+        h1,
+        (h) => ({ placementPages: h.placementPages - 100 })
+      ),
+      detail: "VM vm2: guest 200 pages outside [100, 150]"
     }
   ]
 }

@@ -1,0 +1,257 @@
+/**
+ * Paging (xenpaging) and ballooning in the domain (XEN.md §5, DESIGN.md §2): the rules `decide` applies
+ * to the paging target and to each step of the pager and the balloon driver, and how `evolve` folds
+ * their events. Page-level state lives in the engine (engine/pageStates.ts); the log carries per-step
+ * aggregates, and the state keeps three counts per VM:
+ *
+ * - `guestPages`: the guest's memory as its balloon driver leaves it (Xen's populated gfns, resident or
+ *   paged). It follows `memory.targetPages` one balloon step at a time while the VM has a domain, and
+ *   equals the target when it has none (the next domain is built at its target).
+ * - `populatedPages`: those of them backed by a host frame (`tot_pages`); the host's physical use.
+ * - `pagedOutPages`: those in the paging file (`paged_pages`).
+ *
+ * so that `populatedPages + pagedOutPages = guestPages` always (invariant `vmPagesAccounted`) and
+ * `dynamicMin ≤ guestPages ≤ dynamicMax` (invariant `ballooningWithinLimits`).
+ */
+import { Either, HashMap, Option } from "effect"
+import type * as C from "./commands.js"
+import {
+  HostNotEnoughFreeMemory,
+  MemoryConstraintViolation,
+  OtherOperationInProgress,
+  PagingStepInvalid,
+  VmBadPowerState,
+  VmUnknown,
+  type DomainError
+} from "./errors.js"
+import * as E from "./events.js"
+import type { HostId, VmId } from "./ids.js"
+import { hostPhysicalFreePages } from "./memory.js"
+import { checkVmOperation } from "./operations.js"
+import { getHost, getMigration, getVm, type Host, type PoolState, type Vm } from "./state.js"
+
+export type PagingCommand =
+  C.SetPagingTarget | C.PageOut | C.PageIn | C.ServePageFaults | C.InflateBalloon | C.DeflateBalloon
+
+export type PagingEvent =
+  E.VmPagingTargetSet | E.VmPagesPagedOut | E.VmPagesPagedIn | E.VmBalloonInflated | E.VmBalloonDeflated
+
+type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
+
+const ok = (...events: ReadonlyArray<E.PoolEvent>): Decision => Either.right(events)
+const fail = (error: DomainError): Decision => Either.left(error)
+
+/** The new memory target: a domain balloons toward it step by step; without one, the next is built at it. */
+export const withMemoryTarget = (vm: Vm, targetPages: number): Vm =>
+  vm.residentOn === undefined
+    ? { ...vm, memory: { ...vm.memory, targetPages }, guestPages: targetPages, populatedPages: targetPages }
+    : { ...vm, memory: { ...vm.memory, targetPages } }
+
+/** Pages the balloon still has to give back (> 0) or take (< 0) to reach the target. */
+export const balloonPendingPages = (vm: Vm): number => vm.guestPages - vm.memory.targetPages
+
+// --- decide -----------------------------------------------------------------------------------------
+
+/**
+ * The VM, if it has a domain (Running or Paused, resident on a host) that `step` may act on now: the
+ * pager runs in dom0 whatever the guest does; the balloon driver runs in the guest, so only while it
+ * runs (`guestMustRun`). Steps that change the size of the image wait while the VM migrates.
+ */
+const domainFor = (
+  state: PoolState,
+  id: VmId,
+  step: string,
+  options: { readonly guestMustRun: boolean; readonly notWhileMigrating: boolean }
+): Either.Either<{ vm: Vm; host: Host }, DomainError> => {
+  const vm = getVm(state, id)
+  if (!vm) return Either.left(new VmUnknown({ vm: id }))
+  const expected: ReadonlyArray<E.PowerState> = options.guestMustRun ? ["Running"] : ["Running", "Paused"]
+  const host = vm.residentOn ? getHost(state, vm.residentOn) : undefined
+  if (!expected.includes(vm.powerState) || !host) {
+    return Either.left(new VmBadPowerState({ vm: id, operation: step, expected: [...expected], actual: vm.powerState }))
+  }
+  if (options.notWhileMigrating && vm.migration !== undefined) {
+    return Either.left(new OtherOperationInProgress({ vm: id, operation: step, inProgress: "pool_migrate" }))
+  }
+  return Either.right({ vm, host })
+}
+
+const invalid = (vm: VmId, step: string, reason: string): Decision => fail(new PagingStepInvalid({ vm, step, reason }))
+
+const needFrames = (host: Host, vm: VmId, pages: number): HostNotEnoughFreeMemory | undefined => {
+  const free = hostPhysicalFreePages(host)
+  return pages > free
+    ? new HostNotEnoughFreeMemory({ host: host.id, vm, requiredPages: pages, availablePages: free })
+    : undefined
+}
+
+const setPagingTarget = (state: PoolState, c: C.SetPagingTarget): Decision => {
+  const vm = getVm(state, c.vm)
+  if (!vm) return fail(new VmUnknown({ vm: c.vm }))
+  const check = checkVmOperation(vm, "set_paging_target")
+  if (Either.isLeft(check)) return fail(check.left)
+  if (c.targetPages > vm.memory.staticMaxPages) {
+    return fail(
+      new MemoryConstraintViolation({
+        vm: vm.id,
+        constraint: `pagingTarget (${c.targetPages} pages) > staticMax (${vm.memory.staticMaxPages} pages)`
+      })
+    )
+  }
+  return ok(new E.VmPagingTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }, true))
+}
+
+const pageOut = (state: PoolState, c: C.PageOut): Decision =>
+  Either.flatMap(domainFor(state, c.vm, "page-out", { guestMustRun: false, notWhileMigrating: true }), ({ vm }) => {
+    if (vm.pagingTargetPages === undefined) return invalid(vm.id, "page-out", "the VM has no paging target")
+    if (c.pages < 1 || c.pages > vm.populatedPages)
+      return invalid(vm.id, "page-out", `${c.pages} pages, the VM has ${vm.populatedPages} populated`)
+    return ok(new E.VmPagesPagedOut({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+  })
+
+/**
+ * A page-in takes a frame on the VM's host; during a migration's live rounds it takes one on the
+ * destination as well (the reservation grows: the page now travels with its data).
+ */
+const pageIn = (state: PoolState, c: C.PageIn): Decision =>
+  Either.flatMap(
+    domainFor(state, c.vm, "page-in", { guestMustRun: false, notWhileMigrating: false }),
+    ({ vm, host }) => {
+      if (c.pages < 1 || c.pages > vm.pagedOutPages)
+        return invalid(vm.id, "page-in", `${c.pages} pages, the VM has ${vm.pagedOutPages} paged out`)
+      const short = needFrames(host, vm.id, c.pages)
+      if (short) return fail(short)
+      const migration = vm.migration ? getMigration(state, vm.migration) : undefined
+      if (migration) {
+        if (migration.phase !== "reserved" && migration.phase !== "precopy") {
+          return fail(new OtherOperationInProgress({ vm: vm.id, operation: "page-in", inProgress: "pool_migrate" }))
+        }
+        const destination = getHost(state, migration.destination)
+        const destinationShort = destination && needFrames(destination, vm.id, c.pages)
+        if (destinationShort) return fail(destinationShort)
+      }
+      return ok(new E.VmPagesPagedIn({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+    }
+  )
+
+const serveFaults = (state: PoolState, c: C.ServePageFaults): Decision =>
+  Either.flatMap(domainFor(state, c.vm, "page-fault", { guestMustRun: false, notWhileMigrating: false }), ({ vm }) =>
+    c.faults < 1
+      ? invalid(vm.id, "page-fault", "at least one fault")
+      : ok(new E.VmPageFaultsServed({ atUs: c.atUs, vm: vm.id, faults: c.faults, vcpuWaitUs: c.vcpuWaitUs }, true))
+  )
+
+const inflate = (state: PoolState, c: C.InflateBalloon): Decision =>
+  Either.flatMap(domainFor(state, c.vm, "balloon", { guestMustRun: true, notWhileMigrating: true }), ({ vm }) => {
+    const pages = c.releasedPages + c.droppedPages
+    if (pages < 1) return invalid(vm.id, "balloon", "an inflation gives back at least one page")
+    if (c.releasedPages > vm.populatedPages || c.droppedPages > vm.pagedOutPages)
+      return invalid(
+        vm.id,
+        "balloon",
+        `gives back more than the VM has (${vm.populatedPages} resident, ${vm.pagedOutPages} paged)`
+      )
+    if (vm.guestPages - pages < vm.memory.targetPages)
+      return invalid(vm.id, "balloon", `${vm.guestPages} - ${pages} pages passes the target ${vm.memory.targetPages}`)
+    return ok(
+      new E.VmBalloonInflated(
+        { atUs: c.atUs, vm: vm.id, releasedPages: c.releasedPages, droppedPages: c.droppedPages },
+        true
+      )
+    )
+  })
+
+const deflate = (state: PoolState, c: C.DeflateBalloon): Decision =>
+  Either.flatMap(domainFor(state, c.vm, "balloon", { guestMustRun: true, notWhileMigrating: true }), ({ vm, host }) => {
+    if (c.pages < 1) return invalid(vm.id, "balloon", "a deflation takes at least one page")
+    if (vm.guestPages + c.pages > vm.memory.targetPages)
+      return invalid(vm.id, "balloon", `${vm.guestPages} + ${c.pages} pages passes the target ${vm.memory.targetPages}`)
+    const short = needFrames(host, vm.id, c.pages)
+    return short ? fail(short) : ok(new E.VmBalloonDeflated({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+  })
+
+export const decidePaging = (state: PoolState, c: PagingCommand): Decision => {
+  switch (c._tag) {
+    case "SetPagingTarget":
+      return setPagingTarget(state, c)
+    case "PageOut":
+      return pageOut(state, c)
+    case "PageIn":
+      return pageIn(state, c)
+    case "ServePageFaults":
+      return serveFaults(state, c)
+    case "InflateBalloon":
+      return inflate(state, c)
+    case "DeflateBalloon":
+      return deflate(state, c)
+  }
+}
+
+// --- evolve -----------------------------------------------------------------------------------------
+
+const updateVm = (state: PoolState, id: VmId, f: (vm: Vm) => Vm): PoolState =>
+  HashMap.has(state.vms, id) ? { ...state, vms: HashMap.modify(state.vms, id, f) } : state
+
+const updateHost = (state: PoolState, id: HostId | undefined, f: (host: Host) => Host): PoolState =>
+  id !== undefined && HashMap.has(state.hosts, id) ? { ...state, hosts: HashMap.modify(state.hosts, id, f) } : state
+
+/** The VM's frames change by `framesDelta` pages: its host's physical use follows. */
+const frames = (state: PoolState, vm: Vm, framesDelta: number): PoolState =>
+  updateHost(state, vm.residentOn, (h) => ({ ...h, residentPages: h.residentPages + framesDelta }))
+
+/** During a migration's live rounds a paged-in page travels with its data: the reservation grows. */
+const growReservation = (state: PoolState, vm: Vm, pages: number): PoolState => {
+  const migration = vm.migration ? getMigration(state, vm.migration) : undefined
+  if (!migration) return state
+  const reserved = updateHost(state, migration.destination, (h) => ({ ...h, reservedPages: h.reservedPages + pages }))
+  return {
+    ...reserved,
+    migrations: HashMap.modify(reserved.migrations, migration.id, (m) => ({
+      ...m,
+      reservedPages: m.reservedPages + pages
+    }))
+  }
+}
+
+const withVm = (state: PoolState, id: VmId, f: (vm: Vm) => PoolState): PoolState =>
+  Option.match(HashMap.get(state.vms, id), { onNone: () => state, onSome: f })
+
+export const evolvePaging = (state: PoolState, event: PagingEvent): PoolState => {
+  switch (event._tag) {
+    case "VmPagingTargetSet":
+      return updateVm(state, event.vm, (v) => ({ ...v, pagingTargetPages: event.targetPages }))
+    case "VmPagesPagedOut":
+      return withVm(state, event.vm, (vm) =>
+        updateVm(frames(state, vm, -event.pages), vm.id, (v) => ({
+          ...v,
+          populatedPages: v.populatedPages - event.pages,
+          pagedOutPages: v.pagedOutPages + event.pages
+        }))
+      )
+    case "VmPagesPagedIn":
+      return withVm(state, event.vm, (vm) =>
+        updateVm(growReservation(frames(state, vm, event.pages), vm, event.pages), vm.id, (v) => ({
+          ...v,
+          populatedPages: v.populatedPages + event.pages,
+          pagedOutPages: v.pagedOutPages - event.pages
+        }))
+      )
+    case "VmBalloonInflated":
+      return withVm(state, event.vm, (vm) =>
+        updateVm(frames(state, vm, -event.releasedPages), vm.id, (v) => ({
+          ...v,
+          guestPages: v.guestPages - event.releasedPages - event.droppedPages,
+          populatedPages: v.populatedPages - event.releasedPages,
+          pagedOutPages: v.pagedOutPages - event.droppedPages
+        }))
+      )
+    case "VmBalloonDeflated":
+      return withVm(state, event.vm, (vm) =>
+        updateVm(frames(state, vm, event.pages), vm.id, (v) => ({
+          ...v,
+          guestPages: v.guestPages + event.pages,
+          populatedPages: v.populatedPages + event.pages
+        }))
+      )
+  }
+}

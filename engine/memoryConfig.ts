@@ -1,0 +1,116 @@
+/**
+ * Constants of the paging and ballooning model (docs/paging.md says where each comes from), and the
+ * narrow view of the simulation that the pager, the balloon drivers and the squeezer act through.
+ */
+import type { Either } from "effect"
+import type { PoolCommand } from "../domain/commands.js"
+import type { DomainError } from "../domain/errors.js"
+import type { PoolEvent } from "../domain/events.js"
+import type { VmId } from "../domain/ids.js"
+import type { PoolState } from "../domain/state.js"
+import type { Prng } from "./prng.js"
+
+export interface MemoryConfig {
+  /** The pager's and the balloon driver's step: work is done, and events emitted, at most once a step. */
+  readonly stepUs: number
+  /** Pages the pager nominates a step; they are evicted at the next step (written to the paging file). */
+  readonly evictPagesPerStep: number
+  /** Pages the pager reads back a step when its target rises above the resident pages. */
+  readonly prefetchPagesPerStep: number
+  /** A page-in: the fault's ring request, the pager's 4 KiB read of the paging file, prep/load and resume. */
+  readonly pageInLatencyUs: number
+  /** xenpaging's `DEFAULT_MRU_SIZE` (tools/xenpaging/policy_default.c): recent page-ins never evicted. */
+  readonly mruPages: number
+  /** Pages the guest's balloon driver gives back or populates a step. */
+  readonly balloonPagesPerStep: number
+  /** squeezed's loop: it sets targets, then looks again this long after (squeeze.ml `io.wait 1.`). */
+  readonly squeezeCheckUs: number
+  /** squeezed gives up on balloons that made no progress for this long (`assume_balloon_driver_stuck_after`). */
+  readonly squeezeStuckUs: number
+  /** Our bound on one operation's wait for the squeezer, progress or not. */
+  readonly squeezeWaitMaxUs: number
+}
+
+export const DEFAULT_MRU_SIZE = 16_384
+
+export const defaultMemoryConfig: MemoryConfig = {
+  stepUs: 10_000,
+  evictPagesPerStep: 256,
+  prefetchPagesPerStep: 256,
+  pageInLatencyUs: 200,
+  mruPages: DEFAULT_MRU_SIZE,
+  balloonPagesPerStep: 640,
+  squeezeCheckUs: 1_000_000,
+  squeezeStuckUs: 5_000_000,
+  squeezeWaitMaxUs: 60_000_000
+}
+
+export const memoryConfig = (overrides: Partial<MemoryConfig> = {}): MemoryConfig => {
+  const config = { ...defaultMemoryConfig, ...overrides }
+  for (const [name, value] of Object.entries(config)) {
+    const min = name === "mruPages" ? 0 : 1
+    if (!Number.isSafeInteger(value) || value < min)
+      throw new RangeError(`memory config ${name} must be an integer >= ${min}, got ${value}`)
+  }
+  if (config.squeezeStuckUs > config.squeezeWaitMaxUs)
+    throw new RangeError("squeezeStuckUs must not exceed squeezeWaitMaxUs")
+  return config
+}
+
+/** What the memory model needs of the simulation; every change still goes through decide and evolve. */
+export interface MemoryEnv {
+  state(): PoolState
+  nowUs(): number
+  at(atUs: number, run: () => void): void
+  /** decide + evolve + sink, as `Simulation.submit`. */
+  submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError>
+  /** A refusal here is a bug of the memory model: throws a SimulationDefect. */
+  mustSubmit(command: PoolCommand): void
+  /** Records an operation refused (as `Simulation.attempt` does). */
+  refuse(operation: string, error: DomainError): void
+  /** Records how a long-running operation ended. */
+  outcome(operation: string, ok: boolean, detail: string): void
+  /** A page of a migrating VM changed paging state during a live round: the transfer re-sends it. */
+  pageTouched(vm: VmId, gfn: number): void
+  /** A generator forked from the root seed. */
+  prng(label: string): Prng
+  /** Throws a SimulationDefect. */
+  defect(message: string): never
+  readonly debug: boolean
+}
+
+/**
+ * One pending wake-up of a subsystem for one VM: scheduling again supersedes the pending one, so a VM
+ * never has more than one live entry in the agenda however often it is woken.
+ */
+export class Wake {
+  private token = 0
+  private atUsValue = -1
+
+  constructor(
+    private readonly env: MemoryEnv,
+    private readonly run: () => void
+  ) {}
+
+  /** Runs at `atUs` unless something earlier is already pending. */
+  at(atUs: number): void {
+    if (this.atUsValue >= 0 && this.atUsValue <= atUs) return
+    const token = ++this.token
+    this.atUsValue = atUs
+    this.env.at(atUs, () => {
+      if (token !== this.token) return
+      this.atUsValue = -1
+      this.run()
+    })
+  }
+
+  /** Forgets the pending run (the VM left its host). */
+  cancel(): void {
+    this.token++
+    this.atUsValue = -1
+  }
+
+  get pending(): boolean {
+    return this.atUsValue >= 0
+  }
+}
