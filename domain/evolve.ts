@@ -7,101 +7,209 @@ import { HashMap, Option } from "effect"
 import type { PoolEvent } from "./events.js"
 import type { HostId, MigrationId, VmId } from "./ids.js"
 import { vmPhysicalPages, vmPlacementPages } from "./memory.js"
-import { evolvePaging, withMemoryTarget } from "./paging.js"
-import type { Host, Migration, PoolState, Vm } from "./state.js"
+import { withMemoryTarget } from "./paging.js"
+import {
+  copyHost,
+  copyMigration,
+  copyVm,
+  type Draft,
+  type Host,
+  type Migration,
+  type PoolInfo,
+  type PoolState,
+  type Vm
+} from "./state.js"
 
-const updateHost = (state: PoolState, id: HostId, f: (host: Host) => Host): PoolState =>
-  HashMap.has(state.hosts, id) ? { ...state, hosts: HashMap.modify(state.hosts, id, f) } : state
+/**
+ * The tables an event changes. `evolve` works on persistent maps (every earlier state stays valid);
+ * `foldEvents` on native maps that only the fold holds, converted back once at the end. The rules in
+ * `apply` are written once, against this interface. Entities are never mutated once stored: a change
+ * is a copy (the `copy*` functions of state.ts) put back in place.
+ */
+interface Tables {
+  pool: PoolInfo | undefined
+  host(id: HostId): Host | undefined
+  putHost(host: Host): void
+  vm(id: VmId): Vm | undefined
+  putVm(vm: Vm): void
+  removeVm(id: VmId): void
+  migration(id: MigrationId): Migration | undefined
+  putMigration(migration: Migration): void
+  removeMigration(id: MigrationId): void
+}
 
-const updateVm = (state: PoolState, id: VmId, f: (vm: Vm) => Vm): PoolState =>
-  HashMap.has(state.vms, id) ? { ...state, vms: HashMap.modify(state.vms, id, f) } : state
+class PersistentTables implements Tables {
+  constructor(
+    public pool: PoolInfo | undefined,
+    public hosts: HashMap.HashMap<HostId, Host>,
+    public vms: HashMap.HashMap<VmId, Vm>,
+    public migrations: HashMap.HashMap<MigrationId, Migration>
+  ) {}
+  host(id: HostId) {
+    return Option.getOrUndefined(HashMap.get(this.hosts, id))
+  }
+  putHost(host: Host) {
+    this.hosts = HashMap.set(this.hosts, host.id, host)
+  }
+  vm(id: VmId) {
+    return Option.getOrUndefined(HashMap.get(this.vms, id))
+  }
+  putVm(vm: Vm) {
+    this.vms = HashMap.set(this.vms, vm.id, vm)
+  }
+  removeVm(id: VmId) {
+    this.vms = HashMap.remove(this.vms, id)
+  }
+  migration(id: MigrationId) {
+    return Option.getOrUndefined(HashMap.get(this.migrations, id))
+  }
+  putMigration(migration: Migration) {
+    this.migrations = HashMap.set(this.migrations, migration.id, migration)
+  }
+  removeMigration(id: MigrationId) {
+    this.migrations = HashMap.remove(this.migrations, id)
+  }
+}
 
-const updateMigration = (state: PoolState, id: MigrationId, f: (m: Migration) => Migration): PoolState =>
-  HashMap.has(state.migrations, id) ? { ...state, migrations: HashMap.modify(state.migrations, id, f) } : state
+class NativeTables implements Tables {
+  readonly hosts: Map<HostId, Host>
+  readonly vms: Map<VmId, Vm>
+  readonly migrations: Map<MigrationId, Migration>
+  pool: PoolInfo | undefined
+  constructor(state: PoolState) {
+    this.pool = state.pool
+    this.hosts = new Map(state.hosts)
+    this.vms = new Map(state.vms)
+    this.migrations = new Map(state.migrations)
+  }
+  host(id: HostId) {
+    return this.hosts.get(id)
+  }
+  putHost(host: Host) {
+    this.hosts.set(host.id, host)
+  }
+  vm(id: VmId) {
+    return this.vms.get(id)
+  }
+  putVm(vm: Vm) {
+    this.vms.set(vm.id, vm)
+  }
+  removeVm(id: VmId) {
+    this.vms.delete(id)
+  }
+  migration(id: MigrationId) {
+    return this.migrations.get(id)
+  }
+  putMigration(migration: Migration) {
+    this.migrations.set(migration.id, migration)
+  }
+  removeMigration(id: MigrationId) {
+    this.migrations.delete(id)
+  }
+}
+
+type StateDraft = Tables
+
+const updateHost = (s: Tables, id: HostId | undefined, f: (host: Draft<Host>) => void): void => {
+  const host = id === undefined ? undefined : s.host(id)
+  if (!host) return
+  const next = copyHost(host)
+  f(next)
+  s.putHost(next)
+}
+
+const updateVm = (s: Tables, id: VmId, f: (vm: Draft<Vm>) => void): void => {
+  const vm = s.vm(id)
+  if (!vm) return
+  const next = copyVm(vm)
+  f(next)
+  s.putVm(next)
+}
+
+const updateMigration = (s: Tables, id: MigrationId, f: (m: Draft<Migration>) => void): void => {
+  const migration = s.migration(id)
+  if (!migration) return
+  const next = copyMigration(migration)
+  f(next)
+  s.putMigration(next)
+}
 
 /** Adds (sign +1) or removes (sign -1) a VM's footprint on a host it is resident on. */
-const residency = (state: PoolState, host: HostId | undefined, vm: Vm, sign: 1 | -1): PoolState =>
-  host === undefined
-    ? state
-    : updateHost(state, host, (h) => ({
-        ...h,
-        residentPages: h.residentPages + sign * vmPhysicalPages(vm),
-        placementPages: h.placementPages + sign * vmPlacementPages(vm)
-      }))
-
-const withVm = (state: PoolState, id: VmId, f: (state: PoolState, vm: Vm) => PoolState): PoolState => {
-  const vm = HashMap.get(state.vms, id)
-  return Option.isSome(vm) ? f(state, vm.value) : state
-}
-
-const withMigration = (
-  state: PoolState,
-  id: MigrationId,
-  f: (state: PoolState, migration: Migration, vm: Vm) => PoolState
-): PoolState => {
-  const migration = HashMap.get(state.migrations, id)
-  if (Option.isNone(migration)) return state
-  const vm = HashMap.get(state.vms, migration.value.vm)
-  return Option.isSome(vm) ? f(state, migration.value, vm.value) : state
-}
+const residency = (s: StateDraft, host: HostId | undefined, vm: Vm, sign: 1 | -1): void =>
+  updateHost(s, host, (h) => {
+    h.residentPages += sign * vmPhysicalPages(vm)
+    h.placementPages += sign * vmPlacementPages(vm)
+  })
 
 /** The VM leaves its host: Halted or Suspended clears resident_on, scheduled and the domid (XAPI's force_state_reset). */
-const leaveHost = (state: PoolState, vm: Vm, powerState: "Halted" | "Suspended"): PoolState =>
-  updateVm(residency(state, vm.residentOn, vm, -1), vm.id, (v) => ({
-    ...v,
-    powerState,
-    residentOn: undefined,
-    scheduledToBeResidentOn: undefined,
-    domid: -1,
-    currentOperation: undefined,
-    migration: undefined,
+const leaveHost = (s: StateDraft, vm: Vm, powerState: "Halted" | "Suspended"): void => {
+  residency(s, vm.residentOn, vm, -1)
+  updateVm(s, vm.id, (v) => {
+    v.powerState = powerState
+    v.residentOn = undefined
+    v.scheduledToBeResidentOn = undefined
+    v.domid = -1
+    v.currentOperation = undefined
+    v.migration = undefined
     // the domain, and with it its paged-out pages, is gone: the next one starts with its target populated
-    guestPages: v.memory.targetPages,
-    populatedPages: v.memory.targetPages,
-    pagedOutPages: 0,
-    pagingTargetPages: undefined
-  }))
+    v.guestPages = v.memory.targetPages
+    v.populatedPages = v.memory.targetPages
+    v.pagedOutPages = 0
+    v.pagingTargetPages = undefined
+  })
+}
 
 /** A domain is created on `host` with `domid`: the host's domid counter moves past it. */
-const arriveOnHost = (state: PoolState, vm: Vm, host: HostId, domid: number, paused: boolean): PoolState => {
-  const placed = updateVm(state, vm.id, (v) => ({
-    ...v,
-    powerState: paused ? "Paused" : "Running",
-    residentOn: host,
-    domid
-  }))
-  const counted = residency(placed, host, vm, 1)
-  return updateHost(counted, host, (h) => ({ ...h, nextDomid: Math.max(h.nextDomid, domid + 1) }))
+const arriveOnHost = (s: StateDraft, vm: Vm, host: HostId, domid: number, paused: boolean): void => {
+  updateVm(s, vm.id, (v) => {
+    v.powerState = paused ? "Paused" : "Running"
+    v.residentOn = host
+    v.domid = domid
+  })
+  updateHost(s, host, (h) => {
+    h.residentPages += vmPhysicalPages(vm)
+    h.placementPages += vmPlacementPages(vm)
+    h.nextDomid = Math.max(h.nextDomid, domid + 1)
+  })
 }
 
 /** The migration leaves the state; the destination's reservation and placement are released. */
-const endMigration = (state: PoolState, migration: Migration, vm: Vm): PoolState => {
-  const released = updateHost(state, migration.destination, (h) => ({
-    ...h,
-    reservedPages: h.reservedPages - migration.reservedPages,
-    placementPages: h.placementPages - vmPlacementPages(vm)
-  }))
-  const cleared = updateVm(released, vm.id, (v) => ({
-    ...v,
-    scheduledToBeResidentOn: undefined,
-    currentOperation: undefined,
-    migration: undefined
-  }))
-  return { ...cleared, migrations: HashMap.remove(cleared.migrations, migration.id) }
+const endMigration = (s: StateDraft, migration: Migration, vm: Vm): void => {
+  updateHost(s, migration.destination, (h) => {
+    h.reservedPages -= migration.reservedPages
+    h.placementPages -= vmPlacementPages(vm)
+  })
+  updateVm(s, vm.id, (v) => {
+    v.scheduledToBeResidentOn = undefined
+    v.currentOperation = undefined
+    v.migration = undefined
+  })
+  s.removeMigration(migration.id)
 }
 
-const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
+/** The VM's frames change by `framesDelta` pages (paging, ballooning): its host's physical use follows. */
+const frames = (s: StateDraft, vm: Vm, framesDelta: number): void =>
+  updateHost(s, vm.residentOn, (h) => void (h.residentPages += framesDelta))
+
+/** During a migration's live rounds a paged-in page travels with its data: the reservation grows. */
+const growReservation = (s: StateDraft, vm: Vm, pages: number): void => {
+  const migration = vm.migration ? s.migration(vm.migration) : undefined
+  if (!migration) return
+  updateHost(s, migration.destination, (h) => void (h.reservedPages += pages))
+  updateMigration(s, migration.id, (m) => void (m.reservedPages += pages))
+}
+
+/** Applies one event to the draft. Exhaustive on `_tag`; an event about an unknown entity changes nothing. */
+const apply = (s: Tables, event: PoolEvent): void => {
   switch (event._tag) {
     case "PoolCreated":
-      return {
-        ...state,
-        pool: {
-          id: event.pool,
-          pageSizeBytes: event.pageSizeBytes,
-          linkLatencyUs: event.linkLatencyUs,
-          master: undefined
-        }
+      s.pool = {
+        id: event.pool,
+        pageSizeBytes: event.pageSizeBytes,
+        linkLatencyUs: event.linkLatencyUs,
+        master: undefined
       }
+      return
     case "HostJoined": {
       const host: Host = {
         id: event.host,
@@ -116,17 +224,21 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
         reservedPages: 0,
         placementPages: 0
       }
-      const pool = state.pool && state.pool.master === undefined ? { ...state.pool, master: event.host } : state.pool
-      return { ...state, pool, hosts: HashMap.set(state.hosts, event.host, host) }
+      if (s.pool && s.pool.master === undefined) s.pool = { ...s.pool, master: event.host }
+      s.putHost(host)
+      return
     }
     case "HostEnabled":
-      return updateHost(state, event.host, (h) => ({ ...h, enabled: true }))
+      return updateHost(s, event.host, (h) => void (h.enabled = true))
     case "HostDisabled":
-      return updateHost(state, event.host, (h) => ({ ...h, enabled: false }))
+      return updateHost(s, event.host, (h) => void (h.enabled = false))
     case "HostFailed":
-      return updateHost(state, event.host, (h) => ({ ...h, live: false, enabled: false }))
+      return updateHost(s, event.host, (h) => {
+        h.live = false
+        h.enabled = false
+      })
     case "HostRecovered":
-      return updateHost(state, event.host, (h) => ({ ...h, live: true }))
+      return updateHost(s, event.host, (h) => void (h.live = true))
     case "VmCreated": {
       const vm: Vm = {
         id: event.vm,
@@ -151,101 +263,149 @@ const evolveEvent = (state: PoolState, event: PoolEvent): PoolState => {
         pagingTargetPages: undefined,
         blockedOperations: event.blockedOperations
       }
-      return { ...state, vms: HashMap.set(state.vms, event.vm, vm) }
+      s.putVm(vm)
+      return
     }
     case "VmStarted":
-      return HashMap.has(state.hosts, event.host)
-        ? withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, event.paused))
-        : state
-    case "VmResumed":
-      return HashMap.has(state.hosts, event.host)
-        ? withVm(state, event.vm, (s, vm) => arriveOnHost(s, vm, event.host, event.domid, false))
-        : state
+    case "VmResumed": {
+      const vm = s.vm(event.vm)
+      if (!vm || !s.host(event.host)) return
+      return arriveOnHost(s, vm, event.host, event.domid, event._tag === "VmStarted" && event.paused)
+    }
     case "VmPaused":
-      return updateVm(state, event.vm, (v) => ({ ...v, powerState: "Paused" }))
+      return updateVm(s, event.vm, (v) => void (v.powerState = "Paused"))
     case "VmUnpaused":
-      return updateVm(state, event.vm, (v) => ({ ...v, powerState: "Running" }))
+      return updateVm(s, event.vm, (v) => void (v.powerState = "Running"))
     case "VmSuspended":
-      return withVm(state, event.vm, (s, vm) => leaveHost(s, vm, "Suspended"))
-    case "VmShutdown":
-      return withVm(state, event.vm, (s, vm) => leaveHost(s, vm, "Halted"))
+    case "VmShutdown": {
+      const vm = s.vm(event.vm)
+      if (vm) leaveHost(s, vm, event._tag === "VmSuspended" ? "Suspended" : "Halted")
+      return
+    }
     case "VmDestroyed":
-      return { ...state, vms: HashMap.remove(state.vms, event.vm) }
-    case "VmMemoryTargetSet":
+      s.removeVm(event.vm)
+      return
+    case "VmMemoryTargetSet": {
       // A domain balloons toward the new target step by step (VmBalloonInflated / VmBalloonDeflated).
-      return updateVm(state, event.vm, (v) => withMemoryTarget(v, event.targetPages))
-    case "VmMigrationStarted":
-      if (!HashMap.has(state.hosts, event.source) || !HashMap.has(state.hosts, event.destination)) return state
-      return withVm(state, event.vm, (s, vm) => {
-        const migration: Migration = {
-          id: event.migration,
-          vm: event.vm,
-          source: event.source,
-          destination: event.destination,
-          policy: event.policy,
-          phase: "reserved",
-          reservedPages: event.reservedPages,
-          rounds: 0,
-          pagesSent: 0,
-          bytesSent: 0,
-          startedAtUs: event.atUs,
-          stopAndCopyAtUs: undefined
-        }
-        const reserved = updateHost(s, event.destination, (h) => ({
-          ...h,
-          reservedPages: h.reservedPages + event.reservedPages,
-          placementPages: h.placementPages + vmPlacementPages(vm)
-        }))
-        const scheduled = updateVm(reserved, vm.id, (v) => ({
-          ...v,
-          scheduledToBeResidentOn: event.destination,
-          currentOperation: "pool_migrate",
-          migration: event.migration
-        }))
-        return { ...scheduled, migrations: HashMap.set(scheduled.migrations, event.migration, migration) }
+      const vm = s.vm(event.vm)
+      if (vm) s.putVm(withMemoryTarget(vm, event.targetPages))
+      return
+    }
+    case "VmMigrationStarted": {
+      const vm = s.vm(event.vm)
+      if (!vm || !s.host(event.source) || !s.host(event.destination)) return
+      const migration: Migration = {
+        id: event.migration,
+        vm: event.vm,
+        source: event.source,
+        destination: event.destination,
+        policy: event.policy,
+        phase: "reserved",
+        reservedPages: event.reservedPages,
+        rounds: 0,
+        pagesSent: 0,
+        bytesSent: 0,
+        startedAtUs: event.atUs,
+        stopAndCopyAtUs: undefined
+      }
+      updateHost(s, event.destination, (h) => {
+        h.reservedPages += event.reservedPages
+        h.placementPages += vmPlacementPages(vm)
       })
+      updateVm(s, vm.id, (v) => {
+        v.scheduledToBeResidentOn = event.destination
+        v.currentOperation = "pool_migrate"
+        v.migration = event.migration
+      })
+      s.putMigration(migration)
+      return
+    }
     case "VmMigrationRoundCompleted":
-      return updateMigration(state, event.migration, (m) => ({
-        ...m,
-        phase: event.live ? "precopy" : "committing",
-        rounds: Math.max(m.rounds, event.round),
-        pagesSent: m.pagesSent + event.pagesSent,
-        bytesSent: m.bytesSent + event.bytesSent
-      }))
-    case "VmMigrationStopAndCopyStarted":
-      return updateMigration(state, event.migration, (m) => ({
-        ...m,
-        phase: "stop-and-copy",
-        stopAndCopyAtUs: event.atUs
-      }))
-    case "VmMigrationCommitted":
-      return withMigration(state, event.migration, (s, migration, vm) => {
-        const left = residency(s, migration.source, vm, -1)
-        const ended = endMigration(left, migration, vm)
-        const moved = updateVm(ended, vm.id, (v) => ({ ...v, residentOn: undefined, domid: -1 }))
-        return arriveOnHost(moved, vm, event.destination, event.domid, vm.powerState === "Paused")
+      return updateMigration(s, event.migration, (m) => {
+        m.phase = event.live ? "precopy" : "committing"
+        m.rounds = Math.max(m.rounds, event.round)
+        m.pagesSent += event.pagesSent
+        m.bytesSent += event.bytesSent
       })
-    case "VmMigrationAborted":
-      return withMigration(state, event.migration, endMigration)
-    case "VmPagesPagedOut":
-    case "VmPagesPagedIn":
+    case "VmMigrationStopAndCopyStarted":
+      return updateMigration(s, event.migration, (m) => {
+        m.phase = "stop-and-copy"
+        m.stopAndCopyAtUs = event.atUs
+      })
+    case "VmMigrationCommitted":
+    case "VmMigrationAborted": {
+      const migration = s.migration(event.migration)
+      const vm = migration && s.vm(migration.vm)
+      if (!migration || !vm) return
+      if (event._tag === "VmMigrationAborted") return endMigration(s, migration, vm)
+      residency(s, migration.source, vm, -1)
+      endMigration(s, migration, vm)
+      updateVm(s, vm.id, (v) => {
+        v.residentOn = undefined
+        v.domid = -1
+      })
+      return arriveOnHost(s, vm, event.destination, event.domid, vm.powerState === "Paused")
+    }
     case "VmPagingTargetSet":
-    case "VmBalloonInflated":
-    case "VmBalloonDeflated":
-      return evolvePaging(state, event)
+      return updateVm(s, event.vm, (v) => void (v.pagingTargetPages = event.targetPages))
+    case "VmPagesPagedOut":
+    case "VmPagesPagedIn": {
+      const vm = s.vm(event.vm)
+      if (!vm) return
+      const inPages = event._tag === "VmPagesPagedIn" ? event.pages : -event.pages
+      frames(s, vm, inPages)
+      if (inPages > 0) growReservation(s, vm, inPages)
+      return updateVm(s, vm.id, (v) => {
+        v.populatedPages += inPages
+        v.pagedOutPages -= inPages
+      })
+    }
+    case "VmBalloonInflated": {
+      const vm = s.vm(event.vm)
+      if (!vm) return
+      frames(s, vm, -event.releasedPages)
+      return updateVm(s, vm.id, (v) => {
+        v.guestPages -= event.releasedPages + event.droppedPages
+        v.populatedPages -= event.releasedPages
+        v.pagedOutPages -= event.droppedPages
+      })
+    }
+    case "VmBalloonDeflated": {
+      const vm = s.vm(event.vm)
+      if (!vm) return
+      frames(s, vm, event.pages)
+      return updateVm(s, vm.id, (v) => {
+        v.guestPages += event.pages
+        v.populatedPages += event.pages
+      })
+    }
     case "VmPageFaultsServed":
-      return state
+      return
   }
 }
 
 export const evolve = (state: PoolState, event: PoolEvent): PoolState => {
-  const next = evolveEvent(state, event)
-  return next.atUs === event.atUs ? next : { ...next, atUs: event.atUs }
+  const tables = new PersistentTables(state.pool, state.hosts, state.vms, state.migrations)
+  apply(tables, event)
+  return { pool: tables.pool, hosts: tables.hosts, vms: tables.vms, migrations: tables.migrations, atUs: event.atUs }
 }
 
-/** The fold of `evolve` over events, from `initial`. */
+/**
+ * The fold of `evolve` over events, from `initial`: the same `apply`, on native maps only this fold
+ * holds (copied in once, converted back once), so a long fold costs no persistent-map path copies.
+ */
 export const foldEvents = (initial: PoolState, events: Iterable<PoolEvent>): PoolState => {
-  let state = initial
-  for (const event of events) state = evolve(state, event)
-  return state
+  const tables = new NativeTables(initial)
+  let atUs = initial.atUs
+  for (const event of events) {
+    apply(tables, event)
+    atUs = event.atUs
+  }
+  return {
+    pool: tables.pool,
+    hosts: HashMap.fromIterable(tables.hosts),
+    vms: HashMap.fromIterable(tables.vms),
+    migrations: HashMap.fromIterable(tables.migrations),
+    atUs
+  }
 }

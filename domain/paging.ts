@@ -13,7 +13,7 @@
  * so that `populatedPages + pagedOutPages = guestPages` always (invariant `vmPagesAccounted`) and
  * `dynamicMin ≤ guestPages ≤ dynamicMax` (invariant `ballooningWithinLimits`).
  */
-import { Either, HashMap, Option } from "effect"
+import { Either } from "effect"
 import type * as C from "./commands.js"
 import {
   HostNotEnoughFreeMemory,
@@ -25,7 +25,7 @@ import {
   type DomainError
 } from "./errors.js"
 import * as E from "./events.js"
-import type { HostId, VmId } from "./ids.js"
+import type { VmId } from "./ids.js"
 import { hostPhysicalFreePages } from "./memory.js"
 import { checkVmOperation } from "./operations.js"
 import { getHost, getMigration, getVm, type Host, type PoolState, type Vm } from "./state.js"
@@ -184,74 +184,5 @@ export const decidePaging = (state: PoolState, c: PagingCommand): Decision => {
       return inflate(state, c)
     case "DeflateBalloon":
       return deflate(state, c)
-  }
-}
-
-// --- evolve -----------------------------------------------------------------------------------------
-
-const updateVm = (state: PoolState, id: VmId, f: (vm: Vm) => Vm): PoolState =>
-  HashMap.has(state.vms, id) ? { ...state, vms: HashMap.modify(state.vms, id, f) } : state
-
-const updateHost = (state: PoolState, id: HostId | undefined, f: (host: Host) => Host): PoolState =>
-  id !== undefined && HashMap.has(state.hosts, id) ? { ...state, hosts: HashMap.modify(state.hosts, id, f) } : state
-
-/** The VM's frames change by `framesDelta` pages: its host's physical use follows. */
-const frames = (state: PoolState, vm: Vm, framesDelta: number): PoolState =>
-  updateHost(state, vm.residentOn, (h) => ({ ...h, residentPages: h.residentPages + framesDelta }))
-
-/** During a migration's live rounds a paged-in page travels with its data: the reservation grows. */
-const growReservation = (state: PoolState, vm: Vm, pages: number): PoolState => {
-  const migration = vm.migration ? getMigration(state, vm.migration) : undefined
-  if (!migration) return state
-  const reserved = updateHost(state, migration.destination, (h) => ({ ...h, reservedPages: h.reservedPages + pages }))
-  return {
-    ...reserved,
-    migrations: HashMap.modify(reserved.migrations, migration.id, (m) => ({
-      ...m,
-      reservedPages: m.reservedPages + pages
-    }))
-  }
-}
-
-const withVm = (state: PoolState, id: VmId, f: (vm: Vm) => PoolState): PoolState =>
-  Option.match(HashMap.get(state.vms, id), { onNone: () => state, onSome: f })
-
-export const evolvePaging = (state: PoolState, event: PagingEvent): PoolState => {
-  switch (event._tag) {
-    case "VmPagingTargetSet":
-      return updateVm(state, event.vm, (v) => ({ ...v, pagingTargetPages: event.targetPages }))
-    case "VmPagesPagedOut":
-      return withVm(state, event.vm, (vm) =>
-        updateVm(frames(state, vm, -event.pages), vm.id, (v) => ({
-          ...v,
-          populatedPages: v.populatedPages - event.pages,
-          pagedOutPages: v.pagedOutPages + event.pages
-        }))
-      )
-    case "VmPagesPagedIn":
-      return withVm(state, event.vm, (vm) =>
-        updateVm(growReservation(frames(state, vm, event.pages), vm, event.pages), vm.id, (v) => ({
-          ...v,
-          populatedPages: v.populatedPages + event.pages,
-          pagedOutPages: v.pagedOutPages - event.pages
-        }))
-      )
-    case "VmBalloonInflated":
-      return withVm(state, event.vm, (vm) =>
-        updateVm(frames(state, vm, -event.releasedPages), vm.id, (v) => ({
-          ...v,
-          guestPages: v.guestPages - event.releasedPages - event.droppedPages,
-          populatedPages: v.populatedPages - event.releasedPages,
-          pagedOutPages: v.pagedOutPages - event.droppedPages
-        }))
-      )
-    case "VmBalloonDeflated":
-      return withVm(state, event.vm, (vm) =>
-        updateVm(frames(state, vm, event.pages), vm.id, (v) => ({
-          ...v,
-          guestPages: v.guestPages + event.pages,
-          populatedPages: v.populatedPages + event.pages
-        }))
-      )
   }
 }
