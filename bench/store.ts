@@ -65,7 +65,7 @@ const roundEvents: ReadonlyArray<PoolEvent> = Array.from(
     })
 )
 
-const makeBatches = (
+export const makeBatches = (
   batchSize: number,
   appends: number,
   order: IdOrder = "random"
@@ -79,7 +79,7 @@ const makeBatches = (
   )
 }
 
-const withTempFile = async <A>(name: string, body: (file: string) => Promise<A>): Promise<A> => {
+export const withTempFile = async <A>(name: string, body: (file: string) => Promise<A>): Promise<A> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "xenpool-bench-"))
   try {
     return await body(path.join(directory, name))
@@ -88,7 +88,7 @@ const withTempFile = async <A>(name: string, body: (file: string) => Promise<A>)
   }
 }
 
-const eventsPerS = (events: number, elapsedMs: number): number => Math.round((events * 1000) / elapsedMs)
+export const eventsPerS = (events: number, elapsedMs: number): number => Math.round((events * 1000) / elapsedMs)
 
 // --- raw better-sqlite3 ---------------------------------------------------------------------------
 

@@ -19,13 +19,17 @@ export interface EncodedEvent {
   readonly data: string
 }
 
-/** One stored event as an adapter holds it: what it needs to rebuild a `RecordedEvent`. */
-export interface StoredEvent {
+/** Where a stored event is and what it claims to be: everything but its data. */
+export interface StoredEventHeader {
   readonly stream: string
   readonly revision: number
   readonly position: number
   readonly id: string
   readonly type: string
+}
+
+/** One stored event as an adapter holds it: what it needs to rebuild a `RecordedEvent`. */
+export interface StoredEvent extends StoredEventHeader {
   readonly data: string
 }
 
@@ -140,12 +144,21 @@ const knownTags = PoolEvent.members.map((member) => member._tag).join(", ")
  * plain object posing as an event) is a bug in its maker: the schema's error is thrown, a defect.
  */
 export const encodeEvent = (event: PoolEvent): EncodedEvent => {
+  const { type, json } = encodeEventJson(event)
+  return { type, data: JSON.stringify(json) }
+}
+
+/**
+ * The encoded event as a JSON value, before it becomes text: for clients that serialise it themselves
+ * (KurrentDB's client stringifies an event's `data`), so that it is not stringified and parsed again.
+ */
+export const encodeEventJson = (event: PoolEvent): { readonly type: PoolEventTag; readonly json: unknown } => {
   const codec = codecs.get(event._tag)
-  if (codec === undefined) return { type: event._tag, data: JSON.stringify(encodeWithUnion(event)) }
+  if (codec === undefined) return { type: event._tag, json: encodeWithUnion(event) }
   // Like the schema, only instances of the class qualify; whatever fails a check goes to the schema,
   // which throws its own error.
   const fast = codec.encodeFields !== undefined && event instanceof codec.member ? codec.encodeFields(event) : undefined
-  return { type: event._tag, data: JSON.stringify(fast ?? codec.encode(event)) }
+  return { type: event._tag, json: fast ?? codec.encode(event) }
 }
 
 /** Encodes with the union schema only: the reference `encodeEvent` must agree with (tests, tools). */
@@ -157,10 +170,10 @@ export const encodeEventWithSchema = (event: PoolEvent): EncodedEvent => ({
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   JSON.stringify(path.map((key) => (typeof key === "symbol" ? String(key) : key)))
 
-const decodeError = (stored: StoredEvent, path: string, detail: string) =>
+const decodeError = (stored: StoredEventHeader, path: string, detail: string) =>
   new EventDecodeError({ stream: stored.stream, revision: stored.revision, path, detail })
 
-const fromParseError = (stored: StoredEvent, error: ParseResult.ParseError): EventDecodeError => {
+const fromParseError = (stored: StoredEventHeader, error: ParseResult.ParseError): EventDecodeError => {
   const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
   return first === undefined
     ? decodeError(stored, "[]", error.message)
@@ -182,8 +195,18 @@ const tagOf = (json: unknown): unknown =>
 /** Decodes one stored event; the error names its stream, revision and the schema path that failed. */
 export const decodeEvent = (stored: StoredEvent): Either.Either<PoolEvent, EventDecodeError> => {
   const json = parseJson(stored)
-  if (Either.isLeft(json)) return Either.left(json.left)
-  const tag = tagOf(json.right)
+  return Either.isLeft(json) ? Either.left(json.left) : decodeEventJson(stored, json.right)
+}
+
+/**
+ * Decodes one stored event whose JSON text was already parsed (KurrentDB's client parses JSON events);
+ * the same checks and the same errors as `decodeEvent`.
+ */
+export const decodeEventJson = (
+  stored: StoredEventHeader,
+  json: unknown
+): Either.Either<PoolEvent, EventDecodeError> => {
+  const tag = tagOf(json)
   // The event's own decoder reports the path inside that event. The union's would be equivalent but
   // slower, and its first issue can come from another member it tried (all share the literal `v`).
   const codec = typeof tag === "string" ? codecs.get(tag) : undefined
@@ -191,7 +214,7 @@ export const decodeEvent = (stored: StoredEvent): Either.Either<PoolEvent, Event
     const actual = tag === undefined ? "no _tag" : JSON.stringify(tag)
     return Either.left(decodeError(stored, '["_tag"]', `expected one of ${knownTags}; actual ${actual}`))
   }
-  const decoded = codec.decode(json.right)
+  const decoded = codec.decode(json)
   if (Either.isLeft(decoded)) return Either.left(fromParseError(stored, decoded.left))
   if (decoded.right._tag !== stored.type) {
     return Either.left(

@@ -5,6 +5,8 @@
 import { Either, Layer } from "effect"
 import type { EventStore } from "./EventStore.js"
 import { StoreError } from "./errors.js"
+import type { SnapshotStore } from "./SnapshotStore.js"
+import { layerKurrent } from "./kurrent.js"
 import { layerMemory, memoryUrl } from "./memory.js"
 import { layerSqlite } from "./sqlite.js"
 
@@ -14,7 +16,7 @@ export const storeUrlEnvVar = "XENPOOL_STORE"
 export type StoreUrl =
   | { readonly _tag: "memory" }
   | { readonly _tag: "sqlite"; readonly path: string }
-  /** A KurrentDB / EventStoreDB connection string, passed to the client as written. */
+  /** A KurrentDB / EventStoreDB connection string, checked and opened by store/kurrent.ts. */
   | { readonly _tag: "kurrentdb"; readonly connectionString: string }
 
 const kurrentSchemes = ["kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://"]
@@ -49,29 +51,20 @@ export const parseStoreUrl = (text: string): Either.Either<StoreUrl, StoreError>
   return invalid(text, `not a store URL; expected one of: ${acceptedForms}`)
 }
 
-/** The one place the KurrentDB adapter plugs in once it exists (`layerKurrent`). */
-const layerKurrentDb = (connectionString: string): Layer.Layer<EventStore, StoreError> =>
-  Layer.fail(
-    new StoreError({
-      url: redactUrl(connectionString),
-      operation: "open",
-      detail: "KurrentDB adapter not available yet; use sqlite:PATH or memory:"
-    })
-  )
-
-export const layerFromStoreUrl = (url: StoreUrl): Layer.Layer<EventStore, StoreError> => {
+/** The event store a URL names, with its snapshot store beside it. */
+export const layerFromStoreUrl = (url: StoreUrl): Layer.Layer<EventStore | SnapshotStore, StoreError> => {
   switch (url._tag) {
     case "memory":
       return layerMemory
     case "sqlite":
       return layerSqlite(url.path)
     case "kurrentdb":
-      return layerKurrentDb(url.connectionString)
+      return layerKurrent(url.connectionString)
   }
 }
 
 /** The store a URL names; a bad URL fails the layer with a StoreError listing the accepted forms. */
-export const layerFromUrl = (text: string): Layer.Layer<EventStore, StoreError> =>
+export const layerFromUrl = (text: string): Layer.Layer<EventStore | SnapshotStore, StoreError> =>
   Either.match(parseStoreUrl(text), { onLeft: (error) => Layer.fail(error), onRight: layerFromStoreUrl })
 
 /** The store URL to use: the explicit one, else `XENPOOL_STORE`, else the embedded default. */

@@ -94,13 +94,16 @@ describe("store URLs", () => {
       })
     )
 
-    it.effect("KurrentDB answers for now that its adapter is not available", () =>
-      Effect.gen(function* () {
-        const error = yield* layerError("kurrentdb://u:pw@h:2113")
-        assert.strictEqual(error._tag, "StoreError")
-        assert.include(error.detail, "KurrentDB adapter not available yet")
-        assert.notInclude(error.url, "pw")
-      })
+    it.live(
+      "kurrentdb:// opens the KurrentDB adapter: a server that is not there is a StoreError without the password",
+      () =>
+        Effect.gen(function* () {
+          const error = yield* layerError("kurrentdb://u:pw@127.0.0.1:1?tls=false")
+          assert.strictEqual(error._tag, "StoreError")
+          assert.strictEqual(error.operation, "open")
+          assert.include(error.detail, "connection refused at 127.0.0.1:1")
+          assert.strictEqual(error.url, "kurrentdb://u:***@127.0.0.1:1?tls=false")
+        })
     )
 
     it.effect("a bad URL fails the layer with the parse error", () =>
