@@ -7,12 +7,20 @@ import { storeBenchmarks } from "./store.js"
 import { migrationBenchmarks } from "./migration.js"
 import { foldBenchmarks } from "./fold.js"
 import { engineBenchmarks } from "./engine.js"
+import { kurrentBenchmarks } from "./kurrent.js"
+import { propertyBenchmarks } from "./properties.js"
+import { traceBenchmarks } from "./traces.js"
+import { timeTravelBenchmarks } from "./timeTravel.js"
 
 const all: ReadonlyArray<Benchmark> = [
   ...storeBenchmarks,
   ...foldBenchmarks,
   ...migrationBenchmarks,
-  ...engineBenchmarks
+  ...engineBenchmarks,
+  ...kurrentBenchmarks,
+  ...propertyBenchmarks,
+  ...traceBenchmarks,
+  ...timeTravelBenchmarks
 ]
 
 const formatValue = (value: number): string =>

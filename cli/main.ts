@@ -3,7 +3,7 @@
  * The `xenpool` command. Commands compose Effect layers for the store they touch; every failure that
  * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit.
  */
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
 import { formatFailure } from "./errors.js"
@@ -14,6 +14,7 @@ import { importCommand } from "./commands/import.js"
 import { replayCommand } from "./commands/replay.js"
 import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
+import { atCommand, diffCommand, historyCommand } from "./commands/timeTravel.js"
 
 const VERSION = "0.1.0"
 
@@ -30,7 +31,10 @@ const xenpool = Command.make("xenpool").pipe(
     importCommand,
     replayCommand,
     exportCommand,
-    checkCommand
+    checkCommand,
+    atCommand,
+    historyCommand,
+    diffCommand
   ])
 )
 
@@ -46,13 +50,9 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
       if (Exit.isSuccess(exit)) return
       const failure = Cause.failureOption(exit.cause)
       const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
-      // @effect/cli has already printed the help text for a validation error.
-      if (!(
-        typeof error === "object" &&
-        error !== null &&
-        (error as { _tag?: string })._tag === "ValidationError" &&
-        !debug
-      )) {
+      // @effect/cli has already printed the help text for a validation error (its tags are e.g.
+      // MissingValue, InvalidValue: none is "ValidationError").
+      if (!(ValidationError.isValidationError(error) && !debug)) {
         process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
       }
       if (debug) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)

@@ -6,15 +6,13 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { readFile } from "node:fs/promises"
 import { bundledScenarioPath } from "../paths.js"
-import { foldEvents } from "../../domain/evolve.js"
-import { poolId, poolStreamName, type PoolId } from "../../domain/ids.js"
-import { initialState, getVm } from "../../domain/state.js"
+import { poolId, poolStreamName, vmId, type PoolId } from "../../domain/ids.js"
+import { getVm } from "../../domain/state.js"
 import { formatBytes, formatDurationUs } from "../../domain/units.js"
 import type { EmittedEvent, RunResult } from "../../engine/simulation.js"
 import { transferFactory } from "../../engine/migration/index.js"
 import { hostSummaries, MigrationSummaries } from "../../projections/summary.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
-import { layerFromUrl } from "../../store/url.js"
 import { compileScenario, type CompiledScenario } from "../../simulations/compile.js"
 import { runScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
@@ -24,6 +22,9 @@ import { listPools } from "./pools.js"
 import { HostsInUse } from "../../projections/hostsInUse.js"
 import { migrationTotals } from "../../projections/migrationTotals.js"
 import { formatRunExtras, type RunExtras } from "../runExtras.js"
+import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../../projections/snapshots.js"
+import { stateAt } from "../../projections/timeTravel.js"
+import { timeTravelLayer } from "./timeTravel.js"
 
 export const loadScenario = (path: string, options: { seed?: number; pool?: string }) =>
   Effect.gen(function* () {
@@ -110,14 +111,18 @@ export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
     const store = yield* EventStore
     const events: EmittedEvent[] = []
     const tally = new RunTally()
+    // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
+    const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
     const progress = makeProgress(!json)
     const { result, consolidation } = yield* Effect.try({
       try: () =>
         runScenario(compiled, {
           transferFactory,
+          decide: snapshots.decide,
           sink: (batch) => {
             for (const e of batch) events.push(e)
             tally.add(batch)
+            snapshots.sink(batch)
           },
           onProgress: (nowUs, n) =>
             progress.update(
@@ -133,6 +138,7 @@ export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
     })
     progress.update(`appending ${events.length.toLocaleString("en-US")} events to ${store.url}`)
     yield* store.append(poolStreamName(compiled.pool), events, ExpectedRevision.noStream)
+    yield* saveRunSnapshots(compiled.pool, snapshots)
     progress.done()
     const output = tally.output(compiled.pool, result, consolidation)
     return { output, events }
@@ -216,7 +222,7 @@ export const simulateCommand = Command.make(
       const { output } = yield* runIntoStore(compiled, json)
       if (json) return yield* printJson(output)
       yield* Console.log(formatRun(output, compiled.pageSizeBytes))
-    }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+    }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(Command.withDescription("run a scenario, append its events to the store as a new pool, print a summary"))
 
 export const demoCommand = Command.make("demo", { store: storeOption, json: jsonOption }, ({ store, json }) =>
@@ -224,17 +230,15 @@ export const demoCommand = Command.make("demo", { store: storeOption, json: json
     const base = yield* loadScenario(bundledScenarioPath("rolling-maintenance"), {})
     const id = yield* choosePoolId(base.pool, undefined)
     const compiled = { ...base, pool: id }
-    const { output, events } = yield* runIntoStore(compiled, json)
-    // A time-travel answer: where the first migrated VM was halfway through the run.
+    const { output } = yield* runIntoStore(compiled, json)
+    // A time-travel answer from the store: where the first migrated VM was halfway through the run.
     const midUs = Math.floor(output.simulatedUs / 2)
     const vm = output.migrations[0]?.vm
-    const then = foldEvents(
-      initialState,
-      events.filter((e) => e.event.atUs <= midUs).map((e) => e.event)
-    )
-    const vmThen = vm ? getVm(then, vm as never) : undefined
+    const then = yield* stateAt(id, { atUs: midUs })
+    const vmThen = vm ? getVm(then.state, vmId(vm)) : undefined
     const timeTravel = {
       atUs: midUs,
+      revision: then.revision,
       vm: vm ?? null,
       residentOn: vmThen?.residentOn ?? null,
       powerState: vmThen?.powerState ?? null
@@ -243,11 +247,11 @@ export const demoCommand = Command.make("demo", { store: storeOption, json: json
     yield* Console.log(formatRun(output, compiled.pageSizeBytes))
     if (vm) {
       yield* Console.log(
-        `\ntime travel: at ${formatDurationUs(midUs)}, VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
-          `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool events --pool ${id} --limit 20`
+        `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
+          `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
       )
     }
-  }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+  }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(
   Command.withDescription(
     "the main job: rolling maintenance of a 4-host pool (disable, evacuate, re-enable each host) into sqlite:xenpool.db, with a summary"

@@ -1,0 +1,223 @@
+/**
+ * Trace format v1 (docs/trace-format.md): JSON Lines, a header line, then one record per line ordered
+ * by `atUs`. Every record is an effect Schema tagged by `op`; the schemas are pure type checks (no
+ * defaults, no transformations), so a decoded record is the parsed JSON value itself and the writer
+ * prints records as they are. Quantities a person writes (memory, rates, durations) are strings with
+ * units; counts the engine produced (pages sent, bytes, µs) are integers whose names carry the unit.
+ */
+import { Schema } from "effect"
+import { HostId, MigrationId, VmId } from "../../domain/ids.js"
+import { HostSpec, PolicySpec, VmSpec, Workload } from "../scenario.js"
+
+export const TRACE_FORMAT = "xenpool-trace"
+export const TRACE_VERSION = 1
+
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const Size = Schema.String.annotations({ description: "a size with a unit, e.g. 4GiB, 2048MiB, 1048576pages" })
+const Rate = Schema.String.annotations({ description: "a rate with a unit, e.g. 125MiB/s, 1Gbit/s, 2000pages/s" })
+const Duration = Schema.String.annotations({ description: "a duration with a unit, e.g. 30ms, 12.5s, 42us" })
+const Text = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1024))
+
+/** A guest frame number: a page index in the VM's memory. */
+export const Gfn = Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1))
+/** `[first, last]`, both inclusive. */
+export const GfnRange = Schema.Tuple(Gfn, Gfn).pipe(
+  Schema.filter(([first, last]) => first <= last || "a range [first, last] with first <= last")
+)
+
+// --- the header -------------------------------------------------------------------------------------
+
+const { load: _load, ...vmFields } = VmSpec.fields
+/** A VM of the header: the scenario's VM spec (ids with `count`, memory, start, workload), without load series. */
+export const TraceVmSpec = Schema.Struct(vmFields)
+
+export const TraceHeader = Schema.Struct({
+  format: Schema.Literal(TRACE_FORMAT),
+  version: Schema.Literal(TRACE_VERSION),
+  name: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  /** Root seed: event ids and generated page writes; default 1. */
+  seed: Schema.optional(NonNegativeInt),
+  /** The policy of `migrate` records that name none; default `xen`. */
+  policy: Schema.optional(PolicySpec),
+  pool: Schema.Struct({
+    id: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)),
+    pageSize: Schema.optional(Size),
+    linkLatency: Schema.optional(Duration),
+    /** Hosts that join at time 0, before the first record. */
+    hosts: Schema.optional(Schema.Array(HostSpec)),
+    /** VMs created (and, with `start`, started) at time 0, before the first record. */
+    vms: Schema.optional(Schema.Array(TraceVmSpec))
+  }),
+  limits: Schema.optional(
+    Schema.Struct({ simulatedTime: Schema.optional(Duration), events: Schema.optional(PositiveInt) })
+  )
+})
+export type TraceHeader = typeof TraceHeader.Encoded
+
+// --- records ----------------------------------------------------------------------------------------
+
+const record = <const Op extends string, const Fields extends Schema.Struct.Fields>(op: Op, fields: Fields) =>
+  Schema.Struct({ atUs: NonNegativeInt, op: Schema.Literal(op), ...fields })
+
+const hostRecord = <const Op extends string>(op: Op) => record(op, { host: HostId })
+const vmRecord = <const Op extends string>(op: Op) => record(op, { vm: VmId })
+
+/** Pages written (or, for `access`, touched) at one µs: a list of gfns or inclusive ranges, in order. */
+const pagesRecord = <const Op extends string>(op: Op) =>
+  record(op, {
+    vm: VmId,
+    gfns: Schema.optional(Schema.Array(Gfn)),
+    ranges: Schema.optional(Schema.Array(GfnRange))
+  }).pipe(
+    Schema.filter((r) => {
+      if (r.gfns === undefined && r.ranges === undefined)
+        return { path: ["gfns"], message: "gfns (a list of page numbers) or ranges ([[first, last], ...])" }
+      if (r.gfns !== undefined && r.ranges !== undefined)
+        return { path: ["ranges"], message: "either gfns or ranges in one record, not both" }
+      return true
+    })
+  )
+
+// Pool and hosts.
+export const JoinHostRecord = record("join-host", {
+  host: HostId,
+  memory: Size,
+  overhead: Schema.optional(Size),
+  nic: Schema.optional(Rate),
+  cpus: Schema.optional(PositiveInt)
+})
+export const EnableHostRecord = hostRecord("enable-host")
+export const DisableHostRecord = hostRecord("disable-host")
+export const FailHostRecord = hostRecord("fail-host")
+export const RecoverHostRecord = hostRecord("recover-host")
+
+// VMs.
+export const CreateVmRecord = record("create-vm", {
+  vm: VmId,
+  vcpus: Schema.optional(PositiveInt),
+  memory: VmSpec.fields.memory,
+  /** Default: XAPI's formula from vCPUs and static max. */
+  overhead: Schema.optional(Size),
+  blockedOperations: Schema.optional(Schema.Array(Schema.String)),
+  workload: Schema.optional(Workload)
+})
+export const StartVmRecord = record("start-vm", {
+  vm: VmId,
+  host: Schema.optional(HostId),
+  paused: Schema.optional(Schema.Boolean)
+})
+export const ResumeVmRecord = record("resume-vm", { vm: VmId, host: Schema.optional(HostId) })
+export const PauseVmRecord = vmRecord("pause-vm")
+export const UnpauseVmRecord = vmRecord("unpause-vm")
+export const SuspendVmRecord = vmRecord("suspend-vm")
+export const DestroyVmRecord = vmRecord("destroy-vm")
+export const ShutdownVmRecord = record("shutdown-vm", { vm: VmId, hard: Schema.optional(Schema.Boolean) })
+export const SetMemoryTargetRecord = record("set-memory-target", { vm: VmId, target: Size })
+export const SetWorkloadRecord = record("set-workload", { vm: VmId, workload: Workload })
+
+// Migrations, engine level: the engine runs the rounds from the VM's workload.
+export const MigrateRecord = record("migrate", { vm: VmId, to: HostId, policy: Schema.optional(PolicySpec) })
+
+// Migrations, recorded level: each step applied as given through decide.
+export const MigrationStartedRecord = record("migration-started", {
+  migration: MigrationId,
+  vm: VmId,
+  to: HostId,
+  policy: Text
+})
+export const MigrationRoundRecord = record("migration-round-completed", {
+  migration: MigrationId,
+  round: PositiveInt,
+  live: Schema.Boolean,
+  pagesSent: NonNegativeInt,
+  pagesSkipped: NonNegativeInt,
+  bytesSent: NonNegativeInt,
+  pagesDirtied: NonNegativeInt,
+  durationUs: NonNegativeInt
+})
+export const MigrationStopAndCopyRecord = record("migration-stop-and-copy", { migration: MigrationId, reason: Text })
+export const MigrationCommittedRecord = record("migration-committed", { migration: MigrationId })
+export const MigrationAbortedRecord = record("migration-aborted", { migration: MigrationId, reason: Text })
+
+// Page writes.
+export const WriteRecord = pagesRecord("write")
+
+// Faults.
+export const FailLinkRecord = hostRecord("fail-link")
+export const RestoreLinkRecord = hostRecord("restore-link")
+/** The host's NIC runs at `percent` of its bandwidth until restored. */
+export const SlowLinkRecord = record("slow-link", { host: HostId, percent: Schema.Int.pipe(Schema.between(1, 100)) })
+
+// Paging and ballooning (docs/paging.md): engine-level inputs, then recorded-level pager and balloon steps.
+export const SetPagingTargetRecord = record("set-paging-target", { vm: VmId, target: Size })
+export const AccessRecord = pagesRecord("access")
+export const SetBalloonTargetRecord = record("set-balloon-target", { vm: VmId, target: Size })
+export const PagesPagedOutRecord = record("pages-paged-out", { vm: VmId, pages: PositiveInt })
+export const PagesPagedInRecord = record("pages-paged-in", { vm: VmId, pages: PositiveInt })
+export const PageFaultsServedRecord = record("page-faults-served", {
+  vm: VmId,
+  faults: PositiveInt,
+  vcpuWaitUs: NonNegativeInt
+})
+export const BalloonInflatedRecord = record("balloon-inflated", {
+  vm: VmId,
+  releasedPages: NonNegativeInt,
+  droppedPages: NonNegativeInt
+})
+export const BalloonDeflatedRecord = record("balloon-deflated", { vm: VmId, pages: PositiveInt })
+
+/** Every record schema, one per `op`. */
+export const recordSchemas = [
+  JoinHostRecord,
+  EnableHostRecord,
+  DisableHostRecord,
+  FailHostRecord,
+  RecoverHostRecord,
+  CreateVmRecord,
+  StartVmRecord,
+  ResumeVmRecord,
+  PauseVmRecord,
+  UnpauseVmRecord,
+  SuspendVmRecord,
+  DestroyVmRecord,
+  ShutdownVmRecord,
+  SetMemoryTargetRecord,
+  SetWorkloadRecord,
+  MigrateRecord,
+  MigrationStartedRecord,
+  MigrationRoundRecord,
+  MigrationStopAndCopyRecord,
+  MigrationCommittedRecord,
+  MigrationAbortedRecord,
+  WriteRecord,
+  FailLinkRecord,
+  RestoreLinkRecord,
+  SlowLinkRecord,
+  SetPagingTargetRecord,
+  AccessRecord,
+  SetBalloonTargetRecord,
+  PagesPagedOutRecord,
+  PagesPagedInRecord,
+  PageFaultsServedRecord,
+  BalloonInflatedRecord,
+  BalloonDeflatedRecord
+] as const
+
+export const TraceRecord = Schema.Union(...recordSchemas)
+export type TraceRecord = typeof TraceRecord.Type
+export type TraceOp = TraceRecord["op"]
+export type RecordOf<Op extends TraceOp> = Extract<TraceRecord, { readonly op: Op }>
+
+/** The paging and ballooning records (resolve.ts `pagingRecord`). */
+export const pagingOps: ReadonlySet<TraceOp> = new Set<TraceOp>([
+  "set-paging-target",
+  "access",
+  "set-balloon-target",
+  "pages-paged-out",
+  "pages-paged-in",
+  "page-faults-served",
+  "balloon-inflated",
+  "balloon-deflated"
+])
