@@ -1,0 +1,186 @@
+/**
+ * `xenpool check [--runs N] [--seed N] [--property NAME] [--path P] [--out DIR] [--json]`: the property
+ * suite at scale (DESIGN.md §7). Every property runs with the same root seed; a failure prints the
+ * property, the seed and path that reproduce it and the shrunk counterexample in words, and writes the
+ * failing scenario to `DIR/xenpool-check-<property>-<seed>.json`, which `xenpool simulate` runs. The
+ * exit code is non-zero on any failure.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { findProperty, propertyNames, runCheck, type CheckReport } from "../../properties/index.js"
+import { CliFailure } from "../errors.js"
+import { jsonOption, makeProgress, printJson } from "../shared.js"
+
+export const RUNS_DEFAULT = 100
+const RUNS_MAX = 10_000_000
+const SEED_MAX = 2 ** 31 - 1
+
+const runsOption = Options.integer("runs").pipe(
+  Options.withDescription(`runs per property (default ${RUNS_DEFAULT})`),
+  Options.optional
+)
+const seedOption = Options.integer("seed").pipe(
+  Options.withDescription(`root seed, 0 to ${SEED_MAX} (default: a new one, printed)`),
+  Options.optional
+)
+const propertyOption = Options.text("property").pipe(
+  Options.withDescription(`run only this property: ${propertyNames.join(", ")}`),
+  Options.optional
+)
+const pathOption = Options.text("path").pipe(
+  Options.withDescription("replay the one case at this path (from a failure report; needs --property and --seed)"),
+  Options.optional
+)
+const outOption = Options.text("out").pipe(
+  Options.withDescription("where to write counterexample scenarios (default: the working directory)"),
+  Options.optional
+)
+
+interface CheckArgs {
+  readonly runs: number
+  readonly seed: number
+  readonly property: string | undefined
+  readonly path: string | undefined
+}
+
+const validate = (
+  runs: Option.Option<number>,
+  seed: Option.Option<number>,
+  property: Option.Option<string>,
+  path: Option.Option<string>
+) =>
+  Effect.gen(function* () {
+    const n = Option.getOrElse(runs, () => RUNS_DEFAULT)
+    if (n < 1 || n > RUNS_MAX)
+      return yield* new CliFailure({
+        what: "bad --runs",
+        where: `--runs ${n}`,
+        expected: `a count from 1 to ${RUNS_MAX}`
+      })
+    // The CLI is outside the deterministic core: a new root seed each run, unless one is given.
+    const s = Option.getOrElse(seed, () => Math.floor(Math.random() * SEED_MAX))
+    if (s < 0 || s > SEED_MAX)
+      return yield* new CliFailure({
+        what: "bad --seed",
+        where: `--seed ${s}`,
+        expected: `an integer from 0 to ${SEED_MAX}`
+      })
+    const name = Option.getOrUndefined(property)
+    if (name !== undefined && !findProperty(name))
+      return yield* new CliFailure({
+        what: "unknown property",
+        where: `--property ${name}`,
+        expected: `one of ${propertyNames.join(", ")}`
+      })
+    const replay = Option.getOrUndefined(path)
+    if (replay !== undefined && (name === undefined || Option.isNone(seed)))
+      return yield* new CliFailure({
+        what: "--path needs the case it came from",
+        where: `--path ${replay}`,
+        expected: "--property NAME and --seed N as the failure report printed them"
+      })
+    return { runs: n, seed: s, property: name, path: replay } satisfies CheckArgs
+  })
+
+const shellQuote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
+
+/** Writes each failing engine property's scenario; returns the file per property. */
+export const writeCounterexamples = (report: CheckReport, directory: string): ReadonlyMap<string, string> => {
+  const files = new Map<string, string>()
+  for (const p of report.properties) {
+    if (p.ok || p.scenario === undefined) continue
+    mkdirSync(directory, { recursive: true })
+    const file = join(directory, `xenpool-check-${p.name}-${p.seed}.json`)
+    const scenario = {
+      ...p.scenario,
+      name: `check ${p.name} seed ${p.seed}`,
+      description: p.counterexample?.split("\n")[0]
+    }
+    writeFileSync(file, `${JSON.stringify(scenario, null, 2)}\n`)
+    files.set(p.name, file)
+  }
+  return files
+}
+
+const formatSeconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+export const formatReport = (report: CheckReport, files: ReadonlyMap<string, string>): string => {
+  const width = Math.max(...report.properties.map((p) => p.name.length))
+  const lines = [`xenpool check: seed ${report.seed}, ${report.runs} runs per property`, ""]
+  for (const p of report.properties) {
+    const verdict = p.ok ? `ok    ${p.runs} runs` : `FAIL  after ${p.runs} runs`
+    lines.push(`  ${p.name.padEnd(width)}  ${verdict}  (${formatSeconds(p.elapsedMs)})`)
+  }
+  for (const p of report.properties.filter((q) => !q.ok)) {
+    lines.push("", `FAILED ${p.name}: seed ${p.seed}${p.path === undefined ? "" : `, path ${p.path}`}`)
+    lines.push(...(p.counterexample ?? "").split("\n").map((l) => `  ${l}`))
+    const replay = `xenpool check --property ${p.name} --seed ${p.seed}${p.path === undefined ? "" : ` --path ${shellQuote(p.path)}`}`
+    lines.push(`  reproduce: ${replay}`)
+    const file = files.get(p.name)
+    if (file)
+      lines.push(`  scenario written to ${file}`, `  run it:    xenpool simulate ${shellQuote(file)} --store memory:`)
+  }
+  const failed = report.properties.filter((p) => !p.ok).length
+  lines.push(
+    "",
+    failed === 0
+      ? `all ${report.properties.length} properties hold`
+      : `${failed} of ${report.properties.length} properties failed`
+  )
+  return lines.join("\n")
+}
+
+export const checkCommand = Command.make(
+  "check",
+  { runs: runsOption, seed: seedOption, property: propertyOption, path: pathOption, out: outOption, json: jsonOption },
+  ({ runs, seed, property, path, out, json }) =>
+    Effect.gen(function* () {
+      const args = yield* validate(runs, seed, property, path)
+      const progress = makeProgress(!json)
+      const report = yield* Effect.sync(() =>
+        runCheck(
+          {
+            runs: args.runs,
+            seed: args.seed,
+            ...(args.property === undefined ? {} : { only: [args.property] }),
+            ...(args.path === undefined ? {} : { path: args.path }),
+            onProgress: (name, run, total) =>
+              progress.update(
+                `checking ${name}: ${run <= total ? `run ${run} of ${total}` : `shrinking (${run - total})`}`
+              )
+          },
+          () => performance.now()
+        )
+      )
+      progress.done()
+      const files = writeCounterexamples(report, resolve(Option.getOrElse(out, () => ".")))
+      if (json) {
+        yield* printJson({
+          seed: report.seed,
+          runs: report.runs,
+          properties: report.properties.map((p) => ({
+            name: p.name,
+            runs: p.runs,
+            ok: p.ok,
+            seed: p.seed,
+            ...(p.path === undefined ? {} : { path: p.path }),
+            ...(p.counterexample === undefined ? {} : { counterexample: p.counterexample }),
+            ...(files.has(p.name) ? { trace: files.get(p.name) } : {})
+          }))
+        })
+      } else yield* Console.log(formatReport(report, files))
+      const failed = report.properties.filter((p) => !p.ok).map((p) => p.name)
+      if (failed.length > 0)
+        return yield* new CliFailure({
+          what: `${failed.length} ${failed.length === 1 ? "property" : "properties"} failed`,
+          where: failed.join(", "),
+          expected: `every property to hold (reproduce with --seed ${report.seed})`
+        })
+    })
+).pipe(
+  Command.withDescription(
+    "run the property suite at scale: generated pools, workloads and faults against the pool's invariants; on failure, the seed, path and shrunk counterexample, written as a scenario"
+  )
+)

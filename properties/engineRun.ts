@@ -1,0 +1,121 @@
+/**
+ * Runs a generated scenario on the pool engine through its seams, the way the properties observe it:
+ * the transfer factory, the decide function and the event sink can each be wrapped (by an observer or
+ * by a mutant), and the run records every event the engine emitted, what reached the sink, and the
+ * engine's live state after every batch. An engine defect (a failed assertion, an invariant broken in
+ * debug mode, a lost write the engine noticed) is caught and reported, never thrown past the property.
+ */
+import { Either, Schema } from "effect"
+import { PoolEvent } from "../domain/events.js"
+import type { PoolState } from "../domain/state.js"
+import type { TransferFactory } from "../engine/transfer.js"
+import { transferFactory as realTransferFactory } from "../engine/migration/index.js"
+import type { DecideFn, EmittedEvent, RunResult } from "../engine/simulation.js"
+import { decide as realDecide } from "../domain/decide.js"
+import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
+import { runScenario } from "../simulations/run.js"
+import { parseScenarioJson } from "../simulations/scenario.js"
+import type { ScenarioJson } from "./arbitraries.js"
+
+export type Sink = (batch: ReadonlyArray<EmittedEvent>) => void
+
+/** Wrappers around the engine's seams; each gets the real (or already wrapped) one. */
+export interface Seams {
+  readonly transferFactory?: (base: TransferFactory) => TransferFactory
+  readonly decide?: (base: DecideFn) => DecideFn
+  readonly sink?: (base: Sink) => Sink
+}
+
+export interface BatchEnd {
+  /** Events the engine had emitted when the batch ended. */
+  readonly emitted: number
+  /** Events that had reached the sink's consumer (the store) by then. */
+  readonly delivered: number
+  readonly state: PoolState
+}
+
+export interface EngineRun {
+  readonly compiled: CompiledScenario
+  /** Every event the engine emitted, in order. */
+  readonly emitted: ReadonlyArray<EmittedEvent>
+  /** The batches as the consumer behind the sink saw them. */
+  readonly delivered: ReadonlyArray<ReadonlyArray<EmittedEvent>>
+  readonly batchEnds: ReadonlyArray<BatchEnd>
+  readonly result: RunResult | undefined
+  /** The engine stopped on a defect: its message. */
+  readonly defect: string | undefined
+}
+
+export interface RunOptions {
+  readonly seams?: Seams
+  /** Assert every domain invariant after every event (the engine's debug mode). */
+  readonly debug?: boolean
+  /** Observers of the transfer factory (properties), inside the seams' wrappers. */
+  readonly observeTransfers?: (base: TransferFactory) => TransferFactory
+  /** Receives each batch as delivered, after the sink's consumer. */
+  readonly consumer?: Sink
+}
+
+/** A generated scenario is valid by construction; failing to compile one is a bug in the arbitraries. */
+export const compileJson = (json: ScenarioJson): CompiledScenario => {
+  const parsed = parseScenarioJson("generated", JSON.stringify(json))
+  if (Either.isLeft(parsed)) throw new Error(`generated scenario: ${parsed.left.path}: ${parsed.left.expected}`)
+  const compiled = compileScenario("generated", parsed.right)
+  if (Either.isLeft(compiled)) throw new Error(`generated scenario: ${compiled.left.path}: ${compiled.left.expected}`)
+  return compiled.right
+}
+
+export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineRun => {
+  const compiled = compileJson(json)
+  const seams = options.seams ?? {}
+  const emitted: EmittedEvent[] = []
+  const delivered: Array<ReadonlyArray<EmittedEvent>> = []
+  const batchEnds: BatchEnd[] = []
+  let deliveredCount = 0
+  const consumer: Sink = (batch) => {
+    delivered.push(batch)
+    deliveredCount += batch.length
+    options.consumer?.(batch)
+  }
+  const sink = seams.sink ? seams.sink(consumer) : consumer
+  let factory: TransferFactory = realTransferFactory
+  if (seams.transferFactory) factory = seams.transferFactory(factory)
+  if (options.observeTransfers) factory = options.observeTransfers(factory)
+  const inner: DecideFn = seams.decide ? seams.decide(realDecide) : realDecide
+  // The engine's live state is observed through the decide seam: it changes only by evolving the events
+  // a decision returns, so the state the next decision sees is the state at the end of the last batch.
+  const pending: Array<{ readonly emitted: number; readonly delivered: number }> = []
+  const settle = (state: PoolState) => {
+    for (const p of pending) batchEnds.push({ ...p, state })
+    pending.length = 0
+  }
+  const decide: DecideFn = (state, command) => {
+    settle(state)
+    return inner(state, command)
+  }
+  let result: RunResult | undefined
+  let defect: string | undefined
+  try {
+    const run = runScenario(compiled, {
+      transferFactory: factory,
+      debug: options.debug ?? false,
+      decide,
+      sink: (batch) => {
+        emitted.push(...batch)
+        sink(batch)
+        pending.push({ emitted: emitted.length, delivered: deliveredCount })
+      }
+    })
+    result = run.result
+    settle(run.result.state)
+  } catch (error) {
+    defect = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  }
+  return { compiled, emitted, delivered, batchEnds, result, defect }
+}
+
+const encodeEvent = Schema.encodeSync(PoolEvent)
+
+/** The event log as bytes: ids and encoded events, one JSON line each (what a store would hold). */
+export const logBytes = (events: ReadonlyArray<EmittedEvent>): string =>
+  events.map((e) => JSON.stringify({ id: e.id, event: encodeEvent(e.event) })).join("\n")

@@ -1,0 +1,212 @@
+/**
+ * Targeted mutants: realistic bugs injected through the engine's own seams (the transfer factory and
+ * its dirty tracker and policy, the decide function, the event sink), never through flags in
+ * production code. A suite that never fails proves nothing: the mutant test asserts that the named
+ * properties catch each of these within a bounded number of runs.
+ */
+import { Either, HashMap } from "effect"
+import type { Decision } from "../domain/decide.js"
+import * as E from "../domain/events.js"
+import { getVm, type PoolState } from "../domain/state.js"
+import type { PoolCommand } from "../domain/commands.js"
+import type { HostId } from "../domain/ids.js"
+import {
+  createPrecopy,
+  dirtyModelFor,
+  PageTracker,
+  policyByName,
+  transferMachine,
+  xenLegacyPolicy,
+  xenPolicy,
+  type PrecopyPolicy
+} from "../engine/migration/index.js"
+import type { DecideFn } from "../engine/simulation.js"
+import type { TransferContext, TransferFactory } from "../engine/transfer.js"
+import type { Seams } from "./engineRun.js"
+
+export interface Mutant {
+  readonly name: string
+  /** The bug, in words. */
+  readonly bug: string
+  readonly seams: Seams
+  /** The properties expected to catch it. */
+  readonly caughtBy: ReadonlyArray<string>
+}
+
+/** The real factory's machine, with the policy and the dirty tracker open to substitution. */
+const machineWith =
+  (options: { policy?: (context: TransferContext) => PrecopyPolicy | undefined; tracker?: typeof PageTracker }) =>
+  (base: TransferFactory): TransferFactory =>
+  (context) => {
+    const policy = options.policy?.(context)
+    if (policy === undefined && (options.tracker === undefined || context.workload.model !== "pages"))
+      return base(context)
+    const model = dirtyModelFor({
+      ...context.workload,
+      memoryPages: context.memoryPages,
+      pageSizeBytes: context.pageSizeBytes,
+      prng: context.prng.fork("writer"),
+      startUs: context.startUs
+    })
+    const Tracker = options.tracker
+    return transferMachine(
+      createPrecopy({
+        memoryPages: context.memoryPages,
+        pageSizeBytes: context.pageSizeBytes,
+        policy: policy ?? policyByName(context.policy.name, context.policy),
+        model:
+          model.kind === "pages" && Tracker
+            ? { ...model, tracker: (pages, writer) => new Tracker(pages, writer) }
+            : model,
+        latencyUs: context.latencyUs,
+        startUs: context.startUs
+      })
+    )
+  }
+
+/** Log-dirty loses every fifth write's dirty bit: the page's new version is never re-sent. */
+class DirtyBitLosingTracker extends PageTracker {
+  private writesSeen = 0
+  override write(gfn: number): void {
+    if (++this.writesSeen % 5 === 0) {
+      // The write lands in the guest's memory, but its dirty bit is cleared before the page is sent.
+      this.sourceVersion[gfn] = this.sourceVersion[gfn]! + 1
+      return
+    }
+    super.write(gfn)
+  }
+}
+
+/** Replaces every event a decision returns through `f` (and may add some after it). */
+const mapEvents =
+  (f: (event: E.PoolEvent, state: PoolState, command: PoolCommand) => ReadonlyArray<E.PoolEvent>) =>
+  (base: DecideFn): DecideFn =>
+  (state, command): Decision =>
+    Either.map(base(state, command), (events) => events.flatMap((e) => f(e, state, command)))
+
+/** State that leaks from one run into the next (a module-level counter). */
+let machinesBuilt = 0
+
+export const mutants: ReadonlyArray<Mutant> = [
+  {
+    name: "dirty-bit-lost",
+    bug: "the dirty tracker clears a page's dirty bit before the page is sent (every fifth write is never re-sent)",
+    seams: { transferFactory: machineWith({ tracker: DirtyBitLosingTracker }) },
+    caughtBy: ["no-lost-writes"]
+  },
+  {
+    name: "reservation-forgotten",
+    bug: "a migration starts without reserving the VM's memory on the destination",
+    seams: {
+      decide: mapEvents((e) =>
+        e._tag === "VmMigrationStarted" ? [new E.VmMigrationStarted({ ...e, reservedPages: 0 }, true)] : [e]
+      )
+    },
+    caughtBy: ["memory-conservation", "pool-model"]
+  },
+  {
+    name: "source-released-early",
+    bug: "the source releases the VM's memory when the guest pauses for the final round, before the commit",
+    seams: {
+      decide: mapEvents((e, state) => {
+        if (e._tag !== "VmMigrationStopAndCopyStarted") return [e]
+        const pages = getVm(state, e.vm)?.populatedPages ?? 0
+        return pages > 0 ? [e, new E.VmPagesPagedOut({ atUs: e.atUs, vm: e.vm, pages }, true)] : [e]
+      })
+    },
+    caughtBy: ["atomic-migration", "pool-model"]
+  },
+  {
+    name: "commit-reuses-domid",
+    bug: "a committed migration keeps the source's domid instead of the destination's new one",
+    seams: {
+      decide: mapEvents((e, state) => {
+        if (e._tag !== "VmMigrationCommitted") return [e]
+        const domid = getVm(state, e.vm)?.domid ?? e.domid
+        return [new E.VmMigrationCommitted({ ...e, domid: Math.max(1, domid) }, true)]
+      })
+    },
+    caughtBy: ["atomic-migration", "pool-model"]
+  },
+  {
+    name: "paged-pages-lost-at-commit",
+    bug: "a commit pages every paged-out page back in on the destination instead of keeping it paged",
+    seams: {
+      decide: mapEvents((e, state) => {
+        if (e._tag !== "VmMigrationCommitted") return [e]
+        const pages = getVm(state, e.vm)?.pagedOutPages ?? 0
+        return pages > 0 ? [e, new E.VmPagesPagedIn({ atUs: e.atUs, vm: e.vm, pages }, true)] : [e]
+      })
+    },
+    caughtBy: ["paging"]
+  },
+  {
+    name: "admits-to-disabled-host",
+    bug: "placement forgets that a disabled host takes no new VMs",
+    seams: {
+      decide: (base) => (state, command) => {
+        const first = base(state, command)
+        if (Either.isRight(first) || first.left._tag !== "HostDisabled") return first
+        const host = first.left.host as HostId
+        return base({ ...state, hosts: HashMap.modify(state.hosts, host, (h) => ({ ...h, enabled: true })) }, command)
+      }
+    },
+    caughtBy: ["pool-model"]
+  },
+  {
+    name: "xen-iteration-cap-off-by-one",
+    bug: "the xen policy stops at iteration 6 instead of 5 (six live rounds)",
+    seams: {
+      transferFactory: machineWith({
+        policy: (c) =>
+          c.policy.name !== "xen"
+            ? undefined
+            : xenPolicy(
+                (stats) =>
+                  (stats.dirtyCount >= 0 && stats.dirtyCount < 50) || stats.iteration >= 6 ? "stop" : "continue",
+                "xen"
+              )
+      })
+    },
+    caughtBy: ["termination-bounds"]
+  },
+  {
+    name: "xen-legacy-iteration-cap-off-by-one",
+    bug: "the xen-legacy loop allows 30 live rounds instead of 29",
+    seams: {
+      transferFactory: machineWith({
+        policy: (c) => (c.policy.name === "xen-legacy" ? xenLegacyPolicy({ maxIterations: 30 }) : undefined)
+      })
+    },
+    caughtBy: ["termination-bounds"]
+  },
+  {
+    name: "state-leaks-across-runs",
+    bug: "the transfer numbers its machines with a counter kept across runs, which leaks into the round durations it reports",
+    seams: {
+      transferFactory: (base) => (context) => {
+        const machine = base(context)
+        const leaked = ++machinesBuilt
+        return {
+          ...machine,
+          completeRound: (nowUs) => {
+            const done = machine.completeRound(nowUs)
+            return { ...done, record: { ...done.record, durationUs: done.record.durationUs + (leaked % 1000) } }
+          }
+        }
+      }
+    },
+    caughtBy: ["determinism"]
+  },
+  {
+    name: "sink-drops-events",
+    bug: "the event sink loses every 17th event on its way to the store",
+    seams: {
+      sink: (base) => {
+        let seen = 0
+        return (batch) => base(batch.filter(() => ++seen % 17 !== 0))
+      }
+    },
+    caughtBy: ["replay-equivalence", "time-travel"]
+  }
+]
