@@ -284,6 +284,17 @@ export class Simulation {
     })
     if (onEnd) this.migrationEnds.set(id, onEnd)
     this.ratesDirty = true
+    // xl cannot open its stream over a link that is down: the migration fails before its first byte
+    // (otherwise it would wait forever at rate 0, a stalled run reported as quiescent).
+    const down = [migration.source, migration.destination].find((host) => this.capacityBytesPerS(host) === 0)
+    if (down !== undefined) {
+      this.mustSubmit({
+        _tag: "AbortMigration",
+        atUs: this.nowUsValue,
+        migration: id,
+        reason: `link of ${down} is down`
+      })
+    }
   }
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */

@@ -270,3 +270,22 @@ describe("evacuation and rolling maintenance", () => {
     }
   })
 })
+
+describe("a migration over a link that is already down", () => {
+  it("aborts at once instead of waiting forever at rate 0", () => {
+    const r = run(
+      compile(
+        pool({
+          vms: [{ id: "v", memory: "1GiB", host: "h1" }],
+          schedule: [
+            { at: "0s", op: "fail-link", host: "h2" },
+            { at: "1s", op: "migrate", vm: "v", to: "h2" }
+          ]
+        })
+      )
+    )
+    expect(r.migrations).toEqual([expect.objectContaining({ outcome: "aborted", reason: "link of h2 is down" })])
+    expect(getVm(r.result.state, vmId("v"))).toMatchObject({ residentOn: "h1", powerState: "Running" })
+    expect(r.result.stopReason).toBe("quiescent")
+  })
+})
