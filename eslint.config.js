@@ -46,7 +46,19 @@ export const determinismRules = {
 export const pureFolders = ["domain/**/*.ts", "engine/**/*.ts", "projections/**/*.ts"]
 
 export default tseslint.config(
-  { ignores: [".lead/**", ".scratch/**", ".tmpbench/**", "dist/**", "node_modules/**", "coverage/**", "reports/**", ".stryker-tmp/**", "test/fixtures/lint/**"] },
+  {
+    ignores: [
+      ".lead/**",
+      ".scratch/**",
+      ".tmpbench/**",
+      "dist/**",
+      "node_modules/**",
+      "coverage/**",
+      "reports/**",
+      ".stryker-tmp/**",
+      "test/fixtures/lint/**"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
