@@ -19,6 +19,8 @@ import {
   type StreamInfo
 } from "./EventStore.js"
 import type { EventDecodeError, StoreError } from "./errors.js"
+import { layerMemorySnapshots } from "./memorySnapshots.js"
+import type { SnapshotStore } from "./SnapshotStore.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
 import { followLog, makeAppendSignal } from "./subscription.js"
 
@@ -195,5 +197,8 @@ export const makeMemory: Effect.Effect<MemoryEventStore> = Effect.gen(function* 
   return store
 })
 
-/** A fresh, empty memory store each time the layer is built. */
-export const layerMemory: Layer.Layer<EventStore> = Layer.effect(EventStore, makeMemory)
+/** A fresh, empty memory store (events and their snapshots) each time the layer is built. */
+export const layerMemory: Layer.Layer<EventStore | SnapshotStore> = Layer.merge(
+  Layer.effect(EventStore, makeMemory),
+  layerMemorySnapshots
+)

@@ -33,6 +33,8 @@ import {
 } from "./EventStore.js"
 import { type EventDecodeError, StoreError, type WrongExpectedVersion } from "./errors.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
+import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
+import { makeSqliteSnapshots, snapshotSchemaStatements } from "./sqliteSnapshots.js"
 import { followLog, unsafeMakeAppendSignal, type AppendSignal } from "./subscription.js"
 
 /** The layout of the file; a file written by a newer layout is refused rather than misread. */
@@ -92,7 +94,8 @@ export const schemaStatements: ReadonlyArray<string> = [
     stream TEXT PRIMARY KEY,
     last_revision INTEGER NOT NULL,
     last_at_us INTEGER NOT NULL
-  ) STRICT`
+  ) STRICT`,
+  ...snapshotSchemaStatements
 ]
 
 /** Columns bound per event row; the insert below lists them in this order. */
@@ -424,11 +427,24 @@ const acquireShared = (file: string): Effect.Effect<SharedByFile, never, Scope.S
       })
   )
 
+/** The event store and the snapshot store of one SQLite file, sharing its connection and lock. */
+export interface SqliteStores {
+  readonly events: EventStoreShape
+  readonly snapshots: SnapshotStoreShape
+}
+
 /** Opens (creating if absent) the SQLite store at `path`; closed with the scope. */
 export const makeSqlite = (
   path: string,
   options: SqliteOptions = {}
 ): Effect.Effect<EventStoreShape, StoreError, Scope.Scope> =>
+  Effect.map(makeSqliteStores(path, options), (s) => s.events)
+
+/** Opens (creating if absent) the SQLite store at `path` with its snapshots; closed with the scope. */
+export const makeSqliteStores = (
+  path: string,
+  options: SqliteOptions = {}
+): Effect.Effect<SqliteStores, StoreError, Scope.Scope> =>
   Effect.gen(function* () {
     const url = `sqlite:${path}`
     const file = nodePath.resolve(path)
@@ -491,9 +507,29 @@ export const makeSqlite = (
           Effect.map(query(conn, sql.lastRevision, [stream]), (rows) => numberIn(rows[0], "lastRevision"))
         )
     }
-    return store
+    const snapshots = makeSqliteSnapshots(
+      (operation, text, params) => withConnection(operation, (conn) => query(conn, text, params)),
+      (operation, statements) =>
+        withConnection(operation, (conn) =>
+          inWriteTransaction(
+            conn,
+            Effect.forEach(statements, (s) => query(conn, s.text, s.params), { discard: true })
+          )
+        )
+    )
+    return { events: store, snapshots }
   })
 
-/** The SQLite store at `path` (relative to the working directory), opened when the layer is built. */
-export const layerSqlite = (path: string, options: SqliteOptions = {}): Layer.Layer<EventStore, StoreError> =>
-  Layer.scoped(EventStore, makeSqlite(path, options))
+/**
+ * The SQLite store at `path` (relative to the working directory), opened when the layer is built: the
+ * event store and, in the same file, its snapshots.
+ */
+export const layerSqlite = (
+  path: string,
+  options: SqliteOptions = {}
+): Layer.Layer<EventStore | SnapshotStore, StoreError> =>
+  Layer.scopedContext(
+    Effect.map(makeSqliteStores(path, options), ({ events, snapshots }) =>
+      Context.make(EventStore, events).pipe(Context.add(SnapshotStore, snapshots))
+    )
+  )

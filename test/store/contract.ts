@@ -1,11 +1,12 @@
 /**
  * The one contract every EventStore adapter must pass (DESIGN.md §3): KurrentDB's semantics for
  * revisions, positions, expected revisions, idempotent re-append, reads, subscriptions and decode
- * errors. An adapter's test file calls `eventStoreContract(name, makeLayer)`; `makeLayer` must give each
- * test a fresh, empty store and a way to corrupt a stored event the adapter's own way.
+ * errors, and the snapshot port every store URL provides beside its log (store/SnapshotStore.ts). An
+ * adapter's test file calls `eventStoreContract(name, makeLayer)`; `makeLayer` must give each test a
+ * fresh, empty store with its snapshot store, and a way to corrupt a stored event the adapter's own way.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Either, Fiber, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream } from "effect"
 import { HostDisabled, HostEnabled, VmMigrationRoundCompleted, type PoolEvent } from "../../domain/events.js"
 import { eventId, hostId, migrationId, vmId, type EventId } from "../../domain/ids.js"
 import {
@@ -16,6 +17,7 @@ import {
   type RecordedEvent
 } from "../../store/EventStore.js"
 import { EventDecodeError, WrongExpectedVersion, type StoreError } from "../../store/errors.js"
+import { SnapshotStore, type Snapshot, type SnapshotStoreShape } from "../../store/SnapshotStore.js"
 
 /** Overwrites the stored data text of one event, as disk corruption or an incompatible schema would. */
 export class CorruptStoredEvent extends Context.Tag("test/CorruptStoredEvent")<
@@ -23,7 +25,7 @@ export class CorruptStoredEvent extends Context.Tag("test/CorruptStoredEvent")<
   (stream: string, revision: number, data: string) => Effect.Effect<void>
 >() {}
 
-export type ContractLayer = Layer.Layer<EventStore | CorruptStoredEvent, StoreError>
+export type ContractLayer = Layer.Layer<EventStore | SnapshotStore | CorruptStoredEvent, StoreError>
 
 // --- events for tests -----------------------------------------------------------------------------
 
@@ -107,6 +109,9 @@ export const eventStoreContract = (name: string, makeLayer: () => ContractLayer)
   /** Runs a test body against a fresh store. */
   const withStore = <A, E>(body: (store: EventStoreShape) => Effect.Effect<A, E, CorruptStoredEvent>) =>
     Effect.flatMap(EventStore, body).pipe(Effect.provide(makeLayer()))
+  /** Runs a test body against a fresh store's snapshots. */
+  const withSnapshots = <A, E>(body: (snapshots: SnapshotStoreShape) => Effect.Effect<A, E>) =>
+    Effect.flatMap(SnapshotStore, body).pipe(Effect.provide(makeLayer()))
 
   describe(`EventStore contract: ${name}`, () => {
     describe("append and read", () => {
@@ -654,6 +659,143 @@ export const eventStoreContract = (name: string, makeLayer: () => ContractLayer)
             assert.strictEqual(error.revision, 2)
           })
         )
+      )
+    })
+
+    describe("snapshots", () => {
+      const key = { stream: "pool-a", projectionVersion: "v1" }
+      /** Snapshots of pool-a at revisions 9, 19, 29 (times 100, 200, 200: two share a time). */
+      const three: ReadonlyArray<Snapshot> = [
+        { ...key, revision: 9, atUs: 100, data: "nine" },
+        { ...key, revision: 19, atUs: 200, data: "nineteen" },
+        { ...key, revision: 29, atUs: 200, data: "twenty-nine" }
+      ]
+      const revisionOf = (found: Option.Option<Snapshot>) => Option.map(found, (s) => s.revision)
+
+      it.effect("a store without snapshots finds none", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            assert.isTrue(Option.isNone(yield* snapshots.latest(key)))
+            assert.isTrue(Option.isNone(yield* snapshots.loadAtOrBeforeRevision(key, 1_000)))
+            assert.isTrue(Option.isNone(yield* snapshots.loadAtOrBeforeTime(key, 1_000)))
+          })
+        )
+      )
+
+      it.effect("a snapshot reads back whole: stream, version, revision, atUs and data", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            const data = JSON.stringify({ text: "ünïcødé ✓", numbers: Array.from({ length: 50_000 }, (_, i) => i) })
+            const saved: Snapshot = { ...key, revision: 41, atUs: 12_500_000, data }
+            yield* snapshots.save([saved])
+            assert.deepStrictEqual(yield* snapshots.loadAtOrBeforeRevision(key, 41), Option.some(saved))
+            assert.deepStrictEqual(
+              yield* snapshots.latest(key),
+              Option.some({ stream: "pool-a", projectionVersion: "v1", revision: 41, atUs: 12_500_000 })
+            )
+          })
+        )
+      )
+
+      it.effect("by revision: the greatest revision at or before the target; none before the first", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            // Saved out of order: the store orders them.
+            yield* snapshots.save([three[2]!, three[0]!, three[1]!])
+            const at = (revision: number) => Effect.map(snapshots.loadAtOrBeforeRevision(key, revision), revisionOf)
+            assert.deepStrictEqual(yield* at(8), Option.none())
+            assert.deepStrictEqual(yield* at(9), Option.some(9))
+            assert.deepStrictEqual(yield* at(18), Option.some(9))
+            assert.deepStrictEqual(yield* at(19), Option.some(19))
+            assert.deepStrictEqual(yield* at(1_000_000), Option.some(29))
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.loadAtOrBeforeRevision(key, 20), (s) => s.data),
+              Option.some("nineteen")
+            )
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.latest(key), (s) => s.revision),
+              Option.some(29)
+            )
+          })
+        )
+      )
+
+      it.effect("by time: inclusive, and of two snapshots at the same time the later revision", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            yield* snapshots.save(three)
+            const at = (atUs: number) => Effect.map(snapshots.loadAtOrBeforeTime(key, atUs), revisionOf)
+            assert.deepStrictEqual(yield* at(99), Option.none())
+            assert.deepStrictEqual(yield* at(100), Option.some(9))
+            assert.deepStrictEqual(yield* at(199), Option.some(9))
+            assert.deepStrictEqual(yield* at(200), Option.some(29))
+            assert.deepStrictEqual(yield* at(Number.MAX_SAFE_INTEGER), Option.some(29))
+          })
+        )
+      )
+
+      it.effect("another projection version or another stream never sees them", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            yield* snapshots.save(three)
+            yield* snapshots.save([{ stream: "pool-b", projectionVersion: "v1", revision: 5, atUs: 50, data: "b" }])
+            for (const other of [
+              { stream: "pool-a", projectionVersion: "v2" },
+              { stream: "pool-c", projectionVersion: "v1" }
+            ]) {
+              assert.isTrue(Option.isNone(yield* snapshots.latest(other)))
+              assert.isTrue(Option.isNone(yield* snapshots.loadAtOrBeforeRevision(other, 100)))
+              assert.isTrue(Option.isNone(yield* snapshots.loadAtOrBeforeTime(other, 1_000)))
+            }
+            const b = { stream: "pool-b", projectionVersion: "v1" }
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.latest(b), (s) => s.revision),
+              Option.some(5)
+            )
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.latest(key), (s) => s.revision),
+              Option.some(29)
+            )
+          })
+        )
+      )
+
+      it.effect("saving the same stream, version and revision again replaces it", () =>
+        withSnapshots((snapshots) =>
+          Effect.gen(function* () {
+            yield* snapshots.save(three)
+            yield* snapshots.save([{ ...key, revision: 19, atUs: 150, data: "again" }])
+            const found = yield* snapshots.loadAtOrBeforeRevision(key, 19)
+            assert.deepStrictEqual(
+              Option.map(found, (s) => [s.revision, s.atUs, s.data]),
+              Option.some([19, 150, "again"])
+            )
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.loadAtOrBeforeTime(key, 199), (s) => s.revision),
+              Option.some(19)
+            )
+            yield* snapshots.save([])
+            assert.deepStrictEqual(
+              Option.map(yield* snapshots.latest(key), (s) => s.revision),
+              Option.some(29)
+            )
+          })
+        )
+      )
+
+      it.effect("snapshots live beside the log without touching it", () =>
+        Effect.gen(function* () {
+          const store = yield* EventStore
+          const snapshots = yield* SnapshotStore
+          yield* store.append("pool-a", testBatch(0, 3), ExpectedRevision.noStream)
+          yield* snapshots.save(three)
+          assert.deepStrictEqual(
+            (yield* store.streams()).map((s) => [s.stream, s.events]),
+            [["pool-a", 3]]
+          )
+          assertEventsEqual(yield* store.read("pool-a"), testBatch(0, 3))
+          assert.strictEqual((yield* store.readAll()).length, 3)
+        }).pipe(Effect.provide(makeLayer()))
       )
     })
   })

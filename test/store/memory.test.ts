@@ -1,12 +1,17 @@
 import { Context, Effect, Layer } from "effect"
 import { EventStore } from "../../store/EventStore.js"
 import { makeMemory } from "../../store/memory.js"
+import { makeMemorySnapshots } from "../../store/memorySnapshots.js"
+import { SnapshotStore } from "../../store/SnapshotStore.js"
 import { CorruptStoredEvent, eventStoreContract, type ContractLayer } from "./contract.js"
 
 const freshMemoryStore = (): ContractLayer =>
   Layer.effectContext(
-    Effect.map(makeMemory, (store) =>
-      Context.make(EventStore, store).pipe(Context.add(CorruptStoredEvent, store.unsafeReplaceStoredData))
+    Effect.zipWith(makeMemory, makeMemorySnapshots, (store, snapshots) =>
+      Context.make(EventStore, store).pipe(
+        Context.add(SnapshotStore, snapshots),
+        Context.add(CorruptStoredEvent, store.unsafeReplaceStoredData)
+      )
     )
   )
 

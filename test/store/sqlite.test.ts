@@ -1,9 +1,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Fiber, Layer, Stream } from "effect"
+import { Chunk, Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
-import { layerSqlite, makeSqlite, storeFormatVersion } from "../../store/sqlite.js"
+import { SnapshotStore } from "../../store/SnapshotStore.js"
+import { layerSqlite, makeSqlite, makeSqliteStores, storeFormatVersion } from "../../store/sqlite.js"
 import { CorruptStoredEvent, eventStoreContract, readWhole, testBatch, type ContractLayer } from "./contract.js"
 import { corruptStoredData, tempDirectory, withRawDatabase } from "./sqliteFiles.js"
 
@@ -11,10 +12,13 @@ const freshSqliteStore = (): ContractLayer =>
   Layer.scopedContext(
     Effect.gen(function* () {
       const file = path.join(yield* tempDirectory, "store.db")
-      const store = yield* makeSqlite(file)
+      const { events, snapshots } = yield* makeSqliteStores(file)
       const corrupt = (stream: string, revision: number, data: string) =>
         Effect.sync(() => corruptStoredData(file, stream, revision, data))
-      return Context.make(EventStore, store).pipe(Context.add(CorruptStoredEvent, corrupt))
+      return Context.make(EventStore, events).pipe(
+        Context.add(SnapshotStore, snapshots),
+        Context.add(CorruptStoredEvent, corrupt)
+      )
     })
   )
 
@@ -56,7 +60,7 @@ describe("SQLite store", () => {
       const tables = withRawDatabase(file, (db) =>
         db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all()
       )
-      assert.deepStrictEqual(tables, ["events", "meta", "streams"])
+      assert.deepStrictEqual(tables, ["events", "meta", "snapshots", "streams"])
       const mode = withRawDatabase(file, (db) => db.pragma("journal_mode", { simple: true }))
       assert.strictEqual(mode, "wal")
     })
@@ -144,6 +148,57 @@ describe("SQLite store", () => {
       const seen = yield* Fiber.join(watcher).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(Chunk.size(seen), 400)
       assert.strictEqual((yield* readWhole(second, "pool-a")).length, 400)
+    })
+  )
+})
+
+describe("SQLite snapshots", () => {
+  const key = { stream: "pool-a", projectionVersion: "v1" }
+
+  it.scoped("snapshots are in the store's file: they are there after closing and opening it again", () =>
+    Effect.gen(function* () {
+      const file = path.join(yield* tempDirectory, "snapshots.db")
+      yield* Effect.scoped(
+        Effect.flatMap(makeSqliteStores(file), ({ snapshots }) =>
+          snapshots.save([{ ...key, revision: 999, atUs: 5_000, data: "state" }])
+        )
+      )
+      const { snapshots } = yield* makeSqliteStores(file)
+      const found = yield* snapshots.loadAtOrBeforeTime(key, 5_000)
+      assert.deepStrictEqual(
+        Option.map(found, (s) => [s.revision, s.data]),
+        Option.some([999, "state"])
+      )
+    })
+  )
+
+  it.scoped("a store written before snapshots existed opens, keeps its events and gains the table", () =>
+    Effect.gen(function* () {
+      const file = path.join(yield* tempDirectory, "older.db")
+      yield* Effect.scoped(
+        Effect.flatMap(makeSqlite(file), (store) => store.append("pool-a", testBatch(0, 5), ExpectedRevision.noStream))
+      )
+      withRawDatabase(file, (db) => db.exec("DROP TABLE snapshots"))
+      const { events, snapshots } = yield* makeSqliteStores(file)
+      assert.strictEqual((yield* readWhole(events, "pool-a")).length, 5)
+      assert.isTrue(Option.isNone(yield* snapshots.latest(key)))
+      yield* snapshots.save([{ ...key, revision: 4, atUs: 40, data: "state" }])
+      assert.deepStrictEqual(
+        Option.map(yield* snapshots.latest(key), (s) => s.revision),
+        Option.some(4)
+      )
+    })
+  )
+
+  it.scoped("the layer provides both the event store and its snapshots, on one file", () =>
+    Effect.gen(function* () {
+      const file = path.join(yield* tempDirectory, "both.db")
+      yield* Effect.gen(function* () {
+        yield* (yield* EventStore).append("pool-a", testBatch(0, 2), ExpectedRevision.noStream)
+        yield* (yield* SnapshotStore).save([{ ...key, revision: 1, atUs: 20, data: "state" }])
+      }).pipe(Effect.provide(layerSqlite(file)))
+      const count = withRawDatabase(file, (db) => db.prepare("SELECT count(*) FROM snapshots").pluck().get())
+      assert.strictEqual(count, 1)
     })
   )
 })

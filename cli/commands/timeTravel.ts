@@ -1,0 +1,224 @@
+/**
+ * Time travel on the command line (DESIGN.md §7):
+ * - `xenpool at WHEN --pool ID [--vm ID | --host ID]`: the pool (or one VM, or one host) as of WHEN;
+ * - `xenpool history --pool ID (--vm ID | --host ID)`: a VM's placements and migrations, a host's memory over time;
+ * - `xenpool diff --pool ID FROM TO`: what changed between two points.
+ * WHEN, FROM and TO are a simulated time with a unit (`12.5s`, `800ms`, `42us`) or `@REVISION`.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Either, Layer, Option } from "effect"
+import { hostId, vmId, type PoolId } from "../../domain/ids.js"
+import { getHost, getVm, hostList, vmList } from "../../domain/state.js"
+import { formatDurationUs, formatUnitError, parseDurationUs } from "../../domain/units.js"
+import { diff } from "../../projections/diff.js"
+import { hostHistory, vmHistory } from "../../projections/history.js"
+import { SnapshotSettings } from "../../projections/snapshots.js"
+import { stateAt, type TimeTravelTarget } from "../../projections/timeTravel.js"
+import { layerFromUrl } from "../../store/url.js"
+import { CliFailure } from "../errors.js"
+import { jsonOption, poolOption, printJson, storeOption, storeUrlOf } from "../shared.js"
+import {
+  atJson,
+  diffJson,
+  formatAt,
+  formatDiff,
+  formatHostHistory,
+  formatVmHistory,
+  hostHistoryJson,
+  pageSizeOf,
+  vmHistoryJson,
+  type Focus
+} from "../timeTravelOutput.js"
+import { requirePool } from "./pools.js"
+
+const WHEN_EXPECTED = "a simulated time with a unit (12.5s, 800ms, 42us) or @REVISION (e.g. @120)"
+
+/** `12.5s`, `800ms`, `42us` or `@REVISION`, as a time-travel target. */
+export const parseWhen = (text: string): Either.Either<TimeTravelTarget, CliFailure> => {
+  const input = text.trim()
+  if (input.startsWith("@")) {
+    const digits = input.slice(1)
+    const revision = Number(digits)
+    return /^[0-9]+$/.test(digits) && Number.isSafeInteger(revision)
+      ? Either.right({ revision })
+      : Either.left(new CliFailure({ what: "bad revision", where: text, expected: "@ and a revision >= 0, e.g. @120" }))
+  }
+  return Either.mapBoth(parseDurationUs(input), {
+    onLeft: (error) =>
+      new CliFailure({ what: "bad time", where: text, expected: `${WHEN_EXPECTED}; ${formatUnitError(error)}` }),
+    onRight: (atUs) => ({ atUs })
+  })
+}
+
+/** How a target reads in a headline: `12.500 s` or `@120`. */
+export const describeTarget = (target: TimeTravelTarget): string =>
+  "revision" in target ? `@${target.revision}` : formatDurationUs(target.atUs)
+
+export const snapshotEveryEnvVar = "XENPOOL_SNAPSHOT_EVERY"
+
+/**
+ * The snapshot cadence: `XENPOOL_SNAPSHOT_EVERY` (events between snapshots) if set, else the default.
+ * A bad value is a one-line error rather than a silent default.
+ */
+export const snapshotSettingsLayer = (env: NodeJS.ProcessEnv = process.env) => {
+  const text = env[snapshotEveryEnvVar]
+  if (text === undefined || text === "") return Layer.empty
+  const everyEvents = Number(text)
+  return /^[0-9]+$/.test(text) && Number.isSafeInteger(everyEvents) && everyEvents >= 1
+    ? Layer.succeed(SnapshotSettings, { everyEvents })
+    : Layer.fail(
+        new CliFailure({ what: `bad ${snapshotEveryEnvVar}`, where: text, expected: "a number of events >= 1" })
+      )
+}
+
+/** The store the options name, with its snapshots, at the configured cadence. */
+export const timeTravelLayer = (store: Option.Option<string>) =>
+  Layer.merge(layerFromUrl(storeUrlOf(store)), snapshotSettingsLayer())
+
+const parseTarget = (text: string) => Either.match(parseWhen(text), { onLeft: Effect.fail, onRight: Effect.succeed })
+
+const some = (ids: ReadonlyArray<string>): string =>
+  ids.length === 0
+    ? "it has none"
+    : `known: ${ids.slice(0, 12).join(", ")}${ids.length > 12 ? ` … (${ids.length})` : ""}`
+
+const unknown = (what: "VM" | "host", id: string, pool: PoolId, known: ReadonlyArray<string>) =>
+  new CliFailure({
+    what: `unknown ${what}`,
+    where: `${id} in pool ${pool}`,
+    expected: `a ${what} of the pool; ${some(known)}`
+  })
+
+/** The focus the options ask for; both --vm and --host is an error. */
+const focusOf = (vm: Option.Option<string>, host: Option.Option<string>) =>
+  Option.isSome(vm) && Option.isSome(host)
+    ? Effect.fail(
+        new CliFailure({
+          what: "--vm and --host together",
+          where: "the command line",
+          expected: "one of them, or neither"
+        })
+      )
+    : Effect.succeed<Focus>(
+        Option.isSome(vm)
+          ? { _tag: "vm", vm: vmId(vm.value) }
+          : Option.isSome(host)
+            ? { _tag: "host", host: hostId(host.value) }
+            : { _tag: "pool" }
+      )
+
+/** A VM or host named by the focus must be in the pool then or now (its latest state). */
+const requireFocus = (pool: PoolId, focus: Focus, then: Parameters<typeof getVm>[0]) =>
+  Effect.gen(function* () {
+    if (focus._tag === "pool") return
+    const now = (yield* stateAt(pool, { revision: Number.MAX_SAFE_INTEGER }, { catchUp: false })).state
+    if (focus._tag === "vm" && getVm(then, focus.vm) === undefined && getVm(now, focus.vm) === undefined)
+      return yield* unknown(
+        "VM",
+        focus.vm,
+        pool,
+        vmList(now).map((v) => v.id)
+      )
+    if (focus._tag === "host" && getHost(then, focus.host) === undefined && getHost(now, focus.host) === undefined)
+      return yield* unknown(
+        "host",
+        focus.host,
+        pool,
+        hostList(now).map((h) => h.id)
+      )
+  })
+
+const vmOption = Options.text("vm").pipe(Options.withDescription("a VM id"), Options.optional)
+const hostOption = Options.text("host").pipe(Options.withDescription("a host id"), Options.optional)
+
+export const atCommand = Command.make(
+  "at",
+  {
+    when: Args.text({ name: "WHEN" }).pipe(Args.withDescription("a simulated time (12.5s, 800ms, 42us) or @REVISION")),
+    pool: poolOption,
+    vm: vmOption,
+    host: hostOption,
+    store: storeOption,
+    json: jsonOption
+  },
+  ({ when, pool, vm, host, store, json }) =>
+    Effect.gen(function* () {
+      const target = yield* parseTarget(when)
+      const focus = yield* focusOf(vm, host)
+      const id = pool as PoolId
+      yield* requirePool(id)
+      const answer = yield* stateAt(id, target)
+      yield* requireFocus(id, focus, answer.state)
+      if (json) return yield* printJson(atJson(answer, focus))
+      yield* Console.log(formatAt(answer, describeTarget(target), focus))
+    }).pipe(Effect.provide(timeTravelLayer(store)))
+).pipe(
+  Command.withDescription(
+    "time travel: the pool (or a VM, or a host) as of WHEN, a simulated time (12.5s) or @REVISION"
+  )
+)
+
+export const historyCommand = Command.make(
+  "history",
+  { pool: poolOption, vm: vmOption, host: hostOption, store: storeOption, json: jsonOption },
+  ({ pool, vm, host, store, json }) =>
+    Effect.gen(function* () {
+      const focus = yield* focusOf(vm, host)
+      const id = pool as PoolId
+      yield* requirePool(id)
+      if (focus._tag === "pool")
+        return yield* new CliFailure({
+          what: "history of what",
+          where: "the command line",
+          expected: "--vm ID or --host ID"
+        })
+      const now = (yield* stateAt(id, { revision: Number.MAX_SAFE_INTEGER })).state
+      if (focus._tag === "vm") {
+        const history = yield* vmHistory(id, focus.vm)
+        if (history.changes.length === 0)
+          return yield* unknown(
+            "VM",
+            focus.vm,
+            id,
+            vmList(now).map((v) => v.id)
+          )
+        return yield* json ? printJson(vmHistoryJson(history)) : Console.log(formatVmHistory(history))
+      }
+      const history = yield* hostHistory(id, focus.host)
+      if (history.points.length === 0)
+        return yield* unknown(
+          "host",
+          focus.host,
+          id,
+          hostList(now).map((h) => h.id)
+        )
+      return yield* json
+        ? printJson(hostHistoryJson(history))
+        : Console.log(formatHostHistory(history, pageSizeOf(now)))
+    }).pipe(Effect.provide(timeTravelLayer(store)))
+).pipe(Command.withDescription("a VM's placements, power changes and migrations, or a host's memory and VMs over time"))
+
+export const diffCommand = Command.make(
+  "diff",
+  {
+    from: Args.text({ name: "FROM" }).pipe(Args.withDescription("a simulated time (12.5s) or @REVISION")),
+    to: Args.text({ name: "TO" }).pipe(Args.withDescription("a simulated time (12.5s) or @REVISION")),
+    pool: poolOption,
+    store: storeOption,
+    json: jsonOption
+  },
+  ({ from, to, pool, store, json }) =>
+    Effect.gen(function* () {
+      const fromTarget = yield* parseTarget(from)
+      const toTarget = yield* parseTarget(to)
+      const id = pool as PoolId
+      yield* requirePool(id)
+      const result = yield* diff(id, fromTarget, toTarget)
+      if (json) return yield* printJson(diffJson(result))
+      yield* Console.log(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
+    }).pipe(Effect.provide(timeTravelLayer(store)))
+).pipe(
+  Command.withDescription(
+    "what changed in a pool between FROM and TO: VMs moved, started, stopped; hosts' memory and state"
+  )
+)

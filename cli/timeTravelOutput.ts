@@ -1,0 +1,380 @@
+/**
+ * What `xenpool at`, `history` and `diff` print: the JSON documents (DESIGN.md §7's `at` shape, ids
+ * and absent values as null so that every key is always there) and the human-readable tables.
+ */
+import type { HostId, VmId } from "../domain/ids.js"
+import { DEFAULT_PAGE_SIZE_BYTES, formatBytes, formatDurationUs } from "../domain/units.js"
+import { migrationList, vmList, type Migration, type PoolState, type Vm } from "../domain/state.js"
+import type { PoolDiff, HostChange } from "../projections/diff.js"
+import type { HostHistory, VmHistory } from "../projections/history.js"
+import { hostSummaries, type HostSummary } from "../projections/summary.js"
+import type { StateAt } from "../projections/timeTravel.js"
+import { table } from "./shared.js"
+
+// --- JSON -----------------------------------------------------------------------------------------
+
+const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
+
+export const vmJson = (vm: Vm) => ({
+  id: vm.id,
+  powerState: vm.powerState,
+  residentOn: orNull(vm.residentOn),
+  scheduledToBeResidentOn: orNull(vm.scheduledToBeResidentOn),
+  domid: vm.domid,
+  vcpus: vm.vcpus,
+  memoryStaticMinPages: vm.memory.staticMinPages,
+  memoryDynamicMinPages: vm.memory.dynamicMinPages,
+  memoryTargetPages: vm.memory.targetPages,
+  memoryDynamicMaxPages: vm.memory.dynamicMaxPages,
+  memoryStaticMaxPages: vm.memory.staticMaxPages,
+  memoryOverheadPages: vm.overheadPages,
+  populatedPages: vm.populatedPages,
+  pagedOutPages: vm.pagedOutPages,
+  currentOperation: orNull(vm.currentOperation),
+  migration: orNull(vm.migration)
+})
+
+export const migrationJson = (m: Migration) => ({
+  id: m.id,
+  vm: m.vm,
+  source: m.source,
+  destination: m.destination,
+  policy: m.policy,
+  phase: m.phase,
+  rounds: m.rounds,
+  reservedPages: m.reservedPages,
+  pagesSent: m.pagesSent,
+  bytesSent: m.bytesSent,
+  startedAtUs: m.startedAtUs,
+  stopAndCopyAtUs: orNull(m.stopAndCopyAtUs)
+})
+
+/** Which part of the pool an `at` answer shows: all of it, one VM (and its hosts), one host (and its VMs). */
+export type Focus =
+  | { readonly _tag: "pool" }
+  | { readonly _tag: "vm"; readonly vm: VmId }
+  | { readonly _tag: "host"; readonly host: HostId }
+
+export interface AtView {
+  readonly hosts: ReadonlyArray<HostSummary>
+  readonly vms: ReadonlyArray<Vm>
+  readonly migrations: ReadonlyArray<Migration>
+}
+
+/** The hosts, VMs and migrations the focus selects, in id order. */
+export const viewOf = (state: PoolState, focus: Focus): AtView => {
+  const hosts = hostSummaries(state)
+  const vms = vmList(state)
+  const migrations = migrationList(state)
+  switch (focus._tag) {
+    case "pool":
+      return { hosts, vms, migrations }
+    case "vm": {
+      const vm = vms.filter((v) => v.id === focus.vm)
+      const on = new Set(vm.flatMap((v) => [v.residentOn, v.scheduledToBeResidentOn]))
+      return {
+        hosts: hosts.filter((h) => on.has(h.id as HostId)),
+        vms: vm,
+        migrations: migrations.filter((m) => m.vm === focus.vm)
+      }
+    }
+    case "host": {
+      const touches = (v: Vm) => v.residentOn === focus.host || v.scheduledToBeResidentOn === focus.host
+      return {
+        hosts: hosts.filter((h) => h.id === focus.host),
+        vms: vms.filter(touches),
+        migrations: migrations.filter((m) => m.source === focus.host || m.destination === focus.host)
+      }
+    }
+  }
+}
+
+export const boundNote = (answer: StateAt): string | null => {
+  switch (answer.bound) {
+    case "before-first":
+      return "before the pool's first event: an empty pool"
+    case "after-last":
+      return `after the pool's last event (revision ${answer.lastRevision}): the latest state`
+    case "within":
+      return null
+  }
+}
+
+/** `at --json`: `{ pool, revision, atUs, hosts, vms, migrations }` plus how the answer relates to the history. */
+export const atJson = (answer: StateAt, focus: Focus) => {
+  const view = viewOf(answer.state, focus)
+  return {
+    pool: answer.pool,
+    revision: answer.revision,
+    atUs: answer.atUs,
+    bound: answer.bound,
+    note: boundNote(answer),
+    lastRevision: answer.lastRevision,
+    /** The time of the last event folded in (null before the first). */
+    lastEventAtUs: answer.revision < 0 ? null : answer.state.atUs,
+    hosts: view.hosts,
+    vms: view.vms.map(vmJson),
+    migrations: view.migrations.map(migrationJson)
+  }
+}
+
+const pointJson = (answer: StateAt) => ({
+  revision: answer.revision,
+  atUs: answer.atUs,
+  bound: answer.bound,
+  note: boundNote(answer)
+})
+
+export const diffJson = (d: PoolDiff) => ({
+  pool: d.pool,
+  from: pointJson(d.from),
+  to: pointJson(d.to),
+  vmsMoved: d.vmsMoved,
+  vmsStarted: d.vmsStarted,
+  vmsStopped: d.vmsStopped.map((s) => ({ ...s, powerState: orNull(s.powerState) })),
+  vmsCreated: d.vmsCreated,
+  vmsDestroyed: d.vmsDestroyed,
+  vmsPowerChanged: d.vmsPowerChanged,
+  hostsChanged: d.hostsChanged.map((h) => ({ ...h, before: orNull(h.before), after: orNull(h.after) }))
+})
+
+export const vmHistoryJson = (h: VmHistory) => ({
+  pool: h.pool,
+  vm: h.vm,
+  lastRevision: h.lastRevision,
+  changes: h.changes.map((c) => ({
+    ...c,
+    powerState: orNull(c.powerState),
+    residentOn: orNull(c.residentOn),
+    host: orNull(c.host)
+  })),
+  migrations: h.migrations
+})
+
+export const hostHistoryJson = (h: HostHistory) => ({
+  pool: h.pool,
+  host: h.host,
+  lastRevision: h.lastRevision,
+  points: h.points.map((p) => ({ ...p, vm: orNull(p.vm) }))
+})
+
+// --- text -----------------------------------------------------------------------------------------
+
+const count = (n: number) => n.toLocaleString("en-US")
+
+export const memoryBar = (used: number, total: number, width = 20): string => {
+  const filled = total <= 0 ? 0 : Math.min(width, Math.max(0, Math.round((used / total) * width)))
+  return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`
+}
+
+const hostStateText = (h: { readonly live: boolean; readonly enabled: boolean }) =>
+  !h.live ? "dead" : h.enabled ? "enabled" : "disabled"
+
+const listed = (ids: ReadonlyArray<string>, max = 8): string =>
+  ids.length === 0 ? "-" : ids.length <= max ? ids.join(", ") : `${ids.slice(0, max).join(", ")} … (${ids.length})`
+
+const pagesText = (pages: number, pageSizeBytes: number) => formatBytes(pages * pageSizeBytes)
+
+export const pageSizeOf = (state: PoolState): number => state.pool?.pageSizeBytes ?? DEFAULT_PAGE_SIZE_BYTES
+
+const hostsTable = (hosts: ReadonlyArray<HostSummary>, pageSizeBytes: number): string =>
+  table(
+    ["host", "state", "memory used", "free", "placement free", "reserved", "VMs"],
+    hosts.map((h) => {
+      const used = h.memoryTotalPages - h.memoryFreePages - h.memoryReservedPages
+      return [
+        h.id,
+        hostStateText(h),
+        `${memoryBar(used + h.memoryReservedPages, h.memoryTotalPages)} ${pagesText(used, pageSizeBytes)}`,
+        pagesText(h.memoryFreePages, pageSizeBytes),
+        pagesText(h.memoryPlacementFreePages, pageSizeBytes),
+        pagesText(h.memoryReservedPages, pageSizeBytes),
+        listed(h.vms)
+      ]
+    })
+  )
+
+const vmOperationText = (vm: Vm) =>
+  vm.currentOperation === undefined
+    ? "-"
+    : vm.scheduledToBeResidentOn === undefined
+      ? vm.currentOperation
+      : `${vm.currentOperation} → ${vm.scheduledToBeResidentOn}`
+
+const vmsTable = (vms: ReadonlyArray<Vm>, pageSizeBytes: number): string =>
+  table(
+    ["vm", "state", "host", "domid", "memory target", "operation"],
+    vms.map((vm) => [
+      vm.id,
+      vm.powerState,
+      vm.residentOn ?? "-",
+      vm.domid < 0 ? "-" : String(vm.domid),
+      pagesText(vm.memory.targetPages, pageSizeBytes),
+      vmOperationText(vm)
+    ])
+  )
+
+const migrationsTable = (migrations: ReadonlyArray<Migration>, pageSizeBytes: number): string =>
+  table(
+    ["migration", "vm", "from → to", "phase", "rounds", "sent", "started at"],
+    migrations.map((m) => [
+      m.id,
+      m.vm,
+      `${m.source} → ${m.destination}`,
+      m.phase,
+      String(m.rounds),
+      pagesText(m.pagesSent, pageSizeBytes),
+      formatDurationUs(m.startedAtUs)
+    ])
+  )
+
+/** The first line of an answer: which point of the history it is, and where that lies. */
+export const answerHeadline = (answer: StateAt, asked: string): string => {
+  const where =
+    answer.bound === "before-first"
+      ? "before the pool's first event: an empty pool"
+      : answer.bound === "after-last"
+        ? `after the pool's last event (revision ${count(answer.lastRevision)} at ${formatDurationUs(answer.state.atUs)}): this is the latest state`
+        : `revision ${count(answer.revision)} of ${count(answer.lastRevision)}, last event at ${formatDurationUs(answer.state.atUs)}`
+  return `pool ${answer.pool} at ${asked}: ${where}`
+}
+
+export const formatAt = (answer: StateAt, asked: string, focus: Focus): string => {
+  const view = viewOf(answer.state, focus)
+  const pageSizeBytes = pageSizeOf(answer.state)
+  const lines = [answerHeadline(answer, asked)]
+  if (focus._tag === "vm" && view.vms.length === 0) lines.push(`VM ${focus.vm} did not exist then`)
+  if (view.hosts.length > 0) lines.push("", hostsTable(view.hosts, pageSizeBytes))
+  if (view.vms.length > 0) lines.push("", vmsTable(view.vms, pageSizeBytes))
+  if (view.migrations.length > 0)
+    lines.push("", "migrations in flight:", migrationsTable(view.migrations, pageSizeBytes))
+  return lines.join("\n")
+}
+
+export const formatVmHistory = (h: VmHistory): string => {
+  const lines = [
+    `VM ${h.vm} in pool ${h.pool}: ${h.changes.length} changes, ${h.migrations.length} migrations (to revision ${count(h.lastRevision)})`,
+    ""
+  ]
+  lines.push(
+    table(
+      ["rev", "at", "change", "state", "host", "domid", "detail"],
+      h.changes.map((c) => [
+        String(c.revision),
+        formatDurationUs(c.atUs),
+        c.kind,
+        c.powerState ?? "(destroyed)",
+        c.residentOn ?? "-",
+        c.domid < 0 ? "-" : String(c.domid),
+        c.detail
+      ])
+    )
+  )
+  if (h.migrations.length > 0)
+    lines.push(
+      "",
+      table(
+        ["migration", "from → to", "started at", "rounds", "sent", "total", "downtime", "outcome"],
+        h.migrations.map((m) => [
+          m.id,
+          `${m.from} → ${m.to}`,
+          formatDurationUs(m.startedAtUs),
+          String(m.rounds),
+          formatBytes(m.bytesSent),
+          m.outcome === "in-progress" ? "-" : formatDurationUs(m.totalUs),
+          m.outcome === "committed" ? formatDurationUs(m.downtimeUs) : "-",
+          m.outcome === "aborted" ? `aborted: ${m.reason ?? ""}` : m.outcome
+        ])
+      )
+    )
+  return lines.join("\n")
+}
+
+export const formatHostHistory = (h: HostHistory, pageSizeBytes: number): string =>
+  [
+    `host ${h.host} in pool ${h.pool}: ${h.points.length} changes (to revision ${count(h.lastRevision)})`,
+    "",
+    table(
+      ["rev", "at", "event", "vm", "state", "memory used", "reserved", "free", "placement free", "VMs"],
+      h.points.map((p) => [
+        String(p.revision),
+        formatDurationUs(p.atUs),
+        p.event,
+        p.vm ?? "-",
+        hostStateText(p),
+        `${memoryBar(p.memoryUsedPages + p.memoryReservedPages, p.memoryTotalPages)} ${pagesText(p.memoryUsedPages, pageSizeBytes)}`,
+        pagesText(p.memoryReservedPages, pageSizeBytes),
+        pagesText(p.memoryFreePages, pageSizeBytes),
+        pagesText(p.memoryPlacementFreePages, pageSizeBytes),
+        p.incoming.length === 0 ? listed(p.vms, 6) : `${listed(p.vms, 6)}; incoming ${listed(p.incoming, 4)}`
+      ])
+    )
+  ].join("\n")
+
+const signedPages = (before: number, after: number, pageSizeBytes: number) => {
+  const delta = after - before
+  return `${pagesText(before, pageSizeBytes)} → ${pagesText(after, pageSizeBytes)} (${delta >= 0 ? "+" : "-"}${pagesText(Math.abs(delta), pageSizeBytes)})`
+}
+
+const hostChangeRow = (c: HostChange, pageSizeBytes: number): ReadonlyArray<string> => {
+  const state = (h: HostSummary | undefined) => (h === undefined ? "absent" : hostStateText(h))
+  const pages = (pick: (h: HostSummary) => number) =>
+    signedPages(c.before === undefined ? 0 : pick(c.before), c.after === undefined ? 0 : pick(c.after), pageSizeBytes)
+  const vms = [...c.vmsArrived.map((v) => `+${v}`), ...c.vmsLeft.map((v) => `-${v}`)]
+  return [
+    c.host,
+    state(c.before) === state(c.after) ? state(c.after) : `${state(c.before)} → ${state(c.after)}`,
+    pages((h) => h.memoryFreePages),
+    pages((h) => h.memoryPlacementFreePages),
+    listed(vms, 6)
+  ]
+}
+
+export const formatDiff = (d: PoolDiff, fromText: string, toText: string): string => {
+  const pageSizeBytes = pageSizeOf(d.to.state)
+  const lines = [
+    `pool ${d.pool}: from ${fromText} (revision ${d.from.revision}) to ${toText} (revision ${d.to.revision})`
+  ]
+  for (const point of [d.from, d.to])
+    if (boundNote(point) !== null) lines.push(`  ${point === d.from ? fromText : toText} is ${boundNote(point)}`)
+  const section = (title: string, items: ReadonlyArray<string>) => {
+    if (items.length > 0) lines.push("", `${title} (${items.length}):`, ...items.map((i) => `  ${i}`))
+  }
+  section(
+    "VMs moved",
+    d.vmsMoved.map((m) => `${m.vm}: ${m.from} → ${m.to}`)
+  )
+  section(
+    "VMs started",
+    d.vmsStarted.map((s) => `${s.vm}: ${s.powerState} on ${s.host}`)
+  )
+  section(
+    "VMs stopped",
+    d.vmsStopped.map((s) => `${s.vm}: was on ${s.host}, now ${s.powerState ?? "destroyed"}`)
+  )
+  section("VMs created", d.vmsCreated)
+  section("VMs destroyed", d.vmsDestroyed)
+  section(
+    "power state changes",
+    d.vmsPowerChanged.map((p) => `${p.vm}: ${p.from} → ${p.to}`)
+  )
+  if (d.hostsChanged.length > 0)
+    lines.push(
+      "",
+      table(
+        ["host", "state", "free", "placement free", "VMs"],
+        d.hostsChanged.map((c) => hostChangeRow(c, pageSizeBytes))
+      )
+    )
+  const lists = [
+    d.vmsMoved,
+    d.vmsStarted,
+    d.vmsStopped,
+    d.vmsCreated,
+    d.vmsDestroyed,
+    d.vmsPowerChanged,
+    d.hostsChanged
+  ]
+  if (lists.every((list) => list.length === 0)) lines.push("", "no change")
+  return lines.join("\n")
+}

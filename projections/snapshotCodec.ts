@@ -1,0 +1,382 @@
+/**
+ * Encoding and decoding pool-state snapshots fast, and the projection version that guards them.
+ *
+ * The schemas are in projections/snapshotSchema.ts: a snapshot holds either a whole state or the changes
+ * since an earlier snapshot (the snapshotter writes a whole state every few snapshots and changes in
+ * between, projections/snapshots.ts).
+ *
+ * `projectionVersion` is derived from the schemas' description plus `EVOLVE_VERSION`: a change to the
+ * state's shape changes it by itself, a change to what `evolve` computes must bump `EVOLVE_VERSION`.
+ * A snapshot is only ever read back by the version that wrote it; any other version rebuilds.
+ *
+ * Decoding a snapshot is on every time-travel query's path, so `decodeSnapshotData` does not run the
+ * schema's parser: it runs a check compiled from the schema's encoded side (same types, literals and
+ * refinements) and the schema's own conversions, several times faster. Encoding reuses the text of every
+ * host, VM and migration object already encoded (state objects are immutable and shared between
+ * successive states, so between two snapshots only the entities that changed are encoded again). Tests
+ * check both directions against the schemas.
+ */
+import { Either, HashMap, Option, Schema, SchemaAST } from "effect"
+import type { SchemaAST as AST } from "effect"
+import type { HostId, MigrationId, VmId } from "../domain/ids.js"
+import type { PoolState } from "../domain/state.js"
+import {
+  byId,
+  EncodedChanges,
+  EncodedParts,
+  hostFromTuple,
+  hostToTuple,
+  migrationFromTuple,
+  migrationToTuple,
+  poolInfoFromTuple,
+  poolInfoToTuple,
+  SnapshotData,
+  vmFromTuple,
+  vmToTuple,
+  type HostTuple,
+  type MigrationTuple,
+  type PoolInfoTuple,
+  type PoolStateChanges,
+  type VmTuple
+} from "./snapshotSchema.js"
+
+export { PoolStateChangesSnapshot, PoolStateSnapshot, SnapshotData, type PoolStateChanges } from "./snapshotSchema.js"
+
+/**
+ * What `evolve` computes, as a number. Bump it whenever `domain/evolve.ts` (or anything it calls) would
+ * fold the same events into a different state; the snapshots of the old version are then ignored and
+ * rebuilt. A change of the state's shape needs no bump: the schema's description is in the version.
+ * `test/timeTravel/version.test.ts` fails when evolve's output on a fixed log changes, to remind you.
+ */
+export const EVOLVE_VERSION = 1
+
+// --- the projection version -----------------------------------------------------------------------
+
+/** FNV-1a, 32 bits, as 8 hex digits: a stable fingerprint of a text (not a security hash). */
+const fnv1a = (text: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193) >>> 0
+  }
+  return hash.toString(16).padStart(8, "0")
+}
+
+/** The description of the schemas, both sides: what the version fingerprints. */
+export const snapshotSchemaDescription: string = String(SnapshotData.ast)
+
+/** `pool-state.e<EVOLVE_VERSION>.<schema fingerprint>`: the version of the pool-state projection. */
+export const makeProjectionVersion = (evolveVersion: number, schemaDescription: string): string =>
+  `pool-state.e${evolveVersion}.${fnv1a(schemaDescription)}`
+
+export const projectionVersion: string = makeProjectionVersion(EVOLVE_VERSION, snapshotSchemaDescription)
+
+// --- the fast codec -------------------------------------------------------------------------------
+
+/** A value check that accepts exactly what a schema's encoded side accepts (JSON values only). */
+type Check = (value: unknown) => boolean
+
+const noOptions: AST.ParseOptions = {}
+
+/**
+ * Compiles the check of a schema's encoded side: keywords, literals, refinements (their filters run),
+ * unions, tuples, arrays and structs; through a transformation, its encoded side. Throws on anything
+ * else, at module load: a snapshot schema the fast path cannot check is a bug to see at once.
+ */
+const compileCheck = (ast: AST.AST): Check => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return (value) => typeof value === "string"
+    case "NumberKeyword":
+      return (value) => typeof value === "number"
+    case "BooleanKeyword":
+      return (value) => typeof value === "boolean"
+    case "Literal": {
+      const literal = ast.literal
+      return (value) => value === literal
+    }
+    case "Refinement": {
+      const from = compileCheck(ast.from)
+      const filter = knownFilter(ast) ?? ((value: unknown) => Option.isNone(ast.filter(value, noOptions, ast)))
+      return (value) => from(value) && filter(value)
+    }
+    case "Transformation":
+      return compileCheck(ast.from)
+    case "Union":
+      return compileUnion(ast)
+    case "TupleType":
+      return compileTuple(ast)
+    case "TypeLiteral":
+      return compileStruct(ast)
+    default:
+      throw new Error(`snapshot codec: cannot compile a check for ${ast._tag}`)
+  }
+}
+
+/**
+ * The filters of the refinements a snapshot uses, as plain predicates: Effect's own definitions
+ * (`Schema.int`, `Schema.greaterThanOrEqualTo`, `Schema.pattern`), without the Option each filter call
+ * allocates. Any other refinement runs its own filter.
+ */
+const knownFilter = (ast: AST.Refinement): Check | undefined => {
+  const id = Option.getOrUndefined(SchemaAST.getSchemaIdAnnotation(ast))
+  if (id === Schema.IntSchemaId) return (value) => Number.isSafeInteger(value)
+  if (id === Schema.GreaterThanOrEqualToSchemaId) {
+    const minimum = (Option.getOrUndefined(SchemaAST.getJSONSchemaAnnotation(ast)) as { minimum?: unknown } | undefined)
+      ?.minimum
+    return typeof minimum === "number" ? (value) => (value as number) >= minimum : undefined
+  }
+  if (id === Schema.PatternSchemaId) {
+    const regex = (ast.annotations[Schema.PatternSchemaId] as { regex?: unknown } | undefined)?.regex
+    if (!(regex instanceof RegExp)) return undefined
+    return (value) => {
+      regex.lastIndex = 0
+      return regex.test(value as string)
+    }
+  }
+  return undefined
+}
+
+/** A union of literals is a set lookup; `X | null` tests null first; anything else tries each member. */
+const compileUnion = (ast: AST.Union): Check => {
+  if (ast.types.every((t) => t._tag === "Literal")) {
+    const literals = new Set<unknown>(ast.types.map((t) => (t as AST.Literal).literal))
+    return (value) => literals.has(value)
+  }
+  const others = ast.types.filter((t) => !(t._tag === "Literal" && t.literal === null))
+  const checks = others.map(compileCheck)
+  if (others.length === ast.types.length) return (value) => checks.some((check) => check(value))
+  if (checks.length === 1) {
+    const only = checks[0]!
+    return (value) => value === null || only(value)
+  }
+  return (value) => value === null || checks.some((check) => check(value))
+}
+
+const compileTuple = (ast: AST.TupleType): Check => {
+  if (ast.elements.some((e) => e.isOptional) || ast.rest.length > 1)
+    throw new Error("snapshot codec: optional tuple elements are not supported")
+  const elements = ast.elements.map((e) => compileCheck(e.type))
+  const rest = ast.rest.length === 1 ? compileCheck(ast.rest[0]!.type) : undefined
+  return (value) => {
+    if (!Array.isArray(value)) return false
+    if (rest === undefined ? value.length !== elements.length : value.length < elements.length) return false
+    for (let i = 0; i < elements.length; i++) if (!elements[i]!(value[i])) return false
+    if (rest !== undefined) for (let i = elements.length; i < value.length; i++) if (!rest(value[i])) return false
+    return true
+  }
+}
+
+/** A struct's fields, and no others (the snapshot structs refuse excess properties: `strict`). */
+const compileStruct = (ast: AST.TypeLiteral): Check => {
+  if (ast.indexSignatures.length > 0) throw new Error("snapshot codec: index signatures are not supported")
+  const strict = Option.getOrUndefined(SchemaAST.getParseOptionsAnnotation(ast))?.onExcessProperty === "error"
+  if (!strict) throw new Error("snapshot codec: a struct must refuse excess properties")
+  const fields = ast.propertySignatures.map((p) => ({ name: String(p.name), check: compileCheck(p.type) }))
+  const names = new Set(fields.map((f) => f.name))
+  return (value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return false
+    for (const { name, check } of fields) if (!check((value as Record<string, unknown>)[name])) return false
+    for (const key in value) if (!names.has(key)) return false
+    return true
+  }
+}
+
+const checkState: Check = compileCheck(EncodedParts.ast)
+const checkChanges: Check = compileCheck(EncodedChanges.ast)
+
+/** A snapshot's text that the current projection cannot read. */
+export class SnapshotDecodeError extends Schema.TaggedError<SnapshotDecodeError>()("SnapshotDecodeError", {
+  detail: Schema.String
+}) {}
+
+/** Encoded text of entities already encoded once: valid as long as the object lives (state is immutable). */
+const encodedTexts = new WeakMap<object, string>()
+
+const textOf = <A extends object>(entity: A, toTuple: (a: A) => unknown): string => {
+  let text = encodedTexts.get(entity)
+  if (text === undefined) {
+    text = JSON.stringify(toTuple(entity))
+    encodedTexts.set(entity, text)
+  }
+  return text
+}
+
+/**
+ * The entities of a state by id, in plain maps: what a snapshot of changes is compared against (a plain
+ * map lookup costs a fraction of a persistent map's, and a snapshot looks up every entity).
+ */
+export interface EntityIndex {
+  readonly hosts: ReadonlyMap<string, object>
+  readonly vms: ReadonlyMap<string, object>
+  readonly migrations: ReadonlyMap<string, object>
+}
+
+/** A snapshot's text, and the index of the state it holds (for the next snapshot of changes). */
+export interface EncodedSnapshot {
+  readonly text: string
+  readonly index: EntityIndex
+}
+
+/**
+ * The texts of a map's entities (all of them, or those not the same object in `previous`), the index
+ * of the map, and the ids in `previous` that are gone.
+ */
+const entityTexts = <A extends { readonly id: string }>(
+  map: HashMap.HashMap<string, A>,
+  toTuple: (a: A) => unknown,
+  previous?: ReadonlyMap<string, object>
+) => {
+  const texts: string[] = []
+  const index = new Map<string, object>()
+  let kept = 0
+  for (const entity of HashMap.values(map)) {
+    index.set(entity.id, entity)
+    const before = previous?.get(entity.id)
+    if (before !== undefined) kept++
+    if (before !== entity) texts.push(textOf(entity, toTuple))
+  }
+  // Every entity of `previous` is still here when as many were found as it had: nothing to look for.
+  const gone: string[] = []
+  if (previous !== undefined && kept < previous.size)
+    for (const id of previous.keys()) if (!index.has(id)) gone.push(id)
+  return { text: `[${texts.join(",")}]`, index, gone }
+}
+
+const poolText = (state: PoolState): string =>
+  JSON.stringify(state.pool === undefined ? null : poolInfoToTuple(state.pool))
+
+/** The snapshot text of a whole state (the schema's encoding, as JSON), and the state's index. */
+export const encodeWhole = (state: PoolState): EncodedSnapshot => {
+  const hosts = entityTexts(state.hosts, hostToTuple)
+  const vms = entityTexts(state.vms, vmToTuple)
+  const migrations = entityTexts(state.migrations, migrationToTuple)
+  return {
+    text:
+      `{"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)},"hosts":${hosts.text}` +
+      `,"vms":${vms.text},"migrations":${migrations.text}}`,
+    index: { hosts: hosts.index, vms: vms.index, migrations: migrations.index }
+  }
+}
+
+/** The snapshot text of a whole state: the schema's encoding, as JSON. */
+export const encodeSnapshot = (state: PoolState): string => encodeWhole(state).text
+
+/** The index of a state, as `encodeWhole` gives it (without the text). */
+export const entityIndex = (state: PoolState): EntityIndex => {
+  const index = <A extends { readonly id: string }>(map: HashMap.HashMap<string, A>) => {
+    const byIdMap = new Map<string, object>()
+    for (const entity of HashMap.values(map)) byIdMap.set(entity.id, entity)
+    return byIdMap
+  }
+  return { hosts: index(state.hosts), vms: index(state.vms), migrations: index(state.migrations) }
+}
+
+interface EncodedState {
+  readonly atUs: number
+  readonly pool: PoolInfoTuple | null
+  readonly hosts: ReadonlyArray<HostTuple>
+  readonly vms: ReadonlyArray<VmTuple>
+  readonly migrations: ReadonlyArray<MigrationTuple>
+}
+
+interface EncodedStateChanges extends EncodedState {
+  readonly base: number
+  readonly gone: readonly [ReadonlyArray<HostId>, ReadonlyArray<VmId>, ReadonlyArray<MigrationId>]
+}
+
+/** What a snapshot holds: a whole state, or the changes since the snapshot at `changes.base`. */
+export type DecodedSnapshot =
+  | { readonly _tag: "state"; readonly state: PoolState }
+  | { readonly _tag: "changes"; readonly changes: PoolStateChanges }
+
+const stateOf = (parts: EncodedState): PoolState => ({
+  pool: parts.pool === null ? undefined : poolInfoFromTuple(parts.pool),
+  hosts: byId(parts.hosts.map(hostFromTuple)),
+  vms: byId(parts.vms.map(vmFromTuple)),
+  migrations: byId(parts.migrations.map(migrationFromTuple)),
+  atUs: parts.atUs
+})
+
+const changesOf = (parts: EncodedStateChanges): PoolStateChanges => ({
+  base: parts.base,
+  atUs: parts.atUs,
+  pool: parts.pool === null ? undefined : poolInfoFromTuple(parts.pool),
+  hosts: parts.hosts.map(hostFromTuple),
+  vms: parts.vms.map(vmFromTuple),
+  migrations: parts.migrations.map(migrationFromTuple),
+  goneHosts: parts.gone[0],
+  goneVms: parts.gone[1],
+  goneMigrations: parts.gone[2]
+})
+
+/** What a snapshot's text holds; what `Schema.decodeUnknown(SnapshotData)` gives for the parsed JSON. */
+export const decodeSnapshotData = (data: string): Either.Either<DecodedSnapshot, SnapshotDecodeError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(data)
+  } catch (error) {
+    return Either.left(new SnapshotDecodeError({ detail: `not JSON: ${String(error)}` }))
+  }
+  const changes = typeof json === "object" && json !== null && "base" in json
+  if (!(changes ? checkChanges(json) : checkState(json)))
+    return Either.left(new SnapshotDecodeError({ detail: "does not fit the snapshot schema of this version" }))
+  return Either.right(
+    changes
+      ? { _tag: "changes", changes: changesOf(json as EncodedStateChanges) }
+      : { _tag: "state", state: stateOf(json as EncodedState) }
+  )
+}
+
+/** The whole state a snapshot's text holds; changes since another snapshot are refused. */
+export const decodeSnapshot = (data: string): Either.Either<PoolState, SnapshotDecodeError> =>
+  Either.flatMap(decodeSnapshotData(data), (decoded) =>
+    decoded._tag === "state"
+      ? Either.right(decoded.state)
+      : Either.left(
+          new SnapshotDecodeError({ detail: `changes since snapshot ${decoded.changes.base}, not a whole state` })
+        )
+  )
+
+/**
+ * The snapshot text of what changed from the state `previous` indexes (the state of snapshot `base`) to
+ * `state`: the schema's encoding of those changes, as JSON. Unchanged entities are found by identity,
+ * which the persistent state keeps for everything `evolve` did not touch.
+ */
+export const encodeChangesFrom = (previous: EntityIndex, state: PoolState, base: number): EncodedSnapshot => {
+  const hosts = entityTexts(state.hosts, hostToTuple, previous.hosts)
+  const vms = entityTexts(state.vms, vmToTuple, previous.vms)
+  const migrations = entityTexts(state.migrations, migrationToTuple, previous.migrations)
+  return {
+    text:
+      `{"base":${JSON.stringify(base)},"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)}` +
+      `,"hosts":${hosts.text},"vms":${vms.text},"migrations":${migrations.text}` +
+      `,"gone":${JSON.stringify([hosts.gone, vms.gone, migrations.gone])}}`,
+    index: { hosts: hosts.index, vms: vms.index, migrations: migrations.index }
+  }
+}
+
+/** The snapshot text of what changed from `previous` (the state of snapshot `base`) to `state`. */
+export const encodeChanges = (previous: PoolState, state: PoolState, base: number): string =>
+  encodeChangesFrom(entityIndex(previous), state, base).text
+
+const applyTo = <K, A extends { readonly id: K }>(
+  map: HashMap.HashMap<K, A>,
+  changed: ReadonlyArray<A>,
+  gone: ReadonlyArray<K>
+): HashMap.HashMap<K, A> =>
+  changed.length === 0 && gone.length === 0
+    ? map
+    : HashMap.mutate(map, (m) => {
+        for (const entity of changed) HashMap.set(m, entity.id, entity)
+        for (const key of gone) HashMap.remove(m, key)
+      })
+
+/** The state `changes` lead to from the state of the snapshot they were taken against. */
+export const applyChanges = (state: PoolState, changes: PoolStateChanges): PoolState => ({
+  pool: changes.pool,
+  hosts: applyTo(state.hosts, changes.hosts, changes.goneHosts),
+  vms: applyTo(state.vms, changes.vms, changes.goneVms),
+  migrations: applyTo(state.migrations, changes.migrations, changes.goneMigrations),
+  atUs: changes.atUs
+})

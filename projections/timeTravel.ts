@@ -1,0 +1,157 @@
+/**
+ * Time travel (DESIGN.md §4): the pool's state at a revision or at a simulated time.
+ *
+ * - `{ revision: r }`: the state after the events 0..r.
+ * - `{ atUs: t }`: as of t, inclusive (Datomic's as-of): the state after the last event with atUs <= t.
+ *   Precisely, the events of the stream's longest prefix whose times are all <= t; in a pool stream,
+ *   which is in time order, that is every event at or before t.
+ * - Before the pool's first event (a time earlier than it, or revision -1): the empty pool, `bound:
+ *   "before-first"`. Past its last event (a later time or a greater revision): the latest state,
+ *   `bound: "after-last"`. Both are answers, not errors; only a pool with no events at all is one.
+ *
+ * A query first catches the pool's snapshots up (nothing to do unless N events came since the last
+ * one), then loads the nearest snapshot at or before its target and folds the few events after it: at
+ * most N (projections/snapshots.ts). For a time, the snapshot is the last one whose events are all at
+ * or before t, so no search over the stream is needed: the next snapshot is past t, so the fold reads
+ * fewer than N events before it meets the first event after t.
+ */
+import { Effect, Schema } from "effect"
+import { evolve } from "../domain/evolve.js"
+import { poolStreamName, PoolId } from "../domain/ids.js"
+import { initialState, type PoolState } from "../domain/state.js"
+import { EventStore } from "../store/EventStore.js"
+import { SnapshotStore } from "../store/SnapshotStore.js"
+import { foldStartFrom, streamStart, type FoldStart } from "./snapshotChain.js"
+import { catchUpSnapshots, snapshotCadence, snapshotKey } from "./snapshots.js"
+
+export type TimeTravelTarget = { readonly revision: number } | { readonly atUs: number }
+
+/** Where the target fell in the pool's history. */
+export type HistoryBound = "before-first" | "within" | "after-last"
+
+export interface StateAt {
+  readonly pool: PoolId
+  readonly target: TimeTravelTarget
+  readonly state: PoolState
+  /** The revision of the last event folded in; -1 before the first event. */
+  readonly revision: number
+  /** The time the answer holds at: the time asked, or for a revision that event's time (0 before any). */
+  readonly atUs: number
+  readonly bound: HistoryBound
+  /** The stream's last revision when the query ran. */
+  readonly lastRevision: number
+  /** How it was computed: the snapshot the fold started from (-1: the stream's start) and the events folded. */
+  readonly snapshotRevision: number
+  readonly eventsFolded: number
+}
+
+/** The pool has no events in this store. */
+export class UnknownPool extends Schema.TaggedError<UnknownPool>()("UnknownPool", { pool: PoolId }) {
+  override get message() {
+    return `pool ${this.pool} has no events in this store`
+  }
+}
+
+export interface StateAtOptions {
+  /** Catch the snapshots up before the query (default true); off, a query uses the snapshots there are. */
+  readonly catchUp?: boolean
+}
+
+/** Events read per page while folding towards a time: small, so that little is decoded past the target. */
+const TIME_PAGE_EVENTS = 128
+const REVISION_PAGE_EVENTS = 4_096
+
+/** Folds the stream from `start` through `toRevision` (inclusive). */
+const foldToRevision = (pool: PoolId, start: FoldStart, toRevision: number) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    let { state, revision } = start
+    // Bounded: every page moves `revision` forward or ends the loop.
+    while (revision < toRevision) {
+      const page = yield* store.read(poolStreamName(pool), {
+        from: revision + 1,
+        maxCount: Math.min(REVISION_PAGE_EVENTS, toRevision - revision)
+      })
+      if (page.length === 0) break
+      for (const recorded of page) state = evolve(state, recorded.event)
+      revision = page[page.length - 1]!.revision
+    }
+    return { state, revision }
+  })
+
+/** Folds the stream from `start` up to (not including) its first event after `atUs`, or its end. */
+const foldToTime = (pool: PoolId, start: FoldStart, atUs: number) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    let { state, revision } = start
+    // Bounded: every page moves `revision` forward or ends the loop.
+    for (;;) {
+      const page = yield* store.read(poolStreamName(pool), { from: revision + 1, maxCount: TIME_PAGE_EVENTS })
+      for (const recorded of page) {
+        if (recorded.event.atUs > atUs) return { state, revision }
+        state = evolve(state, recorded.event)
+        revision = recorded.revision
+      }
+      if (page.length < TIME_PAGE_EVENTS) return { state, revision }
+    }
+  })
+
+const boundOf = (revision: number, lastRevision: number, beyond: boolean): HistoryBound =>
+  revision < 0 ? "before-first" : revision === lastRevision && beyond ? "after-last" : "within"
+
+/** The pool's state at a revision or a time (see the module's comment for the exact meaning). */
+export const stateAt = (pool: PoolId, target: TimeTravelTarget, options: StateAtOptions = {}) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const snapshots = yield* SnapshotStore
+    const lastRevision = yield* store.lastRevision(poolStreamName(pool))
+    if (lastRevision === undefined) return yield* new UnknownPool({ pool })
+    if (options.catchUp ?? true) yield* catchUpSnapshots(pool)
+    const key = snapshotKey(pool)
+    const { wholeStateEvery } = yield* snapshotCadence
+    if ("revision" in target) {
+      const toRevision = Math.min(Math.floor(target.revision), lastRevision)
+      const start =
+        toRevision < 0
+          ? streamStart
+          : yield* foldStartFrom(key, yield* snapshots.loadAtOrBeforeRevision(key, toRevision), wholeStateEvery)
+      const { state, revision } = yield* foldToRevision(pool, start, toRevision)
+      return {
+        pool,
+        target,
+        state,
+        revision,
+        atUs: revision < 0 ? 0 : state.atUs,
+        bound: boundOf(revision, lastRevision, target.revision > lastRevision),
+        lastRevision,
+        snapshotRevision: start.revision,
+        eventsFolded: revision - start.revision
+      } satisfies StateAt
+    }
+    const start = yield* foldStartFrom(key, yield* snapshots.loadAtOrBeforeTime(key, target.atUs), wholeStateEvery)
+    const { state, revision } = yield* foldToTime(pool, start, target.atUs)
+    return {
+      pool,
+      target,
+      state: revision < 0 ? initialState : state,
+      revision,
+      atUs: target.atUs,
+      bound: boundOf(revision, lastRevision, target.atUs > state.atUs),
+      lastRevision,
+      snapshotRevision: start.revision,
+      eventsFolded: revision - start.revision
+    } satisfies StateAt
+  })
+
+/** The full fold from the stream's start, without snapshots: what every snapshot answer must equal. */
+export const stateAtByFullFold = (pool: PoolId, target: TimeTravelTarget) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const lastRevision = yield* store.lastRevision(poolStreamName(pool))
+    if (lastRevision === undefined) return yield* new UnknownPool({ pool })
+    const { state, revision } =
+      "revision" in target
+        ? yield* foldToRevision(pool, streamStart, Math.min(Math.floor(target.revision), lastRevision))
+        : yield* foldToTime(pool, streamStart, target.atUs)
+    return { state, revision }
+  })
