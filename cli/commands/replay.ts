@@ -18,6 +18,7 @@ import type { RunResult } from "../../engine/simulation.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput } from "../../simulations/trace.js"
+import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { EventSpool } from "../eventSpool.js"
 import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf } from "../shared.js"
@@ -177,6 +178,8 @@ export const replayCommand = Command.make(
         json,
         ...(Option.isSome(seed) ? { seed: seed.value } : {})
       })
+      // Snapshots for time travel now, while the events are fresh, rather than on the first query.
+      yield* catchUpSnapshots(id)
       if (json) return yield* printJson(output)
       yield* Console.log(
         `${formatRun(output, pageSizeBytes)}\n${output.records.toLocaleString("en-US")} trace records replayed from ${trace}`
