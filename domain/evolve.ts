@@ -108,8 +108,6 @@ class NativeTables implements Tables {
   }
 }
 
-type StateDraft = Tables
-
 const updateHost = (s: Tables, id: HostId | undefined, f: (host: Draft<Host>) => void): void => {
   const host = id === undefined ? undefined : s.host(id)
   if (!host) return
@@ -135,14 +133,14 @@ const updateMigration = (s: Tables, id: MigrationId, f: (m: Draft<Migration>) =>
 }
 
 /** Adds (sign +1) or removes (sign -1) a VM's footprint on a host it is resident on. */
-const residency = (s: StateDraft, host: HostId | undefined, vm: Vm, sign: 1 | -1): void =>
+const residency = (s: Tables, host: HostId | undefined, vm: Vm, sign: 1 | -1): void =>
   updateHost(s, host, (h) => {
     h.residentPages += sign * vmPhysicalPages(vm)
     h.placementPages += sign * vmPlacementPages(vm)
   })
 
 /** The VM leaves its host: Halted or Suspended clears resident_on, scheduled and the domid (XAPI's force_state_reset). */
-const leaveHost = (s: StateDraft, vm: Vm, powerState: "Halted" | "Suspended"): void => {
+const leaveHost = (s: Tables, vm: Vm, powerState: "Halted" | "Suspended"): void => {
   residency(s, vm.residentOn, vm, -1)
   updateVm(s, vm.id, (v) => {
     v.powerState = powerState
@@ -160,7 +158,7 @@ const leaveHost = (s: StateDraft, vm: Vm, powerState: "Halted" | "Suspended"): v
 }
 
 /** A domain is created on `host` with `domid`: the host's domid counter moves past it. */
-const arriveOnHost = (s: StateDraft, vm: Vm, host: HostId, domid: number, paused: boolean): void => {
+const arriveOnHost = (s: Tables, vm: Vm, host: HostId, domid: number, paused: boolean): void => {
   updateVm(s, vm.id, (v) => {
     v.powerState = paused ? "Paused" : "Running"
     v.residentOn = host
@@ -174,7 +172,7 @@ const arriveOnHost = (s: StateDraft, vm: Vm, host: HostId, domid: number, paused
 }
 
 /** The migration leaves the state; the destination's reservation and placement are released. */
-const endMigration = (s: StateDraft, migration: Migration, vm: Vm): void => {
+const endMigration = (s: Tables, migration: Migration, vm: Vm): void => {
   updateHost(s, migration.destination, (h) => {
     h.reservedPages -= migration.reservedPages
     h.placementPages -= vmPlacementPages(vm)
@@ -188,11 +186,11 @@ const endMigration = (s: StateDraft, migration: Migration, vm: Vm): void => {
 }
 
 /** The VM's frames change by `framesDelta` pages (paging, ballooning): its host's physical use follows. */
-const frames = (s: StateDraft, vm: Vm, framesDelta: number): void =>
+const frames = (s: Tables, vm: Vm, framesDelta: number): void =>
   updateHost(s, vm.residentOn, (h) => void (h.residentPages += framesDelta))
 
 /** During a migration's live rounds a paged-in page travels with its data: the reservation grows. */
-const growReservation = (s: StateDraft, vm: Vm, pages: number): void => {
+const growReservation = (s: Tables, vm: Vm, pages: number): void => {
   const migration = vm.migration ? s.migration(vm.migration) : undefined
   if (!migration) return
   updateHost(s, migration.destination, (h) => void (h.reservedPages += pages))

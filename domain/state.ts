@@ -178,11 +178,3 @@ export const copyMigration = (m: Migration): Draft<Migration> => ({
   startedAtUs: m.startedAtUs,
   stopAndCopyAtUs: m.stopAndCopyAtUs
 })
-
-export const copyState = (s: PoolState): Draft<PoolState> => ({
-  pool: s.pool,
-  hosts: s.hosts,
-  vms: s.vms,
-  migrations: s.migrations,
-  atUs: s.atUs
-})
