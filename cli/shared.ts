@@ -2,6 +2,7 @@
 import { Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { resolveStoreUrl } from "../store/url.js"
+import { CliFailure } from "./errors.js"
 
 export const storeOption = Options.text("store").pipe(
   Options.withDescription(
@@ -50,3 +51,12 @@ export const makeProgress = (enabled: boolean) => {
 
 export const succeedJsonOrText = (json: boolean, value: unknown, text: () => string) =>
   json ? printJson(value) : Effect.flatMap(Effect.sync(text), (t) => Console.log(t))
+
+/** `--seed N`, optional: the root seed, a safe integer >= 0 (one rule for every command that takes it). */
+export const seedOption = (description: string) =>
+  Options.integer("seed").pipe(Options.withDescription(description), Options.optional)
+
+export const checkedSeed = (seed: Option.Option<number>) =>
+  Option.isSome(seed) && !(Number.isSafeInteger(seed.value) && seed.value >= 0)
+    ? Effect.fail(new CliFailure({ what: "bad option", where: `--seed ${seed.value}`, expected: "an integer >= 0" }))
+    : Effect.succeed(Option.getOrUndefined(seed))

@@ -21,7 +21,7 @@ import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput
 import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { EventSpool } from "../eventSpool.js"
-import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf } from "../shared.js"
+import { checkedSeed, jsonOption, makeProgress, printJson, seedOption, storeOption, storeUrlOf } from "../shared.js"
 import { choosePoolId, formatRun, RunTally, type RunOutput } from "./simulate.js"
 
 /** Events appended per batch when a run is too long to append at once. */
@@ -156,27 +156,23 @@ const poolIdOption = Options.text("pool").pipe(
   Options.withDescription("pool id to write (default: the trace's pool id with a new -N suffix)"),
   Options.optional
 )
-const seedOption = Options.integer("seed").pipe(
-  Options.withDescription("root seed (default: the trace's); the same seed and pool id give the same event ids"),
-  Options.optional
+const replaySeedOption = seedOption(
+  "root seed (default: the trace's); the same seed and pool id give the same event ids"
 )
 
 export const replayCommand = Command.make(
   "replay",
-  { trace: traceArg, pool: poolIdOption, seed: seedOption, store: storeOption, json: jsonOption },
+  { trace: traceArg, pool: poolIdOption, seed: replaySeedOption, store: storeOption, json: jsonOption },
   ({ trace, pool, seed, store, json }) =>
     Effect.gen(function* () {
-      if (Option.isSome(seed) && !(Number.isSafeInteger(seed.value) && seed.value >= 0))
-        return yield* Effect.fail(
-          new CliFailure({ what: "bad option", where: `--seed ${seed.value}`, expected: "an integer >= 0" })
-        )
+      const rootSeed = yield* checkedSeed(seed)
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input)
       const id = yield* choosePoolId(header.poolId, Option.getOrUndefined(pool))
       const { output, pageSizeBytes } = yield* replayIntoStore(input, {
         pool: id,
         json,
-        ...(Option.isSome(seed) ? { seed: seed.value } : {})
+        ...(rootSeed === undefined ? {} : { seed: rootSeed })
       })
       // Snapshots for time travel now, while the events are fresh, rather than on the first query.
       yield* catchUpSnapshots(id)

@@ -17,7 +17,16 @@ import { compileScenario, type CompiledScenario } from "../../simulations/compil
 import { runScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
 import { CliFailure, inputFailure } from "../errors.js"
-import { jsonOption, makeProgress, printJson, storeOption, storeUrlOf, table } from "../shared.js"
+import {
+  jsonOption,
+  makeProgress,
+  printJson,
+  storeOption,
+  storeUrlOf,
+  table,
+  checkedSeed,
+  seedOption
+} from "../shared.js"
 import { listPools } from "./pools.js"
 import { HostsInUse } from "../../projections/hostsInUse.js"
 import { migrationTotals } from "../../projections/migrationTotals.js"
@@ -202,10 +211,7 @@ export const formatRun = (o: RunOutput, pageSizeBytes: number): string => {
 }
 
 const scenarioArg = Args.file({ name: "SCENARIO", exists: "either" }).pipe(Args.withDescription("a scenario JSON file"))
-const seedOption = Options.integer("seed").pipe(
-  Options.withDescription("root seed (default: the scenario's)"),
-  Options.optional
-)
+const scenarioSeedOption = seedOption("root seed (default: the scenario's)")
 const poolIdOption = Options.text("pool").pipe(
   Options.withDescription("pool id to write (default: the scenario's pool id with a new -N suffix)"),
   Options.optional
@@ -213,10 +219,11 @@ const poolIdOption = Options.text("pool").pipe(
 
 export const simulateCommand = Command.make(
   "simulate",
-  { scenario: scenarioArg, seed: seedOption, pool: poolIdOption, store: storeOption, json: jsonOption },
+  { scenario: scenarioArg, seed: scenarioSeedOption, pool: poolIdOption, store: storeOption, json: jsonOption },
   ({ scenario, seed, pool, store, json }) =>
     Effect.gen(function* () {
-      const base = yield* loadScenario(scenario, Option.isSome(seed) ? { seed: seed.value } : {})
+      const rootSeed = yield* checkedSeed(seed)
+      const base = yield* loadScenario(scenario, rootSeed === undefined ? {} : { seed: rootSeed })
       const id = yield* choosePoolId(base.pool, Option.getOrUndefined(pool))
       const compiled = { ...base, pool: id }
       const { output } = yield* runIntoStore(compiled, json)

@@ -114,6 +114,15 @@ describe("xenpool simulate", () => {
     })
   }
 
+  it("a negative --seed is refused with a clear error and nothing appended", () => {
+    const dir = tempDir()
+    const store = `sqlite:${join(dir, "s.db")}`
+    const r = xenpool(["simulate", scenario("idle-migration"), "--store", store, "--seed", "-3"])
+    expect(isCleanError(r)).toBe(true)
+    expect(r.stderr).toContain("--seed -3")
+    expect(JSON.parse(xenpool(["pools", "--store", store, "--json"]).stdout)).toEqual([])
+  })
+
   it("a file that is not JSON, and a missing file, are clear errors", () => {
     const dir = tempDir()
     writeFileSync(join(dir, "x.json"), "{ not json")
