@@ -16,8 +16,8 @@
  * successive states, so between two snapshots only the entities that changed are encoded again). Tests
  * check both directions against the schemas.
  */
-import { Either, HashMap, Option, Schema, SchemaAST } from "effect"
-import type { SchemaAST as AST } from "effect"
+import { Either, HashMap, Schema } from "effect"
+import { compileCheck, type Check } from "../domain/schemaCheck.js"
 import type { HostId, MigrationId, VmId } from "../domain/ids.js"
 import type { PoolState } from "../domain/state.js"
 import {
@@ -73,117 +73,19 @@ export const projectionVersion: string = makeProjectionVersion(EVOLVE_VERSION, s
 
 // --- the fast codec -------------------------------------------------------------------------------
 
-/** A value check that accepts exactly what a schema's encoded side accepts (JSON values only). */
-type Check = (value: unknown) => boolean
-
-const noOptions: AST.ParseOptions = {}
-
 /**
- * Compiles the check of a schema's encoded side: keywords, literals, refinements (their filters run),
- * unions, tuples, arrays and structs; through a transformation, its encoded side. Throws on anything
- * else, at module load: a snapshot schema the fast path cannot check is a bug to see at once.
+ * The check of a schema's encoded side (domain/schemaCheck.ts), whose structs all refuse excess
+ * properties, so that its no is the schema's no. Throws at module load when a snapshot schema has a node
+ * the compiler does not handle: a bug to see at once.
  */
-const compileCheck = (ast: AST.AST): Check => {
-  switch (ast._tag) {
-    case "StringKeyword":
-      return (value) => typeof value === "string"
-    case "NumberKeyword":
-      return (value) => typeof value === "number"
-    case "BooleanKeyword":
-      return (value) => typeof value === "boolean"
-    case "Literal": {
-      const literal = ast.literal
-      return (value) => value === literal
-    }
-    case "Refinement": {
-      const from = compileCheck(ast.from)
-      const filter = knownFilter(ast) ?? ((value: unknown) => Option.isNone(ast.filter(value, noOptions, ast)))
-      return (value) => from(value) && filter(value)
-    }
-    case "Transformation":
-      return compileCheck(ast.from)
-    case "Union":
-      return compileUnion(ast)
-    case "TupleType":
-      return compileTuple(ast)
-    case "TypeLiteral":
-      return compileStruct(ast)
-    default:
-      throw new Error(`snapshot codec: cannot compile a check for ${ast._tag}`)
-  }
+const compileSnapshotCheck = (schema: Schema.Schema.Any): Check => {
+  const check = compileCheck(schema.ast, { encodedSide: true, strictStructs: true })
+  if (check === undefined) throw new Error("snapshot codec: the snapshot schema cannot be compiled into a check")
+  return check
 }
 
-/**
- * The filters of the refinements a snapshot uses, as plain predicates: Effect's own definitions
- * (`Schema.int`, `Schema.greaterThanOrEqualTo`, `Schema.pattern`), without the Option each filter call
- * allocates. Any other refinement runs its own filter.
- */
-const knownFilter = (ast: AST.Refinement): Check | undefined => {
-  const id = Option.getOrUndefined(SchemaAST.getSchemaIdAnnotation(ast))
-  if (id === Schema.IntSchemaId) return (value) => Number.isSafeInteger(value)
-  if (id === Schema.GreaterThanOrEqualToSchemaId) {
-    const minimum = (Option.getOrUndefined(SchemaAST.getJSONSchemaAnnotation(ast)) as { minimum?: unknown } | undefined)
-      ?.minimum
-    return typeof minimum === "number" ? (value) => (value as number) >= minimum : undefined
-  }
-  if (id === Schema.PatternSchemaId) {
-    const regex = (ast.annotations[Schema.PatternSchemaId] as { regex?: unknown } | undefined)?.regex
-    if (!(regex instanceof RegExp)) return undefined
-    return (value) => {
-      regex.lastIndex = 0
-      return regex.test(value as string)
-    }
-  }
-  return undefined
-}
-
-/** A union of literals is a set lookup; `X | null` tests null first; anything else tries each member. */
-const compileUnion = (ast: AST.Union): Check => {
-  if (ast.types.every((t) => t._tag === "Literal")) {
-    const literals = new Set<unknown>(ast.types.map((t) => (t as AST.Literal).literal))
-    return (value) => literals.has(value)
-  }
-  const others = ast.types.filter((t) => !(t._tag === "Literal" && t.literal === null))
-  const checks = others.map(compileCheck)
-  if (others.length === ast.types.length) return (value) => checks.some((check) => check(value))
-  if (checks.length === 1) {
-    const only = checks[0]!
-    return (value) => value === null || only(value)
-  }
-  return (value) => value === null || checks.some((check) => check(value))
-}
-
-const compileTuple = (ast: AST.TupleType): Check => {
-  if (ast.elements.some((e) => e.isOptional) || ast.rest.length > 1)
-    throw new Error("snapshot codec: optional tuple elements are not supported")
-  const elements = ast.elements.map((e) => compileCheck(e.type))
-  const rest = ast.rest.length === 1 ? compileCheck(ast.rest[0]!.type) : undefined
-  return (value) => {
-    if (!Array.isArray(value)) return false
-    if (rest === undefined ? value.length !== elements.length : value.length < elements.length) return false
-    for (let i = 0; i < elements.length; i++) if (!elements[i]!(value[i])) return false
-    if (rest !== undefined) for (let i = elements.length; i < value.length; i++) if (!rest(value[i])) return false
-    return true
-  }
-}
-
-/** A struct's fields, and no others (the snapshot structs refuse excess properties: `strict`). */
-const compileStruct = (ast: AST.TypeLiteral): Check => {
-  if (ast.indexSignatures.length > 0) throw new Error("snapshot codec: index signatures are not supported")
-  const strict = Option.getOrUndefined(SchemaAST.getParseOptionsAnnotation(ast))?.onExcessProperty === "error"
-  if (!strict) throw new Error("snapshot codec: a struct must refuse excess properties")
-  const fields = ast.propertySignatures.map((p) => ({ name: String(p.name), check: compileCheck(p.type) }))
-  const names = new Set(fields.map((f) => f.name))
-  return (value) => {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return false
-    for (const { name, check } of fields) if (!check((value as Record<string, unknown>)[name])) return false
-    for (const key in value) if (!names.has(key)) return false
-    return true
-  }
-}
-
-const checkState: Check = compileCheck(EncodedParts.ast)
-const checkChanges: Check = compileCheck(EncodedChanges.ast)
+const checkState: Check = compileSnapshotCheck(EncodedParts)
+const checkChanges: Check = compileSnapshotCheck(EncodedChanges)
 
 /** A snapshot's text that the current projection cannot read. */
 export class SnapshotDecodeError extends Schema.TaggedError<SnapshotDecodeError>()("SnapshotDecodeError", {

@@ -8,7 +8,8 @@
  * where a class's encoding is the identity, the encoder is compiled from its schema (same checks, same
  * output, a fraction of the cost).
  */
-import { Either, Option, ParseResult, Schema, type SchemaAST as AST } from "effect"
+import { Either, ParseResult, Schema, type SchemaAST as AST } from "effect"
+import { compileCheck, type Check } from "../domain/schemaCheck.js"
 import { PoolEvent, type PoolEventTag } from "../domain/events.js"
 import type { EventId } from "../domain/ids.js"
 import type { RecordedEvent } from "./EventStore.js"
@@ -38,49 +39,20 @@ export const jsonPath = "(json)"
 
 type Member = (typeof PoolEvent.members)[number]
 
-/** A value check that accepts exactly what the schema's type side accepts. */
-type Check = (value: unknown) => boolean
-
-const parseOptions: AST.ParseOptions = {}
-
 /**
- * Compiles a check for a schema whose encoding is the value itself and survives JSON unchanged:
- * string, number, boolean, literals, unions and arrays of those, and refinements of them, with the
- * refinements' own filters. Anything else (transformations, declarations, nested structs, bigint, …) is
- * undefined: not compiled, left to the schema.
+ * The struct of a class's fields as its instances hold them. Fields with a decoding default
+ * (`optionalWith(…, { default })`) make it a transformation between two structs with the same keys,
+ * optional on the encoded side and required on the type side; an instance holds the type side, and its
+ * values encode to themselves. Any other transformation (renamed keys, conversions) is left to the schema.
  */
-const compileCheck = (ast: AST.AST): Check | undefined => {
-  switch (ast._tag) {
-    case "StringKeyword":
-      return (value) => typeof value === "string"
-    case "NumberKeyword":
-      return (value) => typeof value === "number"
-    case "BooleanKeyword":
-      return (value) => typeof value === "boolean"
-    case "Literal": {
-      const literal = ast.literal
-      return typeof literal === "bigint" ? undefined : (value) => value === literal
-    }
-    case "Refinement":
-      return compileRefinement(ast)
-    case "Union": {
-      const checks = ast.types.map(compileCheck)
-      if (!checks.every((check) => check !== undefined)) return undefined
-      return (value) => checks.some((check) => check(value))
-    }
-    case "TupleType": {
-      const rest = ast.rest.length === 1 && ast.elements.length === 0 ? compileCheck(ast.rest[0]!.type) : undefined
-      return rest === undefined ? undefined : (value) => Array.isArray(value) && value.every(rest)
-    }
-    default:
-      return undefined
-  }
-}
-
-const compileRefinement = (ast: AST.Refinement): Check | undefined => {
-  const from = compileCheck(ast.from)
-  if (from === undefined) return undefined
-  return (value) => from(value) && Option.isNone(ast.filter(value, parseOptions, ast))
+const typeSideFields = (ast: AST.AST): AST.TypeLiteral | undefined => {
+  if (ast._tag === "TypeLiteral") return ast
+  if (ast._tag !== "Transformation" || ast.to._tag !== "TypeLiteral") return undefined
+  const transformation = ast.transformation
+  return transformation._tag === "TypeLiteralTransformation" &&
+    transformation.propertySignatureTransformations.every((p) => p.from === p.to)
+    ? ast.to
+    : undefined
 }
 
 /** The encoded fields of a valid event, in schema order; undefined when a field does not check. */
@@ -88,8 +60,8 @@ type FieldsEncoder = (event: PoolEvent) => Record<string, unknown> | undefined
 
 const compileFieldsEncoder = (member: Member): FieldsEncoder | undefined => {
   // A class schema is a transformation from the struct of its fields to the class.
-  const fields = member.ast._tag === "Transformation" ? member.ast.from : undefined
-  if (fields?._tag !== "TypeLiteral" || fields.indexSignatures.length > 0) return undefined
+  const fields = member.ast._tag === "Transformation" ? typeSideFields(member.ast.from) : undefined
+  if (fields === undefined || fields.indexSignatures.length > 0) return undefined
   const compiled = fields.propertySignatures.map((p) => ({
     name: typeof p.name === "string" && !p.isOptional ? p.name : undefined,
     check: compileCheck(p.type)

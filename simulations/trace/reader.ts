@@ -6,7 +6,7 @@
  */
 import { Either, type ParseResult, Schema } from "effect"
 import { inputError, type InputError } from "../scenario.js"
-import { compileCheck, literalField, type Check } from "./check.js"
+import { compileCheck, literalField, type Check } from "../../domain/schemaCheck.js"
 import { compileHeader, headerExpected, type CompiledHeader } from "./header.js"
 import { schemaIssue } from "./issues.js"
 import { LineReader, LineTooLong, type TraceInput } from "./lines.js"

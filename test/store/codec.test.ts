@@ -42,10 +42,10 @@ describe("codec", () => {
   })
 
   it("compiles the encoding of every event class whose fields encode to themselves (the hot ones)", () => {
-    const expected: ReadonlyArray<PoolEventTag> = ["VmMigrationRoundCompleted", "HostJoined", "VmStarted"]
+    // VmCreated has a field with a decoding default: a transformation between structs with the same keys.
+    const expected: ReadonlyArray<PoolEventTag> = ["VmMigrationRoundCompleted", "HostJoined", "VmStarted", "VmCreated"]
     for (const tag of expected) assert.include(compiledEncodingTags, tag)
-    // VmCreated has a field with a decoding default: a transformation, left to the schema.
-    assert.notInclude(compiledEncodingTags, "VmCreated")
+    assert.deepStrictEqual([...compiledEncodingTags].sort(), PoolEvent.members.map((member) => member._tag).sort())
   })
 
   it("writes fields in schema order whatever order the constructor got them in", () => {
