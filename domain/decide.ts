@@ -49,7 +49,7 @@ import {
 
 export type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
 
-// Events are built with the schema's validation off (`new E.X(props, true)`): decide's inputs are
+// Events are built with the schema's validation off (`E.build(E.X, props)`): decide's inputs are
 // already typed and checked here, and every store encodes each event with the schema before writing,
 // so an invalid value still cannot reach a log. Validating twice per event was most of a run's time.
 
@@ -114,21 +114,18 @@ const createVm = (state: PoolState, c: C.CreateVm): Decision => {
   })
   if (violation) return fail(new MemoryConstraintViolation({ vm: c.vm, constraint: violation }))
   return ok(
-    new E.VmCreated(
-      {
-        atUs: c.atUs,
-        vm: c.vm,
-        vcpus: c.vcpus,
-        memoryStaticMinPages: c.memoryStaticMinPages,
-        memoryDynamicMinPages: c.memoryDynamicMinPages,
-        memoryTargetPages: c.memoryTargetPages,
-        memoryDynamicMaxPages: c.memoryDynamicMaxPages,
-        memoryStaticMaxPages: c.memoryStaticMaxPages,
-        memoryOverheadPages: c.memoryOverheadPages ?? defaultVmOverheadPages(c.vcpus, c.memoryStaticMaxPages),
-        blockedOperations: [...(c.blockedOperations ?? [])]
-      },
-      true
-    )
+    E.build(E.VmCreated, {
+      atUs: c.atUs,
+      vm: c.vm,
+      vcpus: c.vcpus,
+      memoryStaticMinPages: c.memoryStaticMinPages,
+      memoryDynamicMinPages: c.memoryDynamicMinPages,
+      memoryTargetPages: c.memoryTargetPages,
+      memoryDynamicMaxPages: c.memoryDynamicMaxPages,
+      memoryStaticMaxPages: c.memoryStaticMaxPages,
+      memoryOverheadPages: c.memoryOverheadPages ?? defaultVmOverheadPages(c.vcpus, c.memoryStaticMaxPages),
+      blockedOperations: [...(c.blockedOperations ?? [])]
+    })
   )
 }
 
@@ -149,37 +146,34 @@ const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
         })
       )
     }
-    return ok(new E.VmMemoryTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }, true))
+    return ok(E.build(E.VmMemoryTargetSet, { atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }))
   })
 
 /** Ends a migration for an outside reason: committed if past the point of no return ("go" sent), else aborted. */
 const endMigrationEarly = (state: PoolState, migration: Migration, atUs: number, reason: string): E.PoolEvent =>
   migration.phase === "committing"
     ? commitEvent(state, migration, atUs)
-    : new E.VmMigrationAborted({ atUs, migration: migration.id, vm: migration.vm, reason }, true)
+    : E.build(E.VmMigrationAborted, { atUs, migration: migration.id, vm: migration.vm, reason })
 
 const commitEvent = (state: PoolState, m: Migration, atUs: number): E.VmMigrationCommitted =>
-  new E.VmMigrationCommitted(
-    {
-      atUs,
-      migration: m.id,
-      vm: m.vm,
-      source: m.source,
-      destination: m.destination,
-      domid: getHost(state, m.destination)?.nextDomid ?? 1,
-      rounds: m.rounds,
-      pagesSent: m.pagesSent,
-      bytesSent: m.bytesSent,
-      downtimeUs: m.stopAndCopyAtUs === undefined ? 0 : atUs - m.stopAndCopyAtUs,
-      totalUs: atUs - m.startedAtUs
-    },
-    true
-  )
+  E.build(E.VmMigrationCommitted, {
+    atUs,
+    migration: m.id,
+    vm: m.vm,
+    source: m.source,
+    destination: m.destination,
+    domid: getHost(state, m.destination)?.nextDomid ?? 1,
+    rounds: m.rounds,
+    pagesSent: m.pagesSent,
+    bytesSent: m.bytesSent,
+    downtimeUs: m.stopAndCopyAtUs === undefined ? 0 : atUs - m.stopAndCopyAtUs,
+    totalUs: atUs - m.startedAtUs
+  })
 
 const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
   Either.flatMap(vmFor(state, c.vm, c.mode === "clean" ? "clean_shutdown" : "hard_shutdown"), (vm) => {
     const migration = vm.migration ? getMigration(state, vm.migration) : undefined
-    const shutdown = new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: c.mode }, true)
+    const shutdown = E.build(E.VmShutdown, { atUs: c.atUs, vm: vm.id, mode: c.mode })
     return migration ? ok(endMigrationEarly(state, migration, c.atUs, `VM ${c.mode} shutdown`), shutdown) : ok(shutdown)
   })
 
@@ -198,7 +192,7 @@ const failHost = (state: PoolState, c: C.HostCommand): Decision =>
       events.push(event)
       after = evolve(after, event)
     }
-    emit(new E.HostFailed({ atUs: c.atUs, host: host.id }, true))
+    emit(E.build(E.HostFailed, { atUs: c.atUs, host: host.id }))
     const movedAway = new Set<string>()
     for (const m of migrationList(state)) {
       if (m.source === host.id) {
@@ -208,23 +202,20 @@ const failHost = (state: PoolState, c: C.HostCommand): Decision =>
       } else if (m.destination === host.id) {
         const pastNoReturn = m.phase === "committing"
         emit(
-          new E.VmMigrationAborted(
-            {
-              atUs: c.atUs,
-              migration: m.id,
-              vm: m.vm,
-              reason: pastNoReturn
-                ? `destination host ${host.id} failed after the point of no return: the VM is lost`
-                : `destination host ${host.id} failed`
-            },
-            true
-          )
+          E.build(E.VmMigrationAborted, {
+            atUs: c.atUs,
+            migration: m.id,
+            vm: m.vm,
+            reason: pastNoReturn
+              ? `destination host ${host.id} failed after the point of no return: the VM is lost`
+              : `destination host ${host.id} failed`
+          })
         )
-        if (pastNoReturn) emit(new E.VmShutdown({ atUs: c.atUs, vm: m.vm, mode: "host-failed" }, true))
+        if (pastNoReturn) emit(E.build(E.VmShutdown, { atUs: c.atUs, vm: m.vm, mode: "host-failed" }))
       }
     }
     for (const vm of vmsResidentOn(state, host.id)) {
-      if (!movedAway.has(vm.id)) emit(new E.VmShutdown({ atUs: c.atUs, vm: vm.id, mode: "host-failed" }, true))
+      if (!movedAway.has(vm.id)) emit(E.build(E.VmShutdown, { atUs: c.atUs, vm: vm.id, mode: "host-failed" }))
     }
     return ok(...events)
   })
@@ -236,11 +227,11 @@ const hostCommand = (state: PoolState, c: C.HostCommand): Decision => {
         return failHost(state, c)
       case "EnableHost":
         if (!host.live) return fail(new HostNotLive({ host: host.id }))
-        return host.enabled ? ok() : ok(new E.HostEnabled({ atUs: c.atUs, host: host.id }, true))
+        return host.enabled ? ok() : ok(E.build(E.HostEnabled, { atUs: c.atUs, host: host.id }))
       case "DisableHost":
-        return host.enabled ? ok(new E.HostDisabled({ atUs: c.atUs, host: host.id }, true)) : ok()
+        return host.enabled ? ok(E.build(E.HostDisabled, { atUs: c.atUs, host: host.id })) : ok()
       case "RecoverHost":
-        return host.live ? ok() : ok(new E.HostRecovered({ atUs: c.atUs, host: host.id }, true))
+        return host.live ? ok() : ok(E.build(E.HostRecovered, { atUs: c.atUs, host: host.id }))
     }
   })
 }
@@ -255,18 +246,15 @@ const startMigration = (state: PoolState, c: C.StartMigration): Decision =>
       if (destination.id === source) return refuse("the destination is the host the VM already runs on")
       return Either.flatMap(checkCanBootHere(destination, vm), () =>
         ok(
-          new E.VmMigrationStarted(
-            {
-              atUs: c.atUs,
-              migration: c.migration,
-              vm: vm.id,
-              source,
-              destination: destination.id,
-              policy: c.policy,
-              reservedPages: vm.populatedPages + vm.overheadPages
-            },
-            true
-          )
+          E.build(E.VmMigrationStarted, {
+            atUs: c.atUs,
+            migration: c.migration,
+            vm: vm.id,
+            source,
+            destination: destination.id,
+            policy: c.policy,
+            reservedPages: vm.populatedPages + vm.overheadPages
+          })
         )
       )
     })
@@ -293,21 +281,18 @@ const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision 
       c.round !== m.rounds + 1
         ? fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
         : ok(
-            new E.VmMigrationRoundCompleted(
-              {
-                atUs: c.atUs,
-                migration: m.id,
-                vm: m.vm,
-                round: c.round,
-                live: c.live,
-                pagesSent: c.pagesSent,
-                pagesSkipped: c.pagesSkipped,
-                bytesSent: c.bytesSent,
-                pagesDirtied: c.pagesDirtied,
-                durationUs: c.durationUs
-              },
-              true
-            )
+            E.build(E.VmMigrationRoundCompleted, {
+              atUs: c.atUs,
+              migration: m.id,
+              vm: m.vm,
+              round: c.round,
+              live: c.live,
+              pagesSent: c.pagesSent,
+              pagesSkipped: c.pagesSkipped,
+              bytesSent: c.bytesSent,
+              pagesDirtied: c.pagesDirtied,
+              durationUs: c.durationUs
+            })
           )
   )
 
@@ -322,7 +307,7 @@ const migrationCommand = (
       return completeRound(state, c)
     case "BeginStopAndCopy":
       return migrationStep(state, c.migration, "stop-and-copy", ["reserved", "precopy"], (m) =>
-        ok(new E.VmMigrationStopAndCopyStarted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }, true))
+        ok(E.build(E.VmMigrationStopAndCopyStarted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
       )
     case "CommitMigration":
       return migrationStep(state, c.migration, "commit", ["committing"], (m) => {
@@ -341,7 +326,7 @@ const migrationCommand = (
       })
     case "AbortMigration":
       return migrationStep(state, c.migration, "abort", ["reserved", "precopy", "stop-and-copy"], (m) =>
-        ok(new E.VmMigrationAborted({ atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }, true))
+        ok(E.build(E.VmMigrationAborted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
       )
   }
 }
@@ -351,26 +336,29 @@ const vmLifecycle = (state: PoolState, c: C.StartVm | C.VmCommand | C.ResumeVm):
     case "StartVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "start_on" : "start"), (vm) =>
         Either.map(placement(state, vm, c.host), (host) => [
-          new E.VmStarted(
-            { atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid, paused: c.paused ?? false },
-            true
-          )
+          E.build(E.VmStarted, {
+            atUs: c.atUs,
+            vm: vm.id,
+            host: host.id,
+            domid: host.nextDomid,
+            paused: c.paused ?? false
+          })
         ])
       )
     case "ResumeVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "resume_on" : "resume"), (vm) =>
         Either.map(placement(state, vm, c.host), (host) => [
-          new E.VmResumed({ atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid }, true)
+          E.build(E.VmResumed, { atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid })
         ])
       )
     case "PauseVm":
-      return Either.map(vmFor(state, c.vm, "pause"), (vm) => [new E.VmPaused({ atUs: c.atUs, vm: vm.id }, true)])
+      return Either.map(vmFor(state, c.vm, "pause"), (vm) => [E.build(E.VmPaused, { atUs: c.atUs, vm: vm.id })])
     case "UnpauseVm":
-      return Either.map(vmFor(state, c.vm, "unpause"), (vm) => [new E.VmUnpaused({ atUs: c.atUs, vm: vm.id }, true)])
+      return Either.map(vmFor(state, c.vm, "unpause"), (vm) => [E.build(E.VmUnpaused, { atUs: c.atUs, vm: vm.id })])
     case "SuspendVm":
-      return Either.map(vmFor(state, c.vm, "suspend"), (vm) => [new E.VmSuspended({ atUs: c.atUs, vm: vm.id }, true)])
+      return Either.map(vmFor(state, c.vm, "suspend"), (vm) => [E.build(E.VmSuspended, { atUs: c.atUs, vm: vm.id })])
     case "DestroyVm":
-      return Either.map(vmFor(state, c.vm, "destroy"), (vm) => [new E.VmDestroyed({ atUs: c.atUs, vm: vm.id }, true)])
+      return Either.map(vmFor(state, c.vm, "destroy"), (vm) => [E.build(E.VmDestroyed, { atUs: c.atUs, vm: vm.id })])
   }
 }
 
@@ -406,15 +394,12 @@ export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
     return state.pool
       ? fail(new PoolAlreadyCreated({ pool: state.pool.id }))
       : ok(
-          new E.PoolCreated(
-            {
-              atUs: command.atUs,
-              pool: command.pool,
-              pageSizeBytes: command.pageSizeBytes,
-              linkLatencyUs: command.linkLatencyUs
-            },
-            true
-          )
+          E.build(E.PoolCreated, {
+            atUs: command.atUs,
+            pool: command.pool,
+            pageSizeBytes: command.pageSizeBytes,
+            linkLatencyUs: command.linkLatencyUs
+          })
         )
   }
   if (!state.pool) return fail(new PoolNotCreated())
@@ -423,17 +408,14 @@ export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
       return getHost(state, command.host)
         ? fail(new HostAlreadyExists({ host: command.host }))
         : ok(
-            new E.HostJoined(
-              {
-                atUs: command.atUs,
-                host: command.host,
-                memoryTotalPages: command.memoryTotalPages,
-                memoryOverheadPages: command.memoryOverheadPages,
-                nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
-                cpus: command.cpus
-              },
-              true
-            )
+            E.build(E.HostJoined, {
+              atUs: command.atUs,
+              host: command.host,
+              memoryTotalPages: command.memoryTotalPages,
+              memoryOverheadPages: command.memoryOverheadPages,
+              nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
+              cpus: command.cpus
+            })
           )
     case "EnableHost":
     case "DisableHost":

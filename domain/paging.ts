@@ -98,7 +98,7 @@ const setPagingTarget = (state: PoolState, c: C.SetPagingTarget): Decision => {
       })
     )
   }
-  return ok(new E.VmPagingTargetSet({ atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }, true))
+  return ok(E.build(E.VmPagingTargetSet, { atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }))
 }
 
 const pageOut = (state: PoolState, c: C.PageOut): Decision =>
@@ -106,7 +106,7 @@ const pageOut = (state: PoolState, c: C.PageOut): Decision =>
     if (vm.pagingTargetPages === undefined) return invalid(vm.id, "page-out", "the VM has no paging target")
     if (c.pages < 1 || c.pages > vm.populatedPages)
       return invalid(vm.id, "page-out", `${c.pages} pages, the VM has ${vm.populatedPages} populated`)
-    return ok(new E.VmPagesPagedOut({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+    return ok(E.build(E.VmPagesPagedOut, { atUs: c.atUs, vm: vm.id, pages: c.pages }))
   })
 
 /**
@@ -130,7 +130,7 @@ const pageIn = (state: PoolState, c: C.PageIn): Decision =>
         const destinationShort = destination && needFrames(destination, vm.id, c.pages)
         if (destinationShort) return fail(destinationShort)
       }
-      return ok(new E.VmPagesPagedIn({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+      return ok(E.build(E.VmPagesPagedIn, { atUs: c.atUs, vm: vm.id, pages: c.pages }))
     }
   )
 
@@ -138,7 +138,7 @@ const serveFaults = (state: PoolState, c: C.ServePageFaults): Decision =>
   Either.flatMap(domainFor(state, c.vm, "page-fault", { guestMustRun: false, notWhileMigrating: false }), ({ vm }) =>
     c.faults < 1
       ? invalid(vm.id, "page-fault", "at least one fault")
-      : ok(new E.VmPageFaultsServed({ atUs: c.atUs, vm: vm.id, faults: c.faults, vcpuWaitUs: c.vcpuWaitUs }, true))
+      : ok(E.build(E.VmPageFaultsServed, { atUs: c.atUs, vm: vm.id, faults: c.faults, vcpuWaitUs: c.vcpuWaitUs }))
   )
 
 const inflate = (state: PoolState, c: C.InflateBalloon): Decision =>
@@ -154,10 +154,12 @@ const inflate = (state: PoolState, c: C.InflateBalloon): Decision =>
     if (vm.guestPages - pages < vm.memory.targetPages)
       return invalid(vm.id, "balloon", `${vm.guestPages} - ${pages} pages passes the target ${vm.memory.targetPages}`)
     return ok(
-      new E.VmBalloonInflated(
-        { atUs: c.atUs, vm: vm.id, releasedPages: c.releasedPages, droppedPages: c.droppedPages },
-        true
-      )
+      E.build(E.VmBalloonInflated, {
+        atUs: c.atUs,
+        vm: vm.id,
+        releasedPages: c.releasedPages,
+        droppedPages: c.droppedPages
+      })
     )
   })
 
@@ -167,7 +169,7 @@ const deflate = (state: PoolState, c: C.DeflateBalloon): Decision =>
     if (vm.guestPages + c.pages > vm.memory.targetPages)
       return invalid(vm.id, "balloon", `${vm.guestPages} + ${c.pages} pages passes the target ${vm.memory.targetPages}`)
     const short = needFrames(host, vm.id, c.pages)
-    return short ? fail(short) : ok(new E.VmBalloonDeflated({ atUs: c.atUs, vm: vm.id, pages: c.pages }, true))
+    return short ? fail(short) : ok(E.build(E.VmBalloonDeflated, { atUs: c.atUs, vm: vm.id, pages: c.pages }))
   })
 
 export const decidePaging = (state: PoolState, c: PagingCommand): Decision => {
