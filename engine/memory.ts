@@ -21,6 +21,7 @@ import { getVm } from "../domain/state.js"
 import { type Admission, type AdmitCommand, Balloons, Squeezer } from "./balloon.js"
 import { memoryConfig, type MemoryConfig, type MemoryEnv } from "./memoryConfig.js"
 import { type AccessOutcome, Pager, type PagerView } from "./paging.js"
+import type { PageStatesFactory } from "./pageStates.js"
 import type { Prng } from "./prng.js"
 import type { PagedPages } from "./transfer.js"
 
@@ -48,10 +49,12 @@ export class MemoryManager {
 
   constructor(
     private readonly env: MemoryEnv,
-    overrides: Partial<MemoryConfig> = {}
+    overrides: Partial<MemoryConfig> = {},
+    /** Builds each VM's page states; the real ones by default (the properties' seam). */
+    makePageStates?: PageStatesFactory
   ) {
     this.config = memoryConfig(overrides)
-    this.pager = new Pager(env, this.config, (vm) => this.balloons.kick(vm))
+    this.pager = new Pager(env, this.config, (vm) => this.balloons.kick(vm), makePageStates)
     this.balloons = new Balloons(env, this.config, this.pager)
     this.squeezer = new Squeezer(env, this.config)
   }

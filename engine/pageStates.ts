@@ -17,6 +17,8 @@
  * ≈ 5 MiB for 4 GiB of 4 KiB pages, allocated only for VMs whose pages are paged or accessed.
  */
 
+import type { VmId } from "../domain/ids.js"
+
 export const PageState = {
   /** Not part of the guest's memory (ballooned out, or above its current size). */
   Absent: 0,
@@ -206,3 +208,21 @@ export class PageStates {
     return undefined
   }
 }
+
+/** What one VM's page states are built from. */
+export interface PageStatesSpec {
+  readonly vm: VmId
+  readonly staticMaxPages: number
+  readonly guestPages: number
+  readonly mruPages: number
+}
+
+/**
+ * Builds a VM's page states: the pager's seam (engine/paging.ts), as the dirty tracker's is the pre-copy
+ * machine's. The properties observe every page-state move through it and their mutants substitute a
+ * faulty subclass; the engine uses `pageStatesFactory`.
+ */
+export type PageStatesFactory = (spec: PageStatesSpec) => PageStates
+
+export const pageStatesFactory: PageStatesFactory = (spec) =>
+  new PageStates(spec.staticMaxPages, spec.guestPages, spec.mruPages)

@@ -26,7 +26,7 @@ import type { VmId } from "../domain/ids.js"
 import { hostPhysicalFreePages } from "../domain/memory.js"
 import { getHost, getMigration, getVm, type Vm } from "../domain/state.js"
 import { type MemoryConfig, type MemoryEnv, Wake } from "./memoryConfig.js"
-import { GfnOutOfRange, PageState, PageStates } from "./pageStates.js"
+import { GfnOutOfRange, PageState, type PageStates, type PageStatesFactory, pageStatesFactory } from "./pageStates.js"
 import type { PagedPages } from "./transfer.js"
 
 /** What became of one batch of guest accesses. */
@@ -95,7 +95,9 @@ export class Pager {
     private readonly env: MemoryEnv,
     private readonly config: MemoryConfig,
     /** Called when a VM's page states settled somewhat (a batch evicted, page-ins done): the balloon may go on. */
-    private readonly onSettled: (vm: VmId) => void
+    private readonly onSettled: (vm: VmId) => void,
+    /** Builds each VM's page states (a seam for the properties; the real ones by default). */
+    private readonly makePageStates: PageStatesFactory = pageStatesFactory
   ) {}
 
   /** The VM's page states, if paging ever touched it since its domain was built. */
@@ -224,9 +226,15 @@ export class Pager {
     const vmState = getVm(this.env.state(), vm)
     if (!vmState || vmState.residentOn === undefined) return undefined
     if (vmState.pagedOutPages !== 0) this.env.defect(`VM ${vm} has paged-out pages but no pager`)
+    const spec = { vm, staticMaxPages: vmState.memory.staticMaxPages, guestPages: vmState.guestPages }
+    const pages = this.makePageStates({ ...spec, mruPages: this.config.mruPages })
+    if (pages.staticMaxPages !== spec.staticMaxPages || pages.guestPages !== spec.guestPages)
+      this.env.defect(
+        `VM ${vm}'s page states: built for ${pages.guestPages} of ${pages.staticMaxPages} pages, the domain has ${spec.guestPages} of ${spec.staticMaxPages}`
+      )
     const p: VmPager = {
       vm,
-      pages: new PageStates(vmState.memory.staticMaxPages, vmState.guestPages, this.config.mruPages),
+      pages,
       wake: new Wake(this.env, () => this.run(p)),
       victimCursor: 0,
       prefetchCursor: 0,

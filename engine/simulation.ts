@@ -29,6 +29,7 @@ import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } f
 import { maxMinFairRates } from "./links.js"
 import { MemoryManager } from "./memory.js"
 import type { MemoryConfig } from "./memoryConfig.js"
+import type { PageStatesFactory } from "./pageStates.js"
 import { Prng } from "./prng.js"
 import { EventQueue } from "./queue.js"
 import type { TransferFactory, TransferMachine } from "./transfer.js"
@@ -58,6 +59,8 @@ export interface SimulationOptions {
   readonly decide?: DecideFn
   /** Paging and ballooning constants other than the defaults (engine/memoryConfig.ts). */
   readonly memory?: Partial<MemoryConfig>
+  /** A seam for the properties: builds each VM's page states for the pager; defaults to the real ones. */
+  readonly pageStates?: PageStatesFactory
 }
 
 export interface Refusal {
@@ -146,7 +149,8 @@ export class Simulation {
         },
         debug: options.debug ?? false
       },
-      options.memory
+      options.memory,
+      options.pageStates
     )
   }
 

@@ -4,9 +4,14 @@
  * with a checker that sits outside the engine. They run with the engine's debug assertions off, so
  * that each checker stands on its own; `swarm-liveness` runs with them on.
  */
+import { Either } from "effect"
 import fc from "fast-check"
+import type { PoolEvent } from "../domain/events.js"
 import { foldEvents } from "../domain/evolve.js"
-import { initialState } from "../domain/state.js"
+import { initialState, type PoolState } from "../domain/state.js"
+import type { DecideFn } from "../engine/simulation.js"
+import { RunSnapshotTaker } from "../projections/snapshots.js"
+import type { HistoryBound, StateAt } from "../projections/timeTravel.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { scenarioArb, type ScenarioJson } from "./arbitraries.js"
 import { stateDifference } from "./canonical.js"
@@ -16,12 +21,13 @@ import {
   boundsMonitor,
   memoryConservationMonitor,
   monitorLog,
+  pageMoveObserver,
   pagingMonitor,
   residencyMonitor,
   type Monitor
 } from "./oracles.js"
 import { scenarioOnly, scenarioProperty, withExtra, type NamedProperty } from "./property.js"
-import { makePropertyStore } from "./store.js"
+import { makePropertyStore, type PropertyStore } from "./store.js"
 
 const defectOf = (run: EngineRun): string | undefined =>
   run.defect === undefined ? undefined : `the engine stopped on a defect: ${run.defect}`
@@ -149,36 +155,141 @@ export const terminationBounds = scenarioProperty({
 export const paging = scenarioProperty({
   name: "paging",
   statement:
-    "resident + paged = the guest's pages for every VM at every event; the paged count is the same just before and just after a commit; page states move only along legal edges (the engine asserts each move, a defect otherwise)",
+    "resident + paged = the guest's pages for every VM at every event; the paged count is the same just before and just after a commit; every page-state move the pager and the balloon make is a legal edge",
   arbitrary: scenarioOnly(scenarioArb({ faults: ["paging"], pageOutFirst: true })),
-  check: (scenario, _extra, seams) => monitored(scenario, seams, () => [pagingMonitor()])
+  check: (scenario, _extra, seams) => {
+    const moves: string[] = []
+    const run = runEngine(scenario, { seams, observePageStates: pageMoveObserver(moves) })
+    return moves[0] ?? monitorLog(run.emitted, [pagingMonitor()], ended(run)) ?? defectOf(run)
+  }
 })
 
-/** Revisions to check, as shares of the log (per mille), resolved against its length. */
-const revisionsArb = fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 5 })
+/**
+ * What the time-travel property draws beside the scenario: revisions and times to ask at (as shares of
+ * the log, per mille; a time is an event's, or a microsecond either side), and the snapshots: a small
+ * cadence so that most logs hold several (N events between two, a whole state every K), written either
+ * while the engine runs (`simulate`'s `RunSnapshotTaker`, through the decide seam) or by the first
+ * query's catch-up.
+ */
+const timeTravelArb = fc.record({
+  revisionShares: fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 5 }),
+  times: fc.array(fc.record({ share: fc.integer({ min: 0, max: 1000 }), offsetUs: fc.integer({ min: -1, max: 1 }) }), {
+    minLength: 1,
+    maxLength: 5
+  }),
+  everyEvents: fc.integer({ min: 1, max: 8 }),
+  wholeStateEvery: fc.integer({ min: 1, max: 4 }),
+  writer: fc.constantFrom("run" as const, "catch-up" as const)
+})
+
+/** The snapshot a query at `revision` must start from: the last one at or before it (N-1, 2N-1, …), or none. */
+const snapshotBefore = (revision: number, everyEvents: number): number =>
+  Math.floor((revision + 1) / everyEvents) * everyEvents - 1
+
+/** One time-travel answer against the fold of the log's prefix through `revision`, and its snapshot. */
+const checkAnswer = (
+  answer: StateAt,
+  expected: { readonly revision: number; readonly state: PoolState; readonly bound: HistoryBound },
+  everyEvents: number
+): string | undefined => {
+  if (answer.revision !== expected.revision)
+    return `answered at revision ${answer.revision}, expected ${expected.revision}`
+  if (answer.bound !== expected.bound) return `bound ${answer.bound}, expected ${expected.bound}`
+  const diff = stateDifference(expected.state, answer.state)
+  if (diff) return diff
+  // The answer must come from the nearest snapshot, with fewer than N events folded after it.
+  const snapshot = snapshotBefore(expected.revision, everyEvents)
+  if (answer.snapshotRevision !== snapshot || answer.eventsFolded !== expected.revision - snapshot)
+    return `started from snapshot ${answer.snapshotRevision} and folded ${answer.eventsFolded} events, expected snapshot ${snapshot} and ${expected.revision - snapshot} (N = ${everyEvents})`
+  return undefined
+}
+
+type TimeTravelCase = typeof timeTravelArb extends fc.Arbitrary<infer T> ? T : never
+
+/**
+ * Runs the scenario into a store with the case's snapshot cadence; with the `run` writer, a taker keeps
+ * the engine's states at the snapshot revisions and saves them after the run, as `simulate` does.
+ */
+const runIntoStore = (scenario: ScenarioJson, extra: TimeTravelCase, seams: Seams) => {
+  const { everyEvents, wholeStateEvery } = extra
+  const store = makePropertyStore((scenario.pool as { id: string }).id as never, { everyEvents, wholeStateEvery })
+  let taker: RunSnapshotTaker | undefined
+  const run = runEngine(scenario, {
+    seams,
+    consumer: (batch) => {
+      store.append(batch)
+      taker?.sink(batch)
+    },
+    ...(extra.writer === "run"
+      ? { observeDecide: (base: DecideFn) => (taker = new RunSnapshotTaker(everyEvents, base)).decide }
+      : {})
+  })
+  if (taker && run.defect === undefined) store.saveRunSnapshots(taker)
+  return { run, store }
+}
+
+/** At the last revision, at the drawn ones (the projection and `stateAt`) and past the last. */
+const checkRevisions = (store: PropertyStore, events: ReadonlyArray<PoolEvent>, extra: TimeTravelCase) => {
+  const n = events.length
+  const catchUp = extra.writer === "catch-up"
+  const where = `of ${n} (snapshots every ${extra.everyEvents}, ${extra.writer})`
+  const revisions = [n - 1, ...extra.revisionShares.map((s) => Math.min(n - 1, Math.floor((s * n) / 1000)))]
+  for (const revision of revisions) {
+    const expected = foldEvents(initialState, events.slice(0, revision + 1))
+    const diff = stateDifference(expected, store.stateAt(revision))
+    if (diff) return `at revision ${revision} ${where}, the projection: ${diff}`
+    const answer = store.timeTravel({ revision }, { catchUp })
+    const found = Either.isLeft(answer)
+      ? answer.left
+      : checkAnswer(answer.right, { revision, state: expected, bound: "within" }, extra.everyEvents)
+    if (found) return `stateAt revision ${revision} ${where}: ${found}`
+  }
+  const past = store.timeTravel({ revision: n + 1 }, { catchUp })
+  const expected = { revision: n - 1, state: foldEvents(initialState, events), bound: "after-last" } as const
+  const found = Either.isLeft(past) ? past.left : checkAnswer(past.right, expected, extra.everyEvents)
+  return found === undefined ? undefined : `stateAt revision ${n + 1}, past the last ${where}: ${found}`
+}
+
+/** As of a time, inclusive: the last event's, just after it, just before the first, and near drawn events'. */
+const checkTimes = (store: PropertyStore, events: ReadonlyArray<PoolEvent>, extra: TimeTravelCase) => {
+  const n = events.length
+  const lastUs = events[n - 1]!.atUs
+  const times = [
+    lastUs,
+    lastUs + 1,
+    events[0]!.atUs - 1,
+    ...extra.times.map((t) => events[Math.min(n - 1, Math.floor((t.share * n) / 1000))]!.atUs + t.offsetUs)
+  ]
+  for (const atUs of times) {
+    // Every event at or before atUs: a prefix, since the log is in time order.
+    const revision = events.findLastIndex((e) => e.atUs <= atUs)
+    const bound: HistoryBound = revision < 0 ? "before-first" : atUs > lastUs ? "after-last" : "within"
+    const state = foldEvents(initialState, events.slice(0, revision + 1))
+    const answer = store.timeTravel({ atUs }, { catchUp: extra.writer === "catch-up" })
+    const found = Either.isLeft(answer)
+      ? answer.left
+      : checkAnswer(answer.right, { revision, state, bound }, extra.everyEvents)
+    if (found)
+      return `stateAt ${atUs} µs, the last event at ${lastUs} µs (snapshots every ${extra.everyEvents}, ${extra.writer}): ${found}`
+  }
+  return undefined
+}
 
 export const timeTravel = scenarioProperty({
   name: "time-travel",
   statement:
-    "the state the store's projection gives at any revision equals the fold of the engine's events up to that revision",
-  arbitrary: withExtra(scenarioArb(), revisionsArb),
-  check: (scenario, shares, seams) => {
-    const store = makePropertyStore((scenario.pool as { id: string }).id as never)
-    const run = runEngine(scenario, { seams, consumer: store.append })
+    "the state the store gives at any revision, by the projection and by time travel through snapshots, and at any time (as of, inclusive), equals the fold of the engine's events up to there",
+  arbitrary: withExtra(scenarioArb(), timeTravelArb),
+  check: (scenario, extra, seams) => {
+    const { run, store } = runIntoStore(scenario, extra, seams)
     const defect = defectOf(run)
     if (defect) return defect
-    const n = run.emitted.length
-    if (n === 0) return undefined
-    const revisions = [n - 1, ...shares.map((s) => Math.min(n - 1, Math.floor((s * n) / 1000)))]
-    for (const revision of revisions) {
-      const expected = foldEvents(
-        initialState,
-        run.emitted.slice(0, revision + 1).map((e) => e.event)
-      )
-      const diff = stateDifference(expected, store.stateAt(revision))
-      if (diff) return `at revision ${revision} of ${n}: ${diff}`
-    }
-    return undefined
+    const events = run.emitted.map((e) => e.event)
+    if (events.length === 0) return undefined
+    const back = events.findIndex((e, i) => i > 0 && e.atUs < events[i - 1]!.atUs)
+    if (back >= 0)
+      return `the log goes back in time at event ${back}: ${events[back]!.atUs} µs after ${events[back - 1]!.atUs} µs`
+    return checkRevisions(store, events, extra) ?? checkTimes(store, events, extra)
   }
 })
 

@@ -1,14 +1,16 @@
 /**
  * Runs a generated scenario on the pool engine through its seams, the way the properties observe it:
- * the transfer factory, the decide function and the event sink can each be wrapped (by an observer or
- * by a mutant), and the run records every event the engine emitted, what reached the sink, and the
- * engine's live state after every batch. An engine defect (a failed assertion, an invariant broken in
- * debug mode, a lost write the engine noticed) is caught and reported, never thrown past the property.
+ * the transfer factory, the pager's page states, the decide function and the event sink can each be
+ * wrapped (by an observer or by a mutant), and the run records every event the engine emitted, what
+ * reached the sink, and the engine's live state after every batch. An engine defect (a failed
+ * assertion, an invariant broken in debug mode, a lost write the engine noticed) is caught and
+ * reported, never thrown past the property.
  */
 import { Either, Schema } from "effect"
 import { PoolEvent } from "../domain/events.js"
 import type { PoolState } from "../domain/state.js"
 import type { TransferFactory } from "../engine/transfer.js"
+import { pageStatesFactory as realPageStatesFactory, type PageStatesFactory } from "../engine/pageStates.js"
 import { transferFactory as realTransferFactory } from "../engine/migration/index.js"
 import type { DecideFn, EmittedEvent, RunResult } from "../engine/simulation.js"
 import { decide as realDecide } from "../domain/decide.js"
@@ -22,6 +24,8 @@ export type Sink = (batch: ReadonlyArray<EmittedEvent>) => void
 /** Wrappers around the engine's seams; each gets the real (or already wrapped) one. */
 export interface Seams {
   readonly transferFactory?: (base: TransferFactory) => TransferFactory
+  /** The pager's page states of each VM (engine/pageStates.ts). */
+  readonly pageStates?: (base: PageStatesFactory) => PageStatesFactory
   readonly decide?: (base: DecideFn) => DecideFn
   readonly sink?: (base: Sink) => Sink
 }
@@ -52,6 +56,10 @@ export interface RunOptions {
   readonly debug?: boolean
   /** Observers of the transfer factory (properties), inside the seams' wrappers. */
   readonly observeTransfers?: (base: TransferFactory) => TransferFactory
+  /** Observers of the pager's page states (properties), around the seams' wrappers. */
+  readonly observePageStates?: (base: PageStatesFactory) => PageStatesFactory
+  /** Observers of decide (properties), around the seams' wrappers: they see the decisions the engine evolves. */
+  readonly observeDecide?: (base: DecideFn) => DecideFn
   /** Receives each batch as delivered, after the sink's consumer. */
   readonly consumer?: Sink
 }
@@ -81,7 +89,11 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
   let factory: TransferFactory = realTransferFactory
   if (seams.transferFactory) factory = seams.transferFactory(factory)
   if (options.observeTransfers) factory = options.observeTransfers(factory)
-  const inner: DecideFn = seams.decide ? seams.decide(realDecide) : realDecide
+  let pageStates: PageStatesFactory = realPageStatesFactory
+  if (seams.pageStates) pageStates = seams.pageStates(pageStates)
+  if (options.observePageStates) pageStates = options.observePageStates(pageStates)
+  let inner: DecideFn = seams.decide ? seams.decide(realDecide) : realDecide
+  if (options.observeDecide) inner = options.observeDecide(inner)
   // The engine's live state is observed through the decide seam: it changes only by evolving the events
   // a decision returns, so the state the next decision sees is the state at the end of the last batch.
   const pending: Array<{ readonly emitted: number; readonly delivered: number }> = []
@@ -100,6 +112,7 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
       transferFactory: factory,
       debug: options.debug ?? false,
       decide,
+      pageStates,
       sink: (batch) => {
         emitted.push(...batch)
         sink(batch)

@@ -1,8 +1,8 @@
 /**
  * Targeted mutants: realistic bugs injected through the engine's own seams (the transfer factory and
- * its dirty tracker and policy, the decide function, the event sink), never through flags in
- * production code. A suite that never fails proves nothing: the mutant test asserts that the named
- * properties catch each of these within a bounded number of runs.
+ * its dirty tracker and policy, the pager's page states, the decide function, the event sink), never
+ * through flags in production code. A suite that never fails proves nothing: the mutant test asserts
+ * that the named properties catch each of these within a bounded number of runs.
  */
 import { Either, HashMap } from "effect"
 import type { Decision } from "../domain/decide.js"
@@ -20,6 +20,7 @@ import {
   xenPolicy,
   type PrecopyPolicy
 } from "../engine/migration/index.js"
+import { PageState, PageStates } from "../engine/pageStates.js"
 import type { DecideFn } from "../engine/simulation.js"
 import type { TransferContext, TransferFactory } from "../engine/transfer.js"
 import type { Seams } from "./engineRun.js"
@@ -74,6 +75,23 @@ class DirtyBitLosingTracker extends PageTracker {
       return
     }
     super.write(gfn)
+  }
+}
+
+/**
+ * A page-in loads the page at once, straight from paged (Xen's prep/load accepts a paged page), so it
+ * skips paging-in: the page is rw, and the guest runs on it, before its data is read back. The pager's
+ * resume a page-in latency later finds it rw and, like `p2m_mem_paging_resume` on a page that is not
+ * paging in, does nothing. Every step is a legal edge on its own: the engine's assertion never fires.
+ */
+class PageInStraightFromPaged extends PageStates {
+  override transition(gfn: number, from: PageState, to: PageState): void {
+    if (from === PageState.Paged && to === PageState.PagingIn) {
+      super.transition(gfn, PageState.Paged, PageState.PagingIn)
+      super.transition(gfn, PageState.PagingIn, PageState.Rw)
+    } else if (from === PageState.PagingIn && to === PageState.Rw && this.state(gfn) !== PageState.PagingIn) {
+      return
+    } else super.transition(gfn, from, to)
   }
 }
 
@@ -137,6 +155,14 @@ export const mutants: ReadonlyArray<Mutant> = [
         const pages = getVm(state, e.vm)?.pagedOutPages ?? 0
         return pages > 0 ? [e, new E.VmPagesPagedIn({ atUs: e.atUs, vm: e.vm, pages }, true)] : [e]
       })
+    },
+    caughtBy: ["paging"]
+  },
+  {
+    name: "page-in-from-paged",
+    bug: "a page-in makes the page rw straight from paged, skipping paging-in: the guest runs on it before its data is read back",
+    seams: {
+      pageStates: () => (spec) => new PageInStraightFromPaged(spec.staticMaxPages, spec.guestPages, spec.mruPages)
     },
     caughtBy: ["paging"]
   },

@@ -8,6 +8,7 @@ import type { PoolEvent } from "../domain/events.js"
 import { evolve } from "../domain/evolve.js"
 import { initialState, type Host, type Migration, type PoolState, type Vm } from "../domain/state.js"
 import type { EmittedEvent } from "../engine/simulation.js"
+import { PageState, type PageStatesFactory } from "../engine/pageStates.js"
 import type { PolicyConfig } from "../engine/config.js"
 
 /** A checker over the event sequence: sees each event with the states before and after it. */
@@ -392,3 +393,59 @@ export const pagingMonitor = (): Monitor => ({
     return undefined
   }
 })
+
+// --- page-state moves --------------------------------------------------------------------------------
+
+const pageStateName: Readonly<Record<number, string>> = {
+  [PageState.Absent]: "absent",
+  [PageState.Rw]: "rw",
+  [PageState.PagingOut]: "paging-out",
+  [PageState.Paged]: "paged",
+  [PageState.PagingIn]: "paging-in"
+}
+
+/**
+ * The moves a gfn may make, restated from XEN.md §5 and its invariant 14 (not from the engine's own
+ * table): paging goes rw → paging-out → paged → paging-in → rw, plus paging-out → paging-in when the
+ * guest touches a page being evicted; the balloon populates (absent → rw), gives back a resident page
+ * (rw → absent) or drops a paged one (paged → absent). A page-in always passes through paging-in.
+ */
+const legalPageMoves: ReadonlySet<string> = new Set([
+  "rw → paging-out",
+  "paging-out → paged",
+  "paged → paging-in",
+  "paging-out → paging-in",
+  "paging-in → rw",
+  "absent → rw",
+  "rw → absent",
+  "paged → absent"
+])
+
+/**
+ * Wraps the pager's page-states factory: every move of every VM's pages (the pager's and the
+ * balloon's, all through `transition`) is checked against `legalPageMoves`, by the states the gfn had
+ * before and after it, whatever the move was asked to do. A shadow copy of each gfn's state catches a
+ * change made without a move. Violations are pushed to `found`; the engine runs on undisturbed.
+ */
+export const pageMoveObserver =
+  (found: string[]) =>
+  (base: PageStatesFactory): PageStatesFactory =>
+  (spec) => {
+    const pages = base(spec)
+    const seen = new Uint8Array(spec.staticMaxPages).fill(PageState.Rw, 0, spec.guestPages)
+    const move = pages.transition.bind(pages)
+    const name = (state: number) => pageStateName[state] ?? `state ${state}`
+    pages.transition = (gfn, from, to) => {
+      const before = pages.state(gfn)
+      if (before !== seen[gfn])
+        found.push(`VM ${spec.vm} gfn ${gfn} went ${name(seen[gfn]!)} → ${name(before)} without a move`)
+      move(gfn, from, to)
+      const after = pages.state(gfn)
+      seen[gfn] = after
+      if (after !== before && !legalPageMoves.has(`${name(before)} → ${name(after)}`))
+        found.push(
+          `VM ${spec.vm} gfn ${gfn} went ${name(before)} → ${name(after)} (asked ${name(from)} → ${name(to)}): not a legal page-state move`
+        )
+    }
+    return pages
+  }

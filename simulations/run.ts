@@ -18,6 +18,7 @@ export interface RunScenarioOptions {
   readonly sink?: SimulationOptions["sink"]
   readonly onProgress?: SimulationOptions["onProgress"]
   readonly decide?: SimulationOptions["decide"]
+  readonly pageStates?: SimulationOptions["pageStates"]
 }
 
 const must = <A>(result: Either.Either<A, unknown>): A => {
@@ -139,7 +140,8 @@ export const runScenario = (
     debug: options.debug ?? false,
     ...(options.sink ? { sink: options.sink } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.decide ? { decide: options.decide } : {})
+    ...(options.decide ? { decide: options.decide } : {}),
+    ...(options.pageStates ? { pageStates: options.pageStates } : {})
   })
   sim.at(0, () => {
     for (const command of scenario.setup) sim.attempt(command, command._tag)

@@ -11,6 +11,7 @@ import { checkInvariants } from "../../domain/invariants.js"
 import { getHost, getVm } from "../../domain/state.js"
 import type { VmWorkload } from "../../engine/config.js"
 import type { MemoryConfig } from "../../engine/memoryConfig.js"
+import type { PageStatesFactory } from "../../engine/pageStates.js"
 import { transferFactory } from "../../engine/migration/index.js"
 import { Simulation } from "../../engine/simulation.js"
 
@@ -40,6 +41,8 @@ export interface PoolSetup {
   readonly hosts: ReadonlyArray<HostSetup>
   readonly vms: ReadonlyArray<VmSetup>
   readonly memory?: Partial<MemoryConfig>
+  /** The pager's page-states seam (default: the real ones). */
+  readonly pageStates?: PageStatesFactory
   readonly latencyUs?: number
   readonly seed?: number
 }
@@ -76,7 +79,8 @@ export const testPool = (setup: PoolSetup): TestPool => {
     sink: (batch) => {
       for (const e of batch) events.push(e.event)
     },
-    ...(setup.memory ? { memory: setup.memory } : {})
+    ...(setup.memory ? { memory: setup.memory } : {}),
+    ...(setup.pageStates ? { pageStates: setup.pageStates } : {})
   })
   const must = (command: PoolCommand) => {
     const result = sim.submit(command)

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest"
 import { defaultMemoryConfig } from "../../engine/memoryConfig.js"
-import { PageState } from "../../engine/pageStates.js"
+import { PageState, PageStates, pageStatesFactory, type PageStatesSpec } from "../../engine/pageStates.js"
+import { SimulationDefect } from "../../engine/simulation.js"
 import { h, runToEnd, sum, testPool, v } from "./helpers.js"
 
 const { stepUs, evictPagesPerStep, pageInLatencyUs, prefetchPagesPerStep } = defaultMemoryConfig
@@ -199,5 +200,43 @@ describe("a domain's paging ends with it", () => {
     expect(pool.vm("a")).toMatchObject({ populatedPages: 65_536, pagedOutPages: 0, pagingTargetPages: undefined })
     expect(pool.sim.memory.view(v("a"))).toBeUndefined()
     expect(pool.all("VmPagesPagedOut", "a").every((e) => e.atUs <= 500_000)).toBe(true)
+  })
+})
+
+describe("the page-states seam", () => {
+  it("the pager builds each VM's page states through the factory it is given, once, from the domain's sizes", () => {
+    const specs: PageStatesSpec[] = []
+    const pool = testPool({
+      hosts: [{ id: "h1", pages: 1024 * MiB }],
+      vms: [{ id: "a", pages: 256 * MiB, target: 128 * MiB, dynamicMin: 128 * MiB, host: "h1" }],
+      pageStates: (spec) => {
+        specs.push(spec)
+        return pageStatesFactory(spec)
+      }
+    })
+    setPagingTarget(pool, 1_000, 64 * MiB)
+    runToEnd(pool)
+    expect(specs).toEqual([{ vm: v("a"), staticMaxPages: 256 * MiB, guestPages: 128 * MiB, mruPages: 16_384 }])
+    expect(pool.sim.memory.view(v("a"))).toMatchObject({ rwPages: 64 * MiB, pagedPages: 64 * MiB })
+  })
+
+  it("page states built for other sizes than the domain's are a defect", () => {
+    const pool = testPool({
+      hosts: [{ id: "h1", pages: 1024 * MiB }],
+      vms: [{ id: "a", pages: 256 * MiB, host: "h1" }],
+      pageStates: (spec) => new PageStates(spec.staticMaxPages, spec.guestPages - 1, spec.mruPages)
+    })
+    setPagingTarget(pool, 1_000, 64 * MiB)
+    const defect = (() => {
+      try {
+        pool.sim.run()
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(defect).toBeInstanceOf(SimulationDefect)
+    expect((defect as Error).message).toBe(
+      "VM a's page states: built for 65535 of 65536 pages, the domain has 65536 of 65536"
+    )
   })
 })
