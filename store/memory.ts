@@ -33,7 +33,12 @@ interface StoredInMemory extends StoredEvent {
 interface MemoryStream {
   /** Indexed by revision. */
   readonly events: StoredInMemory[]
-  readonly revisionById: Map<string, number>
+  /**
+   * Each event's revision by id, for idempotent retries: built by the first append that has to look an
+   * id up (one onto events already there) and kept up to date from then on. A stream written in one
+   * append (a simulation's log) never needs it.
+   */
+  revisionById: Map<string, number> | undefined
 }
 
 interface MemoryState {
@@ -63,14 +68,22 @@ const storedRows = (state: MemoryState, stream: string, firstRevision: number, b
 const write = (state: MemoryState, stream: string, rows: ReadonlyArray<StoredInMemory>): void => {
   let entry = state.streams.get(stream)
   if (entry === undefined) {
-    entry = { events: [], revisionById: new Map() }
+    entry = { events: [], revisionById: undefined }
     state.streams.set(stream, entry)
   }
+  const index = entry.revisionById
   for (const row of rows) {
     entry.events.push(row)
-    entry.revisionById.set(row.id, row.revision)
+    index?.set(row.id, row.revision)
     state.log.push(row)
   }
+}
+
+/** The revision of the event with this id in the stream, if it is there. */
+const revisionOf = (entry: MemoryStream | undefined, id: string): number | undefined => {
+  if (entry === undefined || entry.events.length === 0) return undefined
+  if (entry.revisionById === undefined) entry.revisionById = new Map(entry.events.map((row) => [row.id, row.revision]))
+  return entry.revisionById.get(id)
 }
 
 const lastPositionOf = (entry: MemoryStream | undefined): number =>
@@ -86,7 +99,7 @@ const appendNow = (
   const entry = state.streams.get(stream)
   const lastRevision = entry === undefined ? undefined : entry.events.length - 1
   const firstId = batch[0]?.id
-  const firstIdRevision = firstId === undefined ? undefined : entry?.revisionById.get(firstId)
+  const firstIdRevision = firstId === undefined ? undefined : revisionOf(entry, firstId)
   const decision = decideAppend({ expected, batchSize: batch.length, lastRevision, firstIdRevision })
   switch (decision._tag) {
     case "wrongExpectedVersion":

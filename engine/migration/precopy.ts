@@ -56,7 +56,7 @@ export interface PrecopyConfig {
   /** When the first round starts: the migration's first byte. */
   readonly startUs: number
   /** The VM's paged-out pages: they travel as markers, without data (pageTracker.ts `sendMarkers`). */
-  readonly paged?: PagedPages
+  readonly paged?: PagedPages | undefined
 }
 
 /** DESIGN.md §2's migration phases, from the transfer's point of view. */
@@ -564,12 +564,14 @@ export type WriterWrapper = (writer: PageWriter, context: TransferContext) => Pa
 export const makeTransferFactory =
   (wrapWriter?: WriterWrapper): TransferFactory =>
   (context) => {
-    const policy = policyByName(context.policy.name, {
-      ...(context.policy.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: context.policy.maxDowntimeUs }),
-      ...(context.policy.roundsMax === undefined ? {} : { roundsMax: context.policy.roundsMax })
-    })
+    // Fields copied one by one, not spread: this runs once per migration, and spreading objects of
+    // many shapes is a slow generic copy in V8.
+    const { workload } = context
     const generated = dirtyModelFor({
-      ...context.workload,
+      model: workload.model,
+      writer: workload.writer,
+      dirtyRateBytesPerS: workload.dirtyRateBytesPerS,
+      workingSetPages: workload.workingSetPages,
       memoryPages: context.memoryPages,
       pageSizeBytes: context.pageSizeBytes,
       prng: context.prng.fork("writer"),
@@ -577,20 +579,19 @@ export const makeTransferFactory =
     })
     const model: DirtyModelSpec =
       wrapWriter !== undefined && generated.kind === "pages"
-        ? { ...generated, writer: wrapWriter(generated.writer, context) }
+        ? { kind: "pages", writer: wrapWriter(generated.writer, context) }
         : generated
     return transferMachine(
       createPrecopy({
         memoryPages: context.memoryPages,
         pageSizeBytes: context.pageSizeBytes,
-        policy,
+        policy: policyByName(context.policy.name, context.policy),
         model,
         latencyUs: context.latencyUs,
         startUs: context.startUs,
-        ...(context.paged ? { paged: context.paged } : {})
+        paged: context.paged
       })
     )
   }
 
-/** The engine's factory, as scenarios run it. */
 export const transferFactory: TransferFactory = makeTransferFactory()
