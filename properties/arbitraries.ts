@@ -1,7 +1,7 @@
 /**
  * fast-check arbitraries for generated pools, VMs, workloads, schedules and faults, built as scenario
- * JSON (`xenpool-scenario` v1). A generated case is a scenario file, so a counterexample is written as
- * one and `xenpool simulate` reproduces it.
+ * JSON (`xenpool-scenario` v1). Everything generated here has a trace record, so `xenpool check` writes
+ * a counterexample as a trace that `xenpool replay` reproduces (simulations/trace/fromScenario.ts).
  *
  * Swarm testing (TigerBeetle's VOPR, Groce et al.): each case first draws a `Swarm`, which switches
  * whole fault kinds, workload kinds and policies on or off; the rest of the case only uses what is on.

@@ -2,7 +2,7 @@
  * A named property: runnable alone with a run count, a seed and (to replay one case) a path, through
  * fast-check's runner; its result says how many runs it did and, on failure, the seed and path that
  * reproduce the shrunk counterexample, the counterexample in words and, for engine properties, the
- * scenario to write to a file that `xenpool simulate` reproduces.
+ * scenario, which `xenpool check` writes as a trace that `xenpool replay` reproduces.
  */
 import fc from "fast-check"
 import type { ScenarioJson } from "./arbitraries.js"
@@ -31,7 +31,7 @@ export interface PropertyResult {
   readonly path?: string
   /** The shrunk counterexample and what went wrong, in words. */
   readonly counterexample?: string
-  /** The failing scenario (engine properties), to write to a file `xenpool simulate` runs. */
+  /** The failing scenario (engine properties), written as a trace (properties/counterexample.ts). */
   readonly scenario?: ScenarioJson
 }
 

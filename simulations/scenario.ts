@@ -75,6 +75,9 @@ export const PolicySpec = Schema.Union(
 )
 export type PolicySpec = typeof PolicySpec.Type
 
+/** How long rolling maintenance keeps each emptied host disabled, unless `maintenance` says otherwise. */
+export const MAINTENANCE_DEFAULT = "60s"
+
 const at = { at: Duration }
 export const ScheduleItem = Schema.Union(
   Schema.Struct({ ...at, op: Schema.Literal("migrate"), vm: Id, to: Id }),
@@ -85,7 +88,7 @@ export const ScheduleItem = Schema.Union(
     /** Hosts in order; default every host in id order. */
     hosts: Schema.optional(Schema.Array(Id)),
     /** Time a host stays in maintenance once empty, before it is enabled again. */
-    maintenance: Schema.optionalWith(Duration, { default: () => "60s" })
+    maintenance: Schema.optionalWith(Duration, { default: () => MAINTENANCE_DEFAULT })
   }),
   Schema.Struct({ ...at, op: Schema.Literal("disable-host", "enable-host", "fail-host", "recover-host"), host: Id }),
   Schema.Struct({ ...at, op: Schema.Literal("start-vm"), vm: Id, host: Schema.optional(Id) }),

@@ -1,6 +1,6 @@
 /**
  * Trace format v1 (docs/trace-format.md): the schemas, the streaming reader and validator, the replay
- * on the engine, the writer, and the export of a pool's log as a trace.
+ * on the engine, the writer, the export of a pool's log as a trace, and a scenario as a trace.
  */
 export * from "./trace/schema.js"
 export { compileHeader, type CompiledHeader } from "./trace/header.js"
@@ -25,3 +25,4 @@ export {
   type TraceRecordInput
 } from "./trace/writer.js"
 export { engineFirstEventId, ExportFailure, sameEvent, TraceExporter, type ExportOptions } from "./trace/fromLog.js"
+export { scenarioTrace, scenarioTraceText, type ScenarioTrace } from "./trace/fromScenario.js"

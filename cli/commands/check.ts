@@ -2,13 +2,18 @@
  * `xenpool check [--runs N] [--seed N] [--property NAME] [--path P] [--out DIR] [--json]`: the property
  * suite at scale (DESIGN.md §7). Every property runs with the same root seed; a failure prints the
  * property, the seed and path that reproduce it and the shrunk counterexample in words, and writes the
- * failing scenario to `DIR/xenpool-check-<property>-<seed>.json`, which `xenpool simulate` runs. The
- * exit code is non-zero on any failure.
+ * failing case as a trace, `DIR/xenpool-check-<property>-<seed>.trace.jsonl`, that `xenpool replay` runs
+ * on the engine to the same events (checked before it is offered: properties/counterexample.ts). A case
+ * whose trace would not give the same events is written as the scenario, `...-<seed>.json`, for
+ * `xenpool simulate`. The cases of `pool-model` (command sequences) and `evacuation-plan` (pool states)
+ * are not scenarios: no file, the printed seed and path replay them. The exit code is non-zero on any
+ * failure.
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { counterexampleTrace } from "../../properties/counterexample.js"
 import { findProperty, propertyNames, runCheck, type CheckReport } from "../../properties/index.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, makeProgress, printJson } from "../shared.js"
@@ -34,7 +39,9 @@ const pathOption = Options.text("path").pipe(
   Options.optional
 )
 const outOption = Options.text("out").pipe(
-  Options.withDescription("where to write counterexample scenarios (default: the working directory)"),
+  Options.withDescription(
+    "where to write each counterexample as a trace for xenpool replay (default: the working directory)"
+  ),
   Options.optional
 )
 
@@ -86,27 +93,86 @@ const validate = (
 
 const shellQuote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
 
-/** Writes each failing engine property's scenario; returns the file per property. */
-export const writeCounterexamples = (report: CheckReport, directory: string): ReadonlyMap<string, string> => {
-  const files = new Map<string, string>()
+/** What was written for one failing property. */
+export interface CounterexampleFiles {
+  /** A trace whose replay gives the failing run's events. */
+  readonly trace?: string
+  /** Events of that run (and of the trace's replay). */
+  readonly events?: number
+  /** The scenario, written when there is no such trace. */
+  readonly scenario?: string
+  /** Why there is no trace, in words. */
+  readonly note?: string
+}
+
+/** The cases of these properties are not scenarios, so they have no file: the seed and path replay them. */
+const notScenarios: Readonly<Record<string, string>> = {
+  "pool-model": "a sequence of single pool commands (fast-check's fc.commands), not a scenario",
+  "evacuation-plan": "a generated pool state, not a scenario"
+}
+
+const counterexampleFiles = (
+  p: CheckReport["properties"][number],
+  directory: string
+): CounterexampleFiles | undefined => {
+  if (p.ok) return undefined
+  if (p.scenario === undefined) {
+    const kind = notScenarios[p.name] ?? "not a scenario"
+    return { note: `no trace: the case is ${kind}; the reproduce line replays it` }
+  }
+  mkdirSync(directory, { recursive: true })
+  const base = join(directory, `xenpool-check-${p.name}-${p.seed}`)
+  const scenario = {
+    ...p.scenario,
+    name: `check ${p.name} seed ${p.seed}`,
+    description: p.counterexample?.split("\n")[0]
+  }
+  const trace = counterexampleTrace(scenario, base)
+  if (trace._tag === "Reproduces") {
+    writeFileSync(`${base}.trace.jsonl`, trace.text)
+    return { trace: `${base}.trace.jsonl`, events: trace.events }
+  }
+  writeFileSync(`${base}.json`, `${JSON.stringify(scenario, null, 2)}\n`)
+  const why =
+    trace._tag === "NotConvertible"
+      ? `the scenario has no trace (${trace.error.path}: expected ${trace.error.expected})`
+      : `its trace would not reproduce the run (${trace.difference})`
+  return { scenario: `${base}.json`, note: `no trace: ${why}` }
+}
+
+/** Writes each failing property's case (a trace, else the scenario); returns what was written per property. */
+export const writeCounterexamples = (
+  report: CheckReport,
+  directory: string
+): ReadonlyMap<string, CounterexampleFiles> => {
+  const files = new Map<string, CounterexampleFiles>()
   for (const p of report.properties) {
-    if (p.ok || p.scenario === undefined) continue
-    mkdirSync(directory, { recursive: true })
-    const file = join(directory, `xenpool-check-${p.name}-${p.seed}.json`)
-    const scenario = {
-      ...p.scenario,
-      name: `check ${p.name} seed ${p.seed}`,
-      description: p.counterexample?.split("\n")[0]
-    }
-    writeFileSync(file, `${JSON.stringify(scenario, null, 2)}\n`)
-    files.set(p.name, file)
+    const written = counterexampleFiles(p, directory)
+    if (written !== undefined) files.set(p.name, written)
   }
   return files
 }
 
+const filesInWords = (files: CounterexampleFiles | undefined): ReadonlyArray<string> => {
+  if (files === undefined) return []
+  const lines: string[] = []
+  if (files.trace !== undefined)
+    lines.push(
+      `trace written to ${files.trace} (its replay gives the failing run's ${files.events} events)`,
+      `replay it: xenpool replay ${shellQuote(files.trace)} --store memory:`
+    )
+  if (files.note !== undefined) lines.push(files.note)
+  if (files.scenario !== undefined)
+    lines.push(
+      `scenario written to ${files.scenario}`,
+      `run it:    xenpool simulate ${shellQuote(files.scenario)} --store memory:`
+    )
+  return lines.map((line) => `  ${line}`)
+}
+
 const formatSeconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
-export const formatReport = (report: CheckReport, files: ReadonlyMap<string, string>): string => {
+export const formatReport = (report: CheckReport, files: ReadonlyMap<string, CounterexampleFiles>): string => {
   const width = Math.max(...report.properties.map((p) => p.name.length))
   const lines = [`xenpool check: seed ${report.seed}, ${report.runs} runs per property`, ""]
   for (const p of report.properties) {
@@ -118,9 +184,7 @@ export const formatReport = (report: CheckReport, files: ReadonlyMap<string, str
     lines.push(...(p.counterexample ?? "").split("\n").map((l) => `  ${l}`))
     const replay = `xenpool check --property ${p.name} --seed ${p.seed}${p.path === undefined ? "" : ` --path ${shellQuote(p.path)}`}`
     lines.push(`  reproduce: ${replay}`)
-    const file = files.get(p.name)
-    if (file)
-      lines.push(`  scenario written to ${file}`, `  run it:    xenpool simulate ${shellQuote(file)} --store memory:`)
+    lines.push(...filesInWords(files.get(p.name)))
   }
   const failed = report.properties.filter((p) => !p.ok).length
   lines.push(
@@ -167,7 +231,7 @@ export const checkCommand = Command.make(
             seed: p.seed,
             ...(p.path === undefined ? {} : { path: p.path }),
             ...(p.counterexample === undefined ? {} : { counterexample: p.counterexample }),
-            ...(files.has(p.name) ? { trace: files.get(p.name) } : {})
+            ...files.get(p.name)
           }))
         })
       } else yield* Console.log(formatReport(report, files))
@@ -181,6 +245,6 @@ export const checkCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "run the property suite at scale: generated pools, workloads and faults against the pool's invariants; on failure, the seed, path and shrunk counterexample, written as a scenario"
+    "run the property suite at scale: generated pools, workloads and faults against the pool's invariants; on failure, the seed, path and shrunk counterexample, written as a trace that xenpool replay reproduces"
   )
 )

@@ -263,6 +263,12 @@ export class TraceReplay {
       case "Migrate":
         sim.migrate(action.vm, action.to, undefined, action.policy ?? this.header.policy)
         return
+      case "Evacuate":
+        sim.evacuate(action.host)
+        return
+      case "RollingMaintenance":
+        sim.rollingMaintenance(action.hosts, action.maintenanceUs)
+        return
       case "FailLink":
         sim.failLink(action.host)
         return
@@ -270,7 +276,8 @@ export class TraceReplay {
         sim.setLinkPercent(action.host, action.percent)
         return
       case "Access":
-        sim.memory.access(action.vm, recordGfns(action.record))
+        if (action.record.random !== undefined) sim.memory.accessRandom(action.vm, action.record.random)
+        else sim.memory.access(action.vm, recordGfns(action.record))
         return
       case "Write":
         invariant(false, "writes are queued when read, never kept")

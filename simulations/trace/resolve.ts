@@ -10,7 +10,7 @@ import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/
 import { parseDurationUs, parseSizePages, type UnitError } from "../../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../../engine/config.js"
 import { compileScenario } from "../compile.js"
-import { HostSpec, type PolicySpec, type Scenario, VmSpec } from "../scenario.js"
+import { HostSpec, MAINTENANCE_DEFAULT, type PolicySpec, type Scenario, VmSpec } from "../scenario.js"
 import type { CompiledHeader } from "./header.js"
 import { pagingOps, type RecordOf, type TraceRecord } from "./schema.js"
 
@@ -32,6 +32,8 @@ export type TraceAction =
   | { readonly _tag: "SetWorkload"; readonly vm: VmId; readonly workload: VmWorkload }
   | { readonly _tag: "Migrate"; readonly vm: VmId; readonly to: HostId; readonly policy: PolicyConfig | undefined }
   | { readonly _tag: "Write"; readonly vm: VmId; readonly record: RecordOf<"write"> }
+  | { readonly _tag: "Evacuate"; readonly host: HostId }
+  | { readonly _tag: "RollingMaintenance"; readonly hosts: ReadonlyArray<HostId>; readonly maintenanceUs: number }
   | { readonly _tag: "FailLink"; readonly host: HostId }
   | { readonly _tag: "SetLinkPercent"; readonly host: HostId; readonly percent: number }
 
@@ -349,9 +351,12 @@ const pagingRecord = (header: CompiledHeader, table: SymbolTable, r: TraceRecord
       vm.targetPages = targetPages
       return submit({ _tag: "SetMemoryTarget", ...at, vm: vmId(r.vm), targetPages }, `${r.op} ${r.vm}`)
     }
-    case "access":
-      checkPages(r, table.vm("vm", r.vm))
+    case "access": {
+      const vm = table.vm("vm", r.vm)
+      // `random` draws below the guest's pages when it happens; listed gfns are checked now.
+      if (r.random === undefined) checkPages(r, vm)
       return { _tag: "Access", vm: vmId(r.vm), record: r }
+    }
     case "pages-paged-out":
       return recordedStep(table, r, { _tag: "PageOut", ...at, vm: vmId(r.vm), pages: r.pages })
     case "pages-paged-in":
@@ -397,6 +402,14 @@ export const resolveRecord = (
     case "fail-host":
     case "recover-host":
       return submit({ _tag: hostTags[r.op], atUs: r.atUs, host: table.host("host", r.host) }, `${r.op} ${r.host}`)
+    case "evacuate":
+      return { _tag: "Evacuate", host: table.host("host", r.host) }
+    case "rolling-maintenance":
+      return {
+        _tag: "RollingMaintenance",
+        hosts: r.hosts.map((host, k) => table.host(`hosts[${k}]`, host)),
+        maintenanceUs: unit("maintenance", parseDurationUs(r.maintenance ?? MAINTENANCE_DEFAULT))
+      }
     case "create-vm":
       return createVm(header, table, r, line)
     case "start-vm":

@@ -7,6 +7,7 @@
  */
 import { Schema } from "effect"
 import { HostId, MigrationId, VmId } from "../../domain/ids.js"
+import { ACCESSES_PER_CALL_MAX } from "../../engine/memory.js"
 import { HostSpec, PolicySpec, VmSpec, Workload } from "../scenario.js"
 
 export const TRACE_FORMAT = "xenpool-trace"
@@ -64,7 +65,7 @@ const record = <const Op extends string, const Fields extends Schema.Struct.Fiel
 const hostRecord = <const Op extends string>(op: Op) => record(op, { host: HostId })
 const vmRecord = <const Op extends string>(op: Op) => record(op, { vm: VmId })
 
-/** Pages written (or, for `access`, touched) at one µs: a list of gfns or inclusive ranges, in order. */
+/** Pages written at one µs: a list of gfns or inclusive ranges, in order. */
 const pagesRecord = <const Op extends string>(op: Op) =>
   record(op, {
     vm: VmId,
@@ -92,6 +93,13 @@ export const EnableHostRecord = hostRecord("enable-host")
 export const DisableHostRecord = hostRecord("disable-host")
 export const FailHostRecord = hostRecord("fail-host")
 export const RecoverHostRecord = hostRecord("recover-host")
+/** XAPI's `host.evacuate`: the host's VMs planned onto the other enabled hosts and migrated (engine level). */
+export const EvacuateRecord = hostRecord("evacuate")
+/** Each host in turn disabled, evacuated, kept for `maintenance` (default 60s), enabled (engine level). */
+export const RollingMaintenanceRecord = record("rolling-maintenance", {
+  hosts: Schema.Array(HostId),
+  maintenance: Schema.optional(Duration)
+})
 
 // VMs.
 export const CreateVmRecord = record("create-vm", {
@@ -152,7 +160,27 @@ export const SlowLinkRecord = record("slow-link", { host: HostId, percent: Schem
 
 // Paging and ballooning (docs/paging.md): engine-level inputs, then recorded-level pager and balloon steps.
 export const SetPagingTargetRecord = record("set-paging-target", { vm: VmId, target: Size })
-export const AccessRecord = pagesRecord("access")
+/**
+ * Pages the guest touches at one µs: a list of gfns, inclusive ranges, or `random`, that many gfns drawn
+ * uniformly from the guest's memory from the VM's own seeded stream (as a scenario's `guest-access`).
+ */
+export const AccessRecord = record("access", {
+  vm: VmId,
+  gfns: Schema.optional(Schema.Array(Gfn)),
+  ranges: Schema.optional(Schema.Array(GfnRange)),
+  random: Schema.optional(Schema.Int.pipe(Schema.between(1, ACCESSES_PER_CALL_MAX)))
+}).pipe(
+  Schema.filter((r) => {
+    const forms = [r.gfns, r.ranges, r.random].filter((form) => form !== undefined).length
+    if (forms === 0)
+      return {
+        path: ["gfns"],
+        message: "gfns (a list of page numbers), ranges ([[first, last], ...]) or random (a count)"
+      }
+    if (forms > 1) return { path: ["random"], message: "one of gfns, ranges, random in one record" }
+    return true
+  })
+)
 export const SetBalloonTargetRecord = record("set-balloon-target", { vm: VmId, target: Size })
 export const PagesPagedOutRecord = record("pages-paged-out", { vm: VmId, pages: PositiveInt })
 export const PagesPagedInRecord = record("pages-paged-in", { vm: VmId, pages: PositiveInt })
@@ -175,6 +203,8 @@ export const recordSchemas = [
   DisableHostRecord,
   FailHostRecord,
   RecoverHostRecord,
+  EvacuateRecord,
+  RollingMaintenanceRecord,
   CreateVmRecord,
   StartVmRecord,
   ResumeVmRecord,

@@ -1,13 +1,19 @@
 /**
  * `xenpool check` as a user runs it (the built binary), and its failure report: the counterexample is
- * written as a scenario that `xenpool simulate` runs, and the printed seed and path replay the case.
+ * written as a trace that `xenpool replay` runs on the engine to the failing run's events, and the
+ * printed seed and path replay the case. A healthy engine gives `xenpool check` nothing to fail on, so
+ * the failures here come from the mutants (properties/mutants.ts) through `runCheck`, and the report and
+ * the files are made by the functions the command uses.
  */
 import { describe, expect, it } from "vitest"
-import { readFileSync } from "node:fs"
+import { Schema } from "effect"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { formatReport, writeCounterexamples } from "../../cli/commands/check.js"
-import { mutants, propertyNames, runCheck } from "../../properties/index.js"
+import { PoolEvent } from "../../domain/events.js"
+import { mutants, propertyNames, runCheck, type CheckReport } from "../../properties/index.js"
 import { runEngine } from "../../properties/engineRun.js"
+import type { ScenarioJson } from "../../properties/arbitraries.js"
 import { isCleanError, tempDir, xenpool } from "../cli/run.js"
 
 const clock = () => 0
@@ -75,15 +81,134 @@ describe("a failure report", () => {
     expect(again.properties[0]!.counterexample).toBe(failed.counterexample)
   })
 
-  it("is written as a scenario that xenpool simulate runs to the same events", () => {
+  it("is written as a trace that xenpool replay runs to the same events as the engine's run of the case", () => {
     const dir = tempDir()
     const files = writeCounterexamples(report, dir)
-    const file = files.get("termination-bounds")!
-    expect(file).toBe(join(dir, "xenpool-check-termination-bounds-1.json"))
-    const scenario = JSON.parse(readFileSync(file, "utf8"))
-    expect(formatReport(report, files)).toContain(`xenpool simulate ${file} --store memory:`)
-    const r = xenpool(["simulate", file, "--store", "memory:", "--json"])
+    const written = files.get("termination-bounds")!
+    const file = join(dir, "xenpool-check-termination-bounds-1.trace.jsonl")
+    // the mutant's run fails; the trace holds the case, which the real engine runs (as xenpool check would)
+    const real = runEngine(failed.scenario!)
+    expect(written).toEqual({ trace: file, events: real.emitted.length })
+    expect(existsSync(join(dir, "xenpool-check-termination-bounds-1.json"))).toBe(false)
+    expect(JSON.parse(readFileSync(file, "utf8").split("\n")[0]!)).toMatchObject({
+      format: "xenpool-trace",
+      version: 1,
+      name: "check termination-bounds seed 1",
+      seed: (failed.scenario as { seed: number }).seed
+    })
+    const text = formatReport(report, files)
+    expect(text).toContain(
+      `trace written to ${file} (its replay gives the failing run's ${real.emitted.length} events)`
+    )
+    expect(text).toContain(`replay it: xenpool replay ${file} --store memory:`)
+    const r = xenpool(["replay", file, "--store", "memory:", "--json"])
     expect(r.status, r.stderr).toBe(0)
-    expect(JSON.parse(r.stdout).events).toBe(runEngine(scenario).emitted.length)
+    expect(JSON.parse(r.stdout).events).toBe(real.emitted.length)
+  })
+})
+
+const encodeEvent = Schema.encodeSync(PoolEvent)
+
+describe("end to end: a failing check's trace, replayed by xenpool replay, gives the failing run's events", () => {
+  // The mutant loses events between the engine and the store, so replay-equivalence fails, while the
+  // engine's own events are those of the real engine: the failing run and the trace's replay can be
+  // compared event for event.
+  const mutant = mutants.find((m) => m.name === "sink-drops-events")!
+  const report = runCheck({ runs: 200, seed: 1, only: ["replay-equivalence"], seams: mutant.seams }, clock)
+  const failed = report.properties[0]!
+
+  it("the trace replays into the store with the failing run's events: ids, types, times and fields", () => {
+    expect(failed.ok).toBe(false)
+    const dir = tempDir()
+    const files = writeCounterexamples(report, dir)
+    const trace = files.get("replay-equivalence")!.trace!
+    expect(formatReport(report, files)).toContain(`replay it: xenpool replay ${trace} --store memory:`)
+    const failing = runEngine(failed.scenario!, { seams: mutant.seams }).emitted
+    const store = `sqlite:${join(dir, "replayed.db")}`
+    const pool = (failed.scenario!.pool as { id: string }).id
+    // the scenario's pool id and seed: the same event ids as the failing run
+    const r = xenpool(["replay", trace, "--pool", pool, "--store", store, "--json"])
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ pool, events: failing.length })
+    const listed = xenpool(["events", "--pool", pool, "--store", store, "--limit", String(failing.length), "--json"])
+    expect(listed.status, listed.stderr).toBe(0)
+    const events = JSON.parse(listed.stdout) as Array<{ id: string; type: string; atUs: number; data: unknown }>
+    expect(events.map(({ id, type, atUs, data }) => ({ id, type, atUs, data }))).toEqual(
+      failing.map((e) => {
+        const { _tag, ...data } = encodeEvent(e.event) as { _tag: string } & Record<string, unknown>
+        return { id: e.id, type: _tag, atUs: e.event.atUs, data }
+      })
+    )
+  })
+
+  it("--json names the trace file", () => {
+    const dir = tempDir()
+    const files = writeCounterexamples(report, dir)
+    expect(files.get("replay-equivalence")).toEqual({
+      trace: join(dir, "xenpool-check-replay-equivalence-1.trace.jsonl"),
+      events: expect.any(Number)
+    })
+  })
+})
+
+describe("a case with no trace says so", () => {
+  const fake = (name: string, scenario?: ScenarioJson): CheckReport => ({
+    seed: 1,
+    runs: 1,
+    properties: [
+      {
+        name,
+        runs: 0,
+        ok: false,
+        seed: 1,
+        counterexample: "made up\nfor the test",
+        elapsedMs: 0,
+        ...(scenario ? { scenario } : {})
+      }
+    ]
+  })
+
+  it("pool-model and evacuation-plan: not scenarios, no file; the seed and path replay them", () => {
+    const dir = tempDir()
+    for (const name of ["pool-model", "evacuation-plan"]) {
+      const report = fake(name)
+      const files = writeCounterexamples(report, dir)
+      expect(files.get(name)).toEqual({ note: expect.stringMatching(/^no trace: the case is .*not a scenario/) })
+      expect(formatReport(report, files)).toContain("no trace: the case is")
+    }
+  })
+
+  it("a scenario whose trace would not give the same events: the scenario is written instead, and why", () => {
+    // a fail-link at the very µs a round ends that the engine planned before (docs/trace-format.md)
+    const base = {
+      format: "xenpool-scenario",
+      version: 1,
+      name: "tie",
+      pool: { id: "check", linkLatency: "0us" },
+      hosts: [{ id: "h", count: 3, memory: "64GiB", overhead: "2GiB" }],
+      vms: [
+        { id: "a", memory: "1GiB", host: "h1" },
+        { id: "b", memory: "1GiB", host: "h3" }
+      ]
+    }
+    const alone = runEngine({ ...base, schedule: [{ at: "0us", op: "migrate", vm: "a", to: "h2" }] })
+    const roundEndUs = alone.emitted.find((e) => e.event._tag === "VmMigrationRoundCompleted")!.event.atUs
+    const scenario = {
+      ...base,
+      schedule: [
+        { at: "0us", op: "migrate", vm: "a", to: "h2" },
+        { at: "1us", op: "pause-vm", vm: "b" },
+        { at: `${roundEndUs}us`, op: "fail-link", host: "h2" }
+      ]
+    }
+    const dir = tempDir()
+    const report = fake("determinism", scenario)
+    const written = writeCounterexamples(report, dir).get("determinism")!
+    expect(written.trace).toBeUndefined()
+    expect(written.scenario).toBe(join(dir, "xenpool-check-determinism-1.json"))
+    expect(written.note).toMatch(/^no trace: its trace would not reproduce the run \(event \d+: /)
+    expect(existsSync(join(dir, "xenpool-check-determinism-1.trace.jsonl"))).toBe(false)
+    const text = formatReport(report, new Map([["determinism", written]]))
+    expect(text).toContain(`run it:    xenpool simulate ${written.scenario} --store memory:`)
   })
 })

@@ -211,6 +211,34 @@ const cases: ReadonlyArray<Case> = [
     expected: "a gfn below 16384 (VM 'b' has 16384 pages of memory), got 16384"
   },
   {
+    name: "an access with both random and gfns",
+    text: withLine(`{"atUs":20,"op":"access","vm":"b","gfns":[1],"random":5}`, good),
+    line: 4,
+    path: "random",
+    expected: "one of gfns, ranges, random in one record"
+  },
+  {
+    name: "an evacuation of an undeclared host",
+    text: withLine(`{"atUs":20,"op":"evacuate","host":"h9"}`, good),
+    line: 4,
+    path: "host",
+    expected: /no host 'h9'/
+  },
+  {
+    name: "a rolling maintenance of an undeclared host",
+    text: withLine(`{"atUs":20,"op":"rolling-maintenance","hosts":["h1","h9"]}`, good),
+    line: 4,
+    path: "hosts[1]",
+    expected: /no host 'h9'/
+  },
+  {
+    name: "a maintenance time without a unit",
+    text: withLine(`{"atUs":20,"op":"rolling-maintenance","hosts":["h1"],"maintenance":"60"}`, good),
+    line: 4,
+    path: "maintenance",
+    expected: /a duration with a unit/
+  },
+  {
     name: "a paging target without a unit",
     text: withLine(`{"atUs":20,"op":"set-paging-target","vm":"a","target":"1024"}`, good),
     line: 4,

@@ -89,7 +89,9 @@ const supported: ReadonlyArray<TraceRecordInput> = [
   { atUs: 9_000, op: "shutdown-vm", vm: "b", hard: true },
   { atUs: 10_000, op: "destroy-vm", vm: "b" },
   { atUs: 11_000, op: "fail-host", host: "h3" },
-  { atUs: 12_000, op: "recover-host", host: "h3" }
+  { atUs: 12_000, op: "recover-host", host: "h3" },
+  { atUs: 13_000, op: "evacuate", host: "h2" },
+  { atUs: 14_000, op: "rolling-maintenance", hosts: ["h3"], maintenance: "1ms" }
 ]
 
 /** The kinds for paging and ballooning (docs/paging.md; replayed in context in test/paging/trace.test.ts). */
@@ -97,6 +99,7 @@ const paging: ReadonlyArray<TraceRecordInput> = [
   { atUs: 0, op: "set-paging-target", vm: "a", target: "2GiB" },
   { atUs: 0, op: "access", vm: "a", gfns: [1, 2] },
   { atUs: 0, op: "access", vm: "a", ranges: [[0, 9]] },
+  { atUs: 0, op: "access", vm: "a", random: 100 },
   { atUs: 0, op: "set-balloon-target", vm: "a", target: "3GiB" },
   { atUs: 0, op: "pages-paged-out", vm: "a", pages: 100 },
   { atUs: 0, op: "pages-paged-in", vm: "a", pages: 10 },
@@ -133,6 +136,18 @@ describe("every record kind", () => {
     const types = new Set(events.map((e) => e.event._tag))
     for (const type of ["HostJoined", "VmCreated", "VmMigrationCommitted", "VmMigrationAborted", "VmDestroyed"])
       expect(types).toContain(type)
+    // evacuate: the VMs on h2 move away; rolling maintenance: h3 (still disabled since its recovery)
+    // evacuated, kept 1 ms, enabled
+    const enabled = events.filter((e) => e.event._tag === "HostEnabled" && e.event.atUs >= 14_000)
+    expect(enabled.map((e) => e.event)).toEqual([expect.objectContaining({ atUs: 15_000, host: "h3" })])
+    const evacuations = result.operations.filter(
+      (o) => o.operation.startsWith("evacuate") || o.operation === "rolling maintenance"
+    )
+    expect(evacuations).toEqual([
+      expect.objectContaining({ operation: "evacuate h2", ok: true }),
+      expect.objectContaining({ operation: "evacuate h3", ok: true }),
+      expect.objectContaining({ operation: "rolling maintenance", ok: true })
+    ])
   })
 
   // since paging exists: each paging kind validates on its own (no longer "refused until paging exists")
@@ -182,7 +197,15 @@ describe("the compiled predicate agrees with the schema", () => {
     { atUs: 0, op: "slow-link", host: "h1", percent: 100 },
     { atUs: 0, op: "slow-link", host: "h1", percent: 0 },
     { atUs: 0, op: "slow-link", host: "h1", percent: 101 },
-    { atUs: 0, op: "create-vm", vm: "c", memory: { target: "1GiB", colour: "red" } }
+    { atUs: 0, op: "create-vm", vm: "c", memory: { target: "1GiB", colour: "red" } },
+    { atUs: 0, op: "access", vm: "a", random: 0 },
+    { atUs: 0, op: "access", vm: "a", random: 2 ** 24 },
+    { atUs: 0, op: "access", vm: "a", random: 2 ** 24 + 1 },
+    { atUs: 0, op: "access", vm: "a", random: 5, gfns: [1] },
+    { atUs: 0, op: "access", vm: "a", ranges: [[1, 2]], gfns: [1] },
+    { atUs: 0, op: "access", vm: "a" },
+    { atUs: 0, op: "rolling-maintenance", hosts: [] },
+    { atUs: 0, op: "rolling-maintenance", hosts: ["bad id!"] }
   ]
   it("on valid records, their invalid variants and edge cases", () => {
     let compared = 0
