@@ -1,14 +1,18 @@
 /**
- * The simulator's agenda: a binary min-heap ordered by (atUs, seq). `seq` is the insertion counter, so
- * happenings at the same microsecond run in the order they were scheduled, the same way every run.
+ * The simulator's agenda: a binary min-heap ordered by (atUs, rank, seq). `rank` puts one kind of
+ * happening ahead of another at the same microsecond (the engine's outside inputs before its own
+ * happenings); `seq` is the insertion counter, so happenings of one rank at the same microsecond run in
+ * the order they were scheduled, the same way every run.
  */
 export interface Scheduled<T> {
   readonly atUs: number
+  readonly rank: number
   readonly seq: number
   readonly item: T
 }
 
-const before = <T>(a: Scheduled<T>, b: Scheduled<T>): boolean => a.atUs < b.atUs || (a.atUs === b.atUs && a.seq < b.seq)
+const before = <T>(a: Scheduled<T>, b: Scheduled<T>): boolean =>
+  a.atUs < b.atUs || (a.atUs === b.atUs && (a.rank < b.rank || (a.rank === b.rank && a.seq < b.seq)))
 
 export class EventQueue<T> {
   private readonly heap: Array<Scheduled<T>> = []
@@ -18,10 +22,11 @@ export class EventQueue<T> {
     return this.heap.length
   }
 
-  push(atUs: number, item: T): void {
+  /** Schedules `item` at `atUs`; at the same µs, a lower `rank` comes first (default 0). */
+  push(atUs: number, item: T, rank = 0): void {
     if (!Number.isSafeInteger(atUs) || atUs < 0)
       throw new RangeError(`schedule time must be a non-negative integer µs, got ${atUs}`)
-    const entry: Scheduled<T> = { atUs, seq: this.nextSeq++, item }
+    const entry: Scheduled<T> = { atUs, rank, seq: this.nextSeq++, item }
     const heap = this.heap
     heap.push(entry)
     let i = heap.length - 1

@@ -105,6 +105,9 @@ interface Transfer {
 
 type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
 
+const INPUT_RANK = 0
+const HAPPENING_RANK = 1
+
 const EVACUATION_BATCH = 10
 const EVACUATION_PASSES_MAX = 3
 
@@ -214,8 +217,18 @@ export class Simulation {
     return Either.isRight(result)
   }
 
+  /** Schedules one of the engine's own happenings (a round's end, a wake-up, a controller's tick). */
   at(atUs: number, run: () => void): void {
-    this.queue.push(Math.max(atUs, this.nowUsValue), run)
+    this.queue.push(Math.max(atUs, this.nowUsValue), run, HAPPENING_RANK)
+  }
+
+  /**
+   * Schedules an outside input: a scenario's operation, a trace's record, a load change. At the same µs
+   * inputs run before the engine's own happenings, whenever either was scheduled, so a trace replayed
+   * record by record and a scenario scheduled all at once interleave with the engine the same way.
+   */
+  input(atUs: number, run: () => void): void {
+    this.queue.push(Math.max(atUs, this.nowUsValue), run, INPUT_RANK)
   }
 
   /** Runs until nothing is left to do or a limit is reached. */

@@ -134,7 +134,7 @@ export const scheduleLoadChanges = (sim: Simulation, loads: ReadonlyMap<VmId, Co
   }
   for (const atUs of [...changes.keys()].sort((a, b) => a - b)) {
     const list = changes.get(atUs)!
-    sim.at(atUs, () => {
+    sim.input(atUs, () => {
       for (const [vm, workload] of list) sim.setWorkload(vm, workload)
     })
   }

@@ -143,13 +143,13 @@ export const runScenario = (
     ...(options.decide ? { decide: options.decide } : {}),
     ...(options.pageStates ? { pageStates: options.pageStates } : {})
   })
-  sim.at(0, () => {
+  sim.input(0, () => {
     for (const command of scenario.setup) sim.attempt(command, command._tag)
   })
   // Load changes go on the agenda before the schedule, so at a shared time they come first.
   if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
   const controllers: ConsolidationController[] = []
-  for (const timed of scenario.schedule) sim.at(timed.atUs, () => perform(sim, scenario, timed, controllers))
+  for (const timed of scenario.schedule) sim.input(timed.atUs, () => perform(sim, scenario, timed, controllers))
   const result = sim.run()
   return { sim, result, consolidation: controllers.map((c) => c.report()) }
 }

@@ -184,12 +184,12 @@ export class TraceReplay {
    * stream's and seeds the event ids.
    */
   private schedule(): void {
-    this.sim.at(0, () => {
+    this.sim.input(0, () => {
       for (const command of this.header.setup) this.sim.attempt(command, command._tag)
     })
     this.lookahead = this.reader.next()
     const first = this.readAhead()
-    if (first !== undefined) this.sim.at(first, this.step)
+    if (first !== undefined) this.sim.input(first, this.step)
   }
 
   /** Performs the kept records of this time, reads ahead, comes back when there is more to do. */
@@ -199,7 +199,7 @@ export class TraceReplay {
     for (const action of actions) this.perform(action)
     const next = this.readAhead()
     if (this.lookingAhead.size > 0) this.sim.replanTransfers()
-    if (next !== undefined) this.sim.at(next, this.step)
+    if (next !== undefined) this.sim.input(next, this.step)
   }
 
   /**
