@@ -178,8 +178,8 @@ describe("a case with no trace says so", () => {
     }
   })
 
-  it("a scenario whose trace would not give the same events: the scenario is written instead, and why", () => {
-    // a fail-link at the very µs a round ends that the engine planned before (docs/trace-format.md)
+  it("a scenario with a tie between an operation and the engine (a fail-link at the µs a round ends): a trace", () => {
+    // inputs run before the engine's own happenings at one µs, in a scenario and in a replay alike
     const base = {
       format: "xenpool-scenario",
       version: 1,
@@ -202,11 +202,27 @@ describe("a case with no trace says so", () => {
       ]
     }
     const dir = tempDir()
+    const written = writeCounterexamples(fake("determinism", scenario), dir).get("determinism")!
+    expect(written.trace).toBe(join(dir, "xenpool-check-determinism-1.trace.jsonl"))
+    expect(written.events).toBe(runEngine(scenario).emitted.length)
+  })
+
+  it("a scenario a trace cannot hold (a VM's load series): the scenario is written instead, and why", () => {
+    const scenario = {
+      format: "xenpool-scenario",
+      version: 1,
+      name: "loaded",
+      pool: { id: "check" },
+      hosts: [{ id: "h", count: 2, memory: "64GiB", overhead: "2GiB" }],
+      vms: [{ id: "a", memory: "1GiB", host: "h1", load: { intervalS: 300, cpuPct: [10, 20] } }],
+      schedule: [{ at: "1s", op: "migrate", vm: "a", to: "h2" }]
+    }
+    const dir = tempDir()
     const report = fake("determinism", scenario)
     const written = writeCounterexamples(report, dir).get("determinism")!
     expect(written.trace).toBeUndefined()
     expect(written.scenario).toBe(join(dir, "xenpool-check-determinism-1.json"))
-    expect(written.note).toMatch(/^no trace: its trace would not reproduce the run \(event \d+: /)
+    expect(written.note).toMatch(/^no trace: the scenario has no trace \(vms\[0\]\.load: expected /)
     expect(existsSync(join(dir, "xenpool-check-determinism-1.trace.jsonl"))).toBe(false)
     const text = formatReport(report, new Map([["determinism", written]]))
     expect(text).toContain(`run it:    xenpool simulate ${written.scenario} --store memory:`)
