@@ -1,6 +1,6 @@
 /**
  * The tests `npm run mutation` (Stryker) runs against each mutant of domain/ and engine/: the domain's
- * and the engine's own tests and the property suite, with fewer runs per property (XENPOOL_MUTATION).
+ * and the engine's own tests (paging included) and the property suite, with fewer runs per property (XENPOOL_MUTATION).
  * Not the CLI or store tests (the built binary, the adapters), nor the targeted-mutant test (it tests
  * the properties, not the sources).
  */
@@ -8,7 +8,12 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    include: ["test/domain/**/*.test.ts", "test/engine/**/*.test.ts", "test/properties/properties.test.ts"],
+    include: [
+      "test/domain/**/*.test.ts",
+      "test/engine/**/*.test.ts",
+      "test/paging/**/*.test.ts",
+      "test/properties/properties.test.ts"
+    ],
     env: { XENPOOL_MUTATION: "1" },
     testTimeout: 60_000
   }

@@ -341,4 +341,31 @@ describe("policies are plain values", () => {
     expect(simplePrecopyPolicy(stats(5, 1000, -1))).toBe("stop")
     expect(simplePrecopyPolicy(stats(4, 1000, 1000))).toBe("continue")
   })
+
+  it("refuses policy settings outside their ranges, naming the setting", () => {
+    const decide = () => "continue" as const
+    expect(() => xenPolicy(decide, "mine", 0)).toThrow(/roundsMax must be >= 1/)
+    expect(() => xenPolicy(decide, "mine", 1.5)).toThrow(/roundsMax must be >= 1/)
+    expect(xenPolicy(decide, "mine", 1).roundsMax).toBe(1)
+    expect(() => xenLegacyPolicy({ maxIterations: 0 })).toThrow(/maxIterations must be >= 1/)
+    expect(() => xenLegacyPolicy({ maxIterations: 2.5 })).toThrow(/maxIterations must be >= 1/)
+    expect(() => xenLegacyPolicy({ maxFactor: 0 })).toThrow(/maxFactor must be >= 1/)
+    expect(() => xenLegacyPolicy({ maxFactor: 1.5 })).toThrow(/maxFactor must be >= 1/)
+    expect(() => xenLegacyPolicy({ peekBatchPages: 0 })).toThrow(/peekBatchPages must be >= 1/)
+    expect(() => xenLegacyPolicy({ peekBatchPages: 0.5 })).toThrow(/peekBatchPages must be >= 1/)
+    expect(xenLegacyPolicy({ maxIterations: 1, maxFactor: 1, peekBatchPages: 1 })).toMatchObject({ maxIterations: 1 })
+    expect(() => maxDowntimePolicy({ maxDowntimeUs: -1 })).toThrow(/maxDowntimeUs must be >= 0/)
+    expect(() => maxDowntimePolicy({ maxDowntimeUs: 0.5 })).toThrow(/maxDowntimeUs must be >= 0/)
+    expect(maxDowntimePolicy({ maxDowntimeUs: 0 }).maxDowntimeUs).toBe(0)
+    expect(() => maxDowntimePolicy({ roundsMax: 0 })).toThrow(/roundsMax must be >= 1/)
+    expect(() => maxDowntimePolicy({ roundsMax: 1.5 })).toThrow(/roundsMax must be >= 1/)
+    expect(maxDowntimePolicy({ roundsMax: 1 }).roundsMax).toBe(1)
+  })
+
+  it("estimatedDowntimeUs: nothing dirty takes no time; a round that sent nothing measured no bandwidth", () => {
+    expect(estimatedDowntimeUs(0, 0, 0)).toBe(0)
+    expect(estimatedDowntimeUs(1, 0, 1_000)).toBe(Number.MAX_SAFE_INTEGER)
+    expect(estimatedDowntimeUs(1_000, 2_000, 1_000)).toBe(500)
+    expect(estimatedDowntimeUs(1, 3, 1_000)).toBe(334)
+  })
 })
