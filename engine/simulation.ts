@@ -26,7 +26,7 @@ import {
 import { checkInvariants } from "../domain/invariants.js"
 import { getHost, getMigration, getVm, initialState, vmsResidentOn, type PoolState } from "../domain/state.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
-import { maxMinFairRates } from "./links.js"
+import { maxMinFairRates, type LinkCapacity } from "./links.js"
 import { MemoryManager } from "./memory.js"
 import type { MemoryConfig } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
@@ -296,7 +296,7 @@ export class Simulation {
       policy,
       workload: this.workloads.get(vm) ?? idleWorkload(vmState.guestPages),
       prng: this.root.fork(`migration:${id}`),
-      ...(paged ? { paged } : {})
+      paged
     })
     this.transfers.set(id, {
       migration: id,
@@ -343,6 +343,9 @@ export class Simulation {
     for (const t of this.transfers.values()) if (!t.finished) t.machine.advance(toUs, t.rateBytesPerS)
   }
 
+  /** The hosts' NICs as the link model sees them. */
+  private readonly links: LinkCapacity = { capacityBytesPerS: (host) => this.capacityBytesPerS(host as HostId) }
+
   private capacityBytesPerS(host: HostId): number {
     const h = getHost(this.stateValue, host)
     if (!h || !h.live) return 0
@@ -352,11 +355,9 @@ export class Simulation {
 
   private recomputeRates(): void {
     this.ratesDirty = false
-    const active = [...this.transfers.values()].filter((t) => !t.finished)
-    const rates = maxMinFairRates(
-      active.map((t) => ({ id: t.migration, source: t.source, destination: t.destination })),
-      { capacityBytesPerS: (host) => this.capacityBytesPerS(host as HostId) }
-    )
+    const active: Transfer[] = []
+    for (const t of this.transfers.values()) if (!t.finished) active.push(t)
+    const rates = maxMinFairRates(active, this.links)
     active.forEach((t, i) => {
       t.rateBytesPerS = rates[i]!
       this.scheduleRoundEnd(t)

@@ -64,7 +64,7 @@ export interface TransferContext {
   /** This migration's own PRNG, forked from the root seed. */
   readonly prng: Prng
   /** The VM's paged-out pages, if it has any (engine/paging.ts). */
-  readonly paged?: PagedPages
+  readonly paged?: PagedPages | undefined
 }
 
 export type TransferFactory = (context: TransferContext) => TransferMachine
