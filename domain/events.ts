@@ -243,31 +243,38 @@ export const eventHost = (event: PoolEvent): HostId | undefined => ("host" in ev
 
 type EventClass = (typeof PoolEvent.members)[number]
 
-/** The constructor defaults of each event class's fields (`_tag`, `v`, decoding defaults), in field order. */
-const constructorDefaults: ReadonlyMap<EventClass, ReadonlyArray<readonly [string, () => unknown]>> = new Map(
+/**
+ * Each event class's fields in schema order (`_tag` and `v` included), with the constructor default of
+ * those that have one.
+ */
+const fieldPlans: ReadonlyMap<EventClass, ReadonlyArray<readonly [string, (() => unknown) | undefined]>> = new Map(
   PoolEvent.members.map((Class) => {
-    const defaults: Array<readonly [string, () => unknown]> = []
-    for (const [key, field] of Object.entries(Class.fields as Record<string, unknown>)) {
-      if (!Schema.isPropertySignature(field)) continue
+    const plan = Object.entries(Class.fields as Record<string, unknown>).map(([key, field]) => {
+      if (!Schema.isPropertySignature(field)) return [key, undefined] as const
       const ast = field.ast
-      const value = ast._tag === "PropertySignatureDeclaration" ? ast.defaultValue : ast.to.defaultValue
-      if (value !== undefined) defaults.push([key, value])
-    }
-    return [Class, defaults] as const
+      return [key, ast._tag === "PropertySignatureDeclaration" ? ast.defaultValue : ast.to.defaultValue] as const
+    })
+    return [Class, plan] as const
   })
 )
 
 /**
- * The event `new Class(fields, true)` gives (an instance of the class holding the fields, then the
+ * The event `new Class(fields, true)` gives (an instance of the class holding the fields and the
  * constructor defaults `_tag`, `v` and any other), at about a hundredth of the cost: the Schema class
  * constructor copies the fields, deletes `_tag` and merges defaults field by field, some 3 µs an event,
- * which made it most of the engine's cost per event. Like `new Class(fields, true)` it does not validate:
- * for fields already checked (decide's). `test/domain/events.test.ts` checks it equals the constructor's
- * event for every class.
+ * which made it most of the engine's cost per event. The fields are set in schema order, so all events
+ * of a class share one layout and the code that reads them stays monomorphic; keys the schema does not
+ * declare are not copied (the constructor would copy them; encoding drops them either way). Like
+ * `new Class(fields, true)` it does not validate: for fields already checked (decide's).
+ * `test/domain/events.test.ts` checks it equals the constructor's event for every class.
  */
 export const build = <C extends EventClass>(Class: C, fields: ConstructorParameters<C>[0]): InstanceType<C> => {
   const event: Record<string, unknown> = Object.create(Class.prototype)
-  Object.assign(event, fields)
-  for (const [key, value] of constructorDefaults.get(Class)!) if (event[key] === undefined) event[key] = value()
+  const given = fields as Record<string, unknown>
+  for (const [key, fallback] of fieldPlans.get(Class)!) {
+    const value = given[key]
+    if (value !== undefined) event[key] = value
+    else if (fallback !== undefined) event[key] = fallback()
+  }
   return event as InstanceType<C>
 }
