@@ -66,11 +66,6 @@ const lookupVm = (state: PoolState, id: Vm["id"]): Either.Either<Vm, VmUnknown> 
   return vm ? Either.right(vm) : Either.left(new VmUnknown({ vm: id }))
 }
 
-const lookupMigration = (state: PoolState, id: MigrationId): Either.Either<Migration, MigrationUnknown> => {
-  const migration = getMigration(state, id)
-  return migration ? Either.right(migration) : Either.left(new MigrationUnknown({ migration: id }))
-}
-
 /** The VM, if the generic checks (blocked, power state, operation in progress) allow `operation`. */
 const vmFor = (state: PoolState, id: Vm["id"], operation: VmOperation): Either.Either<Vm, DomainError> =>
   Either.flatMap(lookupVm(state, id), (vm) => Either.map(checkVmOperation(vm, operation), () => vm))
@@ -260,23 +255,30 @@ const startMigration = (state: PoolState, c: C.StartMigration): Decision =>
     })
   )
 
+/** The phases each migration step may come in (DESIGN.md §2). */
+const beforeThePause: ReadonlyArray<Migration["phase"]> = ["reserved", "precopy"]
+const paused: ReadonlyArray<Migration["phase"]> = ["stop-and-copy"]
+const pastNoReturn: ReadonlyArray<Migration["phase"]> = ["committing"]
+const abortable: ReadonlyArray<Migration["phase"]> = ["reserved", "precopy", "stop-and-copy"]
+
 const migrationStep = (
   state: PoolState,
   id: MigrationId,
   step: string,
   allowed: ReadonlyArray<Migration["phase"]>,
   body: (m: Migration) => Decision
-): Decision =>
-  Either.flatMap(lookupMigration(state, id), (m) =>
-    allowed.includes(m.phase) ? body(m) : fail(new MigrationBadPhase({ migration: id, step, phase: m.phase }))
-  )
+): Decision => {
+  const m = getMigration(state, id)
+  if (m === undefined) return fail(new MigrationUnknown({ migration: id }))
+  return allowed.includes(m.phase) ? body(m) : fail(new MigrationBadPhase({ migration: id, step, phase: m.phase }))
+}
 
 const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision =>
   migrationStep(
     state,
     c.migration,
     c.live ? "a live round" : "the paused round",
-    c.live ? ["reserved", "precopy"] : ["stop-and-copy"],
+    c.live ? beforeThePause : paused,
     (m) =>
       c.round !== m.rounds + 1
         ? fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
@@ -306,11 +308,11 @@ const migrationCommand = (
     case "CompleteMigrationRound":
       return completeRound(state, c)
     case "BeginStopAndCopy":
-      return migrationStep(state, c.migration, "stop-and-copy", ["reserved", "precopy"], (m) =>
+      return migrationStep(state, c.migration, "stop-and-copy", beforeThePause, (m) =>
         ok(E.build(E.VmMigrationStopAndCopyStarted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
       )
     case "CommitMigration":
-      return migrationStep(state, c.migration, "commit", ["committing"], (m) => {
+      return migrationStep(state, c.migration, "commit", pastNoReturn, (m) => {
         const destination = getHost(state, m.destination)
         if (!destination?.live) {
           return fail(
@@ -325,7 +327,7 @@ const migrationCommand = (
         return ok(commitEvent(state, m, c.atUs))
       })
     case "AbortMigration":
-      return migrationStep(state, c.migration, "abort", ["reserved", "precopy", "stop-and-copy"], (m) =>
+      return migrationStep(state, c.migration, "abort", abortable, (m) =>
         ok(E.build(E.VmMigrationAborted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
       )
   }
