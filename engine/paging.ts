@@ -226,8 +226,13 @@ export class Pager {
     const vmState = getVm(this.env.state(), vm)
     if (!vmState || vmState.residentOn === undefined) return undefined
     if (vmState.pagedOutPages !== 0) this.env.defect(`VM ${vm} has paged-out pages but no pager`)
-    const spec = { vm, staticMaxPages: vmState.memory.staticMaxPages, guestPages: vmState.guestPages }
-    const pages = this.makePageStates({ ...spec, mruPages: this.config.mruPages })
+    const spec = {
+      vm,
+      staticMaxPages: vmState.memory.staticMaxPages,
+      guestPages: vmState.guestPages,
+      mruPages: this.config.mruPages
+    }
+    const pages = this.makePageStates(spec)
     if (pages.staticMaxPages !== spec.staticMaxPages || pages.guestPages !== spec.guestPages)
       this.env.defect(
         `VM ${vm}'s page states: built for ${pages.guestPages} of ${pages.staticMaxPages} pages, the domain has ${spec.guestPages} of ${spec.staticMaxPages}`

@@ -5,14 +5,13 @@
  * since the replay writes the scenario's pool id with the scenario's seed. Only then does the report say
  * `xenpool replay FILE` reproduces the case; otherwise it says where the two runs part.
  */
-import { Either, Schema } from "effect"
-import { PoolEvent } from "../domain/events.js"
+import { Either } from "effect"
 import { poolId } from "../domain/ids.js"
 import type { EmittedEvent } from "../engine/simulation.js"
 import { parseScenarioJson, type InputError } from "../simulations/scenario.js"
 import { replayTrace, scenarioTraceText, textInput } from "../simulations/trace.js"
 import type { ScenarioJson } from "./arbitraries.js"
-import { runEngine } from "./engineRun.js"
+import { eventLine, runEngine } from "./engineRun.js"
 
 export type CounterexampleTrace =
   /** The trace's replay gives the scenario run's `events` events. */
@@ -26,11 +25,6 @@ interface Run {
   readonly events: ReadonlyArray<EmittedEvent>
   readonly defect: string | undefined
 }
-
-const encodeEvent = Schema.encodeSync(PoolEvent)
-
-/** One event as the store keeps it: its id, type and fields. */
-const eventKey = (e: EmittedEvent): string => JSON.stringify({ id: e.id, event: encodeEvent(e.event) })
 
 const eventInWords = (e: EmittedEvent | undefined): string =>
   e === undefined ? "no event" : `${e.event._tag} at ${e.event.atUs} µs`
@@ -56,7 +50,7 @@ export const runDifference = (run: Run, replay: Run): string | undefined => {
   for (let i = 0; i < length; i++) {
     const a = run.events[i]
     const b = replay.events[i]
-    if (a === undefined || b === undefined || eventKey(a) !== eventKey(b))
+    if (a === undefined || b === undefined || eventLine(a) !== eventLine(b))
       return `event ${i + 1}: the scenario's run has ${eventInWords(a)}, the trace's replay ${eventInWords(b)}`
   }
   if (run.defect !== replay.defect)

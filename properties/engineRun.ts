@@ -129,6 +129,8 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
 
 const encodeEvent = Schema.encodeSync(PoolEvent)
 
-/** The event log as bytes: ids and encoded events, one JSON line each (what a store would hold). */
-export const logBytes = (events: ReadonlyArray<EmittedEvent>): string =>
-  events.map((e) => JSON.stringify({ id: e.id, event: encodeEvent(e.event) })).join("\n")
+/** One event as a store would hold it: its id and its encoded fields, as one JSON line. */
+export const eventLine = (e: EmittedEvent): string => JSON.stringify({ id: e.id, event: encodeEvent(e.event) })
+
+/** The event log as bytes: one `eventLine` per event. */
+export const logBytes = (events: ReadonlyArray<EmittedEvent>): string => events.map(eventLine).join("\n")

@@ -594,4 +594,5 @@ export const makeTransferFactory =
     )
   }
 
+/** The engine's factory, as scenarios run it. */
 export const transferFactory: TransferFactory = makeTransferFactory()

@@ -80,19 +80,10 @@ describe("codec", () => {
     assert.throws(() => encodeEvent(invalid), /atUs/)
   })
 
-  it("encodes a field with a decoding default through the schema", () => {
-    const event = new VmCreated({
-      atUs: 0,
-      vm: vmId("web-1"),
-      vcpus: 2,
-      memoryStaticMinPages: 1,
-      memoryDynamicMinPages: 1,
-      memoryTargetPages: 1,
-      memoryDynamicMaxPages: 1,
-      memoryStaticMaxPages: 1,
-      memoryOverheadPages: 0
-    })
+  it("encodes a field with a decoding default the constructor filled in", () => {
+    const event = new VmCreated(vmCreatedFields)
     assert.include(encodeEvent(event).data, '"blockedOperations":[]')
+    assert.strictEqual(encodeEvent(event).data, encodeEventWithSchema(event).data)
   })
 
   describe("decode failures name stream, revision and path", () => {
