@@ -31,7 +31,8 @@ import {
   hostPlacementFreePages,
   memoryConstraintViolation
 } from "./memory.js"
-import { evolve } from "./evolve.js"
+import { evolveInPlace } from "./evolve.js"
+import { OverlayPool } from "./tables.js"
 import { decidePaging } from "./paging.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
 import {
@@ -43,7 +44,7 @@ import {
   vmsResidentOn,
   type Host,
   type Migration,
-  type PoolState,
+  type PoolRead,
   type Vm
 } from "./state.js"
 
@@ -56,18 +57,18 @@ export type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
 const ok = (...events: ReadonlyArray<E.PoolEvent>): Decision => Either.right(events)
 const fail = (error: DomainError): Decision => Either.left(error)
 
-const lookupHost = (state: PoolState, id: HostId): Either.Either<Host, HostUnknown> => {
+const lookupHost = (state: PoolRead, id: HostId): Either.Either<Host, HostUnknown> => {
   const host = getHost(state, id)
   return host ? Either.right(host) : Either.left(new HostUnknown({ host: id }))
 }
 
-const lookupVm = (state: PoolState, id: Vm["id"]): Either.Either<Vm, VmUnknown> => {
+const lookupVm = (state: PoolRead, id: Vm["id"]): Either.Either<Vm, VmUnknown> => {
   const vm = getVm(state, id)
   return vm ? Either.right(vm) : Either.left(new VmUnknown({ vm: id }))
 }
 
 /** The VM, if the generic checks (blocked, power state, operation in progress) allow `operation`. */
-const vmFor = (state: PoolState, id: Vm["id"], operation: VmOperation): Either.Either<Vm, DomainError> =>
+const vmFor = (state: PoolRead, id: Vm["id"], operation: VmOperation): Either.Either<Vm, DomainError> =>
   Either.flatMap(lookupVm(state, id), (vm) => Either.map(checkVmOperation(vm, operation), () => vm))
 
 /**
@@ -76,7 +77,7 @@ const vmFor = (state: PoolState, id: Vm["id"], operation: VmOperation): Either.E
  * is decide's rule by default; the engine's squeezer asks with the placement rule alone (memory.ts).
  */
 export const chooseHost = (
-  state: PoolState,
+  state: PoolRead,
   vm: Vm,
   canTake: (host: Host, vm: Vm) => Either.Either<void, DomainError> = checkCanBootHere
 ): Either.Either<Host, NoHostsAvailable> => {
@@ -93,12 +94,12 @@ export const chooseHost = (
 }
 
 /** The host a VM boots on: the named one if it can take it, else the pool's choice. */
-const placement = (state: PoolState, vm: Vm, named: HostId | undefined): Either.Either<Host, DomainError> =>
+const placement = (state: PoolRead, vm: Vm, named: HostId | undefined): Either.Either<Host, DomainError> =>
   named === undefined
     ? chooseHost(state, vm)
     : Either.flatMap(lookupHost(state, named), (host) => Either.map(checkCanBootHere(host, vm), () => host))
 
-const createVm = (state: PoolState, c: C.CreateVm): Decision => {
+const createVm = (state: PoolRead, c: C.CreateVm): Decision => {
   if (getVm(state, c.vm)) return fail(new VmAlreadyExists({ vm: c.vm }))
   const violation = memoryConstraintViolation({
     staticMinPages: c.memoryStaticMinPages,
@@ -124,7 +125,7 @@ const createVm = (state: PoolState, c: C.CreateVm): Decision => {
   )
 }
 
-const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
+const setMemoryTarget = (state: PoolRead, c: C.SetMemoryTarget): Decision =>
   Either.flatMap(vmFor(state, c.vm, "set_memory_target"), (vm) => {
     const violation = memoryConstraintViolation({ ...vm.memory, targetPages: c.targetPages })
     if (violation) return fail(new MemoryConstraintViolation({ vm: vm.id, constraint: violation }))
@@ -145,12 +146,12 @@ const setMemoryTarget = (state: PoolState, c: C.SetMemoryTarget): Decision =>
   })
 
 /** Ends a migration for an outside reason: committed if past the point of no return ("go" sent), else aborted. */
-const endMigrationEarly = (state: PoolState, migration: Migration, atUs: number, reason: string): E.PoolEvent =>
+const endMigrationEarly = (state: PoolRead, migration: Migration, atUs: number, reason: string): E.PoolEvent =>
   migration.phase === "committing"
     ? commitEvent(state, migration, atUs)
     : E.build(E.VmMigrationAborted, { atUs, migration: migration.id, vm: migration.vm, reason })
 
-const commitEvent = (state: PoolState, m: Migration, atUs: number): E.VmMigrationCommitted =>
+const commitEvent = (state: PoolRead, m: Migration, atUs: number): E.VmMigrationCommitted =>
   E.build(E.VmMigrationCommitted, {
     atUs,
     migration: m.id,
@@ -165,7 +166,7 @@ const commitEvent = (state: PoolState, m: Migration, atUs: number): E.VmMigratio
     totalUs: atUs - m.startedAtUs
   })
 
-const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
+const shutdownVm = (state: PoolRead, c: C.ShutdownVm): Decision =>
   Either.flatMap(vmFor(state, c.vm, c.mode === "clean" ? "clean_shutdown" : "hard_shutdown"), (vm) => {
     const migration = vm.migration ? getMigration(state, vm.migration) : undefined
     const shutdown = E.build(E.VmShutdown, { atUs: c.atUs, vm: vm.id, mode: c.mode })
@@ -177,15 +178,15 @@ const shutdownVm = (state: PoolState, c: C.ShutdownVm): Decision =>
  * (aborted, or committed on the destination if the source failed after the point of no return); the
  * VMs still resident on it go Halted.
  */
-const failHost = (state: PoolState, c: C.HostCommand): Decision =>
+const failHost = (state: PoolRead, c: C.HostCommand): Decision =>
   Either.flatMap(lookupHost(state, c.host), (host) => {
     if (!host.live) return ok()
     const events: E.PoolEvent[] = []
     // each event is decided on the state after the ones before it: two commits onto one host, two domids
-    let after = state
+    const after = new OverlayPool(state)
     const emit = (event: E.PoolEvent) => {
       events.push(event)
-      after = evolve(after, event)
+      evolveInPlace(after, event)
     }
     emit(E.build(E.HostFailed, { atUs: c.atUs, host: host.id }))
     const movedAway = new Set<string>()
@@ -215,7 +216,7 @@ const failHost = (state: PoolState, c: C.HostCommand): Decision =>
     return ok(...events)
   })
 
-const hostCommand = (state: PoolState, c: C.HostCommand): Decision => {
+const hostCommand = (state: PoolRead, c: C.HostCommand): Decision => {
   return Either.flatMap(lookupHost(state, c.host), (host): Decision => {
     switch (c._tag) {
       case "FailHost":
@@ -231,7 +232,7 @@ const hostCommand = (state: PoolState, c: C.HostCommand): Decision => {
   })
 }
 
-const startMigration = (state: PoolState, c: C.StartMigration): Decision =>
+const startMigration = (state: PoolRead, c: C.StartMigration): Decision =>
   Either.flatMap(vmFor(state, c.vm, "pool_migrate"), (vm) =>
     Either.flatMap(lookupHost(state, c.destination), (destination) => {
       const source = vm.residentOn!
@@ -262,7 +263,7 @@ const pastNoReturn: ReadonlyArray<Migration["phase"]> = ["committing"]
 const abortable: ReadonlyArray<Migration["phase"]> = ["reserved", "precopy", "stop-and-copy"]
 
 const migrationStep = (
-  state: PoolState,
+  state: PoolRead,
   id: MigrationId,
   step: string,
   allowed: ReadonlyArray<Migration["phase"]>,
@@ -273,7 +274,7 @@ const migrationStep = (
   return allowed.includes(m.phase) ? body(m) : fail(new MigrationBadPhase({ migration: id, step, phase: m.phase }))
 }
 
-const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision =>
+const completeRound = (state: PoolRead, c: C.CompleteMigrationRound): Decision =>
   migrationStep(
     state,
     c.migration,
@@ -299,7 +300,7 @@ const completeRound = (state: PoolState, c: C.CompleteMigrationRound): Decision 
   )
 
 const migrationCommand = (
-  state: PoolState,
+  state: PoolRead,
   c: C.StartMigration | C.CompleteMigrationRound | C.BeginStopAndCopy | C.CommitMigration | C.AbortMigration
 ): Decision => {
   switch (c._tag) {
@@ -333,7 +334,7 @@ const migrationCommand = (
   }
 }
 
-const vmLifecycle = (state: PoolState, c: C.StartVm | C.VmCommand | C.ResumeVm): Decision => {
+const vmLifecycle = (state: PoolRead, c: C.StartVm | C.VmCommand | C.ResumeVm): Decision => {
   switch (c._tag) {
     case "StartVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "start_on" : "start"), (vm) =>
@@ -389,7 +390,7 @@ const invalidNumber = (command: C.PoolCommand): CommandInvalid | undefined => {
   return undefined
 }
 
-export const decide = (state: PoolState, command: C.PoolCommand): Decision => {
+export const decide = (state: PoolRead, command: C.PoolCommand): Decision => {
   const invalid = invalidNumber(command)
   if (invalid) return fail(invalid)
   if (command._tag === "CreatePool") {

@@ -9,7 +9,7 @@ import { Either } from "effect"
 import { HostUnknown, NoHostsAvailable } from "./errors.js"
 import type { HostId, VmId } from "./ids.js"
 import { hostPhysicalFreePages, hostPlacementFreePages, vmPhysicalPages, vmPlacementPages } from "./memory.js"
-import { getHost, hostList, vmsResidentOn, type PoolState } from "./state.js"
+import { getHost, hostList, vmsResidentOn, type PoolRead } from "./state.js"
 
 export interface PlannedMove {
   readonly vm: VmId
@@ -17,7 +17,7 @@ export interface PlannedMove {
 }
 
 export const planEvacuation = (
-  state: PoolState,
+  state: PoolRead,
   host: HostId
 ): Either.Either<ReadonlyArray<PlannedMove>, NoHostsAvailable | HostUnknown> => {
   if (!getHost(state, host)) return Either.left(new HostUnknown({ host }))

@@ -3,7 +3,6 @@
  * projections rebuilt from the store and time-travel answers alike. Pure, total (an event about an
  * unknown entity leaves the state as it was; the invariants report such a log), exhaustive on `_tag`.
  */
-import { HashMap, Option } from "effect"
 import type { PoolEvent } from "./events.js"
 import type { HostId, MigrationId, VmId } from "./ids.js"
 import { vmPhysicalPages, vmPlacementPages } from "./memory.js"
@@ -15,98 +14,10 @@ import {
   type Draft,
   type Host,
   type Migration,
-  type PoolInfo,
   type PoolState,
   type Vm
 } from "./state.js"
-
-/**
- * The tables an event changes. `evolve` works on persistent maps (every earlier state stays valid);
- * `foldEvents` on native maps that only the fold holds, converted back once at the end. The rules in
- * `apply` are written once, against this interface. Entities are never mutated once stored: a change
- * is a copy (the `copy*` functions of state.ts) put back in place.
- */
-interface Tables {
-  pool: PoolInfo | undefined
-  host(id: HostId): Host | undefined
-  putHost(host: Host): void
-  vm(id: VmId): Vm | undefined
-  putVm(vm: Vm): void
-  removeVm(id: VmId): void
-  migration(id: MigrationId): Migration | undefined
-  putMigration(migration: Migration): void
-  removeMigration(id: MigrationId): void
-}
-
-class PersistentTables implements Tables {
-  constructor(
-    public pool: PoolInfo | undefined,
-    public hosts: HashMap.HashMap<HostId, Host>,
-    public vms: HashMap.HashMap<VmId, Vm>,
-    public migrations: HashMap.HashMap<MigrationId, Migration>
-  ) {}
-  host(id: HostId) {
-    return Option.getOrUndefined(HashMap.get(this.hosts, id))
-  }
-  putHost(host: Host) {
-    this.hosts = HashMap.set(this.hosts, host.id, host)
-  }
-  vm(id: VmId) {
-    return Option.getOrUndefined(HashMap.get(this.vms, id))
-  }
-  putVm(vm: Vm) {
-    this.vms = HashMap.set(this.vms, vm.id, vm)
-  }
-  removeVm(id: VmId) {
-    this.vms = HashMap.remove(this.vms, id)
-  }
-  migration(id: MigrationId) {
-    return Option.getOrUndefined(HashMap.get(this.migrations, id))
-  }
-  putMigration(migration: Migration) {
-    this.migrations = HashMap.set(this.migrations, migration.id, migration)
-  }
-  removeMigration(id: MigrationId) {
-    this.migrations = HashMap.remove(this.migrations, id)
-  }
-}
-
-class NativeTables implements Tables {
-  readonly hosts: Map<HostId, Host>
-  readonly vms: Map<VmId, Vm>
-  readonly migrations: Map<MigrationId, Migration>
-  pool: PoolInfo | undefined
-  constructor(state: PoolState) {
-    this.pool = state.pool
-    this.hosts = new Map(state.hosts)
-    this.vms = new Map(state.vms)
-    this.migrations = new Map(state.migrations)
-  }
-  host(id: HostId) {
-    return this.hosts.get(id)
-  }
-  putHost(host: Host) {
-    this.hosts.set(host.id, host)
-  }
-  vm(id: VmId) {
-    return this.vms.get(id)
-  }
-  putVm(vm: Vm) {
-    this.vms.set(vm.id, vm)
-  }
-  removeVm(id: VmId) {
-    this.vms.delete(id)
-  }
-  migration(id: MigrationId) {
-    return this.migrations.get(id)
-  }
-  putMigration(migration: Migration) {
-    this.migrations.set(migration.id, migration)
-  }
-  removeMigration(id: MigrationId) {
-    this.migrations.delete(id)
-  }
-}
+import { LivePool, PersistentTables, type Tables } from "./tables.js"
 
 const updateHost = (s: Tables, id: HostId | undefined, f: (host: Draft<Host>) => void): void => {
   const host = id === undefined ? undefined : s.host(id)
@@ -383,27 +294,23 @@ const apply = (s: Tables, event: PoolEvent): void => {
 }
 
 export const evolve = (state: PoolState, event: PoolEvent): PoolState => {
-  const tables = new PersistentTables(state.pool, state.hosts, state.vms, state.migrations)
+  const tables = new PersistentTables(state)
+  evolveInPlace(tables, event)
+  return tables.toPoolState()
+}
+
+/** `evolve` on tables changed in place: the engine's live pool, a fold's own maps, decide's overlay. */
+export const evolveInPlace = (tables: Tables, event: PoolEvent): void => {
   apply(tables, event)
-  return { pool: tables.pool, hosts: tables.hosts, vms: tables.vms, migrations: tables.migrations, atUs: event.atUs }
+  tables.atUs = event.atUs
 }
 
 /**
- * The fold of `evolve` over events, from `initial`: the same `apply`, on native maps only this fold
- * holds (copied in once, converted back once), so a long fold costs no persistent-map path copies.
+ * The fold of `evolve` over events, from `initial`: the same rules, on native maps only this fold
+ * holds, brought back to persistent maps once at the end, so a long fold costs no path copies.
  */
 export const foldEvents = (initial: PoolState, events: Iterable<PoolEvent>): PoolState => {
-  const tables = new NativeTables(initial)
-  let atUs = initial.atUs
-  for (const event of events) {
-    apply(tables, event)
-    atUs = event.atUs
-  }
-  return {
-    pool: tables.pool,
-    hosts: HashMap.fromIterable(tables.hosts),
-    vms: HashMap.fromIterable(tables.vms),
-    migrations: HashMap.fromIterable(tables.migrations),
-    atUs
-  }
+  const tables = new LivePool(initial)
+  for (const event of events) evolveInPlace(tables, event)
+  return tables.toPoolState()
 }

@@ -28,7 +28,7 @@ import * as E from "./events.js"
 import type { VmId } from "./ids.js"
 import { hostPhysicalFreePages } from "./memory.js"
 import { checkVmOperation } from "./operations.js"
-import { getHost, getMigration, getVm, type Host, type PoolState, type Vm } from "./state.js"
+import { getHost, getMigration, getVm, type Host, type PoolRead, type Vm } from "./state.js"
 
 export type PagingCommand =
   C.SetPagingTarget | C.PageOut | C.PageIn | C.ServePageFaults | C.InflateBalloon | C.DeflateBalloon
@@ -58,7 +58,7 @@ export const balloonPendingPages = (vm: Vm): number => vm.guestPages - vm.memory
  * runs (`guestMustRun`). Steps that change the size of the image wait while the VM migrates.
  */
 const domainFor = (
-  state: PoolState,
+  state: PoolRead,
   id: VmId,
   step: string,
   options: { readonly guestMustRun: boolean; readonly notWhileMigrating: boolean }
@@ -85,7 +85,7 @@ const needFrames = (host: Host, vm: VmId, pages: number): HostNotEnoughFreeMemor
     : undefined
 }
 
-const setPagingTarget = (state: PoolState, c: C.SetPagingTarget): Decision => {
+const setPagingTarget = (state: PoolRead, c: C.SetPagingTarget): Decision => {
   const vm = getVm(state, c.vm)
   if (!vm) return fail(new VmUnknown({ vm: c.vm }))
   const check = checkVmOperation(vm, "set_paging_target")
@@ -101,7 +101,7 @@ const setPagingTarget = (state: PoolState, c: C.SetPagingTarget): Decision => {
   return ok(E.build(E.VmPagingTargetSet, { atUs: c.atUs, vm: vm.id, targetPages: c.targetPages }))
 }
 
-const pageOut = (state: PoolState, c: C.PageOut): Decision =>
+const pageOut = (state: PoolRead, c: C.PageOut): Decision =>
   Either.flatMap(domainFor(state, c.vm, "page-out", { guestMustRun: false, notWhileMigrating: true }), ({ vm }) => {
     if (vm.pagingTargetPages === undefined) return invalid(vm.id, "page-out", "the VM has no paging target")
     if (c.pages < 1 || c.pages > vm.populatedPages)
@@ -113,7 +113,7 @@ const pageOut = (state: PoolState, c: C.PageOut): Decision =>
  * A page-in takes a frame on the VM's host; during a migration's live rounds it takes one on the
  * destination as well (the reservation grows: the page now travels with its data).
  */
-const pageIn = (state: PoolState, c: C.PageIn): Decision =>
+const pageIn = (state: PoolRead, c: C.PageIn): Decision =>
   Either.flatMap(
     domainFor(state, c.vm, "page-in", { guestMustRun: false, notWhileMigrating: false }),
     ({ vm, host }) => {
@@ -134,14 +134,14 @@ const pageIn = (state: PoolState, c: C.PageIn): Decision =>
     }
   )
 
-const serveFaults = (state: PoolState, c: C.ServePageFaults): Decision =>
+const serveFaults = (state: PoolRead, c: C.ServePageFaults): Decision =>
   Either.flatMap(domainFor(state, c.vm, "page-fault", { guestMustRun: false, notWhileMigrating: false }), ({ vm }) =>
     c.faults < 1
       ? invalid(vm.id, "page-fault", "at least one fault")
       : ok(E.build(E.VmPageFaultsServed, { atUs: c.atUs, vm: vm.id, faults: c.faults, vcpuWaitUs: c.vcpuWaitUs }))
   )
 
-const inflate = (state: PoolState, c: C.InflateBalloon): Decision =>
+const inflate = (state: PoolRead, c: C.InflateBalloon): Decision =>
   Either.flatMap(domainFor(state, c.vm, "balloon", { guestMustRun: true, notWhileMigrating: true }), ({ vm }) => {
     const pages = c.releasedPages + c.droppedPages
     if (pages < 1) return invalid(vm.id, "balloon", "an inflation gives back at least one page")
@@ -163,7 +163,7 @@ const inflate = (state: PoolState, c: C.InflateBalloon): Decision =>
     )
   })
 
-const deflate = (state: PoolState, c: C.DeflateBalloon): Decision =>
+const deflate = (state: PoolRead, c: C.DeflateBalloon): Decision =>
   Either.flatMap(domainFor(state, c.vm, "balloon", { guestMustRun: true, notWhileMigrating: true }), ({ vm, host }) => {
     if (c.pages < 1) return invalid(vm.id, "balloon", "a deflation takes at least one page")
     if (vm.guestPages + c.pages > vm.memory.targetPages)
@@ -172,7 +172,7 @@ const deflate = (state: PoolState, c: C.DeflateBalloon): Decision =>
     return short ? fail(short) : ok(E.build(E.VmBalloonDeflated, { atUs: c.atUs, vm: vm.id, pages: c.pages }))
   })
 
-export const decidePaging = (state: PoolState, c: PagingCommand): Decision => {
+export const decidePaging = (state: PoolRead, c: PagingCommand): Decision => {
   switch (c._tag) {
     case "SetPagingTarget":
       return setPagingTarget(state, c)

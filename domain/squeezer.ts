@@ -16,7 +16,7 @@ import { HostNotEnoughFreeMemory } from "./errors.js"
 import type { VmId } from "./ids.js"
 import { hostPhysicalFreePages } from "./memory.js"
 import { checkVmOperation } from "./operations.js"
-import { vmsResidentOn, type Host, type PoolState, type Vm } from "./state.js"
+import { vmsResidentOn, type Host, type PoolRead, type Vm } from "./state.js"
 
 /** floor(a × b / d), exact for non-negative safe integers (the product may pass 2^53). */
 const mulDivFloor = (a: number, b: number, d: number): number => {
@@ -33,7 +33,7 @@ export interface SqueezeTarget {
  * VMs whose balloon the squeezer may move: running on the host (a paused guest's driver does not run:
  * squeezed's `can_balloon`), not migrating, and whose target may be set now.
  */
-export const squeezableVms = (state: PoolState, host: Host): ReadonlyArray<Vm> =>
+export const squeezableVms = (state: PoolRead, host: Host): ReadonlyArray<Vm> =>
   vmsResidentOn(state, host.id).filter(
     (vm) =>
       vm.powerState === "Running" &&
@@ -49,7 +49,7 @@ export const vmFreeablePages = (vm: Vm): number =>
   Math.max(0, Math.min(vm.populatedPages, vm.guestPages - vm.memory.dynamicMinPages))
 
 /** Physical free memory on the host if every squeezable VM ballooned to its dynamic_min. */
-export const hostSqueezableFreePages = (state: PoolState, host: Host): number =>
+export const hostSqueezableFreePages = (state: PoolRead, host: Host): number =>
   squeezableVms(state, host).reduce((sum, vm) => sum + vmFreeablePages(vm), hostPhysicalFreePages(host))
 
 /**
@@ -58,7 +58,7 @@ export const hostSqueezableFreePages = (state: PoolState, host: Host): number =>
  * its dynamic_min would not free enough. Only targets that go down are listed, in VM id order.
  */
 export const planSqueeze = (
-  state: PoolState,
+  state: PoolRead,
   host: Host,
   vm: VmId,
   requiredPages: number

@@ -107,22 +107,52 @@ export const initialState: PoolState = {
   atUs: 0
 }
 
-export const getHost = (state: PoolState, id: HostId): Host | undefined =>
-  Option.getOrUndefined(HashMap.get(state.hosts, id))
-export const getVm = (state: PoolState, id: VmId): Vm | undefined => Option.getOrUndefined(HashMap.get(state.vms, id))
-export const getMigration = (state: PoolState, id: MigrationId): Migration | undefined =>
-  Option.getOrUndefined(HashMap.get(state.migrations, id))
+/**
+ * A pool state read through lookups instead of persistent maps: the engine's live state (domain/live.ts,
+ * native maps it changes in place) and the overlay `decide` evolves on while it decides a host failure.
+ * The rules read either form through the functions below, so each rule is written once.
+ */
+export interface PoolView {
+  readonly pool: PoolInfo | undefined
+  readonly atUs: number
+  host(id: HostId): Host | undefined
+  vm(id: VmId): Vm | undefined
+  migration(id: MigrationId): Migration | undefined
+  /** Every host, in no particular order (`hostList` sorts). */
+  hostValues(): Iterable<Host>
+  vmValues(): Iterable<Vm>
+  migrationValues(): Iterable<Migration>
+  /** The state as it is now, as persistent maps: for whoever keeps it after the view changes. */
+  toPoolState(): PoolState
+}
+
+/** What the rules read: a persistent state or a view of one. */
+export type PoolRead = PoolState | PoolView
+
+const isView = (state: PoolRead): state is PoolView => "host" in state
+
+/** The state as it is now, to keep: a persistent state is itself, a view is copied. */
+export const persistentState = (state: PoolRead): PoolState => (isView(state) ? state.toPoolState() : state)
+
+export const getHost = (state: PoolRead, id: HostId): Host | undefined =>
+  isView(state) ? state.host(id) : Option.getOrUndefined(HashMap.get(state.hosts, id))
+export const getVm = (state: PoolRead, id: VmId): Vm | undefined =>
+  isView(state) ? state.vm(id) : Option.getOrUndefined(HashMap.get(state.vms, id))
+export const getMigration = (state: PoolRead, id: MigrationId): Migration | undefined =>
+  isView(state) ? state.migration(id) : Option.getOrUndefined(HashMap.get(state.migrations, id))
 
 const byId = <T extends { readonly id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /** Hosts, VMs and migrations in id order: every listing and every choice iterates in this stable order. */
-export const hostList = (state: PoolState): ReadonlyArray<Host> => Array.from(HashMap.values(state.hosts)).sort(byId)
-export const vmList = (state: PoolState): ReadonlyArray<Vm> => Array.from(HashMap.values(state.vms)).sort(byId)
-export const migrationList = (state: PoolState): ReadonlyArray<Migration> =>
-  Array.from(HashMap.values(state.migrations)).sort(byId)
+export const hostList = (state: PoolRead): ReadonlyArray<Host> =>
+  Array.from(isView(state) ? state.hostValues() : HashMap.values(state.hosts)).sort(byId)
+export const vmList = (state: PoolRead): ReadonlyArray<Vm> =>
+  Array.from(isView(state) ? state.vmValues() : HashMap.values(state.vms)).sort(byId)
+export const migrationList = (state: PoolRead): ReadonlyArray<Migration> =>
+  Array.from(isView(state) ? state.migrationValues() : HashMap.values(state.migrations)).sort(byId)
 
 /** VMs whose domain runs on the host (resident), in id order. */
-export const vmsResidentOn = (state: PoolState, host: HostId): ReadonlyArray<Vm> =>
+export const vmsResidentOn = (state: PoolRead, host: HostId): ReadonlyArray<Vm> =>
   vmList(state).filter((vm) => vm.residentOn === host)
 
 /**

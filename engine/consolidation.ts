@@ -28,7 +28,7 @@ import { Either } from "effect"
 import type { HostId, VmId } from "../domain/ids.js"
 import { checkCanBootHere, vmPhysicalPages, vmPlacementPages } from "../domain/memory.js"
 import { checkVmOperation } from "../domain/operations.js"
-import { getMigration, hostList, vmList, type Host, type PoolState, type Vm } from "../domain/state.js"
+import { getMigration, hostList, vmList, type Host, type PoolRead, type Vm } from "../domain/state.js"
 import type { Simulation } from "./simulation.js"
 
 export interface ConsolidationThresholds {
@@ -114,7 +114,7 @@ interface Model {
 }
 
 const buildModel = (
-  state: PoolState,
+  state: PoolRead,
   cpuPctOf: CpuPctOf,
   owned: ReadonlySet<HostId>,
   thresholds: ConsolidationThresholds
@@ -313,7 +313,7 @@ const drainUnderloaded = (m: Model): void => {
  * draining those, never a host an operator disabled).
  */
 export const planConsolidation = (
-  state: PoolState,
+  state: PoolRead,
   cpuPctOf: CpuPctOf,
   thresholds: ConsolidationThresholds,
   owned: ReadonlySet<HostId> = new Set()
@@ -408,7 +408,7 @@ export class ConsolidationController {
   private tick(): void {
     const nowUs = this.sim.nowUs
     if (nowUs >= this.params.untilUs || this.samples.length >= CONSOLIDATION_TICKS_MAX) return
-    const plan = planConsolidation(this.sim.state, (vm) => this.cpuPctAt(vm, nowUs), this.params, this.owned)
+    const plan = planConsolidation(this.sim.view, (vm) => this.cpuPctAt(vm, nowUs), this.params, this.owned)
     let started = 0
     for (const action of plan.actions) {
       if (action._tag === "Migrate") {

@@ -7,7 +7,7 @@ import type { PoolCommand } from "../domain/commands.js"
 import type { DomainError } from "../domain/errors.js"
 import type { PoolEvent } from "../domain/events.js"
 import type { VmId } from "../domain/ids.js"
-import type { PoolState } from "../domain/state.js"
+import type { PoolView } from "../domain/state.js"
 import type { Prng } from "./prng.js"
 
 export interface MemoryConfig {
@@ -59,7 +59,7 @@ export const memoryConfig = (overrides: Partial<MemoryConfig> = {}): MemoryConfi
 
 /** What the memory model needs of the simulation; every change still goes through decide and evolve. */
 export interface MemoryEnv {
-  state(): PoolState
+  state(): PoolView
   nowUs(): number
   at(atUs: number, run: () => void): void
   /** decide + evolve + sink, as `Simulation.submit`. */

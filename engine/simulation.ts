@@ -13,7 +13,7 @@ import { decide, type Decision } from "../domain/decide.js"
 import type { DomainError } from "../domain/errors.js"
 import { planEvacuation } from "../domain/evacuate.js"
 import type { PoolEvent } from "../domain/events.js"
-import { evolve } from "../domain/evolve.js"
+import { evolveInPlace } from "../domain/evolve.js"
 import {
   eventId,
   migrationId,
@@ -24,7 +24,17 @@ import {
   type VmId
 } from "../domain/ids.js"
 import { checkInvariants } from "../domain/invariants.js"
-import { getHost, getMigration, getVm, initialState, vmsResidentOn, type PoolState } from "../domain/state.js"
+import {
+  getHost,
+  getMigration,
+  getVm,
+  initialState,
+  vmsResidentOn,
+  type PoolRead,
+  type PoolState,
+  type PoolView
+} from "../domain/state.js"
+import { LivePool } from "../domain/tables.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
 import { maxMinFairRates, type LinkCapacity } from "./links.js"
 import { MemoryManager } from "./memory.js"
@@ -39,7 +49,7 @@ export interface EmittedEvent {
   readonly event: PoolEvent
 }
 
-export type DecideFn = (state: PoolState, command: PoolCommand) => Decision
+export type DecideFn = (state: PoolRead, command: PoolCommand) => Decision
 
 export interface SimulationOptions {
   readonly seed: number
@@ -112,7 +122,11 @@ const EVACUATION_BATCH = 10
 const EVACUATION_PASSES_MAX = 3
 
 export class Simulation {
-  private stateValue: PoolState = initialState
+  /**
+   * The pool now, on native maps changed in place (the engine is their only owner): the rules read it
+   * as a `PoolView`, and a persistent `PoolState` is made of it only when someone asks (`state`).
+   */
+  private readonly live = new LivePool(initialState)
   private nowUsValue = 0
   private eventCount = 0
   private readonly queue = new EventQueue<() => void>()
@@ -138,7 +152,7 @@ export class Simulation {
     this.workloads = new Map(options.workloads)
     this.memory = new MemoryManager(
       {
-        state: () => this.stateValue,
+        state: () => this.live,
         nowUs: () => this.nowUsValue,
         at: (atUs, run) => this.at(atUs, run),
         submit: (command) => this.submit(command),
@@ -165,8 +179,13 @@ export class Simulation {
     return this.workloads.get(vm)
   }
 
+  /** The pool now as a persistent state (what changed since the last call is copied into it). */
   get state(): PoolState {
-    return this.stateValue
+    return this.live.toPoolState()
+  }
+  /** The pool now, for reads that keep nothing: no copy. */
+  get view(): PoolView {
+    return this.live
   }
   get nowUs(): number {
     return this.nowUsValue
@@ -186,12 +205,12 @@ export class Simulation {
 
   /** Runs a command now: decide, evolve each event, hand the batch to the sink. */
   submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError> {
-    const decision = this.decideFn(this.stateValue, this.now(command))
+    const decision = this.decideFn(this.live, this.now(command))
     if (Either.isLeft(decision)) return decision
     const events = decision.right
     const batch: EmittedEvent[] = []
     for (const event of events) {
-      this.stateValue = evolve(this.stateValue, event)
+      evolveInPlace(this.live, event)
       this.eventCount++
       if (this.options.debug) this.assertInvariants(event)
       batch.push({ id: eventId(this.ids.orderedUuid(this.eventCount - 1)), event })
@@ -252,7 +271,7 @@ export class Simulation {
       if (this.ratesDirty) this.recomputeRates()
     }
     return {
-      state: this.stateValue,
+      state: this.state,
       events: this.eventCount,
       simulatedUs: this.nowUsValue,
       stopReason,
@@ -282,9 +301,9 @@ export class Simulation {
 
   /** The migration is started in the state: its transfer machine takes the link. */
   private startTransfer(id: MigrationId, vm: VmId, policy: PolicyConfig, onEnd: MigrationEnd | undefined): void {
-    const vmState = getVm(this.stateValue, vm)!
-    const migration = getMigration(this.stateValue, id)!
-    const pool = this.stateValue.pool!
+    const vmState = getVm(this.live, vm)!
+    const migration = getMigration(this.live, id)!
+    const pool = this.live.pool!
     // the guest's gfns [0, guestPages); those paged out travel as markers (engine/paging.ts)
     const paged = this.memory.pagedView(vm)
     const machine = this.options.transferFactory({
@@ -324,7 +343,7 @@ export class Simulation {
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
   private pageTouched(vm: VmId, gfn: number): void {
-    const id = getVm(this.stateValue, vm)?.migration
+    const id = getVm(this.live, vm)?.migration
     const t = id === undefined ? undefined : this.transfers.get(id)
     if (!t || t.finished) return
     t.machine.pageTouched?.(gfn)
@@ -347,7 +366,7 @@ export class Simulation {
   private readonly links: LinkCapacity = { capacityBytesPerS: (host) => this.capacityBytesPerS(host as HostId) }
 
   private capacityBytesPerS(host: HostId): number {
-    const h = getHost(this.stateValue, host)
+    const h = getHost(this.live, host)
     if (!h || !h.live) return 0
     const percent = this.linkPercent.get(host) ?? 100
     return Math.floor((h.nicBandwidthBytesPerS * percent) / 100)
@@ -410,9 +429,9 @@ export class Simulation {
         const lost = t.machine.lostWrite()
         if (lost !== undefined) throw new SimulationDefect(`migration ${t.migration} lost a write: ${lost}`)
         // The receiver's "ready" / sender's "go" / receiver's report: one link latency to the commit.
-        const latencyUs = this.stateValue.pool?.linkLatencyUs ?? 0
+        const latencyUs = this.live.pool?.linkLatencyUs ?? 0
         this.at(this.nowUsValue + latencyUs, () => {
-          if (getMigration(this.stateValue, t.migration)?.phase === "committing") {
+          if (getMigration(this.live, t.migration)?.phase === "committing") {
             this.mustSubmit({ _tag: "CommitMigration", atUs: this.nowUsValue, migration: t.migration })
           }
         })
@@ -441,7 +460,7 @@ export class Simulation {
   }
 
   private assertInvariants(event: PoolEvent): void {
-    const violations = checkInvariants(this.stateValue)
+    const violations = checkInvariants(this.state)
     if (violations.length > 0) {
       const v = violations[0]!
       throw new SimulationDefect(
@@ -457,7 +476,7 @@ export class Simulation {
     this.linkPercent.set(host, 0)
     for (const t of [...this.transfers.values()]) {
       if (t.source !== host && t.destination !== host) continue
-      if (getMigration(this.stateValue, t.migration)?.phase === "committing") continue
+      if (getMigration(this.live, t.migration)?.phase === "committing") continue
       this.mustSubmit({
         _tag: "AbortMigration",
         atUs: this.nowUsValue,
@@ -488,10 +507,10 @@ export class Simulation {
       onDone?.(ok)
     }
     const planAndRun = () => {
-      if (vmsResidentOn(this.stateValue, host).length === 0) return finish(true, "host is empty")
+      if (vmsResidentOn(this.live, host).length === 0) return finish(true, "host is empty")
       if (pass++ >= EVACUATION_PASSES_MAX)
         return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
-      const plan = planEvacuation(this.stateValue, host)
+      const plan = planEvacuation(this.live, host)
       if (Either.isLeft(plan)) {
         this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
         return finish(false, plan.left.message)

@@ -18,7 +18,7 @@ import { decide, type Decision } from "../domain/decide.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolve } from "../domain/evolve.js"
 import { poolStreamName, type PoolId } from "../domain/ids.js"
-import type { PoolState } from "../domain/state.js"
+import { persistentState, type PoolRead, type PoolState } from "../domain/state.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
 import { foldStartFrom, SnapshotWriter, streamStart, type FoldStart, type TakenState } from "./snapshotChain.js"
@@ -119,20 +119,33 @@ export class SnapshotFold {
  */
 export class RunSnapshotTaker {
   private emitted = 0
-  private lastDecided: { readonly state: PoolState; readonly events: ReadonlyArray<PoolEvent> } | undefined
+  private lastDecided: { readonly state: PoolState | undefined; readonly events: ReadonlyArray<PoolEvent> } | undefined
   private lost = false
   private maxAtUs = 0
   private readonly taken: TakenState[] = []
 
   constructor(
     private readonly everyEvents: number,
-    private readonly inner: (state: PoolState, command: PoolCommand) => Decision = decide
+    private readonly inner: (state: PoolRead, command: PoolCommand) => Decision = decide
   ) {}
 
-  readonly decide = (state: PoolState, command: PoolCommand): Decision => {
+  readonly decide = (state: PoolRead, command: PoolCommand): Decision => {
     const decision = this.inner(state, command)
-    this.lastDecided = Either.isRight(decision) ? { state, events: decision.right } : undefined
+    if (Either.isLeft(decision)) {
+      this.lastDecided = undefined
+      return decision
+    }
+    // The engine's state is a live view that the decision's events are about to change: it is kept (as
+    // persistent maps) only when one of them falls on a snapshot revision, so most commands copy nothing.
+    const events = decision.right
+    const kept = this.holdsSnapshotRevision(events.length) ? persistentState(state) : undefined
+    this.lastDecided = { state: kept, events }
     return decision
+  }
+
+  private holdsSnapshotRevision(count: number): boolean {
+    const toNext = this.everyEvents - 1 - (this.emitted % this.everyEvents)
+    return count > toNext
   }
 
   sink(batch: ReadonlyArray<{ readonly event: PoolEvent }>): void {
@@ -143,7 +156,12 @@ export class RunSnapshotTaker {
       const revision = this.emitted + i
       this.maxAtUs = Math.max(this.maxAtUs, batch[i]!.event.atUs)
       if (this.lost || !isSnapshotRevision(revision, this.everyEvents)) continue
-      this.taken.push({ revision, atUs: this.maxAtUs, state: foldBatchPrefix(decided!.state, batch, i) })
+      const start = decided!.state
+      if (start === undefined) {
+        this.lost = true
+        continue
+      }
+      this.taken.push({ revision, atUs: this.maxAtUs, state: foldBatchPrefix(start, batch, i) })
     }
     this.emitted += batch.length
   }

@@ -8,7 +8,7 @@
  */
 import { Either, Schema } from "effect"
 import { PoolEvent } from "../domain/events.js"
-import type { PoolState } from "../domain/state.js"
+import { persistentState, type PoolRead, type PoolState } from "../domain/state.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { pageStatesFactory as realPageStatesFactory, type PageStatesFactory } from "../engine/pageStates.js"
 import { transferFactory as realTransferFactory } from "../engine/migration/index.js"
@@ -97,8 +97,10 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
   // The engine's live state is observed through the decide seam: it changes only by evolving the events
   // a decision returns, so the state the next decision sees is the state at the end of the last batch.
   const pending: Array<{ readonly emitted: number; readonly delivered: number }> = []
-  const settle = (state: PoolState) => {
-    for (const p of pending) batchEnds.push({ ...p, state })
+  const settle = (state: PoolRead) => {
+    if (pending.length === 0) return
+    const kept = persistentState(state)
+    for (const p of pending) batchEnds.push({ ...p, state: kept })
     pending.length = 0
   }
   const decide: DecideFn = (state, command) => {

@@ -7,7 +7,7 @@
 import { Either, HashMap } from "effect"
 import type { Decision } from "../domain/decide.js"
 import * as E from "../domain/events.js"
-import { getVm, type PoolState } from "../domain/state.js"
+import { getVm, persistentState, type PoolRead } from "../domain/state.js"
 import type { PoolCommand } from "../domain/commands.js"
 import type { HostId } from "../domain/ids.js"
 import {
@@ -97,7 +97,7 @@ class PageInStraightFromPaged extends PageStates {
 
 /** Replaces every event a decision returns through `f` (and may add some after it). */
 const mapEvents =
-  (f: (event: E.PoolEvent, state: PoolState, command: PoolCommand) => ReadonlyArray<E.PoolEvent>) =>
+  (f: (event: E.PoolEvent, state: PoolRead, command: PoolCommand) => ReadonlyArray<E.PoolEvent>) =>
   (base: DecideFn): DecideFn =>
   (state, command): Decision =>
     Either.map(base(state, command), (events) => events.flatMap((e) => f(e, state, command)))
@@ -174,7 +174,8 @@ export const mutants: ReadonlyArray<Mutant> = [
         const first = base(state, command)
         if (Either.isRight(first) || first.left._tag !== "HostDisabled") return first
         const host = first.left.host as HostId
-        return base({ ...state, hosts: HashMap.modify(state.hosts, host, (h) => ({ ...h, enabled: true })) }, command)
+        const kept = persistentState(state)
+        return base({ ...kept, hosts: HashMap.modify(kept.hosts, host, (h) => ({ ...h, enabled: true })) }, command)
       }
     },
     caughtBy: ["pool-model"]

@@ -1,0 +1,271 @@
+/**
+ * The tables `evolve`'s rules write to, in three forms:
+ *
+ * - `PersistentTables`: effect's persistent maps, for `evolve(state, event)`, where every earlier state
+ *   stays valid;
+ * - `LivePool`: native maps changed in place, for a fold only one owner holds (the engine's live state,
+ *   `foldEvents`). It remembers which entities changed since its last persistent state, so that
+ *   `toPoolState()` costs the changes, not the pool;
+ * - `OverlayPool`: changes kept beside a state that stays as it was, for `decide` to see the state after
+ *   the events it has decided so far.
+ *
+ * The last two are also `PoolView`s: the rules read them as they read a `PoolState`.
+ */
+import { HashMap, Option } from "effect"
+import type { HostId, MigrationId, VmId } from "./ids.js"
+import {
+  getHost,
+  getMigration,
+  getVm,
+  hostList,
+  migrationList,
+  persistentState,
+  vmList,
+  type Host,
+  type Migration,
+  type PoolInfo,
+  type PoolRead,
+  type PoolState,
+  type PoolView,
+  type Vm
+} from "./state.js"
+
+/**
+ * What an event changes. Entities are never mutated once stored: a change is a copy (the `copy*`
+ * functions of state.ts) put back in place, so a state handed out earlier never sees a later change.
+ */
+export interface Tables {
+  pool: PoolInfo | undefined
+  atUs: number
+  host(id: HostId): Host | undefined
+  putHost(host: Host): void
+  vm(id: VmId): Vm | undefined
+  putVm(vm: Vm): void
+  removeVm(id: VmId): void
+  migration(id: MigrationId): Migration | undefined
+  putMigration(migration: Migration): void
+  removeMigration(id: MigrationId): void
+}
+
+export class PersistentTables implements Tables {
+  pool: PoolInfo | undefined
+  atUs: number
+  hosts: HashMap.HashMap<HostId, Host>
+  vms: HashMap.HashMap<VmId, Vm>
+  migrations: HashMap.HashMap<MigrationId, Migration>
+  constructor(state: PoolState) {
+    this.pool = state.pool
+    this.atUs = state.atUs
+    this.hosts = state.hosts
+    this.vms = state.vms
+    this.migrations = state.migrations
+  }
+  host(id: HostId) {
+    return Option.getOrUndefined(HashMap.get(this.hosts, id))
+  }
+  putHost(host: Host) {
+    this.hosts = HashMap.set(this.hosts, host.id, host)
+  }
+  vm(id: VmId) {
+    return Option.getOrUndefined(HashMap.get(this.vms, id))
+  }
+  putVm(vm: Vm) {
+    this.vms = HashMap.set(this.vms, vm.id, vm)
+  }
+  removeVm(id: VmId) {
+    this.vms = HashMap.remove(this.vms, id)
+  }
+  migration(id: MigrationId) {
+    return Option.getOrUndefined(HashMap.get(this.migrations, id))
+  }
+  putMigration(migration: Migration) {
+    this.migrations = HashMap.set(this.migrations, migration.id, migration)
+  }
+  removeMigration(id: MigrationId) {
+    this.migrations = HashMap.remove(this.migrations, id)
+  }
+  toPoolState(): PoolState {
+    return { pool: this.pool, hosts: this.hosts, vms: this.vms, migrations: this.migrations, atUs: this.atUs }
+  }
+}
+
+/** The persistent map with the changed keys brought up to date from the live one (absent: removed). */
+const applyChanges = <K, V>(
+  persistent: HashMap.HashMap<K, V>,
+  live: ReadonlyMap<K, V>,
+  changed: ReadonlySet<K>
+): HashMap.HashMap<K, V> =>
+  changed.size === 0
+    ? persistent
+    : HashMap.mutate(persistent, (map) => {
+        for (const key of changed) {
+          const value = live.get(key)
+          if (value === undefined) HashMap.remove(map, key)
+          else HashMap.set(map, key, value)
+        }
+      })
+
+export class LivePool implements Tables, PoolView {
+  pool: PoolInfo | undefined
+  atUs: number
+  private readonly hosts: Map<HostId, Host>
+  private readonly vms: Map<VmId, Vm>
+  private readonly migrations: Map<MigrationId, Migration>
+  private readonly changedHosts = new Set<HostId>()
+  private readonly changedVms = new Set<VmId>()
+  private readonly changedMigrations = new Set<MigrationId>()
+  /** The persistent state as of the last `toPoolState()`, plus the changes above: this pool. */
+  private persistent: PoolState
+
+  constructor(initial: PoolState) {
+    this.pool = initial.pool
+    this.atUs = initial.atUs
+    this.hosts = new Map(initial.hosts)
+    this.vms = new Map(initial.vms)
+    this.migrations = new Map(initial.migrations)
+    this.persistent = initial
+  }
+
+  host(id: HostId) {
+    return this.hosts.get(id)
+  }
+  putHost(host: Host) {
+    this.hosts.set(host.id, host)
+    this.changedHosts.add(host.id)
+  }
+  vm(id: VmId) {
+    return this.vms.get(id)
+  }
+  putVm(vm: Vm) {
+    this.vms.set(vm.id, vm)
+    this.changedVms.add(vm.id)
+  }
+  removeVm(id: VmId) {
+    this.vms.delete(id)
+    this.changedVms.add(id)
+  }
+  migration(id: MigrationId) {
+    return this.migrations.get(id)
+  }
+  putMigration(migration: Migration) {
+    this.migrations.set(migration.id, migration)
+    this.changedMigrations.add(migration.id)
+  }
+  removeMigration(id: MigrationId) {
+    this.migrations.delete(id)
+    this.changedMigrations.add(id)
+  }
+  hostValues() {
+    return this.hosts.values()
+  }
+  vmValues() {
+    return this.vms.values()
+  }
+  migrationValues() {
+    return this.migrations.values()
+  }
+
+  /** This pool as a persistent state: the last one handed out, with what changed since applied to it. */
+  toPoolState(): PoolState {
+    const last = this.persistent
+    if (
+      last.pool === this.pool &&
+      last.atUs === this.atUs &&
+      this.changedHosts.size + this.changedVms.size + this.changedMigrations.size === 0
+    )
+      return last
+    this.persistent = {
+      pool: this.pool,
+      hosts: applyChanges(last.hosts, this.hosts, this.changedHosts),
+      vms: applyChanges(last.vms, this.vms, this.changedVms),
+      migrations: applyChanges(last.migrations, this.migrations, this.changedMigrations),
+      atUs: this.atUs
+    }
+    this.changedHosts.clear()
+    this.changedVms.clear()
+    this.changedMigrations.clear()
+    return this.persistent
+  }
+}
+
+/** Marks an entity removed in an overlay. */
+const REMOVED = Symbol("removed")
+type Layer<K, V> = Map<K, V | typeof REMOVED>
+
+const through = <K, V>(layer: Layer<K, V>, key: K, below: (key: K) => V | undefined): V | undefined => {
+  const value = layer.get(key)
+  return value === REMOVED ? undefined : value === undefined ? below(key) : value
+}
+
+const merged = <K, V extends { readonly id: K }>(below: ReadonlyArray<V>, layer: Layer<K, V>): Iterable<V> => {
+  const kept = below.filter((entity) => !layer.has(entity.id))
+  for (const value of layer.values()) if (value !== REMOVED) kept.push(value)
+  return kept
+}
+
+const withLayer = <K, V>(persistent: HashMap.HashMap<K, V>, layer: Layer<K, V>): HashMap.HashMap<K, V> =>
+  layer.size === 0
+    ? persistent
+    : HashMap.mutate(persistent, (map) => {
+        for (const [key, value] of layer) {
+          if (value === REMOVED) HashMap.remove(map, key)
+          else HashMap.set(map, key, value)
+        }
+      })
+
+export class OverlayPool implements Tables, PoolView {
+  pool: PoolInfo | undefined
+  atUs: number
+  private readonly hosts: Layer<HostId, Host> = new Map()
+  private readonly vms: Layer<VmId, Vm> = new Map()
+  private readonly migrations: Layer<MigrationId, Migration> = new Map()
+
+  constructor(private readonly base: PoolRead) {
+    this.pool = base.pool
+    this.atUs = base.atUs
+  }
+
+  host(id: HostId) {
+    return through(this.hosts, id, (key) => getHost(this.base, key))
+  }
+  putHost(host: Host) {
+    this.hosts.set(host.id, host)
+  }
+  vm(id: VmId) {
+    return through(this.vms, id, (key) => getVm(this.base, key))
+  }
+  putVm(vm: Vm) {
+    this.vms.set(vm.id, vm)
+  }
+  removeVm(id: VmId) {
+    this.vms.set(id, REMOVED)
+  }
+  migration(id: MigrationId) {
+    return through(this.migrations, id, (key) => getMigration(this.base, key))
+  }
+  putMigration(migration: Migration) {
+    this.migrations.set(migration.id, migration)
+  }
+  removeMigration(id: MigrationId) {
+    this.migrations.set(id, REMOVED)
+  }
+  hostValues() {
+    return merged(hostList(this.base), this.hosts)
+  }
+  vmValues() {
+    return merged(vmList(this.base), this.vms)
+  }
+  migrationValues() {
+    return merged(migrationList(this.base), this.migrations)
+  }
+  toPoolState(): PoolState {
+    const base = persistentState(this.base)
+    return {
+      pool: this.pool,
+      hosts: withLayer(base.hosts, this.hosts),
+      vms: withLayer(base.vms, this.vms),
+      migrations: withLayer(base.migrations, this.migrations),
+      atUs: this.atUs
+    }
+  }
+}
