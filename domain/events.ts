@@ -244,37 +244,61 @@ export const eventHost = (event: PoolEvent): HostId | undefined => ("host" in ev
 type EventClass = (typeof PoolEvent.members)[number]
 
 /**
- * Each event class's fields in schema order (`_tag` and `v` included), with the constructor default of
- * those that have one.
+ * The keys of a class's stored form, in the order its schema encodes them (`_tag` last): the struct on
+ * the type side of the class's transformation (fields with a decoding default make that side a
+ * transformation of its own).
  */
-const fieldPlans: ReadonlyMap<EventClass, ReadonlyArray<readonly [string, (() => unknown) | undefined]>> = new Map(
-  PoolEvent.members.map((Class) => {
-    const plan = Object.entries(Class.fields as Record<string, unknown>).map(([key, field]) => {
-      if (!Schema.isPropertySignature(field)) return [key, undefined] as const
-      const ast = field.ast
-      return [key, ast._tag === "PropertySignatureDeclaration" ? ast.defaultValue : ast.to.defaultValue] as const
-    })
-    return [Class, plan] as const
-  })
-)
+const encodedKeyOrder = (Class: EventClass): ReadonlyArray<string> => {
+  const ast = Class.ast
+  const fields = ast._tag === "Transformation" ? ast.from : undefined
+  const struct = fields?._tag === "Transformation" ? fields.to : fields
+  const declared = Object.keys(Class.fields)
+  if (struct?._tag !== "TypeLiteral") return declared
+  const ordered = struct.propertySignatures.map((p) => String(p.name))
+  return ordered.length === declared.length && declared.every((key) => ordered.includes(key)) ? ordered : declared
+}
+
+/** A constructor default, if the field has one. */
+const defaultOf = (field: unknown): (() => unknown) | undefined => {
+  if (!Schema.isPropertySignature(field)) return undefined
+  const ast = field.ast
+  return ast._tag === "PropertySignatureDeclaration" ? ast.defaultValue : ast.to.defaultValue
+}
+
+type Builder = new (fields: Record<string, unknown>) => PoolEvent
+
+/**
+ * A plain constructor per class whose instances are the class's (same prototype): V8 sizes the objects
+ * of one constructor after its first few, so an event is one allocation with its fields in place. Set
+ * one by one on `Object.create(prototype)`, the fields past the fourth went to a side array regrown
+ * every three, 100 bytes of garbage per event.
+ */
+const builderOf = (Class: EventClass): Builder => {
+  const declared = Class.fields as Record<string, unknown>
+  const plan = encodedKeyOrder(Class).map((key) => [key, defaultOf(declared[key])] as const)
+  function Built(this: Record<string, unknown>, given: Record<string, unknown>) {
+    for (const [key, fallback] of plan) {
+      const value = given[key]
+      if (value !== undefined) this[key] = value
+      else if (fallback !== undefined) this[key] = fallback()
+    }
+  }
+  Built.prototype = Class.prototype
+  return Built as unknown as Builder
+}
+
+const builders: ReadonlyMap<EventClass, Builder> = new Map(PoolEvent.members.map((Class) => [Class, builderOf(Class)]))
 
 /**
  * The event `new Class(fields, true)` gives (an instance of the class holding the fields and the
  * constructor defaults `_tag`, `v` and any other), at about a hundredth of the cost: the Schema class
  * constructor copies the fields, deletes `_tag` and merges defaults field by field, some 3 µs an event,
- * which made it most of the engine's cost per event. The fields are set in schema order, so all events
- * of a class share one layout and the code that reads them stays monomorphic; keys the schema does not
- * declare are not copied (the constructor would copy them; encoding drops them either way). Like
- * `new Class(fields, true)` it does not validate: for fields already checked (decide's).
- * `test/domain/events.test.ts` checks it equals the constructor's event for every class.
+ * which made it most of the engine's cost per event. The fields are set in the order the schema encodes
+ * them, so all events of a class share one layout (the code that reads them stays monomorphic) and the
+ * store can write the event itself as its JSON (store/codec.ts); keys the schema does not declare are not
+ * copied (the constructor would copy them; encoding drops them either way). Like `new Class(fields, true)`
+ * it does not validate: for fields already checked (decide's). `test/domain/events.test.ts` checks it
+ * equals the constructor's event for every class.
  */
-export const build = <C extends EventClass>(Class: C, fields: ConstructorParameters<C>[0]): InstanceType<C> => {
-  const event: Record<string, unknown> = Object.create(Class.prototype)
-  const given = fields as Record<string, unknown>
-  for (const [key, fallback] of fieldPlans.get(Class)!) {
-    const value = given[key]
-    if (value !== undefined) event[key] = value
-    else if (fallback !== undefined) event[key] = fallback()
-  }
-  return event as InstanceType<C>
-}
+export const build = <C extends EventClass>(Class: C, fields: ConstructorParameters<C>[0]): InstanceType<C> =>
+  new (builders.get(Class)!)(fields as Record<string, unknown>) as InstanceType<C>

@@ -55,8 +55,11 @@ const typeSideFields = (ast: AST.AST): AST.TypeLiteral | undefined => {
     : undefined
 }
 
-/** The encoded fields of a valid event, in schema order; undefined when a field does not check. */
-type FieldsEncoder = (event: PoolEvent) => Record<string, unknown> | undefined
+/**
+ * The encoded fields of a valid event, in schema order; undefined when a field does not check. When the
+ * event's own keys are those fields in that order (events from `events.build`), the event itself.
+ */
+type FieldsEncoder = (event: PoolEvent) => object | undefined
 
 const compileFieldsEncoder = (member: Member): FieldsEncoder | undefined => {
   // A class schema is a transformation from the struct of its fields to the class.
@@ -68,15 +71,25 @@ const compileFieldsEncoder = (member: Member): FieldsEncoder | undefined => {
   }))
   if (!compiled.every((f) => f.name !== undefined && f.check !== undefined)) return undefined
   const checked = compiled as ReadonlyArray<{ readonly name: string; readonly check: Check }>
+  const names = checked.map((f) => f.name)
   return (event) => {
+    const own = event as unknown as Record<string, unknown>
+    for (const { name, check } of checked) if (!check(own[name])) return undefined
+    if (keysAre(own, names)) return own
     const encoded: Record<string, unknown> = {}
-    for (const { name, check } of checked) {
-      const value = (event as unknown as Record<string, unknown>)[name]
-      if (!check(value)) return undefined
-      encoded[name] = value
-    }
+    for (const name of names) encoded[name] = own[name]
     return encoded
   }
+}
+
+/**
+ * The object's enumerable keys are exactly `names`, in order (an undefined value included: JSON leaves
+ * it out either way). Then JSON.stringify writes the object as it would write its encoded copy.
+ */
+const keysAre = (object: Record<string, unknown>, names: ReadonlyArray<string>): boolean => {
+  let i = 0
+  for (const key in object) if (key !== names[i++]) return false
+  return i === names.length
 }
 
 interface MemberCodec {

@@ -4,8 +4,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
-import { HostEnabled, HostJoined, PoolEvent, VmCreated, type PoolEventTag } from "../../domain/events.js"
-import { hostId, vmId } from "../../domain/ids.js"
+import {
+  HostEnabled,
+  HostJoined,
+  PoolEvent,
+  VmCreated,
+  VmMigrationAborted,
+  type PoolEventTag
+} from "../../domain/events.js"
+import { hostId, migrationId, vmId } from "../../domain/ids.js"
 import {
   compiledEncodingTags,
   decodeEvent,
@@ -59,6 +66,14 @@ describe("codec", () => {
     })
     assert.strictEqual(encodeEvent(event).data, encodeEventWithSchema(event).data)
     assert.strictEqual(encodeEvent(event).data, JSON.stringify(Schema.encodeSync(PoolEvent)(event)))
+  })
+
+  it("writes strings that need escaping as JSON.stringify does", () => {
+    const reason = 'a "quoted" \\ back\nslash, a tab\t, \u2028, an emoji 😀 and a lone \ud800 surrogate'
+    const event = new VmMigrationAborted({ atUs: 3, migration: migrationId("m1"), vm: vmId("v1"), reason })
+    assert.strictEqual(encodeEvent(event).data, JSON.stringify(Schema.encodeSync(PoolEvent)(event)))
+    const decoded = decodeEvent(stored(event._tag, encodeEvent(event).data))
+    assert.deepStrictEqual(decoded, Either.right(event))
   })
 
   it("drops properties the schema does not know, as the schema does", () => {
