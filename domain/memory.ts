@@ -29,18 +29,22 @@ export const hostPhysicalFreePages = (host: Host): number =>
 export const defaultVmOverheadPages = (vcpus: number, staticMaxPages: number): number =>
   38 * vcpus + Math.ceil(staticMaxPages / 256)
 
+/** The chain in order, each with its name in messages (checked on every VM creation: nothing is built). */
+const memoryChain: ReadonlyArray<readonly [string, keyof MemoryConstraints]> = [
+  ["staticMin", "staticMinPages"],
+  ["dynamicMin", "dynamicMinPages"],
+  ["target", "targetPages"],
+  ["dynamicMax", "dynamicMaxPages"],
+  ["staticMax", "staticMaxPages"]
+]
+
 /** The one statement of `static_min <= dynamic_min <= target <= dynamic_max <= static_max`; undefined when it holds. */
 export const memoryConstraintViolation = (m: MemoryConstraints): string | undefined => {
-  const chain: ReadonlyArray<readonly [string, number]> = [
-    ["staticMin", m.staticMinPages],
-    ["dynamicMin", m.dynamicMinPages],
-    ["target", m.targetPages],
-    ["dynamicMax", m.dynamicMaxPages],
-    ["staticMax", m.staticMaxPages]
-  ]
-  for (let i = 1; i < chain.length; i++) {
-    const [lowName, low] = chain[i - 1]!
-    const [highName, high] = chain[i]!
+  for (let i = 1; i < memoryChain.length; i++) {
+    const [lowName, lowKey] = memoryChain[i - 1]!
+    const [highName, highKey] = memoryChain[i]!
+    const low = m[lowKey]
+    const high = m[highKey]
     if (low > high) return `${lowName} (${low} pages) > ${highName} (${high} pages)`
   }
   return undefined
@@ -90,5 +94,7 @@ export const checkPhysicalRoom = (host: Host, vm: Vm): Either.Either<void, HostN
 }
 
 /** What `decide` admits: the placement rule, then physical room now. */
-export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> =>
-  Either.flatMap(checkPlacement(host, vm), () => checkPhysicalRoom(host, vm))
+export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {
+  const placement = checkPlacement(host, vm)
+  return Either.isLeft(placement) ? placement : checkPhysicalRoom(host, vm)
+}

@@ -79,6 +79,7 @@ export class Balloons {
   }
 
   wakeStalled(): void {
+    if (this.stalled.size === 0) return
     for (const vm of [...this.stalled].sort()) this.kick(vm)
   }
 

@@ -23,6 +23,7 @@ export interface LinkCapacity {
  * whenever a migration starts or ends.
  */
 export const maxMinFairRates = (flows: ReadonlyArray<Flow>, links: LinkCapacity): ReadonlyArray<number> => {
+  if (flows.length === 0) return []
   if (flows.length === 1) {
     // A flow alone gets the smaller of its two sides: what the passes below give, without their tables.
     const { source, destination } = flows[0]!

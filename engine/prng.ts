@@ -30,12 +30,12 @@ const idText = (c: Uint16Array): string =>
     c[24]!, c[25]!, c[26]!, c[27]!, c[28]!, c[29]!, c[30]!, c[31]!, c[32]!, c[33]!, c[34]!, c[35]!
   )
 
-/** `digits` lowercase hex digits of `value` (an unsigned integer) written at `offset`. */
+/** `digits` lowercase hex digits of `value` (an unsigned 32-bit integer) written at `offset`. */
 const hexInto = (chars: Uint16Array, offset: number, value: number, digits: number): void => {
-  let rest = value
+  let rest = value >>> 0
   for (let i = offset + digits - 1; i >= offset; i--) {
     chars[i] = HEX_CODES[rest & 15]!
-    rest = Math.floor(rest / 16)
+    rest >>>= 4
   }
 }
 
