@@ -243,7 +243,8 @@ const startMigration = (state: PoolRead, c: C.StartMigration): Decision => {
   const destination = getHost(state, c.destination)
   if (!destination) return fail(new HostUnknown({ host: c.destination }))
   const source = vm.residentOn!
-  const refuse = (reason: string) => fail(new MigrationFailed({ vm: vm.id, source, destination: destination.id, reason }))
+  const refuse = (reason: string) =>
+    fail(new MigrationFailed({ vm: vm.id, source, destination: destination.id, reason }))
   if (getMigration(state, c.migration)) return refuse(`migration id ${c.migration} is already in use`)
   if (destination.id === source) return refuse("the destination is the host the VM already runs on")
   const boot = checkCanBootHere(destination, vm)
@@ -321,7 +322,9 @@ const migrationCommand = (
       const found = migrationFor(state, c.migration, "stop-and-copy", beforeThePause)
       if (Either.isLeft(found)) return fail(found.left)
       const m = found.right
-      return one(E.build(E.VmMigrationStopAndCopyStarted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason }))
+      return one(
+        E.build(E.VmMigrationStopAndCopyStarted, { atUs: c.atUs, migration: m.id, vm: m.vm, reason: c.reason })
+      )
     }
     case "CommitMigration": {
       const found = migrationFor(state, c.migration, "commit", pastNoReturn)
@@ -330,7 +333,12 @@ const migrationCommand = (
       const destination = getHost(state, m.destination)
       if (!destination?.live) {
         return fail(
-          new MigrationFailed({ vm: m.vm, source: m.source, destination: m.destination, reason: "destination not live" })
+          new MigrationFailed({
+            vm: m.vm,
+            source: m.source,
+            destination: m.destination,
+            reason: "destination not live"
+          })
         )
       }
       return one(commitEvent(state, m, c.atUs))

@@ -4,8 +4,8 @@
  * - `PersistentTables`: effect's persistent maps, for `evolve(state, event)`, where every earlier state
  *   stays valid;
  * - `LivePool`: native maps changed in place, for a fold only one owner holds (the engine's live state,
- *   `foldEvents`). It remembers which entities changed since its last persistent state, so that
- *   `toPoolState()` costs the changes, not the pool;
+ *   `foldEvents`). Once asked for a persistent state, it remembers which entities change, so that the
+ *   next `toPoolState()` costs the changes, not the pool;
  * - `OverlayPool`: changes kept beside a state that stays as it was, for `decide` to see the state after
  *   the events it has decided so far.
  *
@@ -111,11 +111,16 @@ export class LivePool implements Tables, PoolView {
   private readonly hosts: Map<HostId, Host>
   private readonly vms: Map<VmId, Vm>
   private readonly migrations: Map<MigrationId, Migration>
-  private readonly changedHosts = new Set<HostId>()
-  private readonly changedVms = new Set<VmId>()
-  private readonly changedMigrations = new Set<MigrationId>()
-  /** The persistent state as of the last `toPoolState()`, plus the changes above: this pool. */
+  /**
+   * The entities changed since the last persistent state; undefined until one is asked for. A pool
+   * nobody asks (a run whose state is read at its end) pays for no tracking, and its first persistent
+   * state is built whole, as a fold's would be.
+   */
+  private changed:
+    { readonly hosts: Set<HostId>; readonly vms: Set<VmId>; readonly migrations: Set<MigrationId> } | undefined
+  /** The persistent state handed out last (with `changed`, this pool); the initial state until then. */
   private persistent: PoolState
+  private changedSinceBuilt = false
 
   constructor(initial: PoolState) {
     this.pool = initial.pool
@@ -131,29 +136,34 @@ export class LivePool implements Tables, PoolView {
   }
   putHost(host: Host) {
     this.hosts.set(host.id, host)
-    this.changedHosts.add(host.id)
+    this.changedSinceBuilt = true
+    this.changed?.hosts.add(host.id)
   }
   vm(id: VmId) {
     return this.vms.get(id)
   }
   putVm(vm: Vm) {
     this.vms.set(vm.id, vm)
-    this.changedVms.add(vm.id)
+    this.changedSinceBuilt = true
+    this.changed?.vms.add(vm.id)
   }
   removeVm(id: VmId) {
     this.vms.delete(id)
-    this.changedVms.add(id)
+    this.changedSinceBuilt = true
+    this.changed?.vms.add(id)
   }
   migration(id: MigrationId) {
     return this.migrations.get(id)
   }
   putMigration(migration: Migration) {
     this.migrations.set(migration.id, migration)
-    this.changedMigrations.add(migration.id)
+    this.changedSinceBuilt = true
+    this.changed?.migrations.add(migration.id)
   }
   removeMigration(id: MigrationId) {
     this.migrations.delete(id)
-    this.changedMigrations.add(id)
+    this.changedSinceBuilt = true
+    this.changed?.migrations.add(id)
   }
   hostValues() {
     return this.hosts.values()
@@ -168,22 +178,23 @@ export class LivePool implements Tables, PoolView {
   /** This pool as a persistent state: the last one handed out, with what changed since applied to it. */
   toPoolState(): PoolState {
     const last = this.persistent
-    if (
-      last.pool === this.pool &&
-      last.atUs === this.atUs &&
-      this.changedHosts.size + this.changedVms.size + this.changedMigrations.size === 0
-    )
-      return last
+    if (!this.changedSinceBuilt && last.pool === this.pool && last.atUs === this.atUs) return last
+    const changed = this.changed
     this.persistent = {
       pool: this.pool,
-      hosts: applyChanges(last.hosts, this.hosts, this.changedHosts),
-      vms: applyChanges(last.vms, this.vms, this.changedVms),
-      migrations: applyChanges(last.migrations, this.migrations, this.changedMigrations),
+      hosts: changed ? applyChanges(last.hosts, this.hosts, changed.hosts) : HashMap.fromIterable(this.hosts),
+      vms: changed ? applyChanges(last.vms, this.vms, changed.vms) : HashMap.fromIterable(this.vms),
+      migrations: changed
+        ? applyChanges(last.migrations, this.migrations, changed.migrations)
+        : HashMap.fromIterable(this.migrations),
       atUs: this.atUs
     }
-    this.changedHosts.clear()
-    this.changedVms.clear()
-    this.changedMigrations.clear()
+    if (changed) {
+      changed.hosts.clear()
+      changed.vms.clear()
+      changed.migrations.clear()
+    } else this.changed = { hosts: new Set(), vms: new Set(), migrations: new Set() }
+    this.changedSinceBuilt = false
     return this.persistent
   }
 }

@@ -60,7 +60,7 @@ export class MemoryManager {
   }
 
   afterEvent(event: PoolEvent): void {
-    const recorded = "vm" in event && this.recorded.has(event.vm)
+    const recorded = this.recorded.size > 0 && "vm" in event && this.recorded.has(event.vm)
     if (!recorded) {
       this.pager.afterEvent(event)
       this.balloons.afterEvent(event)
