@@ -208,12 +208,14 @@ export class Simulation {
     const decision = this.decideFn(this.live, this.now(command))
     if (Either.isLeft(decision)) return decision
     const events = decision.right
-    const batch: EmittedEvent[] = []
-    for (const event of events) {
+    // sized once: most batches hold one event, and a grown array starts with room for seventeen
+    const batch = new Array<EmittedEvent>(events.length)
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!
       evolveInPlace(this.live, event)
       this.eventCount++
       if (this.options.debug) this.assertInvariants(event)
-      batch.push({ id: eventId(this.ids.orderedUuid(this.eventCount - 1)), event })
+      batch[i] = { id: eventId(this.ids.orderedUuid(this.eventCount - 1)), event }
       if (this.options.onProgress && this.eventCount % (this.options.progressEveryEvents ?? 10_000) === 0)
         this.options.onProgress(this.nowUsValue, this.eventCount)
     }
@@ -378,10 +380,11 @@ export class Simulation {
     const active: Transfer[] = []
     for (const t of this.transfers.values()) if (!t.finished) active.push(t)
     const rates = maxMinFairRates(active, this.links)
-    active.forEach((t, i) => {
+    for (let i = 0; i < active.length; i++) {
+      const t = active[i]!
       t.rateBytesPerS = rates[i]!
       this.scheduleRoundEnd(t)
-    })
+    }
   }
 
   private scheduleRoundEnd(t: Transfer): void {

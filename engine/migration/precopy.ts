@@ -193,59 +193,91 @@ const pagesRun = (
   }
 }
 
-const rateRun = (config: PrecopyConfig, dirtyRateBytesPerS: number, workingSetPages: number): ModelRun => {
-  const { memoryPages, pageSizeBytes } = config
-  invariant(isCount(workingSetPages) && workingSetPages <= memoryPages, "workingSetPages must be in [0, memoryPages]")
-  const dirtying = new RateDirtying({ dirtyRateBytesPerS, workingSetPages, pageSizeBytes })
-  let toSendPages = 0
-  let roundPages = 0
-  let paused = false
+/**
+ * The aggregate model: pages dirtied = rate × time, capped at the working set. A class rather than a
+ * record of closures: one object per migration instead of fifteen functions and their context.
+ */
+class RateRun implements ModelRun {
+  readonly kind = "rate"
+  private readonly memoryPages: number
+  private readonly pageSizeBytes: number
+  private readonly paged: PagedPages | undefined
+  private readonly dirtying: RateDirtying
+  private toSendPages = 0
+  private roundPages = 0
+  private paused = false
   /** Pages paged back in since the last CLEAN: dirty for the next round, on top of the rate's. */
-  let touchedPages = 0
-  const run = (elapsedUs: number): void => {
-    if (!paused) dirtying.run(elapsedUs)
+  private touchedPages = 0
+
+  constructor(config: PrecopyConfig, dirtyRateBytesPerS: number, workingSetPages: number) {
+    const { memoryPages, pageSizeBytes } = config
+    invariant(isCount(workingSetPages) && workingSetPages <= memoryPages, "workingSetPages must be in [0, memoryPages]")
+    this.memoryPages = memoryPages
+    this.pageSizeBytes = pageSizeBytes
+    this.paged = config.paged
+    this.dirtying = new RateDirtying({ dirtyRateBytesPerS, workingSetPages, pageSizeBytes })
   }
-  return {
-    kind: "rate",
-    // paged pages go as markers: no data, no link time
-    sendAll: () => (toSendPages = memoryPages - Math.min(memoryPages, config.paged?.pagedCount() ?? 0)),
-    clean: () => {
-      toSendPages = Math.min(memoryPages, dirtying.clean() + touchedPages)
-      touchedPages = 0
-      return toSendPages
-    },
-    dirtyCount: () => Math.min(memoryPages, dirtying.dirtyCount() + touchedPages),
-    pause: () => {
-      paused = true
-    },
-    beginRound: () => {
-      roundPages = toSendPages
-      toSendPages = 0
-      return roundPages > 0
-    },
-    roundPagesKnown: () => roundPages,
-    roundPagesSent: (progress) => Math.floor(progress.bytesDelivered / pageSizeBytes),
-    roundPagesSkipped: () => 0,
-    roundDataDoneUs: (nowUs, rate, progress) =>
-      nowUs + transferUs(roundPages * pageSizeBytes - progress.bytesDelivered, progress.microRemainder, rate),
-    transfer: (t0, t1, rate, progress) => {
-      run(t1 - t0)
-      if (rate === 0) return -1
-      const doneUs =
-        t0 + transferUs(roundPages * pageSizeBytes - progress.bytesDelivered, progress.microRemainder, rate)
-      if (doneUs <= t1) {
-        progress.bytesDelivered = roundPages * pageSizeBytes
-        progress.microRemainder = 0
-        return doneUs
-      }
-      addProgress(progress, rate, t1 - t0)
-      return -1
-    },
-    idle: (t0, t1) => run(t1 - t0),
-    checkDestination: () => undefined,
-    touch: () => {
-      if (!paused) touchedPages++
+
+  private run(elapsedUs: number): void {
+    if (!this.paused) this.dirtying.run(elapsedUs)
+  }
+
+  // paged pages go as markers: no data, no link time
+  sendAll(): number {
+    return (this.toSendPages = this.memoryPages - Math.min(this.memoryPages, this.paged?.pagedCount() ?? 0))
+  }
+  clean(): number {
+    this.toSendPages = Math.min(this.memoryPages, this.dirtying.clean() + this.touchedPages)
+    this.touchedPages = 0
+    return this.toSendPages
+  }
+  dirtyCount(): number {
+    return Math.min(this.memoryPages, this.dirtying.dirtyCount() + this.touchedPages)
+  }
+  pause(): void {
+    this.paused = true
+  }
+  beginRound(): boolean {
+    this.roundPages = this.toSendPages
+    this.toSendPages = 0
+    return this.roundPages > 0
+  }
+  roundPagesKnown(): number {
+    return this.roundPages
+  }
+  roundPagesSent(progress: LinkProgress): number {
+    return Math.floor(progress.bytesDelivered / this.pageSizeBytes)
+  }
+  roundPagesSkipped(): number {
+    return 0
+  }
+  roundDataDoneUs(nowUs: number, rateBytesPerS: number, progress: LinkProgress): number {
+    return nowUs + transferUs(this.roundBytes() - progress.bytesDelivered, progress.microRemainder, rateBytesPerS)
+  }
+  transfer(t0: number, t1: number, rateBytesPerS: number, progress: LinkProgress): number {
+    this.run(t1 - t0)
+    if (rateBytesPerS === 0) return -1
+    const doneUs = t0 + transferUs(this.roundBytes() - progress.bytesDelivered, progress.microRemainder, rateBytesPerS)
+    if (doneUs <= t1) {
+      progress.bytesDelivered = this.roundBytes()
+      progress.microRemainder = 0
+      return doneUs
     }
+    addProgress(progress, rateBytesPerS, t1 - t0)
+    return -1
+  }
+  idle(t0: number, t1: number): void {
+    this.run(t1 - t0)
+  }
+  checkDestination(): undefined {
+    return undefined
+  }
+  touch(): void {
+    if (!this.paused) this.touchedPages++
+  }
+
+  private roundBytes(): number {
+    return this.roundPages * this.pageSizeBytes
   }
 }
 
@@ -294,7 +326,7 @@ class PrecopyMachine implements Precopy {
     this.model =
       model.kind === "pages"
         ? pagesRun(config, model.writer, model.tracker)
-        : rateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
+        : new RateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
     this.ops = { clean: () => this.model.clean() }
     // the first round's set: every page but those paged out, which go as markers
     const firstRoundPages = this.model.sendAll()
@@ -574,7 +606,8 @@ export const makeTransferFactory =
       workingSetPages: workload.workingSetPages,
       memoryPages: context.memoryPages,
       pageSizeBytes: context.pageSizeBytes,
-      prng: context.prng.fork("writer"),
+      // only a pages-model writer draws; the rate model leaves its fork undone (forking draws nothing)
+      prng: workload.model === "pages" ? context.prng.fork("writer") : context.prng,
       startUs: context.startUs
     })
     const model: DirtyModelSpec =
