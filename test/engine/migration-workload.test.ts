@@ -1,6 +1,7 @@
 /**
  * Workloads: evenly spaced writers without drift, gfns from the seeded PRNG inside the working set,
- * trace replay in order, and the rate model's exact page carry and working-set cap.
+ * trace replay in order, the rate model's exact page carry and working-set cap, and the rate model as
+ * the pre-copy machine drives it (writes during the latency, pages touched live or paused).
  */
 import { describe, expect, it } from "vitest"
 import {
@@ -15,7 +16,9 @@ import {
   uniformWriter,
   workingSetGfn
 } from "../../engine/migration/index.js"
+import { xenDefaultPolicy } from "../../engine/migration/policy.js"
 import { Prng } from "../../engine/prng.js"
+import { machine, PAGE, PAGE_PER_MS, rateModel, run, traceModel } from "./migrationHelpers.js"
 
 const take = (writer: PageWriter, n: number): Array<{ gfn: number; atUs: number }> => {
   const out: Array<{ gfn: number; atUs: number }> = []
@@ -162,5 +165,70 @@ describe("rate model", () => {
     })
     dirtying.run(3_600_000_000) // one hour at 10 GB/s = 3.6 × 10^13 B
     expect(dirtying.dirtyCount()).toBe(Math.floor(36_000_000_000_000 / 4096))
+  })
+})
+
+describe("rate model in the pre-copy machine", () => {
+  // 100 pages of 4 KiB at one page per ms; the guest dirties one page per 10 ms (409,600 B/s).
+  const tenthOfAPagePerMs = PAGE_PER_MS / 10
+
+  it("keeps dirtying during a round's latency, whether time passes in one step or two: those pages go in the next round", () => {
+    // round 1: 100 ms of data + 50 ms of latency = 150 ms of writes = 15 pages (10 without the latency)
+    const c = {
+      memoryPages: 100,
+      policy: xenDefaultPolicy(),
+      model: rateModel(tenthOfAPagePerMs, 100),
+      latencyUs: 50_000
+    }
+    const [first, second] = run(c).rounds()
+    expect(first!.durationUs).toBe(150_000)
+    expect(first!.dirtyPagesAfter).toBe(15)
+    expect(second!.pagesSent).toBe(15)
+    // the same round with another happening at the last byte: the latency passes on its own
+    const precopy = machine(c)
+    precopy.advance(100_000, PAGE_PER_MS)
+    expect(precopy.currentRound()!.phase).toBe("latency")
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    expect(precopy.completeRound(precopy.nowUs()).dirtyPagesAfter).toBe(15)
+  })
+
+  it("so does the pages model: a write during the latency is dirty after the round, in one step or two", () => {
+    // a trace writer is consumed as it writes: each machine gets its own
+    const c = () => ({
+      memoryPages: 100,
+      policy: xenDefaultPolicy(),
+      model: traceModel([{ gfn: 7, atUs: 120_000 }]),
+      latencyUs: 50_000
+    })
+    expect(run(c()).rounds()[0]!.dirtyPagesAfter).toBe(1)
+    const precopy = machine(c())
+    precopy.advance(100_000, PAGE_PER_MS)
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    expect(precopy.completeRound(precopy.nowUs()).dirtyPagesAfter).toBe(1)
+  })
+
+  it("ignores pages touched while the guest is paused: the paused round sends what it began with", () => {
+    const precopy = machine({ memoryPages: 100, policy: xenDefaultPolicy(), model: rateModel(0, 100) })
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    precopy.completeRound(precopy.nowUs())
+    expect(precopy.phase()).toBe("stop-and-copy")
+    precopy.pageTouched(7)
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    const last = precopy.completeRound(precopy.nowUs())
+    expect(last.live).toBe(false)
+    expect(last.dirtyPagesAfter).toBe(0)
+  })
+
+  it("counts a page touched during a live round for the next round", () => {
+    const precopy = machine({ memoryPages: 100, policy: xenDefaultPolicy(), model: rateModel(0, 100) })
+    precopy.pageTouched(7)
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    expect(precopy.completeRound(precopy.nowUs()).dirtyPagesAfter).toBe(1)
+  })
+
+  it("refuses a working set larger than the memory", () => {
+    expect(() => machine({ memoryPages: 100, policy: xenDefaultPolicy(), model: rateModel(PAGE, 101) })).toThrow(
+      /workingSetPages must be in \[0, memoryPages\]/
+    )
   })
 })
