@@ -226,6 +226,23 @@ describe("rate model in the pre-copy machine", () => {
     expect(precopy.completeRound(precopy.nowUs()).dirtyPagesAfter).toBe(1)
   })
 
+  it("an abort mid-round counts the round's partial progress and the time from the machine's start", () => {
+    const precopy = machine({ memoryPages: 100, policy: xenDefaultPolicy(), model: rateModel(0, 100), startUs: 7_000 })
+    precopy.advance(7_000 + 40_000, PAGE_PER_MS) // 40 of the 100 pages delivered
+    precopy.abort("link failed")
+    expect(precopy.outcome()).toMatchObject({
+      result: "aborted",
+      abortReason: "link failed",
+      rounds: 0,
+      pagesSent: 40,
+      bytesSent: 40 * PAGE,
+      startUs: 7_000,
+      endUs: 47_000,
+      totalUs: 40_000,
+      downtimeUs: 0
+    })
+  })
+
   it("refuses a working set larger than the memory", () => {
     expect(() => machine({ memoryPages: 100, policy: xenDefaultPolicy(), model: rateModel(PAGE, 101) })).toThrow(
       /workingSetPages must be in \[0, memoryPages\]/
