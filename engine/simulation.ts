@@ -255,6 +255,8 @@ export class Simulation {
   /** Runs until nothing is left to do or a limit is reached. */
   run(limits: EngineLimits = this.options.limits): RunResult {
     let stopReason: StopReason = "quiescent"
+    // A migration started between runs (outside any happening) has no round end planned yet.
+    if (this.ratesDirty) this.recomputeRates()
     for (;;) {
       const next = this.queue.peek()
       if (!next) break
