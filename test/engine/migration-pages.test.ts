@@ -192,3 +192,30 @@ describe("determinism", () => {
     }
   })
 })
+
+describe("the page tracker refuses what cannot happen", () => {
+  it("a size outside [1, 2^31] pages", () => {
+    for (const pages of [0, -1, 1.5, 2 ** 31 + 1]) {
+      expect(() => new PageTracker(pages)).toThrow(/memoryPages must be in \[1, 2\^31\]/)
+    }
+    expect(new PageTracker(1).memoryPages).toBe(1)
+  })
+
+  it("a write or a touch outside the guest's gfns, and a write while the guest is paused", () => {
+    const tracker = new PageTracker(100)
+    for (const gfn of [-1, 100, 2.5]) {
+      expect(() => tracker.write(gfn)).toThrow(/out of range/)
+      expect(() => tracker.touch(gfn)).toThrow(/out of range/)
+    }
+    tracker.write(99)
+    tracker.touch(0)
+    expect(tracker.dirtyCount()).toBe(2)
+    tracker.pause()
+    expect(() => tracker.write(1)).toThrow(/a paused guest does not write/)
+  })
+
+  it("a writer's write outside the guest, when the tracker settles it", () => {
+    const tracker = new PageTracker(100, traceWriter([{ gfn: 100, atUs: 5 }]))
+    expect(() => tracker.settleBefore(10)).toThrow(/write to gfn 100 out of range/)
+  })
+})
