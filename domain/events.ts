@@ -4,7 +4,7 @@
  * a new field is added as optional (or with a decoding default) and `v` stays 1; a change of meaning
  * gets a new `v` and a decoder for the old one.
  */
-import { Schema } from "effect"
+import { Schema, type SchemaAST } from "effect"
 import { HostId, MigrationId, PoolId, VmId } from "./ids.js"
 
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
@@ -241,21 +241,36 @@ export const eventHost = (event: PoolEvent): HostId | undefined => ("host" in ev
 
 // --- building events fast -------------------------------------------------------------------------
 
-type EventClass = (typeof PoolEvent.members)[number]
+export type EventClass = (typeof PoolEvent.members)[number]
 
 /**
- * The keys of a class's stored form, in the order its schema encodes them (`_tag` last): the struct on
- * the type side of the class's transformation (fields with a decoding default make that side a
- * transformation of its own).
+ * The struct of a class's fields as its instances hold them, in the order its schema encodes them
+ * (`_tag` last). A class schema is a transformation from that struct to the class. Fields with a decoding
+ * default (`optionalWith(…, { default })`) make the struct itself a transformation between two structs
+ * with the same keys, optional on the encoded side and required on the type side: an instance holds the
+ * type side, and its values encode to themselves. Any other transformation (renamed keys, conversions):
+ * undefined. The store's compiled codec (store/codec.ts) and `build` read the fields from here.
  */
-const encodedKeyOrder = (Class: EventClass): ReadonlyArray<string> => {
+export const instanceFields = (Class: EventClass): SchemaAST.TypeLiteral | undefined => {
   const ast = Class.ast
-  const fields = ast._tag === "Transformation" ? ast.from : undefined
-  const struct = fields?._tag === "Transformation" ? fields.to : fields
+  if (ast._tag !== "Transformation") return undefined
+  const fields = ast.from
+  if (fields._tag === "TypeLiteral") return fields
+  if (fields._tag !== "Transformation" || fields.to._tag !== "TypeLiteral") return undefined
+  const transformation = fields.transformation
+  return transformation._tag === "TypeLiteralTransformation" &&
+    transformation.propertySignatureTransformations.every((p) => p.from === p.to)
+    ? fields.to
+    : undefined
+}
+
+/** The keys `build` sets, in encoded order when the class's fields are a plain struct; else as declared. */
+const encodedKeyOrder = (Class: EventClass): ReadonlyArray<string> => {
   const declared = Object.keys(Class.fields)
-  if (struct?._tag !== "TypeLiteral") return declared
-  const ordered = struct.propertySignatures.map((p) => String(p.name))
-  return ordered.length === declared.length && declared.every((key) => ordered.includes(key)) ? ordered : declared
+  const ordered = instanceFields(Class)?.propertySignatures.map((p) => String(p.name))
+  return ordered !== undefined && ordered.length === declared.length && declared.every((key) => ordered.includes(key))
+    ? ordered
+    : declared
 }
 
 /** A constructor default, if the field has one. */

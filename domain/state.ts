@@ -108,8 +108,8 @@ export const initialState: PoolState = {
 }
 
 /**
- * A pool state read through lookups instead of persistent maps: the engine's live state (domain/live.ts,
- * native maps it changes in place) and the overlay `decide` evolves on while it decides a host failure.
+ * A pool state read through lookups instead of persistent maps: the engine's live state (`LivePool` in
+ * domain/tables.ts, native maps it changes in place) and the overlay `decide` evolves on while it decides a host failure.
  * The rules read either form through the functions below, so each rule is written once.
  */
 export interface PoolView {

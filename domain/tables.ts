@@ -89,17 +89,20 @@ export class PersistentTables implements Tables {
   }
 }
 
-/** The persistent map with the changed keys brought up to date from the live one (absent: removed). */
-const applyChanges = <K, V>(
+/**
+ * The persistent map with `keys` brought up to date: each to `valueOf(key)`, or removed where that is
+ * undefined. The live pool's changes and the overlay's layer both go through here.
+ */
+const withChanges = <K, V>(
   persistent: HashMap.HashMap<K, V>,
-  live: ReadonlyMap<K, V>,
-  changed: ReadonlySet<K>
+  keys: ReadonlySet<K> | ReadonlyMap<K, unknown>,
+  valueOf: (key: K) => V | undefined
 ): HashMap.HashMap<K, V> =>
-  changed.size === 0
+  keys.size === 0
     ? persistent
     : HashMap.mutate(persistent, (map) => {
-        for (const key of changed) {
-          const value = live.get(key)
+        for (const key of keys.keys()) {
+          const value = valueOf(key)
           if (value === undefined) HashMap.remove(map, key)
           else HashMap.set(map, key, value)
         }
@@ -182,10 +185,12 @@ export class LivePool implements Tables, PoolView {
     const changed = this.changed
     this.persistent = {
       pool: this.pool,
-      hosts: changed ? applyChanges(last.hosts, this.hosts, changed.hosts) : HashMap.fromIterable(this.hosts),
-      vms: changed ? applyChanges(last.vms, this.vms, changed.vms) : HashMap.fromIterable(this.vms),
+      hosts: changed
+        ? withChanges(last.hosts, changed.hosts, (id) => this.hosts.get(id))
+        : HashMap.fromIterable(this.hosts),
+      vms: changed ? withChanges(last.vms, changed.vms, (id) => this.vms.get(id)) : HashMap.fromIterable(this.vms),
       migrations: changed
-        ? applyChanges(last.migrations, this.migrations, changed.migrations)
+        ? withChanges(last.migrations, changed.migrations, (id) => this.migrations.get(id))
         : HashMap.fromIterable(this.migrations),
       atUs: this.atUs
     }
@@ -203,6 +208,12 @@ export class LivePool implements Tables, PoolView {
 const REMOVED = Symbol("removed")
 type Layer<K, V> = Map<K, V | typeof REMOVED>
 
+/** The layer's own value for a key: undefined where it removed the entity. */
+const layered = <K, V>(layer: Layer<K, V>, key: K): V | undefined => {
+  const value = layer.get(key)
+  return value === REMOVED ? undefined : value
+}
+
 const through = <K, V>(layer: Layer<K, V>, key: K, below: (key: K) => V | undefined): V | undefined => {
   const value = layer.get(key)
   return value === REMOVED ? undefined : value === undefined ? below(key) : value
@@ -213,16 +224,6 @@ const merged = <K, V extends { readonly id: K }>(below: ReadonlyArray<V>, layer:
   for (const value of layer.values()) if (value !== REMOVED) kept.push(value)
   return kept
 }
-
-const withLayer = <K, V>(persistent: HashMap.HashMap<K, V>, layer: Layer<K, V>): HashMap.HashMap<K, V> =>
-  layer.size === 0
-    ? persistent
-    : HashMap.mutate(persistent, (map) => {
-        for (const [key, value] of layer) {
-          if (value === REMOVED) HashMap.remove(map, key)
-          else HashMap.set(map, key, value)
-        }
-      })
 
 export class OverlayPool implements Tables, PoolView {
   pool: PoolInfo | undefined
@@ -273,9 +274,9 @@ export class OverlayPool implements Tables, PoolView {
     const base = persistentState(this.base)
     return {
       pool: this.pool,
-      hosts: withLayer(base.hosts, this.hosts),
-      vms: withLayer(base.vms, this.vms),
-      migrations: withLayer(base.migrations, this.migrations),
+      hosts: withChanges(base.hosts, this.hosts, (id) => layered(this.hosts, id)),
+      vms: withChanges(base.vms, this.vms, (id) => layered(this.vms, id)),
+      migrations: withChanges(base.migrations, this.migrations, (id) => layered(this.migrations, id)),
       atUs: this.atUs
     }
   }

@@ -378,7 +378,6 @@ export class Simulation {
 
   private recomputeRates(): void {
     this.ratesDirty = false
-    if (this.transfers.size === 0) return
     const active: Transfer[] = []
     for (const t of this.transfers.values()) if (!t.finished) active.push(t)
     const rates = maxMinFairRates(active, this.links)

@@ -8,9 +8,9 @@
  * where a class's encoding is the identity, the encoder is compiled from its schema (same checks, same
  * output, a fraction of the cost).
  */
-import { Either, ParseResult, Schema, type SchemaAST as AST } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import { compileCheck, type Check } from "../domain/schemaCheck.js"
-import { PoolEvent, type PoolEventTag } from "../domain/events.js"
+import { instanceFields, PoolEvent, type EventClass, type PoolEventTag } from "../domain/events.js"
 import type { EventId } from "../domain/ids.js"
 import type { RecordedEvent } from "./EventStore.js"
 import { EventDecodeError } from "./errors.js"
@@ -37,23 +37,7 @@ export interface StoredEvent extends StoredEventHeader {
 /** The path reported when the stored text is not JSON at all. */
 export const jsonPath = "(json)"
 
-type Member = (typeof PoolEvent.members)[number]
-
-/**
- * The struct of a class's fields as its instances hold them. Fields with a decoding default
- * (`optionalWith(…, { default })`) make it a transformation between two structs with the same keys,
- * optional on the encoded side and required on the type side; an instance holds the type side, and its
- * values encode to themselves. Any other transformation (renamed keys, conversions) is left to the schema.
- */
-const typeSideFields = (ast: AST.AST): AST.TypeLiteral | undefined => {
-  if (ast._tag === "TypeLiteral") return ast
-  if (ast._tag !== "Transformation" || ast.to._tag !== "TypeLiteral") return undefined
-  const transformation = ast.transformation
-  return transformation._tag === "TypeLiteralTransformation" &&
-    transformation.propertySignatureTransformations.every((p) => p.from === p.to)
-    ? ast.to
-    : undefined
-}
+type Member = EventClass
 
 /**
  * The encoded fields of a valid event, in schema order; undefined when a field does not check. When the
@@ -62,8 +46,7 @@ const typeSideFields = (ast: AST.AST): AST.TypeLiteral | undefined => {
 type FieldsEncoder = (event: PoolEvent) => object | undefined
 
 const compileFieldsEncoder = (member: Member): FieldsEncoder | undefined => {
-  // A class schema is a transformation from the struct of its fields to the class.
-  const fields = member.ast._tag === "Transformation" ? typeSideFields(member.ast.from) : undefined
+  const fields = instanceFields(member)
   if (fields === undefined || fields.indexSignatures.length > 0) return undefined
   const compiled = fields.propertySignatures.map((p) => ({
     name: typeof p.name === "string" && !p.isOptional ? p.name : undefined,

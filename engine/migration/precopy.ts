@@ -257,7 +257,7 @@ class RateRun implements ModelRun {
   transfer(t0: number, t1: number, rateBytesPerS: number, progress: LinkProgress): number {
     this.run(t1 - t0)
     if (rateBytesPerS === 0) return -1
-    const doneUs = t0 + transferUs(this.roundBytes() - progress.bytesDelivered, progress.microRemainder, rateBytesPerS)
+    const doneUs = this.roundDataDoneUs(t0, rateBytesPerS, progress)
     if (doneUs <= t1) {
       progress.bytesDelivered = this.roundBytes()
       progress.microRemainder = 0

@@ -117,27 +117,3 @@ describe("what a migration's onEnd hears", () => {
     expect(heard).toEqual([["aborted", "refused"]])
   })
 })
-
-describe("rolling maintenance that cannot go on", () => {
-  it("stops at the first host it cannot empty, says so, and leaves that host disabled and the next untouched", () => {
-    const r = run(
-      compile(
-        pool({
-          hosts: 2,
-          vms: [
-            { id: "a", memory: "40GiB", host: "h1" },
-            { id: "b", memory: "40GiB", host: "h2" }
-          ],
-          schedule: [{ at: "1s", op: "rolling-maintenance", maintenance: "10s" }]
-        })
-      )
-    )
-    expect(r.migrations).toEqual([])
-    expect(r.result.operations).toEqual([
-      expect.objectContaining({ operation: "evacuate h1", ok: false }),
-      expect.objectContaining({ operation: "rolling maintenance", ok: false, detail: "stopped at h1" })
-    ])
-    const hosts = r.events.filter((e) => e.event._tag === "HostDisabled" || e.event._tag === "HostEnabled")
-    expect(hosts.map((e) => [e.event._tag, (e.event as { host: string }).host])).toEqual([["HostDisabled", "h1"]])
-  })
-})

@@ -238,8 +238,9 @@ describe("evacuation and rolling maintenance", () => {
     expect(r.result.operations).toEqual([expect.objectContaining({ operation: "evacuate h1", ok: true })])
   })
 
-  it("evacuation fails with NoHostsAvailable, before moving anything, when the VMs do not fit", () => {
-    const r = run(
+  /** Two hosts of 64 GiB, each holding a 40 GiB VM: neither can take the other's. */
+  const twoFullHosts = (schedule: unknown[]) =>
+    run(
       compile(
         pool({
           hosts: 2,
@@ -247,16 +248,30 @@ describe("evacuation and rolling maintenance", () => {
             { id: "a", memory: "40GiB", host: "h1" },
             { id: "b", memory: "40GiB", host: "h2" }
           ],
-          schedule: [
-            { at: "1s", op: "disable-host", host: "h1" },
-            { at: "1s", op: "evacuate", host: "h1" }
-          ]
+          schedule
         })
       )
     )
+
+  it("evacuation fails with NoHostsAvailable, before moving anything, when the VMs do not fit", () => {
+    const r = twoFullHosts([
+      { at: "1s", op: "disable-host", host: "h1" },
+      { at: "1s", op: "evacuate", host: "h1" }
+    ])
     expect(r.migrations).toEqual([])
     expect(r.result.refusals.map((x) => x.error._tag)).toEqual(["NoHostsAvailable"])
     expect(r.result.operations[0]).toMatchObject({ operation: "evacuate h1", ok: false })
+  })
+
+  it("rolling maintenance stops at the first host it cannot empty, says so, and touches no further host", () => {
+    const r = twoFullHosts([{ at: "1s", op: "rolling-maintenance", maintenance: "10s" }])
+    expect(r.migrations).toEqual([])
+    expect(r.result.operations).toEqual([
+      expect.objectContaining({ operation: "evacuate h1", ok: false }),
+      expect.objectContaining({ operation: "rolling maintenance", ok: false, detail: "stopped at h1" })
+    ])
+    const hosts = r.events.filter((e) => e.event._tag === "HostDisabled" || e.event._tag === "HostEnabled")
+    expect(hosts.map((e) => [e.event._tag, (e.event as { host: string }).host])).toEqual([["HostDisabled", "h1"]])
   })
 
   it("a host failure in the middle of an evacuation: migrations into it abort, the rest is re-planned", () => {
