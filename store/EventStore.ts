@@ -85,6 +85,21 @@ export interface EventStoreShape {
     events: ReadonlyArray<NewEvent>,
     expected: ExpectedRevision
   ) => Effect.Effect<AppendResult, WrongExpectedVersion | StoreError>
+  /**
+   * A sequence of batches as ONE atomic append, for a run too long to hold as one array: the stream gets
+   * every event or none, and no reader sees any of them before all are there (on KurrentDB, past one
+   * server append, see docs/durability.md). `expected` is checked against the stream before the first
+   * batch; the batches follow at contiguous revisions. The batches are pulled one at a time, with a turn
+   * of the event loop between them, so the append can be interrupted (a signal) until it commits: an
+   * interrupted append writes nothing. `onCommitted` runs as soon as the commit has landed, before anything
+   * else can interrupt the caller (so a signal handler can say truthfully what was written).
+   */
+  readonly appendBatches: (
+    stream: string,
+    batches: Iterable<ReadonlyArray<NewEvent>>,
+    expected: ExpectedRevision,
+    onCommitted?: (result: AppendResult) => void
+  ) => Effect.Effect<AppendResult, WrongExpectedVersion | StoreError>
   /** One page of a stream; an absent stream reads as empty. */
   readonly read: (
     stream: string,

@@ -30,15 +30,16 @@ import type {
 import { decodeEvent, decodeEventJson, encodeEventJson, type StoredEventHeader } from "./codec.js"
 import {
   EventStore,
+  ExpectedRevision,
   type AppendResult,
   type EventStoreShape,
-  type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
   type ReadOptions,
   type RecordedEvent,
   type StreamInfo
 } from "./EventStore.js"
+import { nextTurn } from "./turn.js"
 import { EventDecodeError, StoreError, type WrongExpectedVersion } from "./errors.js"
 import {
   backwardsProblem,
@@ -88,12 +89,24 @@ export interface KurrentOptions {
   readonly pollInterval?: Duration.DurationInput
   /** How long a subscription keeps trying to reconnect after losing the server. Default 30 s. */
   readonly reconnectFor?: Duration.DurationInput
+  /**
+   * The most bytes one server append may carry (the server's `MaxAppendSize`, 1 MiB by default). A run
+   * longer than that is appended in several server appends and published by its catalogue entry, written
+   * last (docs/durability.md). Default `defaultMaxAppendBytes`.
+   */
+  readonly maxAppendBytes?: number
   /** Makes the client instead of connecting to the URL (tests: an emulation of the client). */
   readonly connect?: (url: KurrentUrl) => Promise<KurrentClient>
 }
 
 export const defaultKurrentPollInterval = Duration.millis(100)
 export const defaultReconnectFor = Duration.seconds(30)
+
+/** KurrentDB's default `MaxAppendSize`: what one append may carry, data and framing. */
+export const defaultMaxAppendBytes = 1024 * 1024
+
+/** What one event costs in an append besides its JSON data (id, type, content type, framing): on the safe side. */
+const eventFramingBytes = 256
 
 /** Appends that lose a race to other writers re-read and decide again, at most this many times. */
 export const appendAttemptsMax = 20
@@ -248,6 +261,9 @@ interface Ctx {
   readonly locks: Map<string, Effect.Semaphore>
   /** Our position → the exact `$all` position, for positions this store handed out (bounded). */
   readonly knownPositions: Map<number, { readonly commit: bigint; readonly prepare: bigint }>
+  readonly maxAppendBytes: number
+  /** Streams known to be in the catalogue (published); read from the server on a miss. */
+  readonly published: Set<string>
 }
 
 const readPage = (ctx: Ctx, operation: string, stream: string, options: ReadStreamOptions) =>
@@ -301,8 +317,14 @@ const positionAt = (ctx: Ctx, stream: string, view: StreamView, revision: number
     return position.right
   })
 
-/** Records the stream in the catalogue before its first event, so that `streams()` can list it. */
+/**
+ * Records the stream in the catalogue, so that `streams()` lists it and reads see it: before its first
+ * event for a plain append, after its last for a run written in several server appends (`appendBatches`).
+ */
 const catalogue = (ctx: Ctx, stream: string) =>
+  Effect.tap(catalogueCall(ctx, stream), () => Effect.sync(() => ctx.published.add(stream)))
+
+const catalogueCall = (ctx: Ctx, stream: string) =>
   ctx.call("append", () =>
     ctx.client.appendToStream(
       ctx.prefix + catalogueStream,
@@ -356,7 +378,9 @@ const appendLocked = (
   ctx: Ctx,
   stream: string,
   events: ReadonlyArray<NewEvent>,
-  expected: ExpectedRevision
+  expected: ExpectedRevision,
+  /** Catalogue a new stream before its first event (a plain append); false while a long run is being written. */
+  catalogueNew = true
 ): Effect.Effect<AppendResult, WrongExpectedVersion | CallFailure> =>
   Effect.gen(function* () {
     const view = ctx.views.get(stream) ?? newView()
@@ -402,7 +426,7 @@ const appendLocked = (
         }
         case "write": {
           yield* checkRetention(ctx, stream, view)
-          if (last === undefined) yield* catalogue(ctx, stream)
+          if (last === undefined && catalogueNew) yield* catalogue(ctx, stream)
           const outcome = yield* writeBatch(ctx, stream, view, events)
           if (outcome._tag === "written") return outcome.result
           // Another writer got there first: read what it wrote and decide again.
@@ -415,6 +439,62 @@ const appendLocked = (
       "append",
       `${stream}: other writers kept appending first; gave up after ${appendAttemptsMax} attempts`
     )
+  })
+
+/**
+ * A run as one append when it fits in one server append (atomic, as the server promises). A longer one
+ * goes in several, each a compare-and-set after the last, with the stream left out of the catalogue until
+ * the last has landed: until then `streams()` does not list it and reads find nothing (`isPublished`).
+ * Killed part-way, it stays unpublished; the same run again (same input, seed and pool id, so the same
+ * event ids) finds its batches already there, acknowledges them and completes it.
+ */
+const appendBatchesLocked = (
+  ctx: Ctx,
+  stream: string,
+  batches: Iterable<ReadonlyArray<NewEvent>>,
+  expected: ExpectedRevision,
+  onCommitted: ((result: AppendResult) => void) | undefined
+): Effect.Effect<AppendResult, WrongExpectedVersion | CallFailure> =>
+  Effect.gen(function* () {
+    let pending: NewEvent[] = []
+    let pendingBytes = 0
+    let next = expected
+    let sentBefore = false
+    let writtenBefore = false
+    for (const batch of batches) {
+      for (const one of batch) {
+        const bytes = Buffer.byteLength(JSON.stringify(encodeEventJson(one.event).json)) + eventFramingBytes
+        if (pending.length > 0 && pendingBytes + bytes > ctx.maxAppendBytes) {
+          const part = yield* appendLocked(ctx, stream, pending, next, false)
+          writtenBefore ||= part.written
+          sentBefore = true
+          next = ExpectedRevision.at(part.nextExpectedRevision)
+          pending = []
+          pendingBytes = 0
+        }
+        pending.push(one)
+        pendingBytes += bytes
+      }
+      yield* nextTurn
+    }
+    // The last server append and the catalogue entry publish the run: not interrupted half-way.
+    return yield* Effect.uninterruptible(
+      Effect.gen(function* () {
+        const last = yield* appendLocked(ctx, stream, pending, next, !sentBefore)
+        if (sentBefore && !ctx.published.has(stream)) yield* catalogue(ctx, stream)
+        const result = { ...last, written: last.written || writtenBefore }
+        onCommitted?.(result)
+        return result
+      })
+    )
+  })
+
+/** Whether a stream is in the catalogue: a run written in several appends is not until it is whole. */
+const isPublished = (ctx: Ctx, stream: string) =>
+  Effect.gen(function* () {
+    if (ctx.published.has(stream)) return true
+    for (const name of yield* catalogued(ctx)) ctx.published.add(name)
+    return ctx.published.has(stream)
   })
 
 const lockOf = (ctx: Ctx, stream: string): Effect.Semaphore => {
@@ -602,7 +682,9 @@ const openContext = (url: KurrentUrl, options: KurrentOptions): Effect.Effect<Ct
       storeError,
       views: new Map(),
       locks: new Map(),
-      knownPositions: new Map()
+      knownPositions: new Map(),
+      maxAppendBytes: options.maxAppendBytes ?? defaultMaxAppendBytes,
+      published: new Set()
     }
     yield* Effect.mapError(probe(ctx), storeError)
     return ctx
@@ -635,7 +717,18 @@ const makeEvents = (ctx: Ctx, options: KurrentOptions) =>
         finish(ctx, lockOf(ctx, stream).withPermits(1)(appendLocked(ctx, stream, events, expected))).pipe(
           Effect.tap((result) => (result.written ? signal.notify : Effect.void))
         ),
-      read: (stream, readOptions) => finish(ctx, readStreamPage(ctx, stream, readOptions)),
+      appendBatches: (stream, batches, expected, onCommitted) =>
+        finish(
+          ctx,
+          lockOf(ctx, stream).withPermits(1)(appendBatchesLocked(ctx, stream, batches, expected, onCommitted))
+        ).pipe(Effect.tap((result) => (result.written ? signal.notify : Effect.void))),
+      read: (stream, readOptions) =>
+        finish(
+          ctx,
+          Effect.flatMap(isPublished(ctx, stream), (published) =>
+            published ? readStreamPage(ctx, stream, readOptions) : Effect.succeed([])
+          )
+        ),
       readAll: (readOptions) => finish(ctx, readAllPage(ctx, readOptions)),
       subscribe: (subscribeOptions) =>
         followLog<StoreError | EventDecodeError>({
@@ -653,7 +746,13 @@ const makeEvents = (ctx: Ctx, options: KurrentOptions) =>
           pollInterval: options.pollInterval ?? defaultKurrentPollInterval
         }),
       streams: () => finish(ctx, listStreams(ctx)),
-      lastRevision: (stream) => finish(ctx, lastRevisionOf(ctx, "lastRevision", stream))
+      lastRevision: (stream) =>
+        finish(
+          ctx,
+          Effect.flatMap(isPublished(ctx, stream), (published) =>
+            published ? lastRevisionOf(ctx, "lastRevision", stream) : Effect.succeed(undefined)
+          )
+        )
     }
     return store
   })

@@ -22,6 +22,7 @@ import type { EventDecodeError, StoreError } from "./errors.js"
 import { layerMemorySnapshots } from "./memorySnapshots.js"
 import type { SnapshotStore } from "./SnapshotStore.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
+import { nextTurn } from "./turn.js"
 import { followLog, makeAppendSignal } from "./subscription.js"
 
 export const memoryUrl = "memory:"
@@ -190,6 +191,22 @@ export const makeMemory: Effect.Effect<MemoryEventStore> = Effect.gen(function* 
       Effect.suspend(() => appendNow(state, stream, events, expected)).pipe(
         Effect.tap((result) => (result.written ? signal.notify : Effect.void))
       ),
+    // Collected (a turn of the event loop between batches), then one synchronous step: trivially atomic.
+    appendBatches: (stream, batches, expected, onCommitted) =>
+      Effect.gen(function* () {
+        const events: NewEvent[] = []
+        for (const batch of batches) {
+          for (const event of batch) events.push(event)
+          yield* nextTurn
+        }
+        const result = yield* Effect.uninterruptible(
+          Effect.suspend(() => appendNow(state, stream, events, expected)).pipe(
+            Effect.tap((result) => Effect.sync(() => onCommitted?.(result)))
+          )
+        )
+        if (result.written) yield* signal.notify
+        return result
+      }),
     read: (stream, options) =>
       Effect.suspend(() => decodeCached(state, selectRevisions(state.streams.get(stream), options))),
     readAll,

@@ -22,9 +22,9 @@ import { Context, Duration, Effect, Either, Exit, Layer, type Scope } from "effe
 import { decodeAll, encodeEvent, type EncodedEvent, type StoredEvent } from "./codec.js"
 import {
   EventStore,
+  ExpectedRevision,
   type AppendResult,
   type EventStoreShape,
-  type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
   type ReadOptions,
@@ -35,6 +35,7 @@ import { type EventDecodeError, StoreError, type WrongExpectedVersion } from "./
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
 import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
 import { makeSqliteSnapshots, snapshotSchemaStatements } from "./sqliteSnapshots.js"
+import { nextTurn } from "./turn.js"
 import { followLog, unsafeMakeAppendSignal, type AppendSignal } from "./subscription.js"
 
 /** The layout of the file; a file written by a newer layout is refused rather than misread. */
@@ -249,6 +250,34 @@ const inWriteTransaction = <A, E>(
         return yield* Effect.failCause(committed.cause)
       }
       // Ignored: SQLite may already have rolled back (e.g. on SQLITE_FULL); the original failure is what matters.
+      yield* Effect.ignore(query(conn, sql.rollback))
+      return yield* Effect.failCause(exit.cause)
+    })
+  )
+
+/**
+ * Like `inWriteTransaction`, but `body` may be interrupted (it takes turns of the event loop between
+ * batches): an interruption or failure rolls back, and so does a failed COMMIT. The COMMIT and
+ * `onCommitted` run uninterruptibly together, so a caller told "committed" is never told "interrupted".
+ */
+const inInterruptibleWriteTransaction = <A, E>(
+  conn: Connection,
+  body: Effect.Effect<A, E | SqlError>,
+  onCommitted: (a: A) => void
+): Effect.Effect<A, E | SqlError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      yield* query(conn, sql.begin)
+      const exit = yield* Effect.exit(restore(body))
+      if (Exit.isSuccess(exit)) {
+        const committed = yield* Effect.exit(query(conn, sql.commit))
+        if (Exit.isSuccess(committed)) {
+          onCommitted(exit.value)
+          return exit.value
+        }
+        yield* Effect.ignore(query(conn, sql.rollback))
+        return yield* Effect.failCause(committed.cause)
+      }
       yield* Effect.ignore(query(conn, sql.rollback))
       return yield* Effect.failCause(exit.cause)
     })
@@ -484,9 +513,42 @@ export const makeSqliteStores = (
         return result
       })
 
+    // One transaction over every batch: no reader (here or in another process) sees the stream until the
+    // COMMIT, and a failure, an interruption or a killed process leaves nothing of it.
+    const appendBatches = (
+      stream: string,
+      batches: Iterable<ReadonlyArray<NewEvent>>,
+      expected: ExpectedRevision,
+      onCommitted?: (result: AppendResult) => void
+    ) =>
+      Effect.gen(function* () {
+        const body = (conn: Connection) =>
+          Effect.gen(function* () {
+            let next = expected
+            let result: AppendResult | undefined
+            let written = false
+            for (const events of batches) {
+              if (events.length === 0) continue
+              const encoded = events.map(({ event }) => encodeEvent(event))
+              const one = yield* appendInTransaction(conn, { stream, events, encoded, expected: next })
+              written ||= one.written
+              result = { ...one, written }
+              next = ExpectedRevision.at(one.nextExpectedRevision)
+              yield* nextTurn
+            }
+            return result ?? (yield* appendInTransaction(conn, { stream, events: [], encoded: [], expected }))
+          })
+        const result = yield* withConnection("append", (conn) =>
+          inInterruptibleWriteTransaction(conn, body(conn), (r) => onCommitted?.(r))
+        )
+        if (result.written) yield* signal.notify
+        return result
+      })
+
     const store: EventStoreShape = {
       url,
       append,
+      appendBatches,
       read: (stream, readOptions) =>
         Effect.flatMap(
           withConnection("read", (conn) => readStreamRows(conn, stream, readOptions)),

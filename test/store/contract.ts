@@ -114,6 +114,95 @@ export const eventStoreContract = (name: string, makeLayer: () => ContractLayer)
     Effect.flatMap(SnapshotStore, body).pipe(Effect.provide(makeLayer()))
 
   describe(`EventStore contract: ${name}`, () => {
+    describe("appendBatches: a run as one atomic append", () => {
+      /** `count` batches of `size` events, numbered from 0. */
+      function* batches(count: number, size: number): Generator<ReadonlyArray<NewEvent>> {
+        for (let b = 0; b < count; b++) yield testBatch(b * size, size)
+      }
+
+      it.effect("every batch lands at contiguous revisions; onCommitted hears the result", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            let heard: unknown
+            const result = yield* store.appendBatches("pool-a", batches(12, 40), ExpectedRevision.noStream, (r) => {
+              heard = r
+            })
+            assert.deepStrictEqual(
+              { next: result.nextExpectedRevision, written: result.written },
+              { next: 479, written: true }
+            )
+            assert.deepStrictEqual(heard, result)
+            const read = yield* readWhole(store, "pool-a")
+            assertEventsEqual(read, testBatch(0, 480))
+            assert.deepStrictEqual(yield* store.streams(), [{ stream: "pool-a", events: 480, lastAtUs: 4790 }])
+          })
+        )
+      )
+
+      it.effect("a wrong expectation writes nothing", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.append("pool-a", testBatch(1000, 2), ExpectedRevision.noStream)
+            const error = yield* Effect.flip(store.appendBatches("pool-a", batches(3, 10), ExpectedRevision.noStream))
+            assert.instanceOf(error, WrongExpectedVersion)
+            assert.strictEqual((yield* readWhole(store, "pool-a")).length, 2)
+          })
+        )
+      )
+
+      it.effect("the same run again is acknowledged without writing twice", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            yield* store.appendBatches("pool-a", batches(5, 30), ExpectedRevision.noStream)
+            const again = yield* store.appendBatches("pool-a", batches(5, 30), ExpectedRevision.noStream)
+            assert.deepStrictEqual(
+              { next: again.nextExpectedRevision, written: again.written },
+              { next: 149, written: false }
+            )
+            assert.strictEqual((yield* readWhole(store, "pool-a")).length, 150)
+          })
+        )
+      )
+
+      it.effect("a run whose source fails part-way writes nothing, and the stream stays free", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            function* failing(): Generator<ReadonlyArray<NewEvent>> {
+              yield* batches(6, 40)
+              throw new Error("the spool became unreadable")
+            }
+            const exit = yield* Effect.exit(store.appendBatches("pool-a", failing(), ExpectedRevision.noStream))
+            assert.isTrue(exit._tag === "Failure")
+            assert.deepStrictEqual(yield* readWhole(store, "pool-a"), [])
+            assert.deepStrictEqual(yield* store.streams(), [])
+            assert.isUndefined(yield* store.lastRevision("pool-a"))
+          })
+        )
+      )
+
+      // Live clock: the test sleeps for real while the append pulls batches.
+      it.live("an interrupted run writes nothing", () =>
+        withStore((store) =>
+          Effect.gen(function* () {
+            let pulled = 0
+            function* endless(): Generator<ReadonlyArray<NewEvent>> {
+              for (let b = 0; ; b++) {
+                pulled++
+                yield testBatch((b % 50) * 20, 20).map((e, i) => ({ ...e, id: testEventId(1_000_000 + b * 20 + i) }))
+              }
+            }
+            const fiber = yield* Effect.fork(store.appendBatches("pool-a", endless(), ExpectedRevision.noStream))
+            // Bounded: waits for the append to have pulled a few batches (each pull takes a turn of the loop).
+            for (let i = 0; i < 1000 && pulled < 5; i++) yield* Effect.sleep("1 millis")
+            assert.isAtLeast(pulled, 5, "the append was under way")
+            yield* Fiber.interrupt(fiber)
+            assert.deepStrictEqual(yield* readWhole(store, "pool-a"), [])
+            assert.deepStrictEqual(yield* store.streams(), [])
+          })
+        )
+      )
+    })
+
     describe("append and read", () => {
       it.effect("a new stream gets revisions 0..n-1 and reads back the same events", () =>
         withStore((store) =>

@@ -32,7 +32,8 @@ const emulatedLayer = (): ContractLayer =>
     Effect.gen(function* () {
       const server = new EmulatedKurrent()
       server.seedForeign()
-      const { events, snapshots } = yield* emulatedStores(server)
+      // Small server appends, so that the contract's runs (appendBatches) take the several-appends path.
+      const { events, snapshots } = yield* emulatedStores(server, { maxAppendBytes: 4096 })
       const corrupt = (stream: string, revision: number, data: string) =>
         Effect.sync(() => server.corrupt(`t-${stream}`, revision, data))
       return Context.make(EventStore, events).pipe(
@@ -110,6 +111,7 @@ const serverLayer = (url: string) => (): ContractLayer =>
           return current.events.url
         },
         append: (...args) => Effect.suspend(() => current.events.append(...args)),
+        appendBatches: (...args) => Effect.suspend(() => current.events.appendBatches(...args)),
         read: (...args) => Effect.suspend(() => current.events.read(...args)),
         readAll: (...args) => Effect.suspend(() => current.events.readAll(...args)),
         subscribe: (...args) => Stream.suspend(() => current.events.subscribe(...args)),
