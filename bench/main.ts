@@ -11,6 +11,7 @@ import { kurrentBenchmarks } from "./kurrent.js"
 import { propertyBenchmarks } from "./properties.js"
 import { traceBenchmarks } from "./traces.js"
 import { timeTravelBenchmarks } from "./timeTravel.js"
+import { reliabilityBenchmarks } from "./reliability.js"
 
 const all: ReadonlyArray<Benchmark> = [
   ...storeBenchmarks,
@@ -20,7 +21,8 @@ const all: ReadonlyArray<Benchmark> = [
   ...kurrentBenchmarks,
   ...propertyBenchmarks,
   ...traceBenchmarks,
-  ...timeTravelBenchmarks
+  ...timeTravelBenchmarks,
+  ...reliabilityBenchmarks
 ]
 
 const formatValue = (value: number): string =>

@@ -17,7 +17,7 @@ const main = async (path: string): Promise<void> => {
   const validateMs = performance.now() - validateStart
   const replayStart = performance.now()
   const cpuStart = process.cpuUsage()
-  const program = replayIntoStore(input, { pool: poolId("bench-1"), json: true }).pipe(Effect.provide(layerMemory))
+  const program = replayIntoStore(input, { pool: poolId("bench-1") }).pipe(Effect.provide(layerMemory))
   const { output } = await Effect.runPromise(program)
   const replayMs = performance.now() - replayStart
   const cpu = process.cpuUsage(cpuStart)

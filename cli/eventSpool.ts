@@ -3,8 +3,13 @@
  * trace): in memory up to `memoryEventsMax`, then in a temporary file, one stored-form JSON line per
  * event (store/codec.ts), so that a run of any length holds at most that many events in memory. Read
  * back in order, in batches, for appending.
+ *
+ * The file is unlinked as soon as it is opened: it lives only as this process's open descriptor, so a
+ * process that is killed (SIGKILL, out of memory) leaves no spool file behind, and nothing needs cleaning
+ * at the next start.
  */
-import { Either } from "effect"
+import { Effect, Either } from "effect"
+import { CliFailure } from "./errors.js"
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,13 +17,31 @@ import type { EventId } from "../domain/ids.js"
 import type { EmittedEvent } from "../engine/simulation.js"
 import { decodeEvent, encodeEvent } from "../store/codec.js"
 import type { NewEvent } from "../store/EventStore.js"
-import { fileInput, LineReader } from "../simulations/trace.js"
+import { fdInput, LineReader } from "../simulations/trace.js"
 
 export const SPOOL_MEMORY_EVENTS_MAX = 100_000
 
+/** The environment variable that sets the memory bound (a machine short of memory may lower it). */
+export const spoolMemoryEventsEnvVar = "XENPOOL_SPOOL_MEMORY_EVENTS"
+
+/** The memory bound: `XENPOOL_SPOOL_MEMORY_EVENTS` if set (an integer >= 1), else SPOOL_MEMORY_EVENTS_MAX. */
+export const spoolMemoryEventsFromEnv = (env: NodeJS.ProcessEnv = process.env) => {
+  const text = env[spoolMemoryEventsEnvVar]
+  if (text === undefined || text === "") return Effect.succeed(SPOOL_MEMORY_EVENTS_MAX)
+  const n = Number(text)
+  return Number.isSafeInteger(n) && n >= 1
+    ? Effect.succeed(n)
+    : Effect.fail(
+        new CliFailure({
+          what: "bad environment variable",
+          where: `${spoolMemoryEventsEnvVar}=${JSON.stringify(text)}`,
+          expected: "an integer >= 1 (events a replay holds in memory before it spills them to a temporary file)"
+        })
+      )
+}
+
 export class EventSpool {
   private held: EmittedEvent[] = []
-  private dir: string | undefined
   private fd: number | undefined
   private spilledCount = 0
 
@@ -41,26 +64,24 @@ export class EventSpool {
 
   /** Every event in order, in batches of at most `size`. */
   *batches(size: number): Generator<ReadonlyArray<NewEvent>> {
-    if (this.fd !== undefined) {
-      closeSync(this.fd)
-      this.fd = undefined
-      yield* this.readSpill(size)
-    }
+    if (this.fd !== undefined) yield* this.readSpill(this.fd, size)
     for (let i = 0; i < this.held.length; i += size) yield this.held.slice(i, i + size)
   }
 
-  /** Removes the temporary file, if there is one. */
+  /** Closes the temporary file, if there is one (it has no name left: closing frees it). */
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
-    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true })
-    this.dir = undefined
   }
 
   private spill(): void {
     if (this.fd === undefined) {
-      this.dir = mkdtempSync(join(tmpdir(), "xenpool-replay-"))
-      this.fd = openSync(join(this.dir, "events.jsonl"), "w")
+      const dir = mkdtempSync(join(tmpdir(), "xenpool-replay-"))
+      try {
+        this.fd = openSync(join(dir, "events.jsonl"), "w+", 0o600)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     }
     const lines = this.held.map(({ id, event }) => {
       const { type, data } = encodeEvent(event)
@@ -71,23 +92,19 @@ export class EventSpool {
     this.held = []
   }
 
-  private *readSpill(size: number): Generator<ReadonlyArray<NewEvent>> {
-    const input = fileInput(join(this.dir!, "events.jsonl"))
-    try {
-      const lines = new LineReader(input.open())
-      let batch: NewEvent[] = []
-      // Bounded: one spilled event per pass.
-      for (let line = lines.next(); line !== undefined; line = lines.next()) {
-        batch.push(this.decode(line, lines.lineNumber))
-        if (batch.length === size) {
-          yield batch
-          batch = []
-        }
+  private *readSpill(fd: number, size: number): Generator<ReadonlyArray<NewEvent>> {
+    // Read by position from the start; the descriptor stays open (and the spool readable) until close().
+    const lines = new LineReader(fdInput("the replay's event spool", fd).open())
+    let batch: NewEvent[] = []
+    // Bounded: one spilled event per pass.
+    for (let line = lines.next(); line !== undefined; line = lines.next()) {
+      batch.push(this.decode(line, lines.lineNumber))
+      if (batch.length === size) {
+        yield batch
+        batch = []
       }
-      if (batch.length > 0) yield batch
-    } finally {
-      input.close()
     }
+    if (batch.length > 0) yield batch
   }
 
   private decode(line: string, revision: number): NewEvent {

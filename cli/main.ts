@@ -4,9 +4,12 @@
  * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit.
  */
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, Effect } from "effect"
 import { formatFailure } from "./errors.js"
+import { runMain } from "./interrupt.js"
+import { isCheckWorker } from "./checkWorker.js"
+import { writtenInWords } from "./written.js"
 import { demoCommand, simulateCommand } from "./commands/simulate.js"
 import { migrateModelCommand } from "./commands/migrateModel.js"
 import { eventsCommand, poolsCommand } from "./commands/pools.js"
@@ -42,23 +45,21 @@ const cli = Command.run(xenpool, { name: "xenpool", version: VERSION })
 
 const debug = process.env.XENPOOL_DEBUG === "1"
 
-const program = Effect.suspend(() => cli(process.argv)).pipe(
-  Effect.provide(NodeContext.layer),
-  Effect.exit,
-  Effect.flatMap((exit) =>
-    Effect.sync(() => {
-      if (Exit.isSuccess(exit)) return
-      const failure = Cause.failureOption(exit.cause)
-      const error = failure._tag === "Some" ? failure.value : Cause.squash(exit.cause)
+const program = Effect.suspend(() => cli(process.argv)).pipe(Effect.provide(NodeContext.layer))
+
+// A check worker (cli/checkWorker.ts) loads this same bundle and runs only its check.
+if (!isCheckWorker)
+  runMain(program, {
+    onFailure: (cause) => {
+      const failure = Cause.failureOption(cause)
+      const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
       // @effect/cli has already printed the help text for a validation error (its tags are e.g.
       // MissingValue, InvalidValue: none is "ValidationError").
       if (!(ValidationError.isValidationError(error) && !debug)) {
         process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
       }
-      if (debug) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
-      process.exitCode = 1
-    })
-  )
-)
-
-NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
+      if (debug) process.stderr.write(`${Cause.pretty(cause)}\n`)
+      return 1
+    },
+    interruptedDetail: writtenInWords
+  })

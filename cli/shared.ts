@@ -28,26 +28,11 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")
 }
 
-/**
- * A progress line on stderr, only on a terminal and not in --json; throttled by wall time (the CLI may
- * read the clock: simulated time never does).
- */
-export const makeProgress = (enabled: boolean) => {
-  const show = enabled && process.stderr.isTTY === true
-  let lastMs = 0
-  return {
-    update: (text: string) => {
-      if (!show) return
-      const now = Date.now()
-      if (now - lastMs < 100) return
-      lastMs = now
-      process.stderr.write(`\r\x1b[K${text}`)
-    },
-    done: () => {
-      if (show) process.stderr.write("\r\x1b[K")
-    }
-  }
-}
+/** `--quiet`: no progress display on stderr (errors are still printed). */
+export const quietOption = Options.boolean("quiet").pipe(
+  Options.withAlias("q"),
+  Options.withDescription("no progress display on stderr")
+)
 
 export const succeedJsonOrText = (json: boolean, value: unknown, text: () => string) =>
   json ? printJson(value) : Effect.flatMap(Effect.sync(text), (t) => Console.log(t))

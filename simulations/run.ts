@@ -11,6 +11,7 @@ import type { CompiledScenario, TimedItem } from "./compile.js"
 import { ConsolidationController, type ConsolidationReport } from "../engine/consolidation.js"
 import { consolidationParams, cpuPctAt, scheduleLoadChanges } from "./load.js"
 import { performMemoryItem } from "./memoryOps.js"
+import { invariant } from "../engine/migration/exact.js"
 
 export interface RunScenarioOptions {
   readonly transferFactory: TransferFactory
@@ -126,10 +127,20 @@ const perform = (
   }
 }
 
-export const runScenario = (
-  scenario: CompiledScenario,
-  options: RunScenarioOptions
-): { sim: Simulation; result: RunResult; consolidation: ReadonlyArray<ConsolidationReport> } => {
+export interface ScenarioResult {
+  readonly sim: Simulation
+  readonly result: RunResult
+  readonly consolidation: ReadonlyArray<ConsolidationReport>
+}
+
+/** A scenario set up on the engine, run in slices (so that a caller can stop between them). */
+export interface ScenarioRun {
+  readonly sim: Simulation
+  /** Runs at most `eventsBudget` more events: the result once the run is over, else undefined. */
+  readonly runFor: (eventsBudget: number) => ScenarioResult | undefined
+}
+
+export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
   const sim = new Simulation({
     seed: scenario.seed,
     pool: scenario.pool,
@@ -150,6 +161,23 @@ export const runScenario = (
   if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
   const controllers: ConsolidationController[] = []
   for (const timed of scenario.schedule) sim.input(timed.atUs, () => perform(sim, scenario, timed, controllers))
-  const result = sim.run()
-  return { sim, result, consolidation: controllers.map((c) => c.report()) }
+  const runFor = (eventsBudget: number): ScenarioResult | undefined => {
+    invariant(eventsBudget >= 1, "eventsBudget must be >= 1")
+    const eventsMax = Math.min(scenario.eventsMax, sim.events + eventsBudget)
+    const result = sim.run({ eventsMax, simulatedUsMax: scenario.simulatedUsMax })
+    // Stopped by the slice's budget, not by the scenario's own limit: more to do.
+    if (result.stopReason === "events-limit" && sim.events < scenario.eventsMax) return undefined
+    return { sim, result, consolidation: controllers.map((c) => c.report()) }
+  }
+  return { sim, runFor }
+}
+
+/** Runs the scenario to its end in one go. */
+export const runScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioResult => {
+  const run = startScenario(scenario, options)
+  // Bounded: each slice emits events towards the scenario's events limit, or ends the run.
+  for (;;) {
+    const done = run.runFor(scenario.eventsMax)
+    if (done !== undefined) return done
+  }
 }

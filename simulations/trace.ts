@@ -4,7 +4,7 @@
  */
 export * from "./trace/schema.js"
 export { compileHeader, type CompiledHeader } from "./trace/header.js"
-export { fileInput, textInput, LineReader, type TraceInput } from "./trace/lines.js"
+export { fdInput, fileInput, textInput, LineReader, type TraceInput } from "./trace/lines.js"
 export { recordOps, recordProblem, TraceInputError, TraceReader, type ReadRecord } from "./trace/reader.js"
 export { type TraceAction } from "./trace/resolve.js"
 export {

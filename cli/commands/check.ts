@@ -14,9 +14,11 @@ import { Console, Effect, Option } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { counterexampleTrace } from "../../properties/counterexample.js"
-import { findProperty, propertyNames, runCheck, type CheckReport } from "../../properties/index.js"
+import { findProperty, propertyNames, type CheckReport } from "../../properties/index.js"
+import { runCheckOnWorker } from "../checkWorker.js"
 import { CliFailure } from "../errors.js"
-import { jsonOption, makeProgress, printJson } from "../shared.js"
+import { jsonOption, printJson, quietOption } from "../shared.js"
+import { makeProgress } from "../progress.js"
 
 export const RUNS_DEFAULT = 100
 const RUNS_MAX = 10_000_000
@@ -198,27 +200,43 @@ export const formatReport = (report: CheckReport, files: ReadonlyMap<string, Cou
 
 export const checkCommand = Command.make(
   "check",
-  { runs: runsOption, seed: seedOption, property: propertyOption, path: pathOption, out: outOption, json: jsonOption },
-  ({ runs, seed, property, path, out, json }) =>
+  {
+    runs: runsOption,
+    seed: seedOption,
+    property: propertyOption,
+    path: pathOption,
+    out: outOption,
+    json: jsonOption,
+    quiet: quietOption
+  },
+  ({ runs, seed, property, path, out, json, quiet }) =>
     Effect.gen(function* () {
       const args = yield* validate(runs, seed, property, path)
-      const progress = makeProgress(!json)
-      const report = yield* Effect.sync(() =>
-        runCheck(
-          {
-            runs: args.runs,
-            seed: args.seed,
-            ...(args.property === undefined ? {} : { only: [args.property] }),
-            ...(args.path === undefined ? {} : { path: args.path }),
-            onProgress: (name, run, total) =>
-              progress.update(
-                `checking ${name}: ${run <= total ? `run ${run} of ${total}` : `shrinking (${run - total})`}`
-              )
-          },
-          () => performance.now()
-        )
+      const progress = makeProgress(!json && !quiet)
+      // Progress over runs × properties: each property's runs count once (shrinking adds none).
+      const selected = args.property === undefined ? propertyNames.length : 1
+      let current = ""
+      let done = 0
+      let previousTotal = 0
+      // On a worker thread, so that Ctrl-C is heard at once (cli/checkWorker.ts).
+      const report = yield* runCheckOnWorker(
+        {
+          runs: args.runs,
+          seed: args.seed,
+          ...(args.property === undefined ? {} : { only: [args.property] }),
+          ...(args.path === undefined ? {} : { path: args.path })
+        },
+        (name, run, total) => {
+          if (name !== current) {
+            current = name
+            done += total === 0 ? 0 : previousTotal
+            previousTotal = total
+          }
+          const label = `checking ${name}: ${run <= total ? `run ${run} of ${total}` : `shrinking (${run - total})`}`
+          progress.update(label, done + Math.min(run, total), args.runs * selected)
+        }
       )
-      progress.done()
+      progress.stop()
       const files = writeCounterexamples(report, resolve(Option.getOrElse(out, () => ".")))
       if (json) {
         yield* printJson({

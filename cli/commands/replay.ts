@@ -5,27 +5,26 @@
  * One streaming pass reads, validates and runs the trace (simulations/trace/replay.ts), so a trace of
  * millions of lines replays in bounded memory. Nothing is appended until the whole file has been read
  * and found good and the run is over: the events wait in a spool (in memory, then on disk past
- * SPOOL_MEMORY_EVENTS_MAX), so a bad line anywhere, or a defect of the engine, appends nothing. A run of
- * up to SPOOL_MEMORY_EVENTS_MAX events is then appended as one atomic batch, like `simulate`'s; a longer
- * one in batches of APPEND_CHUNK_EVENTS with expected revisions, where only a failure of the store itself
- * (a full disk, a lost connection) could stop it part-way.
+ * SPOOL_MEMORY_EVENTS_MAX), so a bad line anywhere, or a defect of the engine, appends nothing. The run
+ * is then committed in one atomic append of every batch, like `simulate`'s (cli/newPool.ts): at any size,
+ * the pool is there whole or not at all (docs/durability.md).
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
-import { poolStreamName, type PoolId } from "../../domain/ids.js"
+import type { PoolId } from "../../domain/ids.js"
 import { formatDurationUs } from "../../domain/units.js"
 import type { RunResult } from "../../engine/simulation.js"
-import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput } from "../../simulations/trace.js"
 import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { CliFailure, inputFailure } from "../errors.js"
-import { EventSpool } from "../eventSpool.js"
-import { checkedSeed, jsonOption, makeProgress, printJson, seedOption, storeOption, storeUrlOf } from "../shared.js"
-import { choosePoolId, formatRun, RunTally, type RunOutput } from "./simulate.js"
-
-/** Events appended per batch when a run is too long to append at once. */
-export const APPEND_CHUNK_EVENTS = 50_000
+import { EventSpool, spoolMemoryEventsFromEnv } from "../eventSpool.js"
+import { checkedSeed, jsonOption, printJson, quietOption, seedOption, storeOption, storeUrlOf } from "../shared.js"
+import { makeProgress, type Progress } from "../progress.js"
+import { EventStore } from "../../store/EventStore.js"
+import { APPEND_BATCH_EVENTS, formatRun, RUN_SLICE_EVENTS, RunTally, type RunOutput } from "./simulate.js"
+import { commitRun, withAppendProgress, withNewPool } from "../newPool.js"
+import { inSlices } from "../interrupt.js"
 
 export interface ReplayOutput extends RunOutput {
   /** Records in the trace (lines after the header, blank lines aside). */
@@ -76,7 +75,7 @@ export const validateTraceFile = (input: TraceInput) =>
 /** Reads, validates and runs the whole trace, holding its events in the spool. */
 const runTrace = (input: TraceInput, spool: EventSpool, tally: RunTally, options: ReplayIntoStoreOptions) =>
   Effect.gen(function* () {
-    const progress = makeProgress(!options.json)
+    const progress = options.progress ?? makeProgress(false)
     const opened = yield* Effect.try({
       try: () =>
         TraceReplay.open(input, {
@@ -85,46 +84,36 @@ const runTrace = (input: TraceInput, spool: EventSpool, tally: RunTally, options
           sink: (batch) => {
             spool.add(batch)
             tally.add(batch)
-          },
-          onProgress: (nowUs, events) =>
-            progress.update(
-              `replaying ${input.name}: line ${replay.lineNumber.toLocaleString("en-US")}, ${events.toLocaleString("en-US")} events, t = ${formatDurationUs(nowUs)}`
-            )
+          }
         }),
       catch: readFailure(input)
     })
     if (Either.isLeft(opened)) return yield* Effect.fail(inputFailure("bad trace", opened.left))
     const replay = opened.right
-    // Bounded: each pass emits events towards the header's events limit, or ends the run.
-    for (;;) {
-      const step = yield* Effect.try({ try: () => replay.runFor(APPEND_CHUNK_EVENTS), catch: readFailure(input) })
-      if (step._tag === "Invalid") {
-        progress.done()
-        return yield* Effect.fail(inputFailure("bad trace", step.error))
-      }
-      if (step._tag === "Done") {
-        progress.done()
-        return { result: step.result, records: step.records, pageSizeBytes: replay.header.pageSizeBytes }
-      }
-    }
-  })
-
-/** Appends the spooled events: one atomic batch, or several with expected revisions past the memory bound. */
-const appendSpool = (spool: EventSpool, pool: PoolId) =>
-  Effect.gen(function* () {
-    const store = yield* EventStore
-    const stream = poolStreamName(pool)
-    let expected = ExpectedRevision.noStream
-    for (const batch of spool.batches(spool.spilled ? APPEND_CHUNK_EVENTS : Math.max(1, spool.count))) {
-      const written = yield* store.append(stream, batch, expected)
-      expected = ExpectedRevision.at(written.nextExpectedRevision)
-    }
+    // A turn of the event loop between slices, where a signal can stop the run.
+    const step = yield* inSlices(
+      Effect.try({
+        try: () => {
+          const one = replay.runFor(RUN_SLICE_EVENTS)
+          progress.update(
+            `replaying ${input.name}: line ${replay.lineNumber.toLocaleString("en-US")}, t = ${formatDurationUs(replay.nowUs)}`,
+            replay.bytesConsumed,
+            input.sizeBytes
+          )
+          return one._tag === "Running" ? undefined : one
+        },
+        catch: readFailure(input)
+      })
+    )
+    if (step._tag === "Invalid") return yield* Effect.fail(inputFailure("bad trace", step.error))
+    return { result: step.result, records: step.records, pageSizeBytes: replay.header.pageSizeBytes }
   })
 
 export interface ReplayIntoStoreOptions {
   readonly pool: PoolId
   readonly seed?: number
-  readonly json: boolean
+  /** Where the run's progress is shown (default: nowhere). */
+  readonly progress?: Progress
   /** Events held in memory before the spool goes to disk (tests lower it). */
   readonly spoolMemoryEventsMax?: number
 }
@@ -142,7 +131,13 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
           tally,
           options
         )
-        yield* appendSpool(spool, options.pool)
+        const store = yield* EventStore
+        const progress = options.progress ?? makeProgress(false)
+        yield* commitRun(
+          options.pool,
+          withAppendProgress(progress, store.url, spool.count, spool.batches(APPEND_BATCH_EVENTS))
+        )
+        progress.stop()
         const output: ReplayOutput = { ...tally.output(options.pool, run.result), records: run.records }
         return { output, pageSizeBytes: run.pageSizeBytes }
       }),
@@ -162,18 +157,29 @@ const replaySeedOption = seedOption(
 
 export const replayCommand = Command.make(
   "replay",
-  { trace: traceArg, pool: poolIdOption, seed: replaySeedOption, store: storeOption, json: jsonOption },
-  ({ trace, pool, seed, store, json }) =>
+  {
+    trace: traceArg,
+    pool: poolIdOption,
+    seed: replaySeedOption,
+    store: storeOption,
+    json: jsonOption,
+    quiet: quietOption
+  },
+  ({ trace, pool, seed, store, json, quiet }) =>
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
+      const spoolMemoryEventsMax = yield* spoolMemoryEventsFromEnv()
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input)
-      const id = yield* choosePoolId(header.poolId, Option.getOrUndefined(pool))
-      const { output, pageSizeBytes } = yield* replayIntoStore(input, {
-        pool: id,
-        json,
-        ...(rootSeed === undefined ? {} : { seed: rootSeed })
-      })
+      const { output, pageSizeBytes } = yield* withNewPool(header.poolId, Option.getOrUndefined(pool), (id) =>
+        replayIntoStore(input, {
+          pool: id,
+          progress: makeProgress(!json && !quiet),
+          spoolMemoryEventsMax,
+          ...(rootSeed === undefined ? {} : { seed: rootSeed })
+        })
+      )
+      const id = output.pool
       // Snapshots for time travel now, while the events are fresh, rather than on the first query.
       yield* catchUpSnapshots(id)
       if (json) return yield* printJson(output)

@@ -6,20 +6,20 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { readFile } from "node:fs/promises"
 import { bundledScenarioPath } from "../paths.js"
-import { poolId, poolStreamName, vmId, type PoolId } from "../../domain/ids.js"
+import { vmId, type PoolId } from "../../domain/ids.js"
 import { getVm } from "../../domain/state.js"
 import { formatBytes, formatDurationUs } from "../../domain/units.js"
 import type { EmittedEvent, RunResult } from "../../engine/simulation.js"
 import { transferFactory } from "../../engine/migration/index.js"
 import { hostSummaries, MigrationSummaries } from "../../projections/summary.js"
-import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
+import { EventStore } from "../../store/EventStore.js"
 import { compileScenario, type CompiledScenario } from "../../simulations/compile.js"
-import { runScenario } from "../../simulations/run.js"
+import { startScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import {
   jsonOption,
-  makeProgress,
+  quietOption,
   printJson,
   storeOption,
   storeUrlOf,
@@ -27,7 +27,9 @@ import {
   checkedSeed,
   seedOption
 } from "../shared.js"
-import { listPools } from "./pools.js"
+import { commitRun, slices, withAppendProgress, withNewPool } from "../newPool.js"
+import { makeProgress, type Progress } from "../progress.js"
+import { inSlices } from "../interrupt.js"
 import { HostsInUse } from "../../projections/hostsInUse.js"
 import { migrationTotals } from "../../projections/migrationTotals.js"
 import { formatRunExtras, type RunExtras } from "../runExtras.js"
@@ -51,25 +53,6 @@ export const loadScenario = (path: string, options: { seed?: number; pool?: stri
     const compiled = compileScenario(path, parsed.right, options)
     if (Either.isLeft(compiled)) return yield* Effect.fail(inputFailure("bad scenario", compiled.left))
     return compiled.right
-  })
-
-/** A new pool id for a run: the scenario's id with the first free `-N` suffix, or the one asked for if free. */
-export const choosePoolId = (base: string, explicit: string | undefined) =>
-  Effect.gen(function* () {
-    const taken = new Set<string>((yield* listPools).map((p) => p.id))
-    if (explicit !== undefined) {
-      if (taken.has(explicit)) {
-        return yield* Effect.fail(
-          new CliFailure({
-            what: "pool already exists",
-            where: explicit,
-            expected: "a new pool id for --pool (each run writes a new pool)"
-          })
-        )
-      }
-      return poolId(explicit)
-    }
-    for (let n = 1; ; n++) if (!taken.has(`${base}-${n}`)) return poolId(`${base}-${n}`)
   })
 
 export interface RunOutput extends Partial<RunExtras> {
@@ -114,41 +97,60 @@ export class RunTally {
   }
 }
 
-/** Runs the compiled scenario into the store; returns the summary and the events. */
-export const runIntoStore = (compiled: CompiledScenario, json: boolean) =>
+/** Engine events per slice of a run: a signal waits at most one slice (a few tens of ms) to be heard. */
+export const RUN_SLICE_EVENTS = 5_000
+
+/** Events per batch when a run's events go to the store (all in one atomic append). */
+export const APPEND_BATCH_EVENTS = 10_000
+
+/**
+ * Runs the compiled scenario, then commits its events as the new pool in one atomic append; returns the
+ * summary and the events. Interrupted (a signal between slices), it has written nothing.
+ */
+export const runIntoStore = (compiled: CompiledScenario, progress: Progress) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const events: EmittedEvent[] = []
     const tally = new RunTally()
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
     const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
-    const progress = makeProgress(!json)
-    const { result, consolidation } = yield* Effect.try({
-      try: () =>
-        runScenario(compiled, {
-          transferFactory,
-          decide: snapshots.decide,
-          sink: (batch) => {
-            for (const e of batch) events.push(e)
-            tally.add(batch)
-            snapshots.sink(batch)
-          },
-          onProgress: (nowUs, n) =>
-            progress.update(
-              `simulating ${compiled.name}: ${n.toLocaleString("en-US")} events, t = ${formatDurationUs(nowUs)}`
-            )
-        }),
-      catch: (e) =>
-        new CliFailure({
-          what: "simulation failed",
-          where: compiled.name,
-          expected: e instanceof Error ? e.message : String(e)
-        })
+    const run = startScenario(compiled, {
+      transferFactory,
+      decide: snapshots.decide,
+      sink: (batch) => {
+        for (const e of batch) events.push(e)
+        tally.add(batch)
+        snapshots.sink(batch)
+      }
     })
-    progress.update(`appending ${events.length.toLocaleString("en-US")} events to ${store.url}`)
-    yield* store.append(poolStreamName(compiled.pool), events, ExpectedRevision.noStream)
+    const failure = (e: unknown) =>
+      new CliFailure({
+        what: "simulation failed",
+        where: compiled.name,
+        expected: e instanceof Error ? e.message : String(e)
+      })
+    // Progress by simulated time against the last scheduled operation (runs end soon after it).
+    const horizonUs = Math.max(1, ...compiled.schedule.map((item) => item.atUs))
+    const { result, consolidation } = yield* inSlices(
+      Effect.try({
+        try: () => {
+          const done = run.runFor(RUN_SLICE_EVENTS)
+          progress.update(
+            `simulating ${compiled.name}: t = ${formatDurationUs(run.sim.nowUs)}, ${run.sim.events.toLocaleString("en-US")} events`,
+            run.sim.nowUs,
+            horizonUs
+          )
+          return done
+        },
+        catch: failure
+      })
+    )
+    yield* commitRun(
+      compiled.pool,
+      withAppendProgress(progress, store.url, events.length, slices(events, APPEND_BATCH_EVENTS))
+    )
+    progress.stop()
     yield* saveRunSnapshots(compiled.pool, snapshots)
-    progress.done()
     const output = tally.output(compiled.pool, result, consolidation)
     return { output, events }
   })
@@ -219,46 +221,57 @@ const poolIdOption = Options.text("pool").pipe(
 
 export const simulateCommand = Command.make(
   "simulate",
-  { scenario: scenarioArg, seed: scenarioSeedOption, pool: poolIdOption, store: storeOption, json: jsonOption },
-  ({ scenario, seed, pool, store, json }) =>
+  {
+    scenario: scenarioArg,
+    seed: scenarioSeedOption,
+    pool: poolIdOption,
+    store: storeOption,
+    json: jsonOption,
+    quiet: quietOption
+  },
+  ({ scenario, seed, pool, store, json, quiet }) =>
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
       const base = yield* loadScenario(scenario, rootSeed === undefined ? {} : { seed: rootSeed })
-      const id = yield* choosePoolId(base.pool, Option.getOrUndefined(pool))
-      const compiled = { ...base, pool: id }
-      const { output } = yield* runIntoStore(compiled, json)
+      const { output } = yield* withNewPool(base.pool, Option.getOrUndefined(pool), (id) =>
+        runIntoStore({ ...base, pool: id }, makeProgress(!json && !quiet))
+      )
       if (json) return yield* printJson(output)
-      yield* Console.log(formatRun(output, compiled.pageSizeBytes))
+      yield* Console.log(formatRun(output, base.pageSizeBytes))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(Command.withDescription("run a scenario, append its events to the store as a new pool, print a summary"))
 
-export const demoCommand = Command.make("demo", { store: storeOption, json: jsonOption }, ({ store, json }) =>
-  Effect.gen(function* () {
-    const base = yield* loadScenario(bundledScenarioPath("rolling-maintenance"), {})
-    const id = yield* choosePoolId(base.pool, undefined)
-    const compiled = { ...base, pool: id }
-    const { output } = yield* runIntoStore(compiled, json)
-    // A time-travel answer from the store: where the first migrated VM was halfway through the run.
-    const midUs = Math.floor(output.simulatedUs / 2)
-    const vm = output.migrations[0]?.vm
-    const then = yield* stateAt(id, { atUs: midUs })
-    const vmThen = vm ? getVm(then.state, vmId(vm)) : undefined
-    const timeTravel = {
-      atUs: midUs,
-      revision: then.revision,
-      vm: vm ?? null,
-      residentOn: vmThen?.residentOn ?? null,
-      powerState: vmThen?.powerState ?? null
-    }
-    if (json) return yield* printJson({ ...output, timeTravel })
-    yield* Console.log(formatRun(output, compiled.pageSizeBytes))
-    if (vm) {
-      yield* Console.log(
-        `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
-          `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
+export const demoCommand = Command.make(
+  "demo",
+  { store: storeOption, json: jsonOption, quiet: quietOption },
+  ({ store, json, quiet }) =>
+    Effect.gen(function* () {
+      const base = yield* loadScenario(bundledScenarioPath("rolling-maintenance"), {})
+      const { output } = yield* withNewPool(base.pool, undefined, (id) =>
+        runIntoStore({ ...base, pool: id }, makeProgress(!json && !quiet))
       )
-    }
-  }).pipe(Effect.provide(timeTravelLayer(store)))
+      const id = output.pool
+      // A time-travel answer from the store: where the first migrated VM was halfway through the run.
+      const midUs = Math.floor(output.simulatedUs / 2)
+      const vm = output.migrations[0]?.vm
+      const then = yield* stateAt(id, { atUs: midUs })
+      const vmThen = vm ? getVm(then.state, vmId(vm)) : undefined
+      const timeTravel = {
+        atUs: midUs,
+        revision: then.revision,
+        vm: vm ?? null,
+        residentOn: vmThen?.residentOn ?? null,
+        powerState: vmThen?.powerState ?? null
+      }
+      if (json) return yield* printJson({ ...output, timeTravel })
+      yield* Console.log(formatRun(output, base.pageSizeBytes))
+      if (vm) {
+        yield* Console.log(
+          `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
+            `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
+        )
+      }
+    }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(
   Command.withDescription(
     "the main job: rolling maintenance of a 4-host pool (disable, evacuate, re-enable each host) into sqlite:xenpool.db, with a summary"

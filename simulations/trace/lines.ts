@@ -19,6 +19,8 @@ export interface TraceInput {
   readonly name: string
   /** A fresh reader from the first byte. */
   open(): ByteSource
+  /** Its size when opened, in bytes (for a progress display). */
+  readonly sizeBytes: number
   /** Whether the bytes may have changed since the input was opened (a file's size or mtime moved). */
   changed(): boolean
   close(): void
@@ -28,11 +30,14 @@ export interface TraceInput {
  * A file, kept open for both passes: a rename or a replacement of the path does not change what is
  * read; an edit in place shows in `changed()`.
  */
-export const fileInput = (path: string): TraceInput => {
-  const fd = openSync(path, "r")
+export const fileInput = (path: string): TraceInput => fdInput(path, openSync(path, "r"))
+
+/** An open file descriptor (which may have no name left: a spool file unlinked once opened); closes it. */
+export const fdInput = (name: string, fd: number): TraceInput => {
   const first = fstatSync(fd)
   return {
-    name: path,
+    name,
+    sizeBytes: first.size,
     open: () => {
       let position = 0
       return {
@@ -56,6 +61,7 @@ export const textInput = (name: string, text: string): TraceInput => {
   const bytes = Buffer.from(text, "utf8")
   return {
     name,
+    sizeBytes: bytes.length,
     open: () => {
       let position = 0
       return {
@@ -88,6 +94,8 @@ const CARRIAGE_RETURN = 13
 export class LineReader {
   /** 1-based number of the line last returned. */
   lineNumber = 0
+  /** Bytes read from the source so far (some may still wait in the buffer). */
+  private sourceBytes = 0
   private buffer: Buffer
   private start = 0
   private end = 0
@@ -100,6 +108,11 @@ export class LineReader {
   ) {
     this.buffer = Buffer.allocUnsafe(options.chunkBytes ?? CHUNK_BYTES_DEFAULT)
     this.lineBytesMax = options.lineBytesMax ?? LINE_BYTES_MAX_DEFAULT
+  }
+
+  /** Bytes of the lines returned so far, line endings included. */
+  get bytesConsumed(): number {
+    return this.sourceBytes - (this.end - this.start)
   }
 
   /** The next line without its line ending, or undefined after the last one. */
@@ -135,6 +148,7 @@ export class LineReader {
       this.buffer = grown
     }
     const n = this.source.read(this.buffer, this.end, this.buffer.length - this.end)
+    this.sourceBytes += n
     if (n === 0) this.eof = true
     this.end += n
   }

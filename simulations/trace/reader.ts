@@ -91,6 +91,11 @@ export class TraceReader {
     return this.lines.lineNumber
   }
 
+  /** Bytes of the trace read so far. */
+  get bytesConsumed(): number {
+    return this.lines.bytesConsumed
+  }
+
   /** The next record, or undefined at the end of the trace. */
   next(): ReadRecord | undefined {
     const text = this.nextLine()

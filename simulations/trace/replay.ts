@@ -136,6 +136,16 @@ export class TraceReplay {
     return this.reader.lineNumber
   }
 
+  /** The engine's simulated time now. */
+  get nowUs(): number {
+    return this.sim.nowUs
+  }
+
+  /** Bytes of the trace read so far (of `input.sizeBytes`). */
+  get bytesConsumed(): number {
+    return this.reader.bytesConsumed
+  }
+
   /** Records read so far (the whole trace once the run is done). */
   get records(): number {
     return this.reader.records

@@ -49,7 +49,6 @@ describe("the event spool", () => {
       Effect.gen(function* () {
         const { output } = yield* replayIntoStore(input, {
           pool: poolId("long"),
-          json: true,
           spoolMemoryEventsMax: 300
         })
         const store = yield* EventStore

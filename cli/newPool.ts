@@ -1,0 +1,111 @@
+/**
+ * Writing a run as a new pool: the pool's id, and its events committed whole (docs/durability.md).
+ *
+ * A run's events go to the store in ONE atomic append at its end (`appendBatches`): until it commits,
+ * nobody sees the pool; killed, interrupted or failing before, it wrote nothing. Without `--pool`, the
+ * id is the base with the first free `-N`; two processes starting at once may pick the same one, and the
+ * later commit then fails with WrongExpectedVersion. The run is then made again under the next free id
+ * (its events name the pool and their ids derive from it), a bounded number of times.
+ */
+import { Effect } from "effect"
+import { poolId, poolStreamName, type PoolId } from "../domain/ids.js"
+import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
+import { StoreError, WrongExpectedVersion } from "../store/errors.js"
+import { CliFailure } from "./errors.js"
+import { listPools } from "./commands/pools.js"
+import { noteWritten } from "./written.js"
+import type { Progress } from "./progress.js"
+
+/** How many ids a run without `--pool` tries when other processes take them first. */
+export const poolIdAttemptsMax = 5
+
+/** A new pool id for a run: the base with the first free `-N` suffix not in `skip`, or the one asked for if free. */
+export const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
+  Effect.gen(function* () {
+    const taken = new Set<string>((yield* listPools).map((p) => p.id))
+    if (explicit !== undefined) {
+      if (taken.has(explicit)) {
+        return yield* Effect.fail(
+          new CliFailure({
+            what: "pool already exists",
+            where: explicit,
+            expected: "a new pool id for --pool (each run writes a new pool)"
+          })
+        )
+      }
+      return poolId(explicit)
+    }
+    // Bounded: at most |taken| + |skip| + 1 candidates are looked at.
+    for (let n = 1; ; n++) {
+      const candidate = `${base}-${n}`
+      if (!taken.has(candidate) && !skip.has(candidate)) return poolId(candidate)
+    }
+  })
+
+/**
+ * Runs `run` under a new pool id; if its commit loses the id to another process, again under the next
+ * free one (only when the id was not given with `--pool`).
+ */
+export const withNewPool = <A, E, R>(
+  base: string,
+  explicit: string | undefined,
+  run: (id: PoolId) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function* () {
+    const lost = new Set<string>()
+    for (let attempt = 1; ; attempt++) {
+      const id = yield* choosePoolId(base, explicit, lost)
+      const outcome = yield* Effect.either(run(id))
+      if (outcome._tag === "Right") return outcome.right
+      const error = outcome.left
+      if (!(error instanceof WrongExpectedVersion) || explicit !== undefined) return yield* Effect.fail(error)
+      lost.add(id)
+      if (attempt >= poolIdAttemptsMax) {
+        return yield* new CliFailure({
+          what: "no free pool id",
+          where: `${base}-N`,
+          expected: `other runs took ${[...lost].join(", ")} first; give the run its own id with --pool`
+        })
+      }
+    }
+  })
+
+/**
+ * Commits a run's events as the new pool `pool`: one atomic append of every batch. What the signal
+ * handler says (cli/written.ts) learns of it the moment it lands.
+ */
+export const commitRun = (pool: PoolId, batches: Iterable<ReadonlyArray<NewEvent>>) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    return yield* store
+      .appendBatches(poolStreamName(pool), batches, ExpectedRevision.noStream, (result) => {
+        if (result.written) noteWritten(`pool ${pool} (${store.url})`)
+      })
+      .pipe(
+        Effect.mapError((error) =>
+          error instanceof StoreError
+            ? new StoreError({ ...error, detail: `${error.detail}; nothing of pool ${pool} was written` })
+            : error
+        )
+      )
+  })
+
+/** An array's elements in slices of `size`, for appending a long run in batches. */
+export function* slices<A>(all: ReadonlyArray<A>, size: number): Generator<ReadonlyArray<A>> {
+  for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size)
+}
+
+/** The batches as they are pulled by the append, counted on the progress display. */
+export function* withAppendProgress<A>(
+  progress: Progress,
+  storeUrl: string,
+  total: number,
+  batches: Iterable<ReadonlyArray<A>>
+): Generator<ReadonlyArray<A>> {
+  let done = 0
+  for (const batch of batches) {
+    yield batch
+    done += batch.length
+    progress.update(`writing ${total.toLocaleString("en-US")} events to ${storeUrl}`, done, total)
+  }
+}
