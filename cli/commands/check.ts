@@ -10,13 +10,14 @@
  * failure.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { counterexampleTrace } from "../../properties/counterexample.js"
 import { findProperty, propertyNames, runCheck, type CheckReport } from "../../properties/index.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, makeProgress, printJson } from "../shared.js"
+import { printLine } from "../output.js"
 
 export const RUNS_DEFAULT = 100
 const RUNS_MAX = 10_000_000
@@ -234,7 +235,7 @@ export const checkCommand = Command.make(
             ...files.get(p.name)
           }))
         })
-      } else yield* Console.log(formatReport(report, files))
+      } else yield* printLine(formatReport(report, files))
       const failed = report.properties.filter((p) => !p.ok).map((p) => p.name)
       if (failed.length > 0)
         return yield* new CliFailure({

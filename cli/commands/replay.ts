@@ -11,7 +11,7 @@
  * (a full disk, a lost connection) could stop it part-way.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { poolStreamName, type PoolId } from "../../domain/ids.js"
 import { formatDurationUs } from "../../domain/units.js"
 import type { RunResult } from "../../engine/simulation.js"
@@ -22,6 +22,7 @@ import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { EventSpool } from "../eventSpool.js"
 import { checkedSeed, jsonOption, makeProgress, printJson, seedOption, storeOption, storeUrlOf } from "../shared.js"
+import { printLine } from "../output.js"
 import { choosePoolId, formatRun, RunTally, type RunOutput } from "./simulate.js"
 
 /** Events appended per batch when a run is too long to append at once. */
@@ -177,7 +178,7 @@ export const replayCommand = Command.make(
       // Snapshots for time travel now, while the events are fresh, rather than on the first query.
       yield* catchUpSnapshots(id)
       if (json) return yield* printJson(output)
-      yield* Console.log(
+      yield* printLine(
         `${formatRun(output, pageSizeBytes)}\n${output.records.toLocaleString("en-US")} trace records replayed from ${trace}`
       )
     }).pipe(Effect.scoped, Effect.provide(layerFromUrl(storeUrlOf(store))))

@@ -3,7 +3,7 @@
  * store as one atomic batch (a run lands whole or not at all), print a summary.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { readFile } from "node:fs/promises"
 import { bundledScenarioPath } from "../paths.js"
 import { poolId, poolStreamName, vmId, type PoolId } from "../../domain/ids.js"
@@ -27,6 +27,7 @@ import {
   checkedSeed,
   seedOption
 } from "../shared.js"
+import { printLine } from "../output.js"
 import { listPools } from "./pools.js"
 import { HostsInUse } from "../../projections/hostsInUse.js"
 import { migrationTotals } from "../../projections/migrationTotals.js"
@@ -228,7 +229,7 @@ export const simulateCommand = Command.make(
       const compiled = { ...base, pool: id }
       const { output } = yield* runIntoStore(compiled, json)
       if (json) return yield* printJson(output)
-      yield* Console.log(formatRun(output, compiled.pageSizeBytes))
+      yield* printLine(formatRun(output, compiled.pageSizeBytes))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(Command.withDescription("run a scenario, append its events to the store as a new pool, print a summary"))
 
@@ -251,9 +252,9 @@ export const demoCommand = Command.make("demo", { store: storeOption, json: json
       powerState: vmThen?.powerState ?? null
     }
     if (json) return yield* printJson({ ...output, timeTravel })
-    yield* Console.log(formatRun(output, compiled.pageSizeBytes))
+    yield* printLine(formatRun(output, compiled.pageSizeBytes))
     if (vm) {
-      yield* Console.log(
+      yield* printLine(
         `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
           `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
       )
