@@ -34,6 +34,7 @@ import {
 import { type EventDecodeError, StoreError, type WrongExpectedVersion } from "./errors.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
 import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
+import { readSqliteFile, type SqliteValue } from "./sqliteFile.js"
 import { makeSqliteSnapshots, snapshotSchemaStatements } from "./sqliteSnapshots.js"
 import { followLog, unsafeMakeAppendSignal, type AppendSignal } from "./subscription.js"
 
@@ -201,6 +202,47 @@ const pathProblem = (file: string): string | undefined => {
   return undefined
 }
 
+/** The tables every xenpool store has; a newer xenpool may add tables without changing the format. */
+const storeTables: ReadonlyArray<string> = ["meta", "events", "streams"]
+
+const notChanged = "expected a xenpool store, or an absent or empty file to make one; the file was left unchanged"
+
+const formatIn = (metaRows: ReadonlyArray<ReadonlyArray<SqliteValue>> | undefined): string | undefined => {
+  const value = metaRows?.find((row) => row[0] === "format")?.[1]
+  return typeof value === "string" || typeof value === "number" ? String(value) : undefined
+}
+
+const tableList = (tables: ReadonlyArray<string>): string =>
+  tables.length <= 6 ? tables.join(", ") : `${tables.slice(0, 6).join(", ")} and ${tables.length - 6} more`
+
+/**
+ * What is wrong with a file that is already at the path, found before SQLite opens it, since SQLite
+ * cannot open a file without changing it (store/sqliteFile.ts says how). An absent or empty file, or a
+ * SQLite file with no tables yet, becomes a new store; anything else must be a xenpool store of this
+ * format. A path that is not a regular file is left to SQLite's own checks.
+ */
+const existingFileProblem = (file: string): string | undefined => {
+  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  if (stat === undefined || !stat.isFile() || stat.size === 0) return undefined
+  const found = readSqliteFile(file, "meta")
+  switch (found._tag) {
+    case "Unreadable":
+      return `cannot read ${file} (${found.detail}): ${notChanged}`
+    case "NotSqlite":
+      return `${file} is not a SQLite database (${found.detail}): ${notChanged}`
+    case "Sqlite": {
+      const tables = found.tables.filter((table) => !table.startsWith("sqlite_"))
+      if (tables.length === 0) return undefined
+      const format = formatIn(found.rows)
+      if (format === undefined || storeTables.some((table) => !found.tables.includes(table))) {
+        return `${file} is a SQLite database but not a xenpool store (its tables: ${tableList(tables)}): ${notChanged}`
+      }
+      if (format === String(storeFormatVersion)) return undefined
+      return `${file} is a xenpool store of format ${format}, and this xenpool reads format ${storeFormatVersion} only: the file was left unchanged`
+    }
+  }
+}
+
 const openProblem = (file: string, cause: unknown): string => {
   switch (sqliteCode(cause)) {
     case "SQLITE_NOTADB":
@@ -217,7 +259,7 @@ const openProblem = (file: string, cause: unknown): string => {
 }
 
 const openClient = (file: string, url: string): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> => {
-  const problem = pathProblem(file)
+  const problem = pathProblem(file) ?? existingFileProblem(file)
   if (problem !== undefined) return Effect.fail(new StoreError({ url, operation: "open", detail: problem }))
   // The client throws while it opens (a defect in Effect terms); opening errors are expected ones here.
   return Layer.build(SqliteClient.layer({ filename: file })).pipe(
