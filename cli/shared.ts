@@ -1,8 +1,9 @@
 /** Options and helpers every command shares: `--store`, `--json`, store layers, output, progress. */
 import { Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { resolveStoreUrl } from "../store/url.js"
 import { CliFailure } from "./errors.js"
+import { printLine } from "./output.js"
 
 export const storeOption = Options.text("store").pipe(
   Options.withDescription(
@@ -15,7 +16,7 @@ export const poolOption = Options.text("pool").pipe(Options.withDescription("poo
 
 export const storeUrlOf = (option: Option.Option<string>): string => resolveStoreUrl(Option.getOrUndefined(option))
 
-export const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
+export const printJson = (value: unknown) => printLine(JSON.stringify(value, null, 2))
 
 /** A table of strings with a header, columns padded to their widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -35,7 +36,7 @@ export const quietOption = Options.boolean("quiet").pipe(
 )
 
 export const succeedJsonOrText = (json: boolean, value: unknown, text: () => string) =>
-  json ? printJson(value) : Effect.flatMap(Effect.sync(text), (t) => Console.log(t))
+  json ? printJson(value) : Effect.flatMap(Effect.sync(text), printLine)
 
 /** `--seed N`, optional: the root seed, a safe integer >= 0 (one rule for every command that takes it). */
 export const seedOption = (description: string) =>

@@ -34,6 +34,7 @@ import {
 import { type EventDecodeError, StoreError, type WrongExpectedVersion } from "./errors.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
 import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
+import { readSqliteHeader, xenpoolApplicationId } from "./sqliteHeader.js"
 import { makeSqliteSnapshots, snapshotSchemaStatements } from "./sqliteSnapshots.js"
 import { nextTurn } from "./turn.js"
 import { followLog, unsafeMakeAppendSignal, type AppendSignal } from "./subscription.js"
@@ -202,6 +203,42 @@ const pathProblem = (file: string): string | undefined => {
   return undefined
 }
 
+/** The tables every xenpool store has; a newer xenpool may add tables without changing the format. */
+const storeTables: ReadonlyArray<string> = ["meta", "events", "streams"]
+
+const notChanged = "expected a xenpool store, or an absent or empty file to make one; the file was left unchanged"
+
+/**
+ * What is wrong with a file already at the path, as far as its first bytes tell, before SQLite opens it
+ * (store/sqliteHeader.ts says why). An absent or empty file, or a SQLite file with no schema yet, becomes
+ * a new store. A WAL file passes here and is checked by `createSchema` before anything is written. A path
+ * that is not a regular file is left to SQLite's own checks.
+ */
+const existingFileProblem = (file: string): string | undefined => {
+  const stat = fs.statSync(file, { throwIfNoEntry: false })
+  if (stat === undefined || !stat.isFile() || stat.size === 0) return undefined
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r")
+  } catch (error) {
+    return `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${notChanged}`
+  }
+  try {
+    const header = readSqliteHeader(fd)
+    if (header._tag === "NotSqlite")
+      return `${file} is not a SQLite database (it does not begin with SQLite's header): ${notChanged}`
+    if (header.applicationId !== 0 && header.applicationId !== xenpoolApplicationId) {
+      return `${file} is a SQLite database of another program (application id 0x${header.applicationId.toString(16)}), not a xenpool store: ${notChanged}`
+    }
+    if (!header.wal && !header.emptySchema) {
+      return `${file} is a SQLite database but not a xenpool store (it is in rollback-journal mode; every xenpool store is in WAL mode): ${notChanged}`
+    }
+    return undefined
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 const openProblem = (file: string, cause: unknown): string => {
   switch (sqliteCode(cause)) {
     case "SQLITE_NOTADB":
@@ -218,7 +255,7 @@ const openProblem = (file: string, cause: unknown): string => {
 }
 
 const openClient = (file: string, url: string): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> => {
-  const problem = pathProblem(file)
+  const problem = pathProblem(file) ?? existingFileProblem(file)
   if (problem !== undefined) return Effect.fail(new StoreError({ url, operation: "open", detail: problem }))
   // The client throws while it opens (a defect in Effect terms); opening errors are expected ones here.
   return Layer.build(SqliteClient.layer({ filename: file })).pipe(
@@ -283,23 +320,35 @@ const inInterruptibleWriteTransaction = <A, E>(
     })
   )
 
+/**
+ * Makes the schema of a new store (no tables yet), or checks that an existing one is a xenpool store of
+ * this format, before anything is written: a refusal rolls the transaction back with the file unchanged.
+ */
 const createSchema = (conn: Connection, url: string): Effect.Effect<void, StoreError | SqlError> =>
   Effect.gen(function* () {
-    const tables = (yield* query(conn, sql.tables)).map((row) => row["name"])
-    if (tables.length > 0 && !tables.includes("meta")) {
-      return yield* new StoreError({
-        url,
-        operation: "open",
-        detail: "the file is a SQLite database but not a xenpool store"
-      })
+    const file = url.slice("sqlite:".length)
+    const tables = (yield* query(conn, sql.tables))
+      .map((row) => String(row["name"]))
+      .filter((t) => !t.startsWith("sqlite_"))
+    if (tables.length > 0) {
+      const format = storeTables.every((t) => tables.includes(t))
+        ? (yield* query(conn, sql.format))[0]?.["value"]
+        : undefined
+      if (format === undefined) {
+        const listed =
+          tables.length <= 6 ? tables.join(", ") : `${tables.slice(0, 6).join(", ")} and ${tables.length - 6} more`
+        const detail = `${file} is a SQLite database but not a xenpool store (its tables: ${listed}): ${notChanged}`
+        return yield* new StoreError({ url, operation: "open", detail })
+      }
+      if (format !== String(storeFormatVersion)) {
+        const detail = `${file} is a xenpool store of format ${String(format)}, and this xenpool reads format ${storeFormatVersion} only: the file was left unchanged`
+        return yield* new StoreError({ url, operation: "open", detail })
+      }
+      return
     }
+    yield* query(conn, `PRAGMA application_id = ${xenpoolApplicationId}`)
     for (const statement of schemaStatements) yield* query(conn, statement)
     yield* query(conn, sql.insertFormat, [String(storeFormatVersion)])
-    const format = (yield* query(conn, sql.format))[0]?.["value"]
-    if (format !== String(storeFormatVersion)) {
-      const detail = `the store has format ${String(format)}; this xenpool reads format ${storeFormatVersion}`
-      return yield* new StoreError({ url, operation: "open", detail })
-    }
   })
 
 const setUp = (conn: Connection, url: string, options: SqliteOptions): Effect.Effect<void, StoreError | SqlError> =>

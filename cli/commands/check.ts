@@ -10,12 +10,13 @@
  * failure.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { counterexampleTrace } from "../../properties/counterexample.js"
 import { findProperty, propertyNames, type CheckReport } from "../../properties/index.js"
 import { runCheckOnWorker } from "../checkWorker.js"
+import { printLine } from "../output.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, printJson, quietOption } from "../shared.js"
 import { makeProgress } from "../progress.js"
@@ -252,7 +253,7 @@ export const checkCommand = Command.make(
             ...files.get(p.name)
           }))
         })
-      } else yield* Console.log(formatReport(report, files))
+      } else yield* printLine(formatReport(report, files))
       const failed = report.properties.filter((p) => !p.ok).map((p) => p.name)
       if (failed.length > 0)
         return yield* new CliFailure({

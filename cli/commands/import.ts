@@ -3,7 +3,8 @@
  * PlanetLab CPU trace (simulations/planetlab.ts does the work; this is the I/O around it).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either } from "effect"
+import { Effect, Either } from "effect"
+import { printLine } from "../output.js"
 import { readFile } from "node:fs/promises"
 import { basename } from "node:path"
 import { importPlanetlab, parsePlanetlabCsv } from "../../simulations/planetlab.js"
@@ -50,7 +51,7 @@ const planetlabCommand = Command.make(
       if (Either.isLeft(trace)) return yield* Effect.fail(inputFailure("bad PlanetLab CSV", trace.left))
       const imported = importPlanetlab(trace.right, { vms, hosts, seed, fileLabel: basename(file) })
       if (Either.isLeft(imported)) return yield* Effect.fail(inputFailure("cannot import PlanetLab CSV", imported.left))
-      yield* Console.log(imported.right.text)
+      yield* printLine(imported.right.text)
     })
 ).pipe(
   Command.withDescription(

@@ -3,7 +3,7 @@
  * (DESIGN.md §7). Every quantity carries a unit; a bad one is refused naming the option.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import {
   DEFAULT_PAGE_SIZE_BYTES,
   formatBytes,
@@ -17,6 +17,7 @@ import {
 import { runSingleMigration } from "../../engine/migration/index.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
+import { printLine } from "../output.js"
 
 const unitOption = (name: string, description: string) => Options.text(name).pipe(Options.withDescription(description))
 
@@ -115,10 +116,10 @@ export const migrateModelCommand = Command.make(
         latencyUs
       })
       if (o.json) return yield* printJson(result)
-      yield* Console.log(
+      yield* printLine(
         `${result.policy} policy, ${result.model} model: ${formatBytes(result.memoryBytes)} at ${formatBytes(bandwidthBytesPerS)}/s, dirtying ${formatBytes(dirtyRateBytesPerS)}/s`
       )
-      yield* Console.log(
+      yield* printLine(
         table(
           ["round", "live", "pages sent", "bytes sent", "duration", "dirty after"],
           result.rounds.map((r) => [
@@ -131,7 +132,7 @@ export const migrateModelCommand = Command.make(
           ])
         )
       )
-      yield* Console.log(
+      yield* printLine(
         `total ${formatDurationUs(result.totalUs)}, downtime ${formatDurationUs(result.downtimeUs)}, sent ${formatBytes(result.bytesSent)} (${result.pagesSent.toLocaleString("en-US")} pages), stopped by ${result.stopReason}`
       )
     })

@@ -1,12 +1,13 @@
 /** `xenpool pools` and `xenpool events --pool ID`: what is in the store. */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { poolIdOfStream, poolStreamName, type PoolId } from "../../domain/ids.js"
 import { formatDurationUs } from "../../domain/units.js"
 import { EventStore } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf, table } from "../shared.js"
+import { printLine } from "../output.js"
 import { Schema } from "effect"
 import { PoolEvent } from "../../domain/events.js"
 
@@ -36,8 +37,8 @@ export const poolsCommand = Command.make("pools", { store: storeOption, json: js
   Effect.gen(function* () {
     const pools = yield* listPools
     if (json) return yield* printJson(pools)
-    if (pools.length === 0) return yield* Console.log("no pools in this store (run `xenpool demo` to make one)")
-    yield* Console.log(
+    if (pools.length === 0) return yield* printLine("no pools in this store (run `xenpool demo` to make one)")
+    yield* printLine(
       table(
         ["pool", "events", "last event at"],
         pools.map((p) => [p.id, String(p.events), formatDurationUs(p.lastAtUs)])
@@ -83,7 +84,7 @@ export const eventsCommand = Command.make(
         next = page[page.length - 1]!.revision + 1
       }
       if (json) return yield* printJson(rows)
-      yield* Console.log(
+      yield* printLine(
         table(
           ["rev", "at", "type", "data"],
           rows.map((r) => {

@@ -10,13 +10,14 @@
  * the pool is there whole or not at all (docs/durability.md).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { PoolId } from "../../domain/ids.js"
 import { formatDurationUs } from "../../domain/units.js"
 import type { RunResult } from "../../engine/simulation.js"
 import { layerFromUrl } from "../../store/url.js"
 import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput } from "../../simulations/trace.js"
 import { catchUpSnapshots } from "../../projections/snapshots.js"
+import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { EventSpool, spoolMemoryEventsFromEnv } from "../eventSpool.js"
 import { checkedSeed, jsonOption, printJson, quietOption, seedOption, storeOption, storeUrlOf } from "../shared.js"
@@ -183,7 +184,7 @@ export const replayCommand = Command.make(
       // Snapshots for time travel now, while the events are fresh, rather than on the first query.
       yield* catchUpSnapshots(id)
       if (json) return yield* printJson(output)
-      yield* Console.log(
+      yield* printLine(
         `${formatRun(output, pageSizeBytes)}\n${output.records.toLocaleString("en-US")} trace records replayed from ${trace}`
       )
     }).pipe(Effect.scoped, Effect.provide(layerFromUrl(storeUrlOf(store))))

@@ -3,7 +3,7 @@
  * store as one atomic batch (a run lands whole or not at all), print a summary.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { readFile } from "node:fs/promises"
 import { bundledScenarioPath } from "../paths.js"
 import { vmId, type PoolId } from "../../domain/ids.js"
@@ -16,6 +16,7 @@ import { EventStore } from "../../store/EventStore.js"
 import { compileScenario, type CompiledScenario } from "../../simulations/compile.js"
 import { startScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
+import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import {
   jsonOption,
@@ -237,7 +238,7 @@ export const simulateCommand = Command.make(
         runIntoStore({ ...base, pool: id }, makeProgress(!json && !quiet))
       )
       if (json) return yield* printJson(output)
-      yield* Console.log(formatRun(output, base.pageSizeBytes))
+      yield* printLine(formatRun(output, base.pageSizeBytes))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(Command.withDescription("run a scenario, append its events to the store as a new pool, print a summary"))
 
@@ -264,9 +265,9 @@ export const demoCommand = Command.make(
         powerState: vmThen?.powerState ?? null
       }
       if (json) return yield* printJson({ ...output, timeTravel })
-      yield* Console.log(formatRun(output, base.pageSizeBytes))
+      yield* printLine(formatRun(output, base.pageSizeBytes))
       if (vm) {
-        yield* Console.log(
+        yield* printLine(
           `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
             `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
         )

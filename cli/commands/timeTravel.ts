@@ -6,7 +6,7 @@
  * WHEN, FROM and TO are a simulated time with a unit (`12.5s`, `800ms`, `42us`) or `@REVISION`.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import { hostId, vmId, type PoolId } from "../../domain/ids.js"
 import { getHost, getVm, hostList, vmList } from "../../domain/state.js"
 import { formatDurationUs, formatUnitError, parseDurationUs } from "../../domain/units.js"
@@ -17,6 +17,7 @@ import { stateAt, type TimeTravelTarget } from "../../projections/timeTravel.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf } from "../shared.js"
+import { printLine } from "../output.js"
 import {
   atJson,
   diffJson,
@@ -150,7 +151,7 @@ export const atCommand = Command.make(
       const answer = yield* stateAt(id, target)
       yield* requireFocus(id, focus, answer.state)
       if (json) return yield* printJson(atJson(answer, focus))
-      yield* Console.log(formatAt(answer, describeTarget(target), focus))
+      yield* printLine(formatAt(answer, describeTarget(target), focus))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(
   Command.withDescription(
@@ -182,7 +183,7 @@ export const historyCommand = Command.make(
             id,
             vmList(now).map((v) => v.id)
           )
-        return yield* json ? printJson(vmHistoryJson(history)) : Console.log(formatVmHistory(history))
+        return yield* json ? printJson(vmHistoryJson(history)) : printLine(formatVmHistory(history))
       }
       const history = yield* hostHistory(id, focus.host)
       if (history.points.length === 0)
@@ -192,9 +193,7 @@ export const historyCommand = Command.make(
           id,
           hostList(now).map((h) => h.id)
         )
-      return yield* json
-        ? printJson(hostHistoryJson(history))
-        : Console.log(formatHostHistory(history, pageSizeOf(now)))
+      return yield* json ? printJson(hostHistoryJson(history)) : printLine(formatHostHistory(history, pageSizeOf(now)))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(Command.withDescription("a VM's placements, power changes and migrations, or a host's memory and VMs over time"))
 
@@ -215,7 +214,7 @@ export const diffCommand = Command.make(
       yield* requirePool(id)
       const result = yield* diff(id, fromTarget, toTarget)
       if (json) return yield* printJson(diffJson(result))
-      yield* Console.log(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
+      yield* printLine(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
     }).pipe(Effect.provide(timeTravelLayer(store)))
 ).pipe(
   Command.withDescription(

@@ -52,7 +52,7 @@ describe.each([
     const again = await runXenpool([command, inputs[command], "--pool", "p", "--store", none[0]!.store])
     expect(again.code, again.stderr).toBe(0)
     expect(await poolsIn(none[0]!.store)).toEqual([report.whole])
-  })
+  }, 900_000)
 })
 
 describe("other processes", () => {
@@ -74,7 +74,7 @@ describe("other processes", () => {
       [...seen].every((n) => n === events),
       `seen ${[...seen].join(", ")} of ${events}`
     ).toBe(true)
-  })
+  }, 300_000)
 })
 
 describe("concurrent runs without --pool", () => {
@@ -90,7 +90,7 @@ describe("concurrent runs without --pool", () => {
     const pools = await poolsOf(store)
     expect(pools.map((p) => p.id)).toEqual(ids)
     expect(new Set(pools.map((p) => p.events)).size).toBe(1)
-  })
+  }, 300_000)
 })
 
 describe("a full disk", () => {
@@ -117,7 +117,7 @@ describe("a full disk", () => {
     expect(ended.code).toBe(1)
     expect(ended.stderr.trim().split("\n")).toHaveLength(1)
     expect(ended.stderr).toMatch(/full/)
-    expect(ended.stderr).toMatch(/nothing was written/)
+    expect(ended.stderr).toMatch(/nothing of pool big was written/)
     expect(await poolsOf(store)).toEqual([])
-  })
+  }, 300_000)
 })
