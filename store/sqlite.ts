@@ -208,36 +208,98 @@ const storeTables: ReadonlyArray<string> = ["meta", "events", "streams"]
 
 const notChanged = "expected a xenpool store, or an absent or empty file to make one; the file was left unchanged"
 
+type ExistingFile =
+  /** Absent, empty, a SQLite file without a schema, or a WAL file: open it (createSchema checks the last). */
+  | { readonly _tag: "Open" }
+  /** A SQLite file in rollback-journal mode with a schema: look at it read-only before opening it. */
+  | { readonly _tag: "LookReadOnly" }
+  | { readonly _tag: "Refuse"; readonly detail: string }
+
 /**
- * What is wrong with a file already at the path, as far as its first bytes tell, before SQLite opens it
- * (store/sqliteHeader.ts says why). An absent or empty file, or a SQLite file with no schema yet, becomes
- * a new store. A WAL file passes here and is checked by `createSchema` before anything is written. A path
- * that is not a regular file is left to SQLite's own checks.
+ * What a file already at the path is, as far as its first bytes tell, before SQLite opens it
+ * (store/sqliteHeader.ts says why). A path that is not a regular file is left to SQLite's own checks.
  */
-const existingFileProblem = (file: string): string | undefined => {
+const existingFile = (file: string): ExistingFile => {
   const stat = fs.statSync(file, { throwIfNoEntry: false })
-  if (stat === undefined || !stat.isFile() || stat.size === 0) return undefined
+  if (stat === undefined || !stat.isFile() || stat.size === 0) return { _tag: "Open" }
   let fd: number
   try {
     fd = fs.openSync(file, "r")
   } catch (error) {
-    return `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${notChanged}`
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    return { _tag: "Refuse", detail: `cannot read ${file} (${code}): ${notChanged}` }
   }
   try {
     const header = readSqliteHeader(fd)
-    if (header._tag === "NotSqlite")
-      return `${file} is not a SQLite database (it does not begin with SQLite's header): ${notChanged}`
+    if (header._tag === "NotSqlite") {
+      return {
+        _tag: "Refuse",
+        detail: `${file} is not a SQLite database (it does not begin with SQLite's header): ${notChanged}`
+      }
+    }
     if (header.applicationId !== 0 && header.applicationId !== xenpoolApplicationId) {
-      return `${file} is a SQLite database of another program (application id 0x${header.applicationId.toString(16)}), not a xenpool store: ${notChanged}`
+      const id = `0x${header.applicationId.toString(16)}`
+      return {
+        _tag: "Refuse",
+        detail: `${file} is a SQLite database of another program (application id ${id}), not a xenpool store: ${notChanged}`
+      }
     }
-    if (!header.wal && !header.emptySchema) {
-      return `${file} is a SQLite database but not a xenpool store (it is in rollback-journal mode; every xenpool store is in WAL mode): ${notChanged}`
-    }
-    return undefined
+    return header.wal || header.emptySchema ? { _tag: "Open" } : { _tag: "LookReadOnly" }
   } finally {
     fs.closeSync(fd)
   }
 }
+
+const notAStore = (file: string, tables: ReadonlyArray<string>): string => {
+  const listed =
+    tables.length <= 6 ? tables.join(", ") : `${tables.slice(0, 6).join(", ")} and ${tables.length - 6} more`
+  return `${file} is a SQLite database but not a xenpool store (its tables: ${listed}): ${notChanged}`
+}
+
+const newerFormat = (file: string, format: unknown): string =>
+  `${file} is a xenpool store of format ${String(format)}, and this xenpool reads format ${storeFormatVersion} only: the file was left unchanged`
+
+/** What is wrong with the tables and format a connection sees (undefined: a xenpool store of this format). */
+const schemaProblem = (conn: Connection, file: string) =>
+  Effect.gen(function* () {
+    const tables = (yield* query(conn, sql.tables))
+      .map((row) => String(row["name"]))
+      .filter((t) => !t.startsWith("sqlite_"))
+    if (tables.length === 0) return { _tag: "Empty" } as const
+    const format = storeTables.every((t) => tables.includes(t))
+      ? (yield* query(conn, sql.format))[0]?.["value"]
+      : undefined
+    if (format === undefined) return { _tag: "Refuse", detail: notAStore(file, tables) } as const
+    if (format !== String(storeFormatVersion)) return { _tag: "Refuse", detail: newerFormat(file, format) } as const
+    return { _tag: "Store" } as const
+  })
+
+/**
+ * A rollback-journal file opened read-only, without WAL, writes nothing and creates no file beside it:
+ * enough to see whether it is a xenpool store (one whose file was switched out of WAL by hand) before the
+ * store's own connection switches it back to WAL.
+ */
+const lookReadOnly = (file: string, url: string): Effect.Effect<void, StoreError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const client = yield* Effect.map(
+        Layer.build(SqliteClient.layer({ filename: file, readonly: true, disableWAL: true })),
+        (context) => Context.get(context, SqliteClient.SqliteClient)
+      )
+      const conn = yield* client.reserve
+      const found = yield* schemaProblem(conn, file)
+      if (found._tag === "Refuse") return yield* new StoreError({ url, operation: "open", detail: found.detail })
+    })
+  ).pipe(
+    Effect.catchAllDefect((cause) =>
+      Effect.fail(new StoreError({ url, operation: "open", detail: openProblem(file, cause) }))
+    ),
+    Effect.mapError((error) =>
+      error instanceof StoreError
+        ? error
+        : new StoreError({ url, operation: "open", detail: `${file}: ${error.message}` })
+    )
+  )
 
 const openProblem = (file: string, cause: unknown): string => {
   switch (sqliteCode(cause)) {
@@ -255,8 +317,16 @@ const openProblem = (file: string, cause: unknown): string => {
 }
 
 const openClient = (file: string, url: string): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> => {
-  const problem = pathProblem(file) ?? existingFileProblem(file)
+  const problem = pathProblem(file)
   if (problem !== undefined) return Effect.fail(new StoreError({ url, operation: "open", detail: problem }))
+  const existing = existingFile(file)
+  if (existing._tag === "Refuse")
+    return Effect.fail(new StoreError({ url, operation: "open", detail: existing.detail }))
+  const looked = existing._tag === "LookReadOnly" ? lookReadOnly(file, url) : Effect.void
+  return Effect.zipRight(looked, openChecked(file, url))
+}
+
+const openChecked = (file: string, url: string): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> => {
   // The client throws while it opens (a defect in Effect terms); opening errors are expected ones here.
   return Layer.build(SqliteClient.layer({ filename: file })).pipe(
     Effect.map((context) => Context.get(context, SqliteClient.SqliteClient)),
@@ -322,31 +392,14 @@ const inInterruptibleWriteTransaction = <A, E>(
 
 /**
  * Makes the schema of a new store (no tables yet), or checks that an existing one is a xenpool store of
- * this format, before anything is written: a refusal rolls the transaction back with the file unchanged.
+ * this format before anything is written (a refusal rolls the transaction back, the file unchanged), then
+ * adds what an older store of this format lacks (the snapshots table).
  */
 const createSchema = (conn: Connection, url: string): Effect.Effect<void, StoreError | SqlError> =>
   Effect.gen(function* () {
-    const file = url.slice("sqlite:".length)
-    const tables = (yield* query(conn, sql.tables))
-      .map((row) => String(row["name"]))
-      .filter((t) => !t.startsWith("sqlite_"))
-    if (tables.length > 0) {
-      const format = storeTables.every((t) => tables.includes(t))
-        ? (yield* query(conn, sql.format))[0]?.["value"]
-        : undefined
-      if (format === undefined) {
-        const listed =
-          tables.length <= 6 ? tables.join(", ") : `${tables.slice(0, 6).join(", ")} and ${tables.length - 6} more`
-        const detail = `${file} is a SQLite database but not a xenpool store (its tables: ${listed}): ${notChanged}`
-        return yield* new StoreError({ url, operation: "open", detail })
-      }
-      if (format !== String(storeFormatVersion)) {
-        const detail = `${file} is a xenpool store of format ${String(format)}, and this xenpool reads format ${storeFormatVersion} only: the file was left unchanged`
-        return yield* new StoreError({ url, operation: "open", detail })
-      }
-      return
-    }
-    yield* query(conn, `PRAGMA application_id = ${xenpoolApplicationId}`)
+    const found = yield* schemaProblem(conn, url.slice("sqlite:".length))
+    if (found._tag === "Refuse") return yield* new StoreError({ url, operation: "open", detail: found.detail })
+    if (found._tag === "Empty") yield* query(conn, `PRAGMA application_id = ${xenpoolApplicationId}`)
     for (const statement of schemaStatements) yield* query(conn, statement)
     yield* query(conn, sql.insertFormat, [String(storeFormatVersion)])
   })
