@@ -9,7 +9,7 @@ import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
 import { parseDurationUs, parseSizePages, type UnitError } from "../../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../../engine/config.js"
-import { compileScenario } from "../compile.js"
+import { checkPolicyParameters, compileScenario } from "../compile.js"
 import { HostSpec, MAINTENANCE_DEFAULT, type PolicySpec, type Scenario, VmSpec } from "../scenario.js"
 import type { CompiledHeader } from "./header.js"
 import { pagingOps, type RecordOf, type TraceRecord } from "./schema.js"
@@ -150,17 +150,21 @@ const decodeVmSpec = Schema.decodeUnknownSync(VmSpec)
 
 /** Compiles hosts or VMs written in a record exactly as a scenario would (defaults, units, workloads). */
 const compileParts = (header: CompiledHeader, parts: Pick<Scenario, "hosts" | "vms">) => {
-  const compiled = compileScenario("trace", {
-    format: "xenpool-scenario",
-    version: 1,
-    name: header.name,
-    seed: header.seed,
-    pool: { id: header.poolId, pageSize: header.pageSizeText, linkLatency: "0us" },
-    policy: "xen",
-    schedule: [],
-    limits: { simulatedTime: "1us", events: 1 },
-    ...parts
-  })
+  const compiled = compileScenario(
+    "trace",
+    {
+      format: "xenpool-scenario",
+      version: 1,
+      name: header.name,
+      seed: header.seed,
+      pool: { id: header.poolId, pageSize: header.pageSizeText, linkLatency: "0us" },
+      policy: "xen",
+      schedule: [],
+      limits: { simulatedTime: "1us", events: 1 },
+      ...parts
+    },
+    { vmsMustFit: "none" }
+  )
   // `hosts[0].memory` in the scenario is `memory` in the record.
   if (Either.isLeft(compiled))
     throw new TraceFailure(compiled.left.path.replace(/^(hosts|vms)\[0\]\./, ""), compiled.left.expected)
@@ -176,6 +180,8 @@ const compileVm = (header: CompiledHeader, spec: unknown): { command: CreateVm; 
 
 const policyOf = (spec: typeof PolicySpec.Type | undefined): PolicyConfig | undefined => {
   if (spec === undefined) return undefined
+  const ignored = checkPolicyParameters(spec)
+  if (ignored !== undefined) throw new TraceFailure(ignored.path, ignored.expected)
   if (typeof spec === "string") return { name: spec }
   return {
     name: spec.name,
@@ -230,9 +236,10 @@ const joinHost = (header: CompiledHeader, table: SymbolTable, r: RecordOf<"join-
     ...(r.nic === undefined ? {} : { nic: r.nic }),
     ...(r.cpus === undefined ? {} : { cpus: r.cpus })
   })
+  // Who before what: a host that joins twice is that, whatever else is wrong with the record.
+  table.joinHost(r.host, line)
   const compiled = compileParts(header, { hosts: [spec], vms: [] })
   const command = compiled.setup.find((c): c is JoinHost => c._tag === "JoinHost")!
-  table.joinHost(r.host, line)
   return submit({ ...command, atUs: r.atUs }, `join ${r.host}`)
 }
 
