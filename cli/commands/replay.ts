@@ -20,6 +20,7 @@ import { layerFromUrl } from "../../store/url.js"
 import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput } from "../../simulations/trace.js"
 import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { CliFailure, inputFailure } from "../errors.js"
+import { checkedPoolId } from "../poolId.js"
 import { EventSpool } from "../eventSpool.js"
 import { checkedSeed, jsonOption, makeProgress, printJson, seedOption, storeOption, storeUrlOf } from "../shared.js"
 import { choosePoolId, formatRun, RunTally, type RunOutput } from "./simulate.js"
@@ -166,6 +167,8 @@ export const replayCommand = Command.make(
   ({ trace, pool, seed, store, json }) =>
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
+      // The command line first: a bad --pool is refused before the trace is read.
+      if (Option.isSome(pool)) yield* checkedPoolId(pool.value)
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input)
       const id = yield* choosePoolId(header.poolId, Option.getOrUndefined(pool))

@@ -6,7 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { readFile } from "node:fs/promises"
 import { bundledScenarioPath } from "../paths.js"
-import { poolId, poolStreamName, vmId, type PoolId } from "../../domain/ids.js"
+import { ID_LENGTH_MAX, isId, poolId, poolStreamName, vmId, type PoolId } from "../../domain/ids.js"
 import { getVm } from "../../domain/state.js"
 import { formatBytes, formatDurationUs } from "../../domain/units.js"
 import type { EmittedEvent, RunResult } from "../../engine/simulation.js"
@@ -17,6 +17,7 @@ import { compileScenario, type CompiledScenario } from "../../simulations/compil
 import { runScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
 import { CliFailure, inputFailure } from "../errors.js"
+import { checkedPoolId } from "../poolId.js"
 import {
   jsonOption,
   makeProgress,
@@ -53,9 +54,13 @@ export const loadScenario = (path: string, options: { seed?: number; pool?: stri
     return compiled.right
   })
 
-/** A new pool id for a run: the scenario's id with the first free `-N` suffix, or the one asked for if free. */
+/**
+ * A new pool id for a run: the scenario's id with the first free `-N` suffix, or the one asked for if free.
+ * Either must follow the id grammar (domain/ids.ts): `--pool ../x` is refused before anything runs.
+ */
 export const choosePoolId = (base: string, explicit: string | undefined) =>
   Effect.gen(function* () {
+    if (explicit !== undefined) yield* checkedPoolId(explicit)
     const taken = new Set<string>((yield* listPools).map((p) => p.id))
     if (explicit !== undefined) {
       if (taken.has(explicit)) {
@@ -69,7 +74,19 @@ export const choosePoolId = (base: string, explicit: string | undefined) =>
       }
       return poolId(explicit)
     }
-    for (let n = 1; ; n++) if (!taken.has(`${base}-${n}`)) return poolId(`${base}-${n}`)
+    // Bounded: at most one pass per pool in the store before a free suffix.
+    for (let n = 1; ; n++) {
+      const id = `${base}-${n}`
+      if (taken.has(id)) continue
+      if (isId(id)) return poolId(id)
+      return yield* Effect.fail(
+        new CliFailure({
+          what: "cannot name the new pool",
+          where: `${base.slice(0, 40)}…-${n}`,
+          expected: `expected a pool id of at most ${ID_LENGTH_MAX} characters with its -${n} suffix: give the new pool's id with --pool ID`
+        })
+      )
+    }
   })
 
 export interface RunOutput extends Partial<RunExtras> {
@@ -223,6 +240,8 @@ export const simulateCommand = Command.make(
   ({ scenario, seed, pool, store, json }) =>
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
+      // The command line first: a bad --pool is refused before the scenario is read.
+      if (Option.isSome(pool)) yield* checkedPoolId(pool.value)
       const base = yield* loadScenario(scenario, rootSeed === undefined ? {} : { seed: rootSeed })
       const id = yield* choosePoolId(base.pool, Option.getOrUndefined(pool))
       const compiled = { ...base, pool: id }
