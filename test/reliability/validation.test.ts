@@ -7,6 +7,8 @@
 import { describe, expect, it } from "vitest"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { Effect, Either } from "effect"
+import { checkedId } from "../../cli/poolId.js"
 import { isCleanError, tempDir, xenpool, type CliResult } from "../cli/run.js"
 
 const bundled = (name: string) => resolve(import.meta.dirname, `../../simulations/scenarios/${name}.json`)
@@ -104,6 +106,14 @@ describe("ids: one grammar for pool, host, VM and migration ids", () => {
       refusedAndNothingAppended([...args, "--pool", "../x/y"], "xenpool: bad pool id (--pool)", ID_WORDS)
     })
   }
+
+  it("--vm and --host get the same check and words (checkedId, for at and history)", () => {
+    const refused = Effect.runSync(Effect.either(checkedId("VM", "../v", "--vm")))
+    expect(Either.isLeft(refused) && refused.left.message).toBe(
+      `bad VM id (--vm): expected a VM id: ${ID_WORDS} (got "../v")`
+    )
+    expect(Effect.runSync(checkedId("host", "h1", "--host"))).toBe("h1")
+  })
 
   it("a scenario's VM id with a path separator names the field and the grammar", () => {
     const path = scenario((s) => {
