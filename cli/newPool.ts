@@ -8,7 +8,8 @@
  * (its events name the pool and their ids derive from it), a bounded number of times.
  */
 import { Effect } from "effect"
-import { poolId, poolStreamName, type PoolId } from "../domain/ids.js"
+import { ID_LENGTH_MAX, isId, poolId, poolStreamName, type PoolId } from "../domain/ids.js"
+import { checkedPoolId } from "./poolId.js"
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError, WrongExpectedVersion } from "../store/errors.js"
 import { CliFailure } from "./errors.js"
@@ -22,6 +23,7 @@ export const poolIdAttemptsMax = 5
 /** A new pool id for a run: the base with the first free `-N` suffix not in `skip`, or the one asked for if free. */
 export const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
   Effect.gen(function* () {
+    if (explicit !== undefined) yield* checkedPoolId(explicit)
     const taken = new Set<string>((yield* listPools).map((p) => p.id))
     if (explicit !== undefined) {
       if (taken.has(explicit)) {
@@ -38,7 +40,13 @@ export const choosePoolId = (base: string, explicit: string | undefined, skip: R
     // Bounded: at most |taken| + |skip| + 1 candidates are looked at.
     for (let n = 1; ; n++) {
       const candidate = `${base}-${n}`
-      if (!taken.has(candidate) && !skip.has(candidate)) return poolId(candidate)
+      if (taken.has(candidate) || skip.has(candidate)) continue
+      if (isId(candidate)) return poolId(candidate)
+      return yield* new CliFailure({
+        what: "cannot name the new pool",
+        where: `${base.slice(0, 40)}…-${n}`,
+        expected: `expected a pool id of at most ${ID_LENGTH_MAX} characters with its -${n} suffix: give the new pool's id with --pool ID`
+      })
     }
   })
 

@@ -28,9 +28,11 @@ import {
   checkCanBootHere,
   defaultVmOverheadPages,
   hostPhysicalFreePages,
+  hostOverheadProblem,
   hostPlacementFreePages,
   memoryConstraintViolation
 } from "./memory.js"
+import { isVcpuCount, VCPUS_EXPECTED } from "./limits.js"
 import { evolveInPlace } from "./evolve.js"
 import { OverlayPool } from "./tables.js"
 import { decidePaging } from "./paging.js"
@@ -102,6 +104,8 @@ const placement = (state: PoolRead, vm: Vm, named: HostId | undefined): Either.E
 
 const createVm = (state: PoolRead, c: C.CreateVm): Decision => {
   if (getVm(state, c.vm)) return fail(new VmAlreadyExists({ vm: c.vm }))
+  if (!isVcpuCount(c.vcpus))
+    return fail(new CommandInvalid({ command: c._tag, field: "vcpus", value: c.vcpus, expected: VCPUS_EXPECTED }))
   const violation = memoryConstraintViolation({
     staticMinPages: c.memoryStaticMinPages,
     dynamicMinPages: c.memoryDynamicMinPages,
@@ -425,19 +429,29 @@ export const decide = (state: PoolRead, command: C.PoolCommand): Decision => {
   }
   if (!state.pool) return fail(new PoolNotCreated())
   switch (command._tag) {
-    case "JoinHost":
-      return getHost(state, command.host)
-        ? fail(new HostAlreadyExists({ host: command.host }))
-        : ok(
-            E.build(E.HostJoined, {
-              atUs: command.atUs,
-              host: command.host,
-              memoryTotalPages: command.memoryTotalPages,
-              memoryOverheadPages: command.memoryOverheadPages,
-              nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
-              cpus: command.cpus
-            })
-          )
+    case "JoinHost": {
+      if (getHost(state, command.host)) return fail(new HostAlreadyExists({ host: command.host }))
+      const overhead = hostOverheadProblem(command.memoryTotalPages, command.memoryOverheadPages)
+      if (overhead !== undefined)
+        return fail(
+          new CommandInvalid({
+            command: command._tag,
+            field: "memoryOverheadPages",
+            value: command.memoryOverheadPages,
+            expected: overhead
+          })
+        )
+      return ok(
+        E.build(E.HostJoined, {
+          atUs: command.atUs,
+          host: command.host,
+          memoryTotalPages: command.memoryTotalPages,
+          memoryOverheadPages: command.memoryOverheadPages,
+          nicBandwidthBytesPerS: command.nicBandwidthBytesPerS,
+          cpus: command.cpus
+        })
+      )
+    }
     case "EnableHost":
     case "DisableHost":
     case "FailHost":

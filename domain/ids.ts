@@ -1,24 +1,46 @@
 /**
- * Branded identifiers. A pool, host, VM or migration id is a short printable name
- * (letters, digits, `.`, `_`, `-`), so ids read well in a CLI table and in a stream name.
+ * Branded identifiers, and the one grammar every pool, host, VM and migration id follows, wherever it
+ * comes from (`--pool`, a scenario, a trace header or record, an event read back from a store):
+ * 1 to 128 characters, letters, digits, `.`, `_` and `-`, the first a letter or digit. So an id is
+ * printable (no control characters, no spaces: it reads well in a CLI table and quotes nowhere), it is
+ * a file name and a path segment on every system (no `/` or `\`, no `..` or hidden `.x` segment, no `:`
+ * that Windows and store URLs reserve), and `pool-<id>` is a stream name in SQLite and KurrentDB alike.
+ * docs/decisions.md ("Inputs") says why it is this narrow.
  */
 import { Schema } from "effect"
 
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
-const idString = (what: string) =>
-  Schema.String.pipe(
-    Schema.pattern(idPattern, {
-      message: () => `a ${what} id: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit`
-    })
-  )
+export const ID_LENGTH_MAX = 128
+export const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+/** The grammar in words, as every error about an id says it. */
+export const ID_GRAMMAR = `1 to ${ID_LENGTH_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit`
 
-export const PoolId = idString("pool").pipe(Schema.brand("PoolId"))
+export type IdKind = "pool" | "host" | "VM" | "migration"
+
+export const isId = (text: string): boolean => idPattern.test(text)
+
+/** What a bad id should have been: the same words for every kind and every input. */
+export const idExpected = (kind: IdKind): string => `a ${kind} id: ${ID_GRAMMAR}`
+
+/** A refused id as the error quotes it: JSON-escaped (a control character cannot break the line), cut at 60. */
+export const quoteId = (text: unknown): string => {
+  const s = typeof text === "string" ? text : String(text)
+  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)
+}
+
+/** `idExpected` with the refused value, for a message that stands alone. */
+export const idProblem = (kind: IdKind, text: unknown): string => `${idExpected(kind)} (got ${quoteId(text)})`
+
+/** An id of this kind as a plain string schema (inputs whose types stay strings: scenarios, trace headers). */
+export const IdString = (kind: IdKind) =>
+  Schema.String.pipe(Schema.pattern(idPattern, { message: (issue) => idProblem(kind, issue.actual) }))
+
+export const PoolId = IdString("pool").pipe(Schema.brand("PoolId"))
 export type PoolId = typeof PoolId.Type
-export const HostId = idString("host").pipe(Schema.brand("HostId"))
+export const HostId = IdString("host").pipe(Schema.brand("HostId"))
 export type HostId = typeof HostId.Type
-export const VmId = idString("VM").pipe(Schema.brand("VmId"))
+export const VmId = IdString("VM").pipe(Schema.brand("VmId"))
 export type VmId = typeof VmId.Type
-export const MigrationId = idString("migration").pipe(Schema.brand("MigrationId"))
+export const MigrationId = IdString("migration").pipe(Schema.brand("MigrationId"))
 export type MigrationId = typeof MigrationId.Type
 
 /** Event ids are UUID-shaped strings drawn from the engine's seeded PRNG (never randomUUID). */

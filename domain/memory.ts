@@ -29,6 +29,22 @@ export const hostPhysicalFreePages = (host: Host): number =>
 export const defaultVmOverheadPages = (vcpus: number, staticMaxPages: number): number =>
   38 * vcpus + Math.ceil(staticMaxPages / 256)
 
+/**
+ * A host must leave room for guests: its overhead (Xen + dom0) below its total memory. An overhead of all
+ * of it or more leaves a host that can never take a VM and whose free memory is zero or less. Undefined
+ * when the host is possible.
+ */
+export const hostOverheadProblem = (memoryTotalPages: number, memoryOverheadPages: number): string | undefined =>
+  memoryOverheadPages < memoryTotalPages
+    ? undefined
+    : `an overhead below the host's memory (${memoryTotalPages} pages), leaving room for VMs`
+
+/** XAPI's admission rule on an empty host: the VM's dynamic_min + overhead within total − host overhead. */
+export const fitsEmptyHost = (
+  host: { readonly memoryTotalPages: number; readonly memoryOverheadPages: number },
+  vm: { readonly dynamicMinPages: number; readonly overheadPages: number }
+): boolean => vm.dynamicMinPages + vm.overheadPages <= host.memoryTotalPages - host.memoryOverheadPages
+
 /** The chain in order, each with its name in messages (checked on every VM creation: nothing is built). */
 const memoryChain: ReadonlyArray<readonly [string, keyof MemoryConstraints]> = [
   ["staticMin", "staticMinPages"],

@@ -10,9 +10,11 @@
  *
  * Units and limits: memory in pages of 4 KiB (VMs) or MiB (hosts), rates with units, times in µs. The
  * sizes are small on purpose (hosts of 512 MiB-2 GiB, VMs of 8-512 MiB on 1-10 Gbit/s links) so that a run
- * takes milliseconds, while still letting VMs fail to fit, migrations fail to converge and links share.
+ * takes milliseconds, while still letting VMs fail to fit (a full pool: each VM alone fits some empty host,
+ * as an input must), migrations fail to converge and links share.
  */
 import fc from "fast-check"
+import { defaultVmOverheadPages, fitsEmptyHost } from "../domain/memory.js"
 
 export const PAGE_SIZE_BYTES = 4096
 const PAGES_PER_MIB = 256
@@ -288,6 +290,23 @@ const memoryJson = (m: MemoryDraw, capPages: number) => {
   }
 }
 
+/**
+ * A VM's memory as drawn, scaled down only if it would fit no host of the pool even when empty: a
+ * scenario with such a VM is refused as input (simulations/compile.ts), and a generated one must compile.
+ * With static max at most `fitPages`, dynamic min + XAPI's overhead is within the roomiest host's room.
+ */
+const fittedMemoryJson = (m: MemoryDraw, capPages: number, vcpus: number, roomPages: number) => {
+  const drawn = memoryJson(m, capPages)
+  const vm = {
+    dynamicMinPages: targetPagesOf({ target: drawn.dynamicMin }),
+    overheadPages: defaultVmOverheadPages(vcpus, targetPagesOf({ target: drawn.staticMax }))
+  }
+  if (fitsEmptyHost({ memoryTotalPages: roomPages, memoryOverheadPages: 0 }, vm)) return drawn
+  // dynamic min <= static max <= fitPages, and the overhead is 38 per vCPU + ceil(static max / 256)
+  const fitPages = Math.floor(((roomPages - 38 * vcpus - 1) * 256) / 257)
+  return memoryJson(m, Math.min(capPages, fitPages))
+}
+
 const policyJson = (draw: CaseDraw): unknown => {
   switch (draw.swarm.policy) {
     case "xen":
@@ -357,10 +376,16 @@ const targetPagesOf = (json: { target: string }): number => Number(json.target.r
  */
 export const scenarioOf = (draw: CaseDraw, options: CaseOptions = {}): ScenarioJson => {
   const kinds = options.workloads ?? draw.swarm.workloads
+  const roomPages = Math.max(...draw.hosts.map((h) => (h.memoryMiB - h.overheadMiB) * PAGES_PER_MIB))
   const vms = draw.vms.map((v, i) => {
     const workload = workloadJson(v.workload, kinds)
     const pages = typeof workload === "object" && (workload as { model: string }).model === "pages"
-    const memory = memoryJson(v.memory, pages ? PAGES_MODEL_MAX_PAGES : Number.MAX_SAFE_INTEGER)
+    const memory = fittedMemoryJson(
+      v.memory,
+      pages ? PAGES_MODEL_MAX_PAGES : Number.MAX_SAFE_INTEGER,
+      v.vcpus,
+      roomPages
+    )
     return {
       id: vmName(i),
       vcpus: v.vcpus,

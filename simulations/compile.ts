@@ -4,8 +4,19 @@
  */
 import { Either } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../domain/commands.js"
-import { hostId, poolId, vmId, type HostId, type PoolId, type VmId } from "../domain/ids.js"
-import { defaultVmOverheadPages } from "../domain/memory.js"
+import {
+  hostId,
+  idExpected,
+  isId,
+  poolId,
+  quoteId,
+  vmId,
+  type HostId,
+  type IdKind,
+  type PoolId,
+  type VmId
+} from "../domain/ids.js"
+import { defaultVmOverheadPages, fitsEmptyHost, hostOverheadProblem } from "../domain/memory.js"
 import {
   parseDurationUs,
   parsePercent,
@@ -15,6 +26,7 @@ import {
   type UnitError
 } from "../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../engine/config.js"
+import { ignoredParameter, type PolicyParameter } from "../engine/migration/policy.js"
 import {
   inputError,
   type InputError,
@@ -59,17 +71,51 @@ const unit = <A>(source: string, path: string, result: Either.Either<A, UnitErro
   return result.right
 }
 
+/**
+ * Each spec's ids (`count` expands a prefix: `h` → `h1` … `hN`), checked against the id grammar (a prefix
+ * that is valid can still make an id too long) and against each other: one id, one host or VM.
+ */
 const expand = <T extends { readonly id: string; readonly count?: number | undefined }>(
+  source: string,
+  list: "hosts" | "vms",
   specs: ReadonlyArray<T>
-): ReadonlyArray<{ readonly spec: T; readonly index: number; readonly id: string }> =>
-  specs.flatMap((spec, index) =>
-    spec.count === undefined
-      ? [{ spec, index, id: spec.id }]
-      : Array.from({ length: spec.count }, (_, k) => ({ spec, index, id: `${spec.id}${k + 1}` }))
-  )
+): ReadonlyArray<{ readonly spec: T; readonly index: number; readonly id: string }> => {
+  const kind: IdKind = list === "hosts" ? "host" : "VM"
+  const declaredBy = new Map<string, number>()
+  return specs.flatMap((spec, index) => {
+    const ids =
+      spec.count === undefined ? [spec.id] : Array.from({ length: spec.count }, (_, k) => `${spec.id}${k + 1}`)
+    const path = `${list}[${index}].id`
+    const last = ids[ids.length - 1]!
+    if (!isId(last))
+      throw new CompileFailure(
+        inputError(
+          source,
+          path,
+          `${idExpected(kind)}; with count ${spec.count} the last id, ${quoteId(last)}, is ${last.length} characters`
+        )
+      )
+    for (const id of ids) {
+      const before = declaredBy.get(id)
+      if (before !== undefined)
+        throw new CompileFailure(
+          inputError(source, path, `a ${kind} id not used by another ${kind} (${list}[${before}] declares '${id}')`)
+        )
+      declaredBy.set(id, index)
+    }
+    return ids.map((id) => ({ spec, index, id }))
+  })
+}
+
+/** A size that must hold at least one page (a host's or a VM's memory). */
+const pagesAtLeastOne = (source: string, path: string, text: string, pageSizeBytes: number): number => {
+  const pages = unit(source, path, parseSizePages(text, pageSizeBytes))
+  if (pages < 1) throw new CompileFailure(inputError(source, path, `at least one page (got '${text}')`))
+  return pages
+}
 
 const vmMemoryPages = (source: string, path: string, spec: VmSpec, pageSizeBytes: number) => {
-  const pages = (field: string, text: string) => unit(source, `${path}.${field}`, parseSizePages(text, pageSizeBytes))
+  const pages = (field: string, text: string) => pagesAtLeastOne(source, `${path}.${field}`, text, pageSizeBytes)
   if (typeof spec.memory === "string") {
     const all = pages("memory", spec.memory)
     return { staticMin: all, dynamicMin: all, target: all, dynamicMax: all, staticMax: all }
@@ -110,7 +156,22 @@ const workloadOf = (
   }
 }
 
+/** A policy spec's options: each one the policy reads (engine/migration/policy.ts), with its unit. */
+export const checkPolicyParameters = (
+  spec: Scenario["policy"]
+): { readonly path: string; readonly expected: string } | undefined => {
+  if (typeof spec === "string") return undefined
+  for (const parameter of ["maxDowntime", "roundsMax"] as const satisfies ReadonlyArray<PolicyParameter>) {
+    if (spec[parameter] === undefined) continue
+    const problem = ignoredParameter(spec.name, parameter)
+    if (problem !== undefined) return { path: `policy.${parameter}`, expected: problem }
+  }
+  return undefined
+}
+
 const policyOf = (source: string, spec: Scenario["policy"]): PolicyConfig => {
+  const ignored = checkPolicyParameters(spec)
+  if (ignored !== undefined) throw new CompileFailure(inputError(source, ignored.path, ignored.expected))
   if (typeof spec === "string") return { name: spec }
   const maxDowntimeUs = spec.maxDowntime
     ? unit(source, "policy.maxDowntime", parseDurationUs(spec.maxDowntime))
@@ -146,14 +207,80 @@ const checkReferences = (
   if (item.op === "set-memory-target") unit(source, `${path}.target`, parseSizePages(item.target, pageSizeBytes))
 }
 
+/** Which VMs must fit some host of the pool when it is empty (compileScenario's `vmsMustFit`). */
+export type VmsMustFit = "all" | "started" | "none"
+
+const compileHost = (
+  source: string,
+  index: number,
+  id: string,
+  spec: Scenario["hosts"][number],
+  pageSizeBytes: number
+): JoinHost => {
+  const path = `hosts[${index}]`
+  const memoryTotalPages = pagesAtLeastOne(source, `${path}.memory`, spec.memory, pageSizeBytes)
+  const memoryOverheadPages = unit(source, `${path}.overhead`, parseSizePages(spec.overhead, pageSizeBytes))
+  const overhead = hostOverheadProblem(memoryTotalPages, memoryOverheadPages)
+  if (overhead !== undefined)
+    throw new CompileFailure(inputError(source, `${path}.overhead`, `${overhead} (got ${memoryOverheadPages} pages)`))
+  const nicBandwidthBytesPerS = unit(source, `${path}.nic`, parseRateBytesPerS(spec.nic, pageSizeBytes))
+  if (nicBandwidthBytesPerS < 1)
+    throw new CompileFailure(inputError(source, `${path}.nic`, `a positive rate (got '${spec.nic}')`))
+  return {
+    _tag: "JoinHost",
+    atUs: 0,
+    host: hostId(id),
+    memoryTotalPages,
+    memoryOverheadPages,
+    nicBandwidthBytesPerS,
+    cpus: spec.cpus
+  }
+}
+
+const compileVm = (source: string, index: number, id: string, spec: VmSpec, pageSizeBytes: number): CreateVm => {
+  const m = vmMemoryPages(source, `vms[${index}]`, spec, pageSizeBytes)
+  return {
+    _tag: "CreateVm",
+    atUs: 0,
+    vm: vmId(id),
+    vcpus: spec.vcpus,
+    memoryStaticMinPages: m.staticMin,
+    memoryDynamicMinPages: m.dynamicMin,
+    memoryTargetPages: m.target,
+    memoryDynamicMaxPages: m.dynamicMax,
+    memoryStaticMaxPages: m.staticMax,
+    memoryOverheadPages: defaultVmOverheadPages(spec.vcpus, m.staticMax)
+  }
+}
+
+/**
+ * A VM that fits no host even when the pool is empty can never run: its every start is refused. Where
+ * the hosts are all known (a scenario), that is a mistake in the input, not a story: refused here.
+ */
+const checkFits = (source: string, index: number, create: CreateVm, hosts: ReadonlyArray<JoinHost>): void => {
+  const vm = { dynamicMinPages: create.memoryDynamicMinPages, overheadPages: create.memoryOverheadPages ?? 0 }
+  if (hosts.some((host) => fitsEmptyHost(host, vm))) return
+  const needs = vm.dynamicMinPages + vm.overheadPages
+  const room = Math.max(0, ...hosts.map((h) => h.memoryTotalPages - h.memoryOverheadPages))
+  const hostsSay = hosts.length === 0 ? "the pool has no hosts" : `the roomiest host has ${room} pages free when empty`
+  throw new CompileFailure(
+    inputError(
+      source,
+      `vms[${index}].memory`,
+      `a VM that fits on some host of the pool when it is empty: it needs ${needs} pages (dynamic min + overhead), ${hostsSay}`
+    )
+  )
+}
+
 const compileUnsafe = (
   source: string,
   scenario: Scenario,
-  seedOverride?: number,
-  poolOverride?: string
+  options: { readonly seed?: number; readonly pool?: string; readonly vmsMustFit?: VmsMustFit }
 ): CompiledScenario => {
   const pageSizeBytes = unit(source, "pool.pageSize", parseSizeBytes(scenario.pool.pageSize))
-  const pool = poolId(poolOverride ?? scenario.pool.id)
+  if (pageSizeBytes < 1)
+    throw new CompileFailure(inputError(source, "pool.pageSize", `a positive size (got '${scenario.pool.pageSize}')`))
+  const pool = poolId(options.pool ?? scenario.pool.id)
   const setup: PoolCommand[] = [
     {
       _tag: "CreatePool",
@@ -163,42 +290,22 @@ const compileUnsafe = (
       linkLatencyUs: unit(source, "pool.linkLatency", parseDurationUs(scenario.pool.linkLatency))
     }
   ]
-  const hostIds: HostId[] = []
-  for (const { spec, index, id } of expand(scenario.hosts)) {
-    const path = `hosts[${index}]`
-    const join: JoinHost = {
-      _tag: "JoinHost",
-      atUs: 0,
-      host: hostId(id),
-      memoryTotalPages: unit(source, `${path}.memory`, parseSizePages(spec.memory, pageSizeBytes)),
-      memoryOverheadPages: unit(source, `${path}.overhead`, parseSizePages(spec.overhead, pageSizeBytes)),
-      nicBandwidthBytesPerS: unit(source, `${path}.nic`, parseRateBytesPerS(spec.nic, pageSizeBytes)),
-      cpus: spec.cpus
-    }
-    setup.push(join)
-    hostIds.push(join.host)
-  }
+  const joins = expand(source, "hosts", scenario.hosts).map(({ spec, index, id }) =>
+    compileHost(source, index, id, spec, pageSizeBytes)
+  )
+  setup.push(...joins)
+  const hostIds: HostId[] = joins.map((join) => join.host)
   const workloads = new Map<VmId, VmWorkload>()
   const loads = new Map<VmId, CompiledLoad>()
   const starts: PoolCommand[] = []
-  for (const { spec, index, id } of expand(scenario.vms)) {
+  const mustFit = options.vmsMustFit ?? "all"
+  for (const { spec, index, id } of expand(source, "vms", scenario.vms)) {
     const path = `vms[${index}]`
-    const m = vmMemoryPages(source, path, spec, pageSizeBytes)
-    const vm = vmId(id)
-    const create: CreateVm = {
-      _tag: "CreateVm",
-      atUs: 0,
-      vm,
-      vcpus: spec.vcpus,
-      memoryStaticMinPages: m.staticMin,
-      memoryDynamicMinPages: m.dynamicMin,
-      memoryTargetPages: m.target,
-      memoryDynamicMaxPages: m.dynamicMax,
-      memoryStaticMaxPages: m.staticMax,
-      memoryOverheadPages: defaultVmOverheadPages(spec.vcpus, m.staticMax)
-    }
+    const create = compileVm(source, index, id, spec, pageSizeBytes)
+    const vm = create.vm
+    if (mustFit === "all" || (mustFit === "started" && spec.start)) checkFits(source, index, create, joins)
     setup.push(create)
-    workloads.set(vm, workloadOf(source, `${path}.workload`, spec.workload, m.target, pageSizeBytes))
+    workloads.set(vm, workloadOf(source, `${path}.workload`, spec.workload, create.memoryTargetPages, pageSizeBytes))
     if (spec.load) {
       const load = compileLoad(spec.load, workloads.get(vm)!, pageSizeBytes)
       loads.set(vm, load)
@@ -234,7 +341,7 @@ const compileUnsafe = (
     .sort((a, b) => a.atUs - b.atUs || a.index - b.index)
   return {
     name: scenario.name,
-    seed: seedOverride ?? scenario.seed,
+    seed: options.seed ?? scenario.seed,
     pool,
     pageSizeBytes,
     setup,
@@ -248,13 +355,24 @@ const compileUnsafe = (
   }
 }
 
+export interface CompileOptions {
+  readonly seed?: number
+  readonly pool?: string
+  /**
+   * Which VMs must fit some host when the pool is empty: `all` (default) where the hosts are all known,
+   * as in a scenario; `started` for a trace header, whose VMs started at time 0 can only go to the
+   * header's hosts while later records may add hosts for the others; `none` for a trace record's VM.
+   */
+  readonly vmsMustFit?: VmsMustFit
+}
+
 export const compileScenario = (
   source: string,
   scenario: Scenario,
-  options: { readonly seed?: number; readonly pool?: string } = {}
+  options: CompileOptions = {}
 ): Either.Either<CompiledScenario, InputError> => {
   try {
-    return Either.right(compileUnsafe(source, scenario, options.seed, options.pool))
+    return Either.right(compileUnsafe(source, scenario, options))
   } catch (error) {
     if (error instanceof CompileFailure) return Either.left(error.error)
     throw error

@@ -12,7 +12,7 @@
  */
 import { Schema } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
-import { vmId, type VmId } from "../domain/ids.js"
+import { IdString, vmId, type VmId } from "../domain/ids.js"
 import { parseSizePages } from "../domain/units.js"
 import { ACCESSES_PER_CALL_MAX } from "../engine/memory.js"
 import type { Simulation } from "../engine/simulation.js"
@@ -28,14 +28,14 @@ const inputError = (source: string, path: string, expected: string): InputError 
 
 const Duration = Schema.String.annotations({ description: "a duration with a unit, e.g. 30ms, 12.5s, 42us" })
 const Size = Schema.String.annotations({ description: "a size with a unit, e.g. 4GiB, 2048MiB, 1048576pages" })
-const Id = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))
+const VmIdString = IdString("VM")
 const Gfn = Schema.Int.pipe(Schema.nonNegative())
 const Burst = Schema.Int.pipe(Schema.between(1, ACCESSES_PER_CALL_MAX))
 
 export const SetPagingTargetItem = Schema.Struct({
   at: Duration,
   op: Schema.Literal("set-paging-target"),
-  vm: Id,
+  vm: VmIdString,
   /** xenpaging's target for the VM's resident pages. */
   target: Size
 })
@@ -43,7 +43,7 @@ export const SetPagingTargetItem = Schema.Struct({
 export const GuestAccessItem = Schema.Struct({
   at: Duration,
   op: Schema.Literal("guest-access"),
-  vm: Id,
+  vm: VmIdString,
   /** Exactly one of `gfns`, `range`, `random`. */
   gfns: Schema.optional(Schema.Array(Gfn).pipe(Schema.maxItems(ACCESSES_PER_CALL_MAX))),
   range: Schema.optional(Schema.Struct({ first: Gfn, count: Burst })),

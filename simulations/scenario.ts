@@ -4,6 +4,8 @@
  * (`64GiB`, `10Gbit/s`, `30ms`), parsed by domain/units.ts; every error names its JSON path.
  */
 import { Either, ParseResult, Schema } from "effect"
+import { IdString } from "../domain/ids.js"
+import { VCPUS_EXPECTED, VCPUS_MAX } from "../domain/limits.js"
 import { parseDurationUs } from "../domain/units.js"
 import { ConsolidateItem, VmLoad } from "./load.js"
 import { GuestAccessItem, SetPagingTargetItem } from "./memoryOps.js"
@@ -11,12 +13,19 @@ import { GuestAccessItem, SetPagingTargetItem } from "./memoryOps.js"
 const Size = Schema.String.annotations({ description: "a size with a unit, e.g. 4GiB, 2048MiB, 1048576pages" })
 const Rate = Schema.String.annotations({ description: "a rate with a unit, e.g. 125MiB/s, 1Gbit/s, 2000pages/s" })
 const Duration = Schema.String.annotations({ description: "a duration with a unit, e.g. 30ms, 12.5s, 42us" })
-const Id = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))
+/** Ids follow domain/ids.ts's one grammar; with `count`, a host or VM id is a prefix (compile.ts checks the ids it makes). */
+const PoolIdText = IdString("pool")
+const HostIdText = IdString("host")
+const VmIdText = IdString("VM")
+/** XAPI's VCPUs_max within Xen's HVM_MAX_VCPUS (domain/limits.ts). */
+export const Vcpus = Schema.Int.pipe(
+  Schema.between(1, VCPUS_MAX, { message: (issue) => `${VCPUS_EXPECTED}, got ${String(issue.actual)}` })
+)
 const Count = Schema.Int.pipe(Schema.between(1, 100_000))
 
 export const HostSpec = Schema.Struct({
   /** With `count`, a prefix: ids are `${id}1` … `${id}${count}`. */
-  id: Id,
+  id: HostIdText,
   count: Schema.optional(Count),
   memory: Size,
   overhead: Schema.optionalWith(Size, { default: () => "1GiB" }),
@@ -52,12 +61,12 @@ export const MemorySpec = Schema.Union(
 )
 
 export const VmSpec = Schema.Struct({
-  id: Id,
+  id: VmIdText,
   count: Schema.optional(Count),
-  vcpus: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2 }),
+  vcpus: Schema.optionalWith(Vcpus, { default: () => 2 }),
   memory: MemorySpec,
   /** Start on this host; without it the pool places the VM. Omit `start: false` to leave it Halted. */
-  host: Schema.optional(Id),
+  host: Schema.optional(HostIdText),
   start: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   workload: Schema.optional(Workload),
   /** CPU load over time (simulations/load.ts): drives the dirty rate and the consolidation controller. */
@@ -80,29 +89,38 @@ export const MAINTENANCE_DEFAULT = "60s"
 
 const at = { at: Duration }
 export const ScheduleItem = Schema.Union(
-  Schema.Struct({ ...at, op: Schema.Literal("migrate"), vm: Id, to: Id }),
-  Schema.Struct({ ...at, op: Schema.Literal("evacuate"), host: Id }),
+  Schema.Struct({ ...at, op: Schema.Literal("migrate"), vm: VmIdText, to: HostIdText }),
+  Schema.Struct({ ...at, op: Schema.Literal("evacuate"), host: HostIdText }),
   Schema.Struct({
     ...at,
     op: Schema.Literal("rolling-maintenance"),
     /** Hosts in order; default every host in id order. */
-    hosts: Schema.optional(Schema.Array(Id)),
+    hosts: Schema.optional(Schema.Array(HostIdText)),
     /** Time a host stays in maintenance once empty, before it is enabled again. */
     maintenance: Schema.optionalWith(Duration, { default: () => MAINTENANCE_DEFAULT })
   }),
-  Schema.Struct({ ...at, op: Schema.Literal("disable-host", "enable-host", "fail-host", "recover-host"), host: Id }),
-  Schema.Struct({ ...at, op: Schema.Literal("start-vm"), vm: Id, host: Schema.optional(Id) }),
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("disable-host", "enable-host", "fail-host", "recover-host"),
+    host: HostIdText
+  }),
+  Schema.Struct({ ...at, op: Schema.Literal("start-vm"), vm: VmIdText, host: Schema.optional(HostIdText) }),
   Schema.Struct({
     ...at,
     op: Schema.Literal("shutdown-vm", "pause-vm", "unpause-vm", "suspend-vm", "resume-vm", "destroy-vm"),
-    vm: Id,
+    vm: VmIdText,
     hard: Schema.optional(Schema.Boolean),
-    host: Schema.optional(Id)
+    host: Schema.optional(HostIdText)
   }),
-  Schema.Struct({ ...at, op: Schema.Literal("set-memory-target"), vm: Id, target: Size }),
-  Schema.Struct({ ...at, op: Schema.Literal("fail-link", "restore-link"), host: Id }),
+  Schema.Struct({ ...at, op: Schema.Literal("set-memory-target"), vm: VmIdText, target: Size }),
+  Schema.Struct({ ...at, op: Schema.Literal("fail-link", "restore-link"), host: HostIdText }),
   /** The host's NIC runs at `percent` of its bandwidth until restored. */
-  Schema.Struct({ ...at, op: Schema.Literal("slow-link"), host: Id, percent: Schema.Int.pipe(Schema.between(1, 100)) }),
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("slow-link"),
+    host: HostIdText,
+    percent: Schema.Int.pipe(Schema.between(1, 100))
+  }),
   /** The consolidation controller (engine/consolidation.ts), every `every` until `until`. */
   ConsolidateItem,
   /** Paging: xenpaging's target and guest accesses (simulations/memoryOps.ts). */
@@ -118,7 +136,7 @@ export const Scenario = Schema.Struct({
   description: Schema.optional(Schema.String),
   seed: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1 }),
   pool: Schema.Struct({
-    id: Id,
+    id: PoolIdText,
     pageSize: Schema.optionalWith(Size, { default: () => "4KiB" }),
     linkLatency: Schema.optionalWith(Duration, { default: () => "100us" })
   }),
@@ -162,7 +180,9 @@ export const inputError = (source: string, path: string, expected: string, line?
 export const firstIssue = (source: string, error: ParseResult.ParseError, line?: number): InputError => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const issue = issues[0]
-  return inputError(source, formatPath(issue?.path ?? []) || "(root)", issue?.message ?? "a valid value", line)
+  // effect's own messages read "Expected a number, actual …"; the error already says "expected".
+  const expected = (issue?.message ?? "a valid value").replace(/^Expected /, "")
+  return inputError(source, formatPath(issue?.path ?? []) || "(root)", expected, line)
 }
 
 const decodeScenario = Schema.decodeUnknownEither(Scenario, { errors: "first", onExcessProperty: "error" })

@@ -15,6 +15,7 @@ import {
   type UnitError
 } from "../../domain/units.js"
 import { runSingleMigration } from "../../engine/migration/index.js"
+import { ignoredParameter, type PolicyName } from "../../engine/migration/policy.js"
 import { CliFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
 import { printLine } from "../output.js"
@@ -27,6 +28,56 @@ const parsed = <A>(option: string, input: string, result: Either.Either<A, UnitE
     : Effect.fail(
         new CliFailure({ what: `bad --${option}`, where: input, expected: `expected ${result.left.expected}` })
       )
+
+/** What decides whether an option is read: the policy, the model, and whether the guest writes at all. */
+interface Chosen {
+  readonly policy: PolicyName
+  readonly model: "rate" | "pages"
+  readonly dirtyRateBytesPerS: number
+  readonly maxDowntime: Option.Option<string>
+  readonly workingSet: Option.Option<string>
+  readonly seed: Option.Option<number>
+}
+
+/**
+ * The options given that the chosen policy or model would ignore, each with why, naming the option that
+ * makes it ignored. The policies' own list (engine/migration/policy.ts) says which reads --max-downtime;
+ * an idle guest (no --dirty-rate, or 0) writes nothing, so neither its working set nor a seed for its
+ * writes changes anything; the rate model draws no random numbers.
+ */
+export const ignoredOptions = (o: Chosen): ReadonlyArray<{ readonly option: string; readonly expected: string }> => {
+  const ignored: Array<{ option: string; expected: string }> = []
+  const downtime = ignoredParameter(o.policy, "maxDowntime", { parameter: "--max-downtime", policy: "--policy" })
+  if (Option.isSome(o.maxDowntime) && downtime !== undefined)
+    ignored.push({ option: `--max-downtime ${o.maxDowntime.value}`, expected: downtime })
+  const idle = o.dirtyRateBytesPerS === 0
+  if (Option.isSome(o.workingSet) && idle)
+    ignored.push({
+      option: `--working-set ${o.workingSet.value}`,
+      expected:
+        "no --working-set without a --dirty-rate above 0: an idle guest writes nothing, so its working set is ignored"
+    })
+  if (Option.isSome(o.seed) && o.model === "rate")
+    ignored.push({
+      option: `--seed ${o.seed.value}`,
+      expected: "no --seed with --model rate: the rate model draws no random numbers; --model pages uses it"
+    })
+  else if (Option.isSome(o.seed) && idle)
+    ignored.push({
+      option: `--seed ${o.seed.value}`,
+      expected: "no --seed without a --dirty-rate above 0: the seed draws an idle guest's writes, and it writes nothing"
+    })
+  return ignored
+}
+
+const refuseIgnored = (ignored: ReturnType<typeof ignoredOptions>) => {
+  const first = ignored[0]
+  return first === undefined
+    ? Effect.void
+    : Effect.fail(
+        new CliFailure({ what: "option ignored", where: first.option, expected: `expected ${first.expected}` })
+      )
+}
 
 export const migrateModelCommand = Command.make(
   "migrate-model",
@@ -54,7 +105,10 @@ export const migrateModelCommand = Command.make(
     ),
     pageSize: unitOption("page-size", "page size (default 4KiB)").pipe(Options.optional),
     latency: unitOption("latency", "link latency added to each round (default 0us)").pipe(Options.optional),
-    seed: Options.integer("seed").pipe(Options.withDescription("root seed (default 1)"), Options.withDefault(1)),
+    seed: Options.integer("seed").pipe(
+      Options.withDescription("root seed of the pages model's writes (default 1)"),
+      Options.optional
+    ),
     json: jsonOption
   },
   (o) =>
@@ -103,6 +157,7 @@ export const migrateModelCommand = Command.make(
       const latencyUs = Option.isSome(o.latency)
         ? yield* parsed("latency", o.latency.value, parseDurationUs(o.latency.value))
         : 0
+      yield* refuseIgnored(ignoredOptions({ ...o, dirtyRateBytesPerS }))
       const result = runSingleMigration({
         memoryBytes,
         bandwidthBytesPerS,
@@ -112,7 +167,7 @@ export const migrateModelCommand = Command.make(
         maxDowntimeUs,
         model: o.model,
         pageSizeBytes,
-        seed: o.seed,
+        seed: Option.getOrElse(o.seed, () => 1),
         latencyUs
       })
       if (o.json) return yield* printJson(result)

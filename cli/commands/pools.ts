@@ -6,6 +6,7 @@ import { formatDurationUs } from "../../domain/units.js"
 import { EventStore } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
+import { checkedPoolId } from "../poolId.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf, table } from "../shared.js"
 import { printLine } from "../output.js"
 import { Schema } from "effect"
@@ -23,6 +24,7 @@ export const listPools = Effect.gen(function* () {
 /** Fails with a one-line error naming the pools that do exist when `pool` is not one of them. */
 export const requirePool = (pool: PoolId) =>
   Effect.gen(function* () {
+    yield* checkedPoolId(pool)
     const store = yield* EventStore
     const last = yield* store.lastRevision(poolStreamName(pool))
     if (last !== undefined) return last

@@ -19,6 +19,7 @@ import { fileInput, readTraceHeader, TraceReplay, validateTrace, type TraceInput
 import { catchUpSnapshots } from "../../projections/snapshots.js"
 import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
+import { checkedPoolId } from "../poolId.js"
 import { EventSpool, spoolMemoryEventsFromEnv } from "../eventSpool.js"
 import { checkedSeed, jsonOption, printJson, quietOption, seedOption, storeOption, storeUrlOf } from "../shared.js"
 import { makeProgress, type Progress } from "../progress.js"
@@ -170,6 +171,8 @@ export const replayCommand = Command.make(
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
       const spoolMemoryEventsMax = yield* spoolMemoryEventsFromEnv()
+      // The command line first: a bad --pool is refused before the trace is read.
+      if (Option.isSome(pool)) yield* checkedPoolId(pool.value)
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input)
       const { output, pageSizeBytes } = yield* withNewPool(header.poolId, Option.getOrUndefined(pool), (id) =>

@@ -18,6 +18,7 @@ import { startScenario } from "../../simulations/run.js"
 import { parseScenarioJson } from "../../simulations/scenario.js"
 import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
+import { checkedPoolId } from "../poolId.js"
 import {
   jsonOption,
   quietOption,
@@ -233,6 +234,8 @@ export const simulateCommand = Command.make(
   ({ scenario, seed, pool, store, json, quiet }) =>
     Effect.gen(function* () {
       const rootSeed = yield* checkedSeed(seed)
+      // The command line first: a bad --pool is refused before the scenario is read.
+      if (Option.isSome(pool)) yield* checkedPoolId(pool.value)
       const base = yield* loadScenario(scenario, rootSeed === undefined ? {} : { seed: rootSeed })
       const { output } = yield* withNewPool(base.pool, Option.getOrUndefined(pool), (id) =>
         runIntoStore({ ...base, pool: id }, makeProgress(!json && !quiet))

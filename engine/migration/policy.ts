@@ -191,6 +191,38 @@ export type PolicyName = (typeof policyNames)[number]
 
 export const isPolicyName = (name: string): name is PolicyName => (policyNames as ReadonlyArray<string>).includes(name)
 
+/** The options a policy spec may carry (scenario `policy`, a trace's `policy`, `migrate-model`'s flags). */
+export type PolicyParameter = "maxDowntime" | "roundsMax"
+
+/**
+ * The options each policy reads; it ignores any other, so an input that gives one is refused rather than
+ * run as if it mattered (docs/decisions.md, "Inputs"). xen-legacy stops at DEF_MAX_ITERS, not a round cap.
+ */
+export const policyParameters: Readonly<Record<PolicyName, ReadonlyArray<PolicyParameter>>> = {
+  xen: ["roundsMax"],
+  "xen-legacy": [],
+  "max-downtime": ["maxDowntime", "roundsMax"]
+}
+
+/** The policies that read `parameter`, in `policyNames` order. */
+export const policiesUsing = (parameter: PolicyParameter): ReadonlyArray<PolicyName> =>
+  policyNames.filter((name) => policyParameters[name].includes(parameter))
+
+/**
+ * Why `policy` cannot take `parameter`, naming both as the input spells them (`maxDowntime` and `policy`
+ * in a scenario, `--max-downtime` and `--policy` on the command line); undefined when the policy reads it.
+ */
+export const ignoredParameter = (
+  policy: PolicyName,
+  parameter: PolicyParameter,
+  spelling: { readonly parameter: string; readonly policy: string } = { parameter, policy: "policy" }
+): string | undefined => {
+  if (policyParameters[policy].includes(parameter)) return undefined
+  const users = policiesUsing(parameter)
+  const list = users.length === 1 ? users[0]! : `${users.slice(0, -1).join(", ")} and ${users[users.length - 1]!}`
+  return `no ${spelling.parameter} with ${spelling.policy} ${policy}: only ${list} ${users.length === 1 ? "uses" : "use"} it`
+}
+
 export interface PolicyOptions {
   /** max-downtime only. */
   readonly maxDowntimeUs?: number

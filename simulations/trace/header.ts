@@ -72,7 +72,8 @@ export const compileHeader = (
   if (Either.isLeft(decoded)) return Either.left(schemaIssue(source, decoded.left, line))
   const header = decoded.right
   const name = header.name ?? fallbackName
-  const compiled = compileScenario(source, asScenario(header, name))
+  // The header's VMs that start at time 0 can only go to its hosts; records may add hosts for the rest.
+  const compiled = compileScenario(source, asScenario(header, name), { vmsMustFit: "started" })
   if (Either.isLeft(compiled)) {
     const e = compiled.left
     return Either.left(inputError(source, headerPath(e.path), e.expected, line))

@@ -21,12 +21,15 @@ import { makeTransferFactory } from "../../engine/migration/precopy.js"
 import { NO_MORE_WRITES_US, type PageWriter } from "../../engine/migration/workload.js"
 import { Simulation, type EmittedEvent, type RunResult } from "../../engine/simulation.js"
 import type { TransferContext } from "../../engine/transfer.js"
-import type { InputError } from "../scenario.js"
+import type { PoolCommand } from "../../domain/commands.js"
+import type { DomainError } from "../../domain/errors.js"
+import { inputError, type InputError } from "../scenario.js"
 import { TraceFedWriter, WriteQueue, type Horizon } from "./feed.js"
 import type { CompiledHeader } from "./header.js"
 import type { TraceInput } from "./lines.js"
 import { TraceInputError, TraceReader, type ReadRecord, type TraceReaderOptions } from "./reader.js"
 import { recordGfns, type TraceAction } from "./resolve.js"
+import type { TraceOp } from "./schema.js"
 
 /** At most this many records are read ahead of the clock; a longer slice of one µs is read in parts. */
 export const READ_AHEAD_RECORDS_MAX_DEFAULT = 65_536
@@ -90,6 +93,8 @@ export class TraceReplay {
   readonly sim: Simulation
   readonly header: CompiledHeader
   private readonly reader: TraceReader
+  /** The trace's name, for errors. */
+  private readonly source: string
   private readonly horizon: Horizon = { us: 0 }
   private readonly queues = new Map<VmId, WriteQueue>()
   /** VMs whose running migration looks ahead at writes (xen-legacy, pages model). */
@@ -109,6 +114,7 @@ export class TraceReplay {
   }
 
   private constructor(input: TraceInput, options: ReplayOptions) {
+    this.source = input.name
     this.reader = new TraceReader(input, options.reader)
     this.header = this.reader.header
     this.readAheadRecordsMax = options.readAheadRecordsMax ?? READ_AHEAD_RECORDS_MAX_DEFAULT
@@ -261,7 +267,8 @@ export class TraceReplay {
     const sim = this.sim
     switch (action._tag) {
       case "Submit":
-        sim.attempt(action.command, action.operation)
+        if (action.recorded !== undefined) this.performRecorded(action.command, action.recorded)
+        else sim.attempt(action.command, action.operation)
         return
       case "CreateVm":
         sim.attempt(action.command, `create-vm ${action.command.vm}`)
@@ -294,6 +301,25 @@ export class TraceReplay {
     }
   }
 
+  /**
+   * A recorded migration step happened: unlike an operation the pool may refuse as part of the story, a
+   * step the pool refuses means the recording contradicts itself (a round renumbered, a paused round
+   * deleted, a commit before it). The replay stops there as a bad trace, naming the record's line.
+   */
+  private performRecorded(command: PoolCommand, recorded: { readonly line: number; readonly op: TraceOp }): void {
+    const result = this.sim.submit(command)
+    if (Either.isRight(result)) return
+    const error = result.left
+    throw new TraceInputError(
+      inputError(
+        this.source,
+        recordedField(recorded.op, error),
+        `a recorded step the pool accepts at this point (a recorded migration step happened; the pool refuses this one: ${error.message})`,
+        recorded.line
+      )
+    )
+  }
+
   /** The engine's hook: a pages-model migration of a VM starts; it consumes the VM's trace writes. */
   private writerFor(generated: PageWriter, context: TransferContext): PageWriter {
     const vm = context.vm
@@ -311,6 +337,20 @@ export class TraceReplay {
       this.queues.get(event.vm)?.detach(this.sim.nowUs)
       this.lookingAhead.delete(event.vm)
     }
+  }
+}
+
+/** The field of a recorded migration step that the pool's refusal is about. */
+const recordedField = (op: TraceOp, error: DomainError): string => {
+  if (error._tag === "MigrationUnknown") return "migration"
+  switch (op) {
+    case "migration-started":
+      if (error._tag === "MigrationFailed" && error.reason.startsWith("migration id")) return "migration"
+      return error._tag.startsWith("Vm") || error._tag === "OtherOperationInProgress" ? "vm" : "to"
+    case "migration-round-completed":
+      return error._tag === "MigrationBadPhase" && error.step.startsWith("round") ? "round" : "live"
+    default:
+      return "op"
   }
 }
 

@@ -9,10 +9,10 @@ import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
 import { parseDurationUs, parseSizePages, type UnitError } from "../../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../../engine/config.js"
-import { compileScenario } from "../compile.js"
+import { checkPolicyParameters, compileScenario } from "../compile.js"
 import { HostSpec, MAINTENANCE_DEFAULT, type PolicySpec, type Scenario, VmSpec } from "../scenario.js"
 import type { CompiledHeader } from "./header.js"
-import { pagingOps, type RecordOf, type TraceRecord } from "./schema.js"
+import { pagingOps, type RecordOf, type TraceOp, type TraceRecord } from "./schema.js"
 
 /** What a record asks of the replay. */
 export type TraceAction =
@@ -25,6 +25,11 @@ export type TraceAction =
       readonly command: PoolCommand
       readonly operation: string
       readonly recordedVm?: VmId
+      /**
+       * A recorded migration step (`migration-started` … `migration-aborted`): it happened, so the pool
+       * must accept it; a refusal is a bad trace at `line`, its field named by `field` (replay.ts).
+       */
+      readonly recorded?: { readonly line: number; readonly op: TraceOp }
     }
   /** Guest accesses now (engine/paging.ts): an access to a paged page faults. */
   | { readonly _tag: "Access"; readonly vm: VmId; readonly record: RecordOf<"access"> }
@@ -59,7 +64,8 @@ const ENGINE_MIGRATION_ID = /^m[0-9]+$/
 export class SymbolTable {
   private readonly hosts = new Map<string, string>()
   private readonly vms = new Map<string, VmSymbol>()
-  private readonly migrations = new Set<string>()
+  /** Recorded migrations by id, with the VM each moves (as declared when it started). */
+  private readonly migrations = new Map<string, VmSymbol>()
   /** Where the first engine-level `migrate` and the first recorded id shaped like the engine's were. */
   engineMigrateLine: number | undefined
   engineStyleIdLine: number | undefined
@@ -107,22 +113,25 @@ export class SymbolTable {
     })
   }
 
-  startMigration(id: string, line: number): void {
+  startMigration(id: string, line: number, vm: VmSymbol): void {
     if (ENGINE_MIGRATION_ID.test(id)) this.engineStyleIdLine ??= line
     if (this.engineMigrateLine !== undefined && ENGINE_MIGRATION_ID.test(id))
       throw new TraceFailure(
         "migration",
         `a migration id not of the form m<N>: the engine names the migrations of migrate records m1, m2, … (line ${this.engineMigrateLine} has one)`
       )
-    this.migrations.add(id)
+    this.migrations.set(id, vm)
   }
 
-  migration(id: string): void {
-    if (!this.migrations.has(id))
+  /** The VM a recorded migration moves. */
+  migration(id: string): VmSymbol {
+    const vm = this.migrations.get(id)
+    if (vm === undefined)
       throw new TraceFailure(
         "migration",
         `a migration started by an earlier migration-started record (no migration '${id}')`
       )
+    return vm
   }
 
   engineMigrate(line: number): void {
@@ -150,17 +159,21 @@ const decodeVmSpec = Schema.decodeUnknownSync(VmSpec)
 
 /** Compiles hosts or VMs written in a record exactly as a scenario would (defaults, units, workloads). */
 const compileParts = (header: CompiledHeader, parts: Pick<Scenario, "hosts" | "vms">) => {
-  const compiled = compileScenario("trace", {
-    format: "xenpool-scenario",
-    version: 1,
-    name: header.name,
-    seed: header.seed,
-    pool: { id: header.poolId, pageSize: header.pageSizeText, linkLatency: "0us" },
-    policy: "xen",
-    schedule: [],
-    limits: { simulatedTime: "1us", events: 1 },
-    ...parts
-  })
+  const compiled = compileScenario(
+    "trace",
+    {
+      format: "xenpool-scenario",
+      version: 1,
+      name: header.name,
+      seed: header.seed,
+      pool: { id: header.poolId, pageSize: header.pageSizeText, linkLatency: "0us" },
+      policy: "xen",
+      schedule: [],
+      limits: { simulatedTime: "1us", events: 1 },
+      ...parts
+    },
+    { vmsMustFit: "none" }
+  )
   // `hosts[0].memory` in the scenario is `memory` in the record.
   if (Either.isLeft(compiled))
     throw new TraceFailure(compiled.left.path.replace(/^(hosts|vms)\[0\]\./, ""), compiled.left.expected)
@@ -176,6 +189,8 @@ const compileVm = (header: CompiledHeader, spec: unknown): { command: CreateVm; 
 
 const policyOf = (spec: typeof PolicySpec.Type | undefined): PolicyConfig | undefined => {
   if (spec === undefined) return undefined
+  const ignored = checkPolicyParameters(spec)
+  if (ignored !== undefined) throw new TraceFailure(ignored.path, ignored.expected)
   if (typeof spec === "string") return { name: spec }
   return {
     name: spec.name,
@@ -230,9 +245,10 @@ const joinHost = (header: CompiledHeader, table: SymbolTable, r: RecordOf<"join-
     ...(r.nic === undefined ? {} : { nic: r.nic }),
     ...(r.cpus === undefined ? {} : { cpus: r.cpus })
   })
+  // Who before what: a host that joins twice is that, whatever else is wrong with the record.
+  table.joinHost(r.host, line)
   const compiled = compileParts(header, { hosts: [spec], vms: [] })
   const command = compiled.setup.find((c): c is JoinHost => c._tag === "JoinHost")!
-  table.joinHost(r.host, line)
   return submit({ ...command, atUs: r.atUs }, `join ${r.host}`)
 }
 
@@ -287,13 +303,47 @@ const vmTags = {
   "destroy-vm": "DestroyVm"
 } as const
 
-/** Recorded migration steps: the migration must have been started by a record; the command is the record. */
-const recordedMigrationStep = (table: SymbolTable, r: TraceRecord & { readonly migration: string }): TraceAction => {
-  table.migration(r.migration)
+/**
+ * A recorded round's numbers, where the record alone shows them impossible: the engine sends whole pages
+ * (`bytesSent` is `pagesSent` × the page size, an invariant of engine/migration/precopy.ts), and a round
+ * sends and skips at most the VM's pages.
+ */
+const checkRound = (header: CompiledHeader, vm: VmSymbol, r: RecordOf<"migration-round-completed">): void => {
+  const bytes = r.pagesSent * header.pageSizeBytes
+  if (r.bytesSent !== bytes)
+    throw new TraceFailure(
+      "bytesSent",
+      `pagesSent × the page size (${r.pagesSent} × ${header.pageSizeBytes} = ${bytes} bytes), got ${r.bytesSent}`
+    )
+  if (r.pagesSent + r.pagesSkipped > vm.staticMaxPages)
+    throw new TraceFailure(
+      "pagesSent",
+      `at most the VM's ${vm.staticMaxPages} pages (static max) sent and skipped in a round, got ${r.pagesSent + r.pagesSkipped}`
+    )
+}
+
+/**
+ * Recorded migration steps: the migration must have been started by a record; the command is the record,
+ * which the pool must accept when it comes (replay.ts).
+ */
+const recordedMigrationStep = (
+  header: CompiledHeader,
+  table: SymbolTable,
+  r: TraceRecord & { readonly migration: string },
+  line: number
+): TraceAction => {
+  const vm = table.migration(r.migration)
   const migration = migrationId(r.migration)
+  const asRecorded = (command: PoolCommand, operation: string): TraceAction => ({
+    _tag: "Submit",
+    command,
+    operation,
+    recorded: { line, op: r.op }
+  })
   switch (r.op) {
     case "migration-round-completed":
-      return submit(
+      checkRound(header, vm, r)
+      return asRecorded(
         {
           _tag: "CompleteMigrationRound",
           atUs: r.atUs,
@@ -309,11 +359,14 @@ const recordedMigrationStep = (table: SymbolTable, r: TraceRecord & { readonly m
         `${r.op} ${r.migration} round ${r.round}`
       )
     case "migration-stop-and-copy":
-      return submit({ _tag: "BeginStopAndCopy", atUs: r.atUs, migration, reason: r.reason }, `${r.op} ${r.migration}`)
+      return asRecorded(
+        { _tag: "BeginStopAndCopy", atUs: r.atUs, migration, reason: r.reason },
+        `${r.op} ${r.migration}`
+      )
     case "migration-committed":
-      return submit({ _tag: "CommitMigration", atUs: r.atUs, migration }, `${r.op} ${r.migration}`)
+      return asRecorded({ _tag: "CommitMigration", atUs: r.atUs, migration }, `${r.op} ${r.migration}`)
     case "migration-aborted":
-      return submit({ _tag: "AbortMigration", atUs: r.atUs, migration, reason: r.reason }, `${r.op} ${r.migration}`)
+      return asRecorded({ _tag: "AbortMigration", atUs: r.atUs, migration, reason: r.reason }, `${r.op} ${r.migration}`)
     default:
       throw new TraceFailure("op", `a migration step (got '${r.op}')`)
   }
@@ -442,25 +495,29 @@ export const resolveRecord = (
       table.vm("vm", r.vm)
       table.engineMigrate(line)
       return { _tag: "Migrate", vm: vmId(r.vm), to: table.host("to", r.to), policy: policyOf(r.policy) }
-    case "migration-started":
-      table.vm("vm", r.vm)
-      table.startMigration(r.migration, line)
-      return submit(
-        {
+    case "migration-started": {
+      const vm = table.vm("vm", r.vm)
+      const destination = table.host("to", r.to)
+      table.startMigration(r.migration, line, vm)
+      return {
+        _tag: "Submit",
+        command: {
           _tag: "StartMigration",
           atUs: r.atUs,
           migration: migrationId(r.migration),
           vm: vmId(r.vm),
-          destination: table.host("to", r.to),
+          destination,
           policy: r.policy
         },
-        `${r.op} ${r.migration}`
-      )
+        operation: `${r.op} ${r.migration}`,
+        recorded: { line, op: r.op }
+      }
+    }
     case "migration-round-completed":
     case "migration-stop-and-copy":
     case "migration-committed":
     case "migration-aborted":
-      return recordedMigrationStep(table, r)
+      return recordedMigrationStep(header, table, r, line)
     case "fail-link":
       return { _tag: "FailLink", host: table.host("host", r.host) }
     case "restore-link":

@@ -6,9 +6,9 @@
  * units; counts the engine produced (pages sent, bytes, µs) are integers whose names carry the unit.
  */
 import { Schema } from "effect"
-import { HostId, MigrationId, VmId } from "../../domain/ids.js"
+import { HostId, IdString, MigrationId, VmId } from "../../domain/ids.js"
 import { ACCESSES_PER_CALL_MAX } from "../../engine/memory.js"
-import { HostSpec, PolicySpec, VmSpec, Workload } from "../scenario.js"
+import { HostSpec, PolicySpec, Vcpus, VmSpec, Workload } from "../scenario.js"
 
 export const TRACE_FORMAT = "xenpool-trace"
 export const TRACE_VERSION = 1
@@ -43,7 +43,7 @@ export const TraceHeader = Schema.Struct({
   /** The policy of `migrate` records that name none; default `xen`. */
   policy: Schema.optional(PolicySpec),
   pool: Schema.Struct({
-    id: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/)),
+    id: IdString("pool"),
     pageSize: Schema.optional(Size),
     linkLatency: Schema.optional(Duration),
     /** Hosts that join at time 0, before the first record. */
@@ -104,7 +104,7 @@ export const RollingMaintenanceRecord = record("rolling-maintenance", {
 // VMs.
 export const CreateVmRecord = record("create-vm", {
   vm: VmId,
-  vcpus: Schema.optional(PositiveInt),
+  vcpus: Schema.optional(Vcpus),
   memory: VmSpec.fields.memory,
   /** Default: XAPI's formula from vCPUs and static max. */
   overhead: Schema.optional(Size),
