@@ -6,6 +6,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
+import { redact, urlsIn } from "../store/url.js"
 import { formatFailure } from "./errors.js"
 import { demoCommand, simulateCommand } from "./commands/simulate.js"
 import { migrateModelCommand } from "./commands/migrateModel.js"
@@ -42,6 +43,9 @@ const cli = Command.run(xenpool, { name: "xenpool", version: VERSION })
 
 const debug = process.env.XENPOOL_DEBUG === "1"
 
+/** Every URL the user gave (`--store`, XENPOOL_STORE): their secrets are hidden in whatever is printed. */
+const urls = urlsIn([...process.argv.slice(2), process.env.XENPOOL_STORE ?? ""])
+
 const program = Effect.suspend(() => cli(process.argv)).pipe(
   Effect.provide(NodeContext.layer),
   Effect.exit,
@@ -53,9 +57,9 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
       // @effect/cli has already printed the help text for a validation error (its tags are e.g.
       // MissingValue, InvalidValue: none is "ValidationError").
       if (!(ValidationError.isValidationError(error) && !debug)) {
-        process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
+        process.stderr.write(`xenpool: ${redact(formatFailure(error), urls)}\n`)
       }
-      if (debug) process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+      if (debug) process.stderr.write(`${redact(Cause.pretty(exit.cause), urls)}\n`)
       process.exitCode = 1
     })
   )
