@@ -4,6 +4,7 @@
  * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit:
  * 2 for a usage error, 1 for any other. The line has no control character and no secret in it.
  */
+import { constants } from "node:os"
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit } from "effect"
@@ -83,4 +84,20 @@ const main = run.pipe(
   )
 )
 
-NodeRuntime.runMain(main, { disableErrorReporting: true, disablePrettyLogger: true })
+/** The signal that interrupted the run: the exit code is then 128 + its number (130, 143), as a shell's. */
+let interruptedBy: "SIGINT" | "SIGTERM" | undefined
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (interruptedBy ??= signal))
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  // `main` handles every failure itself (process.exitCode); the default teardown would exit 0 on a signal.
+  teardown: (exit, onExit) =>
+    onExit(
+      interruptedBy !== undefined
+        ? 128 + constants.signals[interruptedBy]
+        : Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
+          ? 1
+          : 0
+    )
+})

@@ -339,6 +339,12 @@ const fromText = (line: CommandLine, text: string): UsageFailure | undefined => 
     return failure(line, "repeated option", m[1]!, `give ${m[1]} once`)
   }
   if ((m = /Received unknown argument: '(.*)'$/s.exec(text))) return unexpectedArgument(line, m[1]!)
+  if ((m = /Expected path '(.*)' to be a (regular file|directory)$/s.exec(text))) {
+    return failure(line, "bad argument", m[1]!, `a ${m[2]}`)
+  }
+  if ((m = /Path '(.*)' must (not )?exist$/s.exec(text))) {
+    return failure(line, "bad argument", m[1]!, m[2] === undefined ? "an existing path" : "a path that does not exist")
+  }
   return undefined
 }
 

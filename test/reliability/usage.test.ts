@@ -3,9 +3,10 @@
  * the argument at fault, exit code 2; control characters escaped in every message; no colour with
  * NO_COLOR or off a terminal; `--wizard` refused without a terminal instead of waiting for ever.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import { createServer, type AddressInfo, type Socket } from "node:net"
 import { describe, expect, it } from "vitest"
-import { isCleanError, tempDir } from "../cli/run.js"
+import { binary, isCleanError, tempDir } from "../cli/run.js"
 import { xenpoolAsync } from "./cli.js"
 
 const usage = (args: ReadonlyArray<string>) => xenpoolAsync(args, { cwd: tempDir() })
@@ -81,6 +82,11 @@ describe("usage errors: one line naming the argument at fault, exit code 2", () 
       "an option before the command",
       ["--store", "x", "pools"],
       "xenpool: option before the command (--store): write it after the command: xenpool pools --store (see xenpool pools --help)"
+    ],
+    [
+      "a directory for a file",
+      ["simulate", "/"],
+      "xenpool: bad argument (/): a regular file (see xenpool simulate --help)"
     ],
     [
       "an option and no command",
@@ -188,4 +194,46 @@ describe("--wizard without a terminal", () => {
       expect(r.stderr).toContain("--wizard needs a terminal (stdin is not a terminal)")
     }
   }, 30_000)
+})
+
+describe("interrupted: 130 on SIGINT, 143 on SIGTERM, as a shell reports them", () => {
+  /** A server that accepts connections and never answers: the command waits on it until its deadline. */
+  const silentServer = async () => {
+    const sockets: Socket[] = []
+    let connected: () => void = () => {}
+    const firstConnection = new Promise<void>((resolve) => (connected = resolve))
+    const server = createServer((socket) => {
+      sockets.push(socket)
+      connected()
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const close = () => {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    }
+    return { port: (server.address() as AddressInfo).port, firstConnection, close }
+  }
+
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143]
+  ] as const) {
+    it(`${signal} while the command waits on a store`, async () => {
+      const server = await silentServer()
+      try {
+        const url = `kurrentdb://127.0.0.1:${server.port}?tls=false&defaultDeadline=30000`
+        const child = spawn(process.execPath, [binary, "pools", "--store", url], {
+          env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "" },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (status) => resolve(status)))
+        // Connected: the command is running, its signal handlers in place.
+        await server.firstConnection
+        child.kill(signal)
+        expect(await exited).toBe(code)
+      } finally {
+        server.close()
+      }
+    }, 30_000)
+  }
 })
