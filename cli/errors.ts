@@ -15,6 +15,17 @@ export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
   }
 }
 
+/** The command line itself is wrong (an unknown option, a missing one, a bad value): exit code 2. */
+export class UsageFailure extends Schema.TaggedError<UsageFailure>()("UsageFailure", {
+  what: Schema.String,
+  where: Schema.String,
+  expected: Schema.String
+}) {
+  override get message() {
+    return `${this.what} (${this.where}): ${this.expected}`
+  }
+}
+
 export const inputFailure = (what: string, error: InputError): CliFailure =>
   new CliFailure({
     what,
@@ -25,20 +36,44 @@ export const inputFailure = (what: string, error: InputError): CliFailure =>
 const isTagged = (u: unknown): u is { _tag: string; message: string } =>
   typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string"
 
-/** The one-line form of any failure that reaches the top. */
+/** The one-line form of any failure that reaches the top (usage errors are UsageFailures by then). */
 export const formatFailure = (error: unknown): string => {
   if (isTagged(error)) {
     switch (error._tag) {
       case "CliFailure":
+      case "UsageFailure":
       case "StoreError":
       case "EventDecodeError":
       case "WrongExpectedVersion":
         return error.message
-      case "ValidationError":
-        return "invalid command line (see xenpool --help)"
       default:
         return `${error._tag}: ${error.message}`
     }
   }
   return error instanceof Error ? error.message : String(error)
 }
+
+/** The exit codes (README): 0 ok, 1 a failure, 2 a usage error; 130 and 143 come from the signals. */
+export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
+
+export const exitCodeOf = (error: unknown): number =>
+  isTagged(error) && error._tag === "UsageFailure" ? exitCodes.usage : exitCodes.failure
+
+const controlNames: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+
+/** A control character (C0, DEL, C1) as text: `\n`, `\r`, `\t`, else `\xNN`. */
+const escapeControl = (char: string): string =>
+  controlNames[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`
+
+/**
+ * Text fit for a terminal on one line: no control character reaches it raw (a user's `\x1b[31m` would
+ * recolour it, a `\n` would forge a second line).
+ */
+export const oneLine = (text: string): string => text.replace(/\p{Cc}/gu, escapeControl)
+
+/** The same for several lines (the debug output): only the line breaks stay. */
+export const terminalLines = (text: string): string =>
+  text
+    .split("\n")
+    .map((line) => oneLine(line))
+    .join("\n")

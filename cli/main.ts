@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 /**
  * The `xenpool` command. Commands compose Effect layers for the store they touch; every failure that
- * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit.
+ * reaches the top is printed as one line (`xenpool: <what> (<where>): <expected>`) with a non-zero exit:
+ * 2 for a usage error, 1 for any other. The line has no control character and no secret in it.
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect } from "effect"
-import { formatFailure } from "./errors.js"
+import { redact, urlsIn } from "../store/url.js"
+import { exitCodeOf, formatFailure, oneLine, terminalLines } from "./errors.js"
+import { cliConsole, colorEnabled, withTerminalColor } from "./terminal.js"
+import { checkCommandLine, describeProgram, usageFailure } from "./usage.js"
 import { runMain } from "./interrupt.js"
 import { isCheckWorker } from "./checkWorker.js"
 import { writtenInWords } from "./written.js"
@@ -21,45 +25,63 @@ import { atCommand, diffCommand, historyCommand } from "./commands/timeTravel.js
 
 const VERSION = "0.1.0"
 
+const commands = [
+  demoCommand,
+  simulateCommand,
+  migrateModelCommand,
+  poolsCommand,
+  eventsCommand,
+  importCommand,
+  replayCommand,
+  exportCommand,
+  checkCommand,
+  atCommand,
+  historyCommand,
+  diffCommand
+] as const
+
 const xenpool = Command.make("xenpool").pipe(
   Command.withDescription(
     "Event-sourced, deterministic simulator of a Xen resource pool with live migration. Every change is an event in a store (sqlite:xenpool.db by default)."
   ),
-  Command.withSubcommands([
-    demoCommand,
-    simulateCommand,
-    migrateModelCommand,
-    poolsCommand,
-    eventsCommand,
-    importCommand,
-    replayCommand,
-    exportCommand,
-    checkCommand,
-    atCommand,
-    historyCommand,
-    diffCommand
-  ])
+  Command.withSubcommands(commands)
 )
 
-const cli = Command.run(xenpool, { name: "xenpool", version: VERSION })
-
+const program = describeProgram(
+  "xenpool",
+  commands.map((command) => command.descriptor)
+)
+const args = process.argv.slice(2)
 const debug = process.env.XENPOOL_DEBUG === "1"
 
-const program = Effect.suspend(() => cli(process.argv)).pipe(Effect.provide(NodeContext.layer))
+/** Every URL the user gave (`--store`, XENPOOL_STORE): their secrets are hidden in whatever is printed. */
+const urls = urlsIn([...args, process.env.XENPOOL_STORE ?? ""])
+
+const printError = (text: string) => process.stderr.write(`xenpool: ${oneLine(redact(text, urls))}\n`)
+
+/** The commands print through the ordinary console; @effect/cli's own output goes through `cliConsole`. */
+const run = Effect.gen(function* () {
+  const refused = checkCommandLine(program, args, { stdinIsTerminal: process.stdin.isTTY === true })
+  if (refused !== undefined) return yield* refused
+  const ordinary = yield* Effect.console
+  const color = colorEnabled(process.stdout, process.env)
+  const root = xenpool.pipe(Command.transformHandler((effect) => Effect.withConsole(effect, ordinary)))
+  const cli = Command.run(root, { name: "xenpool", version: VERSION })
+  yield* withTerminalColor(cli(process.argv), color).pipe(Effect.withConsole(cliConsole(ordinary, color)))
+})
+
+const main = run.pipe(Effect.provide(NodeContext.layer))
 
 // A check worker (cli/checkWorker.ts) loads this same bundle and runs only its check.
 if (!isCheckWorker)
-  runMain(program, {
+  runMain(main, {
     onFailure: (cause) => {
       const failure = Cause.failureOption(cause)
-      const error = failure._tag === "Some" ? failure.value : Cause.squash(cause)
-      // @effect/cli has already printed the help text for a validation error (its tags are e.g.
-      // MissingValue, InvalidValue: none is "ValidationError").
-      if (!(ValidationError.isValidationError(error) && !debug)) {
-        process.stderr.write(`xenpool: ${formatFailure(error)}\n`)
-      }
-      if (debug) process.stderr.write(`${Cause.pretty(cause)}\n`)
-      return 1
+      const raw = failure._tag === "Some" ? failure.value : Cause.squash(cause)
+      const error = ValidationError.isValidationError(raw) ? usageFailure(program, args, raw) : raw
+      printError(formatFailure(error))
+      if (debug) process.stderr.write(`${terminalLines(redact(Cause.pretty(cause), urls))}\n`)
+      return exitCodeOf(error)
     },
     interruptedDetail: writtenInWords
   })

@@ -64,7 +64,7 @@ import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, w
 import { makeKurrentSnapshots } from "./kurrentSnapshots.js"
 import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
 import { followLog, makeAppendSignal } from "./subscription.js"
-import { redactUrl } from "./url.js"
+import { redact, redactUrl } from "./redact.js"
 
 /** The part of the client this adapter uses: the real client, or an emulation of it in tests. */
 export interface KurrentClient {
@@ -658,8 +658,13 @@ const probe = (ctx: Ctx): Effect.Effect<void, CallFailure> =>
 const openContext = (url: KurrentUrl, options: KurrentOptions): Effect.Effect<Ctx, StoreError, Scope.Scope> =>
   Effect.gen(function* () {
     const call = callWith(url.deadlineMs)
+    // The client's own words may quote its connection string (its native bridge's parse errors are all of it).
     const storeError = (failure: CallFailure) =>
-      new StoreError({ url: url.redacted, operation: failure.operation, detail: describeProblem(failure.problem, url) })
+      new StoreError({
+        url: url.redacted,
+        operation: failure.operation,
+        detail: redact(describeProblem(failure.problem, url), [url.connectionString])
+      })
     const client = yield* Effect.acquireRelease(
       Effect.mapError(
         call("open", () => (options.connect ?? connectReal)(url)),
@@ -789,7 +794,11 @@ export const makeKurrentStores = (
     const parsed = parseKurrentUrl(connectionString)
     if (Either.isLeft(parsed)) {
       const url = redactUrl(connectionString)
-      return yield* new StoreError({ url, operation: "parse store URL", detail: parsed.left })
+      return yield* new StoreError({
+        url,
+        operation: "parse store URL",
+        detail: redact(parsed.left, [connectionString])
+      })
     }
     const ctx = yield* openContext(parsed.right, options)
     return { events: yield* makeEvents(ctx, options), snapshots: makeSnapshots(ctx) }

@@ -14,34 +14,15 @@ import { createHash } from "node:crypto"
 import { Either } from "effect"
 import type { AppendStreamState } from "@kurrent/kurrentdb-client"
 import type { ExpectedRevision } from "./EventStore.js"
-import { redactUrl } from "./url.js"
+import { flatOptionName, knownOptions } from "./kurrentOptions.js"
+import { isAmbiguous, percentDecoded, redactUrl, splitUrl, splitUserinfo } from "./redact.js"
 
 // --- connection strings ---------------------------------------------------------------------------
 
 /** The client's default per-call deadline (`defaultDeadline`), in milliseconds. */
 export const clientDefaultDeadlineMs = 10_000
 
-/** The options the client's connection string knows, spelled as the client spells them. */
-export const knownOptions: ReadonlyArray<string> = [
-  "tls",
-  "tlsVerifyCert",
-  "tlsCAFile",
-  "userCertFile",
-  "userKeyFile",
-  "defaultDeadline",
-  "connectionName",
-  "nodePreference",
-  "maxDiscoverAttempts",
-  "discoveryInterval",
-  "gossipTimeout",
-  "throwOnAppendFailure",
-  "keepAliveInterval",
-  "keepAliveTimeout"
-]
-
-/** The client matches option names ignoring case, `-` and `_`. */
-const flat = (name: string): string => name.trim().toLowerCase().replace(/[_-]/g, "")
-const optionByFlatName = new Map(knownOptions.map((name) => [flat(name), name]))
+const optionByFlatName = new Map(knownOptions.map((name) => [flatOptionName(name), name]))
 
 const schemes: ReadonlyMap<string, { readonly discover: boolean; readonly deprecated: boolean }> = new Map([
   ["kurrentdb", { discover: false, deprecated: false }],
@@ -57,7 +38,8 @@ const schemes: ReadonlyMap<string, { readonly discover: boolean; readonly deprec
 export interface KurrentUrl {
   /**
    * What the client is given: as written, except that a deprecated `esdb` scheme becomes `kurrentdb`
-   * (the same protocol; the client would print a deprecation warning on stderr for every connection).
+   * (the same protocol; the client would print a deprecation warning on stderr for every connection)
+   * and the credentials are percent-encoded. Never shown: it holds the password.
    */
   readonly connectionString: string
   /** For messages: as written, the password hidden. */
@@ -96,7 +78,7 @@ const parseOptions = (query: string): Either.Either<ReadonlyMap<string, string>,
     const at = pair.indexOf("=")
     const key = at < 0 ? pair : pair.slice(0, at)
     const value = at < 0 ? "" : pair.slice(at + 1).trim()
-    const known = optionByFlatName.get(flat(key))
+    const known = optionByFlatName.get(flatOptionName(key))
     if (known === undefined) return Either.left(`unknown option ${key}; known options: ${knownOptions.join(", ")}`)
     if (value === "") return Either.left(`option ${known} has no value (${known}=VALUE)`)
     options.set(known, value)
@@ -119,34 +101,56 @@ const checkValues = (options: ReadonlyMap<string, string>): string | undefined =
   return undefined
 }
 
+const usage = "kurrentdb://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?tls=false]"
+
+/**
+ * The credentials as the client is given them: percent-encoded, so that a password holding `@ / ? : %`
+ * reaches the server whole (the client decodes them; as written it would cut them at the first `@` or `:`).
+ * The messages never quote them.
+ */
+const clientCredentials = (userinfo: string): Either.Either<string, string> => {
+  const { user, password } = splitUserinfo(userinfo)
+  if (password === undefined) return Either.left(`credentials go before the host as USER:PASSWORD@ (${usage})`)
+  if (user === "") return Either.left(`the user name is missing before the password (${usage})`)
+  if (password === "") return Either.left(`the password is empty (${usage})`)
+  return Either.right(`${encodeURIComponent(percentDecoded(user))}:${encodeURIComponent(percentDecoded(password))}@`)
+}
+
 /**
  * Checks a KurrentDB connection string and says what is wrong in one line. The client parses it again
  * (and may still refuse what this does not check, e.g. a certificate file that does not exist).
  */
 export const parseKurrentUrl = (text: string): Either.Either<KurrentUrl, string> => {
   const trimmed = text.trim().replace(/\/+$/, "")
-  const match = /^([A-Za-z+]+):\/\/(?:([^:@/]+):([^@/]+)@)?([^?/]*)(\/[^?]*)?(?:\?(.*))?$/.exec(trimmed)
-  const scheme = match?.[1]?.toLowerCase()
+  const parts = splitUrl(trimmed)
+  const scheme = parts?.scheme.toLowerCase()
   const kind = scheme === undefined ? undefined : schemes.get(scheme)
-  if (match === null || kind === undefined) {
+  if (parts === undefined || kind === undefined) {
+    return Either.left(`not a KurrentDB connection string; expected ${usage}`)
+  }
+  if (isAmbiguous(parts)) {
     return Either.left(
-      "not a KurrentDB connection string; expected kurrentdb://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][?tls=false]"
+      "a ? before the last @ leaves the password and the options ambiguous: write ? in a password as %3F, @ in an option value as %40"
     )
   }
-  if (match[5] !== undefined) return Either.left("a connection string has no path: write kurrentdb://HOST:PORT?OPTIONS")
-  const hosts = parseHosts(match[4] ?? "")
+  const credentials = parts.userinfo === undefined ? Either.right("") : clientCredentials(parts.userinfo)
+  if (Either.isLeft(credentials)) return Either.left(credentials.left)
+  // After the last `@` (redact.ts): hosts, a path (refused) and options.
+  const match = /^([^?/]*)(\/[^?]*)?(?:\?(.*))?$/s.exec(parts.rest)!
+  if (match[2] !== undefined) return Either.left("a connection string has no path: write kurrentdb://HOST:PORT?OPTIONS")
+  const hosts = parseHosts(match[1] ?? "")
   if (Either.isLeft(hosts)) return Either.left(hosts.left)
-  const options = parseOptions(match[6] ?? "")
+  const options = parseOptions(match[3] ?? "")
   if (Either.isLeft(options)) return Either.left(options.left)
   const problem = checkValues(options.right)
   if (problem !== undefined) return Either.left(problem)
   const canonical = kind.deprecated ? scheme!.replace("esdb", "kurrentdb") : scheme!
   return Either.right({
-    connectionString: `${canonical}://${trimmed.slice(match[1]!.length + 3)}`,
+    connectionString: `${canonical}://${credentials.right}${parts.rest}`,
     redacted: redactUrl(trimmed),
     discover: kind.discover,
     hosts: hosts.right,
-    hasCredentials: match[2] !== undefined,
+    hasCredentials: parts.userinfo !== undefined,
     tls: options.right.get("tls") !== "false",
     deadlineMs: Number(options.right.get("defaultDeadline") ?? clientDefaultDeadlineMs),
     deprecatedScheme: kind.deprecated

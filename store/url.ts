@@ -9,6 +9,7 @@ import type { SnapshotStore } from "./SnapshotStore.js"
 import { layerKurrent } from "./kurrent.js"
 import { layerMemory, memoryUrl } from "./memory.js"
 import { layerSqlite } from "./sqlite.js"
+import { redactUrl } from "./redact.js"
 
 export const defaultStoreUrl = "sqlite:xenpool.db"
 export const storeUrlEnvVar = "XENPOOL_STORE"
@@ -24,8 +25,7 @@ const kurrentSchemes = ["kurrentdb://", "kurrentdb+discover://", "esdb://", "esd
 export const acceptedForms =
   "memory:, sqlite:PATH (e.g. sqlite:xenpool.db), kurrentdb://HOST:2113?tls=false, kurrentdb+discover://HOST, esdb://HOST:2113"
 
-/** Hides a password in a URL before it goes into a message. */
-export const redactUrl = (text: string): string => text.replace(/\/\/([^/@:]*):[^/@]*@/, "//$1:***@")
+export { redact, redactUrl, urlsIn } from "./redact.js"
 
 const invalid = (text: string, detail: string) =>
   Either.left(new StoreError({ url: redactUrl(text), operation: "parse store URL", detail }))

@@ -95,14 +95,17 @@ describe("a command waiting on a silent KurrentDB", () => {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
 
-  it("stops on SIGINT within the bound, with the line and exit 130", async () => {
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143]
+  ] as const)("stops on %s within the bound, with the line and exit %i", async (signal, code) => {
     const running = start(["pools", "--store", `kurrentdb://127.0.0.1:${port}?tls=false&defaultDeadline=60000`])
     await handlerInstalled(running)
     await sleep(1_500)
-    running.stop("SIGINT")
+    running.stop(signal)
     const ended = await running.ended
-    expect(ended.stderr).toBe(interruptedLine("SIGINT"))
-    expect(ended.code).toBe(130)
+    expect(ended.stderr).toBe(interruptedLine(signal))
+    expect(ended.code).toBe(code)
     expect(ended.afterStopMs).toBeLessThan(STOP_MS_MAX)
   })
 })
