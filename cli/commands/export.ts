@@ -12,7 +12,8 @@ import { layerFromUrl } from "../../store/url.js"
 import { engineFirstEventId, ExportFailure, TraceExporter } from "../../simulations/trace.js"
 import { CliFailure } from "../errors.js"
 import { writeStdout } from "../output.js"
-import { poolOption, storeOption, storeUrlOf } from "../shared.js"
+import { makeProgress, type Progress } from "../progress.js"
+import { poolOption, quietOption, storeOption, storeUrlOf } from "../shared.js"
 import { requirePool } from "./pools.js"
 
 const PAGE_EVENTS = 4096
@@ -37,7 +38,7 @@ const checkSeed = (pool: PoolId, seed: number, firstId: string | undefined) =>
         })
       )
 
-export const exportPool = (pool: PoolId, seed: number | undefined) =>
+export const exportPool = (pool: PoolId, seed: number | undefined, progress: Progress = makeProgress(false)) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const stream = poolStreamName(pool)
@@ -63,7 +64,9 @@ export const exportPool = (pool: PoolId, seed: number | undefined) =>
       yield* Effect.try({ try: () => exporter.push(page.map((r) => r.event)), catch: exportFailure(pool) })
       if (!(yield* flush)) return
       from = page[page.length - 1]!.revision + 1
+      progress.update(`exporting pool ${pool}`, from, lastRevision + 1)
     }
+    progress.stop()
     yield* Effect.try({ try: () => exporter.end(), catch: exportFailure(pool) })
     yield* flush
   })
@@ -77,9 +80,11 @@ const seedOption = Options.integer("seed").pipe(
 
 export const exportCommand = Command.make(
   "export",
-  { pool: poolOption, seed: seedOption, store: storeOption },
-  ({ pool, seed, store }) =>
-    exportPool(pool as PoolId, Option.getOrUndefined(seed)).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+  { pool: poolOption, seed: seedOption, store: storeOption, quiet: quietOption },
+  ({ pool, seed, store, quiet }) =>
+    exportPool(pool as PoolId, Option.getOrUndefined(seed), makeProgress(!quiet)).pipe(
+      Effect.provide(layerFromUrl(storeUrlOf(store)))
+    )
 ).pipe(
   Command.withDescription(
     "print a pool's history as a trace (JSON Lines) on stdout, which `xenpool replay` turns back into the same events"
