@@ -3,6 +3,7 @@
  * and a non-zero exit; a stack trace only with XENPOOL_DEBUG=1 (DESIGN.md §7).
  */
 import { Schema } from "effect"
+import { oneLine } from "../domain/text.js"
 import type { InputError } from "../simulations/scenario.js"
 
 export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
@@ -59,17 +60,8 @@ export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
 export const exitCodeOf = (error: unknown): number =>
   isTagged(error) && error._tag === "UsageFailure" ? exitCodes.usage : exitCodes.failure
 
-const controlNames: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" }
-
-/** A control character (C0, DEL, C1) as text: `\n`, `\r`, `\t`, else `\xNN`. */
-const escapeControl = (char: string): string =>
-  controlNames[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`
-
-/**
- * Text fit for a terminal on one line: no control character reaches it raw (a user's `\x1b[31m` would
- * recolour it, a `\n` would forge a second line).
- */
-export const oneLine = (text: string): string => text.replace(/\p{Cc}/gu, escapeControl)
+/** One line fit for a terminal (domain/text.ts). */
+export { oneLine }
 
 /** The same for several lines (the debug output): only the line breaks stay. */
 export const terminalLines = (text: string): string =>

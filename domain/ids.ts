@@ -9,6 +9,8 @@
  */
 import { Schema } from "effect"
 
+import { quoted } from "./text.js"
+
 export const ID_LENGTH_MAX = 128
 export const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 /** The grammar in words, as every error about an id says it. */
@@ -21,11 +23,8 @@ export const isId = (text: string): boolean => idPattern.test(text)
 /** What a bad id should have been: the same words for every kind and every input. */
 export const idExpected = (kind: IdKind): string => `a ${kind} id: ${ID_GRAMMAR}`
 
-/** A refused id as the error quotes it: JSON-escaped (a control character cannot break the line), cut at 60. */
-export const quoteId = (text: unknown): string => {
-  const s = typeof text === "string" ? text : String(text)
-  return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)
-}
+/** A refused id as the error quotes it: control characters escaped (domain/text.ts), cut at 60. */
+export const quoteId = (text: unknown): string => quoted(typeof text === "string" ? text : String(text))
 
 /** `idExpected` with the refused value, for a message that stands alone. */
 export const idProblem = (kind: IdKind, text: unknown): string => `${idExpected(kind)} (got ${quoteId(text)})`
