@@ -9,7 +9,7 @@ import type { PoolDiff, HostChange } from "../projections/diff.js"
 import type { HostHistory, VmHistory } from "../projections/history.js"
 import { hostSummaries, type HostSummary } from "../projections/summary.js"
 import type { StateAt } from "../projections/timeTravel.js"
-import { table } from "./shared.js"
+import { textTable as table } from "./textTable.js"
 
 // --- JSON -----------------------------------------------------------------------------------------
 
@@ -338,7 +338,9 @@ export const formatDiff = (d: PoolDiff, fromText: string, toText: string): strin
   for (const point of [d.from, d.to])
     if (boundNote(point) !== null) lines.push(`  ${point === d.from ? fromText : toText} is ${boundNote(point)}`)
   const section = (title: string, items: ReadonlyArray<string>) => {
-    if (items.length > 0) lines.push("", `${title} (${items.length}):`, ...items.map((i) => `  ${i}`))
+    if (items.length === 0) return
+    lines.push("", `${title} (${items.length}):`)
+    for (const item of items) lines.push(`  ${item}`)
   }
   section(
     "VMs moved",

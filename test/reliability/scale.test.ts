@@ -8,6 +8,10 @@
 import { Either, HashMap } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { formatAt, formatDiff } from "../../cli/timeTravelOutput.js"
+import { table } from "../../cli/shared.js"
+import { textTable } from "../../cli/textTable.js"
+import { decide } from "../../domain/decide.js"
 import { planEvacuation } from "../../domain/evacuate.js"
 import { HostUnknown, NoHostsAvailable } from "../../domain/errors.js"
 import { hostId, migrationId, poolId, vmId, type HostId } from "../../domain/ids.js"
@@ -28,6 +32,9 @@ import {
   type Vm
 } from "../../domain/state.js"
 import { LivePool } from "../../domain/tables.js"
+import { diffStates, type PoolDiff } from "../../projections/diff.js"
+import type { StateAt } from "../../projections/timeTravel.js"
+import { compile } from "../engine/harness.js"
 
 // --- the evacuation plan -------------------------------------------------------------------------
 
@@ -197,5 +204,100 @@ describe("evacuation plan on large pools", () => {
     const plan = planEvacuation(state, hostName(0))
     expect(Either.isRight(plan)).toBe(true)
     expect(planData(plan)).toEqual(planData(scanningPlan(state, hostName(0))))
+  })
+})
+
+// --- stack overflows on large pools: no spread of a pool-sized array into a call -------------------
+
+/** More VMs than a spread into a call's arguments survives (about 120,000 on Node 20's default stack). */
+const MANY_VMS = 130_000
+
+const manyVmsDraw = (hosts: number): PoolDraw => ({
+  hosts: Array.from({ length: hosts }, () => ({
+    memoryTotalPages: 1_000_000_000,
+    memoryOverheadPages: 0,
+    placementPages: 0,
+    residentPages: 0,
+    reservedPages: 0,
+    enabled: true,
+    live: true
+  })),
+  vms: Array.from({ length: MANY_VMS }, () => ({
+    residentOn: 0,
+    migrating: false,
+    dynamicMinPages: 10,
+    populatedPages: 10,
+    overheadPages: 0
+  })),
+  evacuated: 0
+})
+
+describe("a pool of 130,000 VMs", () => {
+  const state = poolOf(manyVmsDraw(2))
+
+  it("failing the host they all run on halts them all (decide spread the events into a call)", () => {
+    const decision = decide(state, { _tag: "FailHost", atUs: 1, host: hostName(0) })
+    expect(Either.isRight(decision) && decision.right.filter((e) => e._tag === "VmShutdown").length).toBe(MANY_VMS)
+  })
+
+  it("compiles from a scenario that starts them all (compile spread the starts into a push)", () => {
+    const scenario = compile({
+      format: "xenpool-scenario",
+      version: 1,
+      name: "many",
+      pool: { id: "many" },
+      hosts: [{ id: "h", count: 2, memory: "1TiB", overhead: "1GiB", nic: "10Gbit/s" }],
+      vms: [
+        { id: "a", count: MANY_VMS / 2, vcpus: 1, memory: "4MiB", host: "h1" },
+        { id: "b", count: MANY_VMS / 2, vcpus: 1, memory: "4MiB", host: "h2" }
+      ],
+      schedule: []
+    })
+    expect(scenario.setup.filter((c) => c._tag === "StartVm")).toHaveLength(MANY_VMS)
+  })
+
+  const answer = (s: PoolState, revision: number): StateAt => ({
+    pool: poolId("p"),
+    target: { revision },
+    state: s,
+    revision,
+    atUs: 0,
+    bound: "within",
+    lastRevision: revision,
+    snapshotRevision: -1,
+    eventsFolded: revision + 1
+  })
+
+  it("`at` prints them as text (its tables spread the rows into Math.max)", () => {
+    const text = formatAt(answer(state, 1), "@1", { _tag: "pool" })
+    expect(text.split("\n").filter((line) => line.startsWith("vm")).length).toBeGreaterThanOrEqual(MANY_VMS)
+  })
+
+  it("`diff` lists them as text (its lists spread the items into a push)", () => {
+    const empty: PoolState = { ...state, vms: HashMap.empty() }
+    const d: PoolDiff = { pool: poolId("p"), from: answer(empty, 0), to: answer(state, 1), ...diffStates(empty, state) }
+    expect(formatDiff(d, "@0", "@1")).toContain(`VMs created (${MANY_VMS})`)
+  })
+})
+
+describe("text tables", () => {
+  it("a table without spreads is the shared table's text", () => {
+    const cellArb = fc.string({ maxLength: 12 }).map((s) => s.replace(/\n/g, " "))
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 5 })
+          .chain((columns) =>
+            fc.tuple(
+              fc.array(cellArb, { minLength: columns, maxLength: columns }),
+              fc.array(fc.array(cellArb, { minLength: columns, maxLength: columns }), { maxLength: 8 })
+            )
+          ),
+        ([header, rows]) => {
+          expect(textTable(header, rows)).toBe(table(header, rows))
+        }
+      ),
+      { numRuns: 300, seed: 20261207 }
+    )
   })
 })
