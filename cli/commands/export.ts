@@ -11,32 +11,11 @@ import { EventStore } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { engineFirstEventId, ExportFailure, TraceExporter } from "../../simulations/trace.js"
 import { CliFailure } from "../errors.js"
+import { writeStdout } from "../output.js"
 import { poolOption, storeOption, storeUrlOf } from "../shared.js"
 import { requirePool } from "./pools.js"
 
 const PAGE_EVENTS = 4096
-
-/** Keeps a stdout error (EPIPE: the reader went away) from surfacing as an unhandled 'error' event. */
-let stdoutGuarded = false
-const guardStdout = (): void => {
-  if (stdoutGuarded) return
-  stdoutGuarded = true
-  process.stdout.on("error", () => {})
-}
-
-/**
- * Writes to stdout and waits until the stream took it (a pipe may be slower than the log). False when the
- * reader has gone away (`xenpool export … | head`): the export stops quietly, as Unix tools do.
- */
-const writeStdout = (text: string) =>
-  Effect.async<boolean, CliFailure>((resume) => {
-    guardStdout()
-    process.stdout.write(text, (error) => {
-      if (!error) return resume(Effect.succeed(true))
-      if ((error as NodeJS.ErrnoException).code === "EPIPE") return resume(Effect.succeed(false))
-      resume(Effect.fail(new CliFailure({ what: "cannot write the trace", where: "stdout", expected: error.message })))
-    })
-  })
 
 const exportFailure = (pool: PoolId) => (e: unknown) =>
   e instanceof ExportFailure
@@ -74,7 +53,7 @@ export const exportPool = (pool: PoolId, seed: number | undefined) =>
     const flush = Effect.suspend(() => {
       const text = lines.length === 0 ? "" : `${lines.join("\n")}\n`
       lines = []
-      return text === "" ? Effect.succeed(true) : writeStdout(text)
+      return text === "" ? Effect.succeed(true) : writeStdout(text, "cannot write the trace")
     })
     // Bounded: each pass reads the next page of a stream of lastRevision + 1 events.
     for (let from = 0; from <= lastRevision;) {

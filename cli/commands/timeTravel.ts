@@ -7,15 +7,16 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Layer, Option } from "effect"
-import { hostId, vmId, type PoolId } from "../../domain/ids.js"
-import { getHost, getVm, hostList, vmList } from "../../domain/state.js"
+import { hostId, vmId, type PoolId, type VmId } from "../../domain/ids.js"
+import { getHost, getVm, hostList, vmList, type PoolState } from "../../domain/state.js"
 import { formatDurationUs, formatUnitError, parseDurationUs } from "../../domain/units.js"
 import { diff } from "../../projections/diff.js"
-import { hostHistory, vmHistory } from "../../projections/history.js"
+import { hostHistory, streamVmHistory } from "../../projections/history.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
 import { stateAt, type TimeTravelTarget } from "../../projections/timeTravel.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
+import { writeStdout } from "../output.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf } from "../shared.js"
 import {
   atJson,
@@ -23,10 +24,9 @@ import {
   formatAt,
   formatDiff,
   formatHostHistory,
-  formatVmHistory,
   hostHistoryJson,
   pageSizeOf,
-  vmHistoryJson,
+  VmHistoryPrinter,
   type Focus
 } from "../timeTravelOutput.js"
 import { requirePool } from "./pools.js"
@@ -158,6 +158,29 @@ export const atCommand = Command.make(
   )
 )
 
+/**
+ * `history --vm`, printed as the log is read (a VM's history may be longer than memory): nothing is
+ * printed for a VM the log never names, which is an error. Stops quietly if stdout's reader goes away.
+ */
+const printVmHistory = (pool: PoolId, vm: VmId, json: boolean, now: PoolState) =>
+  Effect.gen(function* () {
+    const printer = new VmHistoryPrinter(json, pool, vm, now)
+    let started = false
+    const end = yield* streamVmHistory(pool, vm, (changes, lastRevision) => {
+      const text = `${started ? "" : printer.head(lastRevision)}${printer.changes(changes)}`
+      started = true
+      return writeStdout(text)
+    })
+    if (end.changes === 0)
+      return yield* unknown(
+        "VM",
+        vm,
+        pool,
+        vmList(now).map((v) => v.id)
+      )
+    if (!end.stopped) yield* writeStdout(printer.end(end.changes, end.migrations))
+  })
+
 export const historyCommand = Command.make(
   "history",
   { pool: poolOption, vm: vmOption, host: hostOption, store: storeOption, json: jsonOption },
@@ -173,17 +196,7 @@ export const historyCommand = Command.make(
           expected: "--vm ID or --host ID"
         })
       const now = (yield* stateAt(id, { revision: Number.MAX_SAFE_INTEGER })).state
-      if (focus._tag === "vm") {
-        const history = yield* vmHistory(id, focus.vm)
-        if (history.changes.length === 0)
-          return yield* unknown(
-            "VM",
-            focus.vm,
-            id,
-            vmList(now).map((v) => v.id)
-          )
-        return yield* json ? printJson(vmHistoryJson(history)) : Console.log(formatVmHistory(history))
-      }
+      if (focus._tag === "vm") return yield* printVmHistory(id, focus.vm, json, now)
       const history = yield* hostHistory(id, focus.host)
       if (history.points.length === 0)
         return yield* unknown(

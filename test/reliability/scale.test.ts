@@ -5,16 +5,21 @@
  * - the CLI reads and prints a pool of 150,000+ events without overflowing the stack.
  * How fast is for bench/ (`npm run bench -- engine.evacuate`), never timed here.
  */
-import { Either, HashMap } from "effect"
+import { Effect, Either, HashMap } from "effect"
 import fc from "fast-check"
-import { describe, expect, it } from "vitest"
-import { formatAt, formatDiff } from "../../cli/timeTravelOutput.js"
+import { spawn } from "node:child_process"
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { formatAt, formatDiff, VmHistoryPrinter, vmHistoryJson } from "../../cli/timeTravelOutput.js"
+import { indentedJson, JsonArrayText } from "../../cli/output.js"
 import { table } from "../../cli/shared.js"
-import { textTable } from "../../cli/textTable.js"
+import { columnWidths, StreamedTable, textTable } from "../../cli/textTable.js"
 import { decide } from "../../domain/decide.js"
 import { planEvacuation } from "../../domain/evacuate.js"
 import { HostUnknown, NoHostsAvailable } from "../../domain/errors.js"
-import { hostId, migrationId, poolId, vmId, type HostId } from "../../domain/ids.js"
+import { foldEvents } from "../../domain/evolve.js"
+import { hostId, migrationId, poolId, poolStreamName, vmId, type HostId } from "../../domain/ids.js"
 import {
   hostPhysicalFreePages,
   hostPlacementFreePages,
@@ -32,9 +37,14 @@ import {
   type Vm
 } from "../../domain/state.js"
 import { LivePool } from "../../domain/tables.js"
+import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
 import { diffStates, type PoolDiff } from "../../projections/diff.js"
+import { streamVmHistory, vmHistory } from "../../projections/history.js"
 import type { StateAt } from "../../projections/timeTravel.js"
-import { compile } from "../engine/harness.js"
+import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
+import { layerMemory } from "../../store/memory.js"
+import { binary, tempDir, type CliResult } from "../cli/run.js"
+import { compile, compileFile, run } from "../engine/harness.js"
 
 // --- the evacuation plan -------------------------------------------------------------------------
 
@@ -280,8 +290,24 @@ describe("a pool of 130,000 VMs", () => {
   })
 })
 
-describe("text tables", () => {
-  it("a table without spreads is the shared table's text", () => {
+// --- streamed output: the same text as the whole document --------------------------------------------
+
+describe("output printed as it goes", () => {
+  const jsonValueArb = fc.jsonValue({ maxDepth: 3 })
+
+  it("a JSON array written element by element, at any depth, is JSON.stringify's text of the whole", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(jsonValueArb, { maxLength: 5 }), { maxLength: 5 }), fc.nat(3), (pages, depth) => {
+        const array = new JsonArrayText(depth)
+        const text = pages.map((page) => array.elements(page)).join("") + array.end()
+        expect(text).toBe(indentedJson(pages.flat(), depth))
+        expect(JSON.parse(text)).toStrictEqual(JSON.parse(JSON.stringify(pages.flat())))
+      }),
+      { numRuns: 300, seed: 20261207 }
+    )
+  })
+
+  it("a table without spreads is the shared table's text; streamed with room planned, the same rows", () => {
     const cellArb = fc.string({ maxLength: 12 }).map((s) => s.replace(/\n/g, " "))
     fc.assert(
       fc.property(
@@ -295,9 +321,215 @@ describe("text tables", () => {
           ),
         ([header, rows]) => {
           expect(textTable(header, rows)).toBe(table(header, rows))
+          const streamed = new StreamedTable(header, columnWidths(header, rows))
+          const lines = (streamed.head() + streamed.rows(rows.slice(0, 3)) + streamed.rows(rows.slice(3))).split("\n")
+          const whole = textTable(header, rows).split("\n")
+          expect([lines[0], ...lines.slice(2, -1)]).toStrictEqual([whole[0], ...whole.slice(2)])
         }
       ),
       { numRuns: 300, seed: 20261207 }
     )
   })
+
+  it("the planned width of a time column is the longest formatDurationUs of any time up to the last", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 100_000_000 }), fc.integer({ min: 0, max: 400_000_000_000 })),
+        fc.nat(),
+        (maxUs, seed) => {
+          const atUs = seed % (maxUs + 1)
+          expect(formatDurationUs(atUs).length).toBeLessThanOrEqual(formatDurationUsWidthMax(maxUs))
+        }
+      ),
+      { numRuns: 2_000, seed: 20261207 }
+    )
+    expect(
+      [0, 999, 1_000, 9_999, 999_999, 5_000_000, 59_999_999, 3_600_000_000].map(formatDurationUsWidthMax)
+    ).toStrictEqual([4, 6, 7, 8, 9, 9, 9, 9])
+  })
+
+  it("history --vm's pieces, streamed page by page, make the whole history's JSON document", () => {
+    const scenario = compileFile("rolling-maintenance")
+    const { events } = run(scenario)
+    const pool = scenario.pool
+    const printed = Effect.runSync(
+      Effect.gen(function* () {
+        yield* (yield* EventStore).append(poolStreamName(pool), events, ExpectedRevision.noStream)
+        const now = foldEvents(
+          initialState,
+          events.map((e) => e.event)
+        )
+        const vms = vmList(now).map((vm) => vm.id)
+        return yield* Effect.forEach(vms, (vm) =>
+          Effect.gen(function* () {
+            const printer = new VmHistoryPrinter(true, pool, vm, now)
+            let text = ""
+            const end = yield* streamVmHistory(pool, vm, (changes, lastRevision) => {
+              text += (text === "" ? printer.head(lastRevision) : "") + printer.changes(changes)
+              return Effect.succeed(true)
+            })
+            text += printer.end(end.changes, end.migrations)
+            const whole = yield* vmHistory(pool, vm)
+            return { text, whole: `${JSON.stringify(vmHistoryJson(whole), null, 2)}\n` }
+          })
+        )
+      }).pipe(Effect.provide(layerMemory))
+    )
+    expect(printed.length).toBeGreaterThan(0)
+    for (const { text, whole } of printed) expect(text).toBe(whole)
+  })
+})
+
+// --- the CLI on a pool of 150,000+ events ------------------------------------------------------------
+
+/** VM v1 paused and unpaused this many times (one event each); v2 migrated between the hosts meanwhile. */
+const FLIPS = 150_000
+const MIGRATIONS = 20
+const FLIP_EVERY_MS = 10
+
+const longScenario = {
+  format: "xenpool-scenario",
+  version: 1,
+  name: "long-history",
+  seed: 7,
+  pool: { id: "long", linkLatency: "100us" },
+  hosts: [{ id: "h", count: 2, memory: "16GiB", overhead: "1GiB", nic: "10Gbit/s" }],
+  vms: [
+    { id: "v1", vcpus: 1, memory: "64MiB", host: "h1" },
+    { id: "v2", vcpus: 1, memory: "64MiB", host: "h1" }
+  ],
+  schedule: [
+    ...Array.from({ length: FLIPS }, (_, i) => ({
+      at: `${(i + 1) * FLIP_EVERY_MS}ms`,
+      op: i % 2 === 0 ? "pause-vm" : "unpause-vm",
+      vm: "v1"
+    })),
+    ...Array.from({ length: MIGRATIONS }, (_, i) => ({
+      at: `${(i + 1) * 60_000 + 5}ms`,
+      op: "migrate",
+      vm: "v2",
+      to: i % 2 === 0 ? "h2" : "h1"
+    }))
+  ],
+  limits: { simulatedTime: "1d" }
+}
+
+describe(`xenpool on a pool of ${FLIPS.toLocaleString("en-US")}+ events`, () => {
+  const directory = tempDir()
+  const store = `sqlite:${join(directory, "long.db")}`
+  const pool = "long-1"
+  let events = 0
+  /** Up to three minutes a command: each reads the whole history, on a machine that may be busy. */
+  const slow = 180_000
+  /**
+   * The binary with the store's option before the arguments (a time after them may start with "-"),
+   * its stdout in a file (the outputs here are tens of megabytes), waited for without blocking the
+   * test runner's event loop.
+   */
+  const cli = async (args: ReadonlyArray<string>): Promise<CliResult> => {
+    const out = join(directory, "stdout.txt")
+    const fd = openSync(out, "w")
+    try {
+      const child = spawn(process.execPath, [binary, args[0]!, "--store", store, ...args.slice(1)], {
+        env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "" },
+        stdio: ["ignore", fd, "pipe"],
+        timeout: slow
+      })
+      let stderr = ""
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+      const status = await new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)))
+      return { status, stdout: readFileSync(out, "utf8"), stderr }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const ok = async (args: ReadonlyArray<string>) => {
+    const r = await cli(args)
+    expect(r.stderr, `xenpool ${args.join(" ")}`).toBe("")
+    expect(r.status, `xenpool ${args.join(" ")}`).toBe(0)
+    return r.stdout
+  }
+
+  beforeAll(async () => {
+    const file = join(directory, "long.json")
+    writeFileSync(file, JSON.stringify(longScenario))
+    const summary = JSON.parse(await ok(["simulate", file, "--json"])) as { pool: string; events: number }
+    expect(summary.pool).toBe(pool)
+    events = summary.events
+    expect(events).toBeGreaterThan(FLIPS)
+  }, slow)
+  afterAll(() => rmSync(directory, { recursive: true, force: true }))
+
+  it(
+    "`events` prints every event in revision order: a table, and one JSON array",
+    async () => {
+      const lines = (await ok(["events", "--pool", pool])).split("\n")
+      expect(lines[0]).toMatch(/^rev +at +type +data$/)
+      expect(lines.slice(2, -1).map((line) => Number(line.split(" ")[0]))).toStrictEqual(
+        Array.from({ length: events }, (_, i) => i)
+      )
+      expect(lines[lines.length - 1]).toBe("")
+      const array = JSON.parse(await ok(["events", "--pool", pool, "--json"])) as ReadonlyArray<{
+        revision: number
+        type: string
+      }>
+      expect(array.map((e) => e.revision)).toStrictEqual(Array.from({ length: events }, (_, i) => i))
+      expect(array.filter((e) => e.type === "VmPaused")).toHaveLength(FLIPS / 2)
+      // a window across a page boundary is the same slice of the whole
+      const window = JSON.parse(await ok(["events", "--pool", pool, "--json", "--from", "4090", "--limit", "10"]))
+      expect(window).toStrictEqual(array.slice(4090, 4100))
+    },
+    slow
+  )
+
+  it(
+    "`history --vm` of a VM with 150,000 changes: a table, and one JSON document",
+    async () => {
+      const text = (await ok(["history", "--pool", pool, "--vm", "v1"])).split("\n")
+      const changes = FLIPS + 2 // created, started, then every pause and unpause
+      expect(text[0]).toBe(`VM v1 in pool ${pool} (to revision ${(events - 1).toLocaleString("en-US")}):`)
+      expect(text.filter((line) => /^\d+ /.test(line))).toHaveLength(changes)
+      expect(text).toContain(`${changes.toLocaleString("en-US")} changes, 0 migrations`)
+      const history = JSON.parse(await ok(["history", "--pool", pool, "--vm", "v1", "--json"])) as {
+        lastRevision: number
+        changes: ReadonlyArray<{ revision: number; kind: string }>
+        migrations: ReadonlyArray<unknown>
+      }
+      expect(history.lastRevision).toBe(events - 1)
+      expect(history.changes).toHaveLength(changes)
+      expect(history.changes.every((c, i) => i === 0 || c.revision > history.changes[i - 1]!.revision)).toBe(true)
+      expect(history.changes.filter((c) => c.kind === "paused")).toHaveLength(FLIPS / 2)
+      expect(history.migrations).toStrictEqual([])
+      const v2 = JSON.parse(await ok(["history", "--pool", pool, "--vm", "v2", "--json"])) as {
+        migrations: ReadonlyArray<{ outcome: string }>
+      }
+      expect(v2.migrations.map((m) => m.outcome)).toStrictEqual(Array.from({ length: MIGRATIONS }, () => "committed"))
+      expect(await ok(["history", "--pool", pool, "--vm", "v2"])).toMatch(/downtime/)
+    },
+    slow
+  )
+
+  it(
+    "`history --host`, `at`, `diff`, `export` and `pools` answer on it",
+    async () => {
+      expect(await ok(["history", "--pool", pool, "--host", "h2"])).toMatch(/^host h2 in pool long-1: \d+ changes/)
+      const latest = JSON.parse(await ok(["at", `@${events - 1}`, "--pool", pool, "--json"])) as {
+        revision: number
+        vms: ReadonlyArray<{ id: string; powerState: string }>
+      }
+      expect(latest.revision).toBe(events - 1)
+      expect(latest.vms.map((v) => [v.id, v.powerState])).toStrictEqual([
+        ["v1", "Running"],
+        ["v2", "Running"]
+      ])
+      // half-way through the flips, v1 was paused for a moment (between events n and n+1 of the flips)
+      expect(await ok(["at", `${(FLIPS / 2) * FLIP_EVERY_MS + 5}ms`, "--pool", pool, "--vm", "v1"])).toMatch(/Running/)
+      expect(await ok(["diff", "--pool", pool, "@0", `@${events - 1}`])).toContain("VMs created (2)")
+      const trace = (await ok(["export", "--pool", pool])).split("\n")
+      expect(trace.filter((line) => line.includes('"op":"pause-vm"')).length).toBe(FLIPS / 2)
+      const pools = JSON.parse(await ok(["pools", "--json"])) as ReadonlyArray<{ id: string; events: number }>
+      expect(pools).toStrictEqual([expect.objectContaining({ id: pool, events })])
+    },
+    slow
+  )
 })
