@@ -53,6 +53,12 @@ const encodeEvent = Schema.encodeSync(PoolEvent)
 /** Events read and printed at a time: what `events` holds in memory, whatever the history's length. */
 const EVENTS_PAGE = 4_096
 
+/** `--from` and `--limit` are integers >= 0 (`--limit 0` prints no event); checked before the store is opened. */
+const nonNegativeOption = (name: string, value: number) =>
+  Number.isSafeInteger(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.fail(new CliFailure({ what: "bad option", where: `--${name} ${value}`, expected: "an integer >= 0" }))
+
 interface EventRow {
   readonly revision: number
   readonly id: string
@@ -108,17 +114,20 @@ export const eventsCommand = Command.make(
     json: jsonOption,
     pool: poolOption,
     from: Options.integer("from").pipe(Options.withDescription("first revision (default 0)"), Options.withDefault(0)),
-    limit: Options.integer("limit").pipe(Options.withDescription("at most this many events"), Options.optional)
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("at most this many events (0: none)"),
+      Options.optional
+    )
   },
   ({ store, json, pool, from, limit }) =>
     Effect.gen(function* () {
+      const first = yield* nonNegativeOption("from", from)
+      const max = Option.isSome(limit) ? yield* nonNegativeOption("limit", limit.value) : undefined
       const id = pool as PoolId
-      const last = yield* requirePool(id)
-      if (from < 0)
-        return yield* Effect.fail(
-          new CliFailure({ what: "bad --from", where: String(from), expected: "a revision >= 0" })
-        )
-      const to = Option.match(limit, { onNone: () => last, onSome: (max) => Math.min(last, from + max - 1) })
-      yield* printEvents(id, from, to, json)
-    }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+      yield* Effect.gen(function* () {
+        const last = yield* requirePool(id)
+        const to = max === undefined ? last : Math.min(last, first + max - 1)
+        yield* printEvents(id, first, to, json)
+      }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+    })
 ).pipe(Command.withDescription("print a pool's events in revision order"))

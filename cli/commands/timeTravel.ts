@@ -43,6 +43,14 @@ export const parseWhen = (text: string): Either.Either<TimeTravelTarget, CliFail
       ? Either.right({ revision })
       : Either.left(new CliFailure({ what: "bad revision", where: text, expected: "@ and a revision >= 0, e.g. @120" }))
   }
+  if (input.startsWith("-"))
+    return Either.left(
+      new CliFailure({
+        what: "bad time",
+        where: text,
+        expected: `${WHEN_EXPECTED}, not negative: simulated time counts from the pool's start`
+      })
+    )
   return Either.mapBoth(parseDurationUs(input), {
     onLeft: (error) =>
       new CliFailure({ what: "bad time", where: text, expected: `${WHEN_EXPECTED}; ${formatUnitError(error)}` }),
@@ -143,15 +151,18 @@ export const atCommand = Command.make(
   },
   ({ when, pool, vm, host, store, json }) =>
     Effect.gen(function* () {
+      // usage errors first, before the store is opened
       const target = yield* parseTarget(when)
       const focus = yield* focusOf(vm, host)
       const id = pool as PoolId
-      yield* requirePool(id)
-      const answer = yield* stateAt(id, target)
-      yield* requireFocus(id, focus, answer.state)
-      if (json) return yield* printJson(atJson(answer, focus))
-      yield* Console.log(formatAt(answer, describeTarget(target), focus))
-    }).pipe(Effect.provide(timeTravelLayer(store)))
+      yield* Effect.gen(function* () {
+        yield* requirePool(id)
+        const answer = yield* stateAt(id, target)
+        yield* requireFocus(id, focus, answer.state)
+        if (json) return yield* printJson(atJson(answer, focus))
+        yield* Console.log(formatAt(answer, describeTarget(target), focus))
+      }).pipe(Effect.provide(timeTravelLayer(store)))
+    })
 ).pipe(
   Command.withDescription(
     "time travel: the pool (or a VM, or a host) as of WHEN, a simulated time (12.5s) or @REVISION"
@@ -222,14 +233,17 @@ export const diffCommand = Command.make(
   },
   ({ from, to, pool, store, json }) =>
     Effect.gen(function* () {
+      // usage errors first, before the store is opened
       const fromTarget = yield* parseTarget(from)
       const toTarget = yield* parseTarget(to)
       const id = pool as PoolId
-      yield* requirePool(id)
-      const result = yield* diff(id, fromTarget, toTarget)
-      if (json) return yield* printJson(diffJson(result))
-      yield* Console.log(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
-    }).pipe(Effect.provide(timeTravelLayer(store)))
+      yield* Effect.gen(function* () {
+        yield* requirePool(id)
+        const result = yield* diff(id, fromTarget, toTarget)
+        if (json) return yield* printJson(diffJson(result))
+        yield* Console.log(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
+      }).pipe(Effect.provide(timeTravelLayer(store)))
+    })
 ).pipe(
   Command.withDescription(
     "what changed in a pool between FROM and TO: VMs moved, started, stopped; hosts' memory and state"

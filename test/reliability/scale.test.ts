@@ -43,7 +43,7 @@ import { streamVmHistory, vmHistory } from "../../projections/history.js"
 import type { StateAt } from "../../projections/timeTravel.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
 import { layerMemory } from "../../store/memory.js"
-import { binary, tempDir, type CliResult } from "../cli/run.js"
+import { binary, isCleanError, tempDir, type CliResult } from "../cli/run.js"
 import { compile, compileFile, run } from "../engine/harness.js"
 
 // --- the evacuation plan -------------------------------------------------------------------------
@@ -532,4 +532,39 @@ describe(`xenpool on a pool of ${FLIPS.toLocaleString("en-US")}+ events`, () => 
     },
     slow
   )
+
+  it("a negative --limit or --from is refused in one line, and --limit 0 prints no event", async () => {
+    for (const [option, value] of [
+      ["--limit", "-1"],
+      ["--from", "-1"],
+      ["--limit", "-7"]
+    ] as const) {
+      const r = await cli(["events", "--pool", pool, option, value])
+      expect(isCleanError(r), r.stderr).toBe(true)
+      expect(r.stderr).toBe(`xenpool: bad option (${option} ${value}): an integer >= 0\n`)
+      expect(r.stdout).toBe("")
+    }
+    expect(JSON.parse(await ok(["events", "--pool", pool, "--limit", "0", "--json"]))).toStrictEqual([])
+    expect((await ok(["events", "--pool", pool, "--limit", "0"])).trimEnd().split("\n")).toHaveLength(2)
+  })
+
+  it("a negative time after the options is refused in one line", async () => {
+    for (const args of [
+      ["at", "--pool", pool, "-5s"],
+      ["diff", "--pool", pool, "1s", "-5s"]
+    ]) {
+      const r = await cli(args)
+      expect(isCleanError(r), r.stderr).toBe(true)
+      expect(r.stderr).toMatch(/^xenpool: bad time \(-5s\): .*not negative/)
+      expect(r.stdout).toBe("")
+    }
+  })
+
+  // @effect/cli reads a leading `-5s` as the short flags -5 -s and fails before the command runs;
+  // cli/main.ts, which another change owns, prints nothing for that failure. Flip to `it` when it does.
+  it.fails("`at -5s` (the time first) is refused in one line naming the time", async () => {
+    const r = await cli(["at", "-5s", "--pool", pool])
+    expect(isCleanError(r), r.stderr).toBe(true)
+    expect(r.stderr).toContain("-5s")
+  })
 })
