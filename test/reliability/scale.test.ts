@@ -16,6 +16,7 @@ import { indentedJson, JsonArrayText } from "../../cli/output.js"
 import { table } from "../../cli/shared.js"
 import { columnWidths, StreamedTable, textTable } from "../../cli/textTable.js"
 import { decide } from "../../domain/decide.js"
+import type { PoolEvent } from "../../domain/events.js"
 import { planEvacuation } from "../../domain/evacuate.js"
 import { HostUnknown, NoHostsAvailable } from "../../domain/errors.js"
 import { foldEvents } from "../../domain/evolve.js"
@@ -39,6 +40,7 @@ import {
 import { LivePool } from "../../domain/tables.js"
 import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
 import { diffStates, type PoolDiff } from "../../projections/diff.js"
+import { HostsInUse, type HostsInUseSummary } from "../../projections/hostsInUse.js"
 import { streamVmHistory, vmHistory } from "../../projections/history.js"
 import type { StateAt } from "../../projections/timeTravel.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
@@ -377,6 +379,172 @@ describe("output printed as it goes", () => {
     )
     expect(printed.length).toBeGreaterThan(0)
     for (const { text, whole } of printed) expect(text).toBe(whole)
+  })
+})
+
+// --- hosts in use, counted as they change ---------------------------------------------------------
+
+/**
+ * The hosts-in-use projection as it was before it kept its count up to date (projections/hostsInUse.ts
+ * at 928428c), verbatim: every placement recounted every host, O(events × hosts).
+ */
+class RecountingHostsInUse {
+  private readonly vmHost = new Map<string, string>()
+  private readonly vmsOn = new Map<string, number>()
+  private readonly live = new Map<string, boolean>()
+  private inUse = 0
+  private readonly points: Array<{ atUs: number; hosts: number }> = []
+
+  add(event: PoolEvent): void {
+    switch (event._tag) {
+      case "HostJoined":
+        this.live.set(event.host, true)
+        return this.record(event.atUs)
+      case "HostFailed":
+      case "HostRecovered":
+        this.live.set(event.host, event._tag === "HostRecovered")
+        return this.recount(event.atUs)
+      case "VmStarted":
+      case "VmResumed":
+        this.place(event.vm, event.host)
+        return this.recount(event.atUs)
+      case "VmMigrationCommitted":
+        this.place(event.vm, event.destination)
+        return this.recount(event.atUs)
+      case "VmShutdown":
+      case "VmSuspended":
+      case "VmDestroyed":
+        this.place(event.vm, undefined)
+        return this.recount(event.atUs)
+      default:
+        return
+    }
+  }
+
+  private place(vm: string, host: string | undefined): void {
+    const before = this.vmHost.get(vm)
+    if (before !== undefined) this.vmsOn.set(before, (this.vmsOn.get(before) ?? 1) - 1)
+    if (host === undefined) this.vmHost.delete(vm)
+    else {
+      this.vmHost.set(vm, host)
+      this.vmsOn.set(host, (this.vmsOn.get(host) ?? 0) + 1)
+    }
+  }
+
+  private recount(atUs: number): void {
+    let n = 0
+    for (const [host, vms] of this.vmsOn) if (vms > 0 && this.live.get(host) === true) n++
+    this.inUse = n
+    this.record(atUs)
+  }
+
+  private record(atUs: number): void {
+    const last = this.points[this.points.length - 1]
+    if (last && last.hosts === this.inUse) return
+    if (last && last.atUs === atUs) {
+      last.hosts = this.inUse
+      // Collapsing may make it equal to the point before: drop it.
+      const previous = this.points[this.points.length - 2]
+      if (previous && previous.hosts === last.hosts) this.points.pop()
+      return
+    }
+    this.points.push({ atUs, hosts: this.inUse })
+  }
+
+  /** The summary over [0, endUs]; samples every `sampleEveryUs` (default one hour). */
+  summary(endUs: number, sampleEveryUs = 3_600_000_000): HostsInUseSummary {
+    if (!(Number.isInteger(sampleEveryUs) && sampleEveryUs > 0)) throw new RangeError("sampleEveryUs must be > 0")
+    const series = this.points.map((p) => ({ ...p }))
+    let hostUs = 0
+    for (let i = 0; i < series.length; i++) {
+      const from = Math.min(series[i]!.atUs, endUs)
+      const to = Math.min(series[i + 1]?.atUs ?? endUs, endUs)
+      hostUs += series[i]!.hosts * Math.max(0, to - from)
+    }
+    const samples: number[] = []
+    let next = 0
+    let value = 0
+    for (let t = 0; t <= endUs && samples.length < 100_000; t += sampleEveryUs) {
+      while (next < series.length && series[next]!.atUs <= t) value = series[next++]!.hosts
+      samples.push(value)
+    }
+    const counts = series.map((p) => p.hosts)
+    return {
+      series,
+      min: counts.reduce((a, b) => Math.min(a, b), counts[0] ?? 0),
+      max: counts.reduce((a, b) => Math.max(a, b), 0),
+      final: this.inUse,
+      mean: endUs > 0 ? hostUs / endUs : this.inUse,
+      hostUs,
+      sampleEveryUs,
+      samples
+    }
+  }
+}
+
+/** A valid run's placement events: the hosts join, then VMs start, move, stop and hosts fail and recover. */
+const placementsArb = fc
+  .record({
+    hosts: fc.integer({ min: 1, max: 6 }),
+    vms: fc.integer({ min: 1, max: 12 }),
+    steps: fc.array(fc.record({ kind: fc.nat(7), vm: fc.nat(11), host: fc.nat(5), dtUs: fc.nat(3) }), {
+      maxLength: 200
+    })
+  })
+  .map(({ hosts, vms, steps }) => {
+    const events: Array<Record<string, unknown>> = []
+    const on = new Map<string, string>()
+    const live = new Set<string>()
+    let atUs = 0
+    for (let h = 0; h < hosts; h++) {
+      events.push({ _tag: "HostJoined", atUs, host: `h${h}` })
+      live.add(`h${h}`)
+    }
+    for (const step of steps) {
+      atUs += step.dtUs
+      const vm = `v${step.vm % vms}`
+      const host = `h${step.host % hosts}`
+      const where = on.get(vm)
+      if (step.kind === 6 && live.has(host)) {
+        // as decide does: the host fails, then each VM on it is halted
+        events.push({ _tag: "HostFailed", atUs, host })
+        for (const [v, h] of [...on]) {
+          if (h !== host) continue
+          events.push({ _tag: "VmShutdown", atUs, vm: v })
+          on.delete(v)
+        }
+        live.delete(host)
+      } else if (step.kind === 7 && !live.has(host)) {
+        events.push({ _tag: "HostRecovered", atUs, host })
+        live.add(host)
+      } else if (where === undefined && live.has(host)) {
+        events.push({ _tag: step.kind % 2 === 0 ? "VmStarted" : "VmResumed", atUs, vm, host })
+        on.set(vm, host)
+      } else if (where !== undefined && step.kind < 3 && live.has(host) && host !== where) {
+        events.push({ _tag: "VmMigrationCommitted", atUs, vm, source: where, destination: host })
+        on.set(vm, host)
+      } else if (where !== undefined) {
+        events.push({ _tag: ["VmShutdown", "VmSuspended", "VmDestroyed"][step.kind % 3]!, atUs, vm })
+        on.delete(vm)
+      }
+    }
+    return { events: events as unknown as ReadonlyArray<PoolEvent>, endUs: atUs + 1 }
+  })
+
+describe("hosts in use", () => {
+  it("counted host by host as events change them, the series is the recounting projection's", () => {
+    fc.assert(
+      fc.property(placementsArb, fc.integer({ min: 1, max: 5 }), ({ events, endUs }, sampleEveryUs) => {
+        const counted = new HostsInUse()
+        const recounted = new RecountingHostsInUse()
+        for (const event of events) {
+          counted.add(event)
+          recounted.add(event)
+        }
+        expect(counted.summary(endUs, sampleEveryUs)).toStrictEqual(recounted.summary(endUs, sampleEveryUs))
+      }),
+      { numRuns: 1_000, seed: 20261207 }
+    )
   })
 })
 
