@@ -4,7 +4,8 @@
  * - `engine.evacuate.<N>`: the whole evacuation, the plan and every migration run to quiescence;
  * - `engine.evacuate.<N>.plan`: the plan alone (domain/evacuate.ts), on the pool before it moves.
  * Each larger size is reported against the one before it (30k / 10k, 100k / 30k): a linear cost gives
- * ratios of 3.0 and 3.3. Setting the pool up (creating and starting the VMs) is not timed.
+ * ratios of 3.0 and 3.3. Setting the pool up (creating and starting the VMs) is not timed; each figure is
+ * the best of a few runs, as a busy machine only ever adds time.
  */
 import { Either } from "effect"
 import { planEvacuation } from "../domain/evacuate.js"
@@ -57,7 +58,9 @@ const compiled = (vms: number) => {
 }
 
 /** The pool set up (every VM running on the evacuated host), then the plan and the whole evacuation timed. */
-export const timeEvacuation = (vms: number): { readonly planMs: number; readonly runMs: number; events: number } => {
+export const timeEvacuation = (
+  vms: number
+): { readonly planMs: number; readonly runMs: number; readonly events: number } => {
   const { sim } = runScenario(compiled(vms), { transferFactory })
   const planStart = performance.now()
   const plan = planEvacuation(sim.view, hostId(EVACUATED))
@@ -74,11 +77,26 @@ export const timeEvacuation = (vms: number): { readonly planMs: number; readonly
   return { planMs, runMs, events: result.events - eventsBefore }
 }
 
-const SIZES: ReadonlyArray<{ readonly label: string; readonly vms: number }> = [
-  { label: "10k", vms: 10_000 },
-  { label: "30k", vms: 30_000 },
-  { label: "100k", vms: 100_000 }
+/** Each size is run `runs` times and its best time kept: the machine may be shared, and noise only adds. */
+const SIZES: ReadonlyArray<{ readonly label: string; readonly vms: number; readonly runs: number }> = [
+  { label: "10k", vms: 10_000, runs: 3 },
+  { label: "30k", vms: 30_000, runs: 3 },
+  { label: "100k", vms: 100_000, runs: 2 }
 ]
+
+/** The best plan and run times of `runs` evacuations of the pool of `vms` VMs (each on a fresh pool). */
+const bestOf = (vms: number, runs: number) => {
+  let best = timeEvacuation(vms)
+  for (let i = 1; i < runs; i++) {
+    const timed = timeEvacuation(vms)
+    best = {
+      planMs: Math.min(best.planMs, timed.planMs),
+      runMs: Math.min(best.runMs, timed.runMs),
+      events: timed.events
+    }
+  }
+  return best
+}
 
 const count = (n: number) => n.toLocaleString("en-US")
 
@@ -89,18 +107,18 @@ export const evacuateBenchmarks: ReadonlyArray<Benchmark> = [
       timeEvacuation(WARM_UP_VMS)
       const results: BenchResult[] = []
       let previous: { run: BenchResult; plan: BenchResult } | undefined
-      for (const { label, vms } of SIZES) {
-        const timed = timeEvacuation(vms)
+      for (const { label, vms, runs } of SIZES) {
+        const timed = bestOf(vms, runs)
         const pool = `${count(vms)} idle VMs of 32-128 MiB on one host, evacuated onto ${count(vms / VMS_PER_TARGET_HOST)} hosts of 8 GiB`
         const run: BenchResult = {
           name: `engine.evacuate.${label}`,
-          workload: `${pool}: plan + every migration run to quiescence (${count(timed.events)} events, no store), one run after a ${count(WARM_UP_VMS)}-VM warm-up`,
+          workload: `${pool}: plan + every migration run to quiescence (${count(timed.events)} events, no store), best of ${runs} runs after a ${count(WARM_UP_VMS)}-VM warm-up`,
           value: Math.round(timed.runMs),
           unit: "ms"
         }
         const plan: BenchResult = {
           name: `engine.evacuate.${label}.plan`,
-          workload: `${pool}: the plan alone (domain/evacuate.ts planEvacuation)`,
+          workload: `${pool}: the plan alone (domain/evacuate.ts planEvacuation), best of ${runs}`,
           value: Math.round(timed.planMs * 10) / 10,
           unit: "ms"
         }
