@@ -7,6 +7,7 @@ import { storeBenchmarks } from "./store.js"
 import { migrationBenchmarks } from "./migration.js"
 import { foldBenchmarks } from "./fold.js"
 import { engineBenchmarks } from "./engine.js"
+import { evacuateBenchmarks } from "./evacuate.js"
 import { kurrentBenchmarks } from "./kurrent.js"
 import { propertyBenchmarks } from "./properties.js"
 import { traceBenchmarks } from "./traces.js"
@@ -18,6 +19,7 @@ const all: ReadonlyArray<Benchmark> = [
   ...foldBenchmarks,
   ...migrationBenchmarks,
   ...engineBenchmarks,
+  ...evacuateBenchmarks,
   ...kurrentBenchmarks,
   ...propertyBenchmarks,
   ...traceBenchmarks,

@@ -7,7 +7,9 @@
  * it) ignores write errors, and when stdout is a file Node writes each chunk with one `write(2)` and
  * ignores a short count, so a file that fills up mid-output is truncated without an error. Here a file
  * (or device) is written with `fs.writeSync` until every byte is taken, and a pipe or terminal through
- * `process.stdout.write`, waiting for its callback.
+ * `process.stdout.write`, waiting for its callback. Output too long to hold in memory is written as it
+ * is made, each piece waiting for the one before; JSON documents come out piece by piece with exactly the
+ * text `JSON.stringify(document, null, 2)` would give the whole.
  */
 import { writeSync } from "node:fs"
 import { Socket } from "node:net"
@@ -91,3 +93,39 @@ export const writeStdout = (text: string): Effect.Effect<boolean, CliFailure> =>
 
 /** One line (or several) on stdout, as `Console.log` would print it, with write errors reported. */
 export const printLine = (text: string): Effect.Effect<void, CliFailure> => Effect.asVoid(writeStdout(`${text}\n`))
+
+/** `JSON.stringify(value, null, 2)` as it reads `depth` levels down a document: every line after the first indented. */
+export const indentedJson = (value: unknown, depth: number): string => {
+  const text = JSON.stringify(value, null, 2)
+  return depth === 0 ? text : text.replace(/\n/g, `\n${"  ".repeat(depth)}`)
+}
+
+/**
+ * A JSON array written element by element, `depth` levels down its document: `elements(page)` for each
+ * page, then `end()`. The pieces joined are `indentedJson(allElements, depth)`.
+ */
+export class JsonArrayText {
+  private count = 0
+
+  constructor(private readonly depth = 0) {}
+
+  /** The text that adds these elements (the opening bracket with the first). */
+  elements(values: ReadonlyArray<unknown>): string {
+    const inner = "  ".repeat(this.depth + 1)
+    let text = ""
+    for (const value of values) {
+      text += `${this.count === 0 ? "[\n" : ",\n"}${inner}${indentedJson(value, this.depth + 1)}`
+      this.count++
+    }
+    return text
+  }
+
+  /** The closing text: `]` on its own line, or `[]` for an array that got no element. */
+  end(): string {
+    return this.count === 0 ? "[]" : `\n${"  ".repeat(this.depth)}]`
+  }
+
+  get length(): number {
+    return this.count
+  }
+}

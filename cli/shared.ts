@@ -20,7 +20,10 @@ export const printJson = (value: unknown) => printLine(JSON.stringify(value, nul
 
 /** A table of strings with a header, columns padded to their widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  // A loop, not a spread: a table of many rows would overflow the stack as Math.max's arguments.
+  const widths = header.map((h) => h.length)
+  for (const row of rows)
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (row[i] ?? "").length)
   const line = (cells: ReadonlyArray<string>) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))

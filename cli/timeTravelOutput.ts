@@ -2,14 +2,15 @@
  * What `xenpool at`, `history` and `diff` print: the JSON documents (DESIGN.md §7's `at` shape, ids
  * and absent values as null so that every key is always there) and the human-readable tables.
  */
-import type { HostId, VmId } from "../domain/ids.js"
-import { DEFAULT_PAGE_SIZE_BYTES, formatBytes, formatDurationUs } from "../domain/units.js"
-import { migrationList, vmList, type Migration, type PoolState, type Vm } from "../domain/state.js"
+import type { HostId, PoolId, VmId } from "../domain/ids.js"
+import { DEFAULT_PAGE_SIZE_BYTES, formatBytes, formatDurationUs, formatDurationUsWidthMax } from "../domain/units.js"
+import { hostList, migrationList, vmList, type Migration, type PoolState, type Vm } from "../domain/state.js"
 import type { PoolDiff, HostChange } from "../projections/diff.js"
-import type { HostHistory, VmHistory } from "../projections/history.js"
-import { hostSummaries, type HostSummary } from "../projections/summary.js"
+import { vmChangeKindNames, type HostHistory, type VmChange, type VmHistory } from "../projections/history.js"
+import { hostSummaries, type HostSummary, type MigrationSummary } from "../projections/summary.js"
 import type { StateAt } from "../projections/timeTravel.js"
-import { table } from "./shared.js"
+import { indentedJson, JsonArrayText } from "./output.js"
+import { StreamedTable, textTable as table } from "./textTable.js"
 
 // --- JSON -----------------------------------------------------------------------------------------
 
@@ -138,16 +139,18 @@ export const diffJson = (d: PoolDiff) => ({
   hostsChanged: d.hostsChanged.map((h) => ({ ...h, before: orNull(h.before), after: orNull(h.after) }))
 })
 
+const vmChangeJson = (c: VmChange) => ({
+  ...c,
+  powerState: orNull(c.powerState),
+  residentOn: orNull(c.residentOn),
+  host: orNull(c.host)
+})
+
 export const vmHistoryJson = (h: VmHistory) => ({
   pool: h.pool,
   vm: h.vm,
   lastRevision: h.lastRevision,
-  changes: h.changes.map((c) => ({
-    ...c,
-    powerState: orNull(c.powerState),
-    residentOn: orNull(c.residentOn),
-    host: orNull(c.host)
-  })),
+  changes: h.changes.map(vmChangeJson),
   migrations: h.migrations
 })
 
@@ -251,43 +254,73 @@ export const formatAt = (answer: StateAt, asked: string, focus: Focus): string =
   return lines.join("\n")
 }
 
-export const formatVmHistory = (h: VmHistory): string => {
-  const lines = [
-    `VM ${h.vm} in pool ${h.pool}: ${h.changes.length} changes, ${h.migrations.length} migrations (to revision ${count(h.lastRevision)})`,
-    ""
-  ]
-  lines.push(
-    table(
-      ["rev", "at", "change", "state", "host", "domid", "detail"],
-      h.changes.map((c) => [
-        String(c.revision),
-        formatDurationUs(c.atUs),
-        c.kind,
-        c.powerState ?? "(destroyed)",
-        c.residentOn ?? "-",
-        c.domid < 0 ? "-" : String(c.domid),
-        c.detail
-      ])
-    )
+const migrationsTableOf = (migrations: ReadonlyArray<MigrationSummary>): string =>
+  table(
+    ["migration", "from → to", "started at", "rounds", "sent", "total", "downtime", "outcome"],
+    migrations.map((m) => [
+      m.id,
+      `${m.from} → ${m.to}`,
+      formatDurationUs(m.startedAtUs),
+      String(m.rounds),
+      formatBytes(m.bytesSent),
+      m.outcome === "in-progress" ? "-" : formatDurationUs(m.totalUs),
+      m.outcome === "committed" ? formatDurationUs(m.downtimeUs) : "-",
+      m.outcome === "aborted" ? `aborted: ${m.reason ?? ""}` : m.outcome
+    ])
   )
-  if (h.migrations.length > 0)
-    lines.push(
-      "",
-      table(
-        ["migration", "from → to", "started at", "rounds", "sent", "total", "downtime", "outcome"],
-        h.migrations.map((m) => [
-          m.id,
-          `${m.from} → ${m.to}`,
-          formatDurationUs(m.startedAtUs),
-          String(m.rounds),
-          formatBytes(m.bytesSent),
-          m.outcome === "in-progress" ? "-" : formatDurationUs(m.totalUs),
-          m.outcome === "committed" ? formatDurationUs(m.downtimeUs) : "-",
-          m.outcome === "aborted" ? `aborted: ${m.reason ?? ""}` : m.outcome
-        ])
-      )
+
+const vmChangeCells = (c: VmChange): ReadonlyArray<string> => [
+  String(c.revision),
+  formatDurationUs(c.atUs),
+  c.kind,
+  c.powerState ?? "(destroyed)",
+  c.residentOn ?? "-",
+  c.domid < 0 ? "-" : String(c.domid),
+  c.detail
+]
+
+/**
+ * `history --vm` printed as it is read (projections/history.ts `streamVmHistory`): `head` before the
+ * first change, `changes` for each page of them, `end` with the migrations. As JSON, the pieces make
+ * `vmHistoryJson`'s document; as text, a table of changes whose widths are planned from the pool as it
+ * is now (its last event's time, its hosts, the domids they have handed out), then the migrations.
+ */
+export class VmHistoryPrinter {
+  private readonly array = new JsonArrayText(1)
+  private readonly table: StreamedTable
+
+  constructor(
+    private readonly json: boolean,
+    private readonly pool: PoolId,
+    private readonly vm: VmId,
+    now: PoolState
+  ) {
+    const hosts = hostList(now)
+    const hostWidth = hosts.reduce((w, h) => Math.max(w, h.id.length), 1)
+    const domidMax = hosts.reduce((d, h) => Math.max(d, h.nextDomid), 0)
+    const kindWidth = vmChangeKindNames.reduce((w, k) => Math.max(w, k.length), 0)
+    this.table = new StreamedTable(
+      ["rev", "at", "change", "state", "host", "domid", "detail"],
+      [0, formatDurationUsWidthMax(now.atUs), kindWidth, "(destroyed)".length, hostWidth, String(domidMax).length, 0]
     )
-  return lines.join("\n")
+  }
+
+  head(lastRevision: number): string {
+    if (this.json)
+      return `{\n  "pool": ${JSON.stringify(this.pool)},\n  "vm": ${JSON.stringify(this.vm)},\n  "lastRevision": ${lastRevision},\n  "changes": `
+    this.table.plan(0, String(lastRevision).length)
+    return `VM ${this.vm} in pool ${this.pool} (to revision ${count(lastRevision)}):\n\n${this.table.head()}`
+  }
+
+  changes(changes: ReadonlyArray<VmChange>): string {
+    return this.json ? this.array.elements(changes.map(vmChangeJson)) : this.table.rows(changes.map(vmChangeCells))
+  }
+
+  end(changes: number, migrations: ReadonlyArray<MigrationSummary>): string {
+    if (this.json) return `${this.array.end()},\n  "migrations": ${indentedJson(migrations, 1)}\n}\n`
+    const total = `\n${count(changes)} changes, ${count(migrations.length)} migrations\n`
+    return migrations.length === 0 ? total : `${total}\n${migrationsTableOf(migrations)}\n`
+  }
 }
 
 export const formatHostHistory = (h: HostHistory, pageSizeBytes: number): string =>
@@ -338,7 +371,9 @@ export const formatDiff = (d: PoolDiff, fromText: string, toText: string): strin
   for (const point of [d.from, d.to])
     if (boundNote(point) !== null) lines.push(`  ${point === d.from ? fromText : toText} is ${boundNote(point)}`)
   const section = (title: string, items: ReadonlyArray<string>) => {
-    if (items.length > 0) lines.push("", `${title} (${items.length}):`, ...items.map((i) => `  ${i}`))
+    if (items.length === 0) return
+    lines.push("", `${title} (${items.length}):`)
+    for (const item of items) lines.push(`  ${item}`)
   }
   section(
     "VMs moved",

@@ -218,7 +218,8 @@ const failHost = (state: PoolRead, c: C.HostCommand): Decision =>
     for (const vm of vmsResidentOn(state, host.id)) {
       if (!movedAway.has(vm.id)) emit(E.build(E.VmShutdown, { atUs: c.atUs, vm: vm.id, mode: "host-failed" }))
     }
-    return ok(...events)
+    // the array itself, not ok(...events): a host of more than about 120,000 VMs overflowed the stack
+    return Either.right(events)
   })
 
 const hostCommand = (state: PoolRead, c: C.HostCommand): Decision => {

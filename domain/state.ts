@@ -151,9 +151,13 @@ export const vmList = (state: PoolRead): ReadonlyArray<Vm> =>
 export const migrationList = (state: PoolRead): ReadonlyArray<Migration> =>
   Array.from(isView(state) ? state.migrationValues() : HashMap.values(state.migrations)).sort(byId)
 
-/** VMs whose domain runs on the host (resident), in id order. */
-export const vmsResidentOn = (state: PoolRead, host: HostId): ReadonlyArray<Vm> =>
-  vmList(state).filter((vm) => vm.residentOn === host)
+/** VMs whose domain runs on the host (resident), in id order (only they are sorted, not the pool's VMs). */
+export const vmsResidentOn = (state: PoolRead, host: HostId): ReadonlyArray<Vm> => {
+  const resident: Vm[] = []
+  for (const vm of isView(state) ? state.vmValues() : HashMap.values(state.vms))
+    if (vm.residentOn === host) resident.push(vm)
+  return resident.sort(byId)
+}
 
 /**
  * Mutable copies of entities, for `evolve` to change a fresh object before it enters the state. Each

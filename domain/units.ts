@@ -186,3 +186,18 @@ export const formatDurationUs = (us: number): string => {
     ? `${h}h${String(m).padStart(2, "0")}m${String(s).padStart(2, "0")}s`
     : `${m}m${String(s).padStart(2, "0")}s`
 }
+
+/** The tops of `formatDurationUs`'s forms below a minute: µs, ms with 2 and 1 decimals, s with 3 and 2. */
+const durationFormTopsUs = [999, 9_999, 999_999, 9_999_999, 59_999_999]
+
+/**
+ * The longest text `formatDurationUs` gives any time in [0, maxUs] (a column's width before its cells are
+ * known). Within each of its forms the text never gets shorter as the time grows, so the longest is at
+ * the top of a form below maxUs, or at maxUs.
+ */
+export const formatDurationUsWidthMax = (maxUs: number): number => {
+  let width = 0
+  for (const topUs of [...durationFormTopsUs, maxUs])
+    width = Math.max(width, formatDurationUs(Math.max(0, Math.min(topUs, maxUs))).length)
+  return width
+}

@@ -520,9 +520,12 @@ export class Simulation {
         this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
         return finish(false, plan.left.message)
       }
-      const moves = [...plan.right]
+      const moves = plan.right
+      let next = 0
       const runBatch = () => {
-        const batch = moves.splice(0, EVACUATION_BATCH)
+        // a cursor, not a splice: taking a batch off the front of the list would copy the rest each time
+        const batch = moves.slice(next, next + EVACUATION_BATCH)
+        next += batch.length
         if (batch.length === 0) return planAndRun()
         let pending = batch.length
         const oneDone = () => {

@@ -24,8 +24,16 @@ import { UnknownPool } from "./timeTravel.js"
 
 const READ_PAGE_EVENTS = 4_096
 
-/** Runs `visit` on every event of the pool's stream, in revision order; fails if the pool has none. */
-const forEachEvent = (pool: PoolId, visit: (recorded: RecordedEvent) => void) =>
+/**
+ * Runs `visit` on every event of the pool's stream, in revision order, a page at a time; after each page
+ * `afterPage` runs (with the stream's last revision) and may stop the read by answering false. Fails if
+ * the pool has no events.
+ */
+const forEachEvent = <E = never, R = never>(
+  pool: PoolId,
+  visit: (recorded: RecordedEvent) => void,
+  afterPage: (lastRevision: number) => Effect.Effect<boolean, E, R> = () => Effect.succeed(true)
+) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const stream = poolStreamName(pool)
@@ -37,6 +45,7 @@ const forEachEvent = (pool: PoolId, visit: (recorded: RecordedEvent) => void) =>
       const page = yield* store.read(stream, { from: next, maxCount: READ_PAGE_EVENTS })
       if (page.length === 0) break
       for (const recorded of page) visit(recorded)
+      if (!(yield* afterPage(lastRevision))) break
       next = page[page.length - 1]!.revision + 1
     }
     return lastRevision
@@ -95,6 +104,9 @@ const vmChangeKinds: Partial<Record<PoolEventTag, VmChangeKind>> = {
   VmMigrationAborted: "migration-aborted"
 }
 
+/** Every kind of change, for a column's width. */
+export const vmChangeKindNames: ReadonlyArray<VmChangeKind> = [...new Set(Object.values(vmChangeKinds))]
+
 const changeDetail = (event: PoolEvent): { readonly host: HostId | undefined; readonly detail: string } => {
   switch (event._tag) {
     case "VmStarted":
@@ -133,22 +145,68 @@ export const vmChangeOf = (recorded: RecordedEvent, after: Vm | undefined): VmCh
   }
 }
 
-/** A VM's history; `changes` is empty when no event of the pool names the VM. */
-export const vmHistory = (pool: PoolId, vm: VmId) =>
+/** What a streamed VM history ends with: everything but the changes, which went to the caller page by page. */
+export interface VmHistoryEnd {
+  readonly pool: PoolId
+  readonly vm: VmId
+  readonly lastRevision: number
+  /** How many changes the caller heard; 0 when no event of the pool names the VM. */
+  readonly changes: number
+  /** The caller stopped the read before the end. */
+  readonly stopped: boolean
+  /** In start order, as the run summary reports them. */
+  readonly migrations: ReadonlyArray<MigrationSummary>
+}
+
+/**
+ * A VM's history as it is read: `onChanges` hears the changes of each page of the log (pages without one
+ * are skipped) with the stream's last revision, and may stop the read by answering false. What is held
+ * is the pool's hosts, this VM and its migrations' summaries, not the history: a history longer than
+ * memory prints in full.
+ */
+export const streamVmHistory = <E, R>(
+  pool: PoolId,
+  vm: VmId,
+  onChanges: (changes: ReadonlyArray<VmChange>, lastRevision: number) => Effect.Effect<boolean, E, R>
+) =>
   Effect.gen(function* () {
     let state: PoolState = initialState
-    const changes: VmChange[] = []
+    let pending: VmChange[] = []
+    let changes = 0
+    let stopped = false
     const migrations = new MigrationSummaries()
-    const lastRevision = yield* forEachEvent(pool, (recorded) => {
+    const visit = (recorded: RecordedEvent) => {
       const subject = eventVm(recorded.event)
       if (subject !== undefined && subject !== vm) return
       state = evolve(state, recorded.event)
       if (subject === undefined) return
       migrations.add(recorded.event)
       const change = vmChangeOf(recorded, getVm(state, vm))
-      if (change !== undefined) changes.push(change)
+      if (change !== undefined) pending.push(change)
+    }
+    const afterPage = (lastRevision: number) => {
+      const page = pending
+      pending = []
+      if (page.length === 0) return Effect.succeed(true)
+      changes += page.length
+      return Effect.map(onChanges(page, lastRevision), (go) => {
+        stopped = !go
+        return go
+      })
+    }
+    const lastRevision = yield* forEachEvent(pool, visit, afterPage)
+    return { pool, vm, lastRevision, changes, stopped, migrations: migrations.list() } satisfies VmHistoryEnd
+  })
+
+/** A VM's history, whole; `changes` is empty when no event of the pool names the VM. */
+export const vmHistory = (pool: PoolId, vm: VmId) =>
+  Effect.gen(function* () {
+    const changes: VmChange[] = []
+    const end = yield* streamVmHistory(pool, vm, (page) => {
+      for (const change of page) changes.push(change)
+      return Effect.succeed(true)
     })
-    return { pool, vm, lastRevision, changes, migrations: migrations.list() } satisfies VmHistory
+    return { pool, vm, lastRevision: end.lastRevision, changes, migrations: end.migrations } satisfies VmHistory
   })
 
 // --- host history ---------------------------------------------------------------------------------

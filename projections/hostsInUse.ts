@@ -29,55 +29,76 @@ export interface HostsInUseSummary {
   readonly samples: ReadonlyArray<number>
 }
 
-/** Mutable accumulator over pure inputs, like `MigrationSummaries`. */
+/**
+ * Mutable accumulator over pure inputs, like `MigrationSummaries`. The count of hosts in use is kept up
+ * to date host by host as events change them, not recounted over every host per event (which cost
+ * O(events × hosts): seconds for an evacuation of 100,000 VMs onto 2,000 hosts).
+ */
 export class HostsInUse {
   private readonly vmHost = new Map<string, string>()
   private readonly vmsOn = new Map<string, number>()
   private readonly live = new Map<string, boolean>()
+  /** How many hosts `inUseNow` holds for, kept as they change. */
   private inUse = 0
   private readonly points: Array<{ atUs: number; hosts: number }> = []
 
   add(event: PoolEvent): void {
     switch (event._tag) {
       case "HostJoined":
-        this.live.set(event.host, true)
+        this.setLive(event.host, true)
         return this.record(event.atUs)
       case "HostFailed":
       case "HostRecovered":
-        this.live.set(event.host, event._tag === "HostRecovered")
-        return this.recount(event.atUs)
+        this.setLive(event.host, event._tag === "HostRecovered")
+        return this.record(event.atUs)
       case "VmStarted":
       case "VmResumed":
         this.place(event.vm, event.host)
-        return this.recount(event.atUs)
+        return this.record(event.atUs)
       case "VmMigrationCommitted":
         this.place(event.vm, event.destination)
-        return this.recount(event.atUs)
+        return this.record(event.atUs)
       case "VmShutdown":
       case "VmSuspended":
       case "VmDestroyed":
         this.place(event.vm, undefined)
-        return this.recount(event.atUs)
+        return this.record(event.atUs)
       default:
         return
     }
   }
 
+  /** A host is in use while it is live and at least one VM's domain runs on it. */
+  private inUseNow(host: string): boolean {
+    return (this.vmsOn.get(host) ?? 0) > 0 && this.live.get(host) === true
+  }
+
+  private setLive(host: string, live: boolean): void {
+    const before = this.inUseNow(host)
+    this.live.set(host, live)
+    this.counted(before, host)
+  }
+
+  private setVmsOn(host: string, vms: number): void {
+    const before = this.inUseNow(host)
+    this.vmsOn.set(host, vms)
+    this.counted(before, host)
+  }
+
+  /** The host was in use (`before`) and may not be now, or the other way round: the count follows. */
+  private counted(before: boolean, host: string): void {
+    const after = this.inUseNow(host)
+    if (after !== before) this.inUse += after ? 1 : -1
+  }
+
   private place(vm: string, host: string | undefined): void {
     const before = this.vmHost.get(vm)
-    if (before !== undefined) this.vmsOn.set(before, (this.vmsOn.get(before) ?? 1) - 1)
+    if (before !== undefined) this.setVmsOn(before, (this.vmsOn.get(before) ?? 1) - 1)
     if (host === undefined) this.vmHost.delete(vm)
     else {
       this.vmHost.set(vm, host)
-      this.vmsOn.set(host, (this.vmsOn.get(host) ?? 0) + 1)
+      this.setVmsOn(host, (this.vmsOn.get(host) ?? 0) + 1)
     }
-  }
-
-  private recount(atUs: number): void {
-    let n = 0
-    for (const [host, vms] of this.vmsOn) if (vms > 0 && this.live.get(host) === true) n++
-    this.inUse = n
-    this.record(atUs)
   }
 
   private record(atUs: number): void {

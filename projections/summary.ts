@@ -5,7 +5,7 @@
  */
 import type { PoolEvent } from "../domain/events.js"
 import { hostPhysicalFreePages, hostPlacementFreePages } from "../domain/memory.js"
-import { hostList, vmsResidentOn, type PoolState } from "../domain/state.js"
+import { hostList, vmList, type PoolState } from "../domain/state.js"
 
 export interface MigrationSummary {
   readonly id: string
@@ -95,8 +95,20 @@ export class MigrationSummaries {
   }
 }
 
-export const hostSummaries = (state: PoolState): ReadonlyArray<HostSummary> =>
-  hostList(state).map((h) => ({
+/**
+ * Each host's figures and resident VMs (in id order). The VMs are grouped by host in one pass over the
+ * pool's VMs: a listing per host would sort every VM once per host, which on a pool of 100,000 VMs and
+ * 2,000 hosts was most of a run's time.
+ */
+export const hostSummaries = (state: PoolState): ReadonlyArray<HostSummary> => {
+  const residents = new Map<string, string[]>()
+  for (const vm of vmList(state)) {
+    if (vm.residentOn === undefined) continue
+    const ids = residents.get(vm.residentOn)
+    if (ids === undefined) residents.set(vm.residentOn, [vm.id])
+    else ids.push(vm.id)
+  }
+  return hostList(state).map((h) => ({
     id: h.id,
     enabled: h.enabled,
     live: h.live,
@@ -104,5 +116,6 @@ export const hostSummaries = (state: PoolState): ReadonlyArray<HostSummary> =>
     memoryFreePages: hostPhysicalFreePages(h),
     memoryPlacementFreePages: hostPlacementFreePages(h),
     memoryReservedPages: h.reservedPages,
-    vms: vmsResidentOn(state, h.id).map((vm) => vm.id)
+    vms: residents.get(h.id) ?? []
   }))
+}

@@ -313,7 +313,8 @@ const compileUnsafe = (
     }
     if (spec.start) starts.push({ _tag: "StartVm", atUs: 0, vm, ...(spec.host ? { host: hostId(spec.host) } : {}) })
   }
-  setup.push(...starts)
+  // a loop, not push(...starts): a spread of more than about 120,000 arguments overflows the stack
+  for (const start of starts) setup.push(start)
   const knownVms = new Set<string>(workloads.keys())
   const knownHosts = new Set<string>(hostIds)
   for (const [index, vm] of scenario.vms.entries()) {

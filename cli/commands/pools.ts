@@ -2,15 +2,16 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { poolIdOfStream, poolStreamName, type PoolId } from "../../domain/ids.js"
-import { formatDurationUs } from "../../domain/units.js"
-import { EventStore } from "../../store/EventStore.js"
+import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
+import { EventStore, type RecordedEvent } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
+import { JsonArrayText, printLine, writeStdout } from "../output.js"
 import { checkedPoolId } from "../poolId.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf, table } from "../shared.js"
-import { printLine } from "../output.js"
+import { StreamedTable } from "../textTable.js"
 import { Schema } from "effect"
-import { PoolEvent } from "../../domain/events.js"
+import { PoolEvent, poolEventTags } from "../../domain/events.js"
 
 export const listPools = Effect.gen(function* () {
   const store = yield* EventStore
@@ -51,6 +52,63 @@ export const poolsCommand = Command.make("pools", { store: storeOption, json: js
 
 const encodeEvent = Schema.encodeSync(PoolEvent)
 
+/** Events read and printed at a time: what `events` holds in memory, whatever the history's length. */
+const EVENTS_PAGE = 4_096
+
+/** `--from` and `--limit` are integers >= 0 (`--limit 0` prints no event); checked before the store is opened. */
+const nonNegativeOption = (name: string, value: number) =>
+  Number.isSafeInteger(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.fail(new CliFailure({ what: "bad option", where: `--${name} ${value}`, expected: "an integer >= 0" }))
+
+interface EventRow {
+  readonly revision: number
+  readonly id: string
+  readonly type: string
+  readonly atUs: number
+  readonly data: Record<string, unknown>
+}
+
+const eventRow = (r: RecordedEvent): EventRow => {
+  const { _tag, ...data } = encodeEvent(r.event) as { _tag: string } & Record<string, unknown>
+  return { revision: r.revision, id: r.id, type: _tag, atUs: r.event.atUs, data }
+}
+
+const eventCells = (r: EventRow): ReadonlyArray<string> => {
+  const { v: _v, atUs: _at, ...rest } = r.data
+  return [String(r.revision), formatDurationUs(r.atUs), r.type, JSON.stringify(rest)]
+}
+
+/** The longest event name: the type column's width. */
+const eventTypeWidth = poolEventTags.reduce((width, tag) => Math.max(width, tag.length), 0)
+
+/**
+ * Prints revisions [from, to] of the pool's stream a page at a time, as one JSON array or as a table:
+ * memory holds one page, whatever the history's length. Stops quietly if stdout's reader goes away.
+ */
+const printEvents = (pool: PoolId, from: number, to: number, json: boolean) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const stream = poolStreamName(pool)
+    const [last] = yield* store.read(stream, { from: "end", direction: "backwards", maxCount: 1 })
+    const array = new JsonArrayText()
+    const table = new StreamedTable(
+      ["rev", "at", "type", "data"],
+      [String(Math.max(to, 0)).length, formatDurationUsWidthMax(last?.event.atUs ?? 0), eventTypeWidth, 0]
+    )
+    if (!json && !(yield* writeStdout(table.head()))) return
+    // Bounded: each pass prints the next page of at most to - from + 1 revisions.
+    for (let next = from; next <= to;) {
+      const page = yield* store.read(stream, { from: next, maxCount: Math.min(EVENTS_PAGE, to - next + 1) })
+      if (page.length === 0) break
+      const rows = page.map(eventRow)
+      const text = json ? array.elements(rows) : table.rows(rows.map(eventCells))
+      if (!(yield* writeStdout(text))) return
+      next = page[page.length - 1]!.revision + 1
+    }
+    if (json) yield* writeStdout(`${array.end()}\n`)
+  })
+
 export const eventsCommand = Command.make(
   "events",
   {
@@ -58,42 +116,20 @@ export const eventsCommand = Command.make(
     json: jsonOption,
     pool: poolOption,
     from: Options.integer("from").pipe(Options.withDescription("first revision (default 0)"), Options.withDefault(0)),
-    limit: Options.integer("limit").pipe(Options.withDescription("at most this many events"), Options.optional)
+    limit: Options.integer("limit").pipe(
+      Options.withDescription("at most this many events (0: none)"),
+      Options.optional
+    )
   },
   ({ store, json, pool, from, limit }) =>
     Effect.gen(function* () {
+      const first = yield* nonNegativeOption("from", from)
+      const max = Option.isSome(limit) ? yield* nonNegativeOption("limit", limit.value) : undefined
       const id = pool as PoolId
-      yield* requirePool(id)
-      if (from < 0)
-        return yield* Effect.fail(
-          new CliFailure({ what: "bad --from", where: String(from), expected: "a revision >= 0" })
-        )
-      const eventStore = yield* EventStore
-      const max = Option.getOrElse(limit, () => Number.MAX_SAFE_INTEGER)
-      const rows: Array<{ revision: number; id: string; type: string; atUs: number; data: Record<string, unknown> }> =
-        []
-      let next = from
-      while (rows.length < max) {
-        const page = yield* eventStore.read(poolStreamName(id), {
-          from: next,
-          maxCount: Math.min(4096, max - rows.length)
-        })
-        for (const r of page) {
-          const { _tag, ...data } = encodeEvent(r.event) as { _tag: string } & Record<string, unknown>
-          rows.push({ revision: r.revision, id: r.id, type: _tag, atUs: r.event.atUs, data })
-        }
-        if (page.length === 0) break
-        next = page[page.length - 1]!.revision + 1
-      }
-      if (json) return yield* printJson(rows)
-      yield* printLine(
-        table(
-          ["rev", "at", "type", "data"],
-          rows.map((r) => {
-            const { v: _v, atUs: _at, ...rest } = r.data
-            return [String(r.revision), formatDurationUs(r.atUs), r.type, JSON.stringify(rest)]
-          })
-        )
-      )
-    }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+      yield* Effect.gen(function* () {
+        const last = yield* requirePool(id)
+        const to = max === undefined ? last : Math.min(last, first + max - 1)
+        yield* printEvents(id, first, to, json)
+      }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
+    })
 ).pipe(Command.withDescription("print a pool's events in revision order"))

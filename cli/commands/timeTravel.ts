@@ -7,27 +7,27 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Layer, Option } from "effect"
-import { hostId, vmId, type PoolId } from "../../domain/ids.js"
-import { getHost, getVm, hostList, vmList } from "../../domain/state.js"
+import type { PoolId, VmId } from "../../domain/ids.js"
+import { getHost, getVm, hostList, vmList, type PoolState } from "../../domain/state.js"
 import { formatDurationUs, formatUnitError, parseDurationUs } from "../../domain/units.js"
 import { diff } from "../../projections/diff.js"
-import { hostHistory, vmHistory } from "../../projections/history.js"
+import { hostHistory, streamVmHistory } from "../../projections/history.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
 import { stateAt, type TimeTravelTarget } from "../../projections/timeTravel.js"
 import { layerFromUrl } from "../../store/url.js"
 import { CliFailure } from "../errors.js"
+import { checkedId } from "../poolId.js"
+import { printLine, writeStdout } from "../output.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf } from "../shared.js"
-import { printLine } from "../output.js"
 import {
   atJson,
   diffJson,
   formatAt,
   formatDiff,
   formatHostHistory,
-  formatVmHistory,
   hostHistoryJson,
   pageSizeOf,
-  vmHistoryJson,
+  VmHistoryPrinter,
   type Focus
 } from "../timeTravelOutput.js"
 import { requirePool } from "./pools.js"
@@ -44,6 +44,14 @@ export const parseWhen = (text: string): Either.Either<TimeTravelTarget, CliFail
       ? Either.right({ revision })
       : Either.left(new CliFailure({ what: "bad revision", where: text, expected: "@ and a revision >= 0, e.g. @120" }))
   }
+  if (input.startsWith("-"))
+    return Either.left(
+      new CliFailure({
+        what: "bad time",
+        where: text,
+        expected: `${WHEN_EXPECTED}, not negative: simulated time counts from the pool's start`
+      })
+    )
   return Either.mapBoth(parseDurationUs(input), {
     onLeft: (error) =>
       new CliFailure({ what: "bad time", where: text, expected: `${WHEN_EXPECTED}; ${formatUnitError(error)}` }),
@@ -91,22 +99,20 @@ const unknown = (what: "VM" | "host", id: string, pool: PoolId, known: ReadonlyA
   })
 
 /** The focus the options ask for; both --vm and --host is an error. */
-const focusOf = (vm: Option.Option<string>, host: Option.Option<string>) =>
-  Option.isSome(vm) && Option.isSome(host)
-    ? Effect.fail(
-        new CliFailure({
-          what: "--vm and --host together",
-          where: "the command line",
-          expected: "one of them, or neither"
-        })
-      )
-    : Effect.succeed<Focus>(
-        Option.isSome(vm)
-          ? { _tag: "vm", vm: vmId(vm.value) }
-          : Option.isSome(host)
-            ? { _tag: "host", host: hostId(host.value) }
-            : { _tag: "pool" }
-      )
+const focusOf = (vm: Option.Option<string>, host: Option.Option<string>): Effect.Effect<Focus, CliFailure> => {
+  if (Option.isSome(vm) && Option.isSome(host))
+    return Effect.fail(
+      new CliFailure({
+        what: "--vm and --host together",
+        where: "the command line",
+        expected: "one of them, or neither"
+      })
+    )
+  if (Option.isSome(vm)) return Effect.map(checkedId("VM", vm.value, "--vm"), (id) => ({ _tag: "vm", vm: id }) as const)
+  if (Option.isSome(host))
+    return Effect.map(checkedId("host", host.value, "--host"), (id) => ({ _tag: "host", host: id }) as const)
+  return Effect.succeed({ _tag: "pool" })
+}
 
 /** A VM or host named by the focus must be in the pool then or now (its latest state). */
 const requireFocus = (pool: PoolId, focus: Focus, then: Parameters<typeof getVm>[0]) =>
@@ -144,20 +150,46 @@ export const atCommand = Command.make(
   },
   ({ when, pool, vm, host, store, json }) =>
     Effect.gen(function* () {
+      // usage errors first, before the store is opened
       const target = yield* parseTarget(when)
       const focus = yield* focusOf(vm, host)
       const id = pool as PoolId
-      yield* requirePool(id)
-      const answer = yield* stateAt(id, target)
-      yield* requireFocus(id, focus, answer.state)
-      if (json) return yield* printJson(atJson(answer, focus))
-      yield* printLine(formatAt(answer, describeTarget(target), focus))
-    }).pipe(Effect.provide(timeTravelLayer(store)))
+      yield* Effect.gen(function* () {
+        yield* requirePool(id)
+        const answer = yield* stateAt(id, target)
+        yield* requireFocus(id, focus, answer.state)
+        if (json) return yield* printJson(atJson(answer, focus))
+        yield* printLine(formatAt(answer, describeTarget(target), focus))
+      }).pipe(Effect.provide(timeTravelLayer(store)))
+    })
 ).pipe(
   Command.withDescription(
     "time travel: the pool (or a VM, or a host) as of WHEN, a simulated time (12.5s) or @REVISION"
   )
 )
+
+/**
+ * `history --vm`, printed as the log is read (a VM's history may be longer than memory): nothing is
+ * printed for a VM the log never names, which is an error. Stops quietly if stdout's reader goes away.
+ */
+const printVmHistory = (pool: PoolId, vm: VmId, json: boolean, now: PoolState) =>
+  Effect.gen(function* () {
+    const printer = new VmHistoryPrinter(json, pool, vm, now)
+    let started = false
+    const end = yield* streamVmHistory(pool, vm, (changes, lastRevision) => {
+      const text = `${started ? "" : printer.head(lastRevision)}${printer.changes(changes)}`
+      started = true
+      return writeStdout(text)
+    })
+    if (end.changes === 0)
+      return yield* unknown(
+        "VM",
+        vm,
+        pool,
+        vmList(now).map((v) => v.id)
+      )
+    if (!end.stopped) yield* writeStdout(printer.end(end.changes, end.migrations))
+  })
 
 export const historyCommand = Command.make(
   "history",
@@ -174,17 +206,7 @@ export const historyCommand = Command.make(
           expected: "--vm ID or --host ID"
         })
       const now = (yield* stateAt(id, { revision: Number.MAX_SAFE_INTEGER })).state
-      if (focus._tag === "vm") {
-        const history = yield* vmHistory(id, focus.vm)
-        if (history.changes.length === 0)
-          return yield* unknown(
-            "VM",
-            focus.vm,
-            id,
-            vmList(now).map((v) => v.id)
-          )
-        return yield* json ? printJson(vmHistoryJson(history)) : printLine(formatVmHistory(history))
-      }
+      if (focus._tag === "vm") return yield* printVmHistory(id, focus.vm, json, now)
       const history = yield* hostHistory(id, focus.host)
       if (history.points.length === 0)
         return yield* unknown(
@@ -208,14 +230,17 @@ export const diffCommand = Command.make(
   },
   ({ from, to, pool, store, json }) =>
     Effect.gen(function* () {
+      // usage errors first, before the store is opened
       const fromTarget = yield* parseTarget(from)
       const toTarget = yield* parseTarget(to)
       const id = pool as PoolId
-      yield* requirePool(id)
-      const result = yield* diff(id, fromTarget, toTarget)
-      if (json) return yield* printJson(diffJson(result))
-      yield* printLine(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
-    }).pipe(Effect.provide(timeTravelLayer(store)))
+      yield* Effect.gen(function* () {
+        yield* requirePool(id)
+        const result = yield* diff(id, fromTarget, toTarget)
+        if (json) return yield* printJson(diffJson(result))
+        yield* printLine(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
+      }).pipe(Effect.provide(timeTravelLayer(store)))
+    })
 ).pipe(
   Command.withDescription(
     "what changed in a pool between FROM and TO: VMs moved, started, stopped; hosts' memory and state"
