@@ -6,7 +6,7 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, Either } from "effect"
 import { redact, urlsIn } from "../store/url.js"
 import { exitCodeOf, formatFailure, oneLine, terminalLines } from "./errors.js"
 import { cliConsole, colorEnabled, withTerminalColor } from "./terminal.js"
@@ -21,7 +21,7 @@ import { importCommand } from "./commands/import.js"
 import { replayCommand } from "./commands/replay.js"
 import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
-import { atCommand, diffCommand, historyCommand } from "./commands/timeTravel.js"
+import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
 
 const VERSION = "0.1.0"
 
@@ -59,10 +59,17 @@ const urls = urlsIn([...args, process.env.XENPOOL_STORE ?? ""])
 
 const printError = (text: string) => process.stderr.write(`xenpool: ${oneLine(redact(text, urls))}\n`)
 
+/** The commands whose arguments are times (WHEN, FROM, TO). */
+const timeCommands = new Set(["at", "diff"])
+
 /** The commands print through the ordinary console; @effect/cli's own output goes through `cliConsole`. */
 const run = Effect.gen(function* () {
   const refused = checkCommandLine(program, args, { stdinIsTerminal: process.stdin.isTTY === true })
   if (refused !== undefined) return yield* refused
+  // `at -5s`, `diff -1s 2s`: @effect/cli would read a negative time as short flags; it is a bad time.
+  const negativeTime = timeCommands.has(args[0] ?? "") ? args.find((a) => /^-[0-9.]/.test(a)) : undefined
+  if (negativeTime !== undefined)
+    yield* Either.match(parseWhen(negativeTime), { onLeft: Effect.fail, onRight: () => Effect.void })
   const ordinary = yield* Effect.console
   const color = colorEnabled(process.stdout, process.env)
   const root = xenpool.pipe(Command.transformHandler((effect) => Effect.withConsole(effect, ordinary)))

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { idProblem, isId, type HostId, type IdKind, type PoolId, type VmId } from "../domain/ids.js"
-import { CliFailure } from "./errors.js"
+import { UsageFailure } from "./errors.js"
 
 type IdOf<K extends IdKind> = K extends "pool" ? PoolId : K extends "host" ? HostId : K extends "VM" ? VmId : string
 
@@ -14,13 +14,13 @@ export const checkedId = <K extends IdKind>(
   kind: K,
   text: string,
   option: string
-): Effect.Effect<IdOf<K>, CliFailure> =>
+): Effect.Effect<IdOf<K>, UsageFailure> =>
   isId(text)
     ? Effect.succeed(text as IdOf<K>)
     : Effect.fail(
-        new CliFailure({ what: `bad ${kind} id`, where: option, expected: `expected ${idProblem(kind, text)}` })
+        new UsageFailure({ what: `bad ${kind} id`, where: option, expected: `expected ${idProblem(kind, text)}` })
       )
 
 /** The pool id given to `option` (default `--pool`). */
-export const checkedPoolId = (text: string, option = "--pool"): Effect.Effect<PoolId, CliFailure> =>
+export const checkedPoolId = (text: string, option = "--pool"): Effect.Effect<PoolId, UsageFailure> =>
   checkedId("pool", text, option)

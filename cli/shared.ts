@@ -2,7 +2,7 @@
 import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { resolveStoreUrl } from "../store/url.js"
-import { CliFailure } from "./errors.js"
+import { UsageFailure } from "./errors.js"
 import { printLine } from "./output.js"
 
 export const storeOption = Options.text("store").pipe(
@@ -47,5 +47,5 @@ export const seedOption = (description: string) =>
 
 export const checkedSeed = (seed: Option.Option<number>) =>
   Option.isSome(seed) && !(Number.isSafeInteger(seed.value) && seed.value >= 0)
-    ? Effect.fail(new CliFailure({ what: "bad option", where: `--seed ${seed.value}`, expected: "an integer >= 0" }))
+    ? Effect.fail(new UsageFailure({ what: "bad option", where: `--seed ${seed.value}`, expected: "an integer >= 0" }))
     : Effect.succeed(Option.getOrUndefined(seed))

@@ -17,7 +17,7 @@ import { counterexampleTrace } from "../../properties/counterexample.js"
 import { findProperty, propertyNames, type CheckReport } from "../../properties/index.js"
 import { runCheckOnWorker } from "../checkWorker.js"
 import { printLine } from "../output.js"
-import { CliFailure } from "../errors.js"
+import { CliFailure, UsageFailure } from "../errors.js"
 import { jsonOption, printJson, quietOption } from "../shared.js"
 import { makeProgress } from "../progress.js"
 
@@ -64,7 +64,7 @@ const validate = (
   Effect.gen(function* () {
     const n = Option.getOrElse(runs, () => RUNS_DEFAULT)
     if (n < 1 || n > RUNS_MAX)
-      return yield* new CliFailure({
+      return yield* new UsageFailure({
         what: "bad --runs",
         where: `--runs ${n}`,
         expected: `a count from 1 to ${RUNS_MAX}`
@@ -72,21 +72,21 @@ const validate = (
     // The CLI is outside the deterministic core: a new root seed each run, unless one is given.
     const s = Option.getOrElse(seed, () => Math.floor(Math.random() * SEED_MAX))
     if (s < 0 || s > SEED_MAX)
-      return yield* new CliFailure({
+      return yield* new UsageFailure({
         what: "bad --seed",
         where: `--seed ${s}`,
         expected: `an integer from 0 to ${SEED_MAX}`
       })
     const name = Option.getOrUndefined(property)
     if (name !== undefined && !findProperty(name))
-      return yield* new CliFailure({
+      return yield* new UsageFailure({
         what: "unknown property",
         where: `--property ${name}`,
         expected: `one of ${propertyNames.join(", ")}`
       })
     const replay = Option.getOrUndefined(path)
     if (replay !== undefined && (name === undefined || Option.isNone(seed)))
-      return yield* new CliFailure({
+      return yield* new UsageFailure({
         what: "--path needs the case it came from",
         where: `--path ${replay}`,
         expected: "--property NAME and --seed N as the failure report printed them"

@@ -8,7 +8,7 @@ import { printLine } from "../output.js"
 import { readFile } from "node:fs/promises"
 import { basename } from "node:path"
 import { importPlanetlab, parsePlanetlabCsv } from "../../simulations/planetlab.js"
-import { CliFailure, inputFailure } from "../errors.js"
+import { CliFailure, inputFailure, UsageFailure } from "../errors.js"
 
 const fileArg = Args.file({ name: "FILE", exists: "either" }).pipe(
   Args.withDescription(
@@ -25,7 +25,9 @@ const seedOption = count("seed", 1, "seed for the column pick, the VM types and 
 const requireAtLeast = (name: string, value: number, min: number) =>
   value >= min && Number.isSafeInteger(value)
     ? Effect.void
-    : Effect.fail(new CliFailure({ what: "bad option", where: `--${name} ${value}`, expected: `an integer ≥ ${min}` }))
+    : Effect.fail(
+        new UsageFailure({ what: "bad option", where: `--${name} ${value}`, expected: `an integer ≥ ${min}` })
+      )
 
 const readCsv = (path: string) =>
   Effect.tryPromise({

@@ -16,7 +16,7 @@ import {
 } from "../../domain/units.js"
 import { runSingleMigration } from "../../engine/migration/index.js"
 import { ignoredParameter, type PolicyName } from "../../engine/migration/policy.js"
-import { CliFailure } from "../errors.js"
+import { UsageFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
 import { printLine } from "../output.js"
 
@@ -26,7 +26,7 @@ const parsed = <A>(option: string, input: string, result: Either.Either<A, UnitE
   Either.isRight(result)
     ? Effect.succeed(result.right)
     : Effect.fail(
-        new CliFailure({ what: `bad --${option}`, where: input, expected: `expected ${result.left.expected}` })
+        new UsageFailure({ what: `bad --${option}`, where: input, expected: `expected ${result.left.expected}` })
       )
 
 /** What decides whether an option is read: the policy, the model, and whether the guest writes at all. */
@@ -75,7 +75,7 @@ const refuseIgnored = (ignored: ReturnType<typeof ignoredOptions>) => {
   return first === undefined
     ? Effect.void
     : Effect.fail(
-        new CliFailure({ what: "option ignored", where: first.option, expected: `expected ${first.expected}` })
+        new UsageFailure({ what: "option ignored", where: first.option, expected: `expected ${first.expected}` })
       )
 }
 
@@ -118,18 +118,18 @@ export const migrateModelCommand = Command.make(
         : DEFAULT_PAGE_SIZE_BYTES
       if (pageSizeBytes <= 0)
         return yield* Effect.fail(
-          new CliFailure({ what: "bad --page-size", where: String(pageSizeBytes), expected: "a positive size" })
+          new UsageFailure({ what: "bad --page-size", where: String(pageSizeBytes), expected: "a positive size" })
         )
       const memoryBytes = yield* parsed("memory", o.memory, parseSizeBytes(o.memory, pageSizeBytes))
       if (memoryBytes < pageSizeBytes) {
         return yield* Effect.fail(
-          new CliFailure({ what: "bad --memory", where: o.memory, expected: "at least one page" })
+          new UsageFailure({ what: "bad --memory", where: o.memory, expected: "at least one page" })
         )
       }
       const bandwidthBytesPerS = yield* parsed("bandwidth", o.bandwidth, parseRateBytesPerS(o.bandwidth, pageSizeBytes))
       if (bandwidthBytesPerS <= 0) {
         return yield* Effect.fail(
-          new CliFailure({ what: "bad --bandwidth", where: o.bandwidth, expected: "a positive rate" })
+          new UsageFailure({ what: "bad --bandwidth", where: o.bandwidth, expected: "a positive rate" })
         )
       }
       const dirtyRateBytesPerS = Option.isSome(o.dirtyRate)
@@ -144,7 +144,7 @@ export const migrateModelCommand = Command.make(
           : yield* parsed("working-set", o.workingSet.value, parseSizeBytes(o.workingSet.value, pageSizeBytes))
       if (workingSetBytes > memoryBytes) {
         return yield* Effect.fail(
-          new CliFailure({
+          new UsageFailure({
             what: "bad --working-set",
             where: Option.getOrElse(o.workingSet, () => ""),
             expected: "at most --memory"

@@ -5,7 +5,7 @@ import { poolIdOfStream, poolStreamName, type PoolId } from "../../domain/ids.js
 import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
 import { EventStore, type RecordedEvent } from "../../store/EventStore.js"
 import { layerFromUrl } from "../../store/url.js"
-import { CliFailure } from "../errors.js"
+import { CliFailure, UsageFailure } from "../errors.js"
 import { JsonArrayText, printLine, writeStdout } from "../output.js"
 import { checkedPoolId } from "../poolId.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf, table } from "../shared.js"
@@ -59,7 +59,7 @@ const EVENTS_PAGE = 4_096
 const nonNegativeOption = (name: string, value: number) =>
   Number.isSafeInteger(value) && value >= 0
     ? Effect.succeed(value)
-    : Effect.fail(new CliFailure({ what: "bad option", where: `--${name} ${value}`, expected: "an integer >= 0" }))
+    : Effect.fail(new UsageFailure({ what: "bad option", where: `--${name} ${value}`, expected: "an integer >= 0" }))
 
 interface EventRow {
   readonly revision: number

@@ -15,7 +15,7 @@ import { hostHistory, streamVmHistory } from "../../projections/history.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
 import { stateAt, type TimeTravelTarget } from "../../projections/timeTravel.js"
 import { layerFromUrl } from "../../store/url.js"
-import { CliFailure } from "../errors.js"
+import { CliFailure, UsageFailure } from "../errors.js"
 import { checkedId } from "../poolId.js"
 import { printLine, writeStdout } from "../output.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf } from "../shared.js"
@@ -35,18 +35,20 @@ import { requirePool } from "./pools.js"
 const WHEN_EXPECTED = "a simulated time with a unit (12.5s, 800ms, 42us) or @REVISION (e.g. @120)"
 
 /** `12.5s`, `800ms`, `42us` or `@REVISION`, as a time-travel target. */
-export const parseWhen = (text: string): Either.Either<TimeTravelTarget, CliFailure> => {
+export const parseWhen = (text: string): Either.Either<TimeTravelTarget, UsageFailure> => {
   const input = text.trim()
   if (input.startsWith("@")) {
     const digits = input.slice(1)
     const revision = Number(digits)
     return /^[0-9]+$/.test(digits) && Number.isSafeInteger(revision)
       ? Either.right({ revision })
-      : Either.left(new CliFailure({ what: "bad revision", where: text, expected: "@ and a revision >= 0, e.g. @120" }))
+      : Either.left(
+          new UsageFailure({ what: "bad revision", where: text, expected: "@ and a revision >= 0, e.g. @120" })
+        )
   }
   if (input.startsWith("-"))
     return Either.left(
-      new CliFailure({
+      new UsageFailure({
         what: "bad time",
         where: text,
         expected: `${WHEN_EXPECTED}, not negative: simulated time counts from the pool's start`
@@ -54,7 +56,7 @@ export const parseWhen = (text: string): Either.Either<TimeTravelTarget, CliFail
     )
   return Either.mapBoth(parseDurationUs(input), {
     onLeft: (error) =>
-      new CliFailure({ what: "bad time", where: text, expected: `${WHEN_EXPECTED}; ${formatUnitError(error)}` }),
+      new UsageFailure({ what: "bad time", where: text, expected: `${WHEN_EXPECTED}; ${formatUnitError(error)}` }),
     onRight: (atUs) => ({ atUs })
   })
 }
@@ -99,10 +101,10 @@ const unknown = (what: "VM" | "host", id: string, pool: PoolId, known: ReadonlyA
   })
 
 /** The focus the options ask for; both --vm and --host is an error. */
-const focusOf = (vm: Option.Option<string>, host: Option.Option<string>): Effect.Effect<Focus, CliFailure> => {
+const focusOf = (vm: Option.Option<string>, host: Option.Option<string>): Effect.Effect<Focus, UsageFailure> => {
   if (Option.isSome(vm) && Option.isSome(host))
     return Effect.fail(
-      new CliFailure({
+      new UsageFailure({
         what: "--vm and --host together",
         where: "the command line",
         expected: "one of them, or neither"
@@ -200,7 +202,7 @@ export const historyCommand = Command.make(
       const id = pool as PoolId
       yield* requirePool(id)
       if (focus._tag === "pool")
-        return yield* new CliFailure({
+        return yield* new UsageFailure({
           what: "history of what",
           where: "the command line",
           expected: "--vm ID or --host ID"

@@ -728,11 +728,12 @@ describe(`xenpool on a pool of ${FLIPS.toLocaleString("en-US")}+ events`, () => 
     }
   })
 
-  // @effect/cli reads a leading `-5s` as the short flags -5 -s and fails before the command runs;
-  // cli/main.ts, which another change owns, prints nothing for that failure. Flip to `it` when it does.
-  it.fails("`at -5s` (the time first) is refused in one line naming the time", async () => {
+  // @effect/cli would read a leading `-5s` as the short flags -5 -s; cli/main.ts sees a time there first.
+  it("`at -5s` (the time first) is refused in one line naming the time, exit 2", async () => {
     const r = await cli(["at", "-5s", "--pool", pool])
     expect(isCleanError(r), r.stderr).toBe(true)
-    expect(r.stderr).toContain("-5s")
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain("xenpool: bad time (-5s): ")
+    expect(r.stderr).toContain("not negative")
   })
 })

@@ -43,10 +43,13 @@ const storeWithOnePool = (): string => {
   return store
 }
 
-/** A clean refusal: one line, `xenpool: <what> (<where>): <expected>`, exit 1, no stack trace. */
+/** What a command line's own value gets: a usage error (exit 2); a bad input file is a failure (exit 1). */
+const commandLineError = /^xenpool: (bad (pool|VM|host) id \(--|option ignored \()/
+
+/** A clean refusal: one line, `xenpool: <what> (<where>): <expected>`, exit 1 (2 for the command line), no stack trace. */
 const expectRefused = (r: CliResult, ...parts: ReadonlyArray<string | RegExp>): void => {
   expect(isCleanError(r), `stderr: ${r.stderr}\nstdout: ${r.stdout.slice(0, 400)}`).toBe(true)
-  expect(r.status).toBe(1)
+  expect(r.status).toBe(commandLineError.test(r.stderr) ? 2 : 1)
   expect(r.stderr).toMatch(/^xenpool: [^(]+ \([^)]*\): /)
   for (const part of parts) {
     if (typeof part === "string") expect(r.stderr).toContain(part)
