@@ -5,22 +5,10 @@
  */
 import Database from "better-sqlite3"
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-
-const packageRoot = (): string => {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  // Bounded: at most eight folders up.
-  for (let i = 0; i < 8; i++) {
-    const manifest = join(dir, "package.json")
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, "utf8")) as { name?: string }).name === "xenpool")
-      return dir
-    dir = dirname(dir)
-  }
-  throw new Error("cannot find the xenpool package root")
-}
+import { join } from "node:path"
+import { packageRoot } from "../cli/paths.js"
 
 export const xenpoolBinary = (): string => join(packageRoot(), "dist", "xenpool.mjs")
 

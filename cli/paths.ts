@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const packageRoot = (): string => {
+/** The folder of the installed package (its package.json names it xenpool). */
+export const packageRoot = (): string => {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 8; i++) {
     const manifest = join(dir, "package.json")

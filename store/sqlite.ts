@@ -282,23 +282,11 @@ const schemaProblem = (conn: Connection, file: string) =>
 const lookReadOnly = (file: string, url: string): Effect.Effect<void, StoreError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const client = yield* Effect.map(
-        Layer.build(SqliteClient.layer({ filename: file, readonly: true, disableWAL: true })),
-        (context) => Context.get(context, SqliteClient.SqliteClient)
-      )
-      const conn = yield* client.reserve
-      const found = yield* schemaProblem(conn, file)
+      const client = yield* buildClient(file, url, { readonly: true, disableWAL: true })
+      const conn = yield* Effect.mapError(client.reserve, storeError(url, "open"))
+      const found = yield* Effect.mapError(schemaProblem(conn, file), storeError(url, "open"))
       if (found._tag === "Refuse") return yield* new StoreError({ url, operation: "open", detail: found.detail })
     })
-  ).pipe(
-    Effect.catchAllDefect((cause) =>
-      Effect.fail(new StoreError({ url, operation: "open", detail: openProblem(file, cause) }))
-    ),
-    Effect.mapError((error) =>
-      error instanceof StoreError
-        ? error
-        : new StoreError({ url, operation: "open", detail: `${file}: ${error.message}` })
-    )
   )
 
 const openProblem = (file: string, cause: unknown): string => {
@@ -326,9 +314,15 @@ const openClient = (file: string, url: string): Effect.Effect<SqliteClient.Sqlit
   return Effect.zipRight(looked, openChecked(file, url))
 }
 
-const openChecked = (file: string, url: string): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> => {
-  // The client throws while it opens (a defect in Effect terms); opening errors are expected ones here.
-  return Layer.build(SqliteClient.layer({ filename: file })).pipe(
+const openChecked = (file: string, url: string) => buildClient(file, url, {})
+
+/** A client on the file; opening errors (thrown by the client: defects in Effect terms) are StoreErrors. */
+const buildClient = (
+  file: string,
+  url: string,
+  config: { readonly readonly?: boolean; readonly disableWAL?: boolean }
+): Effect.Effect<SqliteClient.SqliteClient, StoreError, Scope.Scope> =>
+  Layer.build(SqliteClient.layer({ filename: file, ...config })).pipe(
     Effect.map((context) => Context.get(context, SqliteClient.SqliteClient)),
     Effect.catchAllDefect((cause) =>
       Effect.fail(new StoreError({ url, operation: "open", detail: openProblem(file, cause) }))
@@ -339,7 +333,6 @@ const openChecked = (file: string, url: string): Effect.Effect<SqliteClient.Sqli
         : new StoreError({ url, operation: "open", detail: `${file}: ${error.message}` })
     )
   )
-}
 
 /** Runs `body` in a write transaction: commit on success, roll back on any failure or defect. */
 const inWriteTransaction = <A, E>(
