@@ -14,10 +14,8 @@ import { SnapshotStore, type Snapshot, type SnapshotKey } from "../store/Snapsho
 import {
   applyChanges,
   decodeSnapshotData,
-  encodeChangesFrom,
-  encodeWhole,
-  entityIndex,
-  type EntityIndex,
+  encodeChanges,
+  encodeSnapshot,
   type PoolStateChanges
 } from "./snapshotCodec.js"
 
@@ -47,7 +45,9 @@ export interface TakenState {
  * changes since the previous snapshot, and again a whole state every `wholeEvery` snapshots.
  */
 export class SnapshotWriter {
-  private previous: { readonly revision: number; readonly changesSinceWhole: number; index: EntityIndex } | undefined
+  /** The last snapshot written (or continued from): its state is what the next changes are taken against. */
+  private previous:
+    { readonly revision: number; readonly changesSinceWhole: number; readonly state: PoolState } | undefined
 
   constructor(
     private readonly key: SnapshotKey,
@@ -57,18 +57,16 @@ export class SnapshotWriter {
     this.previous =
       from?.changesSinceWhole === undefined
         ? undefined
-        : { revision: from.revision, changesSinceWhole: from.changesSinceWhole, index: entityIndex(from.state) }
+        : { revision: from.revision, changesSinceWhole: from.changesSinceWhole, state: from.state }
   }
 
   next(taken: TakenState): Snapshot {
     const previous = this.previous
     const changes = previous === undefined ? this.wholeEvery : previous.changesSinceWhole + 1
     const whole = changes >= this.wholeEvery
-    const encoded = whole
-      ? encodeWhole(taken.state)
-      : encodeChangesFrom(previous!.index, taken.state, previous!.revision)
-    this.previous = { revision: taken.revision, changesSinceWhole: whole ? 0 : changes, index: encoded.index }
-    return { ...this.key, revision: taken.revision, atUs: taken.atUs, data: encoded.text }
+    const data = whole ? encodeSnapshot(taken.state) : encodeChanges(previous!.state, taken.state, previous!.revision)
+    this.previous = { revision: taken.revision, changesSinceWhole: whole ? 0 : changes, state: taken.state }
+    return { ...this.key, revision: taken.revision, atUs: taken.atUs, data }
   }
 }
 

@@ -13,7 +13,8 @@
  * schema's parser: it runs a check compiled from the schema's encoded side (same types, literals and
  * refinements) and the schema's own conversions, several times faster. Encoding reuses the text of every
  * host, VM and migration object already encoded (state objects are immutable and shared between
- * successive states, so between two snapshots only the entities that changed are encoded again). Tests
+ * successive states, so between two snapshots only the entities that changed are encoded again), and a
+ * snapshot of changes finds them without visiting the rest of the pool (projections/hashMapDiff.ts). Tests
  * check both directions against the schemas.
  */
 import { Either, HashMap, Schema } from "effect"
@@ -39,6 +40,7 @@ import {
   type PoolStateChanges,
   type VmTuple
 } from "./snapshotSchema.js"
+import { hashMapChanges, type MapChanges } from "./hashMapDiff.js"
 
 export { PoolStateChangesSnapshot, PoolStateSnapshot, SnapshotData, type PoolStateChanges } from "./snapshotSchema.js"
 
@@ -104,75 +106,49 @@ const textOf = <A extends object>(entity: A, toTuple: (a: A) => unknown): string
   return text
 }
 
-/**
- * The entities of a state by id, in plain maps: what a snapshot of changes is compared against (a plain
- * map lookup costs a fraction of a persistent map's, and a snapshot looks up every entity).
- */
-export interface EntityIndex {
-  readonly hosts: ReadonlyMap<string, object>
-  readonly vms: ReadonlyMap<string, object>
-  readonly migrations: ReadonlyMap<string, object>
-}
-
-/** A snapshot's text, and the index of the state it holds (for the next snapshot of changes). */
-export interface EncodedSnapshot {
-  readonly text: string
-  readonly index: EntityIndex
-}
-
-/**
- * The texts of a map's entities (all of them, or those not the same object in `previous`), the index
- * of the map, and the ids in `previous` that are gone.
- */
-const entityTexts = <A extends { readonly id: string }>(
-  map: HashMap.HashMap<string, A>,
-  toTuple: (a: A) => unknown,
-  previous?: ReadonlyMap<string, object>
-) => {
+/** The texts of all of a map's entities, in the map's order, as a JSON array. */
+const allTexts = <A extends object>(map: HashMap.HashMap<string, A>, toTuple: (a: A) => unknown): string => {
   const texts: string[] = []
-  const index = new Map<string, object>()
-  let kept = 0
-  for (const entity of HashMap.values(map)) {
-    index.set(entity.id, entity)
-    const before = previous?.get(entity.id)
-    if (before !== undefined) kept++
-    if (before !== entity) texts.push(textOf(entity, toTuple))
+  for (const entity of HashMap.values(map)) texts.push(textOf(entity, toTuple))
+  return `[${texts.join(",")}]`
+}
+
+/**
+ * What changed from `before` to `after`: the entities that are not the same object as before (or are
+ * new), in `after`'s order, and the ids that are gone, in `before`'s order. The persistent maps share
+ * what `evolve` did not touch, so the walk of projections/hashMapDiff.ts visits only the changes; the
+ * whole-map comparison below is its fallback (a map layout that walk does not know) and its oracle.
+ */
+const mapChanges = <A extends { readonly id: string }>(
+  before: HashMap.HashMap<string, A>,
+  after: HashMap.HashMap<string, A>
+): MapChanges<string, A> => hashMapChanges(before, after) ?? wholeMapChanges(before, after)
+
+/** `mapChanges` by looking up every entity of `after` in `before`: costs both maps' size. */
+export const wholeMapChanges = <A extends { readonly id: string }>(
+  before: HashMap.HashMap<string, A>,
+  after: HashMap.HashMap<string, A>
+): MapChanges<string, A> => {
+  const previous = new Map<string, A>()
+  for (const entity of HashMap.values(before)) previous.set(entity.id, entity)
+  const changed: A[] = []
+  const ids = new Set<string>()
+  for (const entity of HashMap.values(after)) {
+    ids.add(entity.id)
+    if (previous.get(entity.id) !== entity) changed.push(entity)
   }
-  // Every entity of `previous` is still here when as many were found as it had: nothing to look for.
   const gone: string[] = []
-  if (previous !== undefined && kept < previous.size)
-    for (const id of previous.keys()) if (!index.has(id)) gone.push(id)
-  return { text: `[${texts.join(",")}]`, index, gone }
+  for (const id of previous.keys()) if (!ids.has(id)) gone.push(id)
+  return { changed, gone }
 }
 
 const poolText = (state: PoolState): string =>
   JSON.stringify(state.pool === undefined ? null : poolInfoToTuple(state.pool))
 
-/** The snapshot text of a whole state (the schema's encoding, as JSON), and the state's index. */
-export const encodeWhole = (state: PoolState): EncodedSnapshot => {
-  const hosts = entityTexts(state.hosts, hostToTuple)
-  const vms = entityTexts(state.vms, vmToTuple)
-  const migrations = entityTexts(state.migrations, migrationToTuple)
-  return {
-    text:
-      `{"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)},"hosts":${hosts.text}` +
-      `,"vms":${vms.text},"migrations":${migrations.text}}`,
-    index: { hosts: hosts.index, vms: vms.index, migrations: migrations.index }
-  }
-}
-
 /** The snapshot text of a whole state: the schema's encoding, as JSON. */
-export const encodeSnapshot = (state: PoolState): string => encodeWhole(state).text
-
-/** The index of a state, as `encodeWhole` gives it (without the text). */
-export const entityIndex = (state: PoolState): EntityIndex => {
-  const index = <A extends { readonly id: string }>(map: HashMap.HashMap<string, A>) => {
-    const byIdMap = new Map<string, object>()
-    for (const entity of HashMap.values(map)) byIdMap.set(entity.id, entity)
-    return byIdMap
-  }
-  return { hosts: index(state.hosts), vms: index(state.vms), migrations: index(state.migrations) }
-}
+export const encodeSnapshot = (state: PoolState): string =>
+  `{"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)},"hosts":${allTexts(state.hosts, hostToTuple)}` +
+  `,"vms":${allTexts(state.vms, vmToTuple)},"migrations":${allTexts(state.migrations, migrationToTuple)}}`
 
 interface EncodedState {
   readonly atUs: number
@@ -241,26 +217,23 @@ export const decodeSnapshot = (data: string): Either.Either<PoolState, SnapshotD
   )
 
 /**
- * The snapshot text of what changed from the state `previous` indexes (the state of snapshot `base`) to
- * `state`: the schema's encoding of those changes, as JSON. Unchanged entities are found by identity,
- * which the persistent state keeps for everything `evolve` did not touch.
+ * The snapshot text of what changed from `previous` (the state of snapshot `base`) to `state`: the
+ * schema's encoding of those changes, as JSON. Unchanged entities are found by identity, which the
+ * persistent state keeps for everything `evolve` did not touch; the cost is about what changed.
  */
-export const encodeChangesFrom = (previous: EntityIndex, state: PoolState, base: number): EncodedSnapshot => {
-  const hosts = entityTexts(state.hosts, hostToTuple, previous.hosts)
-  const vms = entityTexts(state.vms, vmToTuple, previous.vms)
-  const migrations = entityTexts(state.migrations, migrationToTuple, previous.migrations)
-  return {
-    text:
-      `{"base":${JSON.stringify(base)},"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)}` +
-      `,"hosts":${hosts.text},"vms":${vms.text},"migrations":${migrations.text}` +
-      `,"gone":${JSON.stringify([hosts.gone, vms.gone, migrations.gone])}}`,
-    index: { hosts: hosts.index, vms: vms.index, migrations: migrations.index }
-  }
+export const encodeChanges = (previous: PoolState, state: PoolState, base: number): string => {
+  const hosts = mapChanges(previous.hosts, state.hosts)
+  const vms = mapChanges(previous.vms, state.vms)
+  const migrations = mapChanges(previous.migrations, state.migrations)
+  const texts = <A extends object>(changed: ReadonlyArray<A>, toTuple: (a: A) => unknown) =>
+    `[${changed.map((entity) => textOf(entity, toTuple)).join(",")}]`
+  return (
+    `{"base":${JSON.stringify(base)},"atUs":${JSON.stringify(state.atUs)},"pool":${poolText(state)}` +
+    `,"hosts":${texts(hosts.changed, hostToTuple)},"vms":${texts(vms.changed, vmToTuple)}` +
+    `,"migrations":${texts(migrations.changed, migrationToTuple)}` +
+    `,"gone":${JSON.stringify([hosts.gone, vms.gone, migrations.gone])}}`
+  )
 }
-
-/** The snapshot text of what changed from `previous` (the state of snapshot `base`) to `state`. */
-export const encodeChanges = (previous: PoolState, state: PoolState, base: number): string =>
-  encodeChangesFrom(entityIndex(previous), state, base).text
 
 const applyTo = <K, A extends { readonly id: K }>(
   map: HashMap.HashMap<K, A>,

@@ -132,7 +132,8 @@ export const runIntoStore = (compiled: CompiledScenario, progress: Progress) =>
         expected: e instanceof Error ? e.message : String(e)
       })
     // Progress by simulated time against the last scheduled operation (runs end soon after it).
-    const horizonUs = Math.max(1, ...compiled.schedule.map((item) => item.atUs))
+    // A fold, not a spread: a schedule of 150,000 items would overflow the stack as arguments.
+    const horizonUs = compiled.schedule.reduce((max, item) => Math.max(max, item.atUs), 1)
     const { result, consolidation } = yield* inSlices(
       Effect.try({
         try: () => {
