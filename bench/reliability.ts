@@ -9,7 +9,7 @@ import type { Benchmark, BenchResult } from "./harness.js"
 import { allOrNothing, killAtMoments } from "./killRuns.js"
 import { manyMigrations, writeScenario, writeTrace } from "./workloads.js"
 
-const KILLS = 60
+const KILLS = 40
 const MIGRATIONS = 15_000
 
 const oneCommand = async (command: "simulate" | "replay", seed: number): Promise<BenchResult> => {
