@@ -126,7 +126,8 @@ describe("usage errors: one line naming the argument at fault, exit code 2", () 
 describe("control characters never reach the terminal raw", () => {
   it("a pool id with an escape sequence and a newline is written escaped, on one line", async () => {
     const r = await usage(["events", "--pool", "\x1b[31mred\nforged line\x07\x7f\u009b", "--store", "memory:"])
-    expect(r.status).toBe(1)
+    // Not a pool id at all: a usage error.
+    expect(r.status).toBe(2)
     expect(isCleanError(r), r.stderr).toBe(true)
     expect(r.stderr).not.toMatch(/\p{Cc}(?!$)/u)
     expect(r.stderr).toContain("\\x1b[31mred\\nforged line\\x07\\x7f\\x9b")
