@@ -19,16 +19,7 @@ import { parseScenarioJson } from "../../simulations/scenario.js"
 import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { checkedPoolId } from "../poolId.js"
-import {
-  jsonOption,
-  quietOption,
-  printJson,
-  storeOption,
-  storeUrlOf,
-  table,
-  checkedSeed,
-  seedOption
-} from "../shared.js"
+import { jsonOption, quietOption, printJson, storeOption, table, checkedSeed, seedOption } from "../shared.js"
 import { commitRun, slices, withAppendProgress, withNewPool } from "../newPool.js"
 import { makeProgress, type Progress } from "../progress.js"
 import { inSlices } from "../interrupt.js"
@@ -273,7 +264,7 @@ export const demoCommand = Command.make(
       if (vm) {
         yield* printLine(
           `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
-            `\nstored in ${storeUrlOf(store)} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
+            `\nstored in ${(yield* EventStore).url} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
         )
       }
     }).pipe(Effect.provide(timeTravelLayer(store)))
