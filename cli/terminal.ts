@@ -5,6 +5,7 @@
  */
 import * as Terminal from "@effect/platform/Terminal"
 import { type Console, Effect } from "effect"
+import { printLine } from "./output.js"
 
 export const colorEnabled = (stream: { readonly isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean =>
   (env["NO_COLOR"] ?? "") === "" && env["TERM"] !== "dumb" && stream.isTTY === true
@@ -24,7 +25,8 @@ const uncoloured = (args: ReadonlyArray<unknown>) =>
  */
 export const cliConsole = (base: Console.Console, color: boolean): Console.Console => ({
   ...base,
-  log: (...args) => base.log(...(color ? args : uncoloured(args))),
+  // Through cli/output.ts, so that help written to a full device fails (as a defect: a Console cannot fail).
+  log: (...args) => Effect.orDie(printLine((color ? args : uncoloured(args)).map(String).join(" "))),
   error: () => Effect.void
 })
 

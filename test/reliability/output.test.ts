@@ -80,7 +80,10 @@ describe("a full device (/dev/full): one line on stderr, exit 1", () => {
     ["simulate", () => ["simulate", join(scenarios, "idle-migration.json"), "--store", "memory:"]],
     ["replay --json", () => ["replay", trace, "--store", "memory:", "--json"]],
     ["export", () => ["export", "--pool", small, "--store", store]],
-    ["check", () => ["check", "--runs", "1"]]
+    ["check", () => ["check", "--runs", "1"]],
+    ["--help", () => ["--help"]],
+    ["--version", () => ["--version"]],
+    ["at --help", () => ["at", "--help"]]
   ]
   for (const [name, args] of commands) {
     it(`${name} > /dev/full`, () => {
