@@ -6,7 +6,7 @@
  * computation (an engine run, a property check, a replay) never hears it. Long work is therefore done
  * in slices with `nextTurn` between them: the signal handler below interrupts the command's fiber,
  * the interruption lands at the next `nextTurn`, and the finalisers run (a store transaction rolls back,
- * a spool file is removed). A run's pool is written by one atomic append at the very end, so an
+ * the unlinked spool file is closed). A run's pool is written by one atomic append at the very end, so an
  * interrupted run has written nothing (docs/durability.md).
  */
 import { type Cause, Effect, Exit, type Fiber, Scheduler } from "effect"
