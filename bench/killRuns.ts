@@ -4,7 +4,7 @@
  * (20 moments, with assertions) and `npm run bench -- reliability.kill` (more moments, as figures).
  */
 import Database from "better-sqlite3"
-import { spawn } from "node:child_process"
+import { spawn, type ChildProcess } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,33 +12,67 @@ import { packageRoot } from "../cli/paths.js"
 
 export const xenpoolBinary = (): string => join(packageRoot(), "dist", "xenpool.mjs")
 
-export interface Finished {
+export interface Ended {
   readonly code: number | null
+  readonly signal: NodeJS.Signals | null
   readonly stdout: string
   readonly stderr: string
+  /** Wall time from the signal sent with `stop` to the exit, when one was sent. */
+  readonly afterStopMs?: number
 }
 
-/** Runs the built binary; kills it after `killAfterMs` when given. */
-export const runXenpool = (
+export interface Running {
+  readonly child: ChildProcess
+  readonly ended: Promise<Ended>
+  /** Sends a signal; `ended` then says how long the process took to exit after it. */
+  readonly stop: (signal: NodeJS.Signals) => void
+}
+
+/** Starts the built binary, which the caller may signal at a moment of its choosing. */
+export const startXenpool = (
+  args: ReadonlyArray<string>,
+  options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}
+): Running => {
+  const child = spawn(process.execPath, [xenpoolBinary(), ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  let stoppedAt: number | undefined
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text))
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text))
+  const ended = new Promise<Ended>((resolve) =>
+    child.on("close", (code, signal) =>
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        ...(stoppedAt === undefined ? {} : { afterStopMs: performance.now() - stoppedAt })
+      })
+    )
+  )
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedAt = performance.now()
+    child.kill(signal)
+  }
+  return { child, ended, stop }
+}
+
+/** Runs the built binary to its end, or kills it (SIGKILL) after `killAfterMs` when given. */
+export const runXenpool = async (
   args: ReadonlyArray<string>,
   options: { readonly env?: Record<string, string>; readonly killAfterMs?: number } = {}
-): Promise<Finished> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [xenpoolBinary(), ...args], {
-      env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
-    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-    const timer =
-      options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs)
-    child.on("close", (code) => {
-      if (timer !== undefined) clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+): Promise<Ended> => {
+  const running = startXenpool(args, options.env === undefined ? {} : { env: options.env })
+  const timer =
+    options.killAfterMs === undefined ? undefined : setTimeout(() => running.stop("SIGKILL"), options.killAfterMs)
+  const ended = await running.ended
+  if (timer !== undefined) clearTimeout(timer)
+  return ended
+}
 
 export interface PoolListed {
   readonly id: string

@@ -12,8 +12,6 @@
 import { type Cause, Effect, Exit, type Fiber, Scheduler } from "effect"
 import { nextTurn } from "../store/turn.js"
 
-export { nextTurn }
-
 /** The exit codes of an interrupted command: 128 + the signal's number, as shells report it. */
 export const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const
 export type StopSignal = keyof typeof signalExitCodes

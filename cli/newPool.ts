@@ -79,14 +79,19 @@ export const withNewPool = <A, E, R>(
   })
 
 /**
- * Commits a run's events as the new pool `pool`: one atomic append of every batch. What the signal
- * handler says (cli/written.ts) learns of it the moment it lands.
+ * Commits a run's `events` (pulled in batches) as the new pool `pool`: one atomic append of every batch,
+ * counted on the progress display as they go, which is then taken down. What the signal handler says
+ * (cli/written.ts) learns of the commit the moment it lands.
  */
-export const commitRun = (pool: PoolId, batches: Iterable<ReadonlyArray<NewEvent>>) =>
+export const commitRun = (
+  pool: PoolId,
+  run: { readonly events: number; readonly batches: Iterable<ReadonlyArray<NewEvent>>; readonly progress: Progress }
+) =>
   Effect.gen(function* () {
     const store = yield* EventStore
-    return yield* store
-      .appendBatches(poolStreamName(pool), batches, ExpectedRevision.noStream, (result) => {
+    const counted = countedBatches(run, `writing ${run.events.toLocaleString("en-US")} events to ${store.url}`)
+    const result = yield* store
+      .appendBatches(poolStreamName(pool), counted, ExpectedRevision.noStream, (result) => {
         if (result.written) noteWritten(`pool ${pool} (${store.url})`)
       })
       .pipe(
@@ -96,6 +101,8 @@ export const commitRun = (pool: PoolId, batches: Iterable<ReadonlyArray<NewEvent
             : error
         )
       )
+    run.progress.stop()
+    return result
   })
 
 /** An array's elements in slices of `size`, for appending a long run in batches. */
@@ -103,17 +110,15 @@ export function* slices<A>(all: ReadonlyArray<A>, size: number): Generator<Reado
   for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size)
 }
 
-/** The batches as they are pulled by the append, counted on the progress display. */
-export function* withAppendProgress<A>(
-  progress: Progress,
-  storeUrl: string,
-  total: number,
-  batches: Iterable<ReadonlyArray<A>>
+/** The batches as the append pulls them, counted on the progress display. */
+function* countedBatches<A>(
+  run: { readonly events: number; readonly batches: Iterable<ReadonlyArray<A>>; readonly progress: Progress },
+  label: string
 ): Generator<ReadonlyArray<A>> {
   let done = 0
-  for (const batch of batches) {
+  for (const batch of run.batches) {
     yield batch
     done += batch.length
-    progress.update(`writing ${total.toLocaleString("en-US")} events to ${storeUrl}`, done, total)
+    run.progress.update(label, done, run.events)
   }
 }

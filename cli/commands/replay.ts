@@ -23,9 +23,8 @@ import { checkedPoolId } from "../poolId.js"
 import { EventSpool, spoolMemoryEventsFromEnv } from "../eventSpool.js"
 import { checkedSeed, jsonOption, printJson, quietOption, seedOption, storeOption, storeUrlOf } from "../shared.js"
 import { makeProgress, type Progress } from "../progress.js"
-import { EventStore } from "../../store/EventStore.js"
 import { APPEND_BATCH_EVENTS, formatRun, RUN_SLICE_EVENTS, RunTally, type RunOutput } from "./simulate.js"
-import { commitRun, withAppendProgress, withNewPool } from "../newPool.js"
+import { commitRun, withNewPool } from "../newPool.js"
 import { inSlices } from "../interrupt.js"
 
 export interface ReplayOutput extends RunOutput {
@@ -75,9 +74,14 @@ export const validateTraceFile = (input: TraceInput) =>
   )
 
 /** Reads, validates and runs the whole trace, holding its events in the spool. */
-const runTrace = (input: TraceInput, spool: EventSpool, tally: RunTally, options: ReplayIntoStoreOptions) =>
+const runTrace = (
+  input: TraceInput,
+  spool: EventSpool,
+  tally: RunTally,
+  options: ReplayIntoStoreOptions,
+  progress: Progress
+) =>
   Effect.gen(function* () {
-    const progress = options.progress ?? makeProgress(false)
     const opened = yield* Effect.try({
       try: () =>
         TraceReplay.open(input, {
@@ -127,19 +131,19 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
     (spool) =>
       Effect.gen(function* () {
         const tally = new RunTally()
+        const progress = options.progress ?? makeProgress(false)
         const run: { result: RunResult; records: number; pageSizeBytes: number } = yield* runTrace(
           input,
           spool,
           tally,
-          options
+          options,
+          progress
         )
-        const store = yield* EventStore
-        const progress = options.progress ?? makeProgress(false)
-        yield* commitRun(
-          options.pool,
-          withAppendProgress(progress, store.url, spool.count, spool.batches(APPEND_BATCH_EVENTS))
-        )
-        progress.stop()
+        yield* commitRun(options.pool, {
+          events: spool.count,
+          batches: spool.batches(APPEND_BATCH_EVENTS),
+          progress
+        })
         const output: ReplayOutput = { ...tally.output(options.pool, run.result), records: run.records }
         return { output, pageSizeBytes: run.pageSizeBytes }
       }),

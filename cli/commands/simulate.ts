@@ -20,7 +20,7 @@ import { printLine } from "../output.js"
 import { CliFailure, inputFailure } from "../errors.js"
 import { checkedPoolId } from "../poolId.js"
 import { jsonOption, quietOption, printJson, storeOption, table, checkedSeed, seedOption } from "../shared.js"
-import { commitRun, slices, withAppendProgress, withNewPool } from "../newPool.js"
+import { commitRun, slices, withNewPool } from "../newPool.js"
 import { makeProgress, type Progress } from "../progress.js"
 import { inSlices } from "../interrupt.js"
 import { HostsInUse } from "../../projections/hostsInUse.js"
@@ -102,7 +102,6 @@ export const APPEND_BATCH_EVENTS = 10_000
  */
 export const runIntoStore = (compiled: CompiledScenario, progress: Progress) =>
   Effect.gen(function* () {
-    const store = yield* EventStore
     const events: EmittedEvent[] = []
     const tally = new RunTally()
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
@@ -139,11 +138,11 @@ export const runIntoStore = (compiled: CompiledScenario, progress: Progress) =>
         catch: failure
       })
     )
-    yield* commitRun(
-      compiled.pool,
-      withAppendProgress(progress, store.url, events.length, slices(events, APPEND_BATCH_EVENTS))
-    )
-    progress.stop()
+    yield* commitRun(compiled.pool, {
+      events: events.length,
+      batches: slices(events, APPEND_BATCH_EVENTS),
+      progress
+    })
     yield* saveRunSnapshots(compiled.pool, snapshots)
     const output = tally.output(compiled.pool, result, consolidation)
     return { output, events }

@@ -1,27 +1,13 @@
 /**
- * The built `xenpool` as a child process the test can signal or kill at a chosen moment (test/cli/run.ts
- * runs it to the end instead).
+ * The built `xenpool` as a child process the test can signal or kill at a chosen moment (bench/killRuns.ts
+ * starts it; test/cli/run.ts runs it to the end instead), and what the tests look at around it.
  */
-import { spawn, type ChildProcess } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { binary, tempDir } from "../cli/run.js"
+import { type Running } from "../../bench/killRuns.js"
+import { tempDir } from "../cli/run.js"
 
-export interface Ended {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-  /** Wall time from the signal (or kill) sent with `stop` to the exit, when one was sent. */
-  readonly afterStopMs?: number
-}
-
-export interface Running {
-  readonly child: ChildProcess
-  readonly ended: Promise<Ended>
-  /** Sends a signal; `ended` then says how long the process took to exit after it. */
-  readonly stop: (signal: NodeJS.Signals) => void
-}
+export { startXenpool as start, type Ended, type Running } from "../../bench/killRuns.js"
 
 /** A temporary directory of its own for the child's TMPDIR, so that leftover spool files can be seen. */
 export const privateTmp = (): string => {
@@ -31,41 +17,6 @@ export const privateTmp = (): string => {
 }
 
 export const leftovers = (dir: string): ReadonlyArray<string> => readdirSync(dir)
-
-export const start = (
-  args: ReadonlyArray<string>,
-  options: { readonly cwd?: string; readonly env?: Record<string, string> } = {}
-): Running => {
-  const child = spawn(process.execPath, [binary, ...args], {
-    cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let stdout = ""
-  let stderr = ""
-  let stoppedAt: number | undefined
-  child.stdout!.setEncoding("utf8").on("data", (text: string) => (stdout += text))
-  child.stderr!.setEncoding("utf8").on("data", (text: string) => (stderr += text))
-  const ended = new Promise<Ended>((resolve) =>
-    child.on("close", (code, signal) =>
-      resolve({
-        code,
-        signal,
-        stdout,
-        stderr,
-        ...(stoppedAt === undefined ? {} : { afterStopMs: performance.now() - stoppedAt })
-      })
-    )
-  )
-  return {
-    child,
-    ended,
-    stop: (signal) => {
-      stoppedAt = performance.now()
-      child.kill(signal)
-    }
-  }
-}
 
 /**
  * Waits until the child has installed its SIGINT handler (Linux: the SigCgt mask in /proc/PID/status), so

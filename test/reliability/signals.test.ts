@@ -31,36 +31,25 @@ describe.each([
   ["SIGINT", 130],
   ["SIGTERM", 143]
 ] as const)("%s", (signal, code) => {
-  it(`stops simulate mid-run: exit ${code}, one line, no pool`, async () => {
-    const store = `sqlite:${join(tempDir(), "s.db")}`
-    const tmp = privateTmp()
-    const running = start(["simulate", scenario, "--store", store], { env: { TMPDIR: tmp } })
-    await handlerInstalled(running)
-    await sleep(1_500)
-    running.stop(signal)
-    const ended = await running.ended
-    expect(ended.stderr).toBe(interruptedLine(signal))
-    expect(ended.code).toBe(code)
-    expect(ended.stdout).toBe("")
-    expect(ended.afterStopMs).toBeLessThan(STOP_MS_MAX)
-    expect(await poolsOf(store)).toEqual([])
-    expect(leftovers(tmp)).toEqual([])
-  })
-
-  it(`stops replay mid-run: exit ${code}, one line, no pool, no spool file`, async () => {
-    const store = `sqlite:${join(tempDir(), "r.db")}`
-    const tmp = privateTmp()
-    const running = start(["replay", trace, "--store", store], { env: { TMPDIR: tmp } })
-    await handlerInstalled(running)
-    await sleep(1_500)
-    running.stop(signal)
-    const ended = await running.ended
-    expect(ended.stderr).toBe(interruptedLine(signal))
-    expect(ended.code).toBe(code)
-    expect(ended.afterStopMs).toBeLessThan(STOP_MS_MAX)
-    expect(await poolsOf(store)).toEqual([])
-    expect(leftovers(tmp)).toEqual([])
-  })
+  it.each(["simulate", "replay"] as const)(
+    `stops %s mid-run: exit ${code}, one line, nothing on stdout, no pool, no spool file`,
+    async (command) => {
+      const store = `sqlite:${join(tempDir(), `${command}.db`)}`
+      const tmp = privateTmp()
+      const input = command === "simulate" ? scenario : trace
+      const running = start([command, input, "--store", store], { env: { TMPDIR: tmp } })
+      await handlerInstalled(running)
+      await sleep(1_500)
+      running.stop(signal)
+      const ended = await running.ended
+      expect(ended.stderr).toBe(interruptedLine(signal))
+      expect(ended.code).toBe(code)
+      expect(ended.stdout).toBe("")
+      expect(ended.afterStopMs).toBeLessThan(STOP_MS_MAX)
+      expect(await poolsOf(store)).toEqual([])
+      expect(leftovers(tmp)).toEqual([])
+    }
+  )
 })
 
 describe("check", () => {
