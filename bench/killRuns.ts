@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { packageRoot } from "../cli/paths.js"
+import { packageRoot } from "../api/paths.js"
 
 export const xenpoolBinary = (): string => join(packageRoot(), "dist", "xenpool.mjs")
 

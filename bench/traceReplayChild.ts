@@ -5,7 +5,7 @@
  * (user + system) and the process's peak RSS. Run as a child of bench/traces.ts so that the peak is the replay's own.
  */
 import { Effect } from "effect"
-import { replayIntoStore, validateTraceFile } from "../cli/commands/replay.js"
+import { replayIntoStore, validateTraceFile } from "../api/replay.js"
 import { poolId } from "../domain/ids.js"
 import { layerMemory } from "../store/memory.js"
 import { fileInput } from "../simulations/trace.js"
@@ -18,7 +18,7 @@ const main = async (path: string): Promise<void> => {
   const replayStart = performance.now()
   const cpuStart = process.cpuUsage()
   const program = replayIntoStore(input, { pool: poolId("bench-1") }).pipe(Effect.provide(layerMemory))
-  const { output } = await Effect.runPromise(program)
+  const output = await Effect.runPromise(program)
   const replayMs = performance.now() - replayStart
   const cpu = process.cpuUsage(cpuStart)
   input.close()

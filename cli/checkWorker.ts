@@ -11,7 +11,7 @@
 import { Effect } from "effect"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import { runCheck, type CheckOptions, type CheckReport } from "../properties/index.js"
-import { CliFailure } from "./errors.js"
+import { XenpoolError } from "./errors.js"
 
 /** What the worker needs: plain data (no seams, no callbacks cross a thread). */
 export type WorkerCheckOptions = Omit<CheckOptions, "onProgress" | "seams">
@@ -26,10 +26,10 @@ const workerTag = "check"
 export const runCheckOnWorker = (
   options: WorkerCheckOptions,
   onProgress: (property: string, run: number, runs: number) => void
-): Effect.Effect<CheckReport, CliFailure> =>
-  Effect.async<CheckReport, CliFailure>((resume) => {
+): Effect.Effect<CheckReport, XenpoolError> =>
+  Effect.async<CheckReport, XenpoolError>((resume) => {
     let settled = false
-    const settle = (effect: Effect.Effect<CheckReport, CliFailure>) => {
+    const settle = (effect: Effect.Effect<CheckReport, XenpoolError>) => {
       if (settled) return
       settled = true
       resume(effect)
@@ -40,12 +40,12 @@ export const runCheckOnWorker = (
       else settle(Effect.succeed(message.report))
     })
     worker.on("error", (error) =>
-      settle(Effect.fail(new CliFailure({ what: "check failed", where: "property worker", expected: error.message })))
+      settle(Effect.fail(new XenpoolError({ what: "check failed", where: "property worker", expected: error.message })))
     )
     worker.on("exit", (code) =>
       settle(
         Effect.fail(
-          new CliFailure({
+          new XenpoolError({
             what: "check failed",
             where: "property worker",
             expected: `a report (the worker exited with code ${code} without one)`

@@ -4,17 +4,7 @@
  */
 import { Schema } from "effect"
 import { oneLine } from "../domain/text.js"
-import type { InputError } from "../simulations/scenario.js"
-
-export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", {
-  what: Schema.String,
-  where: Schema.String,
-  expected: Schema.String
-}) {
-  override get message() {
-    return `${this.what} (${this.where}): ${this.expected}`
-  }
-}
+export { XenpoolError, inputFailure } from "../api/errors.js"
 
 /** The command line itself is wrong (an unknown option, a missing one, a bad value): exit code 2. */
 export class UsageFailure extends Schema.TaggedError<UsageFailure>()("UsageFailure", {
@@ -27,13 +17,6 @@ export class UsageFailure extends Schema.TaggedError<UsageFailure>()("UsageFailu
   }
 }
 
-export const inputFailure = (what: string, error: InputError): CliFailure =>
-  new CliFailure({
-    what,
-    where: `${error.source}${error.line === undefined ? "" : `:${error.line}`}, ${error.path}`,
-    expected: `expected ${error.expected}`
-  })
-
 const isTagged = (u: unknown): u is { _tag: string; message: string } =>
   typeof u === "object" && u !== null && "_tag" in u && typeof (u as { _tag: unknown })._tag === "string"
 
@@ -41,7 +24,7 @@ const isTagged = (u: unknown): u is { _tag: string; message: string } =>
 export const formatFailure = (error: unknown): string => {
   if (isTagged(error)) {
     switch (error._tag) {
-      case "CliFailure":
+      case "XenpoolError":
       case "UsageFailure":
       case "StoreError":
       case "EventDecodeError":

@@ -10,22 +10,10 @@
  * interrupted run has written nothing (docs/durability.md).
  */
 import { type Cause, Effect, Exit, type Fiber, Scheduler } from "effect"
-import { nextTurn } from "../store/turn.js"
 
 /** The exit codes of an interrupted command: 128 + the signal's number, as shells report it. */
 export const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const
 export type StopSignal = keyof typeof signalExitCodes
-
-/** Runs `work` in slices until it says it is done, with a turn of the event loop between slices. */
-export const inSlices = <A, E, R>(slice: Effect.Effect<A | undefined, E, R>): Effect.Effect<A, E, R> =>
-  Effect.gen(function* () {
-    // Bounded by the work itself: each slice advances it (an engine run towards its limits, a file's lines).
-    for (;;) {
-      const done = yield* slice
-      if (done !== undefined) return done
-      yield* nextTurn
-    }
-  })
 
 /**
  * Effect's default scheduler yields a fiber to the microtask queue (every 2,048 operations), and to the

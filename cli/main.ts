@@ -23,7 +23,7 @@ import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
 import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
 
-const VERSION = "0.1.0"
+import { version as VERSION } from "../api/version.js"
 
 const commands = [
   demoCommand,

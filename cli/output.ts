@@ -1,6 +1,6 @@
 /**
  * The one way a command writes to stdout. A write that cannot be completed (a full disk, an I/O error)
- * is a `CliFailure` and a non-zero exit, never output silently cut short; a reader that has gone away
+ * is a `XenpoolError` and a non-zero exit, never output silently cut short; a reader that has gone away
  * (`xenpool events --json | head -1`, EPIPE) ends the output quietly, as Unix tools do.
  *
  * Node's own stdout loses both kinds of error for us: `console.log` (and Effect's `Console.log` on top of
@@ -14,7 +14,7 @@
 import { writeSync } from "node:fs"
 import { Socket } from "node:net"
 import { Effect } from "effect"
-import { CliFailure } from "./errors.js"
+import { XenpoolError } from "./errors.js"
 
 let readerGone = false
 let stdoutGuarded = false
@@ -41,7 +41,7 @@ export const describeWriteError = (error: unknown): string => {
 }
 
 const writeFailure = (error: unknown) =>
-  new CliFailure({ what: "cannot write output", where: "stdout", expected: describeWriteError(error) })
+  new XenpoolError({ what: "cannot write output", where: "stdout", expected: describeWriteError(error) })
 
 /** Writes every byte to a file descriptor, however many `write(2)` calls it takes. */
 const writeAllSync = (fd: number, bytes: Uint8Array): void => {
@@ -53,7 +53,7 @@ const writeAllSync = (fd: number, bytes: Uint8Array): void => {
   }
 }
 
-const writeToFile = (fd: number, text: string): Effect.Effect<boolean, CliFailure> =>
+const writeToFile = (fd: number, text: string): Effect.Effect<boolean, XenpoolError> =>
   Effect.suspend(() => {
     try {
       writeAllSync(fd, Buffer.from(text, "utf8"))
@@ -65,8 +65,8 @@ const writeToFile = (fd: number, text: string): Effect.Effect<boolean, CliFailur
     }
   })
 
-const writeToStream = (text: string): Effect.Effect<boolean, CliFailure> =>
-  Effect.async<boolean, CliFailure>((resume) => {
+const writeToStream = (text: string): Effect.Effect<boolean, XenpoolError> =>
+  Effect.async<boolean, XenpoolError>((resume) => {
     guardStdout()
     process.stdout.write(text, (error) => {
       if (!error) return resume(Effect.succeed(true))
@@ -78,10 +78,10 @@ const writeToStream = (text: string): Effect.Effect<boolean, CliFailure> =>
 
 /**
  * Writes `text` to stdout and waits until it was taken. False when the reader has gone away (then
- * nothing more is written, and the command should stop writing); fails with a `CliFailure` when the
+ * nothing more is written, and the command should stop writing); fails with a `XenpoolError` when the
  * output could not be written.
  */
-export const writeStdout = (text: string): Effect.Effect<boolean, CliFailure> =>
+export const writeStdout = (text: string): Effect.Effect<boolean, XenpoolError> =>
   Effect.suspend(() => {
     if (readerGone) return Effect.succeed(false)
     if (text === "") return Effect.succeed(true)
@@ -92,7 +92,7 @@ export const writeStdout = (text: string): Effect.Effect<boolean, CliFailure> =>
   })
 
 /** One line (or several) on stdout, as `Console.log` would print it, with write errors reported. */
-export const printLine = (text: string): Effect.Effect<void, CliFailure> => Effect.asVoid(writeStdout(`${text}\n`))
+export const printLine = (text: string): Effect.Effect<void, XenpoolError> => Effect.asVoid(writeStdout(`${text}\n`))
 
 /** `JSON.stringify(value, null, 2)` as it reads `depth` levels down a document: every line after the first indented. */
 export const indentedJson = (value: unknown, depth: number): string => {

@@ -5,21 +5,13 @@
  * NO_COLOR holds. The CLI is outside the deterministic core: it may read the wall clock here.
  */
 import { SingleBar } from "cli-progress"
-
-export interface Progress {
-  /** `value` of `total` units done; `label` says what is being done (it may change between phases). */
-  readonly update: (label: string, value: number, total: number) => void
-  /** Removes the bar (on a terminal) before the command prints its result. */
-  readonly stop: () => void
-}
+import { silentProgress, type Progress } from "../api/progress.js"
 
 /** How often the plain line is written when stderr is not a terminal. */
 export const plainLineEveryMs = 5_000
 
 /** The bar waits this long before it first appears (the plain line, a whole period), so that short commands print nothing. */
 const firstShowAfterMs = (tty: boolean) => (tty ? 500 : plainLineEveryMs)
-
-const silent: Progress = { update: () => undefined, stop: () => undefined }
 
 const formatSeconds = (s: number): string => {
   if (!Number.isFinite(s) || s < 0) return "?"
@@ -32,7 +24,7 @@ const formatSeconds = (s: number): string => {
 
 /** A progress display; `enabled` is false with `--quiet` or `--json`. */
 export const makeProgress = (enabled: boolean, stream: NodeJS.WriteStream = process.stderr): Progress => {
-  if (!enabled) return silent
+  if (!enabled) return silentProgress
   const tty = stream.isTTY === true
   const bar = new SingleBar({
     stream,

@@ -2,164 +2,16 @@
  * What `xenpool at`, `history` and `diff` print: the JSON documents (DESIGN.md §7's `at` shape, ids
  * and absent values as null so that every key is always there) and the human-readable tables.
  */
-import type { HostId, PoolId, VmId } from "../domain/ids.js"
+import type { PoolId, VmId } from "../domain/ids.js"
 import { DEFAULT_PAGE_SIZE_BYTES, formatBytes, formatDurationUs, formatDurationUsWidthMax } from "../domain/units.js"
-import { hostList, migrationList, vmList, type Migration, type PoolState, type Vm } from "../domain/state.js"
+import { hostList, type Migration, type PoolState, type Vm } from "../domain/state.js"
+import { boundNote, vmChangeJson, viewOf, type Focus, type HostHistoryJson } from "../api/timeTravel.js"
 import type { PoolDiff, HostChange } from "../projections/diff.js"
-import { vmChangeKindNames, type HostHistory, type VmChange, type VmHistory } from "../projections/history.js"
-import { hostSummaries, type HostSummary, type MigrationSummary } from "../projections/summary.js"
+import { vmChangeKindNames, type VmChange } from "../projections/history.js"
+import type { HostSummary, MigrationSummary } from "../projections/summary.js"
 import type { StateAt } from "../projections/timeTravel.js"
 import { indentedJson, JsonArrayText } from "./output.js"
 import { StreamedTable, textTable as table } from "./textTable.js"
-
-// --- JSON -----------------------------------------------------------------------------------------
-
-const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
-
-export const vmJson = (vm: Vm) => ({
-  id: vm.id,
-  powerState: vm.powerState,
-  residentOn: orNull(vm.residentOn),
-  scheduledToBeResidentOn: orNull(vm.scheduledToBeResidentOn),
-  domid: vm.domid,
-  vcpus: vm.vcpus,
-  memoryStaticMinPages: vm.memory.staticMinPages,
-  memoryDynamicMinPages: vm.memory.dynamicMinPages,
-  memoryTargetPages: vm.memory.targetPages,
-  memoryDynamicMaxPages: vm.memory.dynamicMaxPages,
-  memoryStaticMaxPages: vm.memory.staticMaxPages,
-  memoryOverheadPages: vm.overheadPages,
-  populatedPages: vm.populatedPages,
-  pagedOutPages: vm.pagedOutPages,
-  currentOperation: orNull(vm.currentOperation),
-  migration: orNull(vm.migration)
-})
-
-export const migrationJson = (m: Migration) => ({
-  id: m.id,
-  vm: m.vm,
-  source: m.source,
-  destination: m.destination,
-  policy: m.policy,
-  phase: m.phase,
-  rounds: m.rounds,
-  reservedPages: m.reservedPages,
-  pagesSent: m.pagesSent,
-  bytesSent: m.bytesSent,
-  startedAtUs: m.startedAtUs,
-  stopAndCopyAtUs: orNull(m.stopAndCopyAtUs)
-})
-
-/** Which part of the pool an `at` answer shows: all of it, one VM (and its hosts), one host (and its VMs). */
-export type Focus =
-  | { readonly _tag: "pool" }
-  | { readonly _tag: "vm"; readonly vm: VmId }
-  | { readonly _tag: "host"; readonly host: HostId }
-
-export interface AtView {
-  readonly hosts: ReadonlyArray<HostSummary>
-  readonly vms: ReadonlyArray<Vm>
-  readonly migrations: ReadonlyArray<Migration>
-}
-
-/** The hosts, VMs and migrations the focus selects, in id order. */
-export const viewOf = (state: PoolState, focus: Focus): AtView => {
-  const hosts = hostSummaries(state)
-  const vms = vmList(state)
-  const migrations = migrationList(state)
-  switch (focus._tag) {
-    case "pool":
-      return { hosts, vms, migrations }
-    case "vm": {
-      const vm = vms.filter((v) => v.id === focus.vm)
-      const on = new Set(vm.flatMap((v) => [v.residentOn, v.scheduledToBeResidentOn]))
-      return {
-        hosts: hosts.filter((h) => on.has(h.id as HostId)),
-        vms: vm,
-        migrations: migrations.filter((m) => m.vm === focus.vm)
-      }
-    }
-    case "host": {
-      const touches = (v: Vm) => v.residentOn === focus.host || v.scheduledToBeResidentOn === focus.host
-      return {
-        hosts: hosts.filter((h) => h.id === focus.host),
-        vms: vms.filter(touches),
-        migrations: migrations.filter((m) => m.source === focus.host || m.destination === focus.host)
-      }
-    }
-  }
-}
-
-export const boundNote = (answer: StateAt): string | null => {
-  switch (answer.bound) {
-    case "before-first":
-      return "before the pool's first event: an empty pool"
-    case "after-last":
-      return `after the pool's last event (revision ${answer.lastRevision}): the latest state`
-    case "within":
-      return null
-  }
-}
-
-/** `at --json`: `{ pool, revision, atUs, hosts, vms, migrations }` plus how the answer relates to the history. */
-export const atJson = (answer: StateAt, focus: Focus) => {
-  const view = viewOf(answer.state, focus)
-  return {
-    pool: answer.pool,
-    revision: answer.revision,
-    atUs: answer.atUs,
-    bound: answer.bound,
-    note: boundNote(answer),
-    lastRevision: answer.lastRevision,
-    /** The time of the last event folded in (null before the first). */
-    lastEventAtUs: answer.revision < 0 ? null : answer.state.atUs,
-    hosts: view.hosts,
-    vms: view.vms.map(vmJson),
-    migrations: view.migrations.map(migrationJson)
-  }
-}
-
-const pointJson = (answer: StateAt) => ({
-  revision: answer.revision,
-  atUs: answer.atUs,
-  bound: answer.bound,
-  note: boundNote(answer)
-})
-
-export const diffJson = (d: PoolDiff) => ({
-  pool: d.pool,
-  from: pointJson(d.from),
-  to: pointJson(d.to),
-  vmsMoved: d.vmsMoved,
-  vmsStarted: d.vmsStarted,
-  vmsStopped: d.vmsStopped.map((s) => ({ ...s, powerState: orNull(s.powerState) })),
-  vmsCreated: d.vmsCreated,
-  vmsDestroyed: d.vmsDestroyed,
-  vmsPowerChanged: d.vmsPowerChanged,
-  hostsChanged: d.hostsChanged.map((h) => ({ ...h, before: orNull(h.before), after: orNull(h.after) }))
-})
-
-const vmChangeJson = (c: VmChange) => ({
-  ...c,
-  powerState: orNull(c.powerState),
-  residentOn: orNull(c.residentOn),
-  host: orNull(c.host)
-})
-
-export const vmHistoryJson = (h: VmHistory) => ({
-  pool: h.pool,
-  vm: h.vm,
-  lastRevision: h.lastRevision,
-  changes: h.changes.map(vmChangeJson),
-  migrations: h.migrations
-})
-
-export const hostHistoryJson = (h: HostHistory) => ({
-  pool: h.pool,
-  host: h.host,
-  lastRevision: h.lastRevision,
-  points: h.points.map((p) => ({ ...p, vm: orNull(p.vm) }))
-})
 
 // --- text -----------------------------------------------------------------------------------------
 
@@ -323,7 +175,9 @@ export class VmHistoryPrinter {
   }
 }
 
-export const formatHostHistory = (h: HostHistory, pageSizeBytes: number): string =>
+export const formatHostHistory = (h: HostHistoryJson): string => formatHostPoints(h, h.pageSizeBytes)
+
+const formatHostPoints = (h: HostHistoryJson, pageSizeBytes: number): string =>
   [
     `host ${h.host} in pool ${h.pool}: ${h.points.length} changes (to revision ${count(h.lastRevision)})`,
     "",

@@ -141,10 +141,28 @@ export const parseRateBytesPerS = (
   return unitError(input, RATE_EXPECTED)
 }
 
-const DURATION_EXPECTED = "a duration with a unit, e.g. 30ms, 12.5s, 42us (us, ms, s, min, h, d)"
+const DURATION_EXPECTED = "a duration with a unit, e.g. 30ms, 12.5s, 42us, 3m10s, 1h00m00s (us, ms, s, min, h, d)"
 
-/** A duration in whole microseconds. */
+/** `formatDurationUs`'s long form, hours and minutes then seconds: `3m10s`, `1h02m03s`, `2h05m`. */
+const compoundDuration = /^\s*(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?\s*$/
+
+const compoundDurationUs = (input: string): Either.Either<number, UnitError> | undefined => {
+  const match = compoundDuration.exec(input)
+  if (match === null) return undefined
+  const [, h, m, s] = match
+  // One part alone is the plain form (`12s`, `2h`); `5m` alone is not a unit (minutes are `min`).
+  if ([h, m, s].filter((part) => part !== undefined).length < 2) return undefined
+  const us = exactProduct(s ?? "0", 1e6)
+  const total = us === undefined ? undefined : us + Number(h ?? 0) * 3600e6 + Number(m ?? 0) * 60e6
+  return total === undefined || !Number.isSafeInteger(total)
+    ? unitError(input, "a whole number of microseconds")
+    : Either.right(total)
+}
+
+/** A duration in whole microseconds: `30ms`, `12.5 s`, `42us`, or as printed, `3m10s`, `1h00m00s`. */
 export const parseDurationUs = (input: string): Either.Either<number, UnitError> => {
+  const compound = compoundDurationUs(input)
+  if (compound !== undefined) return compound
   const q = splitQuantity(input)
   if (!q) return unitError(input, DURATION_EXPECTED)
   const factor = durationUnits[q.unit]

@@ -187,6 +187,7 @@ export const firstIssue = (source: string, error: ParseResult.ParseError, line?:
 
 const decodeScenario = Schema.decodeUnknownEither(Scenario, { errors: "first", onExcessProperty: "error" })
 
+/** A scenario as JSON text (a file's contents). */
 export const parseScenarioJson = (source: string, text: string): Either.Either<Scenario, InputError> => {
   let json: unknown
   try {
@@ -196,8 +197,12 @@ export const parseScenarioJson = (source: string, text: string): Either.Either<S
       inputError(source, "(json)", `valid JSON (${error instanceof Error ? error.message : String(error)})`)
     )
   }
-  return Either.mapLeft(decodeScenario(json), (e) => firstIssue(source, e))
+  return parseScenario(source, json)
 }
+
+/** A scenario given as a value (the JSON shape, units as strings), checked as a file's would be. */
+export const parseScenario = (source: string, json: unknown): Either.Either<Scenario, InputError> =>
+  Either.mapLeft(decodeScenario(json), (e) => firstIssue(source, e))
 
 /** Durations in schedule items are checked here too, so a bad `at` is reported before anything runs. */
 export const scheduleTimeUs = (source: string, index: number, item: ScheduleItem): Either.Either<number, InputError> =>

@@ -11,13 +11,12 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { counterexampleTrace } from "../../properties/counterexample.js"
+import { resolve } from "node:path"
+import { writeCounterexamples, type CounterexampleFiles } from "../../api/check.js"
 import { findProperty, propertyNames, type CheckReport } from "../../properties/index.js"
 import { runCheckOnWorker } from "../checkWorker.js"
 import { printLine } from "../output.js"
-import { CliFailure, UsageFailure } from "../errors.js"
+import { XenpoolError, UsageFailure } from "../errors.js"
 import { jsonOption, printJson, quietOption } from "../shared.js"
 import { makeProgress } from "../progress.js"
 
@@ -95,66 +94,6 @@ const validate = (
   })
 
 const shellQuote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
-
-/** What was written for one failing property. */
-export interface CounterexampleFiles {
-  /** A trace whose replay gives the failing run's events. */
-  readonly trace?: string
-  /** Events of that run (and of the trace's replay). */
-  readonly events?: number
-  /** The scenario, written when there is no such trace. */
-  readonly scenario?: string
-  /** Why there is no trace, in words. */
-  readonly note?: string
-}
-
-/** The cases of these properties are not scenarios, so they have no file: the seed and path replay them. */
-const notScenarios: Readonly<Record<string, string>> = {
-  "pool-model": "a sequence of single pool commands (fast-check's fc.commands), not a scenario",
-  "evacuation-plan": "a generated pool state, not a scenario"
-}
-
-const counterexampleFiles = (
-  p: CheckReport["properties"][number],
-  directory: string
-): CounterexampleFiles | undefined => {
-  if (p.ok) return undefined
-  if (p.scenario === undefined) {
-    const kind = notScenarios[p.name] ?? "not a scenario"
-    return { note: `no trace: the case is ${kind}; the reproduce line replays it` }
-  }
-  mkdirSync(directory, { recursive: true })
-  const base = join(directory, `xenpool-check-${p.name}-${p.seed}`)
-  const scenario = {
-    ...p.scenario,
-    name: `check ${p.name} seed ${p.seed}`,
-    description: p.counterexample?.split("\n")[0]
-  }
-  const trace = counterexampleTrace(scenario, base)
-  if (trace._tag === "Reproduces") {
-    writeFileSync(`${base}.trace.jsonl`, trace.text)
-    return { trace: `${base}.trace.jsonl`, events: trace.events }
-  }
-  writeFileSync(`${base}.json`, `${JSON.stringify(scenario, null, 2)}\n`)
-  const why =
-    trace._tag === "NotConvertible"
-      ? `the scenario has no trace (${trace.error.path}: expected ${trace.error.expected})`
-      : `its trace would not reproduce the run (${trace.difference})`
-  return { scenario: `${base}.json`, note: `no trace: ${why}` }
-}
-
-/** Writes each failing property's case (a trace, else the scenario); returns what was written per property. */
-export const writeCounterexamples = (
-  report: CheckReport,
-  directory: string
-): ReadonlyMap<string, CounterexampleFiles> => {
-  const files = new Map<string, CounterexampleFiles>()
-  for (const p of report.properties) {
-    const written = counterexampleFiles(p, directory)
-    if (written !== undefined) files.set(p.name, written)
-  }
-  return files
-}
 
 const filesInWords = (files: CounterexampleFiles | undefined): ReadonlyArray<string> => {
   if (files === undefined) return []
@@ -256,7 +195,7 @@ export const checkCommand = Command.make(
       } else yield* printLine(formatReport(report, files))
       const failed = report.properties.filter((p) => !p.ok).map((p) => p.name)
       if (failed.length > 0)
-        return yield* new CliFailure({
+        return yield* new XenpoolError({
           what: `${failed.length} ${failed.length === 1 ? "property" : "properties"} failed`,
           where: failed.join(", "),
           expected: `every property to hold (reproduce with --seed ${report.seed})`

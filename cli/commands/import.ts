@@ -8,7 +8,7 @@ import { printLine } from "../output.js"
 import { readFile } from "node:fs/promises"
 import { basename } from "node:path"
 import { importPlanetlab, parsePlanetlabCsv } from "../../simulations/planetlab.js"
-import { CliFailure, inputFailure, UsageFailure } from "../errors.js"
+import { XenpoolError, inputFailure, UsageFailure } from "../errors.js"
 
 const fileArg = Args.file({ name: "FILE", exists: "either" }).pipe(
   Args.withDescription(
@@ -33,7 +33,7 @@ const readCsv = (path: string) =>
   Effect.tryPromise({
     try: () => readFile(path, "utf8"),
     catch: (e) =>
-      new CliFailure({
+      new XenpoolError({
         what: "cannot read PlanetLab CSV",
         where: path,
         expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)

@@ -1,40 +1,18 @@
 /** `xenpool pools` and `xenpool events --pool ID`: what is in the store. */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
-import { poolIdOfStream, poolStreamName, type PoolId } from "../../domain/ids.js"
+import { Chunk, Effect, Option, Stream } from "effect"
+import { poolStreamName, type PoolId } from "../../domain/ids.js"
 import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
 import { EventStore, type RecordedEvent } from "../../store/EventStore.js"
+import { events, EVENTS_PAGE, listPools, requirePool } from "../../api/pools.js"
 import { layerFromUrl } from "../../store/url.js"
-import { CliFailure, UsageFailure } from "../errors.js"
+import { UsageFailure } from "../errors.js"
 import { JsonArrayText, printLine, writeStdout } from "../output.js"
 import { checkedPoolId } from "../poolId.js"
 import { jsonOption, poolOption, printJson, storeOption, storeUrlOf, table } from "../shared.js"
 import { StreamedTable } from "../textTable.js"
 import { Schema } from "effect"
 import { PoolEvent, poolEventTags } from "../../domain/events.js"
-
-export const listPools = Effect.gen(function* () {
-  const store = yield* EventStore
-  const streams = yield* store.streams()
-  return streams.flatMap((s) => {
-    const id = poolIdOfStream(s.stream)
-    return id === undefined ? [] : [{ id, events: s.events, lastAtUs: s.lastAtUs }]
-  })
-})
-
-/** Fails with a one-line error naming the pools that do exist when `pool` is not one of them. */
-export const requirePool = (pool: PoolId) =>
-  Effect.gen(function* () {
-    yield* checkedPoolId(pool)
-    const store = yield* EventStore
-    const last = yield* store.lastRevision(poolStreamName(pool))
-    if (last !== undefined) return last
-    const pools = yield* listPools
-    const known = pools.length === 0 ? "the store has no pools" : `known pools: ${pools.map((p) => p.id).join(", ")}`
-    return yield* Effect.fail(
-      new CliFailure({ what: "unknown pool", where: `${pool} in ${store.url}`, expected: known })
-    )
-  })
 
 export const poolsCommand = Command.make("pools", { store: storeOption, json: jsonOption }, ({ store, json }) =>
   Effect.gen(function* () {
@@ -51,9 +29,6 @@ export const poolsCommand = Command.make("pools", { store: storeOption, json: js
 ).pipe(Command.withDescription("list the pools in the store, with their event counts"))
 
 const encodeEvent = Schema.encodeSync(PoolEvent)
-
-/** Events read and printed at a time: what `events` holds in memory, whatever the history's length. */
-const EVENTS_PAGE = 4_096
 
 /** `--from` and `--limit` are integers >= 0 (`--limit 0` prints no event); checked before the store is opened. */
 const nonNegativeOption = (name: string, value: number) =>
@@ -89,24 +64,28 @@ const eventTypeWidth = poolEventTags.reduce((width, tag) => Math.max(width, tag.
 const printEvents = (pool: PoolId, from: number, to: number, json: boolean) =>
   Effect.gen(function* () {
     const store = yield* EventStore
-    const stream = poolStreamName(pool)
-    const [last] = yield* store.read(stream, { from: "end", direction: "backwards", maxCount: 1 })
+    const [last] = yield* store.read(poolStreamName(pool), { from: "end", direction: "backwards", maxCount: 1 })
     const array = new JsonArrayText()
     const table = new StreamedTable(
       ["rev", "at", "type", "data"],
       [String(Math.max(to, 0)).length, formatDurationUsWidthMax(last?.event.atUs ?? 0), eventTypeWidth, 0]
     )
     if (!json && !(yield* writeStdout(table.head()))) return
-    // Bounded: each pass prints the next page of at most to - from + 1 revisions.
-    for (let next = from; next <= to;) {
-      const page = yield* store.read(stream, { from: next, maxCount: Math.min(EVENTS_PAGE, to - next + 1) })
-      if (page.length === 0) break
-      const rows = page.map(eventRow)
-      const text = json ? array.elements(rows) : table.rows(rows.map(eventCells))
-      if (!(yield* writeStdout(text))) return
-      next = page[page.length - 1]!.revision + 1
-    }
-    if (json) yield* writeStdout(`${array.end()}\n`)
+    let open = true
+    if (from <= to)
+      yield* events(pool, { from, to }).pipe(
+        Stream.grouped(EVENTS_PAGE),
+        Stream.runForEachWhile((page) =>
+          Effect.map(
+            Effect.suspend(() => {
+              const rows = Chunk.toReadonlyArray(page).map(eventRow)
+              return writeStdout(json ? array.elements(rows) : table.rows(rows.map(eventCells)))
+            }),
+            (written) => (open = written)
+          )
+        )
+      )
+    if (json && open) yield* writeStdout(`${array.end()}\n`)
   })
 
 export const eventsCommand = Command.make(
@@ -125,7 +104,7 @@ export const eventsCommand = Command.make(
     Effect.gen(function* () {
       const first = yield* nonNegativeOption("from", from)
       const max = Option.isSome(limit) ? yield* nonNegativeOption("limit", limit.value) : undefined
-      const id = pool as PoolId
+      const id = yield* checkedPoolId(pool)
       yield* Effect.gen(function* () {
         const last = yield* requirePool(id)
         const to = max === undefined ? last : Math.min(last, first + max - 1)

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest"
 import { Effect, Schema } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { replayIntoStore } from "../../cli/commands/replay.js"
-import { EventSpool } from "../../cli/eventSpool.js"
+import { replayIntoStore } from "../../api/replay.js"
+import { EventSpool } from "../../api/eventSpool.js"
 import { PoolEvent } from "../../domain/events.js"
 import { poolId, poolStreamName } from "../../domain/ids.js"
 import { fileInput, type TraceRecordInput } from "../../simulations/trace.js"
@@ -47,7 +47,7 @@ describe("the event spool", () => {
     const input = fileInput(file)
     const stored = await Effect.runPromise(
       Effect.gen(function* () {
-        const { output } = yield* replayIntoStore(input, {
+        const output = yield* replayIntoStore(input, {
           pool: poolId("long"),
           spoolMemoryEventsMax: 300
         })

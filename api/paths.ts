@@ -15,5 +15,5 @@ export const packageRoot = (): string => {
   throw new Error("cannot find the xenpool package root")
 }
 
-export const bundledScenarioPath = (name: string): string =>
-  join(packageRoot(), "simulations", "scenarios", `${name}.json`)
+/** The path of a scenario shipped with the package, e.g. `scenarioPath("write-heavy")`. */
+export const scenarioPath = (name: string): string => join(packageRoot(), "simulations", "scenarios", `${name}.json`)

@@ -1,6 +1,8 @@
 /**
  * Writing a run as a new pool: the pool's id, and its events committed whole (docs/durability.md).
  *
+ * @internal
+ *
  * A run's events go to the store in ONE atomic append at its end (`appendBatches`): until it commits,
  * nobody sees the pool; killed, interrupted or failing before, it wrote nothing. Without `--pool`, the
  * id is the base with the first free `-N`; two processes starting at once may pick the same one, and the
@@ -9,12 +11,10 @@
  */
 import { Effect } from "effect"
 import { ID_LENGTH_MAX, isId, poolId, poolStreamName, type PoolId } from "../domain/ids.js"
-import { checkedPoolId } from "./poolId.js"
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError, WrongExpectedVersion } from "../store/errors.js"
-import { CliFailure } from "./errors.js"
-import { listPools } from "./commands/pools.js"
-import { noteWritten } from "./written.js"
+import { XenpoolError } from "./errors.js"
+import { checkPoolId, listPools } from "./pools.js"
 import type { Progress } from "./progress.js"
 
 /** How many ids a run without `--pool` tries when other processes take them first. */
@@ -23,12 +23,12 @@ export const poolIdAttemptsMax = 5
 /** A new pool id for a run: the base with the first free `-N` suffix not in `skip`, or the one asked for if free. */
 export const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
   Effect.gen(function* () {
-    if (explicit !== undefined) yield* checkedPoolId(explicit)
+    if (explicit !== undefined) yield* checkPoolId(explicit)
     const taken = new Set<string>((yield* listPools).map((p) => p.id))
     if (explicit !== undefined) {
       if (taken.has(explicit)) {
         return yield* Effect.fail(
-          new CliFailure({
+          new XenpoolError({
             what: "pool already exists",
             where: explicit,
             expected: "a new pool id for --pool (each run writes a new pool)"
@@ -42,7 +42,7 @@ export const choosePoolId = (base: string, explicit: string | undefined, skip: R
       const candidate = `${base}-${n}`
       if (taken.has(candidate) || skip.has(candidate)) continue
       if (isId(candidate)) return poolId(candidate)
-      return yield* new CliFailure({
+      return yield* new XenpoolError({
         what: "cannot name the new pool",
         where: `${base.slice(0, 40)}…-${n}`,
         expected: `expected a pool id of at most ${ID_LENGTH_MAX} characters with its -${n} suffix: give the new pool's id with --pool ID`
@@ -69,7 +69,7 @@ export const withNewPool = <A, E, R>(
       if (!(error instanceof WrongExpectedVersion) || explicit !== undefined) return yield* Effect.fail(error)
       lost.add(id)
       if (attempt >= poolIdAttemptsMax) {
-        return yield* new CliFailure({
+        return yield* new XenpoolError({
           what: "no free pool id",
           where: `${base}-N`,
           expected: `other runs took ${[...lost].join(", ")} first; give the run its own id with --pool`
@@ -80,19 +80,24 @@ export const withNewPool = <A, E, R>(
 
 /**
  * Commits a run's `events` (pulled in batches) as the new pool `pool`: one atomic append of every batch,
- * counted on the progress display as they go, which is then taken down. What the signal handler says
- * (cli/written.ts) learns of the commit the moment it lands.
+ * counted on the progress display as they go, which is then taken down. `onCommitted` hears of the
+ * commit the moment it lands (the CLI's signal handler says what was written with it).
  */
 export const commitRun = (
   pool: PoolId,
-  run: { readonly events: number; readonly batches: Iterable<ReadonlyArray<NewEvent>>; readonly progress: Progress }
+  run: {
+    readonly events: number
+    readonly batches: Iterable<ReadonlyArray<NewEvent>>
+    readonly progress: Progress
+    readonly onCommitted?: ((what: string) => void) | undefined
+  }
 ) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const counted = countedBatches(run, `writing ${run.events.toLocaleString("en-US")} events to ${store.url}`)
     const result = yield* store
       .appendBatches(poolStreamName(pool), counted, ExpectedRevision.noStream, (result) => {
-        if (result.written) noteWritten(`pool ${pool} (${store.url})`)
+        if (result.written) run.onCommitted?.(`pool ${pool} (${store.url})`)
       })
       .pipe(
         Effect.mapError((error) =>

@@ -7,9 +7,10 @@
  * The file is unlinked as soon as it is opened: it lives only as this process's open descriptor, so a
  * process that is killed (SIGKILL, out of memory) leaves no spool file behind, and nothing needs cleaning
  * at the next start.
+ *
+ * @internal
  */
-import { Effect, Either } from "effect"
-import { CliFailure } from "./errors.js"
+import { Either } from "effect"
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,25 +21,6 @@ import type { NewEvent } from "../store/EventStore.js"
 import { fdInput, LineReader } from "../simulations/trace.js"
 
 export const SPOOL_MEMORY_EVENTS_MAX = 100_000
-
-/** The environment variable that sets the memory bound (a machine short of memory may lower it). */
-export const spoolMemoryEventsEnvVar = "XENPOOL_SPOOL_MEMORY_EVENTS"
-
-/** The memory bound: `XENPOOL_SPOOL_MEMORY_EVENTS` if set (an integer >= 1), else SPOOL_MEMORY_EVENTS_MAX. */
-export const spoolMemoryEventsFromEnv = (env: NodeJS.ProcessEnv = process.env) => {
-  const text = env[spoolMemoryEventsEnvVar]
-  if (text === undefined || text === "") return Effect.succeed(SPOOL_MEMORY_EVENTS_MAX)
-  const n = Number(text)
-  return Number.isSafeInteger(n) && n >= 1
-    ? Effect.succeed(n)
-    : Effect.fail(
-        new CliFailure({
-          what: "bad environment variable",
-          where: `${spoolMemoryEventsEnvVar}=${JSON.stringify(text)}`,
-          expected: "an integer >= 1 (events a replay holds in memory before it spills them to a temporary file)"
-        })
-      )
-}
 
 export class EventSpool {
   private held: EmittedEvent[] = []

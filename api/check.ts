@@ -1,0 +1,135 @@
+/**
+ * The property suite (docs/properties.md): generated pools, workloads and faults against the pool's
+ * invariants, with fast-check's shrinking; on a failure, the seed and path that reproduce it, and the
+ * failing case written as a trace that `replay` runs to the same events.
+ */
+import { Effect } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { counterexampleTrace } from "../properties/counterexample.js"
+import { findProperty, propertyNames, runCheck, type CheckReport } from "../properties/index.js"
+import { XenpoolError } from "./errors.js"
+
+export type { CheckReport } from "../properties/index.js"
+
+/** The properties `check` knows, by name. */
+export { propertyNames }
+
+export interface CheckOptions {
+  /** Runs per property (default 100). */
+  readonly runs?: number
+  /** Root seed (default 1): the same seed gives the same cases, verdicts and shrunk counterexamples. */
+  readonly seed?: number
+  /** Only these properties (default: all of `propertyNames`). */
+  readonly properties?: ReadonlyArray<string>
+  /** Replay the one case at this path (from a failure report), with one property named. */
+  readonly path?: string
+  /** Called before each property and before each of its runs. */
+  readonly onProgress?: (property: string, run: number, runs: number) => void
+}
+
+/**
+ * Runs the property suite on this thread (synchronously, property after property) and returns each
+ * property's verdict; a failing property carries its seed, path and shrunk counterexample in words.
+ *
+ * @example
+ * const report = yield* check({ runs: 200, seed: 42 })
+ * report.properties.filter((p) => !p.ok).map((p) => p.counterexample)
+ */
+export const check = (options: CheckOptions = {}): Effect.Effect<CheckReport, XenpoolError> =>
+  Effect.gen(function* () {
+    const runs = options.runs ?? 100
+    if (!(Number.isSafeInteger(runs) && runs >= 1))
+      return yield* new XenpoolError({ what: "bad runs", where: String(runs), expected: "an integer >= 1" })
+    const seed = options.seed ?? 1
+    if (!(Number.isSafeInteger(seed) && seed >= 0 && seed <= 2 ** 31 - 1))
+      return yield* new XenpoolError({
+        what: "bad seed",
+        where: String(seed),
+        expected: `an integer from 0 to ${2 ** 31 - 1}`
+      })
+    const unknown = (options.properties ?? []).find((name) => findProperty(name) === undefined)
+    if (unknown !== undefined)
+      return yield* new XenpoolError({
+        what: "unknown property",
+        where: unknown,
+        expected: `one of ${propertyNames.join(", ")}`
+      })
+    if (options.path !== undefined && options.properties?.length !== 1)
+      return yield* new XenpoolError({
+        what: "a path needs the case it came from",
+        where: options.path,
+        expected: "exactly one property named, and the seed the failure report printed"
+      })
+    return runCheck(
+      {
+        runs,
+        seed,
+        ...(options.properties === undefined ? {} : { only: options.properties }),
+        ...(options.path === undefined ? {} : { path: options.path }),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+      },
+      () => performance.now()
+    )
+  })
+
+/** What was written for one failing property. */
+export interface CounterexampleFiles {
+  /** A trace whose replay gives the failing run's events. */
+  readonly trace?: string
+  /** Events of that run (and of the trace's replay). */
+  readonly events?: number
+  /** The scenario, written when there is no such trace. */
+  readonly scenario?: string
+  /** Why there is no trace, in words. */
+  readonly note?: string
+}
+
+/** The cases of these properties are not scenarios, so they have no file: the seed and path replay them. */
+const notScenarios: Readonly<Record<string, string>> = {
+  "pool-model": "a sequence of single pool commands (fast-check's fc.commands), not a scenario",
+  "evacuation-plan": "a generated pool state, not a scenario"
+}
+
+const counterexampleFiles = (
+  p: CheckReport["properties"][number],
+  directory: string
+): CounterexampleFiles | undefined => {
+  if (p.ok) return undefined
+  if (p.scenario === undefined) {
+    const kind = notScenarios[p.name] ?? "not a scenario"
+    return { note: `no trace: the case is ${kind}; the reproduce line replays it` }
+  }
+  mkdirSync(directory, { recursive: true })
+  const base = join(directory, `xenpool-check-${p.name}-${p.seed}`)
+  const scenario = {
+    ...p.scenario,
+    name: `check ${p.name} seed ${p.seed}`,
+    description: p.counterexample?.split("\n")[0]
+  }
+  const trace = counterexampleTrace(scenario, base)
+  if (trace._tag === "Reproduces") {
+    writeFileSync(`${base}.trace.jsonl`, trace.text)
+    return { trace: `${base}.trace.jsonl`, events: trace.events }
+  }
+  writeFileSync(`${base}.json`, `${JSON.stringify(scenario, null, 2)}\n`)
+  const why =
+    trace._tag === "NotConvertible"
+      ? `the scenario has no trace (${trace.error.path}: expected ${trace.error.expected})`
+      : `its trace would not reproduce the run (${trace.difference})`
+  return { scenario: `${base}.json`, note: `no trace: ${why}` }
+}
+
+/** Writes each failing property's case (a trace, else the scenario); returns what was written per property. */
+/** Writes each failing property's case (a trace, else the scenario) into `directory`. */
+export const writeCounterexamples = (
+  report: CheckReport,
+  directory: string
+): ReadonlyMap<string, CounterexampleFiles> => {
+  const files = new Map<string, CounterexampleFiles>()
+  for (const p of report.properties) {
+    const written = counterexampleFiles(p, directory)
+    if (written !== undefined) files.set(p.name, written)
+  }
+  return files
+}

@@ -1,0 +1,211 @@
+/**
+ * Running a scenario on the engine into the store as a new pool: the run is computed in slices (an
+ * interruption lands between them), then its events are committed in one atomic append (a run lands
+ * whole or not at all: docs/durability.md), and its summary is returned.
+ */
+import { Effect, Either } from "effect"
+import { readFile } from "node:fs/promises"
+import type { PoolId } from "../domain/ids.js"
+import { formatDurationUs } from "../domain/units.js"
+import type { EmittedEvent, RunResult } from "../engine/simulation.js"
+import { transferFactory } from "../engine/migration/index.js"
+import type { ConsolidationReport } from "../engine/consolidation.js"
+import { hostSummaries, MigrationSummaries } from "../projections/summary.js"
+import { HostsInUse, type HostsInUseSummary } from "../projections/hostsInUse.js"
+import { migrationTotals, type MigrationTotals } from "../projections/migrationTotals.js"
+import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../projections/snapshots.js"
+import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
+import { startScenario } from "../simulations/run.js"
+import { parseScenario, parseScenarioJson, Scenario, type InputError } from "../simulations/scenario.js"
+import { inputFailure, XenpoolError } from "./errors.js"
+import { commitRun, slices, withNewPool } from "./newPool.js"
+import { checkPoolId } from "./pools.js"
+import { silentProgress, type Progress } from "./progress.js"
+import { inSlices } from "./slices.js"
+
+/** A scenario as its JSON file holds it: sizes, rates and times as strings with units (`"4GiB"`, `"1Gbit/s"`, `"90s"`). */
+export type ScenarioInput = typeof Scenario.Encoded
+
+/** What a run's summary says: its pool, its migrations, its hosts at the end, what was refused. */
+export interface RunOutput {
+  readonly pool: PoolId
+  /** The pool's page size: hosts' memory in `hosts` is counted in pages of this size. */
+  readonly pageSizeBytes: number
+  readonly events: number
+  readonly simulatedUs: number
+  readonly stopReason: RunResult["stopReason"]
+  readonly migrations: ReturnType<MigrationSummaries["list"]>
+  readonly hosts: ReturnType<typeof hostSummaries>
+  readonly refusals: ReadonlyArray<{ atUs: number; operation: string; error: string }>
+  readonly operations: RunResult["operations"]
+  readonly migrationTotals: MigrationTotals
+  readonly hostsInUse: HostsInUseSummary
+  /** The consolidation controller's report, when the scenario has a `consolidate` operation. */
+  readonly consolidation?: ReadonlyArray<ConsolidationReport>
+}
+
+/**
+ * The read models a run's summary is made of, fed with the run's events as they are decided.
+ *
+ * @internal
+ */
+export class RunTally {
+  private readonly summaries = new MigrationSummaries()
+  private readonly hostsInUse = new HostsInUse()
+  private count = 0
+
+  add(batch: ReadonlyArray<EmittedEvent>): void {
+    for (const e of batch) {
+      this.summaries.add(e.event)
+      this.hostsInUse.add(e.event)
+    }
+    this.count += batch.length
+  }
+
+  output(
+    pool: PoolId,
+    pageSizeBytes: number,
+    result: RunResult,
+    consolidation: ReadonlyArray<ConsolidationReport> = []
+  ): RunOutput {
+    return {
+      pool,
+      pageSizeBytes,
+      events: this.count,
+      simulatedUs: result.simulatedUs,
+      stopReason: result.stopReason,
+      migrations: this.summaries.list(),
+      hosts: hostSummaries(result.state),
+      refusals: result.refusals.map((r) => ({ atUs: r.atUs, operation: r.operation, error: r.error.message })),
+      operations: result.operations,
+      migrationTotals: migrationTotals(this.summaries.list()),
+      hostsInUse: this.hostsInUse.summary(result.simulatedUs),
+      ...(consolidation.length > 0 ? { consolidation } : {})
+    }
+  }
+}
+
+/** Engine events per slice of a run: an interruption waits at most one slice (a few tens of ms). */
+export const RUN_SLICE_EVENTS = 5_000
+
+/** Events per batch when a run's events go to the store (all in one atomic append). */
+export const APPEND_BATCH_EVENTS = 10_000
+
+/** Options every operation that writes a new pool takes. */
+export interface RunOptions {
+  /** The new pool's id (default: the input's pool id with the first free `-N` suffix). */
+  readonly pool?: string
+  /** Root seed (default: the input's own). */
+  readonly seed?: number
+  /** Progress of the run and of its commit (default: none shown). */
+  readonly progress?: Progress
+  /** Hears of the commit the moment it lands, e.g. `pool rolling-1 (sqlite:xenpool.db)`. */
+  readonly onCommitted?: (what: string) => void
+}
+
+const readFailure = (what: string, path: string) => (e: unknown) =>
+  new XenpoolError({
+    what,
+    where: path,
+    expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)
+  })
+
+/**
+ * A scenario from a JSON file (or given as a value), checked and compiled: a bad field fails with an
+ * XenpoolError naming the file and the field; nothing runs.
+ */
+export const loadScenario = (scenario: string | ScenarioInput, options: { seed?: number; pool?: string } = {}) =>
+  Effect.gen(function* () {
+    const source = typeof scenario === "string" ? scenario : "<scenario>"
+    const parsed: Either.Either<Scenario, InputError> =
+      typeof scenario === "string"
+        ? parseScenarioJson(
+            source,
+            yield* Effect.tryPromise({
+              try: () => readFile(scenario, "utf8"),
+              catch: readFailure("cannot read scenario", source)
+            })
+          )
+        : parseScenario(source, scenario)
+    if (Either.isLeft(parsed)) return yield* inputFailure("bad scenario", parsed.left)
+    const compiled = compileScenario(source, parsed.right, options)
+    if (Either.isLeft(compiled)) return yield* inputFailure("bad scenario", compiled.left)
+    return compiled.right
+  })
+
+/**
+ * Runs the compiled scenario, then commits its events as the new pool in one atomic append; returns the
+ * summary and the events. Interrupted (between slices), it has written nothing.
+ *
+ * @internal
+ */
+export const runIntoStore = (
+  compiled: CompiledScenario,
+  progress: Progress = silentProgress,
+  onCommitted?: (what: string) => void
+) =>
+  Effect.gen(function* () {
+    const events: EmittedEvent[] = []
+    const tally = new RunTally()
+    // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
+    const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
+    const run = startScenario(compiled, {
+      transferFactory,
+      decide: snapshots.decide,
+      sink: (batch) => {
+        for (const e of batch) events.push(e)
+        tally.add(batch)
+        snapshots.sink(batch)
+      }
+    })
+    const failure = (e: unknown) =>
+      new XenpoolError({
+        what: "simulation failed",
+        where: compiled.name,
+        expected: e instanceof Error ? e.message : String(e)
+      })
+    // Progress by simulated time against the last scheduled operation (runs end soon after it).
+    // A fold, not a spread: a schedule of 150,000 items would overflow the stack as arguments.
+    const horizonUs = compiled.schedule.reduce((max, item) => Math.max(max, item.atUs), 1)
+    const { result, consolidation } = yield* inSlices(
+      Effect.try({
+        try: () => {
+          const done = run.runFor(RUN_SLICE_EVENTS)
+          progress.update(
+            `simulating ${compiled.name}: t = ${formatDurationUs(run.sim.nowUs)}, ${run.sim.events.toLocaleString("en-US")} events`,
+            run.sim.nowUs,
+            horizonUs
+          )
+          return done
+        },
+        catch: failure
+      })
+    )
+    yield* commitRun(compiled.pool, {
+      events: events.length,
+      batches: slices(events, APPEND_BATCH_EVENTS),
+      progress,
+      onCommitted
+    })
+    yield* saveRunSnapshots(compiled.pool, snapshots)
+    const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
+    return { output, events }
+  })
+
+/**
+ * Runs a scenario (a JSON file's path, or the scenario as a value) on the engine and appends its events
+ * to the store as a new pool, whole or not at all; returns the run's summary.
+ *
+ * @example
+ * const run = yield* simulate(scenarioPath("rolling-maintenance"), { seed: 7 })
+ * console.log(run.pool, run.migrations.length)
+ */
+export const simulate = (scenario: string | ScenarioInput, options: RunOptions = {}) =>
+  Effect.gen(function* () {
+    if (options.pool !== undefined) yield* checkPoolId(options.pool)
+    const base = yield* loadScenario(scenario, options.seed === undefined ? {} : { seed: options.seed })
+    const { output } = yield* withNewPool(base.pool, options.pool, (id) =>
+      runIntoStore({ ...base, pool: id }, options.progress, options.onCommitted)
+    )
+    return output
+  })
