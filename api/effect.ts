@@ -14,29 +14,14 @@
  *
  * @module
  */
-export { version } from "./version.js"
-export { XenpoolError, StoreError, EventDecodeError, WrongExpectedVersion } from "./errors.js"
-export { storeLayer, type Store, type StoreOptions } from "./store.js"
-export { scenarioPath } from "./paths.js"
-export { silentProgress, type Progress } from "./progress.js"
-export { simulate, type RunOptions, type RunOutput, type ScenarioInput } from "./simulate.js"
-export { replay, type ReplayOptions, type ReplayOutput } from "./replay.js"
-export { listPools, events, type EventsOptions, type PoolListing } from "./pools.js"
-export { exportTrace, type ExportOptions } from "./export.js"
-export {
-  stateAt,
-  history,
-  diff,
-  parseWhen,
-  type When,
-  type FocusInput,
-  type PoolAt,
-  type PoolChanges,
-  type VmHistoryJson,
-  type HostHistoryJson,
-  type TimeTravelTarget
-} from "./timeTravel.js"
-export { check, propertyNames, writeCounterexamples, type CheckOptions, type CheckReport } from "./check.js"
-export { EventStore, type RecordedEvent } from "../store/EventStore.js"
+export * from "./common.js"
+export { storeLayer, type Store } from "./store.js"
+export { silentProgress } from "./progress.js"
+export { simulate } from "./simulate.js"
+export { replay } from "./replay.js"
+export { listPools, events } from "./pools.js"
+export { exportTrace } from "./export.js"
+export { stateAt, history, diff, parseWhen } from "./timeTravel.js"
+export { check, writeCounterexamples } from "./check.js"
+export { EventStore } from "../store/EventStore.js"
 export { SnapshotStore } from "../store/SnapshotStore.js"
-export type { PoolEvent } from "../domain/events.js"

@@ -22,27 +22,7 @@ import * as Api from "./effect.js"
 import { eventsPage, requirePool } from "./pools.js"
 import { storeLayer, type Store as StoreServices, type StoreOptions } from "./store.js"
 
-export { version } from "./version.js"
-export { XenpoolError, StoreError, EventDecodeError, WrongExpectedVersion } from "./errors.js"
-export { scenarioPath } from "./paths.js"
-export { propertyNames } from "./check.js"
-export type { Progress } from "./progress.js"
-export type { RunOutput, ScenarioInput } from "./simulate.js"
-export type { ReplayOutput } from "./replay.js"
-export type { PoolListing, EventsOptions } from "./pools.js"
-export type {
-  When,
-  FocusInput,
-  PoolAt,
-  PoolChanges,
-  VmHistoryJson,
-  HostHistoryJson,
-  TimeTravelTarget
-} from "./timeTravel.js"
-export type { CheckReport } from "./check.js"
-export type { StoreOptions } from "./store.js"
-export type { RecordedEvent } from "../store/EventStore.js"
-export type { PoolEvent } from "../domain/events.js"
+export * from "./common.js"
 
 /** What every operation takes besides its own options: a way to stop it. */
 export interface Cancellable {
@@ -50,10 +30,14 @@ export interface Cancellable {
   readonly signal?: AbortSignal
 }
 
-/** Runs an Effect to a Promise that rejects with the failure itself (a tagged `Error`), not a wrapper. */
-const settle = async <A, E>(exit: Promise<Exit.Exit<A, E>>): Promise<A> => {
+/**
+ * Runs an Effect to a Promise that rejects with the failure itself (a tagged `Error`), not a wrapper;
+ * cancelled by its signal, with the signal's reason (an `AbortError`), as Node's own APIs do.
+ */
+const settle = async <A, E>(exit: Promise<Exit.Exit<A, E>>, signal: AbortSignal | undefined): Promise<A> => {
   const result = await exit
   if (Exit.isSuccess(result)) return result.value
+  if (signal?.aborted === true && Cause.isInterruptedOnly(result.cause)) throw signal.reason
   throw Cause.squash(result.cause)
 }
 
@@ -89,7 +73,8 @@ export const openStore = async (url = "sqlite:xenpool.db", options: StoreOptions
   return {
     url,
     close: () => runtime.dispose(),
-    run: (effect, cancel = {}) => settle(runtime.runPromiseExit(effect, cancel.signal ? { signal: cancel.signal } : {}))
+    run: (effect, cancel = {}) =>
+      settle(runtime.runPromiseExit(effect, cancel.signal ? { signal: cancel.signal } : {}), cancel.signal)
   }
 }
 
@@ -209,4 +194,4 @@ export const exportTrace = async (store: Store, pool: string, options: Api.Expor
  * if (report.properties.some((p) => !p.ok)) process.exitCode = 1
  */
 export const check = (options: Api.CheckOptions & Cancellable = {}): Promise<Api.CheckReport> =>
-  settle(Effect.runPromiseExit(Api.check(options), options.signal ? { signal: options.signal } : {}))
+  settle(Effect.runPromiseExit(Api.check(options), options.signal ? { signal: options.signal } : {}), options.signal)

@@ -9,7 +9,7 @@ import type { PoolId } from "../domain/ids.js"
 import { formatDurationUs } from "../domain/units.js"
 import type { EmittedEvent, RunResult } from "../engine/simulation.js"
 import { transferFactory } from "../engine/migration/index.js"
-import type { ConsolidationReport } from "../engine/consolidation.js"
+import type { ConsolidationReport } from "../engine/consolidation/index.js"
 import { hostSummaries, MigrationSummaries } from "../projections/summary.js"
 import { HostsInUse, type HostsInUseSummary } from "../projections/hostsInUse.js"
 import { migrationTotals, type MigrationTotals } from "../projections/migrationTotals.js"
@@ -17,6 +17,7 @@ import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../proj
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
 import { startScenario } from "../simulations/run.js"
 import { parseScenario, parseScenarioJson, Scenario, type InputError } from "../simulations/scenario.js"
+import { duplicateName, type Extensions } from "../simulations/extensions.js"
 import { inputFailure, XenpoolError } from "./errors.js"
 import { commitRun, slices, withNewPool } from "./newPool.js"
 import { checkPoolId } from "./pools.js"
@@ -101,6 +102,8 @@ export interface RunOptions {
   readonly progress?: Progress
   /** Hears of the commit the moment it lands, e.g. `pool rolling-1 (sqlite:xenpool.db)`. */
   readonly onCommitted?: (what: string) => void
+  /** Your own consolidation controllers (and other extensions), which the scenario may name. */
+  readonly extensions?: Extensions
 }
 
 const readFailure = (what: string, path: string) => (e: unknown) =>
@@ -114,8 +117,18 @@ const readFailure = (what: string, path: string) => (e: unknown) =>
  * A scenario from a JSON file (or given as a value), checked and compiled: a bad field fails with an
  * XenpoolError naming the file and the field; nothing runs.
  */
-export const loadScenario = (scenario: string | ScenarioInput, options: { seed?: number; pool?: string } = {}) =>
+export const loadScenario = (
+  scenario: string | ScenarioInput,
+  options: { readonly seed?: number; readonly pool?: string; readonly extensions?: Extensions } = {}
+) =>
   Effect.gen(function* () {
+    const duplicate = duplicateName(options.extensions)
+    if (duplicate !== undefined)
+      return yield* new XenpoolError({
+        what: "extension named twice",
+        where: duplicate,
+        expected: "a name of its own (not a built-in's, not another extension's)"
+      })
     const source = typeof scenario === "string" ? scenario : "<scenario>"
     const parsed: Either.Either<Scenario, InputError> =
       typeof scenario === "string"
@@ -203,7 +216,10 @@ export const runIntoStore = (
 export const simulate = (scenario: string | ScenarioInput, options: RunOptions = {}) =>
   Effect.gen(function* () {
     if (options.pool !== undefined) yield* checkPoolId(options.pool)
-    const base = yield* loadScenario(scenario, options.seed === undefined ? {} : { seed: options.seed })
+    const base = yield* loadScenario(scenario, {
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+      ...(options.extensions === undefined ? {} : { extensions: options.extensions })
+    })
     const { output } = yield* withNewPool(base.pool, options.pool, (id) =>
       runIntoStore({ ...base, pool: id }, options.progress, options.onCommitted)
     )

@@ -4,7 +4,7 @@
  * first two; the third only when the scenario has a `consolidate` operation.
  */
 import { formatBytes, formatDurationUs } from "../domain/units.js"
-import type { ConsolidationReport } from "../engine/consolidation.js"
+import type { ConsolidationReport } from "../engine/consolidation/index.js"
 import type { HostsInUseSummary } from "../projections/hostsInUse.js"
 import type { MigrationTotals } from "../projections/migrationTotals.js"
 

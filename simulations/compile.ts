@@ -2,6 +2,8 @@
  * Turns a parsed scenario into what the engine runs: setup commands in pages, per-VM workloads in
  * bytes/s and pages, and a schedule in µs. Every unit error is reported with the JSON path it came from.
  */
+import { defaultConsolidationController, type ConsolidationController } from "../engine/consolidation/index.js"
+import { allControllers, type Extensions } from "./extensions.js"
 import { Either } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../domain/commands.js"
 import {
@@ -58,6 +60,8 @@ export interface CompiledScenario {
   readonly hostIds: ReadonlyArray<HostId>
   /** VMs with a load series (simulations/load.ts); absent or empty when none has one. */
   readonly loads?: ReadonlyMap<VmId, CompiledLoad>
+  /** The controller of each `consolidate` operation, by its index in the scenario's schedule. */
+  readonly controllers?: ReadonlyMap<number, ConsolidationController>
 }
 
 class CompileFailure {
@@ -272,11 +276,7 @@ const checkFits = (source: string, index: number, create: CreateVm, hosts: Reado
   )
 }
 
-const compileUnsafe = (
-  source: string,
-  scenario: Scenario,
-  options: { readonly seed?: number; readonly pool?: string; readonly vmsMustFit?: VmsMustFit }
-): CompiledScenario => {
+const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptions): CompiledScenario => {
   const pageSizeBytes = unit(source, "pool.pageSize", parseSizeBytes(scenario.pool.pageSize))
   if (pageSizeBytes < 1)
     throw new CompileFailure(inputError(source, "pool.pageSize", `a positive size (got '${scenario.pool.pageSize}')`))
@@ -331,11 +331,24 @@ const compileUnsafe = (
     const error = checkMemoryItem(source, `schedule[${index}]`, item, staticMax.get(vmId(item.vm)) ?? 0, pageSizeBytes)
     if (error) throw new CompileFailure(error)
   })
+  const controllers = new Map<number, ConsolidationController>()
+  const known = allControllers(options.extensions)
   scenario.schedule.forEach((item, index) => {
     if (item.op !== "consolidate") return
     const params = consolidationParams(item, loads)
     if (Either.isLeft(params))
       throw new CompileFailure(inputError(source, `schedule[${index}].${params.left.field}`, params.left.expected))
+    const name = item.controller ?? defaultConsolidationController.name
+    const controller = known.find((c) => c.name === name)
+    if (controller === undefined)
+      throw new CompileFailure(
+        inputError(
+          source,
+          `schedule[${index}].controller`,
+          `one of ${known.map((c) => c.name).join(", ")} (a controller of your own is registered through the API), got '${name}'`
+        )
+      )
+    controllers.set(index, controller)
   })
   const schedule = scenario.schedule
     .map((item, index) => ({ atUs: unit(source, `schedule[${index}].at`, parseDurationUs(item.at)), index, item }))
@@ -352,7 +365,8 @@ const compileUnsafe = (
     simulatedUsMax: unit(source, "limits.simulatedTime", parseDurationUs(scenario.limits.simulatedTime)),
     eventsMax: scenario.limits.events,
     hostIds,
-    loads
+    loads,
+    controllers
   }
 }
 
@@ -365,6 +379,8 @@ export interface CompileOptions {
    * header's hosts while later records may add hosts for the others; `none` for a trace record's VM.
    */
   readonly vmsMustFit?: VmsMustFit
+  /** The user's own extensions a scenario may name (simulations/extensions.ts). */
+  readonly extensions?: Extensions
 }
 
 export const compileScenario = (

@@ -14,7 +14,7 @@
 import { Either, Schema } from "effect"
 import type { VmId } from "../domain/ids.js"
 import { parseDurationUs } from "../domain/units.js"
-import type { ConsolidationParams } from "../engine/consolidation.js"
+import type { ConsolidationParams } from "../engine/consolidation/index.js"
 import type { VmWorkload } from "../engine/config.js"
 import type { Simulation } from "../engine/simulation.js"
 
@@ -40,6 +40,8 @@ export type VmLoad = typeof VmLoad.Type
 export const ConsolidateItem = Schema.Struct({
   at: DurationText,
   op: Schema.Literal("consolidate"),
+  /** Which controller plans (default `minimise-migrations`; a user's, registered through the API, by its name). */
+  controller: Schema.optional(Schema.String),
   /** The controller's interval. */
   every: Schema.optionalWith(DurationText, { default: () => "300s" }),
   /** No tick at or after this time; default: the end of the longest load series. */

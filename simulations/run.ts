@@ -8,7 +8,7 @@ import { parseDurationUs, parseSizePages } from "../domain/units.js"
 import { Simulation, type RunResult, type SimulationOptions } from "../engine/simulation.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import type { CompiledScenario, TimedItem } from "./compile.js"
-import { ConsolidationController, type ConsolidationReport } from "../engine/consolidation.js"
+import { ConsolidationRunner, type ConsolidationReport } from "../engine/consolidation/index.js"
 import { consolidationParams, cpuPctAt, scheduleLoadChanges } from "./load.js"
 import { performMemoryItem } from "./memoryOps.js"
 import { invariant } from "../engine/migration/exact.js"
@@ -30,8 +30,8 @@ const must = <A>(result: Either.Either<A, unknown>): A => {
 const perform = (
   sim: Simulation,
   scenario: CompiledScenario,
-  { item }: TimedItem,
-  controllers: ConsolidationController[]
+  { item, index }: TimedItem,
+  controllers: ConsolidationRunner[]
 ): void => {
   const atUs = sim.nowUs
   switch (item.op) {
@@ -119,7 +119,9 @@ const perform = (
     case "consolidate": {
       const loads = scenario.loads ?? new Map()
       const params = must(consolidationParams(item, loads))
-      const controller = new ConsolidationController(sim, params, (vm, atUs) => cpuPctAt(loads, vm, atUs))
+      const planner = scenario.controllers?.get(index)
+      invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
+      const controller = new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs))
       controllers.push(controller)
       controller.start()
       return
@@ -159,7 +161,7 @@ export const startScenario = (scenario: CompiledScenario, options: RunScenarioOp
   })
   // Load changes go on the agenda before the schedule, so at a shared time they come first.
   if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
-  const controllers: ConsolidationController[] = []
+  const controllers: ConsolidationRunner[] = []
   for (const timed of scenario.schedule) sim.input(timed.atUs, () => perform(sim, scenario, timed, controllers))
   const runFor = (eventsBudget: number): ScenarioResult | undefined => {
     invariant(eventsBudget >= 1, "eventsBudget must be >= 1")

@@ -1,5 +1,5 @@
 /**
- * A consolidation controller (DESIGN.md §6, the PlanetLab workload): every interval it reads each VM's
+ * The built-in consolidation controller, `minimise-migrations` (DESIGN.md §6, the PlanetLab workload): every interval it reads each VM's
  * CPU load, computes each host's CPU load (Σ VM cpu% × vCPUs / host CPUs), and
  * 1. relieves overloaded hosts (load above `overloadPct`), choosing VMs by "minimisation of migrations"
  *    (Beloglazov et al.): the VM that alone brings the host under the threshold, the one with the least
@@ -25,63 +25,18 @@
  * demand > overloadPct × cpus, underloaded when demand < underloadPct × cpus.
  */
 import { Either } from "effect"
-import type { HostId, VmId } from "../domain/ids.js"
-import { checkCanBootHere, vmPhysicalPages, vmPlacementPages } from "../domain/memory.js"
-import { checkVmOperation } from "../domain/operations.js"
-import { getMigration, hostList, vmList, type Host, type PoolRead, type Vm } from "../domain/state.js"
-import type { Simulation } from "./simulation.js"
-
-export interface ConsolidationThresholds {
-  /** A host whose CPU load is above this percentage of its CPUs is overloaded. */
-  readonly overloadPct: number
-  /** A host whose CPU load is below this percentage is underloaded: emptied and disabled. */
-  readonly underloadPct: number
-  /** A VM moved off an underloaded host goes only where the load stays at or below this (≤ overloadPct). */
-  readonly packPct: number
-  /** At most this many migrations start per interval. */
-  readonly migrationsMaxPerInterval: number
-}
-
-export interface ConsolidationParams extends ConsolidationThresholds {
-  /** First tick. */
-  readonly startUs: number
-  readonly everyUs: number
-  /** No tick at or after this time. */
-  readonly untilUs: number
-}
-
-/** Ticks at most, whatever the parameters say (every loop is bounded). */
-export const CONSOLIDATION_TICKS_MAX = 1_000_000
-
-/** A VM's CPU demand now, in percent of its vCPUs (0–100). */
-export type CpuPctOf = (vm: VmId) => number
-
-export type MoveReason = "overload" | "drain" | "finish-drain"
-
-export type ConsolidationAction =
-  | { readonly _tag: "EnableHost"; readonly host: HostId }
-  | { readonly _tag: "DisableHost"; readonly host: HostId }
-  | {
-      readonly _tag: "Migrate"
-      readonly vm: VmId
-      readonly from: HostId
-      readonly to: HostId
-      readonly reason: MoveReason
-    }
-
-export interface ConsolidationPlan {
-  /** In the order to perform them: an enable before the migrations to that host, a disable before its drain. */
-  readonly actions: ReadonlyArray<ConsolidationAction>
-  /** Live hosts with at least one VM (projected), before acting. */
-  readonly hostsInUse: number
-  readonly hostsEnabled: number
-  /** Hosts above the overload threshold, before acting. */
-  readonly overloaded: ReadonlyArray<HostId>
-  /** Hosts whose demand exceeds their CPUs (load above 100 %), before acting. */
-  readonly saturated: ReadonlyArray<HostId>
-  /** Overloaded hosts the plan leaves overloaded, and why. */
-  readonly unresolved: ReadonlyArray<{ readonly host: HostId; readonly reason: string }>
-}
+import type { HostId } from "../../domain/ids.js"
+import { checkCanBootHere, vmPhysicalPages, vmPlacementPages } from "../../domain/memory.js"
+import { checkVmOperation } from "../../domain/operations.js"
+import { getMigration, hostList, vmList, type Host, type PoolRead, type Vm } from "../../domain/state.js"
+import type {
+  ConsolidationAction,
+  ConsolidationController,
+  ConsolidationPlan,
+  ConsolidationThresholds,
+  CpuPctOf,
+  MoveReason
+} from "./controller.js"
 
 interface HostModel {
   readonly id: HostId
@@ -342,136 +297,10 @@ export const planConsolidation = (
   }
 }
 
-// --- the controller on the engine's clock ---------------------------------------------------------
-
-export interface ConsolidationTick {
-  readonly atUs: number
-  readonly hostsInUse: number
-  readonly hostsEnabled: number
-  readonly overloaded: number
-  readonly saturated: number
-  readonly migrationsStarted: number
-  readonly unresolved: number
-}
-
-export interface ConsolidationReport {
-  readonly overloadPct: number
-  readonly underloadPct: number
-  readonly packPct: number
-  readonly everyUs: number
-  readonly migrationsMaxPerInterval: number
-  readonly ticks: number
-  readonly migrationsStarted: number
-  /** The started migrations by why they were planned; sums to `migrationsStarted`. */
-  readonly migrationsByReason: { readonly overload: number; readonly drain: number; readonly "finish-drain": number }
-  /** Starts the engine refused (each is also in the run's refusals, with the domain's reason). */
-  readonly migrationsRefused: number
-  readonly migrationsCommitted: number
-  readonly migrationsAborted: number
-  readonly hostsDisabled: number
-  readonly hostsEnabled: number
-  /** Σ over ticks of hosts above the overload threshold / above 100 % / left overloaded by the plan. */
-  readonly overloadedHostTicks: number
-  readonly saturatedHostTicks: number
-  readonly unresolvedHostTicks: number
-  /** Σ over ticks of hosts in use: the denominator for the three sums above. */
-  readonly inUseHostTicks: number
-  readonly samples: ReadonlyArray<ConsolidationTick>
-}
-
-/**
- * Runs `planConsolidation` every `everyUs` from `startUs` until `untilUs` on a simulation and performs
- * the plan through the engine (`attempt` and `migrate`, which record any refusal).
- */
-export class ConsolidationController {
-  private readonly owned = new Set<HostId>()
-  private readonly samples: ConsolidationTick[] = []
-  private readonly byReason = { overload: 0, drain: 0, "finish-drain": 0 }
-  private counts = { refused: 0, committed: 0, aborted: 0, disabled: 0, enabled: 0 }
-  private sums = { overloaded: 0, saturated: 0, unresolved: 0, inUse: 0 }
-
-  constructor(
-    private readonly sim: Simulation,
-    private readonly params: ConsolidationParams,
-    /** A VM's CPU load (percent of its vCPUs) at a simulated time. */
-    private readonly cpuPctAt: (vm: VmId, atUs: number) => number
-  ) {
-    if (!(Number.isInteger(params.everyUs) && params.everyUs >= 1))
-      throw new RangeError(`consolidation interval must be a positive integer µs, got ${params.everyUs}`)
-    if (!(params.untilUs >= params.startUs)) throw new RangeError("consolidation ends before it starts")
-  }
-
-  start(): void {
-    this.sim.at(Math.max(this.params.startUs, this.sim.nowUs), () => this.tick())
-  }
-
-  private tick(): void {
-    const nowUs = this.sim.nowUs
-    if (nowUs >= this.params.untilUs || this.samples.length >= CONSOLIDATION_TICKS_MAX) return
-    const plan = planConsolidation(this.sim.view, (vm) => this.cpuPctAt(vm, nowUs), this.params, this.owned)
-    let started = 0
-    for (const action of plan.actions) {
-      if (action._tag === "Migrate") {
-        const ok = this.sim.migrate(action.vm, action.to, (outcome, reason) => {
-          if (reason === "refused") return
-          if (outcome === "committed") this.counts.committed++
-          else this.counts.aborted++
-        })
-        if (ok) {
-          started++
-          this.byReason[action.reason]++
-        } else this.counts.refused++
-        continue
-      }
-      const enable = action._tag === "EnableHost"
-      if (!this.sim.attempt({ _tag: action._tag, atUs: nowUs, host: action.host }, `consolidate: ${action._tag}`))
-        continue
-      if (enable) {
-        this.owned.delete(action.host)
-        this.counts.enabled++
-      } else {
-        this.owned.add(action.host)
-        this.counts.disabled++
-      }
-    }
-    this.samples.push({
-      atUs: nowUs,
-      hostsInUse: plan.hostsInUse,
-      hostsEnabled: plan.hostsEnabled,
-      overloaded: plan.overloaded.length,
-      saturated: plan.saturated.length,
-      migrationsStarted: started,
-      unresolved: plan.unresolved.length
-    })
-    this.sums.overloaded += plan.overloaded.length
-    this.sums.saturated += plan.saturated.length
-    this.sums.unresolved += plan.unresolved.length
-    this.sums.inUse += plan.hostsInUse
-    const nextUs = nowUs + this.params.everyUs
-    if (nextUs < this.params.untilUs) this.sim.at(nextUs, () => this.tick())
-  }
-
-  report(): ConsolidationReport {
-    const p = this.params
-    return {
-      overloadPct: p.overloadPct,
-      underloadPct: p.underloadPct,
-      packPct: p.packPct,
-      everyUs: p.everyUs,
-      migrationsMaxPerInterval: p.migrationsMaxPerInterval,
-      ticks: this.samples.length,
-      migrationsStarted: this.samples.reduce((n, s) => n + s.migrationsStarted, 0),
-      migrationsByReason: { ...this.byReason },
-      migrationsRefused: this.counts.refused,
-      migrationsCommitted: this.counts.committed,
-      migrationsAborted: this.counts.aborted,
-      hostsDisabled: this.counts.disabled,
-      hostsEnabled: this.counts.enabled,
-      overloadedHostTicks: this.sums.overloaded,
-      saturatedHostTicks: this.sums.saturated,
-      unresolvedHostTicks: this.sums.unresolved,
-      inUseHostTicks: this.sums.inUse,
-      samples: this.samples
-    }
-  }
+/** The built-in controller, as a user would write theirs. */
+export const minimiseMigrations: ConsolidationController = {
+  name: "minimise-migrations",
+  summary:
+    "relieve overloaded hosts by the fewest, shortest migrations (Beloglazov et al.), then empty and disable underloaded hosts",
+  plan: ({ state, cpuPctOf, thresholds, owned }) => planConsolidation(state, cpuPctOf, thresholds, owned)
 }

@@ -1,0 +1,27 @@
+/**
+ * What a user adds to xenpool's built-ins for one run: their own consolidation controllers (and, through
+ * the same door, the other extension points). A scenario names one by its `name`; a user's value with the
+ * name of a built-in is refused rather than silently shadowing it.
+ */
+import { consolidationControllers, type ConsolidationController } from "../engine/consolidation/index.js"
+
+export interface Extensions {
+  /** Consolidation controllers a scenario's `consolidate` operation may name with `controller`. */
+  readonly consolidationControllers?: ReadonlyArray<ConsolidationController>
+}
+
+/** Every controller a run may use: the built-ins, then the user's. */
+export const allControllers = (extensions: Extensions = {}): ReadonlyArray<ConsolidationController> => [
+  ...consolidationControllers,
+  ...(extensions.consolidationControllers ?? [])
+]
+
+/** A name given twice (a user's extension named like a built-in, or two of theirs), or undefined. */
+export const duplicateName = (extensions: Extensions = {}): string | undefined => {
+  const seen = new Set<string>()
+  for (const c of allControllers(extensions)) {
+    if (seen.has(c.name)) return `consolidation controller ${c.name}`
+    seen.add(c.name)
+  }
+  return undefined
+}
