@@ -45,6 +45,49 @@ export const determinismRules = {
 
 export const pureFolders = ["domain/**/*.ts", "engine/**/*.ts", "projections/**/*.ts"]
 
+/**
+ * The folder layering of DESIGN.md §1 (and api/ between the core and cli/): what each folder may import
+ * of ours. A folder not listed (bench/, test/, examples/) may import anything.
+ */
+export const layers = {
+  domain: [],
+  store: ["domain"],
+  projections: ["domain", "store"],
+  engine: ["domain"],
+  simulations: ["domain", "engine"],
+  properties: ["domain", "store", "projections", "engine", "simulations"],
+  api: ["domain", "store", "projections", "engine", "simulations", "properties"],
+  cli: ["domain", "store", "projections", "engine", "simulations", "properties", "api"]
+}
+
+const ownFolders = [...Object.keys(layers), "bench", "test", "examples"]
+
+/** The import ban of `folder`: any of our folders it may not import, at any depth of `../`. */
+const layerPatterns = (folder) => {
+  const banned = ownFolders.filter((f) => f !== folder && !layers[folder].includes(f))
+  return banned.length === 0
+    ? []
+    : [
+        {
+          regex: `^(\\.\\./)+(${banned.join("|")})(/|$)`,
+          message: `${folder}/ may import only ${layers[folder].join(", ") || "nothing of ours"} (DESIGN.md §1)`
+        }
+      ]
+}
+
+const determinismImports = determinismRules["no-restricted-imports"][1].paths
+
+/** no-restricted-imports for one folder: the layering, and in the pure folders the determinism bans too. */
+const importRules = (folder) => ({
+  "no-restricted-imports": [
+    "error",
+    {
+      paths: pureFolders.some((glob) => glob.startsWith(`${folder}/`)) ? determinismImports : [],
+      patterns: layerPatterns(folder)
+    }
+  ]
+})
+
 export default tseslint.config(
   {
     ignores: [
@@ -69,5 +112,6 @@ export default tseslint.config(
       "@typescript-eslint/no-empty-object-type": "off"
     }
   },
-  { files: pureFolders, rules: determinismRules }
+  { files: pureFolders, rules: determinismRules },
+  ...Object.keys(layers).map((folder) => ({ files: [`${folder}/**/*.ts`], rules: importRules(folder) }))
 )
