@@ -79,12 +79,15 @@ export interface SingleMigrationReport {
   readonly phases?: SingleMigrationPhases
 }
 
-/** Drives a machine at a constant rate until it commits or aborts; one step per round. */
+/** Setup, suspend and restore: the timed parts a migration may have beside its rounds. */
+const PARTS_MAX = 3
+
+/** Drives a machine at a constant rate until it commits or aborts; one step per round or part. */
 export const driveAtConstantRate = (precopy: Precopy, rateBytesPerS: number, roundsMax: number): void => {
   invariant(rateBytesPerS > 0, "a constant-rate drive needs a positive rate")
-  // Bounded: each pass completes one round; a migration has at most roundsMax + 1 rounds.
+  // Bounded: each pass completes one round or part; a migration has at most roundsMax + 1 rounds.
   for (let pass = 0; precopy.outcome() === undefined; pass++) {
-    invariant(pass <= roundsMax + 1, () => `more than ${roundsMax + 1} rounds`)
+    invariant(pass <= roundsMax + 1 + PARTS_MAX, () => `more than ${roundsMax + 1} rounds`)
     const endUs = precopy.nextEventUs(rateBytesPerS)
     invariant(endUs !== undefined, "a round with bytes to send never ends at a positive rate")
     precopy.advance(endUs, rateBytesPerS)
