@@ -384,7 +384,8 @@ class PrecopyMachine implements Precopy {
   private readonly startUs: number
   private readonly phases: MigrationPhases
   private readonly model: ModelRun
-  private readonly loop: PrecopyLoop
+  /** Started when the first round is about to start (after setup): the bitmap is all ones then. */
+  private loop: PrecopyLoop | undefined
   private readonly ops: LoopOps
   private now: number
   private round: RoundState | undefined
@@ -414,15 +415,20 @@ class PrecopyMachine implements Precopy {
         ? pagesRun(config, model.writer, model.tracker)
         : new RateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
     this.ops = { clean: () => this.model.clean() }
-    // the first round's set: every page but those paged out, which go as markers
+    if (this.phases.setupUs > 0) this.startPart("setup", this.phases.setupUs)
+    else this.beginPrecopy()
+  }
+
+  /** Log-dirty on, every page to send (those paged out go as markers now): the loop begins. */
+  private beginPrecopy(): void {
     const firstRoundPages = this.model.sendAll()
-    this.loop = startLoop(config.policy, {
-      memoryPages: config.memoryPages,
-      pageSizeBytes: config.pageSizeBytes,
+    const loop = startLoop(this.policy, {
+      memoryPages: this.memoryPages,
+      pageSizeBytes: this.pageSizeBytes,
       firstRoundPages
     })
-    if (this.phases.setupUs > 0) this.startPart("setup", this.phases.setupUs)
-    else this.follow(this.loop.begin(this.ops))
+    this.loop = loop
+    this.follow(loop.begin(this.ops))
   }
 
   nowUs(): number {
@@ -516,7 +522,7 @@ class PrecopyMachine implements Precopy {
     this.totals.pagesSkipped += record.pagesSkipped
     this.totals.bytesSent += record.bytesSent
     this.round = undefined
-    if (round.live) this.follow(this.loop.afterLiveRound(record, this.ops))
+    if (round.live) this.follow(this.loop!.afterLiveRound(record, this.ops))
     else if (this.phases.restoreUs > 0) this.startPart("restore", this.phases.restoreUs)
     else this.finish("committed", undefined)
     return record
@@ -539,7 +545,7 @@ class PrecopyMachine implements Precopy {
     switch (part.name) {
       case "setup":
         this.model.settle(nowUs)
-        this.follow(this.loop.begin(this.ops))
+        this.beginPrecopy()
         break
       case "suspend":
         this.startRound(false)
@@ -591,7 +597,8 @@ class PrecopyMachine implements Precopy {
   }
 
   pageTouched(gfn: number): void {
-    if (this.ending === undefined) this.model.touch(gfn)
+    // during setup the first round's set is not formed yet: it will send the page, with its data
+    if (this.ending === undefined && this.part?.name !== "setup") this.model.touch(gfn)
   }
 
   /** The round as it stands now: its pages, zero-page markers and state so far. */
