@@ -837,7 +837,12 @@ export const makeTransferFactory =
         startUs: context.startUs,
         paged: context.paged,
         phases: phasesFor(policy, context.policy.phases ?? "default", workload.stateBytes),
-        untouchedPages: workload.untouchedPages
+        // the guest's memory may have shrunk since the workload was described (a balloon): a written page
+        // is touched, so the never-written pages are at most what the working set leaves
+        untouchedPages: Math.min(
+          workload.untouchedPages ?? 0,
+          context.memoryPages - Math.min(workload.workingSetPages, context.memoryPages)
+        )
       })
     )
   }
