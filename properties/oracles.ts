@@ -533,7 +533,7 @@ export const migrationAccountingMonitor = (context: AccountingContext): Monitor 
         case "VmMigrationRoundCompleted": {
           if (event.atUs - event.durationUs !== f.stepStartUs)
             return `migration ${id}: round ${event.round} began at ${event.atUs - event.durationUs}, not when the step before it ended (${f.stepStartUs})`
-          const zeroProblem = zeroPagesProblem(context, f, event, flights.size, event.vm)
+          const zeroProblem = zeroPagesProblem(context, f, event, event.vm)
           if (zeroProblem !== undefined) return `migration ${id}: ${zeroProblem}`
           f.roundsUs += event.durationUs
           f.roundsBytes += event.bytesSent
@@ -571,7 +571,6 @@ const zeroPagesProblem = (
   context: AccountingContext,
   f: Flight,
   round: { readonly round: number; readonly pagesSent: number; readonly zeroPages: number },
-  _open: number,
   vm: string
 ): string | undefined => {
   if (round.zeroPages > 0 && f.policy !== "max-downtime")
