@@ -16,6 +16,7 @@ import { isCheckWorker } from "./checkWorker.js"
 import { writtenInWords } from "./written.js"
 import { demoCommand, simulateCommand } from "./commands/simulate.js"
 import { migrateModelCommand } from "./commands/migrateModel.js"
+import { calibrateCommand } from "./commands/calibrate.js"
 import { eventsCommand, poolsCommand } from "./commands/pools.js"
 import { importCommand } from "./commands/import.js"
 import { replayCommand } from "./commands/replay.js"
@@ -29,6 +30,7 @@ const commands = [
   demoCommand,
   simulateCommand,
   migrateModelCommand,
+  calibrateCommand,
   poolsCommand,
   eventsCommand,
   importCommand,

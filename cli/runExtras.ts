@@ -26,6 +26,17 @@ export const formatMigrationTotals = (t: MigrationTotals): string | undefined =>
   )
 }
 
+/** The mean of each part of the committed migrations' time, where they had phases (docs/migration.md). */
+export const formatMigrationPhases = (t: MigrationTotals): string | undefined => {
+  const p = t.phases
+  if (p === undefined || p.migrations === 0) return undefined
+  const mean = (sum: number) => formatDurationUs(Math.round(sum / p.migrations))
+  return (
+    `phases (mean of ${p.migrations}): setup ${mean(p.setupUs)}; downtime = suspend ${mean(p.suspendUs)} + ` +
+    `last pages and ${formatBytes(Math.round(p.stateBytes / p.migrations))} of state ${mean(p.pausedRoundUs)} + restore ${mean(p.restoreUs)}`
+  )
+}
+
 export const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> => {
   const first = h.series[0]?.hosts ?? 0
   const lines = [
@@ -50,6 +61,8 @@ export const formatRunExtras = (e: RunExtras): ReadonlyArray<string> => {
   const lines: string[] = []
   const totals = formatMigrationTotals(e.migrationTotals)
   if (totals) lines.push(totals)
+  const phases = formatMigrationPhases(e.migrationTotals)
+  if (phases) lines.push(phases)
   lines.push(...formatHostsInUse(e.hostsInUse))
   for (const r of e.consolidation ?? []) lines.push(...formatConsolidation(r))
   return lines

@@ -108,18 +108,37 @@ export const formatAt = (answer: StateAt, asked: string, focus: Focus): string =
 
 const migrationsTableOf = (migrations: ReadonlyArray<MigrationSummary>): string =>
   table(
-    ["migration", "from → to", "started at", "rounds", "sent", "total", "downtime", "outcome"],
+    ["migration", "from → to", "started at", "rounds", "sent", "total", "downtime", "outcome", "parts"],
     migrations.map((m) => [
       m.id,
       `${m.from} → ${m.to}`,
       formatDurationUs(m.startedAtUs),
-      String(m.rounds),
+      m.interrupted === undefined ? String(m.rounds) : `${m.rounds} + 1 cut`,
       formatBytes(m.bytesSent),
       m.outcome === "in-progress" ? "-" : formatDurationUs(m.totalUs),
       m.outcome === "committed" ? formatDurationUs(m.downtimeUs) : "-",
-      m.outcome === "aborted" ? `aborted: ${m.reason ?? ""}` : m.outcome
+      m.outcome === "aborted" ? `aborted: ${m.reason ?? ""}` : m.outcome,
+      phasesCell(m)
     ])
   )
+
+/**
+ * A migration's parts in words: setup, then the downtime as suspend + paused round + restore (with the
+ * state it sent); for an aborted one, the round it cut short. Empty for a migration without either.
+ */
+const phasesCell = (m: MigrationSummary): string => {
+  const parts: string[] = []
+  const p = m.phases
+  if (p !== undefined)
+    parts.push(
+      `setup ${formatDurationUs(p.setupUs)}`,
+      `suspend ${formatDurationUs(p.suspendUs)} + paused round ${formatDurationUs(p.pausedRoundUs)} (state ${formatBytes(p.stateBytes)}) + restore ${formatDurationUs(p.restoreUs)}`
+    )
+  const cut = m.interrupted
+  if (cut !== undefined)
+    parts.push(`round ${cut.round} cut after ${formatDurationUs(cut.durationUs)}, ${formatBytes(cut.bytesSent)} sent`)
+  return parts.join("; ")
+}
 
 const vmChangeCells = (c: VmChange): ReadonlyArray<string> => [
   String(c.revision),

@@ -2,6 +2,7 @@
  * Commands: what a scenario, a trace, the engine or a property asks of the pool. Each carries its own
  * `atUs` (time comes in with the command, never from a clock) and the ids it needs drawn by the caller.
  */
+import type { MigrationPhaseName } from "./events.js"
 import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
 
 interface At {
@@ -79,8 +80,32 @@ export interface CompleteMigrationRound extends At {
   readonly live: boolean
   readonly pagesSent: number
   readonly pagesSkipped: number
+  /** Pages sent as zero-page markers; default 0. */
+  readonly zeroPages?: number
+  /** vCPU and device-model state sent after the last pages; default 0. */
+  readonly stateBytes?: number
   readonly bytesSent: number
   readonly pagesDirtied: number
+  readonly durationUs: number
+}
+/** A timed part of the migration ended: setup, suspend or restore (engine/migration/phases.ts). */
+export interface CompleteMigrationPhase extends At {
+  readonly _tag: "CompleteMigrationPhase"
+  readonly migration: MigrationId
+  readonly phase: MigrationPhaseName
+  readonly durationUs: number
+}
+/** The round in flight stopped, with what it sent so far: the migration is about to abort. */
+export interface InterruptMigrationRound extends At {
+  readonly _tag: "InterruptMigrationRound"
+  readonly migration: MigrationId
+  readonly round: number
+  readonly live: boolean
+  readonly pagesSent: number
+  readonly pagesSkipped: number
+  readonly zeroPages?: number
+  readonly stateBytes?: number
+  readonly bytesSent: number
   readonly durationUs: number
 }
 export interface BeginStopAndCopy extends At {
@@ -150,6 +175,8 @@ export type PoolCommand =
   | SetMemoryTarget
   | StartMigration
   | CompleteMigrationRound
+  | CompleteMigrationPhase
+  | InterruptMigrationRound
   | BeginStopAndCopy
   | CommitMigration
   | AbortMigration

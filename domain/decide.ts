@@ -309,6 +309,53 @@ const completeRound = (state: PoolRead, c: C.CompleteMigrationRound): Decision =
       pagesSkipped: c.pagesSkipped,
       bytesSent: c.bytesSent,
       pagesDirtied: c.pagesDirtied,
+      durationUs: c.durationUs,
+      zeroPages: c.zeroPages ?? 0,
+      stateBytes: c.stateBytes ?? 0
+    })
+  )
+}
+
+/** Where each timed part comes: setup before the first round, suspend paused before the last, restore after it. */
+const phaseAllowed: Readonly<Record<E.MigrationPhaseName, ReadonlyArray<Migration["phase"]>>> = {
+  setup: ["reserved"],
+  suspend: paused,
+  restore: pastNoReturn
+}
+
+const completePhase = (state: PoolRead, c: C.CompleteMigrationPhase): Decision => {
+  const found = migrationFor(state, c.migration, c.phase, phaseAllowed[c.phase])
+  if (Either.isLeft(found)) return fail(found.left)
+  const m = found.right
+  return one(
+    E.build(E.VmMigrationPhaseCompleted, {
+      atUs: c.atUs,
+      migration: m.id,
+      vm: m.vm,
+      phase: c.phase,
+      durationUs: c.durationUs
+    })
+  )
+}
+
+const interruptRound = (state: PoolRead, c: C.InterruptMigrationRound): Decision => {
+  const found = migrationFor(state, c.migration, `interrupting round ${c.round}`, abortable)
+  if (Either.isLeft(found)) return fail(found.left)
+  const m = found.right
+  if (c.round !== m.rounds + 1)
+    return fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
+  return one(
+    E.build(E.VmMigrationRoundInterrupted, {
+      atUs: c.atUs,
+      migration: m.id,
+      vm: m.vm,
+      round: c.round,
+      live: c.live,
+      pagesSent: c.pagesSent,
+      pagesSkipped: c.pagesSkipped,
+      zeroPages: c.zeroPages ?? 0,
+      stateBytes: c.stateBytes ?? 0,
+      bytesSent: c.bytesSent,
       durationUs: c.durationUs
     })
   )
@@ -316,13 +363,24 @@ const completeRound = (state: PoolRead, c: C.CompleteMigrationRound): Decision =
 
 const migrationCommand = (
   state: PoolRead,
-  c: C.StartMigration | C.CompleteMigrationRound | C.BeginStopAndCopy | C.CommitMigration | C.AbortMigration
+  c:
+    | C.StartMigration
+    | C.CompleteMigrationRound
+    | C.CompleteMigrationPhase
+    | C.InterruptMigrationRound
+    | C.BeginStopAndCopy
+    | C.CommitMigration
+    | C.AbortMigration
 ): Decision => {
   switch (c._tag) {
     case "StartMigration":
       return startMigration(state, c)
     case "CompleteMigrationRound":
       return completeRound(state, c)
+    case "CompleteMigrationPhase":
+      return completePhase(state, c)
+    case "InterruptMigrationRound":
+      return interruptRound(state, c)
     case "BeginStopAndCopy": {
       const found = migrationFor(state, c.migration, "stop-and-copy", beforeThePause)
       if (Either.isLeft(found)) return fail(found.left)
@@ -473,6 +531,8 @@ export const decide = (state: PoolRead, command: C.PoolCommand): Decision => {
       return setMemoryTarget(state, command)
     case "StartMigration":
     case "CompleteMigrationRound":
+    case "CompleteMigrationPhase":
+    case "InterruptMigrationRound":
     case "BeginStopAndCopy":
     case "CommitMigration":
     case "AbortMigration":

@@ -111,7 +111,15 @@ export class VmMigrationStarted extends Schema.TaggedClass<VmMigrationStarted>()
   reservedPages: NonNegativeInt
 }) {}
 
-/** One transfer round: the first full copy, a pre-copy round, or (live = false) the paused final round. */
+/** A count added to an event after logs were written: absent in those, it reads as 0 (still `v: 1`). */
+const AddedCount = Schema.optionalWith(NonNegativeInt, { default: () => 0 })
+
+/**
+ * One transfer round: the first full copy, a pre-copy round, or (live = false) the paused final round.
+ * `bytesSent` is every byte of it: `pagesSent` whole pages, `zeroPages` zero-page markers (max-downtime's
+ * never-written pages) and, in the paused round, `stateBytes` of vCPU and device-model state. Logs
+ * written before the last two existed read them as 0, which is what those runs sent.
+ */
 export class VmMigrationRoundCompleted extends Schema.TaggedClass<VmMigrationRoundCompleted>()(
   "VmMigrationRoundCompleted",
   {
@@ -124,6 +132,43 @@ export class VmMigrationRoundCompleted extends Schema.TaggedClass<VmMigrationRou
     pagesSkipped: NonNegativeInt,
     bytesSent: NonNegativeInt,
     pagesDirtied: NonNegativeInt,
+    durationUs: NonNegativeInt,
+    zeroPages: AddedCount,
+    stateBytes: AddedCount
+  }
+) {}
+
+/** The timed parts of a migration beside its rounds (engine/migration/phases.ts). */
+export const MigrationPhaseName = Schema.Literal("setup", "suspend", "restore")
+export type MigrationPhaseName = typeof MigrationPhaseName.Type
+
+/**
+ * A timed part ended: `setup` (before the first round: handshake, log-dirty on, the destination domain
+ * built), `suspend` (the guest paused for stop-and-copy), `restore` (the destination restored the state
+ * and unpaused the guest). Downtime is suspend + the paused round + restore.
+ */
+export class VmMigrationPhaseCompleted extends Schema.TaggedClass<VmMigrationPhaseCompleted>()(
+  "VmMigrationPhaseCompleted",
+  { ...base, migration: MigrationId, vm: VmId, phase: MigrationPhaseName, durationUs: NonNegativeInt }
+) {}
+
+/**
+ * The round in flight when the migration aborted, with what it had sent: the migration's bytes are the
+ * sum of its rounds', this one included. Always followed by the abort.
+ */
+export class VmMigrationRoundInterrupted extends Schema.TaggedClass<VmMigrationRoundInterrupted>()(
+  "VmMigrationRoundInterrupted",
+  {
+    ...base,
+    migration: MigrationId,
+    vm: VmId,
+    round: PositiveInt,
+    live: Schema.Boolean,
+    pagesSent: NonNegativeInt,
+    pagesSkipped: NonNegativeInt,
+    zeroPages: NonNegativeInt,
+    stateBytes: NonNegativeInt,
+    bytesSent: NonNegativeInt,
     durationUs: NonNegativeInt
   }
 ) {}
@@ -219,6 +264,8 @@ export const PoolEvent = Schema.Union(
   VmMemoryTargetSet,
   VmMigrationStarted,
   VmMigrationRoundCompleted,
+  VmMigrationPhaseCompleted,
+  VmMigrationRoundInterrupted,
   VmMigrationStopAndCopyStarted,
   VmMigrationCommitted,
   VmMigrationAborted,

@@ -236,6 +236,15 @@ const apply = (s: Tables, event: PoolEvent): void => {
         m.pagesSent += event.pagesSent
         m.bytesSent += event.bytesSent
       })
+    case "VmMigrationRoundInterrupted":
+      // the last of an aborting migration's rounds: its pages and bytes count, its round number does not
+      return updateMigration(s, event.migration, (m) => {
+        m.pagesSent += event.pagesSent
+        m.bytesSent += event.bytesSent
+      })
+    case "VmMigrationPhaseCompleted":
+      // a record of time spent; the phase moves with the rounds and stop-and-copy
+      return
     case "VmMigrationStopAndCopyStarted":
       return updateMigration(s, event.migration, (m) => {
         m.phase = "stop-and-copy"

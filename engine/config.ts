@@ -7,6 +7,8 @@ export interface PolicyConfig {
   /** max-downtime only; default 30 ms. */
   readonly maxDowntimeUs?: number
   readonly roundsMax?: number
+  /** Setup and the stop-and-copy parts: `default` (sourced, engine/migration/phases.ts) or `none`. */
+  readonly phases?: "default" | "none"
 }
 
 export interface VmWorkload {
@@ -15,6 +17,10 @@ export interface VmWorkload {
   readonly writer: "uniform" | "hot-cold"
   readonly dirtyRateBytesPerS: number
   readonly workingSetPages: number
+  /** Pages never written since boot (zero pages); default 0. */
+  readonly untouchedPages?: number
+  /** The VM's vCPU and device-model state; default the policy family's (engine/migration/phases.ts). */
+  readonly stateBytes?: number
 }
 
 export const idleWorkload = (memoryPages: number): VmWorkload => ({

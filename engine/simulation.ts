@@ -42,7 +42,7 @@ import type { MemoryConfig } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng } from "./prng.js"
 import { EventQueue } from "./queue.js"
-import type { TransferFactory, TransferMachine } from "./transfer.js"
+import type { AfterRound, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
   readonly id: EventId
@@ -205,6 +205,7 @@ export class Simulation {
 
   /** Runs a command now: decide, evolve each event, hand the batch to the sink. */
   submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError> {
+    this.interruptRoundsBefore(this.now(command))
     const decision = this.decideFn(this.live, this.now(command))
     if (Either.isLeft(decision)) return decision
     const events = decision.right
@@ -398,6 +399,7 @@ export class Simulation {
   }
 
   private endRound(t: Transfer): void {
+    if (t.machine.inPart?.() === true) return this.endPart(t)
     const { record, after } = t.machine.completeRound(this.nowUsValue)
     const completed = this.submit({
       _tag: "CompleteMigrationRound",
@@ -407,13 +409,33 @@ export class Simulation {
       live: record.live,
       pagesSent: record.pagesSent,
       pagesSkipped: record.pagesSkipped,
+      zeroPages: record.zeroPages ?? 0,
+      stateBytes: record.stateBytes ?? 0,
       bytesSent: record.bytesSent,
       pagesDirtied: record.dirtyPagesAfter,
       durationUs: record.durationUs
     })
     if (Either.isLeft(completed)) throw new SimulationDefect(`migration ${t.migration}: ${completed.left.message}`)
+    this.afterStep(t, after)
+  }
+
+  /** A timed part (setup, suspend, restore) ended: recorded, then what follows. */
+  private endPart(t: Transfer): void {
+    const { part, after } = t.machine.completePart!(this.nowUsValue)
+    this.mustSubmit({
+      _tag: "CompleteMigrationPhase",
+      atUs: this.nowUsValue,
+      migration: t.migration,
+      phase: part.name,
+      durationUs: part.durationUs
+    })
+    this.afterStep(t, after)
+  }
+
+  private afterStep(t: Transfer, after: AfterRound): void {
     switch (after.next) {
       case "live":
+      case "step":
         this.scheduleRoundEnd(t)
         return
       case "paused":
@@ -428,19 +450,53 @@ export class Simulation {
       case "abort":
         this.mustSubmit({ _tag: "AbortMigration", atUs: this.nowUsValue, migration: t.migration, reason: after.reason })
         return
-      case "done": {
+      case "done":
+      case "commit": {
         t.finished = true
         this.ratesDirty = true
         const lost = t.machine.lostWrite()
         if (lost !== undefined) throw new SimulationDefect(`migration ${t.migration} lost a write: ${lost}`)
-        // The receiver's "ready" / sender's "go" / receiver's report: one link latency to the commit.
-        const latencyUs = this.live.pool?.linkLatencyUs ?? 0
+        // Without phases, the receiver's "ready" / sender's "go" / receiver's report: one link latency to
+        // the commit. With them, restore (which holds that exchange) has just ended: the commit is now.
+        const latencyUs = after.next === "done" ? (this.live.pool?.linkLatencyUs ?? 0) : 0
         this.at(this.nowUsValue + latencyUs, () => {
           if (getMigration(this.live, t.migration)?.phase === "committing") {
             this.mustSubmit({ _tag: "CommitMigration", atUs: this.nowUsValue, migration: t.migration })
           }
         })
       }
+    }
+  }
+
+  /**
+   * Before a command that aborts migrations (an abort, a host failure, a shutdown), the rounds they
+   * have in flight are recorded as interrupted with what they sent so far: a migration's bytes are the
+   * sum of its rounds', aborted or not. The command is decided once dry (decide is pure) to learn which
+   * migrations it aborts.
+   */
+  private interruptRoundsBefore(command: PoolCommand): void {
+    if (this.transfers.size === 0) return
+    if (command._tag !== "AbortMigration" && command._tag !== "FailHost" && command._tag !== "ShutdownVm") return
+    const dry = this.decideFn(this.live, command)
+    if (Either.isLeft(dry)) return
+    for (const event of dry.right) {
+      if (event._tag !== "VmMigrationAborted") continue
+      const t = this.transfers.get(event.migration)
+      const partial = t === undefined || t.finished ? undefined : t.machine.partialRound?.()
+      if (partial === undefined || (partial.durationUs === 0 && partial.bytesSent === 0)) continue
+      this.mustSubmit({
+        _tag: "InterruptMigrationRound",
+        atUs: this.nowUsValue,
+        migration: event.migration,
+        round: partial.index,
+        live: partial.live,
+        pagesSent: partial.pagesSent,
+        pagesSkipped: partial.pagesSkipped,
+        zeroPages: partial.zeroPages ?? 0,
+        stateBytes: partial.stateBytes ?? 0,
+        bytesSent: partial.bytesSent,
+        durationUs: partial.durationUs
+      })
     }
   }
 

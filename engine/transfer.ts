@@ -13,6 +13,10 @@ export interface RoundRecord {
   readonly live: boolean
   readonly pagesSent: number
   readonly pagesSkipped: number
+  /** Pages never written since boot, sent as zero-page markers (max-downtime). */
+  readonly zeroPages: number
+  /** vCPU and device-model state sent after the last pages (the paused round with phases). */
+  readonly stateBytes: number
   readonly bytesSent: number
   readonly durationUs: number
   /** Pages found dirty at the CLEAN after the round (0 after the paused round). */
@@ -23,9 +27,19 @@ export type AfterRound =
   | { readonly next: "live" }
   /** The policy stopped pre-copy: the guest is paused and the final round starts now. */
   | { readonly next: "paused"; readonly stopReason: string }
-  /** The paused round is done: every page is on the destination. */
+  /** The paused round is done: every page is on the destination; the commit follows one link latency later. */
   | { readonly next: "done" }
+  /** The next step (the paused round after suspend, restore after the paused round) follows at once. */
+  | { readonly next: "step" }
+  /** Restore is done: the guest runs on the destination, the migration commits now. */
+  | { readonly next: "commit" }
   | { readonly next: "abort"; readonly reason: string }
+
+/** A timed part of a migration beside its rounds. */
+export interface PartRecord {
+  readonly name: "setup" | "suspend" | "restore"
+  readonly durationUs: number
+}
 
 export interface TransferMachine {
   /** Time passes in the current round up to `toUs` with the link delivering `rateBytesPerS` since the last call. */
@@ -34,6 +48,15 @@ export interface TransferMachine {
   readonly roundEndUs: (rateBytesPerS: number) => number | undefined
   /** Closes the current round at `nowUs` (which must be its end) and plans what follows. */
   readonly completeRound: (nowUs: number) => { readonly record: RoundRecord; readonly after: AfterRound }
+  /**
+   * A timed part (setup, suspend, restore: engine/migration/phases.ts) is in flight rather than a round.
+   * Machines without parts may leave these out.
+   */
+  readonly inPart?: () => boolean
+  /** Closes the part in flight at `nowUs` (which must be its end) and plans what follows. */
+  readonly completePart?: (nowUs: number) => { readonly part: PartRecord; readonly after: AfterRound }
+  /** The round in flight with its progress so far, for an interrupted round's accounting. */
+  readonly partialRound?: () => RoundRecord | undefined
   /** The destination's image is complete and current (the "no lost writes" check); a description of the first lost write otherwise. */
   readonly lostWrite: () => string | undefined
   /**

@@ -1,5 +1,5 @@
 /** Totals over a run's migration summaries: how many, how long in all, how much downtime, how many bytes. */
-import type { MigrationSummary } from "./summary.js"
+import type { MigrationPhasesSummary, MigrationSummary } from "./summary.js"
 
 export interface MigrationTotals {
   readonly committed: number
@@ -12,6 +12,12 @@ export interface MigrationTotals {
   readonly downtimeUsMax: number
   /** Σ bytes sent by every migration, committed or not. */
   readonly bytesSent: number
+  /** Only when committed migrations had phases: Σ of each part over them, and how many they were. */
+  readonly phases?: MigrationPhasesTotals
+}
+
+export interface MigrationPhasesTotals extends MigrationPhasesSummary {
+  readonly migrations: number
 }
 
 export const migrationTotals = (migrations: ReadonlyArray<MigrationSummary>): MigrationTotals => {
@@ -22,6 +28,7 @@ export const migrationTotals = (migrations: ReadonlyArray<MigrationSummary>): Mi
   let downtimeUs = 0
   let downtimeUsMax = 0
   let bytesSent = 0
+  let phases: { -readonly [K in keyof MigrationPhasesTotals]: number } | undefined
   for (const m of migrations) {
     bytesSent += m.bytesSent
     if (m.outcome === "aborted") aborted++
@@ -31,6 +38,23 @@ export const migrationTotals = (migrations: ReadonlyArray<MigrationSummary>): Mi
     totalUsMax = Math.max(totalUsMax, m.totalUs)
     downtimeUs += m.downtimeUs
     downtimeUsMax = Math.max(downtimeUsMax, m.downtimeUs)
+    if (m.phases === undefined) continue
+    phases ??= { migrations: 0, setupUs: 0, suspendUs: 0, pausedRoundUs: 0, stateBytes: 0, restoreUs: 0 }
+    phases.migrations++
+    phases.setupUs += m.phases.setupUs
+    phases.suspendUs += m.phases.suspendUs
+    phases.pausedRoundUs += m.phases.pausedRoundUs
+    phases.stateBytes += m.phases.stateBytes
+    phases.restoreUs += m.phases.restoreUs
   }
-  return { committed, aborted, totalUs, totalUsMax, downtimeUs, downtimeUsMax, bytesSent }
+  return {
+    committed,
+    aborted,
+    totalUs,
+    totalUsMax,
+    downtimeUs,
+    downtimeUsMax,
+    bytesSent,
+    ...(phases === undefined ? {} : { phases })
+  }
 }

@@ -20,7 +20,32 @@ export interface MigrationSummary {
   readonly outcome: "committed" | "aborted" | "in-progress"
   readonly stopReason?: string
   readonly reason?: string
+  /**
+   * Only for a migration with phases (docs/migration.md): its setup, and the parts of its downtime,
+   * suspend + the paused round (last pages and `stateBytes` of state) + restore.
+   */
+  readonly phases?: MigrationPhasesSummary
+  /** Only for an aborted migration whose round was in flight: what that round sent before the abort. */
+  readonly interrupted?: InterruptedRound
 }
+
+export interface MigrationPhasesSummary {
+  readonly setupUs: number
+  readonly suspendUs: number
+  readonly pausedRoundUs: number
+  readonly stateBytes: number
+  readonly restoreUs: number
+}
+
+export interface InterruptedRound {
+  readonly round: number
+  readonly live: boolean
+  readonly pagesSent: number
+  readonly bytesSent: number
+  readonly durationUs: number
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 export interface HostSummary {
   readonly id: string
@@ -35,7 +60,12 @@ export interface HostSummary {
 
 /** Folds migration events into summaries, in start order. Mutable accumulator, pure inputs. */
 export class MigrationSummaries {
-  private readonly byId = new Map<string, { -readonly [K in keyof MigrationSummary]: MigrationSummary[K] }>()
+  private readonly byId = new Map<string, Mutable<MigrationSummary>>()
+
+  private phasesOf(m: Mutable<MigrationSummary>): Mutable<MigrationPhasesSummary> {
+    if (m.phases === undefined) m.phases = { setupUs: 0, suspendUs: 0, pausedRoundUs: 0, stateBytes: 0, restoreUs: 0 }
+    return m.phases as Mutable<MigrationPhasesSummary>
+  }
 
   add(event: PoolEvent): void {
     switch (event._tag) {
@@ -58,6 +88,31 @@ export class MigrationSummaries {
         if (m) {
           m.rounds = event.round
           m.bytesSent += event.bytesSent
+          if (!event.live && m.phases !== undefined) {
+            m.phases = { ...m.phases, pausedRoundUs: event.durationUs, stateBytes: event.stateBytes }
+          }
+        }
+        return
+      }
+      case "VmMigrationPhaseCompleted": {
+        const m = this.byId.get(event.migration)
+        if (m) {
+          const phases = this.phasesOf(m)
+          phases[`${event.phase}Us`] = event.durationUs
+        }
+        return
+      }
+      case "VmMigrationRoundInterrupted": {
+        const m = this.byId.get(event.migration)
+        if (m) {
+          m.bytesSent += event.bytesSent
+          m.interrupted = {
+            round: event.round,
+            live: event.live,
+            pagesSent: event.pagesSent,
+            bytesSent: event.bytesSent,
+            durationUs: event.durationUs
+          }
         }
         return
       }

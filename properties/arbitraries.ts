@@ -266,7 +266,13 @@ const workloadJson = (w: WorkloadDraw, kinds: ReadonlyArray<WorkloadKind>): unkn
     case "idle":
       return undefined
     case "rate":
-      return { model: "rate", dirtyRate: `${RATE_MIB_PER_S[w.rate]!}MiB/s`, workingSet }
+      // half of what the working set leaves was never written (zero pages), from the same draw
+      return {
+        model: "rate",
+        dirtyRate: `${RATE_MIB_PER_S[w.rate]!}MiB/s`,
+        workingSet,
+        ...(w.workingSetPercent <= 98 ? { untouched: `${Math.floor((100 - w.workingSetPercent) / 2)}%` } : {})
+      }
     case "pages-uniform":
     case "pages-hot-cold":
       return {
@@ -308,13 +314,21 @@ const fittedMemoryJson = (m: MemoryDraw, capPages: number, vcpus: number, roomPa
 }
 
 const policyJson = (draw: CaseDraw): unknown => {
+  // a third of the cases run the pure model (no setup or stop-and-copy parts), read off the seed so that
+  // the draws of every other case stay as they were
+  const pure = draw.seed % 3 === 0
   switch (draw.swarm.policy) {
     case "xen":
     case "xen-legacy":
-      return draw.swarm.policy
+      return pure ? { name: draw.swarm.policy, phases: "none" } : draw.swarm.policy
     case "max-downtime":
       // A small round cap keeps a non-converging max-downtime migration cheap (the default is 10,000).
-      return { name: "max-downtime", maxDowntime: `${draw.maxDowntimeMs}ms`, roundsMax: MAX_DOWNTIME_ROUNDS_MAX }
+      return {
+        name: "max-downtime",
+        maxDowntime: `${draw.maxDowntimeMs}ms`,
+        roundsMax: MAX_DOWNTIME_ROUNDS_MAX,
+        ...(pure ? { phases: "none" } : {})
+      }
   }
 }
 

@@ -20,6 +20,7 @@ import {
   atomicMigrationMonitor,
   boundsMonitor,
   memoryConservationMonitor,
+  migrationAccountingMonitor,
   monitorLog,
   pageMoveObserver,
   pagingMonitor,
@@ -125,6 +126,24 @@ const lostWriteObserver =
       }
     }
   }
+
+export const migrationAccounting = scenarioProperty({
+  name: "migration-accounting",
+  statement:
+    "a migration's total time is setup + its rounds + its stop-and-copy parts, its downtime the sum of its paused parts, its bytes the sum of its rounds' (an interrupted one included); never-written pages never go as full pages under max-downtime",
+  arbitrary: scenarioOnly(scenarioArb()),
+  check: (scenario, _extra, seams) =>
+    monitored(scenario, seams, (run) => [
+      migrationAccountingMonitor({
+        phases: run.compiled.policy.phases !== "none",
+        latencyUs: run.compiled.setup.find((c) => c._tag === "CreatePool")?.linkLatencyUs ?? 0,
+        untouched: (vm) => {
+          const w = run.compiled.workloads.get(vm as never)
+          return { untouchedPages: w?.untouchedPages ?? 0, workingSetPages: w?.workingSetPages ?? 0 }
+        }
+      })
+    ])
+})
 
 export const noLostWrites = scenarioProperty({
   name: "no-lost-writes",
@@ -299,6 +318,7 @@ export const engineProperties: ReadonlyArray<NamedProperty> = [
   memoryConservation,
   residency,
   atomicMigration,
+  migrationAccounting,
   noLostWrites,
   terminationBounds,
   paging,

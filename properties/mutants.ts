@@ -12,6 +12,7 @@ import type { PoolCommand } from "../domain/commands.js"
 import type { HostId } from "../domain/ids.js"
 import {
   createPrecopy,
+  phasesFor,
   dirtyModelFor,
   PageTracker,
   policyByName,
@@ -50,11 +51,17 @@ const machineWith =
       startUs: context.startUs
     })
     const Tracker = options.tracker
+    const chosen = policy ?? policyByName(context.policy.name, context.policy)
     return transferMachine(
       createPrecopy({
         memoryPages: context.memoryPages,
         pageSizeBytes: context.pageSizeBytes,
-        policy: policy ?? policyByName(context.policy.name, context.policy),
+        policy: chosen,
+        phases: phasesFor(chosen, context.policy.phases ?? "default", context.workload.stateBytes),
+        untouchedPages: Math.min(
+          context.workload.untouchedPages ?? 0,
+          context.memoryPages - Math.min(context.workload.workingSetPages, context.memoryPages)
+        ),
         model:
           model.kind === "pages" && Tracker
             ? { ...model, tracker: (pages, writer) => new Tracker(pages, writer) }
@@ -224,6 +231,40 @@ export const mutants: ReadonlyArray<Mutant> = [
       }
     },
     caughtBy: ["determinism"]
+  },
+  {
+    name: "zero-pages-sent-in-full",
+    bug: "max-downtime forgets the guest's never-written pages and sends them as full pages",
+    seams: {
+      transferFactory: (base) => (context) => base({ ...context, workload: { ...context.workload, untouchedPages: 0 } })
+    },
+    caughtBy: ["migration-accounting"]
+  },
+  {
+    name: "interrupted-round-forgotten",
+    bug: "an aborted migration's round in flight is dropped: the bytes it sent go unaccounted",
+    seams: {
+      transferFactory: (base) => (context) => ({ ...base(context), partialRound: () => undefined })
+    },
+    caughtBy: ["migration-accounting"]
+  },
+  {
+    name: "state-sent-for-free",
+    bug: "the paused round sends the vCPU and device state without counting its bytes",
+    seams: {
+      transferFactory: (base) => (context) => {
+        const machine = base(context)
+        return {
+          ...machine,
+          completeRound: (nowUs) => {
+            const done = machine.completeRound(nowUs)
+            const { record } = done
+            return { ...done, record: { ...record, bytesSent: record.bytesSent - (record.stateBytes ?? 0) } }
+          }
+        }
+      }
+    },
+    caughtBy: ["migration-accounting"]
   },
   {
     name: "sink-drops-events",

@@ -266,6 +266,8 @@ interface Round {
   readonly live: boolean
   readonly pagesSent: number
   readonly pagesSkipped: number
+  readonly zeroPages?: number
+  readonly stateBytes?: number
   readonly bytesSent: number
   readonly pagesDirtied: number
   readonly durationUs: number
@@ -284,8 +286,10 @@ export const checkRounds = (
   let totalPages = 0
   for (const [i, r] of rounds.entries()) {
     if (r.pagesSent > memoryPages) return `round ${i + 1} sends ${r.pagesSent} pages of a ${memoryPages}-page VM`
-    if (r.bytesSent !== r.pagesSent * pageSizeBytes)
-      return `round ${i + 1}: ${r.bytesSent} bytes for ${r.pagesSent} pages`
+    const zeroPages = r.zeroPages ?? 0
+    const stateBytes = r.stateBytes ?? 0
+    if (r.bytesSent !== r.pagesSent * pageSizeBytes + zeroPages * QEMU_ZERO_PAGE_MARKER_BYTES + stateBytes)
+      return `round ${i + 1}: ${r.bytesSent} bytes for ${r.pagesSent} pages, ${zeroPages} zero pages and ${stateBytes} bytes of state`
     totalPages += r.pagesSent
   }
   // After live round i: must the next round be the paused one (no further live round)?
@@ -449,3 +453,167 @@ export const pageMoveObserver =
     }
     return pages
   }
+
+// --- migration accounting (docs/migration.md) --------------------------------------------------------
+
+/** A QEMU zero page in the stream: an 8-byte page header and one byte (qemu `migration/ram.c`). */
+export const QEMU_ZERO_PAGE_MARKER_BYTES = 9
+
+interface Flight {
+  readonly policy: string
+  readonly startedAtUs: number
+  readonly guestPages: number
+  readonly pagedPages: number
+  setupUs: number | undefined
+  suspendUs: number | undefined
+  restoreUs: number | undefined
+  stopAndCopyAtUs: number | undefined
+  pausedRoundUs: number | undefined
+  roundsUs: number
+  roundsBytes: number
+  /** When the step now in flight began (the start, setup's end, a round's end, suspend's end). */
+  stepStartUs: number
+  interruptedAtUs: number | undefined
+}
+
+/** What the monitor must know of the run: phases on or off, the pool's latency, each VM's never-written pages. */
+export interface AccountingContext {
+  readonly phases: boolean
+  readonly latencyUs: number
+  /** Never-written pages and working set of each VM's workload (rate model). */
+  readonly untouched: (vm: string) => { readonly untouchedPages: number; readonly workingSetPages: number }
+}
+
+/**
+ * A migration's time and bytes are the sum of its parts: total = setup + the rounds + the stop-and-copy
+ * parts (suspend and restore; without phases, the one link latency to the commit); downtime = suspend +
+ * the paused round + restore (without phases: the paused round + that latency); its bytes = the sum of
+ * its rounds' bytes, the round an abort cut short included, which is recorded whenever a round was in
+ * flight for some time; never-written pages never go as full pages under max-downtime, and only
+ * max-downtime sends zero pages. A migration a host failure commits past the point of no return ends
+ * inside restore and is held to its bytes only.
+ */
+export const migrationAccountingMonitor = (context: AccountingContext): Monitor => {
+  const flights = new Map<string, Flight>()
+  let lastHostFailureAtUs = -1
+  return {
+    onEvent: (before, event) => {
+      if (event._tag === "HostFailed") lastHostFailureAtUs = event.atUs
+      if (!("migration" in event)) return undefined
+      const id = event.migration
+      if (event._tag === "VmMigrationStarted") {
+        const vm = vmById(before, event.vm)
+        flights.set(id, {
+          policy: event.policy,
+          startedAtUs: event.atUs,
+          guestPages: vm?.guestPages ?? 0,
+          pagedPages: vm?.pagedOutPages ?? 0,
+          setupUs: undefined,
+          suspendUs: undefined,
+          restoreUs: undefined,
+          stopAndCopyAtUs: undefined,
+          pausedRoundUs: undefined,
+          roundsUs: 0,
+          roundsBytes: 0,
+          stepStartUs: event.atUs,
+          interruptedAtUs: undefined
+        })
+        return undefined
+      }
+      const f = flights.get(id)
+      if (f === undefined) return undefined
+      const pageSizeBytes = before.pool?.pageSizeBytes ?? 4096
+      switch (event._tag) {
+        case "VmMigrationPhaseCompleted":
+          if (event.atUs - event.durationUs !== f.stepStartUs)
+            return `migration ${id}: ${event.phase} began at ${event.atUs - event.durationUs}, not when the step before it ended (${f.stepStartUs})`
+          f[`${event.phase}Us`] = event.durationUs
+          f.stepStartUs = event.atUs
+          return undefined
+        case "VmMigrationRoundCompleted": {
+          if (event.atUs - event.durationUs !== f.stepStartUs)
+            return `migration ${id}: round ${event.round} began at ${event.atUs - event.durationUs}, not when the step before it ended (${f.stepStartUs})`
+          const zeroProblem = zeroPagesProblem(context, f, event, event.vm)
+          if (zeroProblem !== undefined) return `migration ${id}: ${zeroProblem}`
+          f.roundsUs += event.durationUs
+          f.roundsBytes += event.bytesSent
+          if (!event.live) f.pausedRoundUs = event.durationUs
+          f.stepStartUs = event.atUs
+          const whole =
+            event.pagesSent * pageSizeBytes + event.zeroPages * QEMU_ZERO_PAGE_MARKER_BYTES + event.stateBytes
+          return event.bytesSent === whole
+            ? undefined
+            : `migration ${id}: round ${event.round} sent ${event.bytesSent} bytes, its pages, zero pages and state make ${whole}`
+        }
+        case "VmMigrationStopAndCopyStarted":
+          f.stopAndCopyAtUs = event.atUs
+          return undefined
+        case "VmMigrationRoundInterrupted":
+          if (event.atUs - event.durationUs !== f.stepStartUs)
+            return `migration ${id}: the interrupted round began at ${event.atUs - event.durationUs}, not at ${f.stepStartUs}`
+          f.roundsBytes += event.bytesSent
+          f.interruptedAtUs = event.atUs
+          return undefined
+        case "VmMigrationCommitted":
+          flights.delete(id)
+          return commitProblem(context, f, event, lastHostFailureAtUs === event.atUs)
+        case "VmMigrationAborted":
+          flights.delete(id)
+          return abortProblem(context, f, event.atUs)
+        default:
+          return undefined
+      }
+    }
+  }
+}
+
+const zeroPagesProblem = (
+  context: AccountingContext,
+  f: Flight,
+  round: { readonly round: number; readonly pagesSent: number; readonly zeroPages: number },
+  vm: string
+): string | undefined => {
+  if (round.zeroPages > 0 && f.policy !== "max-downtime")
+    return `round ${round.round} sent ${round.zeroPages} zero pages under ${f.policy}, which sends every page in full`
+  if (round.zeroPages > 0 && round.round !== 1)
+    return `round ${round.round} sent zero pages: only the first round meets them`
+  if (round.round !== 1 || f.policy !== "max-downtime") return undefined
+  const { untouchedPages, workingSetPages } = context.untouched(vm)
+  const never = Math.min(untouchedPages, f.guestPages - Math.min(workingSetPages, f.guestPages))
+  const fullMax = f.guestPages - never
+  return round.pagesSent > fullMax
+    ? `round 1 sent ${round.pagesSent} full pages of a ${f.guestPages}-page VM with ${never} never-written pages: some went in full`
+    : undefined
+}
+
+const commitProblem = (
+  context: AccountingContext,
+  f: Flight,
+  c: { readonly totalUs: number; readonly downtimeUs: number; readonly bytesSent: number; readonly migration: string },
+  byHostFailure: boolean
+): string | undefined => {
+  if (c.bytesSent !== f.roundsBytes)
+    return `migration ${c.migration} committed with ${c.bytesSent} bytes, its rounds sent ${f.roundsBytes}`
+  if (byHostFailure) return undefined
+  const tailUs = context.phases ? (f.suspendUs ?? 0) + (f.restoreUs ?? 0) : context.latencyUs
+  const total = (f.setupUs ?? 0) + f.roundsUs + tailUs
+  if (c.totalUs !== total)
+    return `migration ${c.migration}: total ${c.totalUs} µs, but setup ${f.setupUs ?? 0} + rounds ${f.roundsUs} + stop-and-copy parts ${tailUs} = ${total}`
+  const paused = (f.pausedRoundUs ?? 0) + tailUs
+  if (c.downtimeUs !== paused)
+    return `migration ${c.migration}: downtime ${c.downtimeUs} µs, but its paused parts make ${paused}`
+  if (context.phases && (f.setupUs === undefined || f.suspendUs === undefined || f.restoreUs === undefined))
+    return `migration ${c.migration} committed without its setup, suspend or restore`
+  return undefined
+}
+
+const abortProblem = (context: AccountingContext, f: Flight, atUs: number): string | undefined => {
+  if (f.interruptedAtUs !== undefined)
+    return f.interruptedAtUs === atUs ? undefined : `the interrupted round is not at the abort`
+  // Was a round in flight, and for some time? Not during setup, suspend or restore.
+  const inSetup = context.phases && f.setupUs === undefined
+  const inSuspend = context.phases && f.stopAndCopyAtUs !== undefined && f.suspendUs === undefined
+  const afterPaused = f.pausedRoundUs !== undefined
+  if (inSetup || inSuspend || afterPaused || atUs === f.stepStartUs) return undefined
+  return `aborted at ${atUs} µs with a round in flight since ${f.stepStartUs} µs, but no interrupted round recorded its bytes`
+}

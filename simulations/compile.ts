@@ -142,21 +142,47 @@ const workloadOf = (
 ): VmWorkload => {
   if (!workload) return { model: "rate", writer: "uniform", dirtyRateBytesPerS: 0, workingSetPages: memoryPages }
   const dirtyRateBytesPerS = unit(source, `${path}.dirtyRate`, parseRateBytesPerS(workload.dirtyRate, pageSizeBytes))
-  const ws = workload.workingSet
-  const workingSetPages =
-    ws === undefined
-      ? memoryPages
-      : ws.trim().endsWith("%")
-        ? Math.floor((memoryPages * unit(source, `${path}.workingSet`, parsePercent(ws))) / 100)
-        : unit(source, `${path}.workingSet`, parseSizePages(ws, pageSizeBytes))
-  if (workingSetPages > memoryPages) {
-    throw new CompileFailure(inputError(source, `${path}.workingSet`, `at most the VM's memory (${memoryPages} pages)`))
+  const shareOrSize = (field: string, text: string) =>
+    text.trim().endsWith("%")
+      ? Math.floor((memoryPages * unit(source, `${path}.${field}`, parsePercent(text))) / 100)
+      : unit(source, `${path}.${field}`, parseSizePages(text, pageSizeBytes))
+  const untouchedPages = workload.untouched === undefined ? 0 : shareOrSize("untouched", workload.untouched)
+  if (untouchedPages > memoryPages) {
+    throw new CompileFailure(inputError(source, `${path}.untouched`, `at most the VM's memory (${memoryPages} pages)`))
   }
+  if (untouchedPages > 0 && workload.model === "pages") {
+    throw new CompileFailure(
+      inputError(
+        source,
+        `${path}.untouched`,
+        "no untouched share with the pages model: zero pages are modelled by the rate model only"
+      )
+    )
+  }
+  const ws = workload.workingSet
+  const workingSetPages = ws === undefined ? memoryPages - untouchedPages : shareOrSize("workingSet", ws)
+  if (workingSetPages > memoryPages - untouchedPages) {
+    throw new CompileFailure(
+      inputError(
+        source,
+        `${path}.workingSet`,
+        untouchedPages === 0
+          ? `at most the VM's memory (${memoryPages} pages)`
+          : `at most the VM's memory less its untouched pages (${memoryPages} - ${untouchedPages} pages): a written page is touched`
+      )
+    )
+  }
+  const stateBytes =
+    workload.state === undefined
+      ? undefined
+      : unit(source, `${path}.state`, parseSizeBytes(workload.state, pageSizeBytes))
   return {
     model: workload.model,
     writer: workload.model === "pages" ? workload.writer : "uniform",
     dirtyRateBytesPerS,
-    workingSetPages
+    workingSetPages,
+    ...(untouchedPages > 0 ? { untouchedPages } : {}),
+    ...(stateBytes === undefined ? {} : { stateBytes })
   }
 }
 
@@ -183,7 +209,8 @@ const policyOf = (source: string, spec: Scenario["policy"]): PolicyConfig => {
   return {
     name: spec.name,
     ...(maxDowntimeUs === undefined ? {} : { maxDowntimeUs }),
-    ...(spec.roundsMax === undefined ? {} : { roundsMax: spec.roundsMax })
+    ...(spec.roundsMax === undefined ? {} : { roundsMax: spec.roundsMax }),
+    ...(spec.phases === undefined ? {} : { phases: spec.phases })
   }
 }
 

@@ -34,17 +34,28 @@ export const HostSpec = Schema.Struct({
 })
 export type HostSpec = typeof HostSpec.Type
 
+/** What a VM's migration carries besides the workload's writes (docs/migration.md). */
+const migrationProfile = {
+  /** vCPU and device-model state sent while paused; default the policy family's (1.45 MiB). */
+  state: Schema.optional(Size)
+}
 export const RateWorkload = Schema.Struct({
   model: Schema.Literal("rate"),
   dirtyRate: Rate,
-  /** A size or a share of memory, `90%`; default all of memory. */
-  workingSet: Schema.optional(Schema.String)
+  /** A size or a share of memory, `90%`; default all of memory but the untouched pages. */
+  workingSet: Schema.optional(Schema.String),
+  /** Memory never written since boot (zero pages), a size or a share; default none. Rate model only. */
+  untouched: Schema.optional(Schema.String),
+  ...migrationProfile
 })
 export const PagesWorkload = Schema.Struct({
   model: Schema.Literal("pages"),
   writer: Schema.optionalWith(Schema.Literal("uniform", "hot-cold"), { default: () => "uniform" as const }),
   dirtyRate: Rate,
-  workingSet: Schema.optional(Schema.String)
+  workingSet: Schema.optional(Schema.String),
+  /** Accepted only as none: zero pages are modelled by the rate model (compile.ts says so). */
+  untouched: Schema.optional(Schema.String),
+  ...migrationProfile
 })
 export const Workload = Schema.Union(RateWorkload, PagesWorkload)
 export type Workload = typeof Workload.Type
@@ -79,7 +90,9 @@ export const PolicySpec = Schema.Union(
   Schema.Struct({
     name: Schema.Literal("xen", "xen-legacy", "max-downtime"),
     maxDowntime: Schema.optional(Duration),
-    roundsMax: Schema.optional(Schema.Int.pipe(Schema.positive()))
+    roundsMax: Schema.optional(Schema.Int.pipe(Schema.positive())),
+    /** Setup and the stop-and-copy parts: `default` (sourced, docs/migration.md) or `none` (the pure model). */
+    phases: Schema.optional(Schema.Literal("default", "none"))
   })
 )
 export type PolicySpec = typeof PolicySpec.Type

@@ -14,7 +14,8 @@ import {
   parseSizeBytes,
   type UnitError
 } from "../../domain/units.js"
-import { runSingleMigration } from "../../engine/migration/index.js"
+import { runSingleMigration, type SingleMigrationReport } from "../../engine/migration/index.js"
+import { phasesChoices, type PhasesChoice } from "../../engine/migration/phases.js"
 import { ignoredParameter, type PolicyName } from "../../engine/migration/policy.js"
 import { UsageFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
@@ -37,6 +38,9 @@ interface Chosen {
   readonly maxDowntime: Option.Option<string>
   readonly workingSet: Option.Option<string>
   readonly seed: Option.Option<number>
+  readonly phases: PhasesChoice
+  readonly state: Option.Option<string>
+  readonly untouched: Option.Option<string>
 }
 
 /**
@@ -66,6 +70,17 @@ export const ignoredOptions = (o: Chosen): ReadonlyArray<{ readonly option: stri
     ignored.push({
       option: `--seed ${o.seed.value}`,
       expected: "no --seed without a --dirty-rate above 0: the seed draws an idle guest's writes, and it writes nothing"
+    })
+  if (Option.isSome(o.state) && o.phases === "none")
+    ignored.push({
+      option: `--state ${o.state.value}`,
+      expected: "no --state with --phases none: the pure model sends no vCPU or device state"
+    })
+  if (Option.isSome(o.untouched) && o.model === "pages" && o.policy === "max-downtime")
+    ignored.push({
+      option: `--untouched ${o.untouched.value}`,
+      expected:
+        "no --untouched with --model pages and --policy max-downtime: zero pages are modelled by the rate model only"
     })
   return ignored
 }
@@ -109,6 +124,20 @@ export const migrateModelCommand = Command.make(
       Options.withDescription("root seed of the pages model's writes (default 1)"),
       Options.optional
     ),
+    phases: Options.choice("phases", phasesChoices).pipe(
+      Options.withDescription(
+        "setup and the stop-and-copy parts (suspend, state, restore): default (sourced, docs/migration.md) or none (the pure model)"
+      ),
+      Options.withDefault("default" as const)
+    ),
+    state: unitOption(
+      "state",
+      "vCPU and device-model state sent while paused (default 1.45MiB: docs/migration.md)"
+    ).pipe(Options.optional),
+    untouched: unitOption(
+      "untouched",
+      "memory never written since boot, a size or a share: zero pages under max-downtime (default 0)"
+    ).pipe(Options.optional),
     json: jsonOption
   },
   (o) =>
@@ -135,8 +164,25 @@ export const migrateModelCommand = Command.make(
       const dirtyRateBytesPerS = Option.isSome(o.dirtyRate)
         ? yield* parsed("dirty-rate", o.dirtyRate.value, parseRateBytesPerS(o.dirtyRate.value, pageSizeBytes))
         : 0
+      const shareOrSize = (option: string, input: string) =>
+        input.trim().endsWith("%")
+          ? Effect.map(
+              parsed(option, input, parsePercent(input)),
+              (pct) => Math.floor((memoryBytes * pct) / 100 / pageSizeBytes) * pageSizeBytes
+            )
+          : parsed(option, input, parseSizeBytes(input, pageSizeBytes))
+      const untouchedBytes = Option.isNone(o.untouched) ? 0 : yield* shareOrSize("untouched", o.untouched.value)
+      if (untouchedBytes > memoryBytes) {
+        return yield* Effect.fail(
+          new UsageFailure({
+            what: "bad --untouched",
+            where: o.untouched.pipe(Option.getOrElse(() => "")),
+            expected: "at most --memory"
+          })
+        )
+      }
       const workingSetBytes = Option.isNone(o.workingSet)
-        ? memoryBytes
+        ? memoryBytes - untouchedBytes
         : o.workingSet.value.trim().endsWith("%")
           ? Math.floor(
               (memoryBytes * (yield* parsed("working-set", o.workingSet.value, parsePercent(o.workingSet.value)))) / 100
@@ -151,6 +197,18 @@ export const migrateModelCommand = Command.make(
           })
         )
       }
+      if (workingSetBytes + untouchedBytes > memoryBytes) {
+        return yield* Effect.fail(
+          new UsageFailure({
+            what: "bad --working-set",
+            where: Option.getOrElse(o.workingSet, () => ""),
+            expected: "at most --memory minus --untouched: a page written by the workload is not untouched"
+          })
+        )
+      }
+      const stateBytes = Option.isSome(o.state)
+        ? yield* parsed("state", o.state.value, parseSizeBytes(o.state.value, pageSizeBytes))
+        : undefined
       const maxDowntimeUs = Option.isSome(o.maxDowntime)
         ? yield* parsed("max-downtime", o.maxDowntime.value, parseDurationUs(o.maxDowntime.value))
         : 30_000
@@ -168,27 +226,76 @@ export const migrateModelCommand = Command.make(
         model: o.model,
         pageSizeBytes,
         seed: Option.getOrElse(o.seed, () => 1),
-        latencyUs
+        latencyUs,
+        phases: o.phases,
+        untouchedBytes,
+        ...(stateBytes === undefined ? {} : { stateBytes })
       })
       if (o.json) return yield* printJson(result)
       yield* printLine(
         `${result.policy} policy, ${result.model} model: ${formatBytes(result.memoryBytes)} at ${formatBytes(bandwidthBytesPerS)}/s, dirtying ${formatBytes(dirtyRateBytesPerS)}/s`
       )
-      yield* printLine(
-        table(
-          ["round", "live", "pages sent", "bytes sent", "duration", "dirty after"],
-          result.rounds.map((r) => [
-            String(r.index),
-            r.live ? "live" : "paused",
-            r.pagesSent.toLocaleString("en-US"),
-            formatBytes(r.bytesSent),
-            formatDurationUs(r.durationUs),
-            r.dirtyPagesAfter.toLocaleString("en-US")
-          ])
-        )
-      )
-      yield* printLine(
-        `total ${formatDurationUs(result.totalUs)}, downtime ${formatDurationUs(result.downtimeUs)}, sent ${formatBytes(result.bytesSent)} (${result.pagesSent.toLocaleString("en-US")} pages), stopped by ${result.stopReason}`
-      )
+      yield* printLine(roundTable(result))
+      yield* printLine(summaryLine(result))
     })
 ).pipe(Command.withDescription("model one live migration round by round (pre-copy policy, dirtying model, link)"))
+
+const count = (n: number) => n.toLocaleString("en-US")
+
+/**
+ * The round table. Without phases and zero pages, exactly the pure model's table; otherwise with the
+ * parts (setup, suspend, restore) as rows in their place and a column for what a round sent besides pages.
+ */
+const roundTable = (result: SingleMigrationReport): string => {
+  const roundRow = (r: SingleMigrationReport["rounds"][number]) => [
+    String(r.index),
+    r.live ? "live" : "paused",
+    count(r.pagesSent),
+    formatBytes(r.bytesSent),
+    formatDurationUs(r.durationUs),
+    count(r.dirtyPagesAfter)
+  ]
+  const header = ["round", "live", "pages sent", "bytes sent", "duration", "dirty after"]
+  const phases = result.phases
+  const extras = phases !== undefined || result.rounds.some((r) => r.zeroPages !== undefined)
+  if (!extras) return table(header, result.rounds.map(roundRow))
+  const besides = (r: SingleMigrationReport["rounds"][number]) =>
+    [
+      r.zeroPages === undefined ? "" : `${count(r.zeroPages)} zero pages`,
+      r.stateBytes === undefined ? "" : `state ${formatBytes(r.stateBytes)}`
+    ]
+      .filter((s) => s !== "")
+      .join(", ")
+  const part = (name: string, live: boolean, us: number) => [
+    name,
+    live ? "live" : "paused",
+    "-",
+    "-",
+    formatDurationUs(us),
+    "-",
+    ""
+  ]
+  const rows: string[][] = []
+  if (phases !== undefined && phases.setupUs > 0) rows.push(part("setup", true, phases.setupUs))
+  for (const r of result.rounds) {
+    if (!r.live && phases !== undefined && phases.suspendUs > 0) rows.push(part("suspend", false, phases.suspendUs))
+    rows.push([...roundRow(r), besides(r)])
+  }
+  if (phases !== undefined && phases.restoreUs > 0) rows.push(part("restore", false, phases.restoreUs))
+  return table([...header, "besides pages"], rows)
+}
+
+/** The closing line; with phases it says what the total and the downtime are made of. */
+const summaryLine = (result: SingleMigrationReport): string => {
+  const sent = `sent ${formatBytes(result.bytesSent)} (${count(result.pagesSent)} pages), stopped by ${result.stopReason}`
+  const phases = result.phases
+  if (phases === undefined)
+    return `total ${formatDurationUs(result.totalUs)}, downtime ${formatDurationUs(result.downtimeUs)}, ${sent}`
+  const paused = result.rounds.find((r) => !r.live)
+  const pausedUs = paused?.durationUs ?? 0
+  return (
+    `total ${formatDurationUs(result.totalUs)} (setup ${formatDurationUs(phases.setupUs)}), ` +
+    `downtime ${formatDurationUs(result.downtimeUs)} = suspend ${formatDurationUs(phases.suspendUs)} + ` +
+    `last pages and state ${formatDurationUs(pausedUs)} + restore ${formatDurationUs(phases.restoreUs)}, ${sent}`
+  )
+}

@@ -29,6 +29,11 @@ export interface RoundRecord {
   readonly pagesSent: number
   /** Pages of the round's to-send set skipped because they were re-dirtied (xen-legacy's `to_skip`). */
   readonly pagesSkipped: number
+  /** Pages never written since boot sent as a zero-page marker, not as data (max-downtime only; phases.ts). */
+  readonly zeroPages: number
+  /** vCPU and device-model state sent after the last pages (the paused round only; phases.ts). */
+  readonly stateBytes: number
+  /** Every byte of the round: its pages, zero-page markers and state. */
   readonly bytesSent: number
   /** From the round's first byte to its last byte plus the link latency. */
   readonly durationUs: number

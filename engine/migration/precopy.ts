@@ -25,8 +25,9 @@ import {
   type StopReason
 } from "./policy.js"
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
+import { checkPhases, type MigrationPhases, NO_PHASES, phasesFor, zeroPageBytes } from "./phases.js"
 import type { Prng } from "../prng.js"
-import type { PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
+import type { AfterRound, PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
 import {
   bytesPerSAsWrites,
   hotColdWriter,
@@ -57,6 +58,22 @@ export interface PrecopyConfig {
   readonly startUs: number
   /** The VM's paged-out pages: they travel as markers, without data (pageTracker.ts `sendMarkers`). */
   readonly paged?: PagedPages | undefined
+  /** Setup and the stop-and-copy parts (phases.ts); default none, the pure model. */
+  readonly phases?: MigrationPhases | undefined
+  /**
+   * Pages never written since boot. Under max-downtime (QEMU) the first round sends them as zero-page
+   * markers; the xen families send them as full pages (phases.ts `zeroPageBytes`). Rate model only.
+   */
+  readonly untouchedPages?: number | undefined
+}
+
+/** A timed part of a migration beside its rounds (phases.ts). */
+export type PartName = "setup" | "suspend" | "restore"
+
+export interface PartRecord {
+  readonly name: PartName
+  readonly startUs: number
+  readonly durationUs: number
 }
 
 /** DESIGN.md §2's migration phases, from the transfer's point of view. */
@@ -92,7 +109,10 @@ export interface PrecopyOutcome {
   readonly endUs: number
   /** From the first byte to the commit (or the abort); equals the sum of the round durations when committed. */
   readonly totalUs: number
-  /** How long the guest was paused: the final round's duration (up to the abort if aborted while paused). */
+  /**
+   * How long the guest was paused: suspend, the final round and restore (up to the abort if aborted while
+   * paused); the final round alone without phases.
+   */
   readonly downtimeUs: number
   /** Completed rounds, the paused one included. */
   readonly rounds: number
@@ -137,6 +157,14 @@ export interface Precopy {
   stopAndCopy(): StopAndCopy | undefined
   outcome(): PrecopyOutcome | undefined
   rounds(): ReadonlyArray<RoundRecord>
+  /** The timed parts completed so far (setup, suspend, restore), in order. */
+  parts(): ReadonlyArray<PartRecord>
+  /** A timed part (setup, suspend, restore) is in flight rather than a round. */
+  inPart(): boolean
+  /** Closes the part in flight at `nowUs` (its end) and starts what follows. */
+  completePart(nowUs: number): PartRecord
+  /** The round in flight as a record of its progress so far (an interrupted round's accounting). */
+  partialRound(): RoundRecord | undefined
   /** Pages model: every page's destination version equals its source version? undefined under `rate`. */
   checkDestination(): DestinationCheck | undefined
   /** A page of the guest was paged back in during a live round: it is re-sent, with its data, next round. */
@@ -154,7 +182,11 @@ interface ModelRun {
   /** false when the round has nothing to send. */
   beginRound(peekBatchPages: number): boolean
   roundPagesKnown(): number
+  /** The round's bytes as known now (pages and zero-page markers). */
+  roundBytesKnown(): number
   roundPagesSent(progress: LinkProgress): number
+  /** Zero-page markers delivered (rate model under max-downtime; 0 otherwise). */
+  roundZeroPagesSent(progress: LinkProgress): number
   roundPagesSkipped(): number
   /** When the round's last byte would arrive at this constant rate from `nowUs` (see PageTracker.roundDataDoneUs). */
   roundDataDoneUs(nowUs: number, rateBytesPerS: number, progress: LinkProgress): number
@@ -164,6 +196,8 @@ interface ModelRun {
   checkDestination(): DestinationCheck | undefined
   /** A page was paged back in during a live round: dirty for the next round. */
   touch(gfn: number): void
+  /** The guest's writes up to `t` happened before log-dirty was on (setup): applied, not dirty. */
+  settle(t: number): void
 }
 
 const pagesRun = (
@@ -183,13 +217,16 @@ const pagesRun = (
     pause: () => tracker.pause(),
     beginRound: (peekBatchPages) => tracker.beginRound(peekBatchPages),
     roundPagesKnown: () => tracker.roundPagesKnown(),
+    roundBytesKnown: () => tracker.roundPagesKnown() * pageSizeBytes,
     roundPagesSent: () => tracker.roundPagesSent(),
+    roundZeroPagesSent: () => 0,
     roundPagesSkipped: () => tracker.roundPagesSkipped(),
     roundDataDoneUs: (nowUs, rate, progress) => tracker.roundDataDoneUs(nowUs, rate, pageSizeBytes, progress),
     transfer: (t0, t1, rate, progress) => tracker.transfer(t0, t1, rate, pageSizeBytes, progress),
     idle: (_t0, t1) => tracker.idle(t1),
     checkDestination: () => tracker.checkDestination(),
-    touch: (gfn) => tracker.touch(gfn)
+    touch: (gfn) => tracker.touch(gfn),
+    settle: (t) => tracker.settleBefore(t)
   }
 }
 
@@ -205,6 +242,11 @@ class RateRun implements ModelRun {
   private readonly dirtying: RateDirtying
   private toSendPages = 0
   private roundPages = 0
+  /** Never-written pages that go as zero-page markers, and what one costs (phases.ts). */
+  private readonly zeroMarkerPages: number
+  private readonly zeroPageBytes: number
+  private toSendZeroPages = 0
+  private roundZeroPages = 0
   private paused = false
   /** Pages paged back in since the last CLEAN: dirty for the next round, on top of the rate's. */
   private touchedPages = 0
@@ -216,6 +258,15 @@ class RateRun implements ModelRun {
     this.pageSizeBytes = pageSizeBytes
     this.paged = config.paged
     this.dirtying = new RateDirtying({ dirtyRateBytesPerS, workingSetPages, pageSizeBytes })
+    const untouched = config.untouchedPages ?? 0
+    const markerBytes = zeroPageBytes(config.policy)
+    // a written page is touched: the working set lies outside the never-written pages
+    invariant(
+      workingSetPages + untouched <= memoryPages,
+      "workingSetPages + untouchedPages must be at most memoryPages"
+    )
+    this.zeroMarkerPages = markerBytes === undefined ? 0 : untouched
+    this.zeroPageBytes = markerBytes ?? 0
   }
 
   private run(elapsedUs: number): void {
@@ -224,7 +275,9 @@ class RateRun implements ModelRun {
 
   // paged pages go as markers: no data, no link time
   sendAll(): number {
-    return (this.toSendPages = this.memoryPages - Math.min(this.memoryPages, this.paged?.pagedCount() ?? 0))
+    const unpaged = this.memoryPages - Math.min(this.memoryPages, this.paged?.pagedCount() ?? 0)
+    this.toSendZeroPages = Math.min(this.zeroMarkerPages, unpaged)
+    return (this.toSendPages = unpaged - this.toSendZeroPages)
   }
   clean(): number {
     this.toSendPages = Math.min(this.memoryPages, this.dirtying.clean() + this.touchedPages)
@@ -240,13 +293,24 @@ class RateRun implements ModelRun {
   beginRound(): boolean {
     this.roundPages = this.toSendPages
     this.toSendPages = 0
-    return this.roundPages > 0
+    this.roundZeroPages = this.toSendZeroPages
+    this.toSendZeroPages = 0
+    return this.roundPages + this.roundZeroPages > 0
   }
   roundPagesKnown(): number {
     return this.roundPages
   }
+  roundBytesKnown(): number {
+    return this.roundBytes()
+  }
+  // a round's full pages first, then its zero-page markers
   roundPagesSent(progress: LinkProgress): number {
-    return Math.floor(progress.bytesDelivered / this.pageSizeBytes)
+    return Math.min(this.roundPages, Math.floor(progress.bytesDelivered / this.pageSizeBytes))
+  }
+  roundZeroPagesSent(progress: LinkProgress): number {
+    const pagesBytes = this.roundPages * this.pageSizeBytes
+    if (this.roundZeroPages === 0 || progress.bytesDelivered <= pagesBytes) return 0
+    return Math.min(this.roundZeroPages, Math.floor((progress.bytesDelivered - pagesBytes) / this.zeroPageBytes))
   }
   roundPagesSkipped(): number {
     return 0
@@ -275,9 +339,12 @@ class RateRun implements ModelRun {
   touch(): void {
     if (!this.paused) this.touchedPages++
   }
+  settle(): void {
+    // the aggregate counts only from the first round on: nothing was dirtied before
+  }
 
   private roundBytes(): number {
-    return this.roundPages * this.pageSizeBytes
+    return this.roundPages * this.pageSizeBytes + this.roundZeroPages * this.zeroPageBytes
   }
 }
 
@@ -288,8 +355,19 @@ interface RoundState {
   readonly live: boolean
   readonly startUs: number
   readonly progress: LinkProgress
-  /** -1 while bytes remain. */
+  /** State bytes sent after the model's bytes (the paused round with phases), and their progress. */
+  readonly tailBytes: number
+  readonly tail: LinkProgress
+  /** When the model's last byte arrived; -1 while its bytes remain. */
+  modelDoneUs: number
+  /** When the round's last byte (state included) arrived; -1 while bytes remain. */
   bytesDoneUs: number
+}
+
+interface PartState {
+  readonly name: PartName
+  readonly startUs: number
+  readonly endUs: number
 }
 
 interface Totals {
@@ -304,12 +382,16 @@ class PrecopyMachine implements Precopy {
   readonly latencyUs: number
   readonly policy: PrecopyPolicy
   private readonly startUs: number
+  private readonly phases: MigrationPhases
   private readonly model: ModelRun
-  private readonly loop: PrecopyLoop
+  /** Started when the first round is about to start (after setup): the bitmap is all ones then. */
+  private loop: PrecopyLoop | undefined
   private readonly ops: LoopOps
   private now: number
   private round: RoundState | undefined
+  private part: PartState | undefined
   private readonly records: RoundRecord[] = []
+  private readonly partRecords: PartRecord[] = []
   private readonly totals: Totals = { pagesSent: 0, pagesSkipped: 0, bytesSent: 0 }
   private paused: StopAndCopy | undefined
   private ending: PrecopyOutcome | undefined
@@ -321,21 +403,32 @@ class PrecopyMachine implements Precopy {
     this.latencyUs = config.latencyUs
     this.policy = config.policy
     this.startUs = config.startUs
+    this.phases = config.phases ?? NO_PHASES
     this.now = config.startUs
     const model = config.model
+    invariant(
+      model.kind === "rate" || (config.untouchedPages ?? 0) === 0 || zeroPageBytes(config.policy) === undefined,
+      "never-written pages as zero-page markers need the rate model"
+    )
     this.model =
       model.kind === "pages"
         ? pagesRun(config, model.writer, model.tracker)
         : new RateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
     this.ops = { clean: () => this.model.clean() }
-    // the first round's set: every page but those paged out, which go as markers
+    if (this.phases.setupUs > 0) this.startPart("setup", this.phases.setupUs)
+    else this.beginPrecopy()
+  }
+
+  /** Log-dirty on, every page to send (those paged out go as markers now): the loop begins. */
+  private beginPrecopy(): void {
     const firstRoundPages = this.model.sendAll()
-    this.loop = startLoop(config.policy, {
-      memoryPages: config.memoryPages,
-      pageSizeBytes: config.pageSizeBytes,
+    const loop = startLoop(this.policy, {
+      memoryPages: this.memoryPages,
+      pageSizeBytes: this.pageSizeBytes,
       firstRoundPages
     })
-    this.follow(this.loop.begin(this.ops))
+    this.loop = loop
+    this.follow(loop.begin(this.ops))
   }
 
   nowUs(): number {
@@ -350,7 +443,6 @@ class PrecopyMachine implements Precopy {
   currentRound(): RoundView | undefined {
     const round = this.round
     if (round === undefined) return undefined
-    const pagesKnown = this.model.roundPagesKnown()
     return {
       index: round.index,
       live: round.live,
@@ -358,31 +450,51 @@ class PrecopyMachine implements Precopy {
       startUs: round.startUs,
       pagesSent: this.model.roundPagesSent(round.progress),
       pagesSkipped: this.model.roundPagesSkipped(),
-      bytesSent: round.progress.bytesDelivered,
-      bytesRemaining: round.bytesDoneUs >= 0 ? 0 : pagesKnown * this.pageSizeBytes - round.progress.bytesDelivered,
+      bytesSent: round.progress.bytesDelivered + round.tail.bytesDelivered,
+      bytesRemaining: round.bytesDoneUs >= 0 ? 0 : this.bytesRemaining(round),
       bytesDoneUs: round.bytesDoneUs >= 0 ? round.bytesDoneUs : undefined
     }
   }
 
   nextEventUs(rateBytesPerS: number): number | undefined {
+    if (this.part !== undefined) return this.part.endUs
     const round = this.round
     if (round === undefined) return undefined
     if (round.bytesDoneUs >= 0) return round.bytesDoneUs + this.latencyUs
     checkRate(rateBytesPerS)
     if (rateBytesPerS === 0) return undefined
-    return this.model.roundDataDoneUs(this.now, rateBytesPerS, round.progress) + this.latencyUs
+    if (round.modelDoneUs >= 0) return this.tailDoneUs(round, this.now, rateBytesPerS) + this.latencyUs
+    const modelDoneUs = this.model.roundDataDoneUs(this.now, rateBytesPerS, round.progress)
+    return (round.tailBytes > 0 ? this.tailDoneUs(round, modelDoneUs, rateBytesPerS) : modelDoneUs) + this.latencyUs
   }
 
   advance(toUs: number, rateBytesPerS: number): void {
-    const round = this.round
-    invariant(round !== undefined, "advance after the migration ended")
     checkRate(rateBytesPerS)
     invariant(Number.isSafeInteger(toUs) && toUs >= this.now, () => `advance to ${toUs} before now ${this.now}`)
+    const part = this.part
+    if (part !== undefined) {
+      invariant(toUs <= part.endUs, () => `advance to ${toUs} passes the ${part.name} part's end at ${part.endUs}`)
+      // during setup the guest writes with log-dirty still off (settled when the first round starts);
+      // suspend and restore find the guest paused
+      if (part.name !== "setup") this.model.idle(this.now, toUs)
+      this.now = toUs
+      return
+    }
+    const round = this.round
+    invariant(round !== undefined, "advance after the migration ended")
     if (toUs === this.now) return
-    if (round.bytesDoneUs < 0) {
+    if (round.bytesDoneUs >= 0) this.model.idle(this.now, toUs)
+    else if (round.modelDoneUs >= 0) {
+      this.model.idle(this.now, toUs)
+      this.advanceTail(round, this.now, toUs, rateBytesPerS)
+    } else {
       const doneUs = this.model.transfer(this.now, toUs, rateBytesPerS, round.progress)
-      if (doneUs >= 0) round.bytesDoneUs = doneUs
-    } else this.model.idle(this.now, toUs)
+      if (doneUs >= 0 && round.tailBytes === 0) round.bytesDoneUs = doneUs
+      else if (doneUs >= 0) {
+        round.modelDoneUs = doneUs
+        this.advanceTail(round, doneUs, toUs, rateBytesPerS)
+      }
+    }
     invariant(
       round.bytesDoneUs < 0 || toUs <= round.bytesDoneUs + this.latencyUs,
       () => `advance to ${toUs} passes round ${round.index}'s end at ${round.bytesDoneUs + this.latencyUs}`
@@ -400,36 +512,71 @@ class PrecopyMachine implements Precopy {
     invariant(round !== undefined, "completeRound after the migration ended")
     invariant(nowUs === this.now, () => `completeRound at ${nowUs} but the machine is at ${this.now}`)
     invariant(this.roundPhase(round) === "done", () => `round ${round.index} is not done at ${nowUs}`)
-    const pagesSent = this.model.roundPagesSent(round.progress)
-    const record: RoundRecord = {
-      index: round.index,
-      live: round.live,
-      pagesSent,
-      pagesSkipped: this.model.roundPagesSkipped(),
-      bytesSent: round.progress.bytesDelivered,
-      durationUs: nowUs - round.startUs,
-      dirtyPagesAfter: this.model.dirtyCount()
-    }
-    invariant(record.bytesSent === pagesSent * this.pageSizeBytes, "a round's bytes are whole pages")
+    const record = this.recordOf(round, this.model.dirtyCount())
+    invariant(
+      record.bytesSent === this.pageBytes(record) + record.stateBytes,
+      "a round's bytes are whole pages, zero-page markers and the state"
+    )
     this.records.push(record)
     this.totals.pagesSent += record.pagesSent
     this.totals.pagesSkipped += record.pagesSkipped
     this.totals.bytesSent += record.bytesSent
     this.round = undefined
-    if (round.live) this.follow(this.loop.afterLiveRound(record, this.ops))
+    if (round.live) this.follow(this.loop!.afterLiveRound(record, this.ops))
+    else if (this.phases.restoreUs > 0) this.startPart("restore", this.phases.restoreUs)
     else this.finish("committed", undefined)
     return record
+  }
+
+  inPart(): boolean {
+    return this.part !== undefined
+  }
+
+  completePart(nowUs: number): PartRecord {
+    const part = this.part
+    invariant(part !== undefined, "completePart without a part in flight")
+    invariant(
+      nowUs === this.now && nowUs === part.endUs,
+      () => `the ${part.name} part ends at ${part.endUs}, not ${nowUs}`
+    )
+    const record: PartRecord = { name: part.name, startUs: part.startUs, durationUs: part.endUs - part.startUs }
+    this.partRecords.push(record)
+    this.part = undefined
+    switch (part.name) {
+      case "setup":
+        this.model.settle(nowUs)
+        this.beginPrecopy()
+        break
+      case "suspend":
+        this.startRound(false)
+        break
+      case "restore":
+        this.finish("committed", undefined)
+        break
+    }
+    return record
+  }
+
+  parts(): ReadonlyArray<PartRecord> {
+    return this.partRecords
+  }
+
+  partialRound(): RoundRecord | undefined {
+    const round = this.round
+    return round === undefined ? undefined : this.recordOf(round, this.model.dirtyCount())
   }
 
   abort(reason: string): void {
     invariant(this.ending === undefined, "abort after the migration ended")
     const round = this.round
     if (round !== undefined) {
-      this.totals.pagesSent += this.model.roundPagesSent(round.progress)
-      this.totals.pagesSkipped += this.model.roundPagesSkipped()
-      this.totals.bytesSent += round.progress.bytesDelivered
+      const partial = this.recordOf(round, 0)
+      this.totals.pagesSent += partial.pagesSent
+      this.totals.pagesSkipped += partial.pagesSkipped
+      this.totals.bytesSent += partial.bytesSent
       this.round = undefined
     }
+    this.part = undefined
     this.finish("aborted", reason)
   }
 
@@ -450,7 +597,48 @@ class PrecopyMachine implements Precopy {
   }
 
   pageTouched(gfn: number): void {
-    if (this.ending === undefined) this.model.touch(gfn)
+    // during setup the first round's set is not formed yet: it will send the page, with its data
+    if (this.ending === undefined && this.part?.name !== "setup") this.model.touch(gfn)
+  }
+
+  /** The round as it stands now: its pages, zero-page markers and state so far. */
+  private recordOf(round: RoundState, dirtyPagesAfter: number): RoundRecord {
+    return {
+      index: round.index,
+      live: round.live,
+      pagesSent: this.model.roundPagesSent(round.progress),
+      pagesSkipped: this.model.roundPagesSkipped(),
+      zeroPages: this.model.roundZeroPagesSent(round.progress),
+      stateBytes: round.tail.bytesDelivered,
+      bytesSent: round.progress.bytesDelivered + round.tail.bytesDelivered,
+      durationUs: this.now - round.startUs,
+      dirtyPagesAfter
+    }
+  }
+
+  /** The bytes of a round's pages and zero-page markers: all it sends but the state. */
+  private pageBytes(record: RoundRecord): number {
+    return record.pagesSent * this.pageSizeBytes + record.zeroPages * (zeroPageBytes(this.policy) ?? 0)
+  }
+
+  private bytesRemaining(round: RoundState): number {
+    const modelRemaining = round.modelDoneUs >= 0 ? 0 : this.model.roundBytesKnown() - round.progress.bytesDelivered
+    return modelRemaining + round.tailBytes - round.tail.bytesDelivered
+  }
+
+  /** When the state bytes still to send would all have arrived, starting at `fromUs` at this rate. */
+  private tailDoneUs(round: RoundState, fromUs: number, rateBytesPerS: number): number {
+    return fromUs + transferUs(round.tailBytes - round.tail.bytesDelivered, round.tail.microRemainder, rateBytesPerS)
+  }
+
+  private advanceTail(round: RoundState, fromUs: number, toUs: number, rateBytesPerS: number): void {
+    if (rateBytesPerS === 0) return
+    const doneUs = this.tailDoneUs(round, fromUs, rateBytesPerS)
+    if (doneUs <= toUs) {
+      round.tail.bytesDelivered = round.tailBytes
+      round.tail.microRemainder = 0
+      round.bytesDoneUs = doneUs
+    } else addProgress(round.tail, rateBytesPerS, toUs - fromUs)
   }
 
   private roundPhase(round: RoundState): RoundPhase {
@@ -471,7 +659,8 @@ class PrecopyMachine implements Precopy {
         this.model.pause()
         this.paused = { atUs: this.now, stopReason: step.stopReason }
         this.model.clean()
-        this.startRound(false)
+        if (this.phases.suspendUs > 0) this.startPart("suspend", this.phases.suspendUs)
+        else this.startRound(false)
         return
       case "Abort":
         this.finish("aborted", step.reason)
@@ -479,15 +668,23 @@ class PrecopyMachine implements Precopy {
     }
   }
 
+  private startPart(name: PartName, durationUs: number): void {
+    this.part = { name, startUs: this.now, endUs: this.now + durationUs }
+  }
+
   private startRound(live: boolean): void {
     const peekBatchPages = live ? this.peekBatchPages() : 0
     const sending = this.model.beginRound(peekBatchPages)
+    const tailBytes = live ? 0 : this.phases.stateBytes
     this.round = {
       index: this.records.length + 1,
       live,
       startUs: this.now,
       progress: { bytesDelivered: 0, microRemainder: 0 },
-      bytesDoneUs: sending ? -1 : this.now
+      tailBytes,
+      tail: { bytesDelivered: 0, microRemainder: 0 },
+      modelDoneUs: sending ? -1 : this.now,
+      bytesDoneUs: sending || tailBytes > 0 ? -1 : this.now
     }
   }
 
@@ -522,6 +719,8 @@ const checkConfig = (config: PrecopyConfig): void => {
   invariant(Number.isSafeInteger(config.memoryPages * config.pageSizeBytes), "memory in bytes must be a safe integer")
   invariant(isCount(config.latencyUs), "latencyUs must be a non-negative integer")
   invariant(isCount(config.startUs), "startUs must be a non-negative integer")
+  if (config.phases !== undefined) checkPhases(config.phases)
+  invariant(isCount(config.untouchedPages ?? 0), "untouchedPages must be a non-negative integer")
 }
 
 export const createPrecopy = (config: PrecopyConfig): Precopy => new PrecopyMachine(config)
@@ -565,23 +764,36 @@ const describeLostWrite = (precopy: Precopy): string | undefined => {
   return `gfn ${check.gfn}: source version ${check.sourceVersion}, destination ${destination}`
 }
 
+/** What follows a step, for the engine; `wasPaused`: the guest was already paused before the step. */
+const afterStep = (precopy: Precopy, wasPaused: boolean, byPart: boolean): AfterRound => {
+  switch (precopy.phase()) {
+    case "precopy":
+      return { next: "live" }
+    case "stop-and-copy":
+      return wasPaused ? { next: "step" } : { next: "paused", stopReason: precopy.stopAndCopy()!.stopReason }
+    case "committed":
+      return byPart ? { next: "commit" } : { next: "done" }
+    case "aborted":
+      return { next: "abort", reason: precopy.outcome()!.abortReason ?? "aborted" }
+  }
+}
+
 /** Adapts the machine to the engine's `TransferMachine`. */
 export const transferMachine = (precopy: Precopy): TransferMachine => ({
   advance: (toUs, rateBytesPerS) => precopy.advance(toUs, rateBytesPerS),
   roundEndUs: (rateBytesPerS) => precopy.nextEventUs(rateBytesPerS),
   completeRound: (nowUs) => {
+    const wasPaused = precopy.stopAndCopy() !== undefined
     const record = precopy.completeRound(nowUs)
-    switch (precopy.phase()) {
-      case "precopy":
-        return { record, after: { next: "live" } }
-      case "stop-and-copy":
-        return { record, after: { next: "paused", stopReason: precopy.stopAndCopy()!.stopReason } }
-      case "committed":
-        return { record, after: { next: "done" } }
-      case "aborted":
-        return { record, after: { next: "abort", reason: precopy.outcome()!.abortReason ?? "aborted" } }
-    }
+    return { record, after: afterStep(precopy, wasPaused, false) }
   },
+  inPart: () => precopy.inPart(),
+  completePart: (nowUs) => {
+    const wasPaused = precopy.stopAndCopy() !== undefined
+    const { name, durationUs } = precopy.completePart(nowUs)
+    return { part: { name, durationUs }, after: afterStep(precopy, wasPaused, true) }
+  },
+  partialRound: () => precopy.partialRound(),
   lostWrite: () => describeLostWrite(precopy),
   pageTouched: (gfn) => precopy.pageTouched(gfn)
 })
@@ -614,15 +826,23 @@ export const makeTransferFactory =
       wrapWriter !== undefined && generated.kind === "pages"
         ? { kind: "pages", writer: wrapWriter(generated.writer, context) }
         : generated
+    const policy = policyByName(context.policy.name, context.policy)
     return transferMachine(
       createPrecopy({
         memoryPages: context.memoryPages,
         pageSizeBytes: context.pageSizeBytes,
-        policy: policyByName(context.policy.name, context.policy),
+        policy,
         model,
         latencyUs: context.latencyUs,
         startUs: context.startUs,
-        paged: context.paged
+        paged: context.paged,
+        phases: phasesFor(policy, context.policy.phases ?? "default", workload.stateBytes),
+        // the guest's memory may have shrunk since the workload was described (a balloon): a written page
+        // is touched, so the never-written pages are at most what the working set leaves
+        untouchedPages: Math.min(
+          workload.untouchedPages ?? 0,
+          context.memoryPages - Math.min(workload.workingSetPages, context.memoryPages)
+        )
       })
     )
   }

@@ -6,6 +6,7 @@
 import { Prng } from "../prng.js"
 import { invariant, isCount } from "./exact.js"
 import { createPrecopy, dirtyModelFor, type Precopy } from "./precopy.js"
+import { phasesFor, type PhasesChoice } from "./phases.js"
 import { policyByName, type PolicyName, type StopReason } from "./policy.js"
 
 export const PAGE_SIZE_BYTES_DEFAULT = 4096
@@ -33,6 +34,12 @@ export interface SingleMigrationConfig {
   readonly latencyUs?: number
   /** max-downtime's round cap and xen's pass bound; default 10,000. */
   readonly roundsMax?: number
+  /** Setup and the stop-and-copy parts: `default` (phases.ts) or `none`, the pure model. Default `default`. */
+  readonly phases?: PhasesChoice
+  /** The VM's vCPU and device-model state; default the policy family's. Ignored with phases `none`. */
+  readonly stateBytes?: number
+  /** Pages never written since boot (rate model): zero-page markers under max-downtime. Default 0. */
+  readonly untouchedBytes?: number
 }
 
 export interface SingleMigrationRound {
@@ -42,6 +49,18 @@ export interface SingleMigrationRound {
   readonly bytesSent: number
   readonly durationUs: number
   readonly dirtyPagesAfter: number
+  /** Only when some were sent: pages sent as zero-page markers. */
+  readonly zeroPages?: number
+  /** Only in a paused round with phases: the vCPU and device-model state sent after the last pages. */
+  readonly stateBytes?: number
+}
+
+/** The timed parts of a run with phases, as they took place. */
+export interface SingleMigrationPhases {
+  readonly setupUs: number
+  readonly suspendUs: number
+  readonly stateBytes: number
+  readonly restoreUs: number
 }
 
 /** DESIGN.md §7's `migrate-model --json` object. */
@@ -56,17 +75,26 @@ export interface SingleMigrationReport {
   readonly bytesSent: number
   readonly pagesSent: number
   readonly stopReason: StopReason
+  /** Only with phases: setup, suspend, state and restore (downtime = suspend + paused round + restore). */
+  readonly phases?: SingleMigrationPhases
 }
 
-/** Drives a machine at a constant rate until it commits or aborts; one step per round. */
+/** Setup, suspend and restore: the timed parts a migration may have beside its rounds. */
+const PARTS_MAX = 3
+
+/** Drives a machine at a constant rate until it commits or aborts; one step per round or part. */
 export const driveAtConstantRate = (precopy: Precopy, rateBytesPerS: number, roundsMax: number): void => {
   invariant(rateBytesPerS > 0, "a constant-rate drive needs a positive rate")
-  // Bounded: each pass completes one round; a migration has at most roundsMax + 1 rounds.
+  // Bounded: each pass completes one round or part; a migration has at most roundsMax + 1 rounds.
   for (let pass = 0; precopy.outcome() === undefined; pass++) {
-    invariant(pass <= roundsMax + 1, () => `more than ${roundsMax + 1} rounds`)
+    invariant(pass <= roundsMax + 1 + PARTS_MAX, () => `more than ${roundsMax + 1} rounds`)
     const endUs = precopy.nextEventUs(rateBytesPerS)
     invariant(endUs !== undefined, "a round with bytes to send never ends at a positive rate")
     precopy.advance(endUs, rateBytesPerS)
+    if (precopy.inPart()) {
+      precopy.completePart(endUs)
+      continue
+    }
     invariant(precopy.roundDone(), () => `round not done at its predicted end ${endUs}`)
     precopy.completeRound(endUs)
   }
@@ -82,8 +110,12 @@ export const simulateSingleMigration = (config: SingleMigrationConfig): Precopy 
   )
   invariant(isCount(config.bandwidthBytesPerS) && config.bandwidthBytesPerS >= 1, "bandwidthBytesPerS must be >= 1")
   const memoryPages = config.memoryBytes / pageSizeBytes
-  const workingSetBytes = config.workingSetBytes ?? config.memoryBytes
-  invariant(isCount(workingSetBytes) && workingSetBytes <= config.memoryBytes, "workingSetBytes must be in [0, memory]")
+  const untouchedBytes = config.untouchedBytes ?? 0
+  const workingSetBytes = config.workingSetBytes ?? config.memoryBytes - untouchedBytes
+  invariant(
+    isCount(workingSetBytes) && isCount(untouchedBytes) && workingSetBytes + untouchedBytes <= config.memoryBytes,
+    "workingSetBytes + untouchedBytes must be in [0, memory]"
+  )
   const policy = policyByName(config.policy ?? "xen", {
     ...(config.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: config.maxDowntimeUs }),
     ...(config.roundsMax === undefined ? {} : { roundsMax: config.roundsMax })
@@ -103,7 +135,9 @@ export const simulateSingleMigration = (config: SingleMigrationConfig): Precopy 
       startUs: 0
     }),
     latencyUs: config.latencyUs ?? 0,
-    startUs: 0
+    startUs: 0,
+    phases: phasesFor(policy, config.phases ?? "default", config.stateBytes),
+    untouchedPages: Math.floor(untouchedBytes / pageSizeBytes)
   })
   const roundsMax = policy.kind === "xen-legacy" ? policy.maxIterations : policy.roundsMax
   driveAtConstantRate(precopy, config.bandwidthBytesPerS, roundsMax)
@@ -124,12 +158,26 @@ export const runSingleMigration = (config: SingleMigrationConfig): SingleMigrati
       pagesSent: r.pagesSent,
       bytesSent: r.bytesSent,
       durationUs: r.durationUs,
-      dirtyPagesAfter: r.dirtyPagesAfter
+      dirtyPagesAfter: r.dirtyPagesAfter,
+      ...(r.zeroPages > 0 ? { zeroPages: r.zeroPages } : {}),
+      ...(r.stateBytes > 0 ? { stateBytes: r.stateBytes } : {})
     })),
     totalUs: outcome.totalUs,
     downtimeUs: outcome.downtimeUs,
     bytesSent: outcome.bytesSent,
     pagesSent: outcome.pagesSent,
-    stopReason: outcome.stopReason
+    stopReason: outcome.stopReason,
+    ...((config.phases ?? "default") === "none" ? {} : { phases: phasesOf(precopy) })
+  }
+}
+
+/** The parts a run went through, by name (0 for one it did not reach). */
+const phasesOf = (precopy: Precopy): SingleMigrationPhases => {
+  const partUs = (name: string) => precopy.parts().find((p) => p.name === name)?.durationUs ?? 0
+  return {
+    setupUs: partUs("setup"),
+    suspendUs: partUs("suspend"),
+    stateBytes: precopy.rounds().reduce((sum, r) => sum + r.stateBytes, 0),
+    restoreUs: partUs("restore")
   }
 }

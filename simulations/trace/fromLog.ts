@@ -143,7 +143,35 @@ const migrationRecordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> 
           pagesSkipped: event.pagesSkipped,
           bytesSent: event.bytesSent,
           pagesDirtied: event.pagesDirtied,
+          durationUs: event.durationUs,
+          ...(event.zeroPages > 0 ? { zeroPages: event.zeroPages } : {}),
+          ...(event.stateBytes > 0 ? { stateBytes: event.stateBytes } : {})
+        }
+      ]
+    case "VmMigrationPhaseCompleted":
+      return [
+        {
+          ...at,
+          op: "migration-phase-completed",
+          migration: event.migration,
+          phase: event.phase,
           durationUs: event.durationUs
+        }
+      ]
+    case "VmMigrationRoundInterrupted":
+      return [
+        {
+          ...at,
+          op: "migration-round-interrupted",
+          migration: event.migration,
+          round: event.round,
+          live: event.live,
+          pagesSent: event.pagesSent,
+          pagesSkipped: event.pagesSkipped,
+          bytesSent: event.bytesSent,
+          durationUs: event.durationUs,
+          ...(event.zeroPages > 0 ? { zeroPages: event.zeroPages } : {}),
+          ...(event.stateBytes > 0 ? { stateBytes: event.stateBytes } : {})
         }
       ]
     case "VmMigrationStopAndCopyStarted":

@@ -9,6 +9,7 @@ import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
 import { parseDurationUs, parseSizePages, type UnitError } from "../../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../../engine/config.js"
+import { QEMU_ZERO_PAGE_BYTES } from "../../engine/migration/phases.js"
 import { checkPolicyParameters, compileScenario } from "../compile.js"
 import { HostSpec, MAINTENANCE_DEFAULT, type PolicySpec, type Scenario, VmSpec } from "../scenario.js"
 import type { CompiledHeader } from "./header.js"
@@ -197,7 +198,8 @@ const policyOf = (spec: typeof PolicySpec.Type | undefined): PolicyConfig | unde
     ...(spec.maxDowntime === undefined
       ? {}
       : { maxDowntimeUs: unit("policy.maxDowntime", parseDurationUs(spec.maxDowntime)) }),
-    ...(spec.roundsMax === undefined ? {} : { roundsMax: spec.roundsMax })
+    ...(spec.roundsMax === undefined ? {} : { roundsMax: spec.roundsMax }),
+    ...(spec.phases === undefined ? {} : { phases: spec.phases })
   }
 }
 
@@ -304,17 +306,27 @@ const vmTags = {
 } as const
 
 /**
- * A recorded round's numbers, where the record alone shows them impossible: the engine sends whole pages
- * (`bytesSent` is `pagesSent` × the page size, an invariant of engine/migration/precopy.ts), and a round
- * sends and skips at most the VM's pages.
+ * A recorded round's numbers, where the record alone shows them impossible: the engine sends whole pages,
+ * zero-page markers and the state (`bytesSent` is `pagesSent` × the page size + `zeroPages` × 9 +
+ * `stateBytes`, an invariant of engine/migration/precopy.ts), and a round sends and skips at most the VM's
+ * pages.
  */
-const checkRound = (header: CompiledHeader, vm: VmSymbol, r: RecordOf<"migration-round-completed">): void => {
-  const bytes = r.pagesSent * header.pageSizeBytes
-  if (r.bytesSent !== bytes)
-    throw new TraceFailure(
-      "bytesSent",
-      `pagesSent × the page size (${r.pagesSent} × ${header.pageSizeBytes} = ${bytes} bytes), got ${r.bytesSent}`
-    )
+const checkRound = (
+  header: CompiledHeader,
+  vm: VmSymbol,
+  r: RecordOf<"migration-round-completed"> | RecordOf<"migration-round-interrupted">
+): void => {
+  const zeroPages = r.zeroPages ?? 0
+  const stateBytes = r.stateBytes ?? 0
+  const bytes = r.pagesSent * header.pageSizeBytes + zeroPages * QEMU_ZERO_PAGE_BYTES + stateBytes
+  const terms =
+    zeroPages === 0 && stateBytes === 0
+      ? `pagesSent × the page size (${r.pagesSent} × ${header.pageSizeBytes} = ${bytes} bytes)`
+      : `pagesSent × the page size + zeroPages × ${QEMU_ZERO_PAGE_BYTES} + stateBytes (${bytes} bytes)`
+  // an interrupted round may have sent part of its last page: at most one page more than its whole ones
+  const partial = r.op === "migration-round-interrupted"
+  if (partial ? r.bytesSent < bytes || r.bytesSent >= bytes + header.pageSizeBytes : r.bytesSent !== bytes)
+    throw new TraceFailure("bytesSent", `${partial ? "at least " : ""}${terms}, got ${r.bytesSent}`)
   if (r.pagesSent + r.pagesSkipped > vm.staticMaxPages)
     throw new TraceFailure(
       "pagesSent",
@@ -354,6 +366,31 @@ const recordedMigrationStep = (
           pagesSkipped: r.pagesSkipped,
           bytesSent: r.bytesSent,
           pagesDirtied: r.pagesDirtied,
+          durationUs: r.durationUs,
+          zeroPages: r.zeroPages ?? 0,
+          stateBytes: r.stateBytes ?? 0
+        },
+        `${r.op} ${r.migration} round ${r.round}`
+      )
+    case "migration-phase-completed":
+      return asRecorded(
+        { _tag: "CompleteMigrationPhase", atUs: r.atUs, migration, phase: r.phase, durationUs: r.durationUs },
+        `${r.op} ${r.migration} ${r.phase}`
+      )
+    case "migration-round-interrupted":
+      checkRound(header, vm, r)
+      return asRecorded(
+        {
+          _tag: "InterruptMigrationRound",
+          atUs: r.atUs,
+          migration,
+          round: r.round,
+          live: r.live,
+          pagesSent: r.pagesSent,
+          pagesSkipped: r.pagesSkipped,
+          zeroPages: r.zeroPages ?? 0,
+          stateBytes: r.stateBytes ?? 0,
+          bytesSent: r.bytesSent,
           durationUs: r.durationUs
         },
         `${r.op} ${r.migration} round ${r.round}`
@@ -514,6 +551,8 @@ export const resolveRecord = (
       }
     }
     case "migration-round-completed":
+    case "migration-phase-completed":
+    case "migration-round-interrupted":
     case "migration-stop-and-copy":
     case "migration-committed":
     case "migration-aborted":

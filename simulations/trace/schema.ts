@@ -143,7 +143,29 @@ export const MigrationRoundRecord = record("migration-round-completed", {
   pagesSkipped: NonNegativeInt,
   bytesSent: NonNegativeInt,
   pagesDirtied: NonNegativeInt,
+  durationUs: NonNegativeInt,
+  /** Pages sent as zero-page markers (max-downtime); default 0. */
+  zeroPages: Schema.optional(NonNegativeInt),
+  /** vCPU and device-model state sent after the last pages (the paused round with phases); default 0. */
+  stateBytes: Schema.optional(NonNegativeInt)
+})
+/** A timed part of a migration ended: setup, suspend or restore (docs/migration.md). */
+export const MigrationPhaseRecord = record("migration-phase-completed", {
+  migration: MigrationId,
+  phase: Schema.Literal("setup", "suspend", "restore"),
   durationUs: NonNegativeInt
+})
+/** The round in flight when the migration aborted, with what it had sent; the abort record follows. */
+export const MigrationRoundInterruptedRecord = record("migration-round-interrupted", {
+  migration: MigrationId,
+  round: PositiveInt,
+  live: Schema.Boolean,
+  pagesSent: NonNegativeInt,
+  pagesSkipped: NonNegativeInt,
+  bytesSent: NonNegativeInt,
+  durationUs: NonNegativeInt,
+  zeroPages: Schema.optional(NonNegativeInt),
+  stateBytes: Schema.optional(NonNegativeInt)
 })
 export const MigrationStopAndCopyRecord = record("migration-stop-and-copy", { migration: MigrationId, reason: Text })
 export const MigrationCommittedRecord = record("migration-committed", { migration: MigrationId })
@@ -218,6 +240,8 @@ export const recordSchemas = [
   MigrateRecord,
   MigrationStartedRecord,
   MigrationRoundRecord,
+  MigrationPhaseRecord,
+  MigrationRoundInterruptedRecord,
   MigrationStopAndCopyRecord,
   MigrationCommittedRecord,
   MigrationAbortedRecord,

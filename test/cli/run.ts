@@ -20,7 +20,9 @@ export const xenpool = (
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, XENPOOL_STORE: "", XENPOOL_DEBUG: "", ...options.env },
     encoding: "utf8",
-    timeout: 120_000
+    timeout: 120_000,
+    // a whole pool's --json passes the default 1 MiB (the child would be killed, status 143)
+    maxBuffer: 256 * 2 ** 20
   })
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr }
 }

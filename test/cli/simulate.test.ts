@@ -161,8 +161,32 @@ describe("xenpool migrate-model", () => {
     )
     expect(o.rounds[0].live).toBe(true)
     expect(o.rounds.at(-1).live).toBe(false)
-    expect(o.rounds.at(-1).durationUs).toBe(o.downtimeUs)
     expect(o.rounds[0].pagesSent).toBe(262_144)
+    // downtime = the paused parts; the total = setup + the rounds + suspend + restore (docs/migration.md)
+    const { setupUs, suspendUs, restoreUs, stateBytes } = o.phases
+    expect(o.downtimeUs).toBe(suspendUs + o.rounds.at(-1).durationUs + restoreUs)
+    const roundsUs = o.rounds.reduce((sum: number, r: { durationUs: number }) => sum + r.durationUs, 0)
+    expect(o.totalUs).toBe(setupUs + roundsUs + suspendUs + restoreUs)
+    expect(o.rounds.at(-1).stateBytes).toBe(stateBytes)
+  })
+
+  it("--phases none: the pure model, whose downtime is the paused round's duration", () => {
+    const r = xenpool([
+      "migrate-model",
+      "--memory",
+      "1GiB",
+      "--bandwidth",
+      "1Gbit/s",
+      "--dirty-rate",
+      "10MiB/s",
+      "--phases",
+      "none",
+      "--json"
+    ])
+    expect(r.status).toBe(0)
+    const o = JSON.parse(r.stdout)
+    expect(o.phases).toBeUndefined()
+    expect(o.rounds.at(-1).durationUs).toBe(o.downtimeUs)
   })
 
   it("prints a round table by default", () => {

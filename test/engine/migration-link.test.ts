@@ -14,6 +14,7 @@ import {
   type PrecopyPolicy,
   pagesPerS,
   runSingleMigration,
+  QEMU_ZERO_PAGE_BYTES,
   transferFactory,
   uniformWriter,
   xenDefaultPolicy,
@@ -79,7 +80,12 @@ describe("rate segments", () => {
   })
 
   it("16 GiB at 10 Gbit/s: 17,179,869,184 × 10^6 passes 2^53 and the round still takes exactly ceil(…) µs", () => {
-    const report = runSingleMigration({ memoryBytes: 16 * GiB, bandwidthBytesPerS: 1_250_000_000, model: "rate" })
+    const report = runSingleMigration({
+      memoryBytes: 16 * GiB,
+      bandwidthBytesPerS: 1_250_000_000,
+      model: "rate",
+      phases: "none"
+    })
     // ceil(17,179,869,184 × 10^6 / 1.25 × 10^9) = ceil(13,743,895.347…)
     expect(report.rounds[0]!.durationUs).toBe(13_743_896)
     expect(report.totalUs).toBe(13_743_896)
@@ -189,7 +195,8 @@ describe("migrate-model: one migration at constant bandwidth", () => {
       workingSetBytes: 8 * MiB,
       model: "pages",
       seed: 3,
-      latencyUs: 100
+      latencyUs: 100,
+      phases: "none"
     })
     expect(Object.keys(report).sort()).toEqual(
       [
@@ -271,7 +278,7 @@ describe("the pool engine's seam (engine/transfer.ts)", () => {
       pageSizeBytes: PAGE,
       latencyUs: 0,
       startUs: 5_000,
-      policy: { name: "xen" },
+      policy: { name: "xen", phases: "none" },
       workload: { model: "pages", writer: "uniform", dirtyRateBytesPerS: 0, workingSetPages: 1000 },
       prng: Prng.fromSeed(1)
     })
@@ -282,6 +289,95 @@ describe("the pool engine's seam (engine/transfer.ts)", () => {
     expect(transfer.roundEndUs(PAGE_PER_MS)).toBe(1_005_000)
     expect(transfer.completeRound(1_005_000).after).toEqual({ next: "done" })
     expect(transfer.lostWrite()).toBeUndefined()
+  })
+})
+
+describe("phases: setup, suspend, the paused round with its state, restore (engine/migration/phases.ts)", () => {
+  const phases = { setupUs: 40_000, suspendUs: 3_000, stateBytes: 2 * PAGE, restoreUs: 7_000 }
+
+  it("the machine runs setup before round 1 and suspend and restore around the paused round; the parts add up", () => {
+    const precopy = createPrecopy({
+      memoryPages: 1000,
+      pageSizeBytes: PAGE,
+      policy: xenDefaultPolicy(),
+      model: rateModel(0, 1000),
+      latencyUs: 0,
+      startUs: 5_000,
+      phases
+    })
+    // setup: nothing on the link, a part of fixed length
+    expect(precopy.inPart()).toBe(true)
+    expect(precopy.nextEventUs(PAGE_PER_MS)).toBe(45_000)
+    precopy.advance(45_000, PAGE_PER_MS)
+    expect(precopy.completePart(45_000)).toEqual({ name: "setup", startUs: 5_000, durationUs: 40_000 })
+    // round 1: 1000 pages at a page per ms
+    expect(precopy.nextEventUs(PAGE_PER_MS)).toBe(1_045_000)
+    precopy.advance(1_045_000, PAGE_PER_MS)
+    precopy.completeRound(1_045_000)
+    // idle: the policy stops; the guest is paused and suspend runs
+    expect(precopy.stopAndCopy()).toEqual({ atUs: 1_045_000, stopReason: "dirty-below-threshold" })
+    expect(precopy.nextEventUs(PAGE_PER_MS)).toBe(1_048_000)
+    precopy.advance(1_048_000, PAGE_PER_MS)
+    expect(precopy.completePart(1_048_000).name).toBe("suspend")
+    // the paused round: no dirty pages, the 2 pages' worth of state
+    expect(precopy.nextEventUs(PAGE_PER_MS)).toBe(1_050_000)
+    precopy.advance(1_050_000, PAGE_PER_MS)
+    expect(precopy.completeRound(1_050_000)).toMatchObject({
+      live: false,
+      pagesSent: 0,
+      stateBytes: 2 * PAGE,
+      bytesSent: 2 * PAGE
+    })
+    precopy.advance(1_057_000, PAGE_PER_MS)
+    expect(precopy.completePart(1_057_000).name).toBe("restore")
+    const outcome = precopy.outcome()!
+    expect(outcome.result).toBe("committed")
+    expect(outcome.totalUs).toBe(40_000 + 1_000_000 + 3_000 + 2_000 + 7_000)
+    expect(outcome.downtimeUs).toBe(3_000 + 2_000 + 7_000)
+    expect(outcome.bytesSent).toBe(1000 * PAGE + 2 * PAGE)
+  })
+
+  it("the engine's seam: setup, a live round, paused (suspend follows), the paused round, restore, then commit now", () => {
+    const transfer = transferFactory({
+      memoryPages: 1000,
+      pageSizeBytes: PAGE,
+      latencyUs: 0,
+      startUs: 0,
+      policy: { name: "xen" },
+      workload: { model: "rate", writer: "uniform", dirtyRateBytesPerS: 0, workingSetPages: 1000, stateBytes: PAGE },
+      prng: Prng.fromSeed(1)
+    })
+    const steps: string[] = []
+    // Bounded: a handful of steps.
+    for (let i = 0; i < 10; i++) {
+      const endUs = transfer.roundEndUs(PAGE_PER_MS)!
+      transfer.advance(endUs, PAGE_PER_MS)
+      const done = transfer.inPart!() ? transfer.completePart!(endUs) : transfer.completeRound(endUs)
+      steps.push("part" in done ? `${done.part.name}:${done.after.next}` : `round:${done.after.next}`)
+      if (done.after.next === "commit" || done.after.next === "done") break
+    }
+    expect(steps).toEqual(["setup:live", "round:paused", "suspend:step", "round:step", "restore:commit"])
+  })
+
+  it("a round cut short reports what it sent so far, and a round's bytes are its pages, zero pages and state", () => {
+    const precopy = createPrecopy({
+      memoryPages: 100,
+      pageSizeBytes: PAGE,
+      policy: maxDowntimePolicy(),
+      model: rateModel(0, 10),
+      latencyUs: 0,
+      startUs: 0,
+      untouchedPages: 90
+    })
+    precopy.advance(4_500, PAGE_PER_MS)
+    expect(precopy.partialRound()).toMatchObject({ index: 1, pagesSent: 4, zeroPages: 0, durationUs: 4_500 })
+    precopy.advance(precopy.nextEventUs(PAGE_PER_MS)!, PAGE_PER_MS)
+    // 10 full pages and 90 zero-page markers of QEMU_ZERO_PAGE_BYTES each
+    expect(precopy.completeRound(precopy.nowUs())).toMatchObject({
+      pagesSent: 10,
+      zeroPages: 90,
+      bytesSent: 10 * PAGE + 90 * QEMU_ZERO_PAGE_BYTES
+    })
   })
 })
 

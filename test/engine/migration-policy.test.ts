@@ -50,11 +50,23 @@ describe("xen: libxenguest's send_memory_live with simple_precopy_policy", () =>
           live: true,
           pagesSent: 1000,
           pagesSkipped: 0,
+          zeroPages: 0,
+          stateBytes: 0,
           bytesSent: 1000 * PAGE,
           durationUs: 1_000_000,
           dirtyPagesAfter: 0
         },
-        { index: 2, live: false, pagesSent: 0, pagesSkipped: 0, bytesSent: 0, durationUs: 0, dirtyPagesAfter: 0 }
+        {
+          index: 2,
+          live: false,
+          pagesSent: 0,
+          pagesSkipped: 0,
+          zeroPages: 0,
+          stateBytes: 0,
+          bytesSent: 0,
+          durationUs: 0,
+          dirtyPagesAfter: 0
+        }
       ])
       expect(seen).toEqual([stats(0, 0, 1000), stats(1, 1000, -1), stats(1, 1000, 0)])
       const outcome = precopy.outcome()!

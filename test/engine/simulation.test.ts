@@ -7,6 +7,12 @@ import { HashMap } from "effect"
 import { hostId, vmId } from "../../domain/ids.js"
 import { getHost, getVm } from "../../domain/state.js"
 import { compile, compileFile, logBytes, pool, run } from "./harness.js"
+import {
+  RESTORE_US_DEFAULT,
+  SETUP_US_DEFAULT,
+  STATE_BYTES_DEFAULT,
+  SUSPEND_US_DEFAULT
+} from "../../engine/migration/phases.js"
 
 describe("determinism", () => {
   it("the same scenario and seed give a byte-identical event log", () => {
@@ -49,13 +55,27 @@ describe("live migration on the pool", () => {
     const m = r.migrations[0]!
     expect(m.outcome).toBe("committed")
     expect(m.rounds).toBe(2)
-    expect(m.bytesSent).toBe(4 * 2 ** 30)
+    // every page, then the paused round's vCPU and device state (engine/migration/phases.ts)
+    expect(m.bytesSent).toBe(4 * 2 ** 30 + STATE_BYTES_DEFAULT)
     const vm = getVm(r.result.state, vmId("idle-1"))!
     expect(vm.residentOn).toBe("h2")
     expect(vm.powerState).toBe("Running")
     expect(vm.domid).toBe(1)
+    // Setup; 4 GiB at 1.25e9 B/s = 3,435,974 µs (ceil) + 100 µs latency; suspend; the paused round: no pages,
+    // the state at 1.25e9 B/s = ceil(1,215.9) µs + 100 µs latency; restore, at whose end it commits.
+    const pausedRoundUs = 1_216 + 100
+    expect(m.totalUs).toBe(SETUP_US_DEFAULT + 3_435_974 + 100 + SUSPEND_US_DEFAULT + pausedRoundUs + RESTORE_US_DEFAULT)
+    expect(m.downtimeUs).toBe(SUSPEND_US_DEFAULT + pausedRoundUs + RESTORE_US_DEFAULT)
+  })
+
+  it("with phases none, an idle VM's migration is its two rounds plus the commit's latency, as in the pure model", () => {
+    const scenario = compileFile("idle-migration")
+    const r = run({ ...scenario, policy: { name: "xen", phases: "none" } as const })
+    const m = r.migrations[0]!
+    expect(m.bytesSent).toBe(4 * 2 ** 30)
     // 4 GiB at 1.25e9 B/s = 3,435,974 µs (ceil), plus 100 µs latency for round 1 and for the paused round.
     expect(m.totalUs).toBe(3_435_974 + 100 + 100 + 100)
+    expect(r.events.some((e) => e.event._tag === "VmMigrationPhaseCompleted")).toBe(false)
   })
 
   it("a write-heavy VM never converges: xen stops after 5 live rounds and pauses for a 6th", () => {
@@ -68,14 +88,17 @@ describe("live migration on the pool", () => {
   })
 
   it("two equal migrations through the same host, started together, each take about twice as long as one alone", () => {
+    // the link's sharing alone: no setup or stop-and-copy parts, which do not use the link
+    const policy = { name: "xen", phases: "none" }
     const vm = (id: string) => ({ id, memory: "4GiB", host: "h1" })
     const alone = run(
-      compile(pool({ hosts: 3, vms: [vm("a")], schedule: [{ at: "0s", op: "migrate", vm: "a", to: "h2" }] }))
+      compile(pool({ hosts: 3, policy, vms: [vm("a")], schedule: [{ at: "0s", op: "migrate", vm: "a", to: "h2" }] }))
     )
     const shared = run(
       compile(
         pool({
           hosts: 3,
+          policy,
           vms: [vm("a"), vm("b")],
           schedule: [
             { at: "0s", op: "migrate", vm: "a", to: "h2" },
@@ -97,6 +120,7 @@ describe("live migration on the pool", () => {
       compile(
         pool({
           hosts: 3,
+          policy: { name: "xen", phases: "none" },
           vms: [
             { id: "small", memory: "1GiB", host: "h1" },
             { id: "big", memory: "4GiB", host: "h1" }

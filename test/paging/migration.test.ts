@@ -11,6 +11,7 @@ import { getVm, initialState } from "../../domain/state.js"
 import type { VmWorkload } from "../../engine/config.js"
 import { createPrecopy, policyByName, PageTracker } from "../../engine/migration/index.js"
 import { PageState } from "../../engine/pageStates.js"
+import { SETUP_US_DEFAULT } from "../../engine/migration/phases.js"
 import { h, runToEnd, testPool, v, type TestPool } from "./helpers.js"
 
 const PAGE = 4096
@@ -79,8 +80,10 @@ describe("a paged VM migrates", () => {
   it("a page paged back in during a live round is re-sent with its data; the reservation grows by it", () => {
     const pool = pagedVm()
     pageOutThenMigrate(pool)
-    // round 1 (16,384 pages at 1.25 GB/s) takes ~54 ms: these page-ins land in it
-    pool.at(5_010_000, () => expect(pool.sim.memory.access(v("a"), [0, 1, 2, 3, 4]).faults).toBe(5))
+    // after setup, round 1 (16,384 pages at 1.25 GB/s) takes ~54 ms: these page-ins land in it
+    pool.at(5_000_000 + SETUP_US_DEFAULT + 10_000, () =>
+      expect(pool.sim.memory.access(v("a"), [0, 1, 2, 3, 4]).faults).toBe(5)
+    )
     runToEnd(pool)
     const rounds = pool.all("VmMigrationRoundCompleted", "a")
     expect(rounds[0]!.pagesSent).toBe(RESIDENT)

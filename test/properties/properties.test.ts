@@ -16,6 +16,7 @@ const RUNS: Readonly<Record<string, number>> = {
   "memory-conservation": 50,
   residency: 50,
   "atomic-migration": 50,
+  "migration-accounting": 50,
   "no-lost-writes": 40,
   "termination-bounds": 50,
   paging: 30,

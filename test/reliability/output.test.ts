@@ -45,7 +45,7 @@ const enospc = "xenpool: cannot write output (stdout): no space left on device (
 
 let dir = ""
 let store = ""
-/** A small pool (the demo's, about 200 events) and a large one (about 2,400 events, ~900 KiB of --json). */
+/** A small pool (the demo's, about 250 events) and a large one (about 3,100 events, ~1.2 MiB of --json). */
 const small = "rolling-1"
 const large = "planetlab-1"
 let trace = ""
@@ -131,7 +131,7 @@ describe("a file that stops growing part-way (file-size limit): exit 1, not a si
 })
 
 describe("a reader that goes away (EPIPE) is not a failure: exit 0, nothing on stderr", () => {
-  // The large pool's --json is about 900 KiB, many times a pipe's 64 KiB: the writes after `head` has
+  // The large pool's --json is about 1.2 MiB, many times a pipe's 64 KiB: the writes after `head` has
   // gone get EPIPE.
   const headOne = (args: string) => shell(`$XENPOOL ${args} | head -1; exit \${PIPESTATUS[0]}`)
 

@@ -411,15 +411,15 @@ describe("a recorded migration whose rounds were edited is a bad trace at the ed
     })
   }
 
-  it("a commit with its paused round deleted is refused at the commit", () => {
+  it("a migration with its paused round deleted is refused at the next step, restore (which follows it)", () => {
     const paused = lineOf(`"live":false`)
     const edited = lines.filter((_, i) => i !== paused - 1)
-    const commit = edited.findIndex((l) => l.includes("migration-committed")) + 1
+    const restore = edited.findIndex((l) => l.includes(`"phase":"restore"`)) + 1
     const trace = file("deleted.jsonl", `${edited.join("\n")}\n`)
     refusedAndNothingAppended(
       ["replay", trace],
-      `xenpool: bad trace (${trace}:${commit}, op): expected a recorded step the pool accepts at this point`,
-      "commit is not allowed in phase stop-and-copy"
+      `xenpool: bad trace (${trace}:${restore}, op): expected a recorded step the pool accepts at this point`,
+      "restore is not allowed in phase stop-and-copy"
     )
   })
 })

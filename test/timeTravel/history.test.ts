@@ -46,7 +46,15 @@ describe("VM history", () => {
     for (const history of histories) {
       const own = log.flatMap((event, revision) => ("vm" in event && event.vm === history.vm ? [revision] : []))
       expect(history.changes.map((c) => c.revision)).toStrictEqual(
-        own.filter((r) => !["VmMigrationRoundCompleted", "VmMigrationStopAndCopyStarted"].includes(log[r]!._tag))
+        own.filter(
+          (r) =>
+            ![
+              "VmMigrationRoundCompleted",
+              "VmMigrationPhaseCompleted",
+              "VmMigrationRoundInterrupted",
+              "VmMigrationStopAndCopyStarted"
+            ].includes(log[r]!._tag)
+        )
       )
       for (const change of history.changes) {
         const vm = getVm(states[change.revision]!, history.vm)!

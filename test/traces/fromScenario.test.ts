@@ -262,8 +262,15 @@ describe("an operation at the µs of a happening the engine scheduled earlier", 
 
   it("the scenario and its trace's replay both abort the migration before its round ends", () => {
     const scenario = scenarioWithTie()
-    const tags = (events: ReadonlyArray<EmittedEvent>) => events.slice(-3).map((e) => e.event._tag)
-    expect(tags(simulate(scenario))).toEqual(["VmMigrationStarted", "VmPaused", "VmMigrationAborted"])
+    const tags = (events: ReadonlyArray<EmittedEvent>) => events.slice(-5).map((e) => e.event._tag)
+    // the first round, cut at its last µs, is recorded with what it sent; it never completes
+    expect(tags(simulate(scenario))).toEqual([
+      "VmMigrationStarted",
+      "VmPaused",
+      "VmMigrationPhaseCompleted",
+      "VmMigrationRoundInterrupted",
+      "VmMigrationAborted"
+    ])
     expect(replayOf(scenario)).toEqual(simulate(scenario))
     const json = JSON.parse(JSON.stringify(scenario)) as ScenarioJson
     expect(counterexampleTrace(json)._tag).toBe("Reproduces")

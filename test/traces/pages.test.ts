@@ -12,10 +12,12 @@ import {
   createPrecopy,
   driveAtConstantRate,
   mergeWriters,
+  phasesFor,
   policyByName,
   traceWriter,
   uniformWriter,
   type PageWriter,
+  type PhasesChoice,
   type PolicyName,
   type TraceWrite
 } from "../../engine/migration/index.js"
@@ -61,7 +63,12 @@ const vm = (dirtyRate: string) => ({
 const idle = { id: "idle", memory: "64MiB", host: "h2" }
 
 /** The machine that knows every write from the start, on a link of constant bandwidth. */
-const oracleRounds = (policy: PolicyName, writes: ReadonlyArray<TraceWrite>, dirtyRateBytesPerS: number) => {
+const oracleRounds = (
+  policy: PolicyName,
+  writes: ReadonlyArray<TraceWrite>,
+  dirtyRateBytesPerS: number,
+  phases: PhasesChoice = "default"
+) => {
   let writer: PageWriter = traceWriter(writes)
   if (dirtyRateBytesPerS > 0) {
     const generated = uniformWriter({
@@ -79,7 +86,9 @@ const oracleRounds = (policy: PolicyName, writes: ReadonlyArray<TraceWrite>, dir
     policy: policyByName(policy),
     model: { kind: "pages", writer },
     latencyUs: 0,
-    startUs: START_US
+    startUs: START_US,
+    // with phases, setup first: writes during it are settled, log-dirty is not on yet
+    phases: phasesFor(policyByName(policy), phases)
   })
   driveAtConstantRate(precopy, LINK_BYTES_PER_S, 10_000)
   return precopy.rounds().map((r) => ({
@@ -112,20 +121,23 @@ describe("page writes from a trace reach the migration, exactly as if every writ
   const { records, writes } = traceRecords()
   const during = writes.filter((w) => w.atUs > START_US)
 
-  for (const policy of ["xen", "xen-legacy", "max-downtime"] as const) {
-    it(`${policy}: trace writes only`, () => {
-      const text = trace({ ...smallPool([vm("0B/s"), idle]), seed: SEED, policy }, records)
-      const replayed = replayedRounds(text)
-      expect(replayed.committed).toBe(true)
-      expect(replayed.rounds).toEqual(oracleRounds(policy, during, 0))
-    })
+  for (const name of ["xen", "xen-legacy", "max-downtime"] as const) {
+    for (const phases of ["none", "default"] as const) {
+      const policy = { name, phases }
+      it(`${name}, phases ${phases}: trace writes only`, () => {
+        const text = trace({ ...smallPool([vm("0B/s"), idle]), seed: SEED, policy }, records)
+        const replayed = replayedRounds(text)
+        expect(replayed.committed).toBe(true)
+        expect(replayed.rounds).toEqual(oracleRounds(name, during, 0, phases))
+      })
 
-    it(`${policy}: trace writes merged with the workload's generated writes`, () => {
-      const text = trace({ ...smallPool([vm("40MiB/s"), idle]), seed: SEED, policy }, records)
-      const replayed = replayedRounds(text)
-      expect(replayed.committed).toBe(true)
-      expect(replayed.rounds).toEqual(oracleRounds(policy, during, 40 * 2 ** 20))
-    })
+      it(`${name}, phases ${phases}: trace writes merged with the workload's generated writes`, () => {
+        const text = trace({ ...smallPool([vm("40MiB/s"), idle]), seed: SEED, policy }, records)
+        const replayed = replayedRounds(text)
+        expect(replayed.committed).toBe(true)
+        expect(replayed.rounds).toEqual(oracleRounds(name, during, 40 * 2 ** 20, phases))
+      })
+    }
   }
 
   it("the same with one record per read (slices at distinct times read in parts change nothing)", () => {
@@ -135,8 +147,10 @@ describe("page writes from a trace reach the migration, exactly as if every writ
     )
   })
 
-  it("round 1 finds exactly the pages written during it dirty (xen, by hand)", () => {
-    const text = trace({ ...smallPool([vm("0B/s"), idle]), seed: SEED }, records)
+  it("round 1 finds exactly the pages written during it dirty (xen, the pure model, by hand)", () => {
+    // without phases: the trace's writes (all within 146 ms of the start) fall in round 1, not in a setup
+    const policy = { name: "xen" as const, phases: "none" as const }
+    const text = trace({ ...smallPool([vm("0B/s"), idle]), seed: SEED, policy }, records)
     const [first, second] = replayedRounds(text).rounds
     // 16384 pages of 4 KiB at 1.25 GB/s: ceil(67108864 × 10^6 / 1.25 × 10^9) µs.
     expect(first!.durationUs).toBe(53_688)
@@ -174,11 +188,11 @@ describe("the write queue of a VM", () => {
 })
 
 describe("a hand-written trace", () => {
-  // A 64 MiB VM migrates at 1 s; round 1 (all 16,384 pages at 1.25 GB/s) lasts 53,688 µs. During it the
+  // The pure model (phases none), timed by hand. A 64 MiB VM migrates at 1 s; round 1 (all 16,384 pages at 1.25 GB/s) lasts 53,688 µs. During it the
   // guest writes 100 pages (gfns 0–99, already sent) and gfns 16,000 and 16,383 (not yet sent); after it,
   // round 2 sends exactly those 102 pages, and the destination must end with every last version.
   const text = [
-    `{"format":"xenpool-trace","version":1,"seed":1,"pool":{"id":"hand","linkLatency":"0us","hosts":[{"id":"h","count":2,"memory":"64GiB","overhead":"2GiB","nic":"10Gbit/s"}],"vms":[{"id":"a","memory":"64MiB","host":"h1","workload":{"model":"pages","dirtyRate":"0B/s"}}]}}`,
+    `{"format":"xenpool-trace","version":1,"seed":1,"policy":{"name":"xen","phases":"none"},"pool":{"id":"hand","linkLatency":"0us","hosts":[{"id":"h","count":2,"memory":"64GiB","overhead":"2GiB","nic":"10Gbit/s"}],"vms":[{"id":"a","memory":"64MiB","host":"h1","workload":{"model":"pages","dirtyRate":"0B/s"}}]}}`,
     `{"atUs":1000000,"op":"migrate","vm":"a","to":"h2"}`,
     `{"atUs":1040000,"op":"write","vm":"a","ranges":[[0,99]]}`,
     `{"atUs":1040000,"op":"write","vm":"a","gfns":[16000,16383]}`,

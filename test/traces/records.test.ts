@@ -52,6 +52,7 @@ const supported: ReadonlyArray<TraceRecordInput> = [
   },
   { atUs: 1_000, op: "migrate", vm: "a", to: "h2", policy: { name: "max-downtime", maxDowntime: "30ms" } },
   { atUs: 1_000, op: "migration-started", migration: "rec-1", vm: "c", to: "h1", policy: "xen" },
+  { atUs: 1_500, op: "migration-phase-completed", migration: "rec-1", phase: "setup", durationUs: 500 },
   {
     atUs: 2_000,
     op: "migration-round-completed",
@@ -65,6 +66,7 @@ const supported: ReadonlyArray<TraceRecordInput> = [
     durationUs: 1_000
   },
   { atUs: 2_000, op: "migration-stop-and-copy", migration: "rec-1", reason: "dirty-below-threshold" },
+  { atUs: 2_050, op: "migration-phase-completed", migration: "rec-1", phase: "suspend", durationUs: 50 },
   {
     atUs: 2_100,
     op: "migration-round-completed",
@@ -73,12 +75,25 @@ const supported: ReadonlyArray<TraceRecordInput> = [
     live: false,
     pagesSent: 12,
     pagesSkipped: 0,
-    bytesSent: 49_152,
+    bytesSent: 53_248,
     pagesDirtied: 0,
-    durationUs: 100
+    durationUs: 50,
+    stateBytes: 4_096
   },
+  { atUs: 2_200, op: "migration-phase-completed", migration: "rec-1", phase: "restore", durationUs: 100 },
   { atUs: 2_200, op: "migration-committed", migration: "rec-1" },
   { atUs: 3_000, op: "migration-started", migration: "rec-2", vm: "c", to: "h3", policy: "xen" },
+  {
+    atUs: 3_100,
+    op: "migration-round-interrupted",
+    migration: "rec-2",
+    round: 1,
+    live: true,
+    pagesSent: 24,
+    pagesSkipped: 0,
+    bytesSent: 100_000,
+    durationUs: 100
+  },
   { atUs: 3_100, op: "migration-aborted", migration: "rec-2", reason: "operator" },
   { atUs: 4_000, op: "slow-link", host: "h1", percent: 50 },
   { atUs: 5_000, op: "restore-link", host: "h1" },

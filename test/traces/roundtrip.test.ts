@@ -71,9 +71,9 @@ describe("xenpool export and replay, as a user runs them", () => {
   it("the text summary is simulate's, with the records replayed", () => {
     const r = xenpool(["replay", join(dir, "failover.jsonl"), "--store", "memory:"])
     expect(r.status).toBe(0)
-    expect(r.stdout).toMatch(/^pool failover-1: 61 events over .* simulated \(quiescent\)/)
+    expect(r.stdout).toMatch(/^pool failover-1: 72 events over .* simulated \(quiescent\)/)
     expect(r.stdout).toContain("4 migrations: 3 committed, 1 aborted")
-    expect(r.stdout).toContain("56 trace records replayed from")
+    expect(r.stdout).toContain("67 trace records replayed from")
   })
 
   it("export of an unknown pool, or with a seed the pool was not run with, is a one-line error", () => {
