@@ -15,9 +15,9 @@ import {
   type CalibrationReport,
   type Comparison
 } from "../../simulations/calibration.js"
-import { CliFailure } from "../errors.js"
+import { XenpoolError } from "../../api/errors.js"
 import { printLine } from "../output.js"
-import { packageRoot } from "../paths.js"
+import { packageRoot } from "../../api/paths.js"
 import { jsonOption, printJson, table } from "../shared.js"
 
 const dataDir = () => join(packageRoot(), "simulations", "data", "calibration")
@@ -26,7 +26,7 @@ const readData = (name: string) =>
   Effect.try({
     try: () => readFileSync(join(dataDir(), name), "utf8"),
     catch: (e) =>
-      new CliFailure({
+      new XenpoolError({
         what: "cannot read the calibration data",
         where: join("simulations", "data", "calibration", name),
         expected: `expected the file shipped with xenpool (${(e as Error).message})`
@@ -82,7 +82,7 @@ export const calibrateCommand = Command.make("calibrate", { json: jsonOption }, 
     if (Either.isLeft(result)) {
       const e = result.left
       return yield* Effect.fail(
-        new CliFailure({
+        new XenpoolError({
           what: "bad calibration data",
           where: `${e.file}${e.line === undefined ? "" : `:${e.line}`}, ${e.field}`,
           expected: `expected ${e.expected}`
