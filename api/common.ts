@@ -33,6 +33,27 @@ export type { PowerState } from "../domain/events.js"
 export { getHost, getVm, hostList, vmList, vmsResidentOn } from "../domain/state.js"
 export { hostPlacementFreePages, vmPlacementPages } from "../domain/memory.js"
 export type { Extensions } from "../simulations/extensions.js"
+export type { MigrateModelOptions, Size, Rate, Duration } from "./migrateModel.js"
+export type { SingleMigrationReport as MigrationReport } from "../engine/migration/single.js"
+export {
+  policies,
+  xen,
+  xenLegacy,
+  maxDowntime,
+  xenPolicy,
+  simplePrecopyPolicy,
+  type XenDecide
+} from "../engine/migration/policies/index.js"
+export type {
+  PolicyDefinition,
+  PolicyOptions,
+  PolicyParameter,
+  PrecopyPolicy,
+  PrecopyDecision,
+  PrecopyStats,
+  RoundRecord,
+  StopReason
+} from "../engine/migration/policy.js"
 export {
   consolidationControllers,
   minimiseMigrations,

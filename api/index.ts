@@ -186,6 +186,17 @@ export const exportTrace = async (store: Store, pool: string, options: Api.Expor
 }
 
 /**
+ * Models one live migration on a constant-bandwidth link, round by round (no store): sizes and rates as
+ * unit strings or numbers, the policy a built-in's name or a `PolicyDefinition` of your own.
+ *
+ * @example
+ * const run = await migrateModel({ memory: "4GiB", bandwidth: "1Gbit/s", dirtyRate: "50MiB/s", policy: "xen" })
+ * for (const r of run.rounds) console.log(r.index, r.pagesSent, r.durationUs)
+ */
+export const migrateModel = (options: Api.MigrateModelOptions): Promise<Api.MigrationReport> =>
+  settle(Effect.runPromiseExit(Api.migrateModel(options)), undefined)
+
+/**
  * Runs the property suite on this thread and returns each property's verdict (a failing one with its
  * seed, path and shrunk counterexample).
  *

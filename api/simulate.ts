@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises"
 import type { PoolId } from "../domain/ids.js"
 import { formatDurationUs } from "../domain/units.js"
 import type { EmittedEvent, RunResult } from "../engine/simulation.js"
-import { transferFactory } from "../engine/migration/index.js"
+import { makeTransferFactory, transferFactory } from "../engine/migration/index.js"
 import type { ConsolidationReport } from "../engine/consolidation/index.js"
 import { hostSummaries, MigrationSummaries } from "../projections/summary.js"
 import { HostsInUse, type HostsInUseSummary } from "../projections/hostsInUse.js"
@@ -163,7 +163,8 @@ export const runIntoStore = (
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
     const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
     const run = startScenario(compiled, {
-      transferFactory,
+      transferFactory:
+        compiled.policies === undefined ? transferFactory : makeTransferFactory(undefined, compiled.policies),
       decide: snapshots.decide,
       sink: (batch) => {
         for (const e of batch) events.push(e)

@@ -1,9 +1,8 @@
 /** What the engine needs to know about workloads and policies; scenarios and traces compile into these. */
 
-export type PolicyName = "xen" | "xen-legacy" | "max-downtime"
-
 export interface PolicyConfig {
-  readonly name: PolicyName
+  /** A policy of the registry (engine/migration/policies), or one a run registers. */
+  readonly name: string
   /** max-downtime only; default 30 ms. */
   readonly maxDowntimeUs?: number
   readonly roundsMax?: number

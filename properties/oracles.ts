@@ -312,6 +312,9 @@ export const checkRounds = (
           i + 1 >= (policy.roundsMax ?? ROUNDS_MAX_DEFAULT)
         )
       }
+      default:
+        // A user's policy (registered by a run): only its own bound on rounds, below, holds.
+        return false
     }
   }
   let cumulative = 0

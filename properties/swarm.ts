@@ -31,6 +31,11 @@ const policyRounds = (compiled: CompiledScenario): { rounds: number; memoryCopie
       const rounds = (compiled.policy.roundsMax ?? MAX_DOWNTIME_ROUNDS_MAX) + 1
       return { rounds, memoryCopies: rounds }
     }
+    default: {
+      // A user's policy (registered by a run): libxenguest's loop with its bound on passes.
+      const rounds = (compiled.policy.roundsMax ?? MAX_DOWNTIME_ROUNDS_MAX) + 1
+      return { rounds, memoryCopies: rounds }
+    }
   }
 }
 

@@ -28,7 +28,8 @@ import {
   type UnitError
 } from "../domain/units.js"
 import type { PolicyConfig, VmWorkload } from "../engine/config.js"
-import { ignoredParameter, type PolicyParameter } from "../engine/migration/policy.js"
+import type { PolicyDefinition, PolicyParameter } from "../engine/migration/policy.js"
+import { findPolicy, ignoredParameter, knownPolicyNames } from "../engine/migration/policies/index.js"
 import {
   inputError,
   type InputError,
@@ -60,6 +61,8 @@ export interface CompiledScenario {
   readonly hostIds: ReadonlyArray<HostId>
   /** VMs with a load series (simulations/load.ts); absent or empty when none has one. */
   readonly loads?: ReadonlyMap<VmId, CompiledLoad>
+  /** Policies of the run's own (extensions) its `policy` may name, besides the built-ins. */
+  readonly policies?: ReadonlyArray<PolicyDefinition>
   /** The controller of each `consolidate` operation, by its index in the scenario's schedule. */
   readonly controllers?: ReadonlyMap<number, ConsolidationController>
 }
@@ -188,19 +191,30 @@ const workloadOf = (
 
 /** A policy spec's options: each one the policy reads (engine/migration/policy.ts), with its unit. */
 export const checkPolicyParameters = (
-  spec: Scenario["policy"]
+  spec: Scenario["policy"],
+  extra: ReadonlyArray<PolicyDefinition> = []
 ): { readonly path: string; readonly expected: string } | undefined => {
   if (typeof spec === "string") return undefined
   for (const parameter of ["maxDowntime", "roundsMax"] as const satisfies ReadonlyArray<PolicyParameter>) {
     if (spec[parameter] === undefined) continue
-    const problem = ignoredParameter(spec.name, parameter)
+    const problem = ignoredParameter(spec.name, parameter, undefined, extra)
     if (problem !== undefined) return { path: `policy.${parameter}`, expected: problem }
   }
   return undefined
 }
 
-const policyOf = (source: string, spec: Scenario["policy"]): PolicyConfig => {
-  const ignored = checkPolicyParameters(spec)
+const policyOf = (source: string, spec: Scenario["policy"], extensions: Extensions = {}): PolicyConfig => {
+  const name = typeof spec === "string" ? spec : spec.name
+  const extra = extensions.policies ?? []
+  if (findPolicy(name, extra) === undefined)
+    throw new CompileFailure(
+      inputError(
+        source,
+        typeof spec === "string" ? "policy" : "policy.name",
+        `one of ${knownPolicyNames(extra).join(", ")} (a policy of your own is registered through the API), got '${name}'`
+      )
+    )
+  const ignored = checkPolicyParameters(spec, extra)
   if (ignored !== undefined) throw new CompileFailure(inputError(source, ignored.path, ignored.expected))
   if (typeof spec === "string") return { name: spec }
   const maxDowntimeUs = spec.maxDowntime
@@ -387,13 +401,14 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
     pageSizeBytes,
     setup,
     workloads,
-    policy: policyOf(source, scenario.policy),
+    policy: policyOf(source, scenario.policy, options.extensions),
     schedule,
     simulatedUsMax: unit(source, "limits.simulatedTime", parseDurationUs(scenario.limits.simulatedTime)),
     eventsMax: scenario.limits.events,
     hostIds,
     loads,
-    controllers
+    controllers,
+    ...(options.extensions?.policies === undefined ? {} : { policies: options.extensions.policies })
   }
 }
 

@@ -4,8 +4,12 @@
  * name of a built-in is refused rather than silently shadowing it.
  */
 import { consolidationControllers, type ConsolidationController } from "../engine/consolidation/index.js"
+import { policies as builtInPolicies } from "../engine/migration/policies/index.js"
+import type { PolicyDefinition } from "../engine/migration/policy.js"
 
 export interface Extensions {
+  /** Pre-copy policies a scenario may name (`policy`), besides the built-ins. */
+  readonly policies?: ReadonlyArray<PolicyDefinition>
   /** Consolidation controllers a scenario's `consolidate` operation may name with `controller`. */
   readonly consolidationControllers?: ReadonlyArray<ConsolidationController>
 }
@@ -22,6 +26,11 @@ export const duplicateName = (extensions: Extensions = {}): string | undefined =
   for (const c of allControllers(extensions)) {
     if (seen.has(c.name)) return `consolidation controller ${c.name}`
     seen.add(c.name)
+  }
+  const policyNames = new Set<string>()
+  for (const p of [...builtInPolicies, ...(extensions.policies ?? [])]) {
+    if (policyNames.has(p.name)) return `policy ${p.name}`
+    policyNames.add(p.name)
   }
   return undefined
 }

@@ -85,10 +85,16 @@ export const VmSpec = Schema.Struct({
 })
 export type VmSpec = typeof VmSpec.Type
 
+/**
+ * A policy of the registry (engine/migration/policies: xen, xen-legacy, max-downtime) or one a run
+ * registers, by name; the name is checked against them when the input compiles.
+ */
+const PolicyNameText = Schema.String.pipe(Schema.minLength(1, { message: () => "a policy name" }))
+
 export const PolicySpec = Schema.Union(
-  Schema.Literal("xen", "xen-legacy", "max-downtime"),
+  PolicyNameText,
   Schema.Struct({
-    name: Schema.Literal("xen", "xen-legacy", "max-downtime"),
+    name: PolicyNameText,
     maxDowntime: Schema.optional(Duration),
     roundsMax: Schema.optional(Schema.Int.pipe(Schema.positive())),
     /** Setup and the stop-and-copy parts: `default` (sourced, docs/migration.md) or `none` (the pure model). */

@@ -16,7 +16,9 @@ import {
 } from "../../domain/units.js"
 import { runSingleMigration, type SingleMigrationReport } from "../../engine/migration/index.js"
 import { phasesChoices, type PhasesChoice } from "../../engine/migration/phases.js"
-import { ignoredParameter, type PolicyName } from "../../engine/migration/policy.js"
+import { DEFAULT_POLICY, findPolicy, ignoredParameter, policyNames } from "../../engine/migration/policies/index.js"
+import type { PolicyDefinition } from "../../engine/migration/policy.js"
+import { isModulePath, loadPolicyModule } from "../../api/policyModule.js"
 import { UsageFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
 import { printLine } from "../output.js"
@@ -32,7 +34,7 @@ const parsed = <A>(option: string, input: string, result: Either.Either<A, UnitE
 
 /** What decides whether an option is read: the policy, the model, and whether the guest writes at all. */
 interface Chosen {
-  readonly policy: PolicyName
+  readonly policy: string
   readonly model: "rate" | "pages"
   readonly dirtyRateBytesPerS: number
   readonly maxDowntime: Option.Option<string>
@@ -49,9 +51,12 @@ interface Chosen {
  * an idle guest (no --dirty-rate, or 0) writes nothing, so neither its working set nor a seed for its
  * writes changes anything; the rate model draws no random numbers.
  */
-export const ignoredOptions = (o: Chosen): ReadonlyArray<{ readonly option: string; readonly expected: string }> => {
+export const ignoredOptions = (
+  o: Chosen,
+  own: ReadonlyArray<PolicyDefinition> = []
+): ReadonlyArray<{ readonly option: string; readonly expected: string }> => {
   const ignored: Array<{ option: string; expected: string }> = []
-  const downtime = ignoredParameter(o.policy, "maxDowntime", { parameter: "--max-downtime", policy: "--policy" })
+  const downtime = ignoredParameter(o.policy, "maxDowntime", { parameter: "--max-downtime", policy: "--policy" }, own)
   if (Option.isSome(o.maxDowntime) && downtime !== undefined)
     ignored.push({ option: `--max-downtime ${o.maxDowntime.value}`, expected: downtime })
   const idle = o.dirtyRateBytesPerS === 0
@@ -107,9 +112,11 @@ export const migrateModelCommand = Command.make(
       "working-set",
       "writable working set: a size or a share of memory, e.g. 1GiB or 90% (default all)"
     ).pipe(Options.optional),
-    policy: Options.choice("policy", ["xen", "xen-legacy", "max-downtime"]).pipe(
-      Options.withDescription("pre-copy policy (default xen)"),
-      Options.withDefault("xen" as const)
+    policy: Options.text("policy").pipe(
+      Options.withDescription(
+        `pre-copy policy: ${policyNames.join(", ")} (default ${DEFAULT_POLICY}), or a module exporting a policy of your own, e.g. ./my-policy.js`
+      ),
+      Options.withDefault(DEFAULT_POLICY)
     ),
     maxDowntime: unitOption("max-downtime", "max-downtime policy's target, e.g. 30ms (default 30ms)").pipe(
       Options.optional
@@ -140,8 +147,16 @@ export const migrateModelCommand = Command.make(
     ).pipe(Options.optional),
     json: jsonOption
   },
-  (o) =>
+  (options) =>
     Effect.gen(function* () {
+      const own = isModulePath(options.policy) ? [yield* loadPolicyModule(options.policy)] : []
+      if (own.length === 0 && findPolicy(options.policy) === undefined)
+        return yield* new UsageFailure({
+          what: "bad --policy",
+          where: options.policy,
+          expected: `one of ${policyNames.join(", ")}, or the path of a module exporting a policy (./my-policy.js)`
+        })
+      const o = { ...options, policy: own[0]?.name ?? options.policy }
       const pageSizeBytes = Option.isSome(o.pageSize)
         ? yield* parsed("page-size", o.pageSize.value, parseSizeBytes(o.pageSize.value))
         : DEFAULT_PAGE_SIZE_BYTES
@@ -215,13 +230,14 @@ export const migrateModelCommand = Command.make(
       const latencyUs = Option.isSome(o.latency)
         ? yield* parsed("latency", o.latency.value, parseDurationUs(o.latency.value))
         : 0
-      yield* refuseIgnored(ignoredOptions({ ...o, dirtyRateBytesPerS }))
+      yield* refuseIgnored(ignoredOptions({ ...o, dirtyRateBytesPerS }, own))
       const result = runSingleMigration({
         memoryBytes,
         bandwidthBytesPerS,
         dirtyRateBytesPerS,
         workingSetBytes,
         policy: o.policy,
+        extraPolicies: own,
         maxDowntimeUs,
         model: o.model,
         pageSizeBytes,

@@ -16,14 +16,14 @@
 import { type DestinationCheck, PageTracker } from "./pageTracker.js"
 import {
   type LoopOps,
+  type PolicyDefinition,
   type LoopStep,
-  policyByName,
   type PrecopyLoop,
   type PrecopyPolicy,
   type RoundRecord,
-  startLoop,
   type StopReason
 } from "./policy.js"
+import { policyByName, startLoop } from "./policies/index.js"
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
 import { checkPhases, type MigrationPhases, NO_PHASES, phasesFor, zeroPageBytes } from "./phases.js"
 import type { Prng } from "../prng.js"
@@ -806,7 +806,7 @@ export type WriterWrapper = (writer: PageWriter, context: TransferContext) => Pa
  * `wrapWriter`, when given, wraps each pages-model writer (simulations/trace/feed.ts).
  */
 export const makeTransferFactory =
-  (wrapWriter?: WriterWrapper): TransferFactory =>
+  (wrapWriter?: WriterWrapper, extraPolicies: ReadonlyArray<PolicyDefinition> = []): TransferFactory =>
   (context) => {
     // Fields copied one by one, not spread: this runs once per migration, and spreading objects of
     // many shapes is a slow generic copy in V8.
@@ -826,7 +826,7 @@ export const makeTransferFactory =
       wrapWriter !== undefined && generated.kind === "pages"
         ? { kind: "pages", writer: wrapWriter(generated.writer, context) }
         : generated
-    const policy = policyByName(context.policy.name, context.policy)
+    const policy = policyByName(context.policy.name, context.policy, extraPolicies)
     return transferMachine(
       createPrecopy({
         memoryPages: context.memoryPages,

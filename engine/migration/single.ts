@@ -7,11 +7,14 @@ import { Prng } from "../prng.js"
 import { invariant, isCount } from "./exact.js"
 import { createPrecopy, dirtyModelFor, type Precopy } from "./precopy.js"
 import { phasesFor, type PhasesChoice } from "./phases.js"
-import { policyByName, type PolicyName, type StopReason } from "./policy.js"
+import type { PolicyDefinition, StopReason } from "./policy.js"
+import { policyByName } from "./policies/index.js"
 
 export const PAGE_SIZE_BYTES_DEFAULT = 4096
 
 export interface SingleMigrationConfig {
+  /** Policies of the caller's own that `policy` may name, besides the built-ins. */
+  readonly extraPolicies?: ReadonlyArray<PolicyDefinition>
   readonly memoryBytes: number
   readonly bandwidthBytesPerS: number
   /** 0 (the default) is an idle guest. */
@@ -19,7 +22,7 @@ export interface SingleMigrationConfig {
   /** Default: all of memory. Rounded up to whole pages. */
   readonly workingSetBytes?: number
   /** Default `xen`. */
-  readonly policy?: PolicyName
+  readonly policy?: string
   /** max-downtime only; default 30 ms. */
   readonly maxDowntimeUs?: number
   /** Default `rate`. */
@@ -116,10 +119,14 @@ export const simulateSingleMigration = (config: SingleMigrationConfig): Precopy 
     isCount(workingSetBytes) && isCount(untouchedBytes) && workingSetBytes + untouchedBytes <= config.memoryBytes,
     "workingSetBytes + untouchedBytes must be in [0, memory]"
   )
-  const policy = policyByName(config.policy ?? "xen", {
-    ...(config.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: config.maxDowntimeUs }),
-    ...(config.roundsMax === undefined ? {} : { roundsMax: config.roundsMax })
-  })
+  const policy = policyByName(
+    config.policy ?? "xen",
+    {
+      ...(config.maxDowntimeUs === undefined ? {} : { maxDowntimeUs: config.maxDowntimeUs }),
+      ...(config.roundsMax === undefined ? {} : { roundsMax: config.roundsMax })
+    },
+    config.extraPolicies
+  )
   const precopy = createPrecopy({
     memoryPages,
     pageSizeBytes,

@@ -4,6 +4,7 @@
  * sizes and rates must carry units, gfns must lie in the VM's memory, page writes need the pages model.
  * The same code runs in the validating pass and in the replaying pass, so they cannot disagree.
  */
+import { findPolicy, policyNames } from "../../engine/migration/policies/index.js"
 import { Either, Schema } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
@@ -190,6 +191,12 @@ const compileVm = (header: CompiledHeader, spec: unknown): { command: CreateVm; 
 
 const policyOf = (spec: typeof PolicySpec.Type | undefined): PolicyConfig | undefined => {
   if (spec === undefined) return undefined
+  const name = typeof spec === "string" ? spec : spec.name
+  if (findPolicy(name) === undefined)
+    throw new TraceFailure(
+      typeof spec === "string" ? "policy" : "policy.name",
+      `one of ${policyNames.join(", ")} (a trace names a built-in policy), got '${name}'`
+    )
   const ignored = checkPolicyParameters(spec)
   if (ignored !== undefined) throw new TraceFailure(ignored.path, ignored.expected)
   if (typeof spec === "string") return { name: spec }

@@ -20,12 +20,17 @@ import {
   stateAt,
   StoreError,
   XenpoolError,
+  migrateModel,
+  xenPolicy,
   type ConsolidationController,
+  type PolicyDefinition,
   type ScenarioInput
 } from "../../api/index.js"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { tempDir, xenpool } from "../cli/run.js"
+import { isCleanError, tempDir, xenpool } from "../cli/run.js"
+import { resolve } from "node:path"
+import { pathToFileURL } from "node:url"
 import { manyMigrations } from "../../bench/workloads.js"
 
 const rolling = scenarioPath("rolling-maintenance")
@@ -204,5 +209,99 @@ describe("the Effect API", () => {
       where: "h3",
       missing: "XenpoolError"
     })
+  })
+})
+
+describe("extensions: a pre-copy policy of one's own", () => {
+  /** libxenguest's loop with a decision that stops after the second live round. */
+  const twoRounds: PolicyDefinition = {
+    name: "two-rounds",
+    summary: "stop after two live rounds",
+    parameters: [],
+    make: () => xenPolicy((stats) => (stats.iteration >= 2 ? "stop" : "continue"), "two-rounds")
+  }
+
+  it("migrateModel takes unit strings or numbers, and a built-in's name or a definition of one's own", async () => {
+    const base = { memory: "1GiB", bandwidth: "1Gbit/s", dirtyRate: "100MiB/s" }
+    const byText = await migrateModel({ ...base, policy: "xen" })
+    const byNumber = await migrateModel({ memory: 2 ** 30, bandwidth: 125_000_000, dirtyRate: 100 * 2 ** 20 })
+    expect(byNumber).toEqual(byText)
+    const cli = xenpool([
+      "migrate-model",
+      "--memory",
+      "1GiB",
+      "--bandwidth",
+      "1Gbit/s",
+      "--dirty-rate",
+      "100MiB/s",
+      "--json"
+    ])
+    expect(byText).toEqual(JSON.parse(cli.stdout))
+    const mine = await migrateModel({ ...base, policy: twoRounds })
+    expect(mine.policy).toBe("two-rounds")
+    expect(mine.rounds.filter((r) => r.live)).toHaveLength(2)
+    const bad = await rejection(migrateModel({ ...base, policy: "nope" }))
+    expect((bad as Error).message).toMatch(/^bad policy \(nope\): one of xen, xen-legacy, max-downtime/)
+    expect(((await rejection(migrateModel({ ...base, memory: "1 parsec" }))) as Error).message).toMatch(/^bad memory/)
+  })
+
+  it("a scenario names it; the run's migrations use it; an unknown name is refused naming the field", async () => {
+    const store = await openStore("memory:")
+    const scenario = JSON.parse(readFileSync(scenarioPath("write-heavy"), "utf8")) as ScenarioInput
+    const run = await simulate({ ...scenario, policy: "two-rounds" }, { store, extensions: { policies: [twoRounds] } })
+    const rounds: boolean[] = []
+    let policy = ""
+    for await (const { event } of events(store, run.pool)) {
+      if (event._tag === "VmMigrationStarted") policy = event.policy
+      if (event._tag === "VmMigrationRoundCompleted") rounds.push(event.live)
+    }
+    expect(policy).toBe("two-rounds")
+    expect(rounds).toEqual([true, true, false])
+    const unknown = await rejection(simulate({ ...scenario, policy: "two-rounds" }, { store }))
+    expect((unknown as Error).message).toMatch(
+      /^bad scenario \(<scenario>, policy\): expected one of xen, xen-legacy, max-downtime/
+    )
+    await store.close()
+  })
+
+  it("the CLI loads one from a module path (--policy ./mine.mjs); a module without one is a clean error", () => {
+    const dir = tempDir()
+    const api = pathToFileURL(resolve(import.meta.dirname, "../../dist/api/index.js")).href
+    writeFileSync(
+      join(dir, "mine.mjs"),
+      `import { xenPolicy } from ${JSON.stringify(api)}\nexport default { name: "two-rounds", summary: "", parameters: [], make: () => xenPolicy((s) => (s.iteration >= 2 ? "stop" : "continue"), "two-rounds") }\n`
+    )
+    writeFileSync(join(dir, "empty.mjs"), "export const nothing = 1\n")
+    const ok = xenpool(
+      [
+        "migrate-model",
+        "--memory",
+        "1GiB",
+        "--bandwidth",
+        "1Gbit/s",
+        "--dirty-rate",
+        "100MiB/s",
+        "--policy",
+        "./mine.mjs",
+        "--json"
+      ],
+      { cwd: dir }
+    )
+    expect(ok.status).toBe(0)
+    const report = JSON.parse(ok.stdout) as { policy: string; rounds: ReadonlyArray<{ live: boolean }> }
+    expect(report.policy).toBe("two-rounds")
+    expect(report.rounds.filter((r) => r.live)).toHaveLength(2)
+    const none = xenpool(["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--policy", "./empty.mjs"], {
+      cwd: dir
+    })
+    expect(isCleanError(none)).toBe(true)
+    expect(none.stderr).toMatch(/^xenpool: no policy in the module \(\.\/empty\.mjs\): /)
+    const missing = xenpool(["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--policy", "./gone.mjs"], {
+      cwd: dir
+    })
+    expect(isCleanError(missing)).toBe(true)
+    expect(missing.stderr).toMatch(/^xenpool: cannot load the policy module \(\.\/gone\.mjs\)/)
+    const unknown = xenpool(["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--policy", "nope"])
+    expect(unknown.status).toBe(2)
   })
 })

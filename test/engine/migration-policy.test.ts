@@ -185,6 +185,21 @@ describe("xen: libxenguest's send_memory_live with simple_precopy_policy", () =>
     expect(precopy.outcome()!.stopReason).toBe("round-cap")
   })
 
+  it("the pass bound stops before the CLEAN: the paused round sends the pages dirtied since (no lost write)", () => {
+    // A guest writing a page every 10 ms: each live round leaves pages dirty; the cap after two rounds
+    // must leave them in the to-send set of the paused round (it once CLEANed first and lost them).
+    const precopy = run({
+      memoryPages: 1000,
+      policy: xenPolicy(() => "continue", "forever", 2),
+      model: rateModel(PAGE_PER_MS / 10, 1000)
+    })
+    const rounds = precopy.rounds()
+    expect(rounds.map((r) => r.live)).toEqual([true, true, false])
+    expect(precopy.outcome()!.stopReason).toBe("round-cap")
+    expect(rounds[2]!.pagesSent).toBe(rounds[1]!.dirtyPagesAfter)
+    expect(rounds[2]!.pagesSent).toBeGreaterThan(0)
+  })
+
   it("abort: after a send the migration fails without a paused round; at the first ask nothing is sent", () => {
     const late = run({
       memoryPages: 1000,

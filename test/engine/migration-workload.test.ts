@@ -16,7 +16,7 @@ import {
   uniformWriter,
   workingSetGfn
 } from "../../engine/migration/index.js"
-import { xenDefaultPolicy } from "../../engine/migration/policy.js"
+import { xenDefaultPolicy } from "../../engine/migration/index.js"
 import { Prng } from "../../engine/prng.js"
 import { machine, PAGE, PAGE_PER_MS, rateModel, run, traceModel } from "./migrationHelpers.js"
 

@@ -108,6 +108,19 @@ describe("the packed package", () => {
     expect(again).toBe(out)
   }, 300_000)
 
+  it("example: a pre-copy policy of one's own beside xen on the write-heavy scenario, both round tables", async () => {
+    const out = await example("migration-policy")
+    const xen = /^xen: 6 rounds, .* downtime [0-9]+ ms$/m
+    const mine = /^stop-when-outpaced: ([0-9]+) rounds, .* downtime [0-9]+ ms$/m
+    expect(out).toMatch(xen)
+    expect(out).toMatch(mine)
+    // xen's table: five live rounds and the paused one; the policy of one's own stops sooner.
+    const tables = out.split(/^(?=\S)/m)
+    expect(tables[0]!.match(/^ +[0-9]+ {2}live /gm)).toHaveLength(5)
+    expect(tables[0]!.match(/^ +[0-9]+ {2}paused/gm)).toHaveLength(1)
+    expect(Number(mine.exec(out)![1])).toBeLessThan(6)
+  }, 300_000)
+
   it("example: a consolidation controller of one's own beside the built-in on the PlanetLab scenario", async () => {
     const out = await example("consolidation-controller")
     const lines = out.trim().split("\n")

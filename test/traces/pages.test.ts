@@ -18,7 +18,6 @@ import {
   uniformWriter,
   type PageWriter,
   type PhasesChoice,
-  type PolicyName,
   type TraceWrite
 } from "../../engine/migration/index.js"
 import { Prng } from "../../engine/prng.js"
@@ -64,7 +63,7 @@ const idle = { id: "idle", memory: "64MiB", host: "h2" }
 
 /** The machine that knows every write from the start, on a link of constant bandwidth. */
 const oracleRounds = (
-  policy: PolicyName,
+  policy: string,
   writes: ReadonlyArray<TraceWrite>,
   dirtyRateBytesPerS: number,
   phases: PhasesChoice = "default"

@@ -20,6 +20,7 @@ export type Checks = [
   Check<NoAnyField<Resolved<typeof Plain.diff>>>,
   Check<NoAnyField<Resolved<typeof Plain.check>>>,
   Check<NoAnyField<Resolved<typeof Plain.openStore>>>,
+  Check<NoAnyField<Resolved<typeof Plain.migrateModel>>>,
   Check<IsAny<Resolved<typeof Plain.exportTrace>> extends false ? true : false>,
   Check<NoAnyField<Awaited<ReturnType<typeof Plain.history>>>>,
   Check<NoAnyField<Plain.RecordedEvent>>,
@@ -27,7 +28,9 @@ export type Checks = [
   Check<NoAnyField<Effect.Effect.Success<ReturnType<typeof Fx.stateAt>>>>,
   Check<IsAny<Effect.Effect.Error<ReturnType<typeof Fx.simulate>>> extends false ? true : false>,
   Check<IsAny<Effect.Effect.Context<ReturnType<typeof Fx.simulate>>> extends false ? true : false>,
-  Check<NoAnyField<Plain.ConsolidationController>>
+  Check<NoAnyField<Plain.ConsolidationController>>,
+  Check<NoAnyField<Plain.PolicyDefinition>>,
+  Check<NoAnyField<Plain.PrecopyPolicy>>
 ]
 
 /** Errors are Error subclasses with a `_tag`. */

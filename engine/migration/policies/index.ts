@@ -1,0 +1,97 @@
+/**
+ * The migration policies: one list, from which `--policy`'s choices, the scenario and trace checks, the
+ * property arbitraries and the docs derive. Each built-in is a `PolicyDefinition` in its own file,
+ * written as a user writes theirs; a run may add its own (`extraPolicies`), looked up by name after the
+ * built-ins.
+ */
+import type {
+  LoopContext,
+  PolicyDefinition,
+  PolicyOptions,
+  PolicyParameter,
+  PrecopyLoop,
+  PrecopyPolicy
+} from "../policy.js"
+import { maxDowntime, maxDowntimeLoop } from "./maxDowntime.js"
+import { xen, xenLoop } from "./xen.js"
+import { xenLegacy, xenLegacyLoop } from "./xenLegacy.js"
+
+export { xen, xenDefaultPolicy, xenPolicy, simplePrecopyPolicy, type XenPolicy, type XenDecide } from "./xen.js"
+export { xenLegacy, xenLegacyPolicy, type XenLegacyPolicy, type XenLegacyOptions } from "./xenLegacy.js"
+export {
+  maxDowntime,
+  maxDowntimePolicy,
+  estimatedDowntimeUs,
+  MAX_DOWNTIME_US_DEFAULT,
+  type MaxDowntimePolicy,
+  type MaxDowntimeOptions
+} from "./maxDowntime.js"
+export { SPP_MAX_ITERATIONS, SPP_TARGET_DIRTY_COUNT } from "./xen.js"
+export { LEGACY_MAX_ITERS, LEGACY_MAX_FACTOR, LEGACY_SENT_THRESHOLD_PAGES, MAX_BATCH_SIZE_PAGES } from "./xenLegacy.js"
+
+/** The loop of one migration under `policy`: the loop of its kind, with its constants. */
+export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyLoop => {
+  switch (policy.kind) {
+    case "xen":
+      return xenLoop(policy, context)
+    case "xen-legacy":
+      return xenLegacyLoop(policy, context)
+    case "max-downtime":
+      return maxDowntimeLoop(policy, context)
+  }
+}
+
+/** The built-in policies, the default first. */
+export const policies: ReadonlyArray<PolicyDefinition> = [xen, xenLegacy, maxDowntime]
+
+/** The built-ins' names, in list order. */
+export const policyNames: ReadonlyArray<string> = policies.map((p) => p.name)
+
+/** The default policy's name. */
+export const DEFAULT_POLICY = xen.name
+
+/** The definition named `name`: a built-in, else one of `extra`; undefined when none is. */
+export const findPolicy = (name: string, extra: ReadonlyArray<PolicyDefinition> = []): PolicyDefinition | undefined =>
+  policies.find((p) => p.name === name) ?? extra.find((p) => p.name === name)
+
+/** The names a run may use, built-ins first, for a message listing them. */
+export const knownPolicyNames = (extra: ReadonlyArray<PolicyDefinition> = []): ReadonlyArray<string> => [
+  ...policyNames,
+  ...extra.map((p) => p.name)
+]
+
+/** The policies that read `parameter`, in list order. */
+export const policiesUsing = (
+  parameter: PolicyParameter,
+  extra: ReadonlyArray<PolicyDefinition> = []
+): ReadonlyArray<string> => [...policies, ...extra].filter((p) => p.parameters.includes(parameter)).map((p) => p.name)
+
+/**
+ * Why `policy` cannot take `parameter`, naming both as the input spells them (`maxDowntime` and `policy`
+ * in a scenario, `--max-downtime` and `--policy` on the command line); undefined when the policy reads it
+ * (or is unknown: that is reported on its own).
+ */
+export const ignoredParameter = (
+  policy: string,
+  parameter: PolicyParameter,
+  spelling: { readonly parameter: string; readonly policy: string } = { parameter, policy: "policy" },
+  extra: ReadonlyArray<PolicyDefinition> = []
+): string | undefined => {
+  const definition = findPolicy(policy, extra)
+  if (definition === undefined || definition.parameters.includes(parameter)) return undefined
+  const users = policiesUsing(parameter, extra)
+  const list = users.length === 1 ? users[0]! : `${users.slice(0, -1).join(", ")} and ${users[users.length - 1]!}`
+  return `no ${spelling.parameter} with ${spelling.policy} ${policy}: only ${list} ${users.length === 1 ? "uses" : "use"} it`
+}
+
+/** The policy value a name and options make; throws on an unknown name (inputs are checked before). */
+export const policyByName = (
+  name: string,
+  options: PolicyOptions = {},
+  extra: ReadonlyArray<PolicyDefinition> = []
+): PrecopyPolicy => {
+  const definition = findPolicy(name, extra)
+  if (definition === undefined)
+    throw new RangeError(`unknown policy ${name}: expected one of ${knownPolicyNames(extra).join(", ")}`)
+  return definition.make(options)
+}
