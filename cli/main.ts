@@ -22,6 +22,8 @@ import { replayCommand } from "./commands/replay.js"
 import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
 import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
+import { viewCommand } from "./commands/view.js"
+import { reportCommand } from "./commands/report.js"
 
 const VERSION = "0.1.0"
 
@@ -37,7 +39,9 @@ const commands = [
   checkCommand,
   atCommand,
   historyCommand,
-  diffCommand
+  diffCommand,
+  viewCommand,
+  reportCommand
 ] as const
 
 const xenpool = Command.make("xenpool").pipe(
