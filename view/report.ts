@@ -31,7 +31,7 @@ export const reportSvgs = (overview: PoolOverview): ReadonlyArray<{ readonly nam
   { name: "hosts-in-use.svg", svg: countsSvg(overview.series, REPORT_WIDTH_PX) },
   ...longestMigrations(overview.migrations, REPORT_ROUND_CHARTS).map((m) => ({
     name: `rounds-${m.id}.svg`,
-    svg: roundsSvg(m, 560, 240)
+    svg: roundsSvg(m, 470, 230)
   }))
 ]
 

@@ -83,21 +83,48 @@ export const ganttRows = (migrations: ReadonlyArray<MigrationDetail>) => {
  * index, the paused round red and labelled with the downtime). Bars carry `data-migration` for the page.
  */
 export const ganttSvg = (migrations: ReadonlyArray<MigrationDetail>, options: GanttOptions): string => {
-  const rows = ganttRows(migrations)
-  const height = 30 + rows.length * ROW_HEIGHT_PX + 24
   const x = ganttX(options)
+  const rows = ganttRows(migrations).map(([link, list]) => ({ link, lanes: lanesOf(list, x) }))
+  const laneCount = rows.reduce((sum, r) => sum + r.lanes.length, 0)
+  const height = 20 + laneCount * ROW_HEIGHT_PX + rows.length * ROW_GAP_PX + 24
   const parts = [svgOpen(options.width, height, "Migrations by link: each bar a migration, its segments the rounds")]
-  rows.forEach(([link, list], row) => {
-    const y = 10 + row * ROW_HEIGHT_PX
+  let y = 10
+  for (const { link, lanes } of rows) {
     parts.push(`<text x="4" y="${y + 14}" fill="#222">${escapeXml(link)}</text>`)
+    for (const lane of lanes) {
+      for (const m of lane) parts.push(ganttBar(m, x, y, options.linkPrefix))
+      y += ROW_HEIGHT_PX
+    }
     parts.push(
-      `<line x1="${GANTT_LEFT_PX}" x2="${options.width - 12}" y1="${y + ROW_HEIGHT_PX - 2}" y2="${y + ROW_HEIGHT_PX - 2}" stroke="#eee"/>`
+      `<line x1="4" x2="${options.width - 12}" y1="${y + ROW_GAP_PX / 2}" y2="${y + ROW_GAP_PX / 2}" stroke="#e4e7ec"/>`
     )
-    for (const m of list) parts.push(ganttBar(m, x, y, options.linkPrefix))
-  })
-  parts.push(timeAxis(x, options.fromUs, options.toUs, 10 + rows.length * ROW_HEIGHT_PX + 2))
+    y += ROW_GAP_PX
+  }
+  parts.push(timeAxis(x, options.fromUs, options.toUs, y + 2))
   parts.push("</svg>")
   return parts.join("")
+}
+
+/** Room after a bar for its downtime label, in px: a bar starting closer goes to the next lane. */
+const LABEL_ROOM_PX = 48
+const ROW_GAP_PX = 6
+
+/** Migrations of one link in lanes, so that bars (and their labels) that would overlap are stacked. */
+const lanesOf = (
+  list: ReadonlyArray<MigrationDetail>,
+  x: (t: number) => number
+): ReadonlyArray<ReadonlyArray<MigrationDetail>> => {
+  const lanes: Array<{ endPx: number; bars: MigrationDetail[] }> = []
+  for (const m of [...list].sort((a, b) => a.startedAtUs - b.startedAtUs)) {
+    const lane = lanes.find((l) => l.endPx <= x(m.startedAtUs))
+    const endPx = x(m.endedAtUs) + LABEL_ROOM_PX
+    if (lane === undefined) lanes.push({ endPx, bars: [m] })
+    else {
+      lane.endPx = endPx
+      lane.bars.push(m)
+    }
+  }
+  return lanes.map((l) => l.bars)
 }
 
 const ganttBar = (m: MigrationDetail, x: (t: number) => number, y: number, linkPrefix: string | undefined): string => {
@@ -180,23 +207,29 @@ export const memorySvg = (series: PoolSeries, pageSizeBytes: number, width = 900
   const x = (t: number) => left + ((t - fromUs) / Math.max(1, toUs - fromUs)) * (width - left - 130)
   const y = (bytes: number) => bottom - (bytes / maxBytes) * (bottom - top)
   const parts = [svgOpen(width, height, "Memory used per host over time, stacked (Xen, dom0 and VMs)")]
-  for (const b of ticks(maxBytes, 5)) {
+  for (const gib of ticks(maxBytes / 2 ** 30, 5)) {
+    const b = gib * 2 ** 30
     const py = fixed(y(b))
     parts.push(
-      `<line x1="${left}" x2="${width - 130}" y1="${py}" y2="${py}" stroke="#eee"/><text x="${left - 4}" y="${py}" dy="3" text-anchor="end" fill="#444">${escapeXml(formatBytes(b))}</text>`
+      `<line x1="${left}" x2="${width - 130}" y1="${py}" y2="${py}" stroke="#eee"/><text x="${left - 4}" y="${py}" dy="3" text-anchor="end" fill="#444">${gib} GiB</text>`
     )
   }
   const below = times.map(() => 0)
   series.hosts.forEach((host, index) => {
     const upper = host.memoryUsedPages.map((p, i) => below[i]! + p * pageSizeBytes)
-    const edge = (values: ReadonlyArray<number>) =>
-      values.map(
-        (v, i) =>
-          `${fixed(x(times[i]!))},${fixed(y(i === 0 ? v : values[i - 1]!))} ${fixed(x(times[i]!))},${fixed(y(v))}`
-      )
-    const path = [...edge(upper), ...edge(below).reverse()].join(" ")
+    // A step function: each value holds from its moment to the next one.
+    const forwards: string[] = []
+    upper.forEach((v, i) => {
+      if (i > 0) forwards.push(`${fixed(x(times[i]!))},${fixed(y(upper[i - 1]!))}`)
+      forwards.push(`${fixed(x(times[i]!))},${fixed(y(v))}`)
+    })
+    const backwards: string[] = []
+    for (let i = below.length - 1; i >= 0; i--) {
+      backwards.push(`${fixed(x(times[i]!))},${fixed(y(below[i]!))}`)
+      if (i > 0) backwards.push(`${fixed(x(times[i]!))},${fixed(y(below[i - 1]!))}`)
+    }
     parts.push(
-      `<polygon points="${path}" fill="${colourOf(index)}" fill-opacity="0.85"><title>${escapeXml(host.id)}</title></polygon>`
+      `<polygon points="${[...forwards, ...backwards].join(" ")}" fill="${colourOf(index)}" fill-opacity="0.85"><title>${escapeXml(host.id)}</title></polygon>`
     )
     parts.push(
       `<rect x="${width - 120}" y="${top + index * 14}" width="10" height="10" fill="${colourOf(index)}"/><text x="${width - 106}" y="${top + index * 14 + 9}">${escapeXml(host.id)}</text>`

@@ -308,6 +308,7 @@ const loadEvents = async () => {
       const tr = row([String(e.revision), formatDurationUs(e.atUs), e.type, eventSummary(e)])
       tr.lastElementChild!.className = "data"
       tr.dataset.revision = String(e.revision)
+      tr.dataset.atUs = String(e.atUs)
       if (e.revision === p.answer?.revision) tr.className = "current"
       tr.addEventListener("click", () => void setMoment(e.atUs))
       table.append(tr)
@@ -533,11 +534,13 @@ const loadOverview = async (p: PoolPage) => {
 const showPool = async (id: string, moment: string | null) => {
   const pools = await api<ReadonlyArray<PoolListEntry>>("/api/pools")
   const pool = pools.find((p) => p.id === id)
-  if (pool === undefined) {
-    // The server says what is wrong with the id (unknown, or not an id at all) in its own words.
-    await api(`${poolPath(id, "at")}`)
-    throw new ApiError({ what: "unknown pool", where: id, expected: "a pool of the store" })
-  }
+  if (pool === undefined)
+    // The words of the CLI's `requirePool`, from the list the page already has (no failed request).
+    throw new ApiError({
+      what: "unknown pool",
+      where: `${id} in ${pools[0]?.store ?? "this store"}`,
+      expected: pools.length === 0 ? "the store has no pools" : `known pools: ${pools.map((p) => p.id).join(", ")}`
+    })
   $("pool").hidden = false
   $("pool-title").textContent = `pool ${pool.id} · ${pool.events} events · ${pool.hosts} hosts · ${pool.vms} VMs`
   page = {
