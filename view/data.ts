@@ -10,6 +10,7 @@ import { eventHost, eventVm, PoolEvent, type PoolEventTag } from "../domain/even
 import { evolve } from "../domain/evolve.js"
 import { poolIdOfStream, poolStreamName, type HostId, type PoolId, type VmId } from "../domain/ids.js"
 import { getHost, getVm, initialState, type PoolState } from "../domain/state.js"
+import { migrationTotals } from "../projections/migrationTotals.js"
 import { MigrationSummaries } from "../projections/summary.js"
 import { stateAt, UnknownPool, type TimeTravelTarget } from "../projections/timeTravel.js"
 import { EventStore, type RecordedEvent } from "../store/EventStore.js"
@@ -21,6 +22,7 @@ import type {
   EventsAround,
   MigrationDetail,
   MigrationRound,
+  MigrationWindow,
   PoolListEntry,
   PoolOverview,
   PoolSeries,
@@ -32,11 +34,15 @@ const READ_PAGE_EVENTS = 4_096
 /** The most moments a series may ask for; the page asks for a few thousand. */
 export const SERIES_POINTS_MAX = 100_000
 export const SERIES_POINTS_DEFAULT = 4_000
+/** The links a series holds: the busiest. */
+export const SERIES_LINKS_MAX = 10
 /** A VM's memory series stops after this many changes (and says so). */
 const VM_SERIES_POINTS_MAX = 200_000
 /** The events list reads at most this many events to find a filter's matches (and says how many it read). */
 export const EVENTS_SCAN_MAX = 100_000
 export const EVENTS_SIDE_MAX = 500
+/** The most migrations one answer of `migrations` holds. */
+export const MIGRATIONS_WINDOW_MAX = 2_000
 
 /** The pool's last revision; UnknownPool when it has no events. */
 const lastRevisionOf = (pool: PoolId) =>
@@ -272,9 +278,13 @@ class SeriesSampler {
       memoryUsedPages: this.used.get(id)!,
       memoryReservedPages: this.reserved.get(id)!
     }))
+    const total = (link: Link) => link.bytes.reduce((sum, b) => sum + (b ?? 0), 0)
+    // The busiest links (by bytes, ties by name): a pool of 64 hosts may have thousands of links.
     const links = [...this.links.values()]
-      .sort((a, b) => (a.from === b.from ? (a.to < b.to ? -1 : 1) : a.from < b.from ? -1 : 1))
-      .map((link) => ({
+      .map((link) => ({ link, bytes: total(link) }))
+      .sort((a, b) => b.bytes - a.bytes || (`${a.link.from}→${a.link.to}` < `${b.link.from}→${b.link.to}` ? -1 : 1))
+      .slice(0, SERIES_LINKS_MAX)
+      .map(({ link }) => ({
         from: link.from,
         to: link.to,
         utilisation: this.atUs.map((end, i) => {
@@ -290,6 +300,7 @@ class SeriesSampler {
       hosts,
       hostsInUse: this.hostsInUse,
       migrationsInFlight: this.inFlight,
+      linksTotal: this.links.size,
       links
     }
   }
@@ -303,7 +314,7 @@ const evenMoments = (firstAtUs: number, lastAtUs: number, points: number): Reado
  * One read of the whole stream: the migrations with their rounds, the event types, and the pool sampled
  * at up to `pointsMax` moments. Its cost grows with the history (the view caches it per revision).
  */
-export const poolOverview = (pool: PoolId, pointsMax: number = SERIES_POINTS_DEFAULT) =>
+export const readPoolHistory = (pool: PoolId, pointsMax: number = SERIES_POINTS_DEFAULT) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const lastRevision = yield* lastRevisionOf(pool)
@@ -323,17 +334,52 @@ export const poolOverview = (pool: PoolId, pointsMax: number = SERIES_POINTS_DEF
       types.set(event._tag, (types.get(event._tag) ?? 0) + 1)
     })
     sampler.end()
-    return {
+    const details = migrations.list()
+    const overview = {
       pool,
       lastRevision,
       firstAtUs,
       lastAtUs,
       pageSizeBytes: first!.event._tag === "PoolCreated" ? first!.event.pageSizeBytes : 4096,
       eventTypes: [...types].map(([type, events]) => ({ type, events })).sort((a, b) => (a.type < b.type ? -1 : 1)),
-      migrations: migrations.list(),
+      migrations: {
+        ...migrationTotals(details),
+        count: details.length,
+        inProgress: details.filter((m) => m.outcome === "in-progress").length
+      },
       series: sampler.series()
     } satisfies PoolOverview
+    return { overview, migrations: details } satisfies PoolHistory
   })
+
+/** The overview and every migration with its rounds: one read of the history, which the server keeps. */
+export interface PoolHistory {
+  readonly overview: PoolOverview
+  /** In start order. */
+  readonly migrations: ReadonlyArray<MigrationDetail>
+}
+
+/** The migrations overlapping [fromUs, toUs] (or those named), in start order, the first `limit`. */
+export const migrationWindow = (
+  history: PoolHistory,
+  options: {
+    readonly fromUs: number
+    readonly toUs: number
+    readonly limit: number
+    readonly ids?: ReadonlySet<string>
+  }
+): MigrationWindow => {
+  const overlapping = history.migrations.filter((m) =>
+    options.ids === undefined ? m.startedAtUs <= options.toUs && m.endedAtUs >= options.fromUs : options.ids.has(m.id)
+  )
+  return {
+    pool: history.overview.pool,
+    fromUs: options.fromUs,
+    toUs: options.toUs,
+    overlapping: overlapping.length,
+    migrations: overlapping.slice(0, options.limit)
+  }
+}
 
 // --- a VM's memory --------------------------------------------------------------------------------
 

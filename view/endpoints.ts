@@ -16,7 +16,10 @@ import {
   eventsAround,
   poolAt,
   poolList,
-  poolOverview,
+  migrationWindow,
+  MIGRATIONS_WINDOW_MAX,
+  readPoolHistory,
+  type PoolHistory,
   SERIES_POINTS_DEFAULT,
   SERIES_POINTS_MAX,
   vmMemory
@@ -118,9 +121,22 @@ export interface EndpointContext {
   readonly run: <A>(effect: Effect.Effect<A, unknown, Services>) => Promise<A>
 }
 
+/** The pool's history read once per revision and kept (the overview and the migrations come from it). */
+const historyOf = (context: EndpointContext, pool: PoolId, points: number) =>
+  Effect.gen(function* () {
+    const last = yield* (yield* EventStore).lastRevision(poolStreamName(pool))
+    if (last === undefined) return yield* new UnknownPool({ pool })
+    const compute = () => context.run(readPoolHistory(pool, points))
+    return (yield* Effect.tryPromise({
+      try: () => context.overviews.get(`${pool}:${points}`, last, compute),
+      catch: (error) => error
+    })) as PoolHistory
+  })
+
 /**
  * The answer to `GET path?query`, or undefined when the path is no endpoint (then it may be a static file).
- * Paths: /api/pools, /api/pools/ID/at, /api/pools/ID/overview, /api/pools/ID/events, /api/pools/ID/vms/VM/memory.
+ * Paths: /api/pools, /api/pools/ID/at, /api/pools/ID/overview, /api/pools/ID/migrations, /api/pools/ID/events,
+ * /api/pools/ID/vms/VM/memory.
  */
 export const endpoint = (
   context: EndpointContext,
@@ -139,13 +155,17 @@ export const endpoint = (
     if (what === "overview" && rest.length === 0) {
       const points = yield* integerParam(params, "points", SERIES_POINTS_DEFAULT, SERIES_POINTS_MAX)
       if (points === 0) return yield* endpointFailure(400, "bad query", "points=0", "at least 1 point")
-      const last = yield* (yield* EventStore).lastRevision(poolStreamName(pool))
-      if (last === undefined) return yield* new UnknownPool({ pool })
-      const compute = () => context.run(poolOverview(pool, points))
-      return yield* Effect.tryPromise({
-        try: () => context.overviews.get(`${pool}:${points}`, last, compute),
-        catch: (error) => error
-      })
+      return (yield* historyOf(context, pool, points)).overview
+    }
+    if (what === "migrations" && rest.length === 0) {
+      const points = yield* integerParam(params, "points", SERIES_POINTS_DEFAULT, SERIES_POINTS_MAX)
+      const history = yield* historyOf(context, pool, Math.max(1, points))
+      const fromUs = yield* integerParam(params, "from", history.overview.firstAtUs, Number.MAX_SAFE_INTEGER)
+      const toUs = yield* integerParam(params, "to", history.overview.lastAtUs, Number.MAX_SAFE_INTEGER)
+      const limit = yield* integerParam(params, "limit", MIGRATIONS_WINDOW_MAX, MIGRATIONS_WINDOW_MAX)
+      const idText = params.get("id")
+      const ids = idText === null ? undefined : new Set(idText.split(",").filter((id) => id !== ""))
+      return migrationWindow(history, { fromUs, toUs, limit, ...(ids === undefined ? {} : { ids }) })
     }
     if (what === "events" && rest.length === 0) {
       const around = yield* integerParam(params, "around", 0, Number.MAX_SAFE_INTEGER)

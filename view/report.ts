@@ -6,6 +6,7 @@
  */
 import { formatBytes, formatDurationUs } from "../domain/units.js"
 import type { MigrationDetail, PoolListEntry, PoolOverview } from "../web/api.js"
+import type { PoolHistory } from "./data.js"
 import { countsSvg, ganttSvg, memorySvg, roundsSvg } from "../web/charts.js"
 
 /** How many of the longest migrations get their round chart. */
@@ -21,25 +22,36 @@ const escapeHtml = (text: string): string =>
 export const longestMigrations = (migrations: ReadonlyArray<MigrationDetail>, count: number) =>
   [...migrations].sort((a, b) => b.totalUs - a.totalUs || (a.id < b.id ? -1 : 1)).slice(0, count)
 
+/** A Gantt chart of more bars than this is no longer read: the report draws the first ones. */
+export const REPORT_GANTT_MIGRATIONS_MAX = 400
+/** The table of every migration stops here (the view lists the rest). */
+export const REPORT_TABLE_MIGRATIONS_MAX = 2_000
+
+/** The migrations the Gantt chart shows: every one, or the first REPORT_GANTT_MIGRATIONS_MAX by start. */
+const ganttMigrations = (history: PoolHistory) => history.migrations.slice(0, REPORT_GANTT_MIGRATIONS_MAX)
+
+const ganttSpan = (history: PoolHistory) => {
+  const shown = ganttMigrations(history)
+  const last = shown.reduce((end, m) => Math.max(end, m.endedAtUs), history.overview.firstAtUs)
+  return {
+    fromUs: history.overview.firstAtUs,
+    toUs: shown.length < history.migrations.length ? last : history.overview.lastAtUs
+  }
+}
+
 /** The report's drawings by file name: what `--svg DIR` writes and the HTML inlines. */
-export const reportSvgs = (overview: PoolOverview): ReadonlyArray<{ readonly name: string; readonly svg: string }> => [
-  {
-    name: "gantt.svg",
-    svg: ganttSvg(overview.migrations, { width: REPORT_WIDTH_PX, fromUs: overview.firstAtUs, toUs: overview.lastAtUs })
-  },
-  { name: "memory.svg", svg: memorySvg(overview.series, overview.pageSizeBytes, REPORT_WIDTH_PX) },
-  { name: "hosts-in-use.svg", svg: countsSvg(overview.series, REPORT_WIDTH_PX) },
-  ...longestMigrations(overview.migrations, REPORT_ROUND_CHARTS).map((m) => ({
+export const reportSvgs = (history: PoolHistory): ReadonlyArray<{ readonly name: string; readonly svg: string }> => [
+  { name: "gantt.svg", svg: ganttSvg(ganttMigrations(history), { width: REPORT_WIDTH_PX, ...ganttSpan(history) }) },
+  { name: "memory.svg", svg: memorySvg(history.overview.series, history.overview.pageSizeBytes, REPORT_WIDTH_PX) },
+  { name: "hosts-in-use.svg", svg: countsSvg(history.overview.series, REPORT_WIDTH_PX) },
+  ...longestMigrations(history.migrations, REPORT_ROUND_CHARTS).map((m) => ({
     name: `rounds-${m.id}.svg`,
     svg: roundsSvg(m, 470, 230)
   }))
 ]
 
 const summaryRows = (entry: PoolListEntry, overview: PoolOverview): ReadonlyArray<[string, string]> => {
-  const committed = overview.migrations.filter((m) => m.outcome === "committed")
-  const downtimes = committed.map((m) => m.downtimeUs)
-  const totals = committed.map((m) => m.totalUs)
-  const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
+  const m = overview.migrations
   const max = (values: ReadonlyArray<number>) => values.reduce((a, b) => Math.max(a, b), 0)
   const min = (values: ReadonlyArray<number>) => values.reduce((a, b) => Math.min(a, b), values[0] ?? 0)
   const s = overview.series
@@ -49,22 +61,19 @@ const summaryRows = (entry: PoolListEntry, overview: PoolOverview): ReadonlyArra
     ["events", `${entry.events} (revisions 0–${overview.lastRevision})`],
     ["simulated time", `${formatDurationUs(overview.firstAtUs)} – ${formatDurationUs(overview.lastAtUs)}`],
     ["hosts, VMs at the end", `${entry.hosts}, ${entry.vms}`],
-    [
-      "migrations",
-      `${overview.migrations.length}: ${committed.length} committed, ${overview.migrations.filter((m) => m.outcome === "aborted").length} aborted, ${overview.migrations.filter((m) => m.outcome === "in-progress").length} in progress`
-    ],
-    ["sent", formatBytes(sum(overview.migrations.map((m) => m.bytesSent)))],
+    ["migrations", `${m.count}: ${m.committed} committed, ${m.aborted} aborted, ${m.inProgress} in progress`],
+    ["sent", formatBytes(m.bytesSent)],
     [
       "total time (committed)",
-      committed.length === 0
+      m.committed === 0
         ? "—"
-        : `mean ${formatDurationUs(Math.round(sum(totals) / committed.length))}, max ${formatDurationUs(max(totals))}`
+        : `mean ${formatDurationUs(Math.round(m.totalUs / m.committed))}, max ${formatDurationUs(m.totalUsMax)}`
     ],
     [
       "downtime (committed)",
-      committed.length === 0
+      m.committed === 0
         ? "—"
-        : `total ${formatDurationUs(sum(downtimes))}, mean ${formatDurationUs(Math.round(sum(downtimes) / committed.length))}, max ${formatDurationUs(max(downtimes))}`
+        : `total ${formatDurationUs(m.downtimeUs)}, mean ${formatDurationUs(Math.round(m.downtimeUs / m.committed))}, max ${formatDurationUs(m.downtimeUsMax)}`
     ],
     ["migrations in flight, at most", String(max(s.migrationsInFlight))],
     [
@@ -103,18 +112,23 @@ table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{text-align:left
 table.rounds td:nth-child(2){color:#5b6473}`
 
 /** The whole report; `generated` says by what (no clock: the same pool gives the same file). */
-export const reportHtml = (entry: PoolListEntry, overview: PoolOverview, generated: string): string => {
-  const svgs = reportSvgs(overview)
+export const reportHtml = (entry: PoolListEntry, history: PoolHistory, generated: string): string => {
+  const { overview } = history
+  const svgs = reportSvgs(history)
   const svgOf = (name: string) => svgs.find((s) => s.name === name)!.svg
-  const longest = longestMigrations(overview.migrations, REPORT_ROUND_CHARTS)
-  const ganttLinked = ganttSvg(overview.migrations, {
-    width: REPORT_WIDTH_PX,
-    fromUs: overview.firstAtUs,
-    toUs: overview.lastAtUs,
-    linkPrefix: "migration-"
-  })
-  // The data a reader may want to reuse, as JSON the browser does not run (`</` escaped so it cannot end the element).
-  const data = JSON.stringify({ pool: entry, overview }).replace(/<\//g, "<\\/")
+  const longest = longestMigrations(history.migrations, REPORT_ROUND_CHARTS)
+  const gantt = ganttMigrations(history)
+  const ganttLinked = ganttSvg(gantt, { width: REPORT_WIDTH_PX, ...ganttSpan(history), linkPrefix: "migration-" })
+  const listed = history.migrations.slice(0, REPORT_TABLE_MIGRATIONS_MAX)
+  const some = (shown: number, what: string) =>
+    shown < history.migrations.length
+      ? ` The first ${shown} of ${history.migrations.length} migrations ${what}; the view shows them all.`
+      : ""
+  // The data drawn, as JSON the browser does not run (`</` escaped so it cannot end the element).
+  const data = JSON.stringify({ pool: entry, overview, migrations: [...new Set([...gantt, ...longest])] }).replace(
+    /<\//g,
+    "<\\/"
+  )
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -122,16 +136,16 @@ export const reportHtml = (entry: PoolListEntry, overview: PoolOverview, generat
 <h1>xenpool report: pool ${escapeHtml(entry.id)}</h1>
 <p class="muted">${escapeHtml(generated)}</p>
 <h2>Summary</h2>${table(["", ""], summaryRows(entry, overview))}
-<h2>Migrations</h2><p class="muted">One row per link (source → destination); each bar a migration, its segments the rounds, the paused round red with the downtime. A bar links to the migration's rounds below when it is one of the ${REPORT_ROUND_CHARTS} longest.</p>
-${overview.migrations.length === 0 ? "<p>No migration in this pool's history.</p>" : ganttLinked}
+<h2>Migrations</h2><p class="muted">One row per link (source → destination); each bar a migration, its segments the rounds, the paused round red with the downtime. A bar links to the migration's rounds below when it is one of the ${REPORT_ROUND_CHARTS} longest.${escapeHtml(some(gantt.length, "are drawn"))}</p>
+${history.migrations.length === 0 ? "<p>No migration in this pool's history.</p>" : ganttLinked}
 <h2>Memory used per host</h2>${svgOf("memory.svg")}
 <h2>Hosts in use and migrations in flight</h2>${svgOf("hosts-in-use.svg")}
 <p class="muted">Sampled ${overview.series.sampling === "even" ? `at ${overview.series.atUs.length} evenly spaced moments` : "at every event time"}: each value is what <code>xenpool at</code> answers at that moment.</p>
 <h2>The ${longest.length} longest migrations, round by round</h2>
 ${longest.map((m) => migrationSection(m, svgOf(`rounds-${m.id}.svg`))).join("\n")}
-<h2>Every migration</h2>${table(
+<h2>Every migration</h2><p class="muted">${escapeHtml(some(listed.length, "are listed"))}</p>${table(
     ["id", "VM", "from → to", "started", "rounds", "sent", "total", "downtime", "outcome", "stop reason"],
-    overview.migrations.map((m) => [
+    listed.map((m) => [
       m.id,
       m.vm,
       `${m.from} → ${m.to}`,

@@ -132,11 +132,27 @@ export interface PoolSeries {
    * Per link (source → destination), the share of the slower NIC its rounds used in the interval that
    * ends at `atUs[i]` (from the one before): bytes sent in rounds overlapping it, spread evenly over each round.
    */
+  /** How many links carried a round; `links` holds the 10 busiest (by bytes), busiest first. */
+  readonly linksTotal: number
   readonly links: ReadonlyArray<{
     readonly from: string
     readonly to: string
     readonly utilisation: ReadonlyArray<number>
   }>
+}
+
+/** Totals over every migration of the history (projections/migrationTotals.ts, plus counts). */
+export interface MigrationStats {
+  readonly count: number
+  readonly committed: number
+  readonly aborted: number
+  readonly inProgress: number
+  /** Σ and max of the committed migrations' total times and downtimes. */
+  readonly totalUs: number
+  readonly totalUsMax: number
+  readonly downtimeUs: number
+  readonly downtimeUsMax: number
+  readonly bytesSent: number
 }
 
 /** `GET /api/pools/ID/overview`: what the timeline needs of the whole history, read once per revision. */
@@ -147,8 +163,21 @@ export interface PoolOverview {
   readonly lastAtUs: number
   readonly pageSizeBytes: number
   readonly eventTypes: ReadonlyArray<{ readonly type: string; readonly events: number }>
-  readonly migrations: ReadonlyArray<MigrationDetail>
+  readonly migrations: MigrationStats
   readonly series: PoolSeries
+}
+
+/**
+ * `GET /api/pools/ID/migrations?from=US&to=US&limit=N` (or `?id=M1,M2`): the migrations that overlap
+ * [from, to], in start order, at most `limit` (a pool of a million events has a hundred thousand).
+ */
+export interface MigrationWindow {
+  readonly pool: string
+  readonly fromUs: number
+  readonly toUs: number
+  /** Migrations overlapping the window, all of them (`migrations` holds the first `limit`). */
+  readonly overlapping: number
+  readonly migrations: ReadonlyArray<MigrationDetail>
 }
 
 /** `GET /api/pools/ID/vms/VM/memory`: a VM's memory after each event that changed it. */

@@ -13,6 +13,7 @@ import type {
   EventRow,
   EventsAround,
   MigrationDetail,
+  MigrationWindow,
   PoolListEntry,
   PoolOverview,
   VmMemorySeries
@@ -170,7 +171,9 @@ const hostCard = (answer: AtAnswer, host: AtAnswer["hosts"][number]) => {
     ["overhead", host.memoryOverheadPages]
   ] as const)
     figs.append(text("span", label), text("b", bytesOfPages(pages)))
-  card.append(title, bar, figs)
+  const list = document.createElement("div")
+  list.className = "vms"
+  card.append(title, bar, figs, list)
   for (const vm of answer.vms) {
     const here = vm.residentOn === host.id
     const incoming = vm.scheduledToBeResidentOn === host.id && !here
@@ -184,7 +187,7 @@ const hostCard = (answer: AtAnswer, host: AtAnswer["hosts"][number]) => {
       text("span", vm.id),
       text("span", vm.powerState === "Running" ? op : `${vm.powerState} ${op}`.trim(), "op")
     )
-    card.append(chip)
+    list.append(chip)
   }
   return card
 }
@@ -232,7 +235,12 @@ const setMoment = async (atUs: number, startedMs = performance.now()) => {
 const moveCursors = () => {
   if (page === undefined) return
   const { gantt, atUs } = page
-  if (gantt !== undefined) $("gantt-cursor").style.left = `${ganttX(gantt)(atUs)}px`
+  if (gantt !== undefined) {
+    const cursor = $("gantt-cursor")
+    cursor.hidden = atUs < gantt.fromUs || atUs > gantt.toUs
+    cursor.style.left = `${ganttX(gantt)(atUs)}px`
+  }
+  followGantt()
   for (const chart of page.charts) chart.redraw(false, false)
 }
 
@@ -363,23 +371,53 @@ const showMigration = (m: MigrationDetail) => {
   box.replaceChildren(facts, chart)
 }
 
-const renderGantt = (overview: PoolOverview) => {
+/** The Gantt chart draws at most this many migrations: a window of time around the moment in a long history. */
+const GANTT_MIGRATIONS_MAX = 300
+
+/** The window of time the Gantt chart shows: all of the history, or about GANTT_MIGRATIONS_MAX migrations' worth around the moment. */
+const ganttWindow = (overview: PoolOverview, atUs: number) => {
+  const span = overview.lastAtUs - overview.firstAtUs
+  if (overview.migrations.count <= GANTT_MIGRATIONS_MAX) return { fromUs: overview.firstAtUs, toUs: overview.lastAtUs }
+  const width = Math.max(1, Math.round((span * GANTT_MIGRATIONS_MAX) / overview.migrations.count / 2))
+  const fromUs = Math.max(overview.firstAtUs, Math.min(atUs - width / 2, overview.lastAtUs - width))
+  return { fromUs: Math.round(fromUs), toUs: Math.round(fromUs + width) }
+}
+
+let ganttMigrations = new Map<string, MigrationDetail>()
+
+const renderGantt = async (overview: PoolOverview) => {
   if (page === undefined) return
-  const width = Math.max(700, $("gantt-wrap").clientWidth - 4)
-  const options: GanttOptions = { width, fromUs: overview.firstAtUs, toUs: overview.lastAtUs }
-  page.gantt = options
+  const p = page
   const gantt = $("gantt")
-  if (overview.migrations.length === 0) {
+  if (overview.migrations.count === 0) {
     gantt.replaceChildren(text("p", "no migration in this pool's history", "muted"))
     return
   }
-  gantt.innerHTML = ganttSvg(overview.migrations, options)
-  const byId = new Map(overview.migrations.map((m) => [m.id, m]))
-  gantt.addEventListener("click", (event) => {
-    const bar = (event.target as Element).closest("[data-migration]")
-    const m = bar === null ? undefined : byId.get(bar.getAttribute("data-migration")!)
-    if (m !== undefined) showMigration(m)
-  })
+  const range = ganttWindow(overview, p.atUs)
+  const width = Math.max(700, $("gantt-wrap").clientWidth - 4)
+  const options: GanttOptions = { width, ...range }
+  const answer = await api<MigrationWindow>(
+    `${poolPath(p.pool.id, "migrations")}?from=${range.fromUs}&to=${range.toUs}&limit=${GANTT_MIGRATIONS_MAX}`
+  )
+  p.gantt = options
+  ganttMigrations = new Map(answer.migrations.map((m) => [m.id, m]))
+  gantt.innerHTML = ganttSvg(answer.migrations, options)
+  const shown =
+    answer.overlapping > answer.migrations.length || overview.migrations.count > answer.migrations.length
+      ? `${answer.migrations.length} of ${overview.migrations.count} migrations, ${formatDurationUs(range.fromUs)} – ${formatDurationUs(range.toUs)} (the window follows the moment)`
+      : `${overview.migrations.count} migrations`
+  $("gantt-note").textContent = shown
+  moveCursors()
+}
+
+/** In a long history the Gantt window moves when the moment leaves its middle. */
+const followGantt = () => {
+  if (page?.overview === undefined || page.gantt === undefined) return
+  const { fromUs, toUs } = page.gantt
+  const margin = (toUs - fromUs) / 5
+  const whole = page.overview.migrations.count <= GANTT_MIGRATIONS_MAX
+  if (!whole && (page.atUs < fromUs + margin || page.atUs > toUs - margin))
+    void renderGantt(page.overview).catch(showError)
 }
 
 // --- charts over time -----------------------------------------------------------------------------
@@ -470,12 +508,10 @@ const renderCharts = (overview: PoolOverview) => {
     [seconds, [...s.hostsInUse], [...s.migrationsInFlight]],
     "count"
   )
-  const links = [...s.links]
-    .sort((a, b) => b.utilisation.reduce((x, y) => x + y, 0) - a.utilisation.reduce((x, y) => x + y, 0))
-    .slice(0, 10)
+  const links = s.links
   addChart(
     "chart-links",
-    `Link utilisation (share of the slower NIC${s.links.length > links.length ? `; the ${links.length} busiest of ${s.links.length} links` : ""})`,
+    `Link utilisation (share of the slower NIC${s.linksTotal > links.length ? `; the ${links.length} busiest of ${s.linksTotal} links` : ""})`,
     links.map((l, i) => ({ label: `${l.from}→${l.to}`, stroke: colourOf(i), paths: stepped })),
     [seconds, ...links.map((l) => l.utilisation.map((u) => u * 100))],
     "%"
@@ -523,9 +559,9 @@ const loadOverview = async (p: PoolPage) => {
   status.className = "muted"
   const overview = await api<PoolOverview>(`${poolPath(p.pool.id, "overview")}?points=4000`)
   p.overview = overview
-  status.textContent = `${overview.lastRevision + 1} events; ${overview.migrations.length} migrations; sampled ${overview.series.sampling === "even" ? `at ${overview.series.atUs.length} evenly spaced moments` : "at every event time"}`
-  renderGantt(overview)
+  status.textContent = `${overview.lastRevision + 1} events; ${overview.migrations.count} migrations; sampled ${overview.series.sampling === "even" ? `at ${overview.series.atUs.length} evenly spaced moments` : "at every event time"}`
   renderCharts(overview)
+  await renderGantt(overview)
   moveCursors()
   const types = $<HTMLSelectElement>("filter-type")
   for (const t of overview.eventTypes) types.append(new Option(`${t.type} (${t.events})`, t.type))
@@ -577,6 +613,11 @@ const showPool = async (id: string, moment: string | null) => {
 }
 
 const wireControls = () => {
+  $("gantt").addEventListener("click", (event) => {
+    const bar = (event.target as Element).closest("[data-migration]")
+    const m = bar === null ? undefined : ganttMigrations.get(bar.getAttribute("data-migration")!)
+    if (m !== undefined) showMigration(m)
+  })
   const slider = $<HTMLInputElement>("time")
   let pending: number | undefined
   slider.addEventListener("input", () => {

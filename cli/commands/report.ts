@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { poolList, poolOverview } from "../../view/data.js"
+import { poolList, readPoolHistory } from "../../view/data.js"
 import { REPORT_SERIES_POINTS, reportHtml, reportSvgs } from "../../view/report.js"
 import { CliFailure } from "../errors.js"
 import { describeWriteError, printLine } from "../output.js"
@@ -50,10 +50,10 @@ export const reportCommand = Command.make(
       const { html, svgs } = yield* Effect.gen(function* () {
         yield* requirePool(id)
         const entry = (yield* poolList).find((p) => p.id === id)!
-        const overview = yield* poolOverview(id, REPORT_SERIES_POINTS)
+        const history = yield* readPoolHistory(id, REPORT_SERIES_POINTS)
         return {
-          html: reportHtml(entry, overview, `xenpool report --pool ${id}: ${overview.lastRevision + 1} events`),
-          svgs: reportSvgs(overview)
+          html: reportHtml(entry, history, `xenpool report --pool ${id}: ${history.overview.lastRevision + 1} events`),
+          svgs: reportSvgs(history)
         }
       }).pipe(Effect.provide(timeTravelLayer(store)))
       yield* writeFile(file, html)

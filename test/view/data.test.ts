@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { poolId } from "../../domain/ids.js"
 import { stateAt } from "../../projections/timeTravel.js"
 import { layerFromUrl } from "../../store/url.js"
-import { poolOverview } from "../../view/data.js"
+import { migrationWindow, readPoolHistory } from "../../view/data.js"
 import { safeSegments } from "../../view/server.js"
 import { formatMoment, parseMoment } from "../../web/moment.js"
 import { tempDir, xenpool } from "../cli/run.js"
@@ -31,7 +31,8 @@ describe("the pool over time", () => {
     "at each sampled moment (%i points at most) the series hold what stateAt answers",
     async (points) => {
       const check = Effect.gen(function* () {
-        const overview = yield* poolOverview(POOL, points)
+        const history = yield* readPoolHistory(POOL, points)
+        const overview = history.overview
         const s = overview.series
         expect(s.sampling).toBe(points >= overview.lastRevision + 1 ? "every-event-time" : "even")
         if (s.sampling === "even") expect(s.atUs.length).toBe(points)
@@ -48,14 +49,22 @@ describe("the pool over time", () => {
           expect(s.hostsInUse[i]).toBe(occupied.size)
         }
         for (const link of s.links) for (const u of link.utilisation) expect(u >= 0 && u <= 1).toBe(true)
-        return overview
+        return history
       })
-      const overview = await run(check.pipe(Effect.provide(layerFromUrl(store))))
-      expect(overview.migrations.length).toBe(18)
-      const m1 = overview.migrations.find((m) => m.id === "m1")!
+      const history = await run(check.pipe(Effect.provide(layerFromUrl(store))))
+      expect(history.migrations.length).toBe(18)
+      expect(history.overview.migrations.count).toBe(18)
+      const m1 = history.migrations.find((m) => m.id === "m1")!
       expect(m1.roundList.map((r) => r.round)).toEqual(Array.from({ length: m1.rounds }, (_, i) => i + 1))
       expect(m1.roundList.filter((r) => !r.live).length).toBe(1)
       expect(m1.roundList.reduce((sum, r) => sum + r.bytesSent, 0)).toBe(m1.bytesSent)
+      // A window holds the migrations that overlap it, in start order, at most `limit`.
+      const window = migrationWindow(history, { fromUs: m1.endedAtUs, toUs: m1.endedAtUs, limit: 100 })
+      expect(window.migrations.map((m) => m.id)).toContain("m1")
+      for (const m of window.migrations) expect(m.startedAtUs <= m1.endedAtUs && m.endedAtUs >= m1.endedAtUs).toBe(true)
+      const one = migrationWindow(history, { fromUs: 0, toUs: 0, limit: 1, ids: new Set(["m5"]) })
+      expect(one.migrations.map((m) => m.id)).toEqual(["m5"])
+      expect(migrationWindow(history, { fromUs: 0, toUs: history.overview.lastAtUs, limit: 4 }).overlapping).toBe(18)
     }
   )
 })

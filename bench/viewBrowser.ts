@@ -3,7 +3,7 @@
  * built `xenpool view` as a child process: what the browser tests and the view benchmark share.
  */
 import { chromium, type Browser, type Page } from "playwright-core"
-import { startXenpool, type Running } from "../../bench/killRuns.js"
+import { startXenpool, type Running } from "./killRuns.js"
 
 export const CHROMIUM_PATH = "/usr/bin/chromium"
 
