@@ -100,6 +100,7 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
       const demoStore = `sqlite:${path.join(directory, "demo.db")}`
       const bigFile = path.join(directory, "big.db")
       const browser = await launchChromium()
+      const servers: Array<{ running: { stop: (signal: NodeJS.Signals) => void } }> = []
       try {
         if ((await runXenpool(["demo", "--store", demoStore])).code !== 0) throw new Error("bench: demo failed")
         const report = path.join(directory, "report.html")
@@ -109,9 +110,11 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
         const span = await Effect.runPromise(buildBigPool(bigFile))
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
         const demo = await startView(["--store", demoStore])
+        servers.push(demo)
         const demoPaintMs = await firstPaints(page, `${demo.url}?pool=rolling-1&t=3m10s`)
         demo.running.stop("SIGINT")
         const big = await startView(["--store", `sqlite:${bigFile}`])
+        servers.push(big)
         const bigUrl = `${big.url}?pool=${BIG_POOL}&t=${Math.round(span.lastAtUs / 2)}us`
         const loadStart = nowMs()
         await page.goto(bigUrl)
@@ -122,7 +125,7 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
         const prng = Prng.fromSeed(SEED).fork("bench.view.scrubs")
         const times = Array.from(
           { length: SCRUBS },
-          () => span.firstAtUs + prng.nextInt(span.lastAtUs - span.firstAtUs)
+          () => span.firstAtUs + Math.floor(((span.lastAtUs - span.firstAtUs) * prng.nextInt(1_000_000)) / 1_000_000)
         )
         const scrubs = (await scrubLatencies(page, times)).sort((a, b) => a - b)
         big.running.stop("SIGINT")
@@ -188,6 +191,7 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
           }
         ]
       } finally {
+        for (const server of servers) server.running.stop("SIGKILL")
         await browser.close()
         fs.rmSync(directory, { recursive: true, force: true })
       }

@@ -32,6 +32,7 @@ const main = async () => {
     const migration = await page.locator("#migration").boundingBox()
     await page.screenshot({
       path: path.join(out, "view-pool.png"),
+      fullPage: true,
       clip: { x: 0, y: 0, width: 1360, height: Math.ceil(migration!.y + migration!.height + 10) }
     })
     await page.selectOption("#vm-select", "db-1")
@@ -43,7 +44,11 @@ const main = async () => {
       clip: { x: 0, y: Math.floor(over!.y - 40), width: 1360, height: 1500 }
     })
     await page.goto(`file://${report}`)
-    await page.screenshot({ path: path.join(out, "report.png"), clip: { x: 0, y: 0, width: 1360, height: 1100 } })
+    await page.screenshot({
+      path: path.join(out, "report.png"),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1360, height: 1500 }
+    })
   } finally {
     await browser.close()
     view.running.stop("SIGINT")

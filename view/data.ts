@@ -463,10 +463,18 @@ export const eventsAround = (
     const lastRevision = yield* lastRevisionOf(pool)
     const stream = poolStreamName(pool)
     const around = Math.max(0, Math.min(options.around, lastRevision))
+    const filtered =
+      options.filter.types.size > 0 || options.filter.vm !== undefined || options.filter.host !== undefined
+    // Unfiltered, every event read is shown: read no more than asked (decoding is most of the cost).
+    const pageOf = (wanted: number) => (filtered ? 512 : Math.max(1, Math.min(512, wanted)))
     let scanned = 0
     const before: EventRow[] = []
     for (let next = around - 1, read = 0; next >= 0 && before.length < options.before && read < EVENTS_SCAN_MAX;) {
-      const page = yield* store.read(stream, { from: next, direction: "backwards", maxCount: 512 })
+      const page = yield* store.read(stream, {
+        from: next,
+        direction: "backwards",
+        maxCount: pageOf(options.before - before.length)
+      })
       if (page.length === 0) break
       for (const r of page) if (before.length < options.before && matches(options.filter, r)) before.push(eventRow(r))
       read += page.length
@@ -475,7 +483,7 @@ export const eventsAround = (
     }
     const after: EventRow[] = []
     for (let next = around, read = 0; next <= lastRevision && after.length < options.after && read < EVENTS_SCAN_MAX;) {
-      const page = yield* store.read(stream, { from: next, maxCount: 512 })
+      const page = yield* store.read(stream, { from: next, maxCount: pageOf(options.after - after.length) })
       if (page.length === 0) break
       for (const r of page) if (after.length < options.after && matches(options.filter, r)) after.push(eventRow(r))
       read += page.length

@@ -225,6 +225,16 @@ describe("the view's server", () => {
     expect(hosts.map(({ memoryUsedPages: _u, memoryOverheadPages: _o, ...h }) => h)).toEqual(cliHosts)
   })
 
+  it("answers /api/pools/ID/migrations with `demo --json`'s migrations (rounds and end added)", async () => {
+    const answer = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/migrations`)).body)
+    const demo = xenpool(["demo", "--json", "--store", `sqlite:${join(dir, "again.db")}`])
+    const summary = JSON.parse(demo.stdout) as { migrations: ReadonlyArray<Record<string, unknown>> }
+    expect(answer.overlapping).toBe(summary.migrations.length)
+    expect(answer.migrations.map(({ endedAtUs: _e, roundList: _r, ...m }: Record<string, unknown>) => m)).toEqual(
+      summary.migrations
+    )
+  })
+
   it("answers an unknown pool with 404 and the error", async () => {
     const answer = await rawGet(view.url, "/api/pools/nope/at?t=1s")
     expect(answer.status).toBe(404)
