@@ -30,6 +30,15 @@ class ApiError extends Error {
 }
 
 const api = async <T>(path: string): Promise<T> => {
+  figures.busy++
+  try {
+    return await request<T>(path)
+  } finally {
+    figures.busy--
+  }
+}
+
+const request = async <T>(path: string): Promise<T> => {
   let response: Response
   try {
     response = await fetch(path)
@@ -74,7 +83,9 @@ const figures = {
   scrubMs: [] as number[],
   /** Of each scrub: the answer's arrival (request, server, transfer, parse), and the drawing. */
   scrubFetchMs: [] as number[],
-  scrubDrawMs: [] as number[]
+  scrubDrawMs: [] as number[],
+  /** Requests in flight and events lists waiting to load: 0 when the page is idle. */
+  busy: 0
 }
 ;(window as unknown as { xenpoolFigures: typeof figures }).xenpoolFigures = figures
 
@@ -298,8 +309,13 @@ const togglePlay = () => {
 let eventsTimer: number | undefined
 
 const scheduleEvents = () => {
-  clearTimeout(eventsTimer)
-  eventsTimer = window.setTimeout(() => void loadEvents(), 60)
+  if (eventsTimer !== undefined) clearTimeout(eventsTimer)
+  else figures.busy++
+  eventsTimer = window.setTimeout(() => {
+    eventsTimer = undefined
+    figures.busy--
+    void loadEvents()
+  }, 60)
 }
 
 const eventSummary = (e: EventRow): string => {
