@@ -57,7 +57,11 @@ export const layers = {
   simulations: ["domain", "engine"],
   properties: ["domain", "store", "projections", "engine", "simulations"],
   api: ["domain", "store", "projections", "engine", "simulations", "properties"],
-  cli: ["domain", "store", "projections", "engine", "simulations", "properties", "api"]
+  /** The page (a browser bundle): pure helpers of domain/ (units), and the server only through its endpoints. */
+  web: ["domain"],
+  /** The view's server and the report writer, which draws with the page's own SVG module. */
+  view: ["domain", "store", "projections", "engine", "simulations", "properties", "api", "web"],
+  cli: ["domain", "store", "projections", "engine", "simulations", "properties", "api", "view"]
 }
 
 const ownFolders = [...Object.keys(layers), "bench", "test", "examples"]

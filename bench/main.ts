@@ -13,6 +13,7 @@ import { propertyBenchmarks } from "./properties.js"
 import { traceBenchmarks } from "./traces.js"
 import { timeTravelBenchmarks } from "./timeTravel.js"
 import { reliabilityBenchmarks } from "./reliability.js"
+import { viewBenchmarks } from "./view.js"
 
 const all: ReadonlyArray<Benchmark> = [
   ...storeBenchmarks,
@@ -24,7 +25,8 @@ const all: ReadonlyArray<Benchmark> = [
   ...propertyBenchmarks,
   ...traceBenchmarks,
   ...timeTravelBenchmarks,
-  ...reliabilityBenchmarks
+  ...reliabilityBenchmarks,
+  ...viewBenchmarks
 ]
 
 const formatValue = (value: number): string =>

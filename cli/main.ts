@@ -23,6 +23,8 @@ import { replayCommand } from "./commands/replay.js"
 import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
 import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
+import { viewCommand } from "./commands/view.js"
+import { reportCommand } from "./commands/report.js"
 
 import { version as VERSION } from "../api/version.js"
 
@@ -39,7 +41,9 @@ const commands = [
   checkCommand,
   atCommand,
   historyCommand,
-  diffCommand
+  diffCommand,
+  viewCommand,
+  reportCommand
 ] as const
 
 const xenpool = Command.make("xenpool").pipe(
