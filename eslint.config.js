@@ -116,6 +116,18 @@ export default tseslint.config(
       "@typescript-eslint/no-empty-object-type": "off"
     }
   },
+  {
+    // Switches the compiler checks (STYLE.md): a switch over a union names every member, or says why not.
+    files: ["**/*.ts"],
+    ignores: ["web/**", "examples/**", "vitest.config.ts", "vitest.mutation.config.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/switch-exhaustiveness-check": [
+        "error",
+        { considerDefaultExhaustiveForUnions: true, requireDefaultForNonUnion: false }
+      ]
+    }
+  },
   { files: pureFolders, rules: determinismRules },
   ...Object.keys(layers).map((folder) => ({ files: [`${folder}/**/*.ts`], rules: importRules(folder) }))
 )

@@ -19,32 +19,35 @@ import {
 } from "./state.js"
 import { LivePool, PersistentTables, type Tables } from "./tables.js"
 
-const updateHost = (s: Tables, id: HostId | undefined, f: (host: Draft<Host>) => void): void => {
+const updateHost = (s: Tables, id: HostId | undefined, f: (host: Draft<Host>) => void): Tables => {
   const host = id === undefined ? undefined : s.host(id)
-  if (!host) return
+  if (!host) return s
   const next = copyHost(host)
   f(next)
   s.putHost(next)
+  return s
 }
 
-const updateVm = (s: Tables, id: VmId, f: (vm: Draft<Vm>) => void): void => {
+const updateVm = (s: Tables, id: VmId, f: (vm: Draft<Vm>) => void): Tables => {
   const vm = s.vm(id)
-  if (!vm) return
+  if (!vm) return s
   const next = copyVm(vm)
   f(next)
   s.putVm(next)
+  return s
 }
 
-const updateMigration = (s: Tables, id: MigrationId, f: (m: Draft<Migration>) => void): void => {
+const updateMigration = (s: Tables, id: MigrationId, f: (m: Draft<Migration>) => void): Tables => {
   const migration = s.migration(id)
-  if (!migration) return
+  if (!migration) return s
   const next = copyMigration(migration)
   f(next)
   s.putMigration(next)
+  return s
 }
 
 /** Adds (sign +1) or removes (sign -1) a VM's footprint on a host it is resident on. */
-const residency = (s: Tables, host: HostId | undefined, vm: Vm, sign: 1 | -1): void =>
+const residency = (s: Tables, host: HostId | undefined, vm: Vm, sign: 1 | -1): Tables =>
   updateHost(s, host, (h) => {
     h.residentPages += sign * vmPhysicalPages(vm)
     h.placementPages += sign * vmPlacementPages(vm)
@@ -69,7 +72,7 @@ const leaveHost = (s: Tables, vm: Vm, powerState: "Halted" | "Suspended"): void 
 }
 
 /** A domain is created on `host` with `domid`: the host's domid counter moves past it. */
-const arriveOnHost = (s: Tables, vm: Vm, host: HostId, domid: number, paused: boolean): void => {
+const arriveOnHost = (s: Tables, vm: Vm, host: HostId, domid: number, paused: boolean): Tables => {
   updateVm(s, vm.id, (v) => {
     v.powerState = paused ? "Paused" : "Running"
     v.residentOn = host
@@ -80,10 +83,11 @@ const arriveOnHost = (s: Tables, vm: Vm, host: HostId, domid: number, paused: bo
     h.placementPages += vmPlacementPages(vm)
     h.nextDomid = Math.max(h.nextDomid, domid + 1)
   })
+  return s
 }
 
 /** The migration leaves the state; the destination's reservation and placement are released. */
-const endMigration = (s: Tables, migration: Migration, vm: Vm): void => {
+const endMigration = (s: Tables, migration: Migration, vm: Vm): Tables => {
   updateHost(s, migration.destination, (h) => {
     h.reservedPages -= migration.reservedPages
     h.placementPages -= vmPlacementPages(vm)
@@ -94,10 +98,11 @@ const endMigration = (s: Tables, migration: Migration, vm: Vm): void => {
     v.migration = undefined
   })
   s.removeMigration(migration.id)
+  return s
 }
 
 /** The VM's frames change by `framesDelta` pages (paging, ballooning): its host's physical use follows. */
-const frames = (s: Tables, vm: Vm, framesDelta: number): void =>
+const frames = (s: Tables, vm: Vm, framesDelta: number): Tables =>
   updateHost(s, vm.residentOn, (h) => void (h.residentPages += framesDelta))
 
 /** During a migration's live rounds a paged-in page travels with its data: the reservation grows. */
@@ -108,8 +113,11 @@ const growReservation = (s: Tables, vm: Vm, pages: number): void => {
   updateMigration(s, migration.id, (m) => void (m.reservedPages += pages))
 }
 
-/** Applies one event to the draft. Exhaustive on `_tag`; an event about an unknown entity changes nothing. */
-const apply = (s: Tables, event: PoolEvent): void => {
+/**
+ * Applies one event to the tables and returns them, on every branch: a missing case is a type error (no
+ * default). An event about an unknown entity changes nothing.
+ */
+const apply = (s: Tables, event: PoolEvent): Tables => {
   switch (event._tag) {
     case "PoolCreated":
       s.pool = {
@@ -118,7 +126,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
         linkLatencyUs: event.linkLatencyUs,
         master: undefined
       }
-      return
+      return s
     case "HostJoined": {
       const host: Host = {
         id: event.host,
@@ -135,7 +143,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
       }
       if (s.pool && s.pool.master === undefined) s.pool = { ...s.pool, master: event.host }
       s.putHost(host)
-      return
+      return s
     }
     case "HostEnabled":
       return updateHost(s, event.host, (h) => void (h.enabled = true))
@@ -173,12 +181,12 @@ const apply = (s: Tables, event: PoolEvent): void => {
         blockedOperations: event.blockedOperations
       }
       s.putVm(vm)
-      return
+      return s
     }
     case "VmStarted":
     case "VmResumed": {
       const vm = s.vm(event.vm)
-      if (!vm || !s.host(event.host)) return
+      if (!vm || !s.host(event.host)) return s
       return arriveOnHost(s, vm, event.host, event.domid, event._tag === "VmStarted" && event.paused)
     }
     case "VmPaused":
@@ -189,20 +197,20 @@ const apply = (s: Tables, event: PoolEvent): void => {
     case "VmShutdown": {
       const vm = s.vm(event.vm)
       if (vm) leaveHost(s, vm, event._tag === "VmSuspended" ? "Suspended" : "Halted")
-      return
+      return s
     }
     case "VmDestroyed":
       s.removeVm(event.vm)
-      return
+      return s
     case "VmMemoryTargetSet": {
       // A domain balloons toward the new target step by step (VmBalloonInflated / VmBalloonDeflated).
       const vm = s.vm(event.vm)
       if (vm) s.putVm(withMemoryTarget(vm, event.targetPages))
-      return
+      return s
     }
     case "VmMigrationStarted": {
       const vm = s.vm(event.vm)
-      if (!vm || !s.host(event.source) || !s.host(event.destination)) return
+      if (!vm || !s.host(event.source) || !s.host(event.destination)) return s
       const migration: Migration = {
         id: event.migration,
         vm: event.vm,
@@ -227,7 +235,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
         v.migration = event.migration
       })
       s.putMigration(migration)
-      return
+      return s
     }
     case "VmMigrationRoundCompleted":
       return updateMigration(s, event.migration, (m) => {
@@ -244,7 +252,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
       })
     case "VmMigrationPhaseCompleted":
       // a record of time spent; the phase moves with the rounds and stop-and-copy
-      return
+      return s
     case "VmMigrationStopAndCopyStarted":
       return updateMigration(s, event.migration, (m) => {
         m.phase = "stop-and-copy"
@@ -254,7 +262,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
     case "VmMigrationAborted": {
       const migration = s.migration(event.migration)
       const vm = migration && s.vm(migration.vm)
-      if (!migration || !vm) return
+      if (!migration || !vm) return s
       if (event._tag === "VmMigrationAborted") return endMigration(s, migration, vm)
       residency(s, migration.source, vm, -1)
       endMigration(s, migration, vm)
@@ -269,7 +277,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
     case "VmPagesPagedOut":
     case "VmPagesPagedIn": {
       const vm = s.vm(event.vm)
-      if (!vm) return
+      if (!vm) return s
       const inPages = event._tag === "VmPagesPagedIn" ? event.pages : -event.pages
       frames(s, vm, inPages)
       if (inPages > 0) growReservation(s, vm, inPages)
@@ -280,7 +288,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
     }
     case "VmBalloonInflated": {
       const vm = s.vm(event.vm)
-      if (!vm) return
+      if (!vm) return s
       frames(s, vm, -event.releasedPages)
       return updateVm(s, vm.id, (v) => {
         v.guestPages -= event.releasedPages + event.droppedPages
@@ -290,7 +298,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
     }
     case "VmBalloonDeflated": {
       const vm = s.vm(event.vm)
-      if (!vm) return
+      if (!vm) return s
       frames(s, vm, event.pages)
       return updateVm(s, vm.id, (v) => {
         v.guestPages += event.pages
@@ -298,7 +306,7 @@ const apply = (s: Tables, event: PoolEvent): void => {
       })
     }
     case "VmPageFaultsServed":
-      return
+      return s
   }
 }
 

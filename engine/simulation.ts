@@ -86,13 +86,13 @@ export interface OperationOutcome {
   readonly detail: string
 }
 
-export type StopReason = "quiescent" | "time-limit" | "events-limit"
+export type RunStopReason = "quiescent" | "time-limit" | "events-limit"
 
 export interface RunResult {
   readonly state: PoolState
   readonly events: number
   readonly simulatedUs: number
-  readonly stopReason: StopReason
+  readonly stopReason: RunStopReason
   readonly refusals: ReadonlyArray<Refusal>
   readonly operations: ReadonlyArray<OperationOutcome>
 }
@@ -255,7 +255,7 @@ export class Simulation {
 
   /** Runs until nothing is left to do or a limit is reached. */
   run(limits: EngineLimits = this.options.limits): RunResult {
-    let stopReason: StopReason = "quiescent"
+    let stopReason: RunStopReason = "quiescent"
     // A migration started between runs (outside any happening) has no round end planned yet.
     if (this.ratesDirty) this.recomputeRates()
     for (;;) {

@@ -7,19 +7,23 @@ import type { PolicyConfig, VmWorkload } from "./config.js"
 import type { Prng } from "./prng.js"
 import type { VmId } from "../domain/ids.js"
 
+/** One completed transfer round, live or the paused final one (the pre-copy loop's input too). */
 export interface RoundRecord {
   /** 1-based. */
   readonly index: number
   readonly live: boolean
   readonly pagesSent: number
+  /** Pages of the round's to-send set skipped because they were re-dirtied (xen-legacy's `to_skip`). */
   readonly pagesSkipped: number
-  /** Pages never written since boot, sent as zero-page markers (max-downtime). */
+  /** Pages never written since boot sent as a zero-page marker, not as data (max-downtime only; phases.ts). */
   readonly zeroPages: number
-  /** vCPU and device-model state sent after the last pages (the paused round with phases). */
+  /** vCPU and device-model state sent after the last pages (the paused round only; phases.ts). */
   readonly stateBytes: number
+  /** Every byte of the round: its pages, zero-page markers and state. */
   readonly bytesSent: number
+  /** From the round's first byte to its last byte plus the link latency. */
   readonly durationUs: number
-  /** Pages found dirty at the CLEAN after the round (0 after the paused round). */
+  /** Pages dirtied since the last CLEAN, counted when the round ends (0 after the paused round). */
   readonly dirtyPagesAfter: number
 }
 

@@ -16,7 +16,6 @@
 import fc from "fast-check"
 import { defaultVmOverheadPages, fitsEmptyHost } from "../domain/memory.js"
 
-export const PAGE_SIZE_BYTES = 4096
 const PAGES_PER_MIB = 256
 
 /** The safety phase: every scheduled operation and fault falls in [0, SAFETY_PHASE_US). */

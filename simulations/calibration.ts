@@ -5,7 +5,13 @@
  * three files and hands over their text; every error names the file, the line and the field.
  */
 import { Either, ParseResult, Schema } from "effect"
-import { parseDurationUs, parseRateBytesPerS, parseSizeBytes, type UnitError } from "../domain/units.js"
+import {
+  DEFAULT_PAGE_SIZE_BYTES,
+  parseDurationUs,
+  parseRateBytesPerS,
+  parseSizeBytes,
+  type UnitError
+} from "../domain/units.js"
 import {
   estimatedDowntimeUs,
   runSingleMigration,
@@ -220,8 +226,6 @@ const compare = (
         }
       ]
 
-const PAGE_SIZE_BYTES = 4096
-
 /** The model's run of a translated row. */
 const modelRun = (row: RunRow, line: number): SingleMigrationReport => {
   const memoryBytes = unit(line, `${row.id}.memory`, parseSizeBytes(row.memory))
@@ -242,7 +246,7 @@ const modelRun = (row: RunRow, line: number): SingleMigrationReport => {
       ? {}
       : { maxDowntimeUs: unit(line, `${row.id}.maxDowntime`, parseDurationUs(row.maxDowntime)) }),
     model: "rate",
-    pageSizeBytes: PAGE_SIZE_BYTES,
+    pageSizeBytes: DEFAULT_PAGE_SIZE_BYTES,
     phases: "default"
   })
 }
@@ -327,7 +331,7 @@ const iterationsRow = (
     const before = report.rounds[i - 1]
     if (before !== undefined) {
       const estimateUs = estimatedDowntimeUs(
-        before.dirtyPagesAfter * PAGE_SIZE_BYTES,
+        before.dirtyPagesAfter * DEFAULT_PAGE_SIZE_BYTES,
         before.bytesSent,
         before.durationUs
       )

@@ -10,6 +10,7 @@
  * is a `PolicyDefinition` in its own file, written as a user writes theirs; the CLI's `--policy`
  * choices, the scenario and trace checks, the property arbitraries and the docs derive from that list.
  */
+import type { RoundRecord } from "../transfer.js"
 import type { MaxDowntimePolicy } from "./policies/maxDowntime.js"
 import type { XenPolicy } from "./policies/xen.js"
 import type { XenLegacyPolicy } from "./policies/xenLegacy.js"
@@ -27,26 +28,8 @@ export interface PrecopyStats {
   readonly dirtyCount: number
 }
 
-/** One completed transfer round, live or the paused final one. */
-export interface RoundRecord {
-  /** 1-based. */
-  readonly index: number
-  readonly live: boolean
-  readonly pagesSent: number
-  /** Pages of the round's to-send set skipped because they were re-dirtied (xen-legacy's `to_skip`). */
-  readonly pagesSkipped: number
-  /** Pages never written since boot sent as a zero-page marker, not as data (max-downtime only; phases.ts). */
-  readonly zeroPages: number
-  /** vCPU and device-model state sent after the last pages (the paused round only; phases.ts). */
-  readonly stateBytes: number
-  /** Every byte of the round: its pages, zero-page markers and state. */
-  readonly bytesSent: number
-  /** From the round's first byte to its last byte plus the link latency. */
-  readonly durationUs: number
-  /** Pages dirtied since the last CLEAN, counted when the round ends (0 after the paused round). */
-  readonly dirtyPagesAfter: number
-}
-
+/** One completed transfer round, live or the paused final one: the engine's own record (engine/transfer.ts). */
+export type { RoundRecord } from "../transfer.js"
 export type StopReason =
   | "dirty-below-threshold"
   | "iteration-cap"

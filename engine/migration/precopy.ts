@@ -77,7 +77,7 @@ export interface PartRecord {
 }
 
 /** DESIGN.md §2's migration phases, from the transfer's point of view. */
-export type MigrationPhase = "precopy" | "stop-and-copy" | "committed" | "aborted"
+export type PrecopyPhase = "precopy" | "stop-and-copy" | "committed" | "aborted"
 
 /** `transfer`: bytes still to deliver; `latency`: all delivered, waiting for the latency; `done`: ready to complete. */
 export type RoundPhase = "transfer" | "latency" | "done"
@@ -134,7 +134,7 @@ export interface Precopy {
   readonly policy: PrecopyPolicy
   /** The time the machine has been advanced to. */
   nowUs(): number
-  phase(): MigrationPhase
+  phase(): PrecopyPhase
   /** The round in flight; undefined once committed or aborted. */
   currentRound(): RoundView | undefined
   /**
@@ -435,7 +435,7 @@ class PrecopyMachine implements Precopy {
     return this.now
   }
 
-  phase(): MigrationPhase {
+  phase(): PrecopyPhase {
     if (this.ending !== undefined) return this.ending.result === "committed" ? "committed" : "aborted"
     return this.paused === undefined ? "precopy" : "stop-and-copy"
   }

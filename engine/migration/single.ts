@@ -3,14 +3,13 @@
  * the same machine the pool engine drives (precopy.ts): ask when the round ends at the bandwidth,
  * advance to it, complete the round, until the migration commits.
  */
+import { DEFAULT_PAGE_SIZE_BYTES } from "../../domain/units.js"
 import { Prng } from "../prng.js"
 import { invariant, isCount } from "./exact.js"
 import { createPrecopy, dirtyModelFor, type Precopy } from "./precopy.js"
 import { phasesFor, type PhasesChoice } from "./phases.js"
 import type { PolicyDefinition, StopReason } from "./policy.js"
 import { policyByName } from "./policies/index.js"
-
-export const PAGE_SIZE_BYTES_DEFAULT = 4096
 
 export interface SingleMigrationConfig {
   /** Policies of the caller's own that `policy` may name, besides the built-ins. */
@@ -105,7 +104,7 @@ export const driveAtConstantRate = (precopy: Precopy, rateBytesPerS: number, rou
 
 /** The finished machine of one constant-bandwidth migration (rounds, outcome, destination check). */
 export const simulateSingleMigration = (config: SingleMigrationConfig): Precopy => {
-  const pageSizeBytes = config.pageSizeBytes ?? PAGE_SIZE_BYTES_DEFAULT
+  const pageSizeBytes = config.pageSizeBytes ?? DEFAULT_PAGE_SIZE_BYTES
   invariant(isCount(pageSizeBytes) && pageSizeBytes >= 1, "pageSizeBytes must be >= 1")
   invariant(
     isCount(config.memoryBytes) && config.memoryBytes >= pageSizeBytes && config.memoryBytes % pageSizeBytes === 0,

@@ -112,14 +112,6 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
         : [{ ...at, op: "shutdown-vm", vm: event.vm, hard: event.mode === "hard" }]
     case "VmMemoryTargetSet":
       return [{ ...at, op: "set-memory-target", vm: event.vm, target: pages(event.targetPages) }]
-    default:
-      return migrationRecordsFor(event)
-  }
-}
-
-const migrationRecordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
-  const at = { atUs: event.atUs }
-  switch (event._tag) {
     case "VmMigrationStarted":
       return [
         {
@@ -200,7 +192,8 @@ const migrationRecordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> 
       ]
     case "VmBalloonDeflated":
       return [{ ...at, op: "balloon-deflated", vm: event.vm, pages: event.pages }]
-    default:
+    case "PoolCreated":
+      // The header says what the pool is: no record.
       return []
   }
 }

@@ -12,7 +12,8 @@ import { inputError, type InputError, type Scenario } from "../scenario.js"
 import { schemaIssue } from "./issues.js"
 import { TraceHeader } from "./schema.js"
 
-export const PAGE_SIZE_DEFAULT = "4KiB"
+/** DEFAULT_PAGE_SIZE_BYTES (domain/units.ts) as a header writes it. */
+export const DEFAULT_PAGE_SIZE_TEXT = "4KiB"
 export const LINK_LATENCY_DEFAULT = "100us"
 export const SIMULATED_TIME_DEFAULT = "30d"
 export const EVENTS_MAX_DEFAULT = 10_000_000
@@ -48,7 +49,7 @@ const asScenario = (header: DecodedHeader, name: string): Scenario => ({
   seed: header.seed ?? 1,
   pool: {
     id: header.pool.id,
-    pageSize: header.pool.pageSize ?? PAGE_SIZE_DEFAULT,
+    pageSize: header.pool.pageSize ?? DEFAULT_PAGE_SIZE_TEXT,
     linkLatency: header.pool.linkLatency ?? LINK_LATENCY_DEFAULT
   },
   policy: header.policy ?? "xen",
@@ -85,7 +86,7 @@ export const compileHeader = (
     poolId: header.pool.id,
     seed: c.seed,
     pageSizeBytes: c.pageSizeBytes,
-    pageSizeText: header.pool.pageSize ?? PAGE_SIZE_DEFAULT,
+    pageSizeText: header.pool.pageSize ?? DEFAULT_PAGE_SIZE_TEXT,
     policy: c.policy,
     setup: [{ ...createPool, pool: poolId(header.pool.id) }, ...c.setup.slice(1)],
     workloads: c.workloads,

@@ -9,8 +9,10 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { ESLint, type Linter } from "eslint"
 import { beforeAll, describe, expect, it } from "vitest"
+import { untyped } from "./untyped.js"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+
 const fixtures = join(root, "test/fixtures/lint")
 
 /** The repo's config module (plain JavaScript), loaded by URL so the type checker need not resolve it. */
@@ -40,7 +42,7 @@ let eslint: ESLint
 beforeAll(async () => {
   config = (await import(pathToFileURL(join(root, "eslint.config.js")).href)) as EslintConfigModule
   determinismRuleIds = Object.keys(config.determinismRules)
-  eslint = new ESLint({ cwd: root, overrideConfigFile: join(root, "eslint.config.js") })
+  eslint = new ESLint({ cwd: root, overrideConfigFile: join(root, "eslint.config.js"), overrideConfig: untyped })
 })
 
 const lintAs = async (fixture: string, folder: string): Promise<ReadonlyArray<Linter.LintMessage>> => {
@@ -103,6 +105,7 @@ describe("the real pure folders", () => {
     const results = await new ESLint({
       cwd: root,
       overrideConfigFile: join(root, "eslint.config.js"),
+      overrideConfig: untyped,
       errorOnUnmatchedPattern: false
     }).lintFiles(pure.map((folder) => `${folder}/**/*.ts`))
     const withErrors = results.filter((r) => r.errorCount > 0)

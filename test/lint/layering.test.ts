@@ -5,9 +5,10 @@
 import { resolve } from "node:path"
 import { ESLint } from "eslint"
 import { describe, expect, it } from "vitest"
+import { untyped } from "./untyped.js"
 
 const root = resolve(import.meta.dirname, "../..")
-const eslint = new ESLint({ cwd: root })
+const eslint = new ESLint({ cwd: root, overrideConfig: untyped })
 
 const layeringErrors = async (file: string, from: string): Promise<ReadonlyArray<string>> => {
   const [result] = await eslint.lintText(`import "${from}"\n`, { filePath: resolve(root, file) })
