@@ -278,6 +278,37 @@ describe("the view's server", () => {
     await page.close()
     empty.running.stop("SIGKILL")
   })
+
+  it("shows a store that went away as an error in the page (503), not a blank page", async () => {
+    const file = join(dir, "gone.db")
+    const made = xenpool(["demo", "--store", `sqlite:${file}`])
+    if (made.status !== 0) throw new Error(`demo: ${made.stderr}`)
+    const gone = await startView(["--store", `sqlite:${file}`])
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    const errors: string[] = []
+    collectErrors(page, errors)
+    try {
+      await page.goto(`${gone.url}?pool=${POOL}&t=0s`)
+      await page.locator(".host").first().waitFor()
+      await page.locator("#gantt svg").first().waitFor()
+      // The file emptied under the open store: its next read finds no database.
+      fs.truncateSync(file)
+      for (const side of ["-wal", "-shm"]) fs.rmSync(file + side, { force: true })
+      expect((await rawGet(gone.url, `/api/pools/${POOL}/hosts?t=3m10s`)).status).toBe(503)
+      await page.locator("#time").fill(String(AT_3M10S_US))
+      const error = page.locator("#error")
+      await error.waitFor()
+      expect(await error.textContent()).toMatch(/^store unavailable \(.*gone\.db.*\)a store the server can read/)
+      // The page keeps what it drew: the hosts of the last moment it could read.
+      expect(await page.locator(".host").count()).toBeGreaterThan(0)
+      // The browser logs each failed request; nothing else may be logged (no exception in the page).
+      expect(errors.length).toBeGreaterThan(0)
+      for (const logged of errors) expect(logged).toMatch(/console: Failed to load resource: .*status of 503/)
+    } finally {
+      await page.close()
+      gone.running.stop("SIGKILL")
+    }
+  })
 })
 
 describe("xenpool report", () => {
