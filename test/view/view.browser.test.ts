@@ -91,6 +91,12 @@ describe("xenpool view", () => {
     expect(shown["db-1"]).toBe("h3")
     const expected = Object.fromEntries(cli.vms.filter((v) => v.residentOn !== null).map((v) => [v.id, v.residentOn]))
     expect(shown).toEqual(expected)
+    // A click on a VM asks for its every field (`at --vm`): the scrub's answer has only what is drawn.
+    await page.locator('.host .vm[data-vm="db-1"]:not(.incoming)').click()
+    await expect.poll(() => page.locator("#vm-detail").getAttribute("data-vm")).toBe("db-1")
+    const detail = await page.locator("#vm-detail").textContent()
+    expect(detail).toContain("residentOnh3")
+    expect(detail).toContain("memoryTargetPages")
     // The events list follows: its current row is the moment's revision.
     await expect.poll(() => page.locator("#events tr.current").getAttribute("data-revision")).toBe(String(cli.revision))
     await page.close()
@@ -223,6 +229,32 @@ describe("the view's server", () => {
     const { hosts: cliHosts, ...cliRest } = cli
     expect(rest).toEqual(cliRest)
     expect(hosts.map(({ memoryUsedPages: _u, memoryOverheadPages: _o, ...h }) => h)).toEqual(cliHosts)
+  })
+
+  it("answers /api/pools/ID/hosts with /at's document, each VM cut to the fields the page draws", async () => {
+    const hosts = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/hosts?t=3m10s`)).body)
+    const at = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s`)).body)
+    const fields = [
+      "id",
+      "powerState",
+      "residentOn",
+      "scheduledToBeResidentOn",
+      "domid",
+      "currentOperation",
+      "migration"
+    ]
+    const cut = (vm: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, vm[f]]))
+    expect(hosts).toEqual({ ...at, vms: at.vms.map(cut) })
+    expect(hosts.vms.length).toBeGreaterThan(0)
+    const one = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s&vm=db-1`)).body)
+    const { hosts: oneHosts, ...oneRest } = one as { hosts: ReadonlyArray<Record<string, unknown>> }
+    const { hosts: cliHosts, ...cliRest } = cliJson<typeof one>(["at", "190s", "--vm", "db-1", "--pool", POOL])
+    expect(oneRest).toEqual(cliRest)
+    expect(oneHosts.map(({ memoryUsedPages: _u, memoryOverheadPages: _o, ...h }) => h)).toEqual(cliHosts)
+    expect(oneRest).toMatchObject({ vms: [{ id: "db-1", residentOn: "h3" }] })
+    const unknown = await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s&vm=nope`)
+    expect(unknown.status).toBe(404)
+    expect(JSON.parse(unknown.body)).toMatchObject({ error: { what: "unknown VM" } })
   })
 
   it("answers /api/pools/ID/migrations with `demo --json`'s migrations (rounds and end added)", async () => {
