@@ -48,7 +48,13 @@ export const buildBigPool = (file: string) =>
     return { firstAtUs: events[0]!.atUs, lastAtUs: events[events.length - 1]!.atUs }
   }).pipe(Effect.provide(layerSqlite(file)))
 
-type Figures = { firstPaintMs?: number; scrubMs: number[]; busy: number }
+type Figures = {
+  firstPaintMs?: number
+  scrubMs: number[]
+  scrubFetchMs: number[]
+  scrubDrawMs: number[]
+  busy: number
+}
 const figuresOf = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as { xenpoolFigures: Figures }).xenpoolFigures)
 
@@ -83,6 +89,25 @@ const scrubLatencies = async (page: Page, times: ReadonlyArray<number>, settle: 
     )
   }
   return (await figuresOf(page)).scrubMs.slice(before)
+}
+
+/**
+ * The server's answer at each time, fetched from Node (request, server, transfer, JSON.parse): the page's
+ * endpoint (`hosts`) beside `at`'s whole document, at the same times in the same run. The last answer's size too.
+ */
+const answerLatencies = async (base: string, endpoint: "at" | "hosts", times: ReadonlyArray<number>) => {
+  const latencies: number[] = []
+  let bytes = 0
+  for (const atUs of times) {
+    const start = nowMs()
+    const response = await fetch(new URL(`api/pools/${BIG_POOL}/${endpoint}?t=${atUs}us`, base))
+    const body = await response.text()
+    JSON.parse(body)
+    latencies.push(nowMs() - start)
+    if (response.status !== 200) throw new Error(`bench: ${endpoint} answered ${response.status}`)
+    bytes = Buffer.byteLength(body)
+  }
+  return { latencies: latencies.sort((a, b) => a - b), bytes }
 }
 
 const stateAtLatencies = (file: string, times: ReadonlyArray<number>) =>
@@ -133,8 +158,14 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
           { length: SCRUBS },
           () => span.firstAtUs + Math.floor(((span.lastAtUs - span.firstAtUs) * prng.nextInt(1_000_000)) / 1_000_000)
         )
+        const settledBefore = (await figuresOf(page)).scrubMs.length
         const scrubs = (await scrubLatencies(page, times, true)).sort((a, b) => a - b)
+        const split = await figuresOf(page)
+        const scrubFetch = split.scrubFetchMs.slice(settledBefore).sort((a, b) => a - b)
+        const scrubDraw = split.scrubDrawMs.slice(settledBefore).sort((a, b) => a - b)
         const bursts = (await scrubLatencies(page, times, false)).sort((a, b) => a - b)
+        const atAnswers = await answerLatencies(big.url, "at", times)
+        const hostsAnswers = await answerLatencies(big.url, "hosts", times)
         big.running.stop("SIGINT")
         const direct = await Effect.runPromise(stateAtLatencies(bigFile, times))
         const workload1M =
@@ -149,6 +180,12 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
           name: "view.stateAt.p99",
           workload: `${workload1M}; stateAt alone, 99th percentile`,
           value: round1(percentile(direct, 99)),
+          unit: "ms"
+        }
+        const atP50: BenchResult = {
+          name: "view.answer.at.p50",
+          workload: `${workload1M}; GET /api/pools/ID/at (at --json's whole document) at the same times from Node`,
+          value: round1(percentile(atAnswers.latencies, 50)),
           unit: "ms"
         }
         return [
@@ -205,6 +242,42 @@ export const viewBenchmarks: ReadonlyArray<Benchmark> = [
               unit: "ms"
             },
             directP99
+          ),
+          {
+            name: "view.scrub.fetch.p50",
+            workload: `${workload1M}; of the idle scrubs: input event to the answer parsed (the page's own split)`,
+            value: round1(percentile(scrubFetch, 50)),
+            unit: "ms"
+          },
+          {
+            name: "view.scrub.draw.p50",
+            workload: `${workload1M}; of the idle scrubs: the answer parsed to the hosts drawn (the page's own split)`,
+            value: round1(percentile(scrubDraw, 50)),
+            unit: "ms"
+          },
+          withBaseline(
+            {
+              name: "view.answer.hosts.p50",
+              workload: `${workload1M}; GET /api/pools/ID/hosts at the same ${SCRUBS} times from Node: request to JSON parsed`,
+              value: round1(percentile(hostsAnswers.latencies, 50)),
+              unit: "ms"
+            },
+            atP50
+          ),
+          atP50,
+          withBaseline(
+            {
+              name: "view.answer.hosts.bytes",
+              workload: `${workload1M}; the hosts endpoint's answer at the last time`,
+              value: hostsAnswers.bytes,
+              unit: "bytes"
+            },
+            {
+              name: "view.answer.at.bytes",
+              workload: `${workload1M}; the at endpoint's answer at the last time`,
+              value: atAnswers.bytes,
+              unit: "bytes"
+            }
           ),
           directP50,
           directP99,

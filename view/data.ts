@@ -15,11 +15,13 @@ import { MigrationSummaries } from "../projections/summary.js"
 import { stateAt, UnknownPool, type TimeTravelTarget } from "../projections/timeTravel.js"
 import { EventStore, type RecordedEvent } from "../store/EventStore.js"
 import { redactUrl } from "../store/url.js"
-import { atJson } from "../api/timeTravel.js"
+import { atJson, requireFocus, type Focus } from "../api/timeTravel.js"
 import type {
   AtAnswer,
   EventRow,
   EventsAround,
+  HostsAnswer,
+  HostsVm,
   MigrationDetail,
   MigrationRound,
   MigrationWindow,
@@ -103,11 +105,17 @@ export const poolList = Effect.gen(function* () {
 
 // --- the pool at a moment -------------------------------------------------------------------------
 
-/** `at --json` for the whole pool, each host with its used and overhead memory added. */
-export const poolAt = (pool: PoolId, target: TimeTravelTarget) =>
+/**
+ * `at --json` for the whole pool (or, with `vm`, `at --vm VM --json`: that VM, its hosts and its
+ * migration), each host with its used and overhead memory added.
+ */
+export const poolAt = (pool: PoolId, target: TimeTravelTarget, vm?: VmId) =>
   Effect.gen(function* () {
     const answer = yield* stateAt(pool, target)
-    const document = atJson(answer, { _tag: "pool" })
+    const focus: Focus = vm === undefined ? { _tag: "pool" } : { _tag: "vm", vm }
+    // An unknown VM is refused as the CLI refuses it (`at --vm`).
+    yield* requireFocus(pool, focus, answer.state)
+    const document = atJson(answer, focus)
     const hosts = document.hosts.map((h) => {
       const host = getHost(answer.state, h.id as HostId)!
       return {
@@ -118,6 +126,21 @@ export const poolAt = (pool: PoolId, target: TimeTravelTarget) =>
     })
     return { ...document, hosts } satisfies AtAnswer
   })
+
+/** What the page draws of the pool at a moment: `poolAt`'s document with each VM cut to the hosts panel's fields. */
+export const poolHosts = (pool: PoolId, target: TimeTravelTarget) =>
+  Effect.map(poolAt(pool, target), (document): HostsAnswer => ({
+    ...document,
+    vms: document.vms.map((vm): HostsVm => ({
+      id: vm.id,
+      powerState: vm.powerState,
+      residentOn: vm.residentOn,
+      scheduledToBeResidentOn: vm.scheduledToBeResidentOn,
+      domid: vm.domid,
+      currentOperation: vm.currentOperation,
+      migration: vm.migration
+    }))
+  }))
 
 // --- the overview: migrations and series ----------------------------------------------------------
 

@@ -15,6 +15,7 @@ import {
   EVENTS_SIDE_MAX,
   eventsAround,
   poolAt,
+  poolHosts,
   poolList,
   migrationWindow,
   MIGRATIONS_WINDOW_MAX,
@@ -54,6 +55,9 @@ export const failureOf = (error: unknown): EndpointFailure => {
     case "UsageFailure":
       return endpointFailure(400, tagged.what ?? "bad request", tagged.where ?? "", tagged.expected ?? "")
     case "CliFailure":
+      return endpointFailure(404, tagged.what ?? "not found", tagged.where ?? "", tagged.expected ?? "")
+    case "XenpoolError":
+      // Here only `requireFocus`: a VM the pool never had.
       return endpointFailure(404, tagged.what ?? "not found", tagged.where ?? "", tagged.expected ?? "")
     case "UnknownPool":
       return endpointFailure(
@@ -135,7 +139,7 @@ const historyOf = (context: EndpointContext, pool: PoolId, points: number) =>
 
 /**
  * The answer to `GET path?query`, or undefined when the path is no endpoint (then it may be a static file).
- * Paths: /api/pools, /api/pools/ID/at, /api/pools/ID/overview, /api/pools/ID/migrations, /api/pools/ID/events,
+ * Paths: /api/pools, /api/pools/ID/at, /api/pools/ID/hosts, /api/pools/ID/overview, /api/pools/ID/migrations, /api/pools/ID/events,
  * /api/pools/ID/vms/VM/memory.
  */
 export const endpoint = (
@@ -151,7 +155,11 @@ export const endpoint = (
   const [, , poolText, what, ...rest] = parts
   return Effect.gen(function* () {
     const pool = yield* poolParam(poolText!)
-    if (what === "at" && rest.length === 0) return yield* poolAt(pool, yield* targetParam(params))
+    if (what === "at" && rest.length === 0) {
+      const vm = params.get("vm") || undefined
+      return yield* poolAt(pool, yield* targetParam(params), vm as VmId | undefined)
+    }
+    if (what === "hosts" && rest.length === 0) return yield* poolHosts(pool, yield* targetParam(params))
     if (what === "overview" && rest.length === 0) {
       const points = yield* integerParam(params, "points", SERIES_POINTS_DEFAULT, SERIES_POINTS_MAX)
       if (points === 0) return yield* endpointFailure(400, "bad query", "points=0", "at least 1 point")

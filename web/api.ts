@@ -74,6 +74,26 @@ export interface AtAnswer {
   readonly migrations: ReadonlyArray<AtMigration>
 }
 
+/** A VM as the page's hosts panel draws it: `at --json`'s `vms[]` element with only these fields. */
+export interface HostsVm {
+  readonly id: string
+  readonly powerState: string
+  readonly residentOn: string | null
+  readonly scheduledToBeResidentOn: string | null
+  readonly domid: number
+  readonly currentOperation: string | null
+  readonly migration: string | null
+}
+
+/**
+ * `GET /api/pools/ID/hosts?t=WHEN`: what the page draws of the pool at a moment, `at --json`'s document
+ * (the hosts as `/at` answers them, the migrations in flight) with each VM cut to the fields the hosts
+ * panel shows. A VM's other fields: `/at?t=@REVISION&vm=VM`.
+ */
+export interface HostsAnswer extends Omit<AtAnswer, "vms"> {
+  readonly vms: ReadonlyArray<HostsVm>
+}
+
 /** One transfer round, as its `VmMigrationRoundCompleted` event says. */
 export interface MigrationRound {
   readonly round: number

@@ -9,9 +9,12 @@ import { Either } from "effect"
 import { formatBytes, formatDurationUs } from "../domain/units.js"
 import type {
   AtAnswer,
+  AtVm,
   ErrorAnswer,
   EventRow,
   EventsAround,
+  HostsAnswer,
+  HostsVm,
   MigrationDetail,
   MigrationWindow,
   PoolListEntry,
@@ -66,12 +69,14 @@ const $ = <E extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 interface PoolPage {
   readonly pool: PoolListEntry
   atUs: number
-  answer: AtAnswer | undefined
+  answer: HostsAnswer | undefined
   overview: PoolOverview | undefined
   gantt: GanttOptions | undefined
   readonly charts: uPlot[]
   /** Answers to older scrubs are dropped: only the latest request renders. */
   request: number
+  /** Answers of the hosts endpoint awaited: a scrub while none is goes out at once. */
+  awaited: number
   playing: number | undefined
 }
 
@@ -156,7 +161,8 @@ const showPoolList = (pools: ReadonlyArray<PoolListEntry>) => {
 
 const bytesOfPages = (pages: number) => formatBytes(pages * (page?.pool.pageSizeBytes ?? 4096))
 
-const hostCard = (answer: AtAnswer, host: AtAnswer["hosts"][number]) => {
+/** A host's card: its memory, then the VMs resident on it or migrating in (`vms`, in id order). */
+const hostCard = (host: HostsAnswer["hosts"][number], vms: ReadonlyArray<HostsVm>) => {
   const card = document.createElement("div")
   card.className = `host${host.live && host.enabled ? "" : " off"}`
   card.dataset.host = host.id
@@ -191,10 +197,8 @@ const hostCard = (answer: AtAnswer, host: AtAnswer["hosts"][number]) => {
   const list = document.createElement("div")
   list.className = "vms"
   card.append(title, bar, figs, list)
-  for (const vm of answer.vms) {
-    const here = vm.residentOn === host.id
-    const incoming = vm.scheduledToBeResidentOn === host.id && !here
-    if (!here && !incoming) continue
+  for (const vm of vms) {
+    const incoming = vm.residentOn !== host.id
     const chip = document.createElement("div")
     chip.className = `vm ${vm.powerState}${vm.migration !== null ? " migrating" : ""}${incoming ? " incoming" : ""}`
     chip.dataset.vm = vm.id
@@ -209,11 +213,49 @@ const hostCard = (answer: AtAnswer, host: AtAnswer["hosts"][number]) => {
   return card
 }
 
-const renderHosts = (answer: AtAnswer) => {
-  $("hosts").replaceChildren(...answer.hosts.map((h) => hostCard(answer, h)))
+const renderHosts = (answer: HostsAnswer) => {
+  // Each VM on its host and on the host it is migrating to, in one pass (the VMs are in id order).
+  const onHost = new Map<string, HostsVm[]>()
+  const place = (host: string | null, vm: HostsVm) => {
+    if (host === null) return
+    const list = onHost.get(host)
+    if (list === undefined) onHost.set(host, [vm])
+    else list.push(vm)
+  }
+  for (const vm of answer.vms) {
+    place(vm.residentOn, vm)
+    if (vm.scheduledToBeResidentOn !== vm.residentOn) place(vm.scheduledToBeResidentOn, vm)
+  }
+  $("hosts").replaceChildren(...answer.hosts.map((h) => hostCard(h, onHost.get(h.id) ?? [])))
   const note = answer.note === null ? "" : ` — ${answer.note}`
   $("moment").textContent =
     `${formatDurationUs(answer.atUs)} · revision ${answer.revision} of ${answer.lastRevision} · ${answer.migrations.length} migrations in flight${note}`
+}
+
+/** A VM's every field at the moment, asked when its chip is clicked (the hosts panel has only a few). */
+const showVm = async (id: string) => {
+  if (page?.answer === undefined) return
+  const p = page
+  const moment = p.answer!.revision < 0 ? formatMoment(p.atUs) : `@${p.answer!.revision}`
+  const at = await api<AtAnswer>(
+    `${poolPath(p.pool.id, "at")}?t=${encodeURIComponent(moment)}&vm=${encodeURIComponent(id)}`
+  )
+  const vm: AtVm | undefined = at.vms.find((v) => v.id === id)
+  const box = $("vm-detail")
+  box.dataset.vm = id
+  box.replaceChildren(text("h3", `${id} at ${formatDurationUs(at.atUs)} (revision ${at.revision})`))
+  if (vm === undefined) box.append(text("p", "not in the pool at this moment", "muted"))
+  else {
+    const figs = document.createElement("div")
+    figs.className = "memfig"
+    for (const [field, value] of Object.entries(vm)) {
+      if (field === "id") continue
+      const shown = typeof value === "number" && field.endsWith("Pages") ? bytesOfPages(value) : String(value ?? "—")
+      figs.append(text("span", field), text("b", shown))
+    }
+    box.append(figs)
+  }
+  box.hidden = false
 }
 
 // --- moving the moment ----------------------------------------------------------------------------
@@ -236,10 +278,11 @@ const setMoment = async (atUs: number, startedMs = performance.now()) => {
   $<HTMLInputElement>("time-text").value = formatMoment(clamped)
   writeUrl(p.pool.id, clamped)
   // The request first: the cursors move while it is answered.
-  const asked = api<AtAnswer>(`${poolPath(p.pool.id, "at")}?t=${encodeURIComponent(formatMoment(clamped))}`)
+  const asked = api<HostsAnswer>(`${poolPath(p.pool.id, "hosts")}?t=${encodeURIComponent(formatMoment(clamped))}`)
   moveCursors()
+  p.awaited++
   try {
-    const answer = await asked
+    const answer = await asked.finally(() => p.awaited--)
     if (request !== p.request) return
     const arrivedMs = performance.now()
     p.answer = answer
@@ -619,6 +662,7 @@ const showPool = async (id: string, moment: string | null) => {
     gantt: undefined,
     charts: [],
     request: 0,
+    awaited: 0,
     playing: undefined
   }
   const slider = $<HTMLInputElement>("time")
@@ -631,7 +675,7 @@ const showPool = async (id: string, moment: string | null) => {
       showError(new ApiError({ what: "bad time", where: `t=${moment}`, expected: parsed.left }))
     else if ("atUs" in parsed.right) start = parsed.right.atUs
     else {
-      const at = await api<AtAnswer>(`${poolPath(pool.id, "at")}?t=@${parsed.right.revision}`)
+      const at = await api<HostsAnswer>(`${poolPath(pool.id, "hosts")}?t=@${parsed.right.revision}`)
       start = at.atUs
     }
   }
@@ -645,6 +689,10 @@ const showPool = async (id: string, moment: string | null) => {
 }
 
 const wireControls = () => {
+  $("hosts").addEventListener("click", (event) => {
+    const chip = (event.target as Element).closest<HTMLElement>("[data-vm]")
+    if (chip !== null) showVm(chip.dataset.vm!).catch(showError)
+  })
   $("gantt").addEventListener("click", (event) => {
     const bar = (event.target as Element).closest("[data-migration]")
     const m = bar === null ? undefined : ganttMigrations.get(bar.getAttribute("data-migration")!)
@@ -655,7 +703,9 @@ const wireControls = () => {
   slider.addEventListener("input", () => {
     const started = performance.now()
     cancelAnimationFrame(pending ?? 0)
-    pending = requestAnimationFrame(() => void setMoment(Number(slider.value), started))
+    // Idle, the moment is asked at once; during a drag, at most once a frame while an answer is awaited.
+    if (page !== undefined && page.awaited === 0) void setMoment(Number(slider.value), started)
+    else pending = requestAnimationFrame(() => void setMoment(Number(slider.value), started))
   })
   const field = $<HTMLInputElement>("time-text")
   field.addEventListener("change", () => {
@@ -664,7 +714,7 @@ const wireControls = () => {
       return showError(new ApiError({ what: "bad time", where: field.value, expected: parsed.left }))
     if ("atUs" in parsed.right) void setMoment(parsed.right.atUs)
     else
-      void api<AtAnswer>(`${poolPath(page!.pool.id, "at")}?t=@${parsed.right.revision}`).then(
+      void api<HostsAnswer>(`${poolPath(page!.pool.id, "hosts")}?t=@${parsed.right.revision}`).then(
         (a) => setMoment(a.atUs),
         showError
       )

@@ -91,6 +91,12 @@ describe("xenpool view", () => {
     expect(shown["db-1"]).toBe("h3")
     const expected = Object.fromEntries(cli.vms.filter((v) => v.residentOn !== null).map((v) => [v.id, v.residentOn]))
     expect(shown).toEqual(expected)
+    // A click on a VM asks for its every field (`at --vm`): the scrub's answer has only what is drawn.
+    await page.locator('.host .vm[data-vm="db-1"]:not(.incoming)').click()
+    await expect.poll(() => page.locator("#vm-detail").getAttribute("data-vm")).toBe("db-1")
+    const detail = await page.locator("#vm-detail").textContent()
+    expect(detail).toContain("residentOnh3")
+    expect(detail).toContain("memoryTargetPages")
     // The events list follows: its current row is the moment's revision.
     await expect.poll(() => page.locator("#events tr.current").getAttribute("data-revision")).toBe(String(cli.revision))
     await page.close()
@@ -225,6 +231,32 @@ describe("the view's server", () => {
     expect(hosts.map(({ memoryUsedPages: _u, memoryOverheadPages: _o, ...h }) => h)).toEqual(cliHosts)
   })
 
+  it("answers /api/pools/ID/hosts with /at's document, each VM cut to the fields the page draws", async () => {
+    const hosts = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/hosts?t=3m10s`)).body)
+    const at = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s`)).body)
+    const fields = [
+      "id",
+      "powerState",
+      "residentOn",
+      "scheduledToBeResidentOn",
+      "domid",
+      "currentOperation",
+      "migration"
+    ]
+    const cut = (vm: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, vm[f]]))
+    expect(hosts).toEqual({ ...at, vms: at.vms.map(cut) })
+    expect(hosts.vms.length).toBeGreaterThan(0)
+    const one = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s&vm=db-1`)).body)
+    const { hosts: oneHosts, ...oneRest } = one as { hosts: ReadonlyArray<Record<string, unknown>> }
+    const { hosts: cliHosts, ...cliRest } = cliJson<typeof one>(["at", "190s", "--vm", "db-1", "--pool", POOL])
+    expect(oneRest).toEqual(cliRest)
+    expect(oneHosts.map(({ memoryUsedPages: _u, memoryOverheadPages: _o, ...h }) => h)).toEqual(cliHosts)
+    expect(oneRest).toMatchObject({ vms: [{ id: "db-1", residentOn: "h3" }] })
+    const unknown = await rawGet(view.url, `/api/pools/${POOL}/at?t=3m10s&vm=nope`)
+    expect(unknown.status).toBe(404)
+    expect(JSON.parse(unknown.body)).toMatchObject({ error: { what: "unknown VM" } })
+  })
+
   it("answers /api/pools/ID/migrations with `demo --json`'s migrations (rounds and end added)", async () => {
     const answer = JSON.parse((await rawGet(view.url, `/api/pools/${POOL}/migrations`)).body)
     const demo = xenpool(["demo", "--json", "--store", `sqlite:${join(dir, "again.db")}`])
@@ -277,6 +309,37 @@ describe("the view's server", () => {
     expect(errors).toEqual([])
     await page.close()
     empty.running.stop("SIGKILL")
+  })
+
+  it("shows a store that went away as an error in the page (503), not a blank page", async () => {
+    const file = join(dir, "gone.db")
+    const made = xenpool(["demo", "--store", `sqlite:${file}`])
+    if (made.status !== 0) throw new Error(`demo: ${made.stderr}`)
+    const gone = await startView(["--store", `sqlite:${file}`])
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    const errors: string[] = []
+    collectErrors(page, errors)
+    try {
+      await page.goto(`${gone.url}?pool=${POOL}&t=0s`)
+      await page.locator(".host").first().waitFor()
+      await page.locator("#gantt svg").first().waitFor()
+      // The file emptied under the open store: its next read finds no database.
+      fs.truncateSync(file)
+      for (const side of ["-wal", "-shm"]) fs.rmSync(file + side, { force: true })
+      expect((await rawGet(gone.url, `/api/pools/${POOL}/hosts?t=3m10s`)).status).toBe(503)
+      await page.locator("#time").fill(String(AT_3M10S_US))
+      const error = page.locator("#error")
+      await error.waitFor()
+      expect(await error.textContent()).toMatch(/^store unavailable \(.*gone\.db.*\)a store the server can read/)
+      // The page keeps what it drew: the hosts of the last moment it could read.
+      expect(await page.locator(".host").count()).toBeGreaterThan(0)
+      // The browser logs each failed request; nothing else may be logged (no exception in the page).
+      expect(errors.length).toBeGreaterThan(0)
+      for (const logged of errors) expect(logged).toMatch(/console: Failed to load resource: .*status of 503/)
+    } finally {
+      await page.close()
+      gone.running.stop("SIGKILL")
+    }
   })
 })
 
