@@ -152,9 +152,9 @@ export const migrateModelCommand = Command.make(
       const own = isModulePath(options.policy) ? [yield* loadPolicyModule(options.policy)] : []
       if (own.length === 0 && findPolicy(options.policy) === undefined)
         return yield* new UsageFailure({
-          what: "bad --policy",
-          where: options.policy,
-          expected: `one of ${policyNames.join(", ")}, or the path of a module exporting a policy (./my-policy.js)`
+          what: "bad option",
+          where: `--policy ${options.policy}`,
+          expected: `one of ${policyNames.join(", ")}, or a module exporting a policy, e.g. ./my-policy.js (see xenpool migrate-model --help)`
         })
       const o = { ...options, policy: own[0]?.name ?? options.policy }
       const pageSizeBytes = Option.isSome(o.pageSize)

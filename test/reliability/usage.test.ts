@@ -45,7 +45,7 @@ describe("usage errors: one line naming the argument at fault, exit code 2", () 
     [
       "a choice that is not one",
       ["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--policy", "fast"],
-      "xenpool: bad option (--policy fast): one of xen, xen-legacy, max-downtime (see xenpool migrate-model --help)"
+      "xenpool: bad option (--policy fast): one of xen, xen-legacy, max-downtime, or a module exporting a policy, e.g. ./my-policy.js (see xenpool migrate-model --help)"
     ],
     [
       "an option without its value",
