@@ -63,13 +63,11 @@ export const events = (pool: string, options: EventsOptions = {}) =>
   Stream.unwrap(
     Effect.gen(function* () {
       const last = yield* requirePool(pool)
-      const store = yield* EventStore
-      const stream = poolStreamName(pool as PoolId)
       const to = Math.min(options.to ?? last, last)
       const page = (next: number) =>
         next > to
           ? Effect.succeed([[] as ReadonlyArray<RecordedEvent>, Option.none<number>()] as const)
-          : Effect.map(store.read(stream, { from: next, maxCount: Math.min(EVENTS_PAGE, to - next + 1) }), (rows) => {
+          : Effect.map(eventsPage(pool as PoolId, next, to), (rows) => {
               const end = rows[rows.length - 1]
               const after =
                 end === undefined || end.revision >= to ? Option.none<number>() : Option.some(end.revision + 1)

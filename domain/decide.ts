@@ -287,6 +287,22 @@ const migrationFor = (
     : Either.left(new MigrationBadPhase({ migration: id, step, phase: m.phase }))
 }
 
+/** A round a command names must be the migration's next one. */
+const notTheNextRound = (m: Migration, round: number) =>
+  new MigrationBadPhase({ migration: m.id, step: `round ${round}`, phase: `after round ${m.rounds}` })
+
+/** What a completed or interrupted round sent, as its command gives it (zero pages and state default to 0). */
+const roundFigures = (c: C.CompleteMigrationRound | C.InterruptMigrationRound) => ({
+  round: c.round,
+  live: c.live,
+  pagesSent: c.pagesSent,
+  pagesSkipped: c.pagesSkipped,
+  zeroPages: c.zeroPages ?? 0,
+  stateBytes: c.stateBytes ?? 0,
+  bytesSent: c.bytesSent,
+  durationUs: c.durationUs
+})
+
 const completeRound = (state: PoolRead, c: C.CompleteMigrationRound): Decision => {
   const found = migrationFor(
     state,
@@ -296,22 +312,14 @@ const completeRound = (state: PoolRead, c: C.CompleteMigrationRound): Decision =
   )
   if (Either.isLeft(found)) return fail(found.left)
   const m = found.right
-  if (c.round !== m.rounds + 1)
-    return fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
+  if (c.round !== m.rounds + 1) return fail(notTheNextRound(m, c.round))
   return one(
     E.build(E.VmMigrationRoundCompleted, {
       atUs: c.atUs,
       migration: m.id,
       vm: m.vm,
-      round: c.round,
-      live: c.live,
-      pagesSent: c.pagesSent,
-      pagesSkipped: c.pagesSkipped,
-      bytesSent: c.bytesSent,
-      pagesDirtied: c.pagesDirtied,
-      durationUs: c.durationUs,
-      zeroPages: c.zeroPages ?? 0,
-      stateBytes: c.stateBytes ?? 0
+      ...roundFigures(c),
+      pagesDirtied: c.pagesDirtied
     })
   )
 }
@@ -342,21 +350,13 @@ const interruptRound = (state: PoolRead, c: C.InterruptMigrationRound): Decision
   const found = migrationFor(state, c.migration, `interrupting round ${c.round}`, abortable)
   if (Either.isLeft(found)) return fail(found.left)
   const m = found.right
-  if (c.round !== m.rounds + 1)
-    return fail(new MigrationBadPhase({ migration: m.id, step: `round ${c.round}`, phase: `after round ${m.rounds}` }))
+  if (c.round !== m.rounds + 1) return fail(notTheNextRound(m, c.round))
   return one(
     E.build(E.VmMigrationRoundInterrupted, {
       atUs: c.atUs,
       migration: m.id,
       vm: m.vm,
-      round: c.round,
-      live: c.live,
-      pagesSent: c.pagesSent,
-      pagesSkipped: c.pagesSkipped,
-      zeroPages: c.zeroPages ?? 0,
-      stateBytes: c.stateBytes ?? 0,
-      bytesSent: c.bytesSent,
-      durationUs: c.durationUs
+      ...roundFigures(c)
     })
   )
 }
