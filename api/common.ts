@@ -31,7 +31,7 @@ export type { HostId, VmId, PoolId, MigrationId } from "../domain/ids.js"
 export type { Host, Vm, Migration, PoolRead } from "../domain/state.js"
 export type { PowerState } from "../domain/events.js"
 export { getHost, getVm, hostList, vmList, vmsResidentOn } from "../domain/state.js"
-export { hostPlacementFreePages, vmPlacementPages } from "../domain/memory.js"
+export { hostPlacementFreePages, hostPhysicalFreePages, vmPlacementPages, vmPhysicalPages } from "../domain/memory.js"
 export type { Extensions } from "../simulations/extensions.js"
 export type { MigrateModelOptions, Size, Rate, Duration } from "./migrateModel.js"
 export type { SingleMigrationReport as MigrationReport } from "../engine/migration/single.js"
@@ -54,6 +54,13 @@ export type {
   RoundRecord,
   StopReason
 } from "../engine/migration/policy.js"
+export {
+  placements,
+  xapiDefault,
+  type Placement,
+  type PlannedMove,
+  type EvacuationPlan
+} from "../domain/placement/index.js"
 export {
   consolidationControllers,
   minimiseMigrations,

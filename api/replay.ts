@@ -19,7 +19,15 @@ import { EventSpool } from "./eventSpool.js"
 import { commitRun, withNewPool } from "./newPool.js"
 import { checkPoolId } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
-import { APPEND_BATCH_EVENTS, RUN_SLICE_EVENTS, RunTally, type RunOptions, type RunOutput } from "./simulate.js"
+import type { Extensions } from "../simulations/extensions.js"
+import {
+  APPEND_BATCH_EVENTS,
+  checkExtensions,
+  RUN_SLICE_EVENTS,
+  RunTally,
+  type RunOptions,
+  type RunOutput
+} from "./simulate.js"
 import { inSlices } from "./slices.js"
 
 export interface ReplayOutput extends RunOutput {
@@ -50,9 +58,9 @@ const readFailure = (input: TraceInput) => (e: unknown) =>
   })
 
 /** The header, to choose the new pool's id before anything runs. */
-export const traceHeader = (input: TraceInput) =>
+export const traceHeader = (input: TraceInput, extensions?: Extensions) =>
   Effect.flatMap(
-    Effect.try({ try: () => readTraceHeader(input), catch: readFailure(input) }),
+    Effect.try({ try: () => readTraceHeader(input, extensions), catch: readFailure(input) }),
     Either.match({
       onLeft: (error) => Effect.fail(inputFailure("bad trace", error)),
       onRight: (header) => Effect.succeed(header)
@@ -83,6 +91,7 @@ const runTrace = (
         TraceReplay.open(input, {
           pool: options.pool,
           ...(options.seed === undefined ? {} : { seed: options.seed }),
+          ...(options.extensions === undefined ? {} : { reader: { extensions: options.extensions } }),
           sink: (batch) => {
             spool.add(batch)
             tally.add(batch)
@@ -120,6 +129,7 @@ export interface ReplayIntoStoreOptions {
   /** Events held in memory before the spool goes to disk (tests lower it). */
   readonly spoolMemoryEventsMax?: number
   readonly onCommitted?: (what: string) => void
+  readonly extensions?: Extensions
 }
 
 /** Replays the trace into the store as pool `pool`: appends only once the whole trace is known good. @internal */
@@ -169,15 +179,17 @@ export const replay = (trace: string, options: ReplayOptions = {}) =>
   Effect.scoped(
     Effect.gen(function* () {
       if (options.pool !== undefined) yield* checkPoolId(options.pool)
+      yield* checkExtensions(options.extensions)
       const input = yield* openTrace(trace)
-      const header = yield* traceHeader(input)
+      const header = yield* traceHeader(input, options.extensions)
       const output = yield* withNewPool(header.poolId, options.pool, (id) =>
         replayIntoStore(input, {
           pool: id,
           ...(options.progress === undefined ? {} : { progress: options.progress }),
           ...(options.spoolMemoryEventsMax === undefined ? {} : { spoolMemoryEventsMax: options.spoolMemoryEventsMax }),
           ...(options.seed === undefined ? {} : { seed: options.seed }),
-          ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted })
+          ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
+          ...(options.extensions === undefined ? {} : { extensions: options.extensions })
         })
       )
       // Snapshots for time travel now, while the events are fresh, rather than on the first query.

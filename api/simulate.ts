@@ -113,6 +113,20 @@ const readFailure = (what: string, path: string) => (e: unknown) =>
     expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)
   })
 
+/** Refuses extensions whose names clash (with a built-in or with each other) rather than shadowing one. @internal */
+export const checkExtensions = (extensions: Extensions | undefined): Effect.Effect<void, XenpoolError> => {
+  const duplicate = duplicateName(extensions)
+  return duplicate === undefined
+    ? Effect.void
+    : Effect.fail(
+        new XenpoolError({
+          what: "extension named twice",
+          where: duplicate,
+          expected: "a name of its own (not a built-in's, not another extension's)"
+        })
+      )
+}
+
 /**
  * A scenario from a JSON file (or given as a value), checked and compiled: a bad field fails with an
  * XenpoolError naming the file and the field; nothing runs.
@@ -122,13 +136,7 @@ export const loadScenario = (
   options: { readonly seed?: number; readonly pool?: string; readonly extensions?: Extensions } = {}
 ) =>
   Effect.gen(function* () {
-    const duplicate = duplicateName(options.extensions)
-    if (duplicate !== undefined)
-      return yield* new XenpoolError({
-        what: "extension named twice",
-        where: duplicate,
-        expected: "a name of its own (not a built-in's, not another extension's)"
-      })
+    yield* checkExtensions(options.extensions)
     const source = typeof scenario === "string" ? scenario : "<scenario>"
     const parsed: Either.Either<Scenario, InputError> =
       typeof scenario === "string"

@@ -1,7 +1,9 @@
 /**
- * `decide(state, command)`: validates a command against the pool state with XAPI's rules and returns
- * the events it causes, or the error XAPI would raise. Never throws. Ids and times come in with the
- * command; domids come from the host's counter in the state.
+ * `decide(state, command, placement)`: validates a command against the pool state with XAPI's rules and
+ * returns the events it causes, or the error XAPI would raise. Never throws (but for a user's placement
+ * that answers with a host it was not offered). Ids and times come in with the command; domids come
+ * from the host's counter in the state; a VM started or resumed without a named host goes where the
+ * placement (domain/placement, `xapi-default` unless the run names another) puts it.
  */
 import { Either } from "effect"
 import type * as C from "./commands.js"
@@ -14,7 +16,6 @@ import {
   MigrationBadPhase,
   MigrationFailed,
   MigrationUnknown,
-  NoHostsAvailable,
   PoolAlreadyCreated,
   PoolNotCreated,
   VmAlreadyExists,
@@ -29,19 +30,18 @@ import {
   defaultVmOverheadPages,
   hostPhysicalFreePages,
   hostOverheadProblem,
-  hostPlacementFreePages,
   memoryConstraintViolation
 } from "./memory.js"
 import { isVcpuCount, VCPUS_EXPECTED } from "./limits.js"
 import { evolveInPlace } from "./evolve.js"
 import { OverlayPool } from "./tables.js"
+import { chooseHost, xapiDefault, type Placement } from "./placement/index.js"
 import { decidePaging } from "./paging.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
 import {
   getHost,
   getMigration,
   getVm,
-  hostList,
   migrationList,
   vmsResidentOn,
   type Host,
@@ -74,32 +74,15 @@ const vmFor = (state: PoolRead, id: Vm["id"], operation: VmOperation): Either.Ei
   return Either.isLeft(check) ? Either.left(check.left) : Either.right(vm)
 }
 
-/**
- * Where a VM without a named host goes: the live, enabled host with the most placement-free memory
- * that can take it, ties broken by host id. None → NoHostsAvailable, with each host's reason. `canTake`
- * is decide's rule by default; the engine's squeezer asks with the placement rule alone (memory.ts).
- */
-export const chooseHost = (
+/** The host a VM boots on: the named one if it can take it, else the placement's choice. */
+const bootHost = (
   state: PoolRead,
   vm: Vm,
-  canTake: (host: Host, vm: Vm) => Either.Either<void, DomainError> = checkCanBootHere
-): Either.Either<Host, NoHostsAvailable> => {
-  let best: Host | undefined
-  const refusals: string[] = []
-  for (const host of hostList(state)) {
-    const check = canTake(host, vm)
-    if (Either.isLeft(check)) refusals.push(`${host.id}: ${check.left.message}`)
-    else if (!best || hostPlacementFreePages(host) > hostPlacementFreePages(best)) best = host
-  }
-  if (best) return Either.right(best)
-  const reason = refusals.length === 0 ? "the pool has no hosts" : refusals.join("; ")
-  return Either.left(new NoHostsAvailable({ vm: vm.id, reason }))
-}
-
-/** The host a VM boots on: the named one if it can take it, else the pool's choice. */
-const placement = (state: PoolRead, vm: Vm, named: HostId | undefined): Either.Either<Host, DomainError> =>
+  named: HostId | undefined,
+  placement: Placement
+): Either.Either<Host, DomainError> =>
   named === undefined
-    ? chooseHost(state, vm)
+    ? chooseHost(state, vm, placement)
     : Either.flatMap(lookupHost(state, named), (host) => Either.map(checkCanBootHere(host, vm), () => host))
 
 const createVm = (state: PoolRead, c: C.CreateVm): Decision => {
@@ -415,11 +398,11 @@ const migrationCommand = (
   }
 }
 
-const vmLifecycle = (state: PoolRead, c: C.StartVm | C.VmCommand | C.ResumeVm): Decision => {
+const vmLifecycle = (state: PoolRead, c: C.StartVm | C.VmCommand | C.ResumeVm, placement: Placement): Decision => {
   switch (c._tag) {
     case "StartVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "start_on" : "start"), (vm) =>
-        Either.map(placement(state, vm, c.host), (host) => [
+        Either.map(bootHost(state, vm, c.host, placement), (host) => [
           E.build(E.VmStarted, {
             atUs: c.atUs,
             vm: vm.id,
@@ -431,7 +414,7 @@ const vmLifecycle = (state: PoolRead, c: C.StartVm | C.VmCommand | C.ResumeVm): 
       )
     case "ResumeVm":
       return Either.flatMap(vmFor(state, c.vm, c.host ? "resume_on" : "resume"), (vm) =>
-        Either.map(placement(state, vm, c.host), (host) => [
+        Either.map(bootHost(state, vm, c.host, placement), (host) => [
           E.build(E.VmResumed, { atUs: c.atUs, vm: vm.id, host: host.id, domid: host.nextDomid })
         ])
       )
@@ -471,7 +454,7 @@ const invalidNumber = (command: C.PoolCommand): CommandInvalid | undefined => {
   return undefined
 }
 
-export const decide = (state: PoolRead, command: C.PoolCommand): Decision => {
+export const decide = (state: PoolRead, command: C.PoolCommand, placement: Placement = xapiDefault): Decision => {
   const invalid = invalidNumber(command)
   if (invalid) return fail(invalid)
   if (command._tag === "CreatePool") {
@@ -524,7 +507,7 @@ export const decide = (state: PoolRead, command: C.PoolCommand): Decision => {
     case "UnpauseVm":
     case "SuspendVm":
     case "DestroyVm":
-      return vmLifecycle(state, command)
+      return vmLifecycle(state, command, placement)
     case "ShutdownVm":
       return shutdownVm(state, command)
     case "SetMemoryTarget":

@@ -17,7 +17,7 @@
  */
 import { Either } from "effect"
 import type { PoolCommand, ResumeVm, StartMigration, StartVm } from "../domain/commands.js"
-import { chooseHost } from "../domain/decide.js"
+import { chooseHost } from "../domain/placement/index.js"
 import { HostNotEnoughFreeMemory, type DomainError } from "../domain/errors.js"
 import type { PoolEvent } from "../domain/events.js"
 import type { HostId, VmId } from "../domain/ids.js"
@@ -224,7 +224,9 @@ export class Squeezer {
     if (!vm) return undefined
     const named = command._tag === "StartMigration" ? command.destination : command.host
     const host =
-      named !== undefined ? getHost(state, named) : Either.getOrUndefined(chooseHost(state, vm, checkPlacement))
+      named !== undefined
+        ? getHost(state, named)
+        : Either.getOrUndefined(chooseHost(state, vm, this.env.placement, checkPlacement))
     if (!host || Either.isLeft(checkPlacement(host, vm)) || Either.isRight(checkPhysicalRoom(host, vm)))
       return undefined
     return host

@@ -2,6 +2,7 @@
  * Constants of the paging and ballooning model (docs/paging.md says where each comes from), and the
  * narrow view of the simulation that the pager, the balloon drivers and the squeezer act through.
  */
+import type { Placement } from "../domain/placement/index.js"
 import type { Either } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import type { DomainError } from "../domain/errors.js"
@@ -77,6 +78,8 @@ export interface MemoryEnv {
   /** Throws a SimulationDefect. */
   defect(message: string): never
   readonly debug: boolean
+  /** Where a VM without a named host goes (the squeezer makes room on that host). */
+  readonly placement: Placement
 }
 
 /**

@@ -11,7 +11,7 @@ import { Either } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import { decide, type Decision } from "../domain/decide.js"
 import type { DomainError } from "../domain/errors.js"
-import { planEvacuation } from "../domain/evacuate.js"
+import { planEvacuation, xapiDefault, type Placement } from "../domain/placement/index.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolveInPlace } from "../domain/evolve.js"
 import {
@@ -49,7 +49,8 @@ export interface EmittedEvent {
   readonly event: PoolEvent
 }
 
-export type DecideFn = (state: PoolRead, command: PoolCommand) => Decision
+/** `decide`'s shape: the engine passes the run's placement with every command. */
+export type DecideFn = (state: PoolRead, command: PoolCommand, placement: Placement) => Decision
 
 export interface SimulationOptions {
   readonly seed: number
@@ -65,6 +66,8 @@ export interface SimulationOptions {
   /** Called every `progressEveryEvents` events, for a progress display. */
   readonly onProgress?: (nowUs: number, events: number) => void
   readonly progressEveryEvents?: number
+  /** Where a VM without a named host goes, and an evacuation's plan; default `xapi-default`. */
+  readonly placement?: Placement
   /** A seam for checks that wrap decide (properties' mutants); defaults to the domain's decide. */
   readonly decide?: DecideFn
   /** Paging and ballooning constants other than the defaults (engine/memoryConfig.ts). */
@@ -140,6 +143,7 @@ export class Simulation {
   private migrationCounter = 0
   private ratesDirty = false
   private readonly decideFn: DecideFn
+  private readonly placement: Placement
   /** Each VM's workload now; changes take effect for migrations started afterwards. */
   private readonly workloads: Map<VmId, VmWorkload>
   /** Paging (xenpaging), the balloon drivers and XAPI's squeezer (engine/memory.ts). */
@@ -148,6 +152,7 @@ export class Simulation {
   constructor(private readonly options: SimulationOptions) {
     this.root = Prng.fromSeed(options.seed)
     this.ids = this.root.fork(`ids:${options.pool}`)
+    this.placement = options.placement ?? xapiDefault
     this.decideFn = options.decide ?? decide
     this.workloads = new Map(options.workloads)
     this.memory = new MemoryManager(
@@ -164,7 +169,8 @@ export class Simulation {
         defect: (message) => {
           throw new SimulationDefect(message)
         },
-        debug: options.debug ?? false
+        debug: options.debug ?? false,
+        placement: this.placement
       },
       options.memory,
       options.pageStates
@@ -206,7 +212,7 @@ export class Simulation {
   /** Runs a command now: decide, evolve each event, hand the batch to the sink. */
   submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError> {
     this.interruptRoundsBefore(this.now(command))
-    const decision = this.decideFn(this.live, this.now(command))
+    const decision = this.decideFn(this.live, this.now(command), this.placement)
     if (Either.isLeft(decision)) return decision
     const events = decision.right
     // sized once: most batches hold one event, and a grown array starts with room for seventeen
@@ -477,7 +483,7 @@ export class Simulation {
   private interruptRoundsBefore(command: PoolCommand): void {
     if (this.transfers.size === 0) return
     if (command._tag !== "AbortMigration" && command._tag !== "FailHost" && command._tag !== "ShutdownVm") return
-    const dry = this.decideFn(this.live, command)
+    const dry = this.decideFn(this.live, command, this.placement)
     if (Either.isLeft(dry)) return
     for (const event of dry.right) {
       if (event._tag !== "VmMigrationAborted") continue
@@ -571,7 +577,7 @@ export class Simulation {
       if (vmsResidentOn(this.live, host).length === 0) return finish(true, "host is empty")
       if (pass++ >= EVACUATION_PASSES_MAX)
         return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
-      const plan = planEvacuation(this.live, host)
+      const plan = planEvacuation(this.live, host, this.placement)
       if (Either.isLeft(plan)) {
         this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
         return finish(false, plan.left.message)

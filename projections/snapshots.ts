@@ -15,6 +15,7 @@
 import { Context, Effect, Either, Option } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import { decide, type Decision } from "../domain/decide.js"
+import type { Placement } from "../domain/placement/index.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolve } from "../domain/evolve.js"
 import { poolStreamName, type PoolId } from "../domain/ids.js"
@@ -126,11 +127,11 @@ export class RunSnapshotTaker {
 
   constructor(
     private readonly everyEvents: number,
-    private readonly inner: (state: PoolRead, command: PoolCommand) => Decision = decide
+    private readonly inner: (state: PoolRead, command: PoolCommand, placement: Placement) => Decision = decide
   ) {}
 
-  readonly decide = (state: PoolRead, command: PoolCommand): Decision => {
-    const decision = this.inner(state, command)
+  readonly decide = (state: PoolRead, command: PoolCommand, placement: Placement): Decision => {
+    const decision = this.inner(state, command, placement)
     if (Either.isLeft(decision)) {
       this.lastDecided = undefined
       return decision

@@ -103,9 +103,9 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
     for (const p of pending) batchEnds.push({ ...p, state: kept })
     pending.length = 0
   }
-  const decide: DecideFn = (state, command) => {
+  const decide: DecideFn = (state, command, placement) => {
     settle(state)
-    return inner(state, command)
+    return inner(state, command, placement)
   }
   let result: RunResult | undefined
   let defect: string | undefined

@@ -106,8 +106,8 @@ class PageInStraightFromPaged extends PageStates {
 const mapEvents =
   (f: (event: E.PoolEvent, state: PoolRead, command: PoolCommand) => ReadonlyArray<E.PoolEvent>) =>
   (base: DecideFn): DecideFn =>
-  (state, command): Decision =>
-    Either.map(base(state, command), (events) => events.flatMap((e) => f(e, state, command)))
+  (state, command, placement): Decision =>
+    Either.map(base(state, command, placement), (events) => events.flatMap((e) => f(e, state, command)))
 
 /** State that leaks from one run into the next (a module-level counter). */
 let machinesBuilt = 0
@@ -177,12 +177,16 @@ export const mutants: ReadonlyArray<Mutant> = [
     name: "admits-to-disabled-host",
     bug: "placement forgets that a disabled host takes no new VMs",
     seams: {
-      decide: (base) => (state, command) => {
-        const first = base(state, command)
+      decide: (base) => (state, command, placement) => {
+        const first = base(state, command, placement)
         if (Either.isRight(first) || first.left._tag !== "HostDisabled") return first
         const host = first.left.host as HostId
         const kept = persistentState(state)
-        return base({ ...kept, hosts: HashMap.modify(kept.hosts, host, (h) => ({ ...h, enabled: true })) }, command)
+        return base(
+          { ...kept, hosts: HashMap.modify(kept.hosts, host, (h) => ({ ...h, enabled: true })) },
+          command,
+          placement
+        )
       }
     },
     caughtBy: ["pool-model"]

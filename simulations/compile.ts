@@ -30,6 +30,7 @@ import {
 import type { PolicyConfig, VmWorkload } from "../engine/config.js"
 import type { PolicyDefinition, PolicyParameter } from "../engine/migration/policy.js"
 import { findPolicy, ignoredParameter, knownPolicyNames } from "../engine/migration/policies/index.js"
+import { DEFAULT_PLACEMENT, findPlacement, knownPlacementNames, type Placement } from "../domain/placement/index.js"
 import {
   inputError,
   type InputError,
@@ -55,6 +56,8 @@ export interface CompiledScenario {
   readonly setup: ReadonlyArray<PoolCommand>
   readonly workloads: ReadonlyMap<VmId, VmWorkload>
   readonly policy: PolicyConfig
+  /** Where VMs started without a host go and where evacuations send them. */
+  readonly placement: Placement
   readonly schedule: ReadonlyArray<TimedItem>
   readonly simulatedUsMax: number
   readonly eventsMax: number
@@ -201,6 +204,20 @@ export const checkPolicyParameters = (
     if (problem !== undefined) return { path: `policy.${parameter}`, expected: problem }
   }
   return undefined
+}
+
+const placementOf = (source: string, name: string | undefined, extensions: Extensions = {}): Placement => {
+  const extra = extensions.placements ?? []
+  const placement = findPlacement(name ?? DEFAULT_PLACEMENT, extra)
+  if (placement === undefined)
+    throw new CompileFailure(
+      inputError(
+        source,
+        "placement",
+        `one of ${knownPlacementNames(extra).join(", ")} (a placement of your own is registered through the API), got '${name}'`
+      )
+    )
+  return placement
 }
 
 const policyOf = (source: string, spec: Scenario["policy"], extensions: Extensions = {}): PolicyConfig => {
@@ -402,6 +419,7 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
     setup,
     workloads,
     policy: policyOf(source, scenario.policy, options.extensions),
+    placement: placementOf(source, scenario.placement, options.extensions),
     schedule,
     simulatedUsMax: unit(source, "limits.simulatedTime", parseDurationUs(scenario.limits.simulatedTime)),
     eventsMax: scenario.limits.events,

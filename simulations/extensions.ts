@@ -1,17 +1,20 @@
 /**
- * What a user adds to xenpool's built-ins for one run: their own consolidation controllers (and, through
- * the same door, the other extension points). A scenario names one by its `name`; a user's value with the
+ * What a user adds to xenpool's built-ins for one run: their own pre-copy policies, consolidation
+ * controllers and placements. A scenario names one by its `name`; a user's value with the
  * name of a built-in is refused rather than silently shadowing it.
  */
 import { consolidationControllers, type ConsolidationController } from "../engine/consolidation/index.js"
 import { policies as builtInPolicies } from "../engine/migration/policies/index.js"
 import type { PolicyDefinition } from "../engine/migration/policy.js"
+import { placements as builtInPlacements, type Placement } from "../domain/placement/index.js"
 
 export interface Extensions {
   /** Pre-copy policies a scenario may name (`policy`), besides the built-ins. */
   readonly policies?: ReadonlyArray<PolicyDefinition>
   /** Consolidation controllers a scenario's `consolidate` operation may name with `controller`. */
   readonly consolidationControllers?: ReadonlyArray<ConsolidationController>
+  /** Placements a scenario's or trace header's `placement` may name, besides `xapi-default`. */
+  readonly placements?: ReadonlyArray<Placement>
 }
 
 /** Every controller a run may use: the built-ins, then the user's. */
@@ -31,6 +34,11 @@ export const duplicateName = (extensions: Extensions = {}): string | undefined =
   for (const p of [...builtInPolicies, ...(extensions.policies ?? [])]) {
     if (policyNames.has(p.name)) return `policy ${p.name}`
     policyNames.add(p.name)
+  }
+  const placementNames = new Set<string>()
+  for (const p of [...builtInPlacements, ...(extensions.placements ?? [])]) {
+    if (placementNames.has(p.name)) return `placement ${p.name}`
+    placementNames.add(p.name)
   }
   return undefined
 }

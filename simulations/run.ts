@@ -147,6 +147,7 @@ export const startScenario = (scenario: CompiledScenario, options: RunScenarioOp
     seed: scenario.seed,
     pool: scenario.pool,
     policy: scenario.policy,
+    placement: scenario.placement,
     workloads: scenario.workloads,
     limits: { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax },
     transferFactory: options.transferFactory,

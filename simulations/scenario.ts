@@ -103,6 +103,12 @@ export const PolicySpec = Schema.Union(
 )
 export type PolicySpec = typeof PolicySpec.Type
 
+/**
+ * A placement of the registry (domain/placement: xapi-default) or one a run registers, by name: where a
+ * VM started without a host goes and where an evacuation sends each VM. Checked when the input compiles.
+ */
+export const PlacementName = Schema.String.pipe(Schema.minLength(1, { message: () => "a placement name" }))
+
 /** How long rolling maintenance keeps each emptied host disabled, unless `maintenance` says otherwise. */
 export const MAINTENANCE_DEFAULT = "60s"
 
@@ -160,6 +166,7 @@ export const Scenario = Schema.Struct({
     linkLatency: Schema.optionalWith(Duration, { default: () => "100us" })
   }),
   policy: Schema.optionalWith(PolicySpec, { default: () => "xen" as const }),
+  placement: Schema.optional(PlacementName),
   hosts: Schema.Array(HostSpec).pipe(Schema.minItems(1)),
   vms: Schema.optionalWith(Schema.Array(VmSpec), { default: () => [] }),
   schedule: Schema.optionalWith(Schema.Array(ScheduleItem), { default: () => [] }),

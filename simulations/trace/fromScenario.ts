@@ -26,6 +26,7 @@ const headerOf = (scenario: Scenario): TraceHeaderInput => ({
   ...(scenario.description === undefined ? {} : { description: scenario.description }),
   seed: scenario.seed,
   policy: scenario.policy,
+  ...(scenario.placement === undefined ? {} : { placement: scenario.placement }),
   pool: {
     id: scenario.pool.id,
     pageSize: scenario.pool.pageSize,

@@ -3,6 +3,8 @@
  * VMs present at time 0), the seed, the default policy and the limits. It compiles through the scenario
  * compiler, so a host or VM is described, defaulted and checked exactly as in a scenario.
  */
+import type { Placement } from "../../domain/placement/index.js"
+import type { Extensions } from "../extensions.js"
 import { Either, Schema } from "effect"
 import type { CreatePool, PoolCommand } from "../../domain/commands.js"
 import { poolId, type VmId } from "../../domain/ids.js"
@@ -29,6 +31,9 @@ export interface CompiledHeader {
   /** As written, for compiling the VMs of later records the same way. */
   readonly pageSizeText: string
   readonly policy: PolicyConfig
+  readonly placement: Placement
+  /** The user's extensions (API runs): the policies its records and the placement its header may name. */
+  readonly extensions: Extensions
   /** CreatePool (with the header's pool id), then the header's hosts and VMs, as the scenario compiler makes them. */
   readonly setup: ReadonlyArray<PoolCommand>
   readonly workloads: ReadonlyMap<VmId, VmWorkload>
@@ -53,6 +58,7 @@ const asScenario = (header: DecodedHeader, name: string): Scenario => ({
     linkLatency: header.pool.linkLatency ?? LINK_LATENCY_DEFAULT
   },
   policy: header.policy ?? "xen",
+  ...(header.placement === undefined ? {} : { placement: header.placement }),
   hosts: header.pool.hosts ?? [],
   vms: header.pool.vms ?? [],
   schedule: [],
@@ -67,14 +73,15 @@ export const compileHeader = (
   source: string,
   json: unknown,
   line: number,
-  fallbackName: string
+  fallbackName: string,
+  extensions: Extensions = {}
 ): Either.Either<CompiledHeader, InputError> => {
   const decoded = decodeHeader(json)
   if (Either.isLeft(decoded)) return Either.left(schemaIssue(source, decoded.left, line))
   const header = decoded.right
   const name = header.name ?? fallbackName
   // The header's VMs that start at time 0 can only go to its hosts; records may add hosts for the rest.
-  const compiled = compileScenario(source, asScenario(header, name), { vmsMustFit: "started" })
+  const compiled = compileScenario(source, asScenario(header, name), { vmsMustFit: "started", extensions })
   if (Either.isLeft(compiled)) {
     const e = compiled.left
     return Either.left(inputError(source, headerPath(e.path), e.expected, line))
@@ -88,6 +95,8 @@ export const compileHeader = (
     pageSizeBytes: c.pageSizeBytes,
     pageSizeText: header.pool.pageSize ?? DEFAULT_PAGE_SIZE_TEXT,
     policy: c.policy,
+    placement: c.placement,
+    extensions,
     setup: [{ ...createPool, pool: poolId(header.pool.id) }, ...c.setup.slice(1)],
     workloads: c.workloads,
     simulatedUsMax: c.simulatedUsMax,

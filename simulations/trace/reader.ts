@@ -7,6 +7,7 @@
 import { Either, type ParseResult, Schema } from "effect"
 import { inputError, type InputError } from "../scenario.js"
 import { compileCheck, literalField, type Check } from "../../domain/schemaCheck.js"
+import type { Extensions } from "../extensions.js"
 import { compileHeader, headerExpected, type CompiledHeader } from "./header.js"
 import { schemaIssue } from "./issues.js"
 import { LineReader, LineTooLong, type TraceInput } from "./lines.js"
@@ -66,6 +67,8 @@ const isBlank = (text: string): boolean => text.length === 0 || text.trim().leng
 export interface TraceReaderOptions {
   readonly chunkBytes?: number
   readonly lineBytesMax?: number
+  /** The user's policies and placements the trace may name (API runs). */
+  readonly extensions?: Extensions
 }
 
 export class TraceReader {
@@ -82,7 +85,7 @@ export class TraceReader {
     options: TraceReaderOptions = {}
   ) {
     this.lines = new LineReader(input.open(), options)
-    this.header = this.readHeader()
+    this.header = this.readHeader(options.extensions)
     this.table = new SymbolTable(this.header)
   }
 
@@ -138,13 +141,13 @@ export class TraceReader {
     }
   }
 
-  private readHeader(): CompiledHeader {
+  private readHeader(extensions: Extensions | undefined): CompiledHeader {
     const text = this.nextLine()
     if (text === undefined) this.fail("(header)", `${headerExpected}, got an empty file`, 1)
     const line = this.lines.lineNumber
     const json = this.parseJson(text, line)
     if (!isRecordObject(json) || json.format === undefined) this.fail("format", headerExpected, line)
-    const header = compileHeader(this.input.name, json, line, this.input.name)
+    const header = compileHeader(this.input.name, json, line, this.input.name, extensions)
     if (Either.isLeft(header)) throw new TraceInputError(header.left)
     return header.right
   }

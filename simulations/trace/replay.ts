@@ -25,6 +25,7 @@ import type { PoolCommand } from "../../domain/commands.js"
 import type { DomainError } from "../../domain/errors.js"
 import { inputError, type InputError } from "../scenario.js"
 import { TraceFedWriter, WriteQueue, type Horizon } from "./feed.js"
+import type { Extensions } from "../extensions.js"
 import type { CompiledHeader } from "./header.js"
 import type { TraceInput } from "./lines.js"
 import { TraceInputError, TraceReader, type ReadRecord, type TraceReaderOptions } from "./reader.js"
@@ -59,9 +60,12 @@ export const validateTrace = (
 }
 
 /** The header alone (for choosing the new pool's id before anything runs). */
-export const readTraceHeader = (input: TraceInput): Either.Either<CompiledHeader, InputError> => {
+export const readTraceHeader = (
+  input: TraceInput,
+  extensions?: Extensions
+): Either.Either<CompiledHeader, InputError> => {
   try {
-    return Either.right(new TraceReader(input).header)
+    return Either.right(new TraceReader(input, extensions === undefined ? {} : { extensions }).header)
   } catch (error) {
     if (error instanceof TraceInputError) return Either.left(error.error)
     throw error
@@ -124,9 +128,13 @@ export class TraceReplay {
       seed: options.seed ?? this.header.seed,
       pool: options.pool,
       policy: this.header.policy,
+      placement: this.header.placement,
       workloads: this.header.workloads,
       limits: { eventsMax: this.header.eventsMax, simulatedUsMax: this.header.simulatedUsMax },
-      transferFactory: makeTransferFactory((writer, context) => this.writerFor(writer, context)),
+      transferFactory: makeTransferFactory(
+        (writer, context) => this.writerFor(writer, context),
+        this.header.extensions.policies
+      ),
       debug: options.debug ?? false,
       sink: (batch) => {
         this.observe(batch)

@@ -4,7 +4,8 @@
  * sizes and rates must carry units, gfns must lie in the VM's memory, page writes need the pages model.
  * The same code runs in the validating pass and in the replaying pass, so they cannot disagree.
  */
-import { findPolicy, policyNames } from "../../engine/migration/policies/index.js"
+import { findPolicy, knownPolicyNames } from "../../engine/migration/policies/index.js"
+import type { PolicyDefinition } from "../../engine/migration/policy.js"
 import { Either, Schema } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
@@ -189,15 +190,18 @@ const compileVm = (header: CompiledHeader, spec: unknown): { command: CreateVm; 
   return { command, workload: compiled.workloads.get(command.vm)! }
 }
 
-const policyOf = (spec: typeof PolicySpec.Type | undefined): PolicyConfig | undefined => {
+const policyOf = (
+  spec: typeof PolicySpec.Type | undefined,
+  extra: ReadonlyArray<PolicyDefinition>
+): PolicyConfig | undefined => {
   if (spec === undefined) return undefined
   const name = typeof spec === "string" ? spec : spec.name
-  if (findPolicy(name) === undefined)
+  if (findPolicy(name, extra) === undefined)
     throw new TraceFailure(
       typeof spec === "string" ? "policy" : "policy.name",
-      `one of ${policyNames.join(", ")} (a trace names a built-in policy), got '${name}'`
+      `one of ${knownPolicyNames(extra).join(", ")} (a policy of your own is registered through the API), got '${name}'`
     )
-  const ignored = checkPolicyParameters(spec)
+  const ignored = checkPolicyParameters(spec, extra)
   if (ignored !== undefined) throw new TraceFailure(ignored.path, ignored.expected)
   if (typeof spec === "string") return { name: spec }
   return {
@@ -538,7 +542,12 @@ export const resolveRecord = (
     case "migrate":
       table.vm("vm", r.vm)
       table.engineMigrate(line)
-      return { _tag: "Migrate", vm: vmId(r.vm), to: table.host("to", r.to), policy: policyOf(r.policy) }
+      return {
+        _tag: "Migrate",
+        vm: vmId(r.vm),
+        to: table.host("to", r.to),
+        policy: policyOf(r.policy, header.extensions.policies ?? [])
+      }
     case "migration-started": {
       const vm = table.vm("vm", r.vm)
       const destination = table.host("to", r.to)

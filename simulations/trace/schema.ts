@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { HostId, IdString, MigrationId, VmId } from "../../domain/ids.js"
 import { ACCESSES_PER_CALL_MAX } from "../../engine/memory.js"
-import { HostSpec, PolicySpec, Vcpus, VmSpec, Workload } from "../scenario.js"
+import { HostSpec, PlacementName, PolicySpec, Vcpus, VmSpec, Workload } from "../scenario.js"
 
 export const TRACE_FORMAT = "xenpool-trace"
 export const TRACE_VERSION = 1
@@ -42,6 +42,8 @@ export const TraceHeader = Schema.Struct({
   seed: Schema.optional(NonNegativeInt),
   /** The policy of `migrate` records that name none; default `xen`. */
   policy: Schema.optional(PolicySpec),
+  /** Where VMs started without a host go and where evacuations send them; default `xapi-default`. */
+  placement: Schema.optional(PlacementName),
   pool: Schema.Struct({
     id: IdString("pool"),
     pageSize: Schema.optional(Size),
