@@ -54,6 +54,15 @@ export type {
   RoundRecord,
   StopReason
 } from "../engine/migration/policy.js"
+export { writers, uniform, hotCold, type WriterDefinition } from "../engine/migration/writers.js"
+export {
+  evenlySpacedWriter,
+  type WriterConfig,
+  type PageWriter,
+  type WriteRate,
+  type WorkingSetLayout
+} from "../engine/migration/workload.js"
+export type { Prng } from "../engine/prng.js"
 export {
   placements,
   xapiDefault,

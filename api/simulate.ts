@@ -172,7 +172,12 @@ export const runIntoStore = (
     const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
     const run = startScenario(compiled, {
       transferFactory:
-        compiled.policies === undefined ? transferFactory : makeTransferFactory(undefined, compiled.policies),
+        compiled.policies === undefined && compiled.writers === undefined
+          ? transferFactory
+          : makeTransferFactory({
+              ...(compiled.policies === undefined ? {} : { policies: compiled.policies }),
+              ...(compiled.writers === undefined ? {} : { writers: compiled.writers })
+            }),
       decide: snapshots.decide,
       sink: (batch) => {
         for (const e of batch) events.push(e)

@@ -13,7 +13,8 @@ export interface PolicyConfig {
 export interface VmWorkload {
   /** `rate`: aggregate bytes dirtied per second; `pages`: page-level writes with a dirty bitmap. */
   readonly model: "rate" | "pages"
-  readonly writer: "uniform" | "hot-cold"
+  /** pages model: a page writer of the registry (engine/migration/writers.ts) or one the run registers. */
+  readonly writer: string
   readonly dirtyRateBytesPerS: number
   readonly workingSetPages: number
   /** Pages never written since boot (zero pages); default 0. */

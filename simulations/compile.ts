@@ -30,6 +30,7 @@ import {
 import type { PolicyConfig, VmWorkload } from "../engine/config.js"
 import type { PolicyDefinition, PolicyParameter } from "../engine/migration/policy.js"
 import { findPolicy, ignoredParameter, knownPolicyNames } from "../engine/migration/policies/index.js"
+import { DEFAULT_WRITER, findWriter, knownWriterNames, type WriterDefinition } from "../engine/migration/writers.js"
 import { DEFAULT_PLACEMENT, findPlacement, knownPlacementNames, type Placement } from "../domain/placement/index.js"
 import {
   inputError,
@@ -68,6 +69,8 @@ export interface CompiledScenario {
   readonly policies?: ReadonlyArray<PolicyDefinition>
   /** The controller of each `consolidate` operation, by its index in the scenario's schedule. */
   readonly controllers?: ReadonlyMap<number, ConsolidationController>
+  /** Page writers of the run's own (extensions) its workloads may name, besides the built-ins. */
+  readonly writers?: ReadonlyArray<WriterDefinition>
 }
 
 class CompileFailure {
@@ -144,9 +147,18 @@ const workloadOf = (
   path: string,
   workload: Workload | undefined,
   memoryPages: number,
-  pageSizeBytes: number
+  pageSizeBytes: number,
+  writers: ReadonlyArray<WriterDefinition>
 ): VmWorkload => {
-  if (!workload) return { model: "rate", writer: "uniform", dirtyRateBytesPerS: 0, workingSetPages: memoryPages }
+  if (!workload) return { model: "rate", writer: DEFAULT_WRITER, dirtyRateBytesPerS: 0, workingSetPages: memoryPages }
+  if (workload.model === "pages" && findWriter(workload.writer, writers) === undefined)
+    throw new CompileFailure(
+      inputError(
+        source,
+        `${path}.writer`,
+        `one of ${knownWriterNames(writers).join(", ")} (a page writer of your own is registered through the API), got '${workload.writer}'`
+      )
+    )
   const dirtyRateBytesPerS = unit(source, `${path}.dirtyRate`, parseRateBytesPerS(workload.dirtyRate, pageSizeBytes))
   const shareOrSize = (field: string, text: string) =>
     text.trim().endsWith("%")
@@ -184,7 +196,7 @@ const workloadOf = (
       : unit(source, `${path}.state`, parseSizeBytes(workload.state, pageSizeBytes))
   return {
     model: workload.model,
-    writer: workload.model === "pages" ? workload.writer : "uniform",
+    writer: workload.model === "pages" ? workload.writer : DEFAULT_WRITER,
     dirtyRateBytesPerS,
     workingSetPages,
     ...(untouchedPages > 0 ? { untouchedPages } : {}),
@@ -357,13 +369,17 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
   const loads = new Map<VmId, CompiledLoad>()
   const starts: PoolCommand[] = []
   const mustFit = options.vmsMustFit ?? "all"
+  const writers = options.extensions?.writers ?? []
   for (const { spec, index, id } of expand(source, "vms", scenario.vms)) {
     const path = `vms[${index}]`
     const create = compileVm(source, index, id, spec, pageSizeBytes)
     const vm = create.vm
     if (mustFit === "all" || (mustFit === "started" && spec.start)) checkFits(source, index, create, joins)
     setup.push(create)
-    workloads.set(vm, workloadOf(source, `${path}.workload`, spec.workload, create.memoryTargetPages, pageSizeBytes))
+    workloads.set(
+      vm,
+      workloadOf(source, `${path}.workload`, spec.workload, create.memoryTargetPages, pageSizeBytes, writers)
+    )
     if (spec.load) {
       const load = compileLoad(spec.load, workloads.get(vm)!, pageSizeBytes)
       loads.set(vm, load)
@@ -426,7 +442,8 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
     hostIds,
     loads,
     controllers,
-    ...(options.extensions?.policies === undefined ? {} : { policies: options.extensions.policies })
+    ...(options.extensions?.policies === undefined ? {} : { policies: options.extensions.policies }),
+    ...(options.extensions?.writers === undefined ? {} : { writers: options.extensions.writers })
   }
 }
 

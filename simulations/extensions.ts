@@ -1,11 +1,12 @@
 /**
  * What a user adds to xenpool's built-ins for one run: their own pre-copy policies, consolidation
- * controllers and placements. A scenario names one by its `name`; a user's value with the
+ * controllers, placements and page writers. A scenario names one by its `name`; a user's value with the
  * name of a built-in is refused rather than silently shadowing it.
  */
 import { consolidationControllers, type ConsolidationController } from "../engine/consolidation/index.js"
 import { policies as builtInPolicies } from "../engine/migration/policies/index.js"
 import type { PolicyDefinition } from "../engine/migration/policy.js"
+import { writers as builtInWriters, type WriterDefinition } from "../engine/migration/writers.js"
 import { placements as builtInPlacements, type Placement } from "../domain/placement/index.js"
 
 export interface Extensions {
@@ -15,6 +16,8 @@ export interface Extensions {
   readonly consolidationControllers?: ReadonlyArray<ConsolidationController>
   /** Placements a scenario's or trace header's `placement` may name, besides `xapi-default`. */
   readonly placements?: ReadonlyArray<Placement>
+  /** Page writers a `pages` workload's `writer` may name, besides `uniform` and `hot-cold`. */
+  readonly writers?: ReadonlyArray<WriterDefinition>
 }
 
 /** Every controller a run may use: the built-ins, then the user's. */
@@ -24,21 +27,18 @@ export const allControllers = (extensions: Extensions = {}): ReadonlyArray<Conso
 ]
 
 /** A name given twice (a user's extension named like a built-in, or two of theirs), or undefined. */
-export const duplicateName = (extensions: Extensions = {}): string | undefined => {
+export const duplicateName = (extensions: Extensions = {}): string | undefined =>
+  firstRepeat("consolidation controller", allControllers(extensions)) ??
+  firstRepeat("policy", [...builtInPolicies, ...(extensions.policies ?? [])]) ??
+  firstRepeat("placement", [...builtInPlacements, ...(extensions.placements ?? [])]) ??
+  firstRepeat("page writer", [...builtInWriters, ...(extensions.writers ?? [])])
+
+/** `kind name` of the first name given twice in `list`, or undefined. */
+const firstRepeat = (kind: string, list: ReadonlyArray<{ readonly name: string }>): string | undefined => {
   const seen = new Set<string>()
-  for (const c of allControllers(extensions)) {
-    if (seen.has(c.name)) return `consolidation controller ${c.name}`
-    seen.add(c.name)
-  }
-  const policyNames = new Set<string>()
-  for (const p of [...builtInPolicies, ...(extensions.policies ?? [])]) {
-    if (policyNames.has(p.name)) return `policy ${p.name}`
-    policyNames.add(p.name)
-  }
-  const placementNames = new Set<string>()
-  for (const p of [...builtInPlacements, ...(extensions.placements ?? [])]) {
-    if (placementNames.has(p.name)) return `placement ${p.name}`
-    placementNames.add(p.name)
+  for (const { name } of list) {
+    if (seen.has(name)) return `${kind} ${name}`
+    seen.add(name)
   }
   return undefined
 }

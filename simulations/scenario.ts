@@ -7,6 +7,7 @@ import { Either, ParseResult, Schema } from "effect"
 import { IdString } from "../domain/ids.js"
 import { VCPUS_EXPECTED, VCPUS_MAX } from "../domain/limits.js"
 import { parseDurationUs } from "../domain/units.js"
+import { DEFAULT_WRITER } from "../engine/migration/writers.js"
 import { ConsolidateItem, VmLoad } from "./load.js"
 import { GuestAccessItem, SetPagingTargetItem } from "./memoryOps.js"
 
@@ -50,7 +51,10 @@ export const RateWorkload = Schema.Struct({
 })
 export const PagesWorkload = Schema.Struct({
   model: Schema.Literal("pages"),
-  writer: Schema.optionalWith(Schema.Literal("uniform", "hot-cold"), { default: () => "uniform" as const }),
+  /** A page writer of the registry (engine/migration/writers.ts) or one a run registers; checked when the input compiles. */
+  writer: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1, { message: () => "a page writer name" })), {
+    default: () => DEFAULT_WRITER
+  }),
   dirtyRate: Rate,
   workingSet: Schema.optional(Schema.String),
   /** Accepted only as none: zero pages are modelled by the rate model (compile.ts says so). */

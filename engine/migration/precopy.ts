@@ -28,14 +28,8 @@ import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, trans
 import { checkPhases, type MigrationPhases, NO_PHASES, phasesFor, zeroPageBytes } from "./phases.js"
 import type { Prng } from "../prng.js"
 import type { AfterRound, PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
-import {
-  bytesPerSAsWrites,
-  hotColdWriter,
-  idleWriter,
-  type PageWriter,
-  RateDirtying,
-  uniformWriter
-} from "./workload.js"
+import { bytesPerSAsWrites, idleWriter, type PageWriter, RateDirtying } from "./workload.js"
+import { findWriter, knownWriterNames, type WriterDefinition } from "./writers.js"
 
 export type DirtyModelSpec =
   /** Page-level: a bitmap, page versions and a writer of `(gfn, atUs)` writes. */
@@ -730,7 +724,9 @@ export const createPrecopy = (config: PrecopyConfig): Precopy => new PrecopyMach
 export interface WorkloadSpec {
   readonly model: "rate" | "pages"
   /** pages model: how gfns are drawn (working set spread over memory, workload.ts). */
-  readonly writer: "uniform" | "hot-cold"
+  readonly writer: string
+  /** Writers of the run's own, besides the built-ins (engine/migration/writers.ts). */
+  readonly writers?: ReadonlyArray<WriterDefinition>
   readonly dirtyRateBytesPerS: number
   readonly workingSetPages: number
   readonly memoryPages: number
@@ -752,7 +748,12 @@ export const dirtyModelFor = (spec: WorkloadSpec): DirtyModelSpec => {
     workingSetPages,
     startUs: spec.startUs
   }
-  return { kind: "pages", writer: spec.writer === "hot-cold" ? hotColdWriter(config) : uniformWriter(config) }
+  const writer = findWriter(spec.writer, spec.writers)
+  invariant(
+    writer !== undefined,
+    () => `unknown page writer ${spec.writer}: expected one of ${knownWriterNames(spec.writers).join(", ")}`
+  )
+  return { kind: "pages", writer: writer.make(config) }
 }
 
 // --- the pool engine's seam (engine/transfer.ts) ------------------------------------------------------
@@ -805,9 +806,19 @@ export type WriterWrapper = (writer: PageWriter, context: TransferContext) => Pa
  * The engine's factory: one machine per migration, its writer seeded from the migration's PRNG;
  * `wrapWriter`, when given, wraps each pages-model writer (simulations/trace/feed.ts).
  */
+export interface TransferFactoryOptions {
+  /** Wraps each pages-model writer (a trace replay's page writes). */
+  readonly wrapWriter?: WriterWrapper
+  /** Policies of the run's own, besides the built-ins. */
+  readonly policies?: ReadonlyArray<PolicyDefinition>
+  /** Page writers of the run's own, besides the built-ins. */
+  readonly writers?: ReadonlyArray<WriterDefinition>
+}
+
 export const makeTransferFactory =
-  (wrapWriter?: WriterWrapper, extraPolicies: ReadonlyArray<PolicyDefinition> = []): TransferFactory =>
+  (options: TransferFactoryOptions = {}): TransferFactory =>
   (context) => {
+    const { wrapWriter } = options
     // Fields copied one by one, not spread: this runs once per migration, and spreading objects of
     // many shapes is a slow generic copy in V8.
     const { workload } = context
@@ -820,13 +831,14 @@ export const makeTransferFactory =
       pageSizeBytes: context.pageSizeBytes,
       // only a pages-model writer draws; the rate model leaves its fork undone (forking draws nothing)
       prng: workload.model === "pages" ? context.prng.fork("writer") : context.prng,
-      startUs: context.startUs
+      startUs: context.startUs,
+      ...(options.writers === undefined ? {} : { writers: options.writers })
     })
     const model: DirtyModelSpec =
       wrapWriter !== undefined && generated.kind === "pages"
         ? { kind: "pages", writer: wrapWriter(generated.writer, context) }
         : generated
-    const policy = policyByName(context.policy.name, context.policy, extraPolicies)
+    const policy = policyByName(context.policy.name, context.policy, options.policies)
     return transferMachine(
       createPrecopy({
         memoryPages: context.memoryPages,

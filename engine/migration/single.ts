@@ -27,7 +27,7 @@ export interface SingleMigrationConfig {
   /** Default `rate`. */
   readonly model?: "rate" | "pages"
   /** pages model only; default `uniform`. */
-  readonly writer?: "uniform" | "hot-cold"
+  readonly writer?: string
   /** Default 4096; memoryBytes must be a multiple of it. */
   readonly pageSizeBytes?: number
   /** Root seed (pages model's writer); default 1. */

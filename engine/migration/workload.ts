@@ -118,24 +118,39 @@ class EvenlySpacedWriter implements PageWriter {
 /** Writes, at most this many per writer (every loop is bounded); far beyond any run's needs. */
 export const WRITES_MAX_DEFAULT = 2 ** 40
 
-export interface UniformWriterConfig extends WorkingSet {
+/** What a page writer is made from: the VM's memory and working set, the write rate, its own PRNG. */
+export interface WriterConfig extends WorkingSet {
+  /** The writer's own generator, forked from the migration's: draw from it and nothing else. */
   readonly prng: Prng
   readonly rate: WriteRate
   readonly startUs: number
   readonly writesMax?: number
 }
 
-/** Writes at `rate`, each to a page drawn uniformly from the working set. */
-export const uniformWriter = (config: UniformWriterConfig): PageWriter => {
+/**
+ * Writes evenly spaced at `config.rate` (exact, no drift), each to the working-set page `pickIndex()`
+ * returns (an index in [0, workingSetPages), mapped to a gfn by the set's layout). The way to write a
+ * page writer of one's own: the built-ins are this with a uniform or a hot/cold draw.
+ */
+export const evenlySpacedWriter = (config: WriterConfig, pickIndex: () => number): PageWriter => {
   checkWorkingSet(config)
-  const { prng, workingSetPages } = config
+  const { workingSetPages } = config
   const gfnOf = gfnMapping(config)
-  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () =>
-    gfnOf(prng.nextInt(workingSetPages))
-  )
+  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () => {
+    const j = pickIndex()
+    invariant(
+      Number.isSafeInteger(j) && j >= 0 && j < workingSetPages,
+      () => `a page writer picked working-set page ${j}, outside [0, ${workingSetPages})`
+    )
+    return gfnOf(j)
+  })
 }
 
-export interface HotColdWriterConfig extends UniformWriterConfig {
+/** Writes at `rate`, each to a page drawn uniformly from the working set. */
+export const uniformWriter = (config: WriterConfig): PageWriter =>
+  evenlySpacedWriter(config, () => config.prng.nextInt(config.workingSetPages))
+
+export interface HotColdWriterConfig extends WriterConfig {
   /** The hot subset: the working set's first `hotPages` pages (in layout order). Default: a tenth. */
   readonly hotPages?: number
   /** Share of writes that go to the hot subset, a ratio of integers. Default 9/10. */
@@ -151,10 +166,9 @@ export const hotColdWriter = (config: HotColdWriterConfig): PageWriter => {
   invariant(isCount(hotPages) && hotPages >= 1 && hotPages <= workingSetPages, "hotPages must be in [1, workingSet]")
   invariant(isCount(share.numerator) && share.numerator <= share.denominator, "hotShare must be a ratio in [0, 1]")
   const coldPages = workingSetPages - hotPages
-  const gfnOf = gfnMapping(config)
-  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () => {
+  return evenlySpacedWriter(config, () => {
     const hot = coldPages === 0 || prng.chance(share.numerator, share.denominator)
-    return gfnOf(hot ? prng.nextInt(hotPages) : hotPages + prng.nextInt(coldPages))
+    return hot ? prng.nextInt(hotPages) : hotPages + prng.nextInt(coldPages)
   })
 }
 

@@ -131,10 +131,11 @@ export class TraceReplay {
       placement: this.header.placement,
       workloads: this.header.workloads,
       limits: { eventsMax: this.header.eventsMax, simulatedUsMax: this.header.simulatedUsMax },
-      transferFactory: makeTransferFactory(
-        (writer, context) => this.writerFor(writer, context),
-        this.header.extensions.policies
-      ),
+      transferFactory: makeTransferFactory({
+        wrapWriter: (writer, context) => this.writerFor(writer, context),
+        ...(this.header.extensions.policies === undefined ? {} : { policies: this.header.extensions.policies }),
+        ...(this.header.extensions.writers === undefined ? {} : { writers: this.header.extensions.writers })
+      }),
       debug: options.debug ?? false,
       sink: (batch) => {
         this.observe(batch)

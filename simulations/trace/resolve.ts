@@ -175,7 +175,7 @@ const compileParts = (header: CompiledHeader, parts: Pick<Scenario, "hosts" | "v
       limits: { simulatedTime: "1us", events: 1 },
       ...parts
     },
-    { vmsMustFit: "none" }
+    { vmsMustFit: "none", extensions: header.extensions }
   )
   // `hosts[0].memory` in the scenario is `memory` in the record.
   if (Either.isLeft(compiled))
