@@ -8,7 +8,9 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { counterexampleTrace } from "../properties/counterexample.js"
 import { findProperty, propertyNames, runCheck, type CheckReport } from "../properties/index.js"
+import type { PolicyDefinition } from "../engine/migration/policy.js"
 import { XenpoolError } from "./errors.js"
+import { checkExtensions } from "./simulate.js"
 
 export type { CheckReport } from "../properties/index.js"
 
@@ -26,6 +28,12 @@ export interface CheckOptions {
   readonly path?: string
   /** Called before each property and before each of its runs. */
   readonly onProgress?: (property: string, run: number, runs: number) => void
+  /**
+   * Policies of your own to verify: every generated case's migrations use one of them instead of a
+   * built-in, and the scenario properties (no lost write, memory conservation, termination within the
+   * policy's own bound on rounds, …) hold them to the pool's invariants.
+   */
+  readonly policies?: ReadonlyArray<PolicyDefinition>
 }
 
 /**
@@ -55,6 +63,15 @@ export const check = (options: CheckOptions = {}): Effect.Effect<CheckReport, Xe
         where: unknown,
         expected: `one of ${propertyNames.join(", ")}`
       })
+    if (options.policies !== undefined) {
+      if (options.policies.length === 0)
+        return yield* new XenpoolError({
+          what: "no policies",
+          where: "policies",
+          expected: "at least one policy to verify"
+        })
+      yield* checkExtensions({ policies: options.policies })
+    }
     if (options.path !== undefined && options.properties?.length !== 1)
       return yield* new XenpoolError({
         what: "a path needs the case it came from",
@@ -67,7 +84,8 @@ export const check = (options: CheckOptions = {}): Effect.Effect<CheckReport, Xe
         seed,
         ...(options.properties === undefined ? {} : { only: options.properties }),
         ...(options.path === undefined ? {} : { path: options.path }),
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        ...(options.policies === undefined ? {} : { policies: options.policies })
       },
       () => performance.now()
     )

@@ -15,7 +15,7 @@ import type { HistoryBound, StateAt } from "../projections/timeTravel.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { scenarioArb, type ScenarioJson } from "./arbitraries.js"
 import { stateDifference } from "./canonical.js"
-import { logBytes, runEngine, type EngineRun, type Seams } from "./engineRun.js"
+import { liveRoundsMaxOf, logBytes, runEngine, type EngineRun, type CaseEnv } from "./engineRun.js"
 import {
   atomicMigrationMonitor,
   boundsMonitor,
@@ -36,8 +36,8 @@ const defectOf = (run: EngineRun): string | undefined =>
 const ended = (run: EngineRun) => run.defect === undefined && run.result?.stopReason === "quiescent"
 
 /** Runs the scenario and folds its log through the monitors. */
-const monitored = (scenario: ScenarioJson, seams: Seams, monitors: (run: EngineRun) => ReadonlyArray<Monitor>) => {
-  const run = runEngine(scenario, { seams })
+const monitored = (scenario: ScenarioJson, env: CaseEnv, monitors: (run: EngineRun) => ReadonlyArray<Monitor>) => {
+  const run = runEngine(scenario, env)
   return monitorLog(run.emitted, monitors(run), ended(run)) ?? defectOf(run)
 }
 
@@ -45,9 +45,9 @@ export const determinism = scenarioProperty({
   name: "determinism",
   statement: "the same scenario and seed give a byte-identical event log",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => {
-    const a = runEngine(scenario, { seams })
-    const b = runEngine(scenario, { seams })
+  check: (scenario, _extra, env) => {
+    const a = runEngine(scenario, env)
+    const b = runEngine(scenario, env)
     if (a.defect !== b.defect) return `one run stopped on a defect, the other did not: ${a.defect ?? b.defect}`
     const [la, lb] = [logBytes(a.emitted), logBytes(b.emitted)]
     if (la === lb) return undefined
@@ -66,10 +66,10 @@ export const replayEquivalence = scenarioProperty({
   statement:
     "the state folded from the store equals the engine's live state, after the last batch and after randomly chosen batches",
   arbitrary: withExtra(scenarioArb(), samplesArb),
-  check: (scenario, samples, seams) => {
+  check: (scenario, samples, env) => {
     const compiled = scenario.pool as { id: string }
     const store = makePropertyStore(compiled.id as never)
-    const run = runEngine(scenario, { seams, consumer: store.append })
+    const run = runEngine(scenario, { ...env, consumer: store.append })
     const defect = defectOf(run)
     if (defect) return defect
     const ends = run.batchEnds
@@ -89,7 +89,7 @@ export const memoryConservation = scenarioProperty({
   statement:
     "at every event, on every host, free + used + reserved = total (and the host's overhead), free never negative",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => monitored(scenario, seams, () => [memoryConservationMonitor()])
+  check: (scenario, _extra, env) => monitored(scenario, env, () => [memoryConservationMonitor()])
 })
 
 export const residency = scenarioProperty({
@@ -97,7 +97,7 @@ export const residency = scenarioProperty({
   statement:
     "a Running or Paused VM is resident on exactly one host; during a migration it counts on both, after it on exactly one",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => monitored(scenario, seams, () => [residencyMonitor()])
+  check: (scenario, _extra, env) => monitored(scenario, env, () => [residencyMonitor()])
 })
 
 export const atomicMigration = scenarioProperty({
@@ -105,7 +105,7 @@ export const atomicMigration = scenarioProperty({
   statement:
     "every started migration ends exactly once, committed or aborted; an abort leaves the VM running on the source with unchanged accounting",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => monitored(scenario, seams, () => [atomicMigrationMonitor()])
+  check: (scenario, _extra, env) => monitored(scenario, env, () => [atomicMigrationMonitor()])
 })
 
 /** Wraps every transfer machine: when one reports its paused round done, its destination must be current. */
@@ -132,8 +132,8 @@ export const migrationAccounting = scenarioProperty({
   statement:
     "a migration's total time is setup + its rounds + its stop-and-copy parts, its downtime the sum of its paused parts, its bytes the sum of its rounds' (an interrupted one included); never-written pages never go as full pages under max-downtime",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) =>
-    monitored(scenario, seams, (run) => [
+  check: (scenario, _extra, env) =>
+    monitored(scenario, env, (run) => [
       migrationAccountingMonitor({
         phases: run.compiled.policy.phases !== "none",
         latencyUs: run.compiled.setup.find((c) => c._tag === "CreatePool")?.linkLatencyUs ?? 0,
@@ -149,9 +149,9 @@ export const noLostWrites = scenarioProperty({
   name: "no-lost-writes",
   statement: "with the pages model, at commit the destination holds every page's last version",
   arbitrary: scenarioOnly(scenarioArb({ workloads: ["pages-uniform", "pages-hot-cold"] })),
-  check: (scenario, _extra, seams) => {
+  check: (scenario, _extra, env) => {
     const found: string[] = []
-    const run = runEngine(scenario, { seams, observeTransfers: lostWriteObserver(found) })
+    const run = runEngine(scenario, { ...env, observeTransfers: lostWriteObserver(found) })
     return found[0] ?? defectOf(run)
   }
 })
@@ -161,9 +161,13 @@ export const terminationBounds = scenarioProperty({
   statement:
     "every run reaches quiescence; xen makes at most 5 live rounds plus one paused, xen-legacy at most 29 plus one and obeys its 50-page and 3x rules, max-downtime stops once the dirty pages fit its downtime; bytes stay within the policy's bound",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => {
-    const run = runEngine(scenario, { seams })
-    const found = monitorLog(run.emitted, [boundsMonitor(run.compiled.policy, run.compiled.pageSizeBytes)], false)
+  check: (scenario, _extra, env) => {
+    const run = runEngine(scenario, env)
+    const found = monitorLog(
+      run.emitted,
+      [boundsMonitor(run.compiled.policy, run.compiled.pageSizeBytes, liveRoundsMaxOf(run.compiled))],
+      false
+    )
     if (found) return found
     if (run.defect === undefined && run.result?.stopReason !== "quiescent")
       return `the run did not terminate: stopped by its ${run.result?.stopReason}`
@@ -176,9 +180,9 @@ export const paging = scenarioProperty({
   statement:
     "resident + paged = the guest's pages for every VM at every event; the paged count is the same just before and just after a commit; every page-state move the pager and the balloon make is a legal edge",
   arbitrary: scenarioOnly(scenarioArb({ faults: ["paging"], pageOutFirst: true })),
-  check: (scenario, _extra, seams) => {
+  check: (scenario, _extra, env) => {
     const moves: string[] = []
-    const run = runEngine(scenario, { seams, observePageStates: pageMoveObserver(moves) })
+    const run = runEngine(scenario, { ...env, observePageStates: pageMoveObserver(moves) })
     return moves[0] ?? monitorLog(run.emitted, [pagingMonitor()], ended(run)) ?? defectOf(run)
   }
 })
@@ -229,12 +233,12 @@ type TimeTravelCase = typeof timeTravelArb extends fc.Arbitrary<infer T> ? T : n
  * Runs the scenario into a store with the case's snapshot cadence; with the `run` writer, a taker keeps
  * the engine's states at the snapshot revisions and saves them after the run, as `simulate` does.
  */
-const runIntoStore = (scenario: ScenarioJson, extra: TimeTravelCase, seams: Seams) => {
+const runIntoStore = (scenario: ScenarioJson, extra: TimeTravelCase, env: CaseEnv) => {
   const { everyEvents, wholeStateEvery } = extra
   const store = makePropertyStore((scenario.pool as { id: string }).id as never, { everyEvents, wholeStateEvery })
   let taker: RunSnapshotTaker | undefined
   const run = runEngine(scenario, {
-    seams,
+    ...env,
     consumer: (batch) => {
       store.append(batch)
       taker?.sink(batch)
@@ -299,8 +303,8 @@ export const timeTravel = scenarioProperty({
   statement:
     "the state the store gives at any revision, by the projection and by time travel through snapshots, and at any time (as of, inclusive), equals the fold of the engine's events up to there",
   arbitrary: withExtra(scenarioArb(), timeTravelArb),
-  check: (scenario, extra, seams) => {
-    const { run, store } = runIntoStore(scenario, extra, seams)
+  check: (scenario, extra, env) => {
+    const { run, store } = runIntoStore(scenario, extra, env)
     const defect = defectOf(run)
     if (defect) return defect
     const events = run.emitted.map((e) => e.event)

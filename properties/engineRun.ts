@@ -11,7 +11,9 @@ import { PoolEvent } from "../domain/events.js"
 import { persistentState, type PoolRead, type PoolState } from "../domain/state.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { pageStatesFactory as realPageStatesFactory, type PageStatesFactory } from "../engine/pageStates.js"
-import { transferFactory as realTransferFactory } from "../engine/migration/index.js"
+import { makeTransferFactory, transferFactory as realTransferFactory } from "../engine/migration/index.js"
+import type { PolicyDefinition } from "../engine/migration/policy.js"
+import { liveRoundsBound, policyByName } from "../engine/migration/policies/index.js"
 import type { DecideFn, EmittedEvent, RunResult } from "../engine/simulation.js"
 import { decide as realDecide } from "../domain/decide.js"
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
@@ -50,8 +52,16 @@ export interface EngineRun {
   readonly defect: string | undefined
 }
 
-export interface RunOptions {
+/**
+ * What a property's case runs with besides the scenario: the mutants' seams, and the policies of a
+ * user's own that `check({ policies })` verifies (the case's scenario names one of them).
+ */
+export interface CaseEnv {
   readonly seams?: Seams
+  readonly policies?: ReadonlyArray<PolicyDefinition>
+}
+
+export interface RunOptions extends CaseEnv {
   /** Assert every domain invariant after every event (the engine's debug mode). */
   readonly debug?: boolean
   /** Observers of the transfer factory (properties), inside the seams' wrappers. */
@@ -64,17 +74,25 @@ export interface RunOptions {
   readonly consumer?: Sink
 }
 
+/** The most live rounds the case's policy may run, by its own bound (a user's policy included). */
+export const liveRoundsMaxOf = (compiled: CompiledScenario): number =>
+  liveRoundsBound(policyByName(compiled.policy.name, compiled.policy, compiled.policies))
+
 /** A generated scenario is valid by construction; failing to compile one is a bug in the arbitraries. */
-export const compileJson = (json: ScenarioJson): CompiledScenario => {
+export const compileJson = (json: ScenarioJson, policies?: ReadonlyArray<PolicyDefinition>): CompiledScenario => {
   const parsed = parseScenarioJson("generated", JSON.stringify(json))
   if (Either.isLeft(parsed)) throw new Error(`generated scenario: ${parsed.left.path}: ${parsed.left.expected}`)
-  const compiled = compileScenario("generated", parsed.right)
+  const compiled = compileScenario(
+    "generated",
+    parsed.right,
+    policies === undefined ? {} : { extensions: { policies } }
+  )
   if (Either.isLeft(compiled)) throw new Error(`generated scenario: ${compiled.left.path}: ${compiled.left.expected}`)
   return compiled.right
 }
 
 export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineRun => {
-  const compiled = compileJson(json)
+  const compiled = compileJson(json, options.policies)
   const seams = options.seams ?? {}
   const emitted: EmittedEvent[] = []
   const delivered: Array<ReadonlyArray<EmittedEvent>> = []
@@ -86,7 +104,8 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
     options.consumer?.(batch)
   }
   const sink = seams.sink ? seams.sink(consumer) : consumer
-  let factory: TransferFactory = realTransferFactory
+  let factory: TransferFactory =
+    options.policies === undefined ? realTransferFactory : makeTransferFactory({ policies: options.policies })
   if (seams.transferFactory) factory = seams.transferFactory(factory)
   if (options.observeTransfers) factory = options.observeTransfers(factory)
   let pageStates: PageStatesFactory = realPageStatesFactory

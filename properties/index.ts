@@ -26,6 +26,8 @@ export interface CheckOptions {
   /** Replay one case (with `only` naming one property). */
   readonly path?: string
   readonly seams?: PropertyOptions["seams"]
+  /** Policies of a user's own that the scenario properties' migrations use instead of the built-ins. */
+  readonly policies?: PropertyOptions["policies"]
   /** Called before each property and before each of its runs. */
   readonly onProgress?: (property: string, run: number, runs: number) => void
 }
@@ -48,6 +50,7 @@ export const runCheck = (options: CheckOptions, clockMs: () => number): CheckRep
       seed: options.seed,
       ...(options.path === undefined ? {} : { path: options.path }),
       ...(options.seams === undefined ? {} : { seams: options.seams }),
+      ...(options.policies === undefined ? {} : { policies: options.policies }),
       onRun: () => options.onProgress?.(property.name, ++run, options.runs)
     })
     return { ...result, elapsedMs: clockMs() - started }

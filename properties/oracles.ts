@@ -278,7 +278,9 @@ export const checkRounds = (
   policy: PolicyConfig,
   rounds: ReadonlyArray<Round>,
   memoryPages: number,
-  pageSizeBytes: number
+  pageSizeBytes: number,
+  /** A user's policy: its own bound on live rounds (the built-ins' are restated here). */
+  userLiveRoundsMax: number = ROUNDS_MAX_DEFAULT
 ): string | undefined => {
   const live = rounds.filter((r) => r.live)
   const pausedAt = rounds.findIndex((r) => !r.live)
@@ -331,7 +333,9 @@ export const checkRounds = (
       ? XEN_LIVE_ROUNDS_MAX
       : policy.name === "xen-legacy"
         ? LEGACY_LIVE_ROUNDS_MAX
-        : (policy.roundsMax ?? ROUNDS_MAX_DEFAULT)
+        : policy.name === "max-downtime"
+          ? (policy.roundsMax ?? ROUNDS_MAX_DEFAULT)
+          : userLiveRoundsMax
   if (live.length > liveMax) return `${policy.name}: ${live.length} live rounds > ${liveMax}`
   // Bytes: each round sends at most every page; xen-legacy's 3x rule also caps the live total at 4x.
   const pagesMax = policy.name === "xen-legacy" ? (LEGACY_MAX_FACTOR + 2) * memoryPages : (liveMax + 1) * memoryPages
@@ -340,7 +344,11 @@ export const checkRounds = (
 }
 
 /** Collects each migration's rounds and checks them against the policy when it ends. */
-export const boundsMonitor = (policy: PolicyConfig, pageSizeBytes: number): Monitor => {
+export const boundsMonitor = (
+  policy: PolicyConfig,
+  pageSizeBytes: number,
+  userLiveRoundsMax: number = ROUNDS_MAX_DEFAULT
+): Monitor => {
   const rounds = new Map<string, Round[]>()
   const memory = new Map<string, number>()
   return {
@@ -365,7 +373,7 @@ export const boundsMonitor = (policy: PolicyConfig, pageSizeBytes: number): Moni
           const committed = event._tag === "VmMigrationCommitted"
           if (committed && list.filter((r) => !r.live).length !== 1)
             return `migration ${event.migration} committed after ${list.filter((r) => !r.live).length} paused rounds`
-          const found = checkRounds(policy, list, memory.get(event.migration) ?? 0, pageSizeBytes)
+          const found = checkRounds(policy, list, memory.get(event.migration) ?? 0, pageSizeBytes, userLiveRoundsMax)
           return found === undefined ? undefined : `migration ${event.migration}: ${found}`
         }
         default:

@@ -7,7 +7,8 @@
 import fc from "fast-check"
 import type { ScenarioJson } from "./arbitraries.js"
 import { describeScenario } from "./describe.js"
-import type { Seams } from "./engineRun.js"
+import type { PolicyDefinition } from "../engine/migration/policy.js"
+import type { CaseEnv, Seams } from "./engineRun.js"
 
 export interface PropertyOptions {
   readonly runs: number
@@ -16,6 +17,11 @@ export interface PropertyOptions {
   readonly path?: string
   /** Mutants (and only mutants) wrap the engine's seams. */
   readonly seams?: Seams
+  /**
+   * Policies of a user's own: each generated case's migrations use one of them (drawn with the case)
+   * instead of a built-in, so the invariants are checked against them.
+   */
+  readonly policies?: ReadonlyArray<PolicyDefinition>
   /** Called before every run, shrinking runs included (progress display). */
   readonly onRun?: () => void
   /** false: stop at the first failure without shrinking it (the mutant test only asks whether). */
@@ -73,14 +79,19 @@ export const scenarioProperty = <Extra>(spec: {
   readonly name: string
   readonly statement: string
   readonly arbitrary: fc.Arbitrary<readonly [ScenarioJson, Extra]>
-  readonly check: (scenario: ScenarioJson, extra: Extra, seams: Seams) => string | undefined
+  readonly check: (scenario: ScenarioJson, extra: Extra, env: CaseEnv) => string | undefined
 }): NamedProperty => ({
   name: spec.name,
   statement: spec.statement,
   run: (options) => {
-    const property = fc.property(spec.arbitrary, ([scenario, extra]) => {
+    const env: CaseEnv = {
+      seams: options.seams ?? {},
+      ...(options.policies === undefined ? {} : { policies: options.policies })
+    }
+    const arbitrary = options.policies === undefined ? spec.arbitrary : withPolicies(spec.arbitrary, options.policies)
+    const property = fc.property(arbitrary, ([scenario, extra]) => {
       options.onRun?.()
-      const violation = spec.check(scenario, extra, options.seams ?? {})
+      const violation = spec.check(scenario, extra, env)
       if (violation !== undefined) throw new PropertyViolation(violation)
     })
     const details = fc.check(property, runnerParameters<[readonly [ScenarioJson, Extra]]>(options))
@@ -97,6 +108,20 @@ export const scenarioProperty = <Extra>(spec: {
     }
   }
 })
+
+/**
+ * The cases of `arbitrary` with their policy replaced by one of `policies` (drawn with the case; a case
+ * that ran the pure model keeps `phases: none`), for `check({ policies })`.
+ */
+const withPolicies = <Extra>(
+  arbitrary: fc.Arbitrary<readonly [ScenarioJson, Extra]>,
+  policies: ReadonlyArray<PolicyDefinition>
+): fc.Arbitrary<readonly [ScenarioJson, Extra]> =>
+  fc.tuple(arbitrary, fc.integer({ min: 0, max: policies.length - 1 })).map(([[scenario, extra], k]) => {
+    const name = policies[k]!.name
+    const pure = typeof scenario.policy === "object" && (scenario.policy as { phases?: string }).phases === "none"
+    return [{ ...scenario, policy: pure ? { name, phases: "none" } : name }, extra] as const
+  })
 
 /** `[scenario, extra]` from two arbitraries. */
 export const withExtra = <Extra>(

@@ -13,7 +13,7 @@ import { initialState, type PoolState } from "../domain/state.js"
 import { evolve } from "../domain/evolve.js"
 import type { CompiledScenario } from "../simulations/compile.js"
 import { HEAL_AT_US, MAX_DOWNTIME_ROUNDS_MAX, scenarioArb } from "./arbitraries.js"
-import { runEngine, type EngineRun } from "./engineRun.js"
+import { liveRoundsMaxOf, runEngine, type EngineRun } from "./engineRun.js"
 import { atomicMigrationMonitor, memoryConservationMonitor, monitorLog, residencyMonitor } from "./oracles.js"
 import { scenarioOnly, scenarioProperty } from "./property.js"
 
@@ -32,8 +32,8 @@ const policyRounds = (compiled: CompiledScenario): { rounds: number; memoryCopie
       return { rounds, memoryCopies: rounds }
     }
     default: {
-      // A user's policy (registered by a run): libxenguest's loop with its bound on passes.
-      const rounds = (compiled.policy.roundsMax ?? MAX_DOWNTIME_ROUNDS_MAX) + 1
+      // A user's policy (check({ policies })): its own bound on live rounds, plus the paused one.
+      const rounds = liveRoundsMaxOf(compiled) + 1
       return { rounds, memoryCopies: rounds }
     }
   }
@@ -95,8 +95,8 @@ export const swarmLiveness = scenarioProperty({
   statement:
     "with faults switched on per seed, every invariant holds after every event; once healed, every pending migration ends within a bound and the run reaches quiescence",
   arbitrary: scenarioOnly(scenarioArb()),
-  check: (scenario, _extra, seams) => {
-    const run = runEngine(scenario, { seams, debug: true })
+  check: (scenario, _extra, env) => {
+    const run = runEngine(scenario, { ...env, debug: true })
     if (run.defect !== undefined) return `safety phase: the engine stopped on a defect: ${run.defect}`
     const safety = monitorLog(
       run.emitted,

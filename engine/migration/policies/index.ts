@@ -41,6 +41,21 @@ export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyL
   }
 }
 
+/**
+ * The most live rounds a policy value may run before its paused round: its own bound on passes (xen's
+ * `roundsMax`, xen-legacy's `maxIterations`, max-downtime's round cap), whoever wrote it.
+ */
+export const liveRoundsBound = (policy: PrecopyPolicy): number => {
+  switch (policy.kind) {
+    case "xen":
+      return policy.roundsMax
+    case "xen-legacy":
+      return policy.maxIterations
+    case "max-downtime":
+      return policy.roundsMax
+  }
+}
+
 /** The built-in policies, the default first. */
 export const policies: ReadonlyArray<PolicyDefinition> = [xen, xenLegacy, maxDowntime]
 
