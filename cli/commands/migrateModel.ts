@@ -3,21 +3,13 @@
  * (DESIGN.md §7). Every quantity carries a unit; a bad one is refused naming the option.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
-import {
-  DEFAULT_PAGE_SIZE_BYTES,
-  formatBytes,
-  formatDurationUs,
-  parseDurationUs,
-  parsePercent,
-  parseRateBytesPerS,
-  parseSizeBytes,
-  type UnitError
-} from "../../domain/units.js"
-import { runSingleMigration, type SingleMigrationReport } from "../../engine/migration/index.js"
-import { phasesChoices, type PhasesChoice } from "../../engine/migration/phases.js"
-import { DEFAULT_POLICY, findPolicy, ignoredParameter, policyNames } from "../../engine/migration/policies/index.js"
-import type { PolicyDefinition } from "../../engine/migration/policy.js"
+import { Effect, Option } from "effect"
+import { formatBytes, formatDurationUs } from "../../domain/units.js"
+import type { SingleMigrationReport } from "../../engine/migration/index.js"
+import { phasesChoices } from "../../engine/migration/phases.js"
+import { DEFAULT_POLICY, findPolicy, policyNames } from "../../engine/migration/policies/index.js"
+import { MIGRATION_MODEL_FAILED, migrateModelSpelled, type Spelling } from "../../api/migrateModel.js"
+import type { XenpoolError } from "../../api/errors.js"
 import { isModulePath, loadPolicyModule } from "../../api/policyModule.js"
 import { UsageFailure } from "../errors.js"
 import { jsonOption, printJson, table } from "../shared.js"
@@ -25,79 +17,12 @@ import { printLine } from "../output.js"
 
 const unitOption = (name: string, description: string) => Options.text(name).pipe(Options.withDescription(description))
 
-const parsed = <A>(option: string, input: string, result: Either.Either<A, UnitError>) =>
-  Either.isRight(result)
-    ? Effect.succeed(result.right)
-    : Effect.fail(
-        new UsageFailure({ what: `bad --${option}`, where: input, expected: `expected ${result.left.expected}` })
-      )
+/** The API's field names as this command's flags: `maxDowntime` is `--max-downtime`. */
+const flags: Spelling = { field: (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` }
 
-/** What decides whether an option is read: the policy, the model, and whether the guest writes at all. */
-interface Chosen {
-  readonly policy: string
-  readonly model: "rate" | "pages"
-  readonly dirtyRateBytesPerS: number
-  readonly maxDowntime: Option.Option<string>
-  readonly workingSet: Option.Option<string>
-  readonly seed: Option.Option<number>
-  readonly phases: PhasesChoice
-  readonly state: Option.Option<string>
-  readonly untouched: Option.Option<string>
-}
-
-/**
- * The options given that the chosen policy or model would ignore, each with why, naming the option that
- * makes it ignored. The policies' own list (engine/migration/policy.ts) says which reads --max-downtime;
- * an idle guest (no --dirty-rate, or 0) writes nothing, so neither its working set nor a seed for its
- * writes changes anything; the rate model draws no random numbers.
- */
-export const ignoredOptions = (
-  o: Chosen,
-  own: ReadonlyArray<PolicyDefinition> = []
-): ReadonlyArray<{ readonly option: string; readonly expected: string }> => {
-  const ignored: Array<{ option: string; expected: string }> = []
-  const downtime = ignoredParameter(o.policy, "maxDowntime", { parameter: "--max-downtime", policy: "--policy" }, own)
-  if (Option.isSome(o.maxDowntime) && downtime !== undefined)
-    ignored.push({ option: `--max-downtime ${o.maxDowntime.value}`, expected: downtime })
-  const idle = o.dirtyRateBytesPerS === 0
-  if (Option.isSome(o.workingSet) && idle)
-    ignored.push({
-      option: `--working-set ${o.workingSet.value}`,
-      expected:
-        "no --working-set without a --dirty-rate above 0: an idle guest writes nothing, so its working set is ignored"
-    })
-  if (Option.isSome(o.seed) && o.model === "rate")
-    ignored.push({
-      option: `--seed ${o.seed.value}`,
-      expected: "no --seed with --model rate: the rate model draws no random numbers; --model pages uses it"
-    })
-  else if (Option.isSome(o.seed) && idle)
-    ignored.push({
-      option: `--seed ${o.seed.value}`,
-      expected: "no --seed without a --dirty-rate above 0: the seed draws an idle guest's writes, and it writes nothing"
-    })
-  if (Option.isSome(o.state) && o.phases === "none")
-    ignored.push({
-      option: `--state ${o.state.value}`,
-      expected: "no --state with --phases none: the pure model sends no vCPU or device state"
-    })
-  if (Option.isSome(o.untouched) && o.model === "pages" && o.policy === "max-downtime")
-    ignored.push({
-      option: `--untouched ${o.untouched.value}`,
-      expected:
-        "no --untouched with --model pages and --policy max-downtime: zero pages are modelled by the rate model only"
-    })
-  return ignored
-}
-
-const refuseIgnored = (ignored: ReturnType<typeof ignoredOptions>) => {
-  const first = ignored[0]
-  return first === undefined
-    ? Effect.void
-    : Effect.fail(
-        new UsageFailure({ what: "option ignored", where: first.option, expected: `expected ${first.expected}` })
-      )
-}
+/** The API's refusal of an option is this command's usage error (exit 2); a failed model is not. */
+const asUsage = (e: XenpoolError) =>
+  e.what === MIGRATION_MODEL_FAILED ? e : new UsageFailure({ what: e.what, where: e.where, expected: e.expected })
 
 export const migrateModelCommand = Command.make(
   "migrate-model",
@@ -156,100 +81,30 @@ export const migrateModelCommand = Command.make(
           where: `--policy ${options.policy}`,
           expected: `one of ${policyNames.join(", ")}, or a module exporting a policy, e.g. ./my-policy.js (see xenpool migrate-model --help)`
         })
-      const o = { ...options, policy: own[0]?.name ?? options.policy }
-      const pageSizeBytes = Option.isSome(o.pageSize)
-        ? yield* parsed("page-size", o.pageSize.value, parseSizeBytes(o.pageSize.value))
-        : DEFAULT_PAGE_SIZE_BYTES
-      if (pageSizeBytes <= 0)
-        return yield* Effect.fail(
-          new UsageFailure({ what: "bad --page-size", where: String(pageSizeBytes), expected: "a positive size" })
-        )
-      const memoryBytes = yield* parsed("memory", o.memory, parseSizeBytes(o.memory, pageSizeBytes))
-      if (memoryBytes < pageSizeBytes) {
-        return yield* Effect.fail(
-          new UsageFailure({ what: "bad --memory", where: o.memory, expected: "at least one page" })
-        )
-      }
-      const bandwidthBytesPerS = yield* parsed("bandwidth", o.bandwidth, parseRateBytesPerS(o.bandwidth, pageSizeBytes))
-      if (bandwidthBytesPerS <= 0) {
-        return yield* Effect.fail(
-          new UsageFailure({ what: "bad --bandwidth", where: o.bandwidth, expected: "a positive rate" })
-        )
-      }
-      const dirtyRateBytesPerS = Option.isSome(o.dirtyRate)
-        ? yield* parsed("dirty-rate", o.dirtyRate.value, parseRateBytesPerS(o.dirtyRate.value, pageSizeBytes))
-        : 0
-      const shareOrSize = (option: string, input: string) =>
-        input.trim().endsWith("%")
-          ? Effect.map(
-              parsed(option, input, parsePercent(input)),
-              (pct) => Math.floor((memoryBytes * pct) / 100 / pageSizeBytes) * pageSizeBytes
-            )
-          : parsed(option, input, parseSizeBytes(input, pageSizeBytes))
-      const untouchedBytes = Option.isNone(o.untouched) ? 0 : yield* shareOrSize("untouched", o.untouched.value)
-      if (untouchedBytes > memoryBytes) {
-        return yield* Effect.fail(
-          new UsageFailure({
-            what: "bad --untouched",
-            where: o.untouched.pipe(Option.getOrElse(() => "")),
-            expected: "at most --memory"
-          })
-        )
-      }
-      const workingSetBytes = Option.isNone(o.workingSet)
-        ? memoryBytes - untouchedBytes
-        : o.workingSet.value.trim().endsWith("%")
-          ? Math.floor(
-              (memoryBytes * (yield* parsed("working-set", o.workingSet.value, parsePercent(o.workingSet.value)))) / 100
-            )
-          : yield* parsed("working-set", o.workingSet.value, parseSizeBytes(o.workingSet.value, pageSizeBytes))
-      if (workingSetBytes > memoryBytes) {
-        return yield* Effect.fail(
-          new UsageFailure({
-            what: "bad --working-set",
-            where: Option.getOrElse(o.workingSet, () => ""),
-            expected: "at most --memory"
-          })
-        )
-      }
-      if (workingSetBytes + untouchedBytes > memoryBytes) {
-        return yield* Effect.fail(
-          new UsageFailure({
-            what: "bad --working-set",
-            where: Option.getOrElse(o.workingSet, () => ""),
-            expected: "at most --memory minus --untouched: a page written by the workload is not untouched"
-          })
-        )
-      }
-      const stateBytes = Option.isSome(o.state)
-        ? yield* parsed("state", o.state.value, parseSizeBytes(o.state.value, pageSizeBytes))
-        : undefined
-      const maxDowntimeUs = Option.isSome(o.maxDowntime)
-        ? yield* parsed("max-downtime", o.maxDowntime.value, parseDurationUs(o.maxDowntime.value))
-        : 30_000
-      const latencyUs = Option.isSome(o.latency)
-        ? yield* parsed("latency", o.latency.value, parseDurationUs(o.latency.value))
-        : 0
-      yield* refuseIgnored(ignoredOptions({ ...o, dirtyRateBytesPerS }, own))
-      const result = runSingleMigration({
-        memoryBytes,
-        bandwidthBytesPerS,
-        dirtyRateBytesPerS,
-        workingSetBytes,
-        policy: o.policy,
-        extraPolicies: own,
-        maxDowntimeUs,
-        model: o.model,
-        pageSizeBytes,
-        seed: Option.getOrElse(o.seed, () => 1),
-        latencyUs,
-        phases: o.phases,
-        untouchedBytes,
-        ...(stateBytes === undefined ? {} : { stateBytes })
-      })
+      const o = options
+      const given = <A>(option: Option.Option<A>): A | undefined => Option.getOrUndefined(option)
+      const run = yield* migrateModelSpelled(
+        {
+          memory: o.memory,
+          bandwidth: o.bandwidth,
+          dirtyRate: given(o.dirtyRate),
+          workingSet: given(o.workingSet),
+          untouched: given(o.untouched),
+          policy: own[0] ?? o.policy,
+          maxDowntime: given(o.maxDowntime),
+          model: o.model,
+          pageSize: given(o.pageSize),
+          latency: given(o.latency),
+          seed: given(o.seed),
+          phases: o.phases,
+          state: given(o.state)
+        },
+        flags
+      ).pipe(Effect.mapError(asUsage))
+      const result = run.report
       if (o.json) return yield* printJson(result)
       yield* printLine(
-        `${result.policy} policy, ${result.model} model: ${formatBytes(result.memoryBytes)} at ${formatBytes(bandwidthBytesPerS)}/s, dirtying ${formatBytes(dirtyRateBytesPerS)}/s`
+        `${result.policy} policy, ${result.model} model: ${formatBytes(result.memoryBytes)} at ${formatBytes(run.bandwidthBytesPerS)}/s, dirtying ${formatBytes(run.dirtyRateBytesPerS)}/s`
       )
       yield* printLine(roundTable(result))
       yield* printLine(summaryLine(result))
