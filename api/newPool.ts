@@ -18,10 +18,10 @@ import { checkPoolId, listPools } from "./pools.js"
 import type { Progress } from "./progress.js"
 
 /** How many ids a run without `--pool` tries when other processes take them first. */
-export const poolIdAttemptsMax = 5
+const poolIdAttemptsMax = 5
 
 /** A new pool id for a run: the base with the first free `-N` suffix not in `skip`, or the one asked for if free. */
-export const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
+const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
   Effect.gen(function* () {
     if (explicit !== undefined) yield* checkPoolId(explicit)
     const taken = new Set<string>((yield* listPools).map((p) => p.id))

@@ -36,7 +36,7 @@ export interface ReplayOutput extends RunOutput {
 }
 
 /** A trace file opened for reading, closed when the scope ends. @internal */
-export const openTrace = (path: string) =>
+const openTrace = (path: string) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => fileInput(path),
@@ -58,7 +58,7 @@ const readFailure = (input: TraceInput) => (e: unknown) =>
   })
 
 /** The header, to choose the new pool's id before anything runs. */
-export const traceHeader = (input: TraceInput, extensions?: Extensions) =>
+const traceHeader = (input: TraceInput, extensions?: Extensions) =>
   Effect.flatMap(
     Effect.try({ try: () => readTraceHeader(input, extensions), catch: readFailure(input) }),
     Either.match({

@@ -131,7 +131,7 @@ export const checkExtensions = (extensions: Extensions | undefined): Effect.Effe
  * A scenario from a JSON file (or given as a value), checked and compiled: a bad field fails with an
  * XenpoolError naming the file and the field; nothing runs.
  */
-export const loadScenario = (
+const loadScenario = (
   scenario: string | ScenarioInput,
   options: { readonly seed?: number; readonly pool?: string; readonly extensions?: Extensions } = {}
 ) =>
@@ -160,7 +160,7 @@ export const loadScenario = (
  *
  * @internal
  */
-export const runIntoStore = (
+const runIntoStore = (
   compiled: CompiledScenario,
   progress: Progress = silentProgress,
   onCommitted?: (what: string) => void

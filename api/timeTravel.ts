@@ -100,7 +100,7 @@ const focusOf = (input: FocusInput | undefined): Effect.Effect<Focus, XenpoolErr
 
 const orNull = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
 
-export const vmJson = (vm: Vm) => ({
+const vmJson = (vm: Vm) => ({
   id: vm.id,
   powerState: vm.powerState,
   residentOn: orNull(vm.residentOn),
@@ -119,7 +119,7 @@ export const vmJson = (vm: Vm) => ({
   migration: orNull(vm.migration)
 })
 
-export const migrationJson = (m: Migration) => ({
+const migrationJson = (m: Migration) => ({
   id: m.id,
   vm: m.vm,
   source: m.source,
@@ -233,7 +233,7 @@ export const vmHistoryJson = (h: VmHistory) => ({
   migrations: h.migrations
 })
 
-export const hostHistoryJson = (h: HostHistory, pageSizeBytes: number) => ({
+const hostHistoryJson = (h: HostHistory, pageSizeBytes: number) => ({
   pool: h.pool,
   host: h.host,
   /** Memory below is counted in pages of this size. */
@@ -283,7 +283,7 @@ export const unknownVm = (pool: PoolId, vm: string, now: PoolState) =>
   )
 
 /** @internal */
-export const unknownHost = (pool: PoolId, host: string, now: PoolState) =>
+const unknownHost = (pool: PoolId, host: string, now: PoolState) =>
   unknownIn(
     "host",
     host,

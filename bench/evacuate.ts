@@ -17,7 +17,7 @@ import { parseScenarioJson } from "../simulations/scenario.js"
 import { withBaseline, type Benchmark, type BenchResult } from "./harness.js"
 
 /** VMs per target host: the pool's proportion (100,000 VMs on 2,000 hosts). */
-export const VMS_PER_TARGET_HOST = 50
+const VMS_PER_TARGET_HOST = 50
 const EVACUATED = "src1"
 const WARM_UP_VMS = 2_000
 
@@ -26,7 +26,7 @@ const WARM_UP_VMS = 2_000
  * 10 Gbit/s NIC. VMs of 32, 64 and 128 MiB in equal parts (so the plan's largest-first order and its ties
  * both matter), idle, one vCPU.
  */
-export const evacuationScenario = (vms: number) => {
+const evacuationScenario = (vms: number) => {
   const third = Math.floor(vms / 3)
   const sizes = [
     { id: "s", count: vms - 2 * third, memory: "32MiB" },
@@ -58,9 +58,7 @@ const compiled = (vms: number) => {
 }
 
 /** The pool set up (every VM running on the evacuated host), then the plan and the whole evacuation timed. */
-export const timeEvacuation = (
-  vms: number
-): { readonly planMs: number; readonly runMs: number; readonly events: number } => {
+const timeEvacuation = (vms: number): { readonly planMs: number; readonly runMs: number; readonly events: number } => {
   const { sim } = runScenario(compiled(vms), { transferFactory })
   const planStart = performance.now()
   const plan = planEvacuation(sim.view, hostId(EVACUATED), xapiDefault)

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { packageRoot } from "../api/paths.js"
 
-export const xenpoolBinary = (): string => join(packageRoot(), "dist", "xenpool.mjs")
+const xenpoolBinary = (): string => join(packageRoot(), "dist", "xenpool.mjs")
 
 export interface Ended {
   readonly code: number | null
@@ -86,7 +86,7 @@ export const poolsIn = async (store: string): Promise<ReadonlyArray<PoolListed>>
   return JSON.parse(listed.stdout) as ReadonlyArray<PoolListed>
 }
 
-export const integrityOf = (file: string): string => {
+const integrityOf = (file: string): string => {
   const db = new Database(file, { readonly: true })
   try {
     return String((db.prepare("PRAGMA integrity_check").get() as Record<string, unknown>)["integrity_check"])

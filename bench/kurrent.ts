@@ -28,7 +28,7 @@ import { generateFoldLog } from "./fold.js"
 import { nowMs, percentile, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
 import { eventsPerS, makeBatches, withTempFile } from "./store.js"
 
-export const kurrentUrlEnvVar = "XENPOOL_KURRENTDB_URL"
+const kurrentUrlEnvVar = "XENPOOL_KURRENTDB_URL"
 
 /** Appends per batch size: sized for a server on the same machine or a near one (a round trip each). */
 const appendsByBatchSize: ReadonlyMap<number, number> = new Map([
@@ -99,10 +99,7 @@ const stateAtLatencies = (layer: Stores, batches: ReadonlyArray<ReadonlyArray<Ne
   )
 }
 
-export const appendFigures = async (
-  kurrent: () => Stores,
-  sqlite: (file: string) => Stores
-): Promise<BenchResult[]> => {
+const appendFigures = async (kurrent: () => Stores, sqlite: (file: string) => Stores): Promise<BenchResult[]> => {
   const results: BenchResult[] = []
   for (const [batchSize, appends] of appendsByBatchSize) {
     const batches = makeBatches(batchSize, appends, "ordered")
@@ -127,10 +124,7 @@ export const appendFigures = async (
   return results
 }
 
-export const stateAtFigures = async (
-  kurrent: () => Stores,
-  sqlite: (file: string) => Stores
-): Promise<BenchResult[]> => {
+const stateAtFigures = async (kurrent: () => Stores, sqlite: (file: string) => Stores): Promise<BenchResult[]> => {
   const batches = poolBatches()
   const lastAtUs = batches[batches.length - 1]!.slice(-1)[0]!.event.atUs
   const sqliteLatencies = await withTempFile("kurrent-time-travel.db", (file) =>
@@ -161,7 +155,7 @@ interface Setup {
 }
 
 /** The stores to compare: KurrentDB at `url` (options: tests give an emulated client) and SQLite. */
-export const kurrentSetup = (url: string, options: KurrentOptions = {}): Setup => {
+const kurrentSetup = (url: string, options: KurrentOptions = {}): Setup => {
   const prefix = `xenpool-bench-${randomUUID().slice(0, 8)}-`
   let opened = 0
   return {

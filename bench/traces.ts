@@ -18,7 +18,7 @@ import { Prng } from "../engine/prng.js"
 import { headerLine, recordLine, type TraceHeaderInput, type TraceRecordInput } from "../simulations/trace.js"
 import type { Benchmark, BenchResult } from "./harness.js"
 
-export const TRACE_LINES = 1_000_000
+const TRACE_LINES = 1_000_000
 const HOSTS = 16
 const VMS = 192
 const VM_PAGES = 65_536
@@ -71,7 +71,7 @@ const makeRecord = (i: number, prng: Prng, location: Int32Array, paused: Uint8Ar
 }
 
 /** Writes the trace with the trace writer's line functions, in 4 MiB chunks. */
-export const writeBenchTrace = (path: string, lines = TRACE_LINES): void => {
+const writeBenchTrace = (path: string, lines = TRACE_LINES): void => {
   const fd = openSync(path, "w")
   const prng = Prng.fromSeed(42).fork("bench-trace")
   const location = Int32Array.from({ length: VMS }, (_, i) => i % HOSTS)

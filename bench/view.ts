@@ -33,7 +33,7 @@ const LOADS = 5
 const SCRUBS = 100
 
 /** The 1M-event pool in a SQLite file, with its snapshots, as `simulate` would leave it. */
-export const buildBigPool = (file: string) =>
+const buildBigPool = (file: string) =>
   Effect.gen(function* () {
     const { events } = generateFoldLog()
     const store = yield* EventStore

@@ -5,7 +5,7 @@
 import { chromium, type Browser, type Page } from "playwright-core"
 import { startXenpool, type Running } from "./killRuns.js"
 
-export const CHROMIUM_PATH = "/usr/bin/chromium"
+const CHROMIUM_PATH = "/usr/bin/chromium"
 
 /** A fresh browser: playwright gives each launch a new temporary profile (its own --user-data-dir). */
 export const launchChromium = (): Promise<Browser> =>

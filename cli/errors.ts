@@ -38,7 +38,7 @@ export const formatFailure = (error: unknown): string => {
 }
 
 /** The exit codes (README): 0 ok, 1 a failure, 2 a usage error; 130 and 143 come from the signals. */
-export const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
+const exitCodes = { ok: 0, failure: 1, usage: 2 } as const
 
 export const exitCodeOf = (error: unknown): number =>
   isTagged(error) && error._tag === "UsageFailure" ? exitCodes.usage : exitCodes.failure

@@ -12,8 +12,8 @@
 import { type Cause, Effect, Exit, type Fiber, Scheduler } from "effect"
 
 /** The exit codes of an interrupted command: 128 + the signal's number, as shells report it. */
-export const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const
-export type StopSignal = keyof typeof signalExitCodes
+const signalExitCodes = { SIGINT: 130, SIGTERM: 143 } as const
+type StopSignal = keyof typeof signalExitCodes
 
 /**
  * Effect's default scheduler yields a fiber to the microtask queue (every 2,048 operations), and to the

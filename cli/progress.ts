@@ -8,7 +8,7 @@ import { SingleBar } from "cli-progress"
 import { silentProgress, type Progress } from "../api/progress.js"
 
 /** How often the plain line is written when stderr is not a terminal. */
-export const plainLineEveryMs = 5_000
+const plainLineEveryMs = 5_000
 
 /** The bar waits this long before it first appears (the plain line, a whole period), so that short commands print nothing. */
 const firstShowAfterMs = (tty: boolean) => (tty ? 500 : plainLineEveryMs)

@@ -16,7 +16,7 @@ export interface RunExtras {
 
 const pct = (part: number, whole: number): string => (whole === 0 ? "0 %" : `${((100 * part) / whole).toFixed(1)} %`)
 
-export const formatMigrationTotals = (t: MigrationTotals): string | undefined => {
+const formatMigrationTotals = (t: MigrationTotals): string | undefined => {
   if (t.committed === 0) return undefined
   const mean = (sum: number) => formatDurationUs(Math.round(sum / t.committed))
   return (
@@ -27,7 +27,7 @@ export const formatMigrationTotals = (t: MigrationTotals): string | undefined =>
 }
 
 /** The mean of each part of the committed migrations' time, where they had phases (docs/migration.md). */
-export const formatMigrationPhases = (t: MigrationTotals): string | undefined => {
+const formatMigrationPhases = (t: MigrationTotals): string | undefined => {
   const p = t.phases
   if (p === undefined || p.migrations === 0) return undefined
   const mean = (sum: number) => formatDurationUs(Math.round(sum / p.migrations))
@@ -37,7 +37,7 @@ export const formatMigrationPhases = (t: MigrationTotals): string | undefined =>
   )
 }
 
-export const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> => {
+const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> => {
   const first = h.series[0]?.hosts ?? 0
   const lines = [
     `hosts in use (live, with VMs): ${first} at start, ${h.final} at end; min ${h.min}, max ${h.max}, time-weighted mean ${h.mean.toFixed(2)}`
@@ -47,7 +47,7 @@ export const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> =>
   return lines
 }
 
-export const formatConsolidation = (r: ConsolidationReport): ReadonlyArray<string> => [
+const formatConsolidation = (r: ConsolidationReport): ReadonlyArray<string> => [
   `consolidation every ${formatDurationUs(r.everyUs)} (overload > ${r.overloadPct} %, underload < ${r.underloadPct} %, pack ≤ ${r.packPct} %, ` +
     `at most ${r.migrationsMaxPerInterval} migrations per interval): ${r.ticks} intervals, ${r.migrationsStarted} migrations started ` +
     `(overload ${r.migrationsByReason.overload}, drain ${r.migrationsByReason.drain}, finish-drain ${r.migrationsByReason["finish-drain"]}), ` +

@@ -38,9 +38,6 @@ export const quietOption = Options.boolean("quiet").pipe(
   Options.withDescription("no progress display on stderr")
 )
 
-export const succeedJsonOrText = (json: boolean, value: unknown, text: () => string) =>
-  json ? printJson(value) : Effect.flatMap(Effect.sync(text), printLine)
-
 /** `--seed N`, optional: the root seed, a safe integer >= 0 (one rule for every command that takes it). */
 export const seedOption = (description: string) =>
   Options.integer("seed").pipe(Options.withDescription(description), Options.optional)

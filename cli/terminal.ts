@@ -14,7 +14,7 @@ export const colorEnabled = (stream: { readonly isTTY?: boolean }, env: NodeJS.P
 // eslint-disable-next-line no-control-regex
 const sgr = /\x1b\[[0-9;]*m/g
 
-export const stripColor = (text: string): string => text.replace(sgr, "")
+const stripColor = (text: string): string => text.replace(sgr, "")
 
 const uncoloured = (args: ReadonlyArray<unknown>) =>
   args.map((arg) => (typeof arg === "string" ? stripColor(arg) : arg))

@@ -17,7 +17,7 @@ import { StreamedTable, textTable as table } from "./textTable.js"
 
 const count = (n: number) => n.toLocaleString("en-US")
 
-export const memoryBar = (used: number, total: number, width = 20): string => {
+const memoryBar = (used: number, total: number, width = 20): string => {
   const filled = total <= 0 ? 0 : Math.min(width, Math.max(0, Math.round((used / total) * width)))
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`
 }
@@ -30,7 +30,7 @@ const listed = (ids: ReadonlyArray<string>, max = 8): string =>
 
 const pagesText = (pages: number, pageSizeBytes: number) => formatBytes(pages * pageSizeBytes)
 
-export const pageSizeOf = (state: PoolState): number => state.pool?.pageSizeBytes ?? DEFAULT_PAGE_SIZE_BYTES
+const pageSizeOf = (state: PoolState): number => state.pool?.pageSizeBytes ?? DEFAULT_PAGE_SIZE_BYTES
 
 const hostsTable = (hosts: ReadonlyArray<HostSummary>, pageSizeBytes: number): string =>
   table(
@@ -84,7 +84,7 @@ const migrationsTable = (migrations: ReadonlyArray<Migration>, pageSizeBytes: nu
   )
 
 /** The first line of an answer: which point of the history it is, and where that lies. */
-export const answerHeadline = (answer: StateAt, asked: string): string => {
+const answerHeadline = (answer: StateAt, asked: string): string => {
   const where =
     answer.bound === "before-first"
       ? "before the pool's first event: an empty pool"

@@ -8,7 +8,7 @@ import { AutoCorrect, CliConfig, CommandDescriptor, HelpDoc, type Usage, type Va
 import { UsageFailure } from "./errors.js"
 
 /** An option or positional argument of a command, as its usage and help describe it. */
-export interface ParameterInfo {
+interface ParameterInfo {
   /** `--pool`, or `WHEN` for a positional argument. */
   readonly name: string
   /** What the value is (`text`, `integer`, `xen | xen-legacy`); undefined for a flag. */

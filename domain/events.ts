@@ -21,8 +21,8 @@ const base = { v: V1, atUs: NonNegativeInt }
 export const PowerState = Schema.Literal("Halted", "Running", "Paused", "Suspended")
 export type PowerState = typeof PowerState.Type
 
-export const ShutdownMode = Schema.Literal("clean", "hard", "host-failed")
-export type ShutdownMode = typeof ShutdownMode.Type
+const ShutdownMode = Schema.Literal("clean", "hard", "host-failed")
+type ShutdownMode = typeof ShutdownMode.Type
 
 // --- pool and hosts -------------------------------------------------------------------------------
 
@@ -277,7 +277,6 @@ export const PoolEvent = Schema.Union(
   VmBalloonDeflated
 )
 export type PoolEvent = typeof PoolEvent.Type
-export type PoolEventEncoded = typeof PoolEvent.Encoded
 export type PoolEventTag = PoolEvent["_tag"]
 
 export const poolEventTags: ReadonlyArray<PoolEventTag> = PoolEvent.members.map((m) => m._tag as PoolEventTag)

@@ -12,9 +12,9 @@ import { Schema } from "effect"
 import { quoted } from "./text.js"
 
 export const ID_LENGTH_MAX = 128
-export const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 /** The grammar in words, as every error about an id says it. */
-export const ID_GRAMMAR = `1 to ${ID_LENGTH_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit`
+const ID_GRAMMAR = `1 to ${ID_LENGTH_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit`
 
 export type IdKind = "pool" | "host" | "VM" | "migration"
 

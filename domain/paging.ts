@@ -33,9 +33,6 @@ import { getHost, getMigration, getVm, type Host, type PoolRead, type Vm } from 
 export type PagingCommand =
   C.SetPagingTarget | C.PageOut | C.PageIn | C.ServePageFaults | C.InflateBalloon | C.DeflateBalloon
 
-export type PagingEvent =
-  E.VmPagingTargetSet | E.VmPagesPagedOut | E.VmPagesPagedIn | E.VmBalloonInflated | E.VmBalloonDeflated
-
 type Decision = Either.Either<ReadonlyArray<E.PoolEvent>, DomainError>
 
 const ok = (...events: ReadonlyArray<E.PoolEvent>): Decision => Either.right(events)
@@ -46,9 +43,6 @@ export const withMemoryTarget = (vm: Vm, targetPages: number): Vm =>
   vm.residentOn === undefined
     ? { ...vm, memory: { ...vm.memory, targetPages }, guestPages: targetPages, populatedPages: targetPages }
     : { ...vm, memory: { ...vm.memory, targetPages } }
-
-/** Pages the balloon still has to give back (> 0) or take (< 0) to reach the target. */
-export const balloonPendingPages = (vm: Vm): number => vm.guestPages - vm.memory.targetPages
 
 // --- decide -----------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ export interface SqueezeTarget {
  * VMs whose balloon the squeezer may move: running on the host (a paused guest's driver does not run:
  * squeezed's `can_balloon`), not migrating, and whose target may be set now.
  */
-export const squeezableVms = (state: PoolRead, host: Host): ReadonlyArray<Vm> =>
+const squeezableVms = (state: PoolRead, host: Host): ReadonlyArray<Vm> =>
   vmsResidentOn(state, host.id).filter(
     (vm) =>
       vm.powerState === "Running" &&
@@ -45,11 +45,11 @@ export const squeezableVms = (state: PoolRead, host: Host): ReadonlyArray<Vm> =>
  * Frames a VM would give back by ballooning to dynamic_min (squeezed's `min_freeable`): the pages above
  * dynamic_min, no more than it has resident (a paged page the balloon drops frees no frame).
  */
-export const vmFreeablePages = (vm: Vm): number =>
+const vmFreeablePages = (vm: Vm): number =>
   Math.max(0, Math.min(vm.populatedPages, vm.guestPages - vm.memory.dynamicMinPages))
 
 /** Physical free memory on the host if every squeezable VM ballooned to its dynamic_min. */
-export const hostSqueezableFreePages = (state: PoolRead, host: Host): number =>
+const hostSqueezableFreePages = (state: PoolRead, host: Host): number =>
   squeezableVms(state, host).reduce((sum, vm) => sum + vmFreeablePages(vm), hostPhysicalFreePages(host))
 
 /**

@@ -8,7 +8,6 @@
 import { Either } from "effect"
 
 export const DEFAULT_PAGE_SIZE_BYTES = 4096
-export const US_PER_S = 1_000_000
 
 /** A unit parse failure: what was given, what was expected. */
 export interface UnitError {
@@ -177,8 +176,6 @@ export const parsePercent = (input: string): Either.Either<number, UnitError> =>
   const value = match ? Number(match[1]) : NaN
   return value >= 0 && value <= 100 ? Either.right(value) : unitError(input, "a whole percentage from 0% to 100%")
 }
-
-export const pagesOfBytes = (bytes: number, pageSizeBytes: number): number => Math.ceil(bytes / pageSizeBytes)
 
 /** Human-readable sizes and durations for the CLI's tables. */
 export const formatBytes = (bytes: number): string => {

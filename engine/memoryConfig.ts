@@ -32,7 +32,7 @@ export interface MemoryConfig {
   readonly squeezeWaitMaxUs: number
 }
 
-export const DEFAULT_MRU_SIZE = 16_384
+const DEFAULT_MRU_SIZE = 16_384
 
 export const defaultMemoryConfig: MemoryConfig = {
   stepUs: 10_000,

@@ -89,7 +89,7 @@ export interface OperationOutcome {
   readonly detail: string
 }
 
-export type RunStopReason = "quiescent" | "time-limit" | "events-limit"
+type RunStopReason = "quiescent" | "time-limit" | "events-limit"
 
 export interface RunResult {
   readonly state: PoolState

@@ -40,7 +40,7 @@ export type AfterRound =
   | { readonly next: "abort"; readonly reason: string }
 
 /** A timed part of a migration beside its rounds. */
-export interface PartRecord {
+interface PartRecord {
   readonly name: "setup" | "suspend" | "restore"
   readonly durationUs: number
 }

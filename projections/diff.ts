@@ -41,8 +41,7 @@ export interface VmPowerChange {
   readonly to: PowerState
 }
 
-export type HostField =
-  "enabled" | "live" | "memoryFreePages" | "memoryPlacementFreePages" | "memoryReservedPages" | "vms"
+type HostField = "enabled" | "live" | "memoryFreePages" | "memoryPlacementFreePages" | "memoryReservedPages" | "vms"
 
 export interface HostChange {
   readonly host: HostId

@@ -131,7 +131,7 @@ const changeDetail = (event: PoolEvent): { readonly host: HostId | undefined; re
 }
 
 /** The change a VM event makes, as the VM is after it; undefined for events that are not placement or power. */
-export const vmChangeOf = (recorded: RecordedEvent, after: Vm | undefined): VmChange | undefined => {
+const vmChangeOf = (recorded: RecordedEvent, after: Vm | undefined): VmChange | undefined => {
   const kind = vmChangeKinds[recorded.event._tag]
   if (kind === undefined) return undefined
   return {
@@ -146,7 +146,7 @@ export const vmChangeOf = (recorded: RecordedEvent, after: Vm | undefined): VmCh
 }
 
 /** What a streamed VM history ends with: everything but the changes, which went to the caller page by page. */
-export interface VmHistoryEnd {
+interface VmHistoryEnd {
   readonly pool: PoolId
   readonly vm: VmId
   readonly lastRevision: number

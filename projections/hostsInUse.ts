@@ -8,7 +8,7 @@
  */
 import type { PoolEvent } from "../domain/events.js"
 
-export interface HostsInUsePoint {
+interface HostsInUsePoint {
   readonly atUs: number
   readonly hosts: number
 }

@@ -8,9 +8,9 @@ import { poolStreamName, type PoolId } from "../domain/ids.js"
 import { initialState, type PoolState } from "../domain/state.js"
 import { EventStore } from "../store/EventStore.js"
 
-export const READ_PAGE_EVENTS = 4096
+const READ_PAGE_EVENTS = 4096
 
-export interface FoldedState {
+interface FoldedState {
   readonly state: PoolState
   /** The revision of the last event folded in; -1 for an empty stream. */
   readonly revision: number

@@ -23,8 +23,8 @@ const Phase = Schema.Literal("reserved", "precopy", "stop-and-copy", "committing
 /** `true` when A and B are the same type (readonly-ness included). */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
 
-export const absent = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
-export const nullable = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
+const absent = <A>(value: A | null): A | undefined => (value === null ? undefined : value)
+const nullable = <A>(value: A | undefined): A | null => (value === undefined ? null : value)
 
 // Pool
 

@@ -72,7 +72,7 @@ export const snapshotEveryEvents = Effect.map(snapshotCadence, (cadence) => cade
 export const snapshotKey = (pool: PoolId): SnapshotKey => ({ stream: poolStreamName(pool), projectionVersion })
 
 /** Whether the state after `revision` is one the snapshotter keeps: after every N events. */
-export const isSnapshotRevision = (revision: number, everyEvents: number): boolean => (revision + 1) % everyEvents === 0
+const isSnapshotRevision = (revision: number, everyEvents: number): boolean => (revision + 1) % everyEvents === 0
 
 export { streamStart, type FoldStart, type TakenState } from "./snapshotChain.js"
 
@@ -204,7 +204,7 @@ const writerFor = (pool: PoolId, from?: FoldStart) =>
  * Encodes and saves kept states as snapshots of the pool, continuing the chain that ends at `from` (a
  * whole state first when `from` is not a snapshot's state).
  */
-export const saveTakenStates = (pool: PoolId, taken: ReadonlyArray<TakenState>, from?: FoldStart) =>
+const saveTakenStates = (pool: PoolId, taken: ReadonlyArray<TakenState>, from?: FoldStart) =>
   Effect.flatMap(writerFor(pool, from), (writer) => saveWith(writer, taken))
 
 /**
@@ -233,7 +233,7 @@ export const snapshotEvents = (pool: PoolId, events: Iterable<PoolEvent>, from: 
   })
 
 /** What a catch-up did. */
-export interface CatchUp {
+interface CatchUp {
   readonly snapshotsWritten: number
   readonly eventsFolded: number
 }

@@ -37,7 +37,7 @@ export interface MigrationPhasesSummary {
   readonly restoreUs: number
 }
 
-export interface InterruptedRound {
+interface InterruptedRound {
   readonly round: number
   readonly live: boolean
   readonly pagesSent: number

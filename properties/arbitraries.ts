@@ -19,28 +19,28 @@ import { defaultVmOverheadPages, fitsEmptyHost } from "../domain/memory.js"
 const PAGES_PER_MIB = 256
 
 /** The safety phase: every scheduled operation and fault falls in [0, SAFETY_PHASE_US). */
-export const SAFETY_PHASE_US = 8_000_000
+const SAFETY_PHASE_US = 8_000_000
 /** The healed phase starts here: every host recovered and enabled, every link restored. */
 export const HEAL_AT_US = SAFETY_PHASE_US + 1
 /** Generated scenarios never run this long; reaching it is a liveness failure, not a stop. */
-export const SIMULATED_US_MAX = 3_600_000_000
-export const EVENTS_MAX = 200_000
+const SIMULATED_US_MAX = 3_600_000_000
+const EVENTS_MAX = 200_000
 
-export const faultKinds = ["host-fail", "link-fail", "link-slow", "host-disable", "vm-lifecycle", "paging"] as const
-export type FaultKind = (typeof faultKinds)[number]
-export const workloadKinds = ["idle", "rate", "pages-uniform", "pages-hot-cold"] as const
-export type WorkloadKind = (typeof workloadKinds)[number]
-export const policyKinds = ["xen", "xen-legacy", "max-downtime"] as const
-export type PolicyKind = (typeof policyKinds)[number]
+const faultKinds = ["host-fail", "link-fail", "link-slow", "host-disable", "vm-lifecycle", "paging"] as const
+type FaultKind = (typeof faultKinds)[number]
+const workloadKinds = ["idle", "rate", "pages-uniform", "pages-hot-cold"] as const
+type WorkloadKind = (typeof workloadKinds)[number]
+const policyKinds = ["xen", "xen-legacy", "max-downtime"] as const
+type PolicyKind = (typeof policyKinds)[number]
 
 /** Which kinds of faults and workloads one case uses (swarm testing). */
-export interface Swarm {
+interface Swarm {
   readonly faults: ReadonlyArray<FaultKind>
   readonly workloads: ReadonlyArray<WorkloadKind>
   readonly policy: PolicyKind
 }
 
-export const swarmArb: fc.Arbitrary<Swarm> = fc.record({
+const swarmArb: fc.Arbitrary<Swarm> = fc.record({
   faults: fc.subarray([...faultKinds]),
   workloads: fc.subarray([...workloadKinds], { minLength: 1 }),
   policy: fc.constantFrom(...policyKinds)
@@ -48,13 +48,13 @@ export const swarmArb: fc.Arbitrary<Swarm> = fc.record({
 
 // --- hosts and VMs -----------------------------------------------------------------------------
 
-export interface HostDraw {
+interface HostDraw {
   readonly memoryMiB: number
   readonly overheadMiB: number
   readonly nic: string
 }
 
-export const hostArb: fc.Arbitrary<HostDraw> = fc.record({
+const hostArb: fc.Arbitrary<HostDraw> = fc.record({
   memoryMiB: fc.constantFrom(512, 768, 1024, 1536, 2048),
   overheadMiB: fc.integer({ min: 16, max: 256 }),
   nic: fc.constantFrom("1Gbit/s", "1Gbit/s", "2500Mbit/s", "10Gbit/s")
@@ -95,14 +95,14 @@ export const memoryArb: fc.Arbitrary<MemoryDraw> = fc
     return broken === 0 ? { ...m, dynamicMax: target - 1 } : m
   })
 
-export interface WorkloadDraw {
+interface WorkloadDraw {
   readonly kind: WorkloadKind
   /** rate: MiB/s; pages: pages/s. */
   readonly rate: number
   readonly workingSetPercent: number
 }
 
-export const workloadArb: fc.Arbitrary<WorkloadDraw> = fc.record({
+const workloadArb: fc.Arbitrary<WorkloadDraw> = fc.record({
   kind: fc.constantFrom(...workloadKinds),
   rate: fc.integer({ min: 0, max: 4 }),
   workingSetPercent: fc.integer({ min: 1, max: 100 })
@@ -114,7 +114,7 @@ const PAGES_PER_S = [0, 500, 2000, 6000, 12_000]
 /** A pages-model VM is capped at 64 MiB so that page-level runs stay cheap. */
 const PAGES_MODEL_MAX_PAGES = 64 * PAGES_PER_MIB
 
-export interface VmDraw {
+interface VmDraw {
   readonly vcpus: number
   readonly memory: MemoryDraw
   /** Index of the host to start on (modulo the host count), or undefined to let the pool place it. */
@@ -123,7 +123,7 @@ export interface VmDraw {
   readonly workload: WorkloadDraw
 }
 
-export const vmArb: fc.Arbitrary<VmDraw> = fc.record({
+const vmArb: fc.Arbitrary<VmDraw> = fc.record({
   vcpus: fc.integer({ min: 1, max: 4 }),
   memory: memoryArb,
   host: fc.option(fc.nat(7), { nil: undefined, freq: 3 }),
@@ -133,7 +133,7 @@ export const vmArb: fc.Arbitrary<VmDraw> = fc.record({
 
 // --- schedules ---------------------------------------------------------------------------------
 
-export const operationKinds = [
+const operationKinds = [
   "migrate",
   "evacuate",
   "disable-host",
@@ -153,7 +153,7 @@ export const operationKinds = [
   "set-paging-target",
   "guest-access"
 ] as const
-export type OperationKind = (typeof operationKinds)[number]
+type OperationKind = (typeof operationKinds)[number]
 
 /** Which swarm fault kind an operation needs; undefined for plain operations. */
 const faultOf: Partial<Record<OperationKind, FaultKind>> = {
@@ -175,7 +175,7 @@ const faultOf: Partial<Record<OperationKind, FaultKind>> = {
   "guest-access": "paging"
 }
 
-export interface OperationDraw {
+interface OperationDraw {
   readonly atUs: number
   readonly kind: OperationKind
   readonly vm: number
@@ -210,7 +210,7 @@ const atUsArb = fc
   .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 600_000 }))
   .map(([burst, offsetUs]) => Math.min(SAFETY_PHASE_US - 1, burst * 2_000_000 + offsetUs))
 
-export const operationArb: fc.Arbitrary<OperationDraw> = fc.record({
+const operationArb: fc.Arbitrary<OperationDraw> = fc.record({
   atUs: atUsArb,
   kind: kindArb,
   vm: fc.nat(15),
@@ -242,7 +242,7 @@ export interface CaseOptions {
   readonly maxOperations?: number
 }
 
-export const caseArb = (options: CaseOptions = {}): fc.Arbitrary<CaseDraw> =>
+const caseArb = (options: CaseOptions = {}): fc.Arbitrary<CaseDraw> =>
   fc.record({
     seed: fc.nat(2 ** 31 - 1),
     swarm: swarmArb,
@@ -387,7 +387,7 @@ const targetPagesOf = (json: { target: string }): number => Number(json.target.r
  * The scenario a case describes: the safety phase's schedule (only the swarm's kinds), then, at
  * `HEAL_AT_US`, every host recovered and enabled and every link restored.
  */
-export const scenarioOf = (draw: CaseDraw, options: CaseOptions = {}): ScenarioJson => {
+const scenarioOf = (draw: CaseDraw, options: CaseOptions = {}): ScenarioJson => {
   const kinds = options.workloads ?? draw.swarm.workloads
   const roomPages = Math.max(...draw.hosts.map((h) => (h.memoryMiB - h.overheadMiB) * PAGES_PER_MIB))
   const vms = draw.vms.map((v, i) => {

@@ -20,7 +20,7 @@ const sortKeys = (value: unknown): unknown => {
 const byId = <T extends { readonly id: string }>(map: HashMap.HashMap<string, T>): ReadonlyArray<T> =>
   Array.from(HashMap.values(map)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
-export const canonicalState = (state: PoolState): string =>
+const canonicalState = (state: PoolState): string =>
   JSON.stringify(
     sortKeys({
       pool: state.pool,

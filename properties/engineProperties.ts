@@ -41,7 +41,7 @@ const monitored = (scenario: ScenarioJson, env: CaseEnv, monitors: (run: EngineR
   return monitorLog(run.emitted, monitors(run), ended(run)) ?? defectOf(run)
 }
 
-export const determinism = scenarioProperty({
+const determinism = scenarioProperty({
   name: "determinism",
   statement: "the same scenario and seed give a byte-identical event log",
   arbitrary: scenarioOnly(scenarioArb()),
@@ -61,7 +61,7 @@ export const determinism = scenarioProperty({
 /** Sample points: indices into the run's batches, resolved modulo their count. */
 const samplesArb = fc.array(fc.nat(), { minLength: 1, maxLength: 4 })
 
-export const replayEquivalence = scenarioProperty({
+const replayEquivalence = scenarioProperty({
   name: "replay-equivalence",
   statement:
     "the state folded from the store equals the engine's live state, after the last batch and after randomly chosen batches",
@@ -84,7 +84,7 @@ export const replayEquivalence = scenarioProperty({
   }
 })
 
-export const memoryConservation = scenarioProperty({
+const memoryConservation = scenarioProperty({
   name: "memory-conservation",
   statement:
     "at every event, on every host, free + used + reserved = total (and the host's overhead), free never negative",
@@ -92,7 +92,7 @@ export const memoryConservation = scenarioProperty({
   check: (scenario, _extra, env) => monitored(scenario, env, () => [memoryConservationMonitor()])
 })
 
-export const residency = scenarioProperty({
+const residency = scenarioProperty({
   name: "residency",
   statement:
     "a Running or Paused VM is resident on exactly one host; during a migration it counts on both, after it on exactly one",
@@ -100,7 +100,7 @@ export const residency = scenarioProperty({
   check: (scenario, _extra, env) => monitored(scenario, env, () => [residencyMonitor()])
 })
 
-export const atomicMigration = scenarioProperty({
+const atomicMigration = scenarioProperty({
   name: "atomic-migration",
   statement:
     "every started migration ends exactly once, committed or aborted; an abort leaves the VM running on the source with unchanged accounting",
@@ -127,7 +127,7 @@ const lostWriteObserver =
     }
   }
 
-export const migrationAccounting = scenarioProperty({
+const migrationAccounting = scenarioProperty({
   name: "migration-accounting",
   statement:
     "a migration's total time is setup + its rounds + its stop-and-copy parts, its downtime the sum of its paused parts, its bytes the sum of its rounds' (an interrupted one included); never-written pages never go as full pages under max-downtime",
@@ -145,7 +145,7 @@ export const migrationAccounting = scenarioProperty({
     ])
 })
 
-export const noLostWrites = scenarioProperty({
+const noLostWrites = scenarioProperty({
   name: "no-lost-writes",
   statement: "with the pages model, at commit the destination holds every page's last version",
   arbitrary: scenarioOnly(scenarioArb({ workloads: ["pages-uniform", "pages-hot-cold"] })),
@@ -156,7 +156,7 @@ export const noLostWrites = scenarioProperty({
   }
 })
 
-export const terminationBounds = scenarioProperty({
+const terminationBounds = scenarioProperty({
   name: "termination-bounds",
   statement:
     "every run reaches quiescence; xen makes at most 5 live rounds plus one paused, xen-legacy at most 29 plus one and obeys its 50-page and 3x rules, max-downtime stops once the dirty pages fit its downtime; bytes stay within the policy's bound",
@@ -175,7 +175,7 @@ export const terminationBounds = scenarioProperty({
   }
 })
 
-export const paging = scenarioProperty({
+const paging = scenarioProperty({
   name: "paging",
   statement:
     "resident + paged = the guest's pages for every VM at every event; the paged count is the same just before and just after a commit; every page-state move the pager and the balloon make is a legal edge",
@@ -298,7 +298,7 @@ const checkTimes = (store: PropertyStore, events: ReadonlyArray<PoolEvent>, extr
   return undefined
 }
 
-export const timeTravel = scenarioProperty({
+const timeTravel = scenarioProperty({
   name: "time-travel",
   statement:
     "the state the store gives at any revision, by the projection and by time travel through snapshots, and at any time (as of, inclusive), equals the fold of the engine's events up to there",

@@ -21,7 +21,7 @@ import { runScenario } from "../simulations/run.js"
 import { parseScenarioJson } from "../simulations/scenario.js"
 import type { ScenarioJson } from "./arbitraries.js"
 
-export type Sink = (batch: ReadonlyArray<EmittedEvent>) => void
+type Sink = (batch: ReadonlyArray<EmittedEvent>) => void
 
 /** Wrappers around the engine's seams; each gets the real (or already wrapped) one. */
 export interface Seams {
@@ -32,7 +32,7 @@ export interface Seams {
   readonly sink?: (base: Sink) => Sink
 }
 
-export interface BatchEnd {
+interface BatchEnd {
   /** Events the engine had emitted when the batch ended. */
   readonly emitted: number
   /** Events that had reached the sink's consumer (the store) by then. */
@@ -79,7 +79,7 @@ export const liveRoundsMaxOf = (compiled: CompiledScenario): number =>
   liveRoundsBound(policyByName(compiled.policy.name, compiled.policy, compiled.policies))
 
 /** A generated scenario is valid by construction; failing to compile one is a bug in the arbitraries. */
-export const compileJson = (json: ScenarioJson, policies?: ReadonlyArray<PolicyDefinition>): CompiledScenario => {
+const compileJson = (json: ScenarioJson, policies?: ReadonlyArray<PolicyDefinition>): CompiledScenario => {
   const parsed = parseScenarioJson("generated", JSON.stringify(json))
   if (Either.isLeft(parsed)) throw new Error(`generated scenario: ${parsed.left.path}: ${parsed.left.expected}`)
   const compiled = compileScenario(

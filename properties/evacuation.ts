@@ -22,7 +22,7 @@ type Plan = { readonly error: string } | { readonly moves: ReadonlyArray<string>
 const byId = <T extends { readonly id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /** The rule in its own words, over the hosts' running sums (which memory-conservation checks). */
-export const referencePlan = (state: PoolState, evacuated: string): Plan => {
+const referencePlan = (state: PoolState, evacuated: string): Plan => {
   const hosts = Array.from(HashMap.values(state.hosts)).sort(byId)
   if (!hosts.some((h) => h.id === evacuated)) return { error: "HostUnknown" }
   const targets = hosts

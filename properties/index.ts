@@ -9,8 +9,8 @@ import { poolModel } from "./poolModel.js"
 import type { NamedProperty, PropertyOptions, PropertyResult } from "./property.js"
 import { swarmLiveness } from "./swarm.js"
 
-export type { NamedProperty, PropertyOptions, PropertyResult } from "./property.js"
-export { mutants, type Mutant } from "./mutants.js"
+export type { NamedProperty } from "./property.js"
+export { mutants } from "./mutants.js"
 
 export const properties: ReadonlyArray<NamedProperty> = [poolModel, evacuationPlan, ...engineProperties, swarmLiveness]
 

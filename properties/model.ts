@@ -10,7 +10,7 @@
  */
 
 export type Power = "Halted" | "Running" | "Paused" | "Suspended"
-export type Phase = "reserved" | "precopy" | "stop-and-copy" | "committing"
+type Phase = "reserved" | "precopy" | "stop-and-copy" | "committing"
 
 export interface ModelHost {
   readonly id: string

@@ -12,7 +12,7 @@ import { constraintsHold, PoolModel, vmOverheadPages, type ModelVm, type Outcome
 
 const PAGES_PER_MIB = 256
 
-export const stepKinds = [
+const stepKinds = [
   "join-host",
   "create-vm",
   "start-vm",
@@ -38,7 +38,7 @@ export const stepKinds = [
   "abort",
   "advance-migration"
 ] as const
-export type StepKind = (typeof stepKinds)[number]
+type StepKind = (typeof stepKinds)[number]
 
 export interface StepDraw {
   readonly kind: StepKind

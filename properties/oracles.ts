@@ -56,7 +56,7 @@ const admission = (vm: Vm) => vm.memory.dynamicMinPages + vm.overheadPages
  * from the VMs and migrations, free as the host reports it, and free never negative. Every incoming
  * migration reserves exactly the VM's footprint; the admission sum never exceeds what the host has.
  */
-export const memoryConservation = (state: PoolState): string | undefined => {
+const memoryConservation = (state: PoolState): string | undefined => {
   const vms = vmsOf(state)
   const migrations = migrationsOf(state)
   for (const m of migrations) {
@@ -96,7 +96,7 @@ export const memoryConservationMonitor = (): Monitor => ({ onEvent: (_b, _e, aft
  * Suspended one on none. A migrating VM counts on exactly two hosts, its source (resident) and its
  * destination (scheduled); any other VM on at most one. Domids are unique per host.
  */
-export const residency = (state: PoolState): string | undefined => {
+const residency = (state: PoolState): string | undefined => {
   const hostIds = new Set(hostsOf(state).map((h) => h.id))
   const domids = new Set<string>()
   for (const vm of vmsOf(state)) {
@@ -254,13 +254,13 @@ export const atomicMigrationMonitor = (): Monitor => {
 
 // --- termination and bounds ------------------------------------------------------------------------
 
-export const XEN_LIVE_ROUNDS_MAX = 5
-export const XEN_DIRTY_THRESHOLD_PAGES = 50
-export const LEGACY_LIVE_ROUNDS_MAX = 29
-export const LEGACY_SENT_THRESHOLD_PAGES = 50
-export const LEGACY_MAX_FACTOR = 3
-export const MAX_DOWNTIME_US_DEFAULT = 30_000
-export const ROUNDS_MAX_DEFAULT = 10_000
+const XEN_LIVE_ROUNDS_MAX = 5
+const XEN_DIRTY_THRESHOLD_PAGES = 50
+const LEGACY_LIVE_ROUNDS_MAX = 29
+const LEGACY_SENT_THRESHOLD_PAGES = 50
+const LEGACY_MAX_FACTOR = 3
+const MAX_DOWNTIME_US_DEFAULT = 30_000
+const ROUNDS_MAX_DEFAULT = 10_000
 
 interface Round {
   readonly live: boolean
@@ -274,7 +274,7 @@ interface Round {
 }
 
 /** The policy's rules, restated over one migration's rounds; `memoryPages` is the VM's memory (p2m size). */
-export const checkRounds = (
+const checkRounds = (
   policy: PolicyConfig,
   rounds: ReadonlyArray<Round>,
   memoryPages: number,
@@ -468,7 +468,7 @@ export const pageMoveObserver =
 // --- migration accounting (docs/migration.md) --------------------------------------------------------
 
 /** A QEMU zero page in the stream: an 8-byte page header and one byte (qemu `migration/ram.c`). */
-export const QEMU_ZERO_PAGE_MARKER_BYTES = 9
+const QEMU_ZERO_PAGE_MARKER_BYTES = 9
 
 interface Flight {
   readonly policy: string

@@ -122,7 +122,7 @@ const systemView = (state: PoolState) => ({
   ])
 })
 
-export const disagreement = (model: PoolModel, state: PoolState): string | undefined => {
+const disagreement = (model: PoolModel, state: PoolState): string | undefined => {
   const expected = modelView(model)
   const actual = systemView(state)
   for (const part of ["hosts", "vms", "migrations"] as const) {
@@ -193,7 +193,7 @@ export const setupPool = (hosts: ReadonlyArray<HostSetup>, seams: Seams) => () =
   return { model, real }
 }
 
-export const MODEL_COMMANDS_MAX = 50
+const MODEL_COMMANDS_MAX = 50
 
 /** `path` for this property is fast-check's path and the commands' replay path, joined by `|`. */
 const splitPath = (path: string | undefined) => {

@@ -44,7 +44,7 @@ const policyRounds = (compiled: CompiledScenario): { rounds: number; memoryCopie
  * each at least 1/n of the slowest NIC, and each sends at most `memoryCopies` times its memory, plus a
  * link latency per round and per commit.
  */
-export const livenessBoundUs = (compiled: CompiledScenario, final: PoolState, migrations: number): number => {
+const livenessBoundUs = (compiled: CompiledScenario, final: PoolState, migrations: number): number => {
   const setupVms = compiled.setup.filter((c) => c._tag === "CreateVm")
   const memoryPagesMax = Math.max(1, ...setupVms.map((c) => (c._tag === "CreateVm" ? c.memoryStaticMaxPages : 0)))
   const nics = compiled.setup.flatMap((c) => (c._tag === "JoinHost" ? [c.nicBandwidthBytesPerS] : []))
@@ -74,7 +74,7 @@ const pendingAtHeal = (run: EngineRun) => {
   return { open, started }
 }
 
-export const checkLiveness = (run: EngineRun): string | undefined => {
+const checkLiveness = (run: EngineRun): string | undefined => {
   if (run.result === undefined) return undefined
   if (run.result.stopReason !== "quiescent")
     return `the healed run did not reach quiescence: stopped by its ${run.result.stopReason} at ${run.result.simulatedUs} µs`

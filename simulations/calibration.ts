@@ -24,7 +24,7 @@ export const ITERATIONS_FILE = "precopy-iterations.csv"
 export const TRANSLATIONS_FILE = "translations.json"
 
 /** What a row is compared on. The first five are migration-measurements.csv's columns. */
-export const calibrationMetrics = [
+const calibrationMetrics = [
   "total",
   "downtime",
   "setup",
@@ -34,7 +34,7 @@ export const calibrationMetrics = [
   "iteration-sent",
   "estimated-downtime"
 ] as const
-export type CalibrationMetric = (typeof calibrationMetrics)[number]
+type CalibrationMetric = (typeof calibrationMetrics)[number]
 
 const unitOf: Readonly<Record<CalibrationMetric, string>> = {
   total: "ms",
@@ -98,7 +98,7 @@ export interface Comparison {
   readonly scored: boolean
 }
 
-export interface RowResult {
+interface RowResult {
   readonly id: string
   readonly source: string
   /** The row's translation, or why it was not run. */
@@ -112,7 +112,7 @@ export interface RowResult {
   readonly comparisons: ReadonlyArray<Comparison>
 }
 
-export interface MetricSummary {
+interface MetricSummary {
   readonly metric: CalibrationMetric
   readonly pairs: number
   readonly medianAbsErrorPct: number

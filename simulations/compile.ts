@@ -282,7 +282,7 @@ const checkReferences = (
 }
 
 /** Which VMs must fit some host of the pool when it is empty (compileScenario's `vmsMustFit`). */
-export type VmsMustFit = "all" | "started" | "none"
+type VmsMustFit = "all" | "started" | "none"
 
 const compileHost = (
   source: string,

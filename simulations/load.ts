@@ -20,7 +20,7 @@ import type { Simulation } from "../engine/simulation.js"
 
 const DurationText = Schema.String.annotations({ description: "a duration with a unit, e.g. 300s, 5min, 24h" })
 
-export const SAMPLES_MAX = 100_000
+const SAMPLES_MAX = 100_000
 
 export const VmLoad = Schema.Struct({
   /** Length of one sample, in seconds (PlanetLab: 300). */
@@ -109,7 +109,7 @@ export const cpuPctAt = (loads: ReadonlyMap<VmId, CompiledLoad>, vm: VmId, atUs:
 }
 
 /** End of the longest series (µs), 0 with none. */
-export const loadsEndUs = (loads: ReadonlyMap<VmId, CompiledLoad>): number => {
+const loadsEndUs = (loads: ReadonlyMap<VmId, CompiledLoad>): number => {
   let end = 0
   for (const load of loads.values()) end = Math.max(end, load.intervalUs * load.cpuPct.length)
   return end

@@ -20,7 +20,7 @@ export interface PlanetlabTrace {
 }
 
 /** Rows at most (a day of 300 s samples is 288; a year of them fits). */
-export const PLANETLAB_ROWS_MAX = 200_000
+const PLANETLAB_ROWS_MAX = 200_000
 
 const CELL = /^[0-9]{1,3}$/
 const T_S = /^[0-9]{1,12}$/
@@ -145,7 +145,7 @@ export const pickColumns = (columns: number, n: number, seed: number): ReadonlyA
 }
 
 /** Scenario JSON (the encoded form, as a file holds it); validated by `importPlanetlab`. */
-export const planetlabScenarioJson = (trace: PlanetlabTrace, options: PlanetlabImportOptions) => {
+const planetlabScenarioJson = (trace: PlanetlabTrace, options: PlanetlabImportOptions) => {
   const map = PLANETLAB_MAPPING
   const chosen = pickColumns(trace.columns.length, options.vms, options.seed)
   const types = Prng.fromSeed(options.seed).fork("planetlab:vm-types")
@@ -206,7 +206,7 @@ export const planetlabScenarioJson = (trace: PlanetlabTrace, options: PlanetlabI
 }
 
 /** JSON with each number array on one line (a day's series is 288 numbers). */
-export const formatScenarioJson = (json: unknown): string =>
+const formatScenarioJson = (json: unknown): string =>
   JSON.stringify(json, null, 2).replace(
     /\[\n\s+(-?\d+(?:,\n\s+-?\d+)*)\n\s+\]/g,
     (_, body: string) => `[${body.split(/,\n\s+/).join(", ")}]`

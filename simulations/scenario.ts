@@ -6,7 +6,6 @@
 import { Either, ParseResult, Schema } from "effect"
 import { IdString } from "../domain/ids.js"
 import { VCPUS_EXPECTED, VCPUS_MAX } from "../domain/limits.js"
-import { parseDurationUs } from "../domain/units.js"
 import { DEFAULT_WRITER } from "../engine/migration/writers.js"
 import { ConsolidateItem, VmLoad } from "./load.js"
 import { GuestAccessItem, SetPagingTargetItem } from "./memoryOps.js"
@@ -40,7 +39,7 @@ const migrationProfile = {
   /** vCPU and device-model state sent while paused; default the policy family's (1.45 MiB). */
   state: Schema.optional(Size)
 }
-export const RateWorkload = Schema.Struct({
+const RateWorkload = Schema.Struct({
   model: Schema.Literal("rate"),
   dirtyRate: Rate,
   /** A size or a share of memory, `90%`; default all of memory but the untouched pages. */
@@ -49,7 +48,7 @@ export const RateWorkload = Schema.Struct({
   untouched: Schema.optional(Schema.String),
   ...migrationProfile
 })
-export const PagesWorkload = Schema.Struct({
+const PagesWorkload = Schema.Struct({
   model: Schema.Literal("pages"),
   /** A page writer of the registry (engine/migration/writers.ts) or one a run registers; checked when the input compiles. */
   writer: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1, { message: () => "a page writer name" })), {
@@ -64,7 +63,7 @@ export const PagesWorkload = Schema.Struct({
 export const Workload = Schema.Union(RateWorkload, PagesWorkload)
 export type Workload = typeof Workload.Type
 
-export const MemorySpec = Schema.Union(
+const MemorySpec = Schema.Union(
   Size,
   Schema.Struct({
     staticMin: Schema.optional(Size),
@@ -207,7 +206,7 @@ export const inputError = (source: string, path: string, expected: string, line?
     : { _tag: "InputError", source, path, expected, line }
 
 /** The first schema issue as an InputError (path and what was expected). */
-export const firstIssue = (source: string, error: ParseResult.ParseError, line?: number): InputError => {
+const firstIssue = (source: string, error: ParseResult.ParseError, line?: number): InputError => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const issue = issues[0]
   // effect's own messages read "Expected a number, actual …"; the error already says "expected".
@@ -233,7 +232,3 @@ export const parseScenarioJson = (source: string, text: string): Either.Either<S
 /** A scenario given as a value (the JSON shape, units as strings), checked as a file's would be. */
 export const parseScenario = (source: string, json: unknown): Either.Either<Scenario, InputError> =>
   Either.mapLeft(decodeScenario(json), (e) => firstIssue(source, e))
-
-/** Durations in schedule items are checked here too, so a bad `at` is reported before anything runs. */
-export const scheduleTimeUs = (source: string, index: number, item: ScheduleItem): Either.Either<number, InputError> =>
-  Either.mapLeft(parseDurationUs(item.at), (e) => inputError(source, `schedule[${index}].at`, e.expected))

@@ -99,17 +99,17 @@ export interface KurrentOptions {
   readonly connect?: (url: KurrentUrl) => Promise<KurrentClient>
 }
 
-export const defaultKurrentPollInterval = Duration.millis(100)
-export const defaultReconnectFor = Duration.seconds(30)
+const defaultKurrentPollInterval = Duration.millis(100)
+const defaultReconnectFor = Duration.seconds(30)
 
 /** KurrentDB's default `MaxAppendSize`: what one append may carry, data and framing. */
-export const defaultMaxAppendBytes = 1024 * 1024
+const defaultMaxAppendBytes = 1024 * 1024
 
 /** What one event costs in an append besides its JSON data (id, type, content type, framing): on the safe side. */
 const eventFramingBytes = 256
 
 /** Appends that lose a race to other writers re-read and decide again, at most this many times. */
-export const appendAttemptsMax = 20
+const appendAttemptsMax = 20
 
 /** Events per read request when a stream or `$all` is paged through. */
 const pageSize = 4096
@@ -803,13 +803,6 @@ export const makeKurrentStores = (
     const ctx = yield* openContext(parsed.right, options)
     return { events: yield* makeEvents(ctx, options), snapshots: makeSnapshots(ctx) }
   })
-
-/** Opens a KurrentDB event store (see `makeKurrentStores`). */
-export const makeKurrent = (
-  connectionString: string,
-  options: KurrentOptions = {}
-): Effect.Effect<EventStoreShape, StoreError, Scope.Scope> =>
-  Effect.map(makeKurrentStores(connectionString, options), (stores) => stores.events)
 
 /** The KurrentDB store named by a connection string, with its snapshots, opened when the layer is built. */
 export const layerKurrent = (

@@ -20,7 +20,7 @@ import { isAmbiguous, percentDecoded, redactUrl, splitUrl, splitUserinfo } from 
 // --- connection strings ---------------------------------------------------------------------------
 
 /** The client's default per-call deadline (`defaultDeadline`), in milliseconds. */
-export const clientDefaultDeadlineMs = 10_000
+const clientDefaultDeadlineMs = 10_000
 
 const optionByFlatName = new Map(knownOptions.map((name) => [flatOptionName(name), name]))
 
@@ -187,7 +187,7 @@ export const compareAndSetState = (lastRevision: number | undefined): AppendStre
 // --- revisions and positions ----------------------------------------------------------------------
 
 /** A bigint, an integral number or a decimal string as a bigint; anything else undefined. */
-export const toBigInt = (value: unknown): bigint | undefined => {
+const toBigInt = (value: unknown): bigint | undefined => {
   if (typeof value === "bigint") return value
   if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : undefined
   if (typeof value === "string" && /^-?\d+$/.test(value)) return BigInt(value)
@@ -341,7 +341,7 @@ export const nameUuid = (text: string): string => {
 
 // --- failures -------------------------------------------------------------------------------------
 
-export type ProblemKind =
+type ProblemKind =
   | "conflict"
   | "refused"
   | "unresolved"

@@ -30,13 +30,13 @@ export interface SnapshotConnection {
   readonly append: (stream: string, events: ReadonlyArray<EventData>) => Effect.Effect<void, StoreError>
 }
 
-export const snapshotEventType = "Snapshot"
+const snapshotEventType = "Snapshot"
 
 /** Companion events per read. */
 const pageSize = 256
 
 /** The companion stream of an event stream. */
-export const snapshotStreamOf = (stream: string): string => `${snapshotStreamPrefix}${stream}`
+const snapshotStreamOf = (stream: string): string => `${snapshotStreamPrefix}${stream}`
 
 /** An id from the snapshot's key and content: saving the same snapshot again sends the same event. */
 const snapshotId = (snapshot: Snapshot): string =>
@@ -58,7 +58,7 @@ const toEventData = (snapshot: Snapshot): EventData => ({
 })
 
 /** A companion event as a snapshot of `stream`, or undefined when it is not one. */
-export const snapshotOf = (stream: string, resolved: ResolvedEvent): Snapshot | undefined => {
+const snapshotOf = (stream: string, resolved: ResolvedEvent): Snapshot | undefined => {
   const event = resolved.event
   if (event === undefined || event.type !== snapshotEventType) return undefined
   const body = event.data as Record<string, unknown> | undefined

@@ -102,7 +102,7 @@ export const redactUrl = (url: string): string => {
  * Below this length a secret is not searched for as text: a one-letter password would blank every such
  * letter of a message. Shorter secrets are still hidden wherever a URL is shown (`redactUrl`).
  */
-export const secretLengthMin = 4
+const secretLengthMin = 4
 
 /** A secret as written, decoded, and encoded as the client is given it. */
 const formsOf = (written: string): ReadonlyArray<string> => {

@@ -29,7 +29,7 @@ export type AppendDecision =
   | { readonly _tag: "compareIds"; readonly firstRevision: number }
   | { readonly _tag: "wrongExpectedVersion" }
 
-export const expectationHolds = (expected: ExpectedRevision, lastRevision: number | undefined): boolean => {
+const expectationHolds = (expected: ExpectedRevision, lastRevision: number | undefined): boolean => {
   switch (expected._tag) {
     case "any":
       return true
@@ -92,7 +92,7 @@ export const wrongExpectedVersion = (
   })
 
 /** A read's default count: one page. */
-export const defaultMaxCount = 4096
+const defaultMaxCount = 4096
 
 /** A count made a non-negative integer: a nonsensical count reads nothing rather than everything. */
 export const clampMaxCount = (maxCount: number | undefined): number => {

@@ -46,7 +46,7 @@ export const storeFormatVersion = 1
  * How long a writer waits for another process's write lock. better-sqlite3's default is also 5 s; it
  * is set explicitly so the promise in docs/durability.md does not rest on a library default.
  */
-export const busyTimeoutMs = 5_000
+const busyTimeoutMs = 5_000
 
 /**
  * Checkpoint the WAL into the database file every 10,000 pages (about 40 MiB) instead of SQLite's 1,000.
@@ -55,7 +55,7 @@ export const busyTimeoutMs = 5_000
  * with random ids: about twice the throughput. Costs up to ~40 MiB of WAL on disk and a longer WAL scan
  * when a crashed store is reopened; durability is unchanged (a commit is durable in the WAL).
  */
-export const walAutocheckpointPages = 10_000
+const walAutocheckpointPages = 10_000
 
 /** The per-connection settings (the benchmark's raw baseline applies the same ones). */
 export const connectionPragmas = (options: SqliteOptions = {}): ReadonlyArray<string> => [
@@ -65,7 +65,7 @@ export const connectionPragmas = (options: SqliteOptions = {}): ReadonlyArray<st
 ]
 
 /** How often a caught-up subscription looks for appends made by other processes. */
-export const defaultPollInterval = Duration.millis(50)
+const defaultPollInterval = Duration.millis(50)
 
 export interface SqliteOptions {
   /**
@@ -124,7 +124,7 @@ const insertSql = (rows: number): string => {
 }
 
 /** Splits n rows into power-of-two chunks of at most `maxRowsPerInsert`, largest first. */
-export const insertChunkSizes = (rows: number): ReadonlyArray<number> => {
+const insertChunkSizes = (rows: number): ReadonlyArray<number> => {
   const sizes: number[] = []
   let rest = rows
   for (let size = maxRowsPerInsert; size >= 1; size >>= 1) {

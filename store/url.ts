@@ -22,7 +22,7 @@ export type StoreUrl =
 
 const kurrentSchemes = ["kurrentdb://", "kurrentdb+discover://", "esdb://", "esdb+discover://"]
 
-export const acceptedForms =
+const acceptedForms =
   "memory:, sqlite:PATH (e.g. sqlite:xenpool.db), kurrentdb://HOST:2113?tls=false, kurrentdb+discover://HOST, esdb://HOST:2113"
 
 export { redact, redactUrl, urlsIn } from "./redact.js"
@@ -52,7 +52,7 @@ export const parseStoreUrl = (text: string): Either.Either<StoreUrl, StoreError>
 }
 
 /** The event store a URL names, with its snapshot store beside it. */
-export const layerFromStoreUrl = (url: StoreUrl): Layer.Layer<EventStore | SnapshotStore, StoreError> => {
+const layerFromStoreUrl = (url: StoreUrl): Layer.Layer<EventStore | SnapshotStore, StoreError> => {
   switch (url._tag) {
     case "memory":
       return layerMemory

@@ -37,11 +37,11 @@ const READ_PAGE_EVENTS = 4_096
 export const SERIES_POINTS_MAX = 100_000
 export const SERIES_POINTS_DEFAULT = 4_000
 /** The links a series holds: the busiest. */
-export const SERIES_LINKS_MAX = 10
+const SERIES_LINKS_MAX = 10
 /** A VM's memory series stops after this many changes (and says so). */
 const VM_SERIES_POINTS_MAX = 200_000
 /** The events list reads at most this many events to find a filter's matches (and says how many it read). */
-export const EVENTS_SCAN_MAX = 100_000
+const EVENTS_SCAN_MAX = 100_000
 export const EVENTS_SIDE_MAX = 500
 /** The most migrations one answer of `migrations` holds. */
 export const MIGRATIONS_WINDOW_MAX = 2_000
@@ -447,7 +447,7 @@ export const vmMemory = (pool: PoolId, vm: VmId) =>
 const encodeEvent = Schema.encodeSync(PoolEvent)
 
 /** `events --json`'s row. */
-export const eventRow = (r: RecordedEvent): EventRow => {
+const eventRow = (r: RecordedEvent): EventRow => {
   const { _tag, ...data } = encodeEvent(r.event) as { _tag: string } & Record<string, unknown>
   return { revision: r.revision, id: r.id, type: _tag, atUs: r.event.atUs, data }
 }

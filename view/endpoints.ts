@@ -26,12 +26,6 @@ import {
   vmMemory
 } from "./data.js"
 
-/** What a handler answers: a status and a JSON body. */
-export interface JsonAnswer {
-  readonly status: number
-  readonly body: unknown
-}
-
 /** A request the endpoints could not answer, with the HTTP status that fits. */
 export class EndpointFailure extends Data.TaggedError("EndpointFailure")<{
   readonly status: 400 | 404 | 405 | 500 | 503

@@ -10,7 +10,7 @@ import type { PoolHistory } from "./data.js"
 import { countsSvg, ganttSvg, memorySvg, roundsSvg } from "../web/charts.js"
 
 /** How many of the longest migrations get their round chart. */
-export const REPORT_ROUND_CHARTS = 12
+const REPORT_ROUND_CHARTS = 12
 /** The moments the report's charts are sampled at (a drawing, not a data set: the data is in the view). */
 export const REPORT_SERIES_POINTS = 1_500
 const REPORT_WIDTH_PX = 1000
@@ -19,13 +19,13 @@ const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
 
 /** The longest migrations first (by total time; ties by id). */
-export const longestMigrations = (migrations: ReadonlyArray<MigrationDetail>, count: number) =>
+const longestMigrations = (migrations: ReadonlyArray<MigrationDetail>, count: number) =>
   [...migrations].sort((a, b) => b.totalUs - a.totalUs || (a.id < b.id ? -1 : 1)).slice(0, count)
 
 /** A Gantt chart of more bars than this is no longer read: the report draws the first ones. */
-export const REPORT_GANTT_MIGRATIONS_MAX = 400
+const REPORT_GANTT_MIGRATIONS_MAX = 400
 /** The table of every migration stops here (the view lists the rest). */
-export const REPORT_TABLE_MIGRATIONS_MAX = 2_000
+const REPORT_TABLE_MIGRATIONS_MAX = 2_000
 
 /** The migrations the Gantt chart shows: every one, or the first REPORT_GANTT_MIGRATIONS_MAX by start. */
 const ganttMigrations = (history: PoolHistory) => history.migrations.slice(0, REPORT_GANTT_MIGRATIONS_MAX)

@@ -104,11 +104,7 @@ const staticFile = (root: string, segments: ReadonlyArray<string>): string | und
 }
 
 /** The request handler; `runtime` holds the store the command opened. */
-export const handler = (
-  options: ServerOptions,
-  runtime: Runtime.Runtime<Services>,
-  allowedHosts: ReadonlySet<string>
-) => {
+const handler = (options: ServerOptions, runtime: Runtime.Runtime<Services>, allowedHosts: ReadonlySet<string>) => {
   const run = <A>(effect: Effect.Effect<A, unknown, Services>): Promise<A> =>
     Runtime.runPromiseExit(runtime)(effect).then((exit) =>
       Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))

@@ -21,7 +21,7 @@ export interface PoolListEntry {
 }
 
 /** A host in `at --json` (projections/summary.ts `HostSummary`), plus used and overhead memory. */
-export interface AtHost {
+interface AtHost {
   readonly id: string
   readonly enabled: boolean
   readonly live: boolean
@@ -50,7 +50,7 @@ export interface AtVm {
   readonly [field: string]: unknown
 }
 
-export interface AtMigration {
+interface AtMigration {
   readonly id: string
   readonly vm: string
   readonly source: string
@@ -162,7 +162,7 @@ export interface PoolSeries {
 }
 
 /** Totals over every migration of the history (projections/migrationTotals.ts, plus counts). */
-export interface MigrationStats {
+interface MigrationStats {
   readonly count: number
   readonly committed: number
   readonly aborted: number

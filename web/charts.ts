@@ -9,7 +9,7 @@ import { formatBytes, formatDurationUs } from "../domain/units.js"
 import type { MigrationDetail, PoolSeries } from "./api.js"
 
 /** The palette, one colour per host or link in turn (Tableau 10: distinct, readable in print). */
-export const palette = [
+const palette = [
   "#4e79a7",
   "#f28e2b",
   "#59a14f",
@@ -22,7 +22,7 @@ export const palette = [
   "#bab0ac"
 ]
 export const colourOf = (index: number): string => palette[index % palette.length]!
-export const PAUSED_COLOUR = "#d62728"
+const PAUSED_COLOUR = "#d62728"
 
 const escapeXml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
@@ -33,7 +33,7 @@ const svgOpen = (width: number, height: number, title: string) =>
 const fixed = (n: number): string => (Math.round(n * 10) / 10).toString()
 
 /** About `count` round tick values over [0, max]: 1, 2 or 5 times a power of ten apart. */
-export const ticks = (max: number, count = 5): ReadonlyArray<number> => {
+const ticks = (max: number, count = 5): ReadonlyArray<number> => {
   if (!(max > 0)) return [0]
   const raw = max / count
   const power = 10 ** Math.floor(Math.log10(raw))
@@ -69,7 +69,7 @@ export const ganttX =
     ((t - options.fromUs) / Math.max(1, options.toUs - options.fromUs)) * (options.width - GANTT_LEFT_PX - 12)
 
 /** The links (source → destination) in order of their first migration, each with its migrations. */
-export const ganttRows = (migrations: ReadonlyArray<MigrationDetail>) => {
+const ganttRows = (migrations: ReadonlyArray<MigrationDetail>) => {
   const rows = new Map<string, MigrationDetail[]>()
   for (const m of migrations) {
     const key = `${m.from} → ${m.to}`

@@ -42,7 +42,7 @@ const errorText = (c: Comparison): string =>
   `${c.errorPct >= 0 ? "+" : ""}${c.errorPct.toFixed(0)} %${c.scored ? "" : " (fit)"}`
 
 /** One line per (row, metric): the measurement, the model, the error; rows not run say why. */
-export const formatCalibration = (report: CalibrationReport): string => {
+const formatCalibration = (report: CalibrationReport): string => {
   const rows: string[][] = []
   for (const row of report.rows) {
     if (!row.ran) {

@@ -20,7 +20,7 @@ import { XenpoolError, UsageFailure } from "../errors.js"
 import { jsonOption, printJson, quietOption } from "../shared.js"
 import { makeProgress } from "../progress.js"
 
-export const RUNS_DEFAULT = 100
+const RUNS_DEFAULT = 100
 const RUNS_MAX = 10_000_000
 const SEED_MAX = 2 ** 31 - 1
 

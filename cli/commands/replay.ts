@@ -17,10 +17,10 @@ import { noteWritten } from "../written.js"
 import { formatRun } from "./simulate.js"
 
 /** The environment variable that sets the memory bound (a machine short of memory may lower it). */
-export const spoolMemoryEventsEnvVar = "XENPOOL_SPOOL_MEMORY_EVENTS"
+const spoolMemoryEventsEnvVar = "XENPOOL_SPOOL_MEMORY_EVENTS"
 
 /** The memory bound: `XENPOOL_SPOOL_MEMORY_EVENTS` if set (an integer >= 1), else SPOOL_MEMORY_EVENTS_MAX. */
-export const spoolMemoryEventsFromEnv = (env: NodeJS.ProcessEnv = process.env) => {
+const spoolMemoryEventsFromEnv = (env: NodeJS.ProcessEnv = process.env) => {
   const text = env[spoolMemoryEventsEnvVar]
   if (text === undefined || text === "") return Effect.succeed(SPOOL_MEMORY_EVENTS_MAX)
   const n = Number(text)

@@ -36,7 +36,7 @@ import { formatAt, formatDiff, formatHostHistory, VmHistoryPrinter } from "../ti
 export const parseWhen = (text: string): Either.Either<TimeTravelTarget, UsageFailure> =>
   Either.mapLeft(parseWhenApi(text), (e) => new UsageFailure({ what: e.what, where: e.where, expected: e.expected }))
 
-export const snapshotEveryEnvVar = "XENPOOL_SNAPSHOT_EVERY"
+const snapshotEveryEnvVar = "XENPOOL_SNAPSHOT_EVERY"
 
 /**
  * The store the options name, with its snapshots at the cadence `XENPOOL_SNAPSHOT_EVERY` (events between

@@ -17,7 +17,7 @@ import { requirePool } from "../../api/pools.js"
 import { timeTravelLayer } from "./timeTravel.js"
 
 /** The port when none is given. */
-export const VIEW_PORT_DEFAULT = 7340
+const VIEW_PORT_DEFAULT = 7340
 
 const portOption = Options.integer("port").pipe(
   Options.withDescription(`the port to listen on (default ${VIEW_PORT_DEFAULT}; 0: any free port)`),

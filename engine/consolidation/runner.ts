@@ -16,7 +16,7 @@ export interface ConsolidationParams extends ConsolidationThresholds {
 }
 
 /** Ticks at most, whatever the parameters say (every loop is bounded). */
-export const CONSOLIDATION_TICKS_MAX = 1_000_000
+const CONSOLIDATION_TICKS_MAX = 1_000_000
 
 export interface ConsolidationTick {
   readonly atUs: number

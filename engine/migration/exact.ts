@@ -15,9 +15,6 @@ export function invariant(condition: unknown, message: string | (() => string)):
 
 export const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0
 
-export const assertCount = (name: string, n: number): void =>
-  invariant(isCount(n), () => `${name} must be a non-negative safe integer, got ${n}`)
-
 export interface QuotientRemainder {
   readonly quotient: number
   readonly remainder: number

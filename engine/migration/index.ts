@@ -1,5 +1,5 @@
 /** The live-migration transfer model: policies, dirtying models, the pre-copy machine, one-shot runs. */
-export { type LinkProgress, MICROS_PER_S, mulDivMod, transferUs } from "./exact.js"
+
 export * from "./policy.js"
 export * from "./policies/index.js"
 export * from "./workload.js"

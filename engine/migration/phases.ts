@@ -48,7 +48,7 @@ export const SUSPEND_US_DEFAULT = 13_892
 export const RESTORE_US_DEFAULT = 13_892
 
 /** The sourced costs of a policy's family (xen and xen-legacy: libxl/libxenguest; max-downtime: QEMU). */
-export const defaultPhases = (policy: Pick<PrecopyPolicy, "kind">): MigrationPhases => {
+const defaultPhases = (policy: Pick<PrecopyPolicy, "kind">): MigrationPhases => {
   switch (policy.kind) {
     case "xen":
     case "xen-legacy":

@@ -62,21 +62,21 @@ export interface PrecopyConfig {
 }
 
 /** A timed part of a migration beside its rounds (phases.ts). */
-export type PartName = "setup" | "suspend" | "restore"
+type PartName = "setup" | "suspend" | "restore"
 
-export interface PartRecord {
+interface PartRecord {
   readonly name: PartName
   readonly startUs: number
   readonly durationUs: number
 }
 
 /** DESIGN.md §2's migration phases, from the transfer's point of view. */
-export type PrecopyPhase = "precopy" | "stop-and-copy" | "committed" | "aborted"
+type PrecopyPhase = "precopy" | "stop-and-copy" | "committed" | "aborted"
 
 /** `transfer`: bytes still to deliver; `latency`: all delivered, waiting for the latency; `done`: ready to complete. */
-export type RoundPhase = "transfer" | "latency" | "done"
+type RoundPhase = "transfer" | "latency" | "done"
 
-export interface RoundView {
+interface RoundView {
   readonly index: number
   readonly live: boolean
   readonly phase: RoundPhase
@@ -94,7 +94,7 @@ export interface RoundView {
   readonly bytesDoneUs: number | undefined
 }
 
-export interface PrecopyOutcome {
+interface PrecopyOutcome {
   readonly result: "committed" | "aborted"
   readonly stopReason: StopReason
   /** Why it aborted: `policy-abort` or the reason given to `abort`. */
@@ -116,7 +116,7 @@ export interface PrecopyOutcome {
   readonly bytesSent: number
 }
 
-export interface StopAndCopy {
+interface StopAndCopy {
   readonly atUs: number
   readonly stopReason: StopReason
 }
@@ -800,7 +800,7 @@ export const transferMachine = (precopy: Precopy): TransferMachine => ({
 })
 
 /** Wraps a pages-model migration's writer: how a trace replay adds the trace's page writes to it. */
-export type WriterWrapper = (writer: PageWriter, context: TransferContext) => PageWriter
+type WriterWrapper = (writer: PageWriter, context: TransferContext) => PageWriter
 
 /**
  * The engine's factory: one machine per migration, its writer seeded from the migration's PRNG;

@@ -44,7 +44,7 @@ export interface SingleMigrationConfig {
   readonly untouchedBytes?: number
 }
 
-export interface SingleMigrationRound {
+interface SingleMigrationRound {
   readonly index: number
   readonly live: boolean
   readonly pagesSent: number
@@ -58,7 +58,7 @@ export interface SingleMigrationRound {
 }
 
 /** The timed parts of a run with phases, as they took place. */
-export interface SingleMigrationPhases {
+interface SingleMigrationPhases {
   readonly setupUs: number
   readonly suspendUs: number
   readonly stateBytes: number
@@ -103,7 +103,7 @@ export const driveAtConstantRate = (precopy: Precopy, rateBytesPerS: number, rou
 }
 
 /** The finished machine of one constant-bandwidth migration (rounds, outcome, destination check). */
-export const simulateSingleMigration = (config: SingleMigrationConfig): Precopy => {
+const simulateSingleMigration = (config: SingleMigrationConfig): Precopy => {
   const pageSizeBytes = config.pageSizeBytes ?? DEFAULT_PAGE_SIZE_BYTES
   invariant(isCount(pageSizeBytes) && pageSizeBytes >= 1, "pageSizeBytes must be >= 1")
   invariant(

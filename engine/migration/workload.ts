@@ -116,7 +116,7 @@ class EvenlySpacedWriter implements PageWriter {
 }
 
 /** Writes, at most this many per writer (every loop is bounded); far beyond any run's needs. */
-export const WRITES_MAX_DEFAULT = 2 ** 40
+const WRITES_MAX_DEFAULT = 2 ** 40
 
 /** What a page writer is made from: the VM's memory and working set, the write rate, its own PRNG. */
 export interface WriterConfig extends WorkingSet {

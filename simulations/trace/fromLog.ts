@@ -205,7 +205,7 @@ const sameValue = (a: unknown, b: unknown): boolean => {
 }
 
 /** Same type, same fields (the events are flat: scalars and arrays of strings). */
-export const sameEvent = (a: PoolEvent, b: PoolEvent): boolean => {
+const sameEvent = (a: PoolEvent, b: PoolEvent): boolean => {
   if (a._tag !== b._tag) return false
   const fieldsA = Object.keys(a) as Array<keyof PoolEvent>
   if (fieldsA.length !== Object.keys(b).length) return false

@@ -15,12 +15,12 @@ import { schemaIssue } from "./issues.js"
 import { TraceHeader } from "./schema.js"
 
 /** DEFAULT_PAGE_SIZE_BYTES (domain/units.ts) as a header writes it. */
-export const DEFAULT_PAGE_SIZE_TEXT = "4KiB"
-export const LINK_LATENCY_DEFAULT = "100us"
+const DEFAULT_PAGE_SIZE_TEXT = "4KiB"
+const LINK_LATENCY_DEFAULT = "100us"
 export const SIMULATED_TIME_DEFAULT = "30d"
 export const EVENTS_MAX_DEFAULT = 10_000_000
 
-export type DecodedHeader = typeof TraceHeader.Type
+type DecodedHeader = typeof TraceHeader.Type
 
 export interface CompiledHeader {
   readonly name: string

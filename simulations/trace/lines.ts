@@ -5,8 +5,8 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs"
 
-export const CHUNK_BYTES_DEFAULT = 1 << 20
-export const LINE_BYTES_MAX_DEFAULT = 64 << 20
+const CHUNK_BYTES_DEFAULT = 1 << 20
+const LINE_BYTES_MAX_DEFAULT = 64 << 20
 
 export interface ByteSource {
   /** Reads up to `length` bytes into `buffer` at `offset`; 0 at the end of the input. */

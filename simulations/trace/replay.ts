@@ -33,7 +33,7 @@ import { recordGfns, type TraceAction } from "./resolve.js"
 import type { TraceOp } from "./schema.js"
 
 /** At most this many records are read ahead of the clock; a longer slice of one µs is read in parts. */
-export const READ_AHEAD_RECORDS_MAX_DEFAULT = 65_536
+const READ_AHEAD_RECORDS_MAX_DEFAULT = 65_536
 
 export interface TraceSummary {
   readonly header: CompiledHeader

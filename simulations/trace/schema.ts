@@ -21,9 +21,9 @@ const Duration = Schema.String.annotations({ description: "a duration with a uni
 const Text = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1024))
 
 /** A guest frame number: a page index in the VM's memory. */
-export const Gfn = Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1))
+const Gfn = Schema.Int.pipe(Schema.between(0, 2 ** 31 - 1))
 /** `[first, last]`, both inclusive. */
-export const GfnRange = Schema.Tuple(Gfn, Gfn).pipe(
+const GfnRange = Schema.Tuple(Gfn, Gfn).pipe(
   Schema.filter(([first, last]) => first <= last || "a range [first, last] with first <= last")
 )
 
@@ -31,7 +31,7 @@ export const GfnRange = Schema.Tuple(Gfn, Gfn).pipe(
 
 const { load: _load, ...vmFields } = VmSpec.fields
 /** A VM of the header: the scenario's VM spec (ids with `count`, memory, start, workload), without load series. */
-export const TraceVmSpec = Schema.Struct(vmFields)
+const TraceVmSpec = Schema.Struct(vmFields)
 
 export const TraceHeader = Schema.Struct({
   format: Schema.Literal(TRACE_FORMAT),
@@ -84,27 +84,27 @@ const pagesRecord = <const Op extends string>(op: Op) =>
   )
 
 // Pool and hosts.
-export const JoinHostRecord = record("join-host", {
+const JoinHostRecord = record("join-host", {
   host: HostId,
   memory: Size,
   overhead: Schema.optional(Size),
   nic: Schema.optional(Rate),
   cpus: Schema.optional(PositiveInt)
 })
-export const EnableHostRecord = hostRecord("enable-host")
-export const DisableHostRecord = hostRecord("disable-host")
-export const FailHostRecord = hostRecord("fail-host")
-export const RecoverHostRecord = hostRecord("recover-host")
+const EnableHostRecord = hostRecord("enable-host")
+const DisableHostRecord = hostRecord("disable-host")
+const FailHostRecord = hostRecord("fail-host")
+const RecoverHostRecord = hostRecord("recover-host")
 /** XAPI's `host.evacuate`: the host's VMs planned onto the other enabled hosts and migrated (engine level). */
-export const EvacuateRecord = hostRecord("evacuate")
+const EvacuateRecord = hostRecord("evacuate")
 /** Each host in turn disabled, evacuated, kept for `maintenance` (default 60s), enabled (engine level). */
-export const RollingMaintenanceRecord = record("rolling-maintenance", {
+const RollingMaintenanceRecord = record("rolling-maintenance", {
   hosts: Schema.Array(HostId),
   maintenance: Schema.optional(Duration)
 })
 
 // VMs.
-export const CreateVmRecord = record("create-vm", {
+const CreateVmRecord = record("create-vm", {
   vm: VmId,
   vcpus: Schema.optional(Vcpus),
   memory: VmSpec.fields.memory,
@@ -113,31 +113,31 @@ export const CreateVmRecord = record("create-vm", {
   blockedOperations: Schema.optional(Schema.Array(Schema.String)),
   workload: Schema.optional(Workload)
 })
-export const StartVmRecord = record("start-vm", {
+const StartVmRecord = record("start-vm", {
   vm: VmId,
   host: Schema.optional(HostId),
   paused: Schema.optional(Schema.Boolean)
 })
-export const ResumeVmRecord = record("resume-vm", { vm: VmId, host: Schema.optional(HostId) })
-export const PauseVmRecord = vmRecord("pause-vm")
-export const UnpauseVmRecord = vmRecord("unpause-vm")
-export const SuspendVmRecord = vmRecord("suspend-vm")
-export const DestroyVmRecord = vmRecord("destroy-vm")
-export const ShutdownVmRecord = record("shutdown-vm", { vm: VmId, hard: Schema.optional(Schema.Boolean) })
-export const SetMemoryTargetRecord = record("set-memory-target", { vm: VmId, target: Size })
-export const SetWorkloadRecord = record("set-workload", { vm: VmId, workload: Workload })
+const ResumeVmRecord = record("resume-vm", { vm: VmId, host: Schema.optional(HostId) })
+const PauseVmRecord = vmRecord("pause-vm")
+const UnpauseVmRecord = vmRecord("unpause-vm")
+const SuspendVmRecord = vmRecord("suspend-vm")
+const DestroyVmRecord = vmRecord("destroy-vm")
+const ShutdownVmRecord = record("shutdown-vm", { vm: VmId, hard: Schema.optional(Schema.Boolean) })
+const SetMemoryTargetRecord = record("set-memory-target", { vm: VmId, target: Size })
+const SetWorkloadRecord = record("set-workload", { vm: VmId, workload: Workload })
 
 // Migrations, engine level: the engine runs the rounds from the VM's workload.
-export const MigrateRecord = record("migrate", { vm: VmId, to: HostId, policy: Schema.optional(PolicySpec) })
+const MigrateRecord = record("migrate", { vm: VmId, to: HostId, policy: Schema.optional(PolicySpec) })
 
 // Migrations, recorded level: each step applied as given through decide.
-export const MigrationStartedRecord = record("migration-started", {
+const MigrationStartedRecord = record("migration-started", {
   migration: MigrationId,
   vm: VmId,
   to: HostId,
   policy: Text
 })
-export const MigrationRoundRecord = record("migration-round-completed", {
+const MigrationRoundRecord = record("migration-round-completed", {
   migration: MigrationId,
   round: PositiveInt,
   live: Schema.Boolean,
@@ -152,13 +152,13 @@ export const MigrationRoundRecord = record("migration-round-completed", {
   stateBytes: Schema.optional(NonNegativeInt)
 })
 /** A timed part of a migration ended: setup, suspend or restore (docs/migration.md). */
-export const MigrationPhaseRecord = record("migration-phase-completed", {
+const MigrationPhaseRecord = record("migration-phase-completed", {
   migration: MigrationId,
   phase: Schema.Literal("setup", "suspend", "restore"),
   durationUs: NonNegativeInt
 })
 /** The round in flight when the migration aborted, with what it had sent; the abort record follows. */
-export const MigrationRoundInterruptedRecord = record("migration-round-interrupted", {
+const MigrationRoundInterruptedRecord = record("migration-round-interrupted", {
   migration: MigrationId,
   round: PositiveInt,
   live: Schema.Boolean,
@@ -169,26 +169,26 @@ export const MigrationRoundInterruptedRecord = record("migration-round-interrupt
   zeroPages: Schema.optional(NonNegativeInt),
   stateBytes: Schema.optional(NonNegativeInt)
 })
-export const MigrationStopAndCopyRecord = record("migration-stop-and-copy", { migration: MigrationId, reason: Text })
-export const MigrationCommittedRecord = record("migration-committed", { migration: MigrationId })
-export const MigrationAbortedRecord = record("migration-aborted", { migration: MigrationId, reason: Text })
+const MigrationStopAndCopyRecord = record("migration-stop-and-copy", { migration: MigrationId, reason: Text })
+const MigrationCommittedRecord = record("migration-committed", { migration: MigrationId })
+const MigrationAbortedRecord = record("migration-aborted", { migration: MigrationId, reason: Text })
 
 // Page writes.
-export const WriteRecord = pagesRecord("write")
+const WriteRecord = pagesRecord("write")
 
 // Faults.
-export const FailLinkRecord = hostRecord("fail-link")
-export const RestoreLinkRecord = hostRecord("restore-link")
+const FailLinkRecord = hostRecord("fail-link")
+const RestoreLinkRecord = hostRecord("restore-link")
 /** The host's NIC runs at `percent` of its bandwidth until restored. */
-export const SlowLinkRecord = record("slow-link", { host: HostId, percent: Schema.Int.pipe(Schema.between(1, 100)) })
+const SlowLinkRecord = record("slow-link", { host: HostId, percent: Schema.Int.pipe(Schema.between(1, 100)) })
 
 // Paging and ballooning (docs/paging.md): engine-level inputs, then recorded-level pager and balloon steps.
-export const SetPagingTargetRecord = record("set-paging-target", { vm: VmId, target: Size })
+const SetPagingTargetRecord = record("set-paging-target", { vm: VmId, target: Size })
 /**
  * Pages the guest touches at one µs: a list of gfns, inclusive ranges, or `random`, that many gfns drawn
  * uniformly from the guest's memory from the VM's own seeded stream (as a scenario's `guest-access`).
  */
-export const AccessRecord = record("access", {
+const AccessRecord = record("access", {
   vm: VmId,
   gfns: Schema.optional(Schema.Array(Gfn)),
   ranges: Schema.optional(Schema.Array(GfnRange)),
@@ -205,20 +205,20 @@ export const AccessRecord = record("access", {
     return true
   })
 )
-export const SetBalloonTargetRecord = record("set-balloon-target", { vm: VmId, target: Size })
-export const PagesPagedOutRecord = record("pages-paged-out", { vm: VmId, pages: PositiveInt })
-export const PagesPagedInRecord = record("pages-paged-in", { vm: VmId, pages: PositiveInt })
-export const PageFaultsServedRecord = record("page-faults-served", {
+const SetBalloonTargetRecord = record("set-balloon-target", { vm: VmId, target: Size })
+const PagesPagedOutRecord = record("pages-paged-out", { vm: VmId, pages: PositiveInt })
+const PagesPagedInRecord = record("pages-paged-in", { vm: VmId, pages: PositiveInt })
+const PageFaultsServedRecord = record("page-faults-served", {
   vm: VmId,
   faults: PositiveInt,
   vcpuWaitUs: NonNegativeInt
 })
-export const BalloonInflatedRecord = record("balloon-inflated", {
+const BalloonInflatedRecord = record("balloon-inflated", {
   vm: VmId,
   releasedPages: NonNegativeInt,
   droppedPages: NonNegativeInt
 })
-export const BalloonDeflatedRecord = record("balloon-deflated", { vm: VmId, pages: PositiveInt })
+const BalloonDeflatedRecord = record("balloon-deflated", { vm: VmId, pages: PositiveInt })
 
 /** Every record schema, one per `op`. */
 export const recordSchemas = [

@@ -23,7 +23,7 @@ import { hostList, initialState, migrationList, vmList, type PoolState } from ".
 
 export type ErrorTag = DomainError["_tag"]
 /** A `Schema.TaggedError` class of errors.ts: it carries its tag as a static `_tag`. */
-export interface ErrorClass {
+interface ErrorClass {
   readonly _tag: ErrorTag
   new (...args: ReadonlyArray<any>): DomainError
 }
@@ -32,8 +32,7 @@ const encodeEvent = Schema.encodeSync(PoolEvent)
 const decodeEvent = Schema.decodeUnknownSync(PoolEvent)
 
 /** Events as the store would hold them: plain objects, comparable with `toEqual`. */
-export const encodeEvents = (events: ReadonlyArray<PoolEvent>): ReadonlyArray<unknown> =>
-  events.map((e) => encodeEvent(e))
+const encodeEvents = (events: ReadonlyArray<PoolEvent>): ReadonlyArray<unknown> => events.map((e) => encodeEvent(e))
 
 export const fold = (events: ReadonlyArray<PoolEvent>, from: PoolState = initialState): PoolState =>
   foldEvents(from, events)
@@ -51,7 +50,7 @@ export const plainState = (state: PoolState) => ({
   atUs: state.atUs
 })
 
-export interface Then {
+interface Then {
   /** The decision, for specs that look at it themselves. */
   readonly decision: Either.Either<ReadonlyArray<PoolEvent>, DomainError>
   /** Asserts exactly these events (none for `then()`); returns the state after folding them. */
@@ -114,7 +113,7 @@ export const given = (...events: ReadonlyArray<PoolEvent>): Given => {
 }
 
 /** The state after folding; fails the test if `decide` refused something in `commands`. */
-export const runCommands = (
+const runCommands = (
   commands: ReadonlyArray<PoolCommand>,
   from: PoolState = initialState
 ): { readonly events: ReadonlyArray<PoolEvent>; readonly state: PoolState } => {
@@ -146,15 +145,15 @@ export const m1 = migrationId("m1")
 export const m2 = migrationId("m2")
 
 /** Round numbers for hand computation: each host has 1000 pages, 100 of them for Xen and dom0. */
-export const HOST_TOTAL_PAGES = 1000
-export const HOST_OVERHEAD_PAGES = 100
+const HOST_TOTAL_PAGES = 1000
+const HOST_OVERHEAD_PAGES = 100
 export const HOST_GUEST_PAGES = HOST_TOTAL_PAGES - HOST_OVERHEAD_PAGES
 /** ... and each VM pins dynamic_min = target = 200 pages with an overhead of 10: 210 pages on a host. */
-export const VM_TARGET_PAGES = 200
-export const VM_OVERHEAD_PAGES = 10
+const VM_TARGET_PAGES = 200
+const VM_OVERHEAD_PAGES = 10
 export const VM_FOOTPRINT_PAGES = VM_TARGET_PAGES + VM_OVERHEAD_PAGES
 
-export interface HostSpec {
+interface HostSpec {
   readonly id: HostId
   readonly memoryTotalPages?: number
   readonly memoryOverheadPages?: number
@@ -181,7 +180,7 @@ export interface PoolSpec {
 }
 
 /** Setup commands of the small pool are at 0, 1000, 2000, ... µs; specs' own commands come later. */
-export const SETUP_STEP_US = 1000
+const SETUP_STEP_US = 1000
 export const T = 1_000_000
 
 export const createVmCommand = (spec: VmSpec, atUs: number): PoolCommand => ({

@@ -15,7 +15,7 @@ import type { PageStatesFactory } from "../../engine/pageStates.js"
 import { transferFactory } from "../../engine/migration/index.js"
 import { Simulation } from "../../engine/simulation.js"
 
-export interface HostSetup {
+interface HostSetup {
   readonly id: string
   readonly pages: number
   readonly overheadPages?: number
@@ -23,7 +23,7 @@ export interface HostSetup {
   readonly nicBytesPerS?: number
 }
 
-export interface VmSetup {
+interface VmSetup {
   readonly id: string
   /** Static max and, unless given, dynamic max, target and dynamic min. */
   readonly pages: number
@@ -47,7 +47,7 @@ export interface PoolSetup {
   readonly seed?: number
 }
 
-export type EventOf<Tag extends PoolEvent["_tag"]> = Extract<PoolEvent, { readonly _tag: Tag }>
+type EventOf<Tag extends PoolEvent["_tag"]> = Extract<PoolEvent, { readonly _tag: Tag }>
 
 export interface TestPool {
   readonly sim: Simulation

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process"
 import { resolve } from "node:path"
 
-export const FIXED_SEEDS: ReadonlyArray<number> = [1, 20_251_125]
+const FIXED_SEEDS: ReadonlyArray<number> = [1, 20_251_125]
 
 const head = (): string | undefined => {
   try {
@@ -22,7 +22,7 @@ const head = (): string | undefined => {
 
 const commit = head()
 /** The commit's first 7 hex digits as a seed below 2^31 (3 outside a git checkout). */
-export const COMMIT_SEED = commit === undefined ? 3 : parseInt(commit.slice(0, 7), 16) % 2 ** 31
+const COMMIT_SEED = commit === undefined ? 3 : parseInt(commit.slice(0, 7), 16) % 2 ** 31
 
 const extra = process.env.XENPOOL_PROPERTY_SEED
 export const SEEDS: ReadonlyArray<number> = [

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { type Running } from "../../bench/killRuns.js"
 import { tempDir } from "../cli/run.js"
 
-export { startXenpool as start, type Ended, type Running } from "../../bench/killRuns.js"
+export { startXenpool as start, type Running } from "../../bench/killRuns.js"
 
 /** A temporary directory of its own for the child's TMPDIR, so that leftover spool files can be seen. */
 export const privateTmp = (): string => {

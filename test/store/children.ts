@@ -10,7 +10,7 @@ import { Effect } from "effect"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
-export const fixture = (name: string): string => path.join(root, "test", "fixtures", name)
+const fixture = (name: string): string => path.join(root, "test", "fixtures", name)
 
 /** Fails clearly when the compiled store the fixtures import is missing. */
 export const requireCompiledStore = (): void => {

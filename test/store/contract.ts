@@ -30,11 +30,10 @@ export type ContractLayer = Layer.Layer<EventStore | SnapshotStore | CorruptStor
 // --- events for tests -----------------------------------------------------------------------------
 
 /** A UUID-shaped id made from a counter: deterministic, distinct per n. */
-export const testEventId = (n: number): EventId =>
-  eventId(`00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
+const testEventId = (n: number): EventId => eventId(`00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
 
 /** A realistic event, varied by n so that reads can be checked field by field. */
-export const testEvent = (n: number): PoolEvent =>
+const testEvent = (n: number): PoolEvent =>
   n % 3 === 0
     ? new HostEnabled({ atUs: n * 10, host: hostId(`h${n % 7}`) })
     : n % 3 === 1

@@ -42,7 +42,7 @@ export interface HistoryDraw {
   readonly steps: ReadonlyArray<StepDraw>
 }
 
-export const stepArb: fc.Arbitrary<StepDraw> = fc.record({
+const stepArb: fc.Arbitrary<StepDraw> = fc.record({
   kind: fc.nat(99),
   vm: fc.nat(9),
   host: fc.nat(9),

@@ -16,18 +16,9 @@ import { maxDowntime, maxDowntimeLoop } from "./maxDowntime.js"
 import { xen, xenLoop } from "./xen.js"
 import { xenLegacy, xenLegacyLoop } from "./xenLegacy.js"
 
-export { xen, xenDefaultPolicy, xenPolicy, simplePrecopyPolicy, type XenPolicy, type XenDecide } from "./xen.js"
-export { xenLegacy, xenLegacyPolicy, type XenLegacyPolicy, type XenLegacyOptions } from "./xenLegacy.js"
-export {
-  maxDowntime,
-  maxDowntimePolicy,
-  estimatedDowntimeUs,
-  MAX_DOWNTIME_US_DEFAULT,
-  type MaxDowntimePolicy,
-  type MaxDowntimeOptions
-} from "./maxDowntime.js"
-export { SPP_MAX_ITERATIONS, SPP_TARGET_DIRTY_COUNT } from "./xen.js"
-export { LEGACY_MAX_ITERS, LEGACY_MAX_FACTOR, LEGACY_SENT_THRESHOLD_PAGES, MAX_BATCH_SIZE_PAGES } from "./xenLegacy.js"
+export { xen, xenDefaultPolicy, xenPolicy, simplePrecopyPolicy, type XenDecide } from "./xen.js"
+export { xenLegacy, xenLegacyPolicy } from "./xenLegacy.js"
+export { maxDowntime, maxDowntimePolicy, estimatedDowntimeUs, MAX_DOWNTIME_US_DEFAULT } from "./maxDowntime.js"
 
 /** The loop of one migration under `policy`: the loop of its kind, with its constants. */
 export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyLoop => {
@@ -76,7 +67,7 @@ export const knownPolicyNames = (extra: ReadonlyArray<PolicyDefinition> = []): R
 ]
 
 /** The policies that read `parameter`, in list order. */
-export const policiesUsing = (
+const policiesUsing = (
   parameter: PolicyParameter,
   extra: ReadonlyArray<PolicyDefinition> = []
 ): ReadonlyArray<string> => [...policies, ...extra].filter((p) => p.parameters.includes(parameter)).map((p) => p.name)

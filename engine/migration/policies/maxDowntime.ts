@@ -47,7 +47,7 @@ export const estimatedDowntimeUs = (dirtyBytes: number, roundBytes: number, roun
 }
 
 /** dirtyBytes / (roundBytes / roundDurationUs) ≤ maxDowntimeUs, compared exactly as products. */
-export const fitsWithinDowntime = (
+const fitsWithinDowntime = (
   dirtyBytes: number,
   roundBytes: number,
   roundDurationUs: number,

@@ -20,8 +20,8 @@ import {
 } from "../policy.js"
 
 /** `SPP_MAX_ITERATIONS` and `SPP_TARGET_DIRTY_COUNT` of `simple_precopy_policy`. */
-export const SPP_MAX_ITERATIONS = 5
-export const SPP_TARGET_DIRTY_COUNT = 50
+const SPP_MAX_ITERATIONS = 5
+const SPP_TARGET_DIRTY_COUNT = 50
 
 /** libxenguest's default decision, `simple_precopy_policy`. */
 export const simplePrecopyPolicy = (stats: PrecopyStats): PrecopyDecision =>

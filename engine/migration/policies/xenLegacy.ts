@@ -3,10 +3,10 @@ import { invariant } from "../exact.js"
 import { SEND_LIVE, stopAndCopy, type LoopContext, type PolicyDefinition, type PrecopyLoop } from "../policy.js"
 
 /** `DEF_MAX_ITERS`, `DEF_MAX_FACTOR`, the `< 50` of the last-iteration test, `MAX_BATCH_SIZE`. */
-export const LEGACY_MAX_ITERS = 29
-export const LEGACY_MAX_FACTOR = 3
-export const LEGACY_SENT_THRESHOLD_PAGES = 50
-export const MAX_BATCH_SIZE_PAGES = 1024
+const LEGACY_MAX_ITERS = 29
+const LEGACY_MAX_FACTOR = 3
+const LEGACY_SENT_THRESHOLD_PAGES = 50
+const MAX_BATCH_SIZE_PAGES = 1024
 
 export interface XenLegacyPolicy {
   readonly kind: "xen-legacy"
