@@ -14,7 +14,7 @@ const fixture = (name: string): string => path.join(root, "test", "fixtures", na
 
 /** Fails clearly when the compiled store the fixtures import is missing. */
 export const requireCompiledStore = (): void => {
-  const compiled = path.join(root, "dist", "store", "index.js")
+  const compiled = path.join(root, "dist", "store", "sqlite.js")
   if (!fs.existsSync(compiled)) {
     throw new Error(`${compiled} is missing: run \`npm run build\` (npm test does) before these tests`)
   }
