@@ -195,6 +195,28 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
     case "PoolCreated":
       // The header says what the pool is: no record.
       return []
+    case "PoolHaEnabled":
+      return [{ ...at, op: "enable-ha", hostFailuresToTolerate: event.hostFailuresToTolerate }]
+    case "PoolHaDisabled":
+      return [{ ...at, op: "disable-ha" }]
+    case "PoolHaFailuresToTolerateSet":
+      return [{ ...at, op: "set-ha-failures-to-tolerate", hostFailuresToTolerate: event.hostFailuresToTolerate }]
+    case "VmHaSettingsSet":
+      return [
+        {
+          ...at,
+          op: "set-vm-ha",
+          vm: event.vm,
+          restartPriority: event.restartPriority,
+          order: event.order,
+          alwaysRun: event.alwaysRun
+        }
+      ]
+    case "PoolHaPlanChanged":
+    case "PoolMasterElected":
+    case "VmHaRestartFailed":
+      // made by decide (the planner, a failure) and the engine's HA restarts: no record
+      return []
   }
 }
 
@@ -306,9 +328,14 @@ export class TraceExporter {
     let command: PoolCommand
     try {
       const action = resolveRecord(this.header!, this.table!, record as never, this.lines + 1)
-      if (action._tag !== "Submit" && action._tag !== "CreateVm")
+      const atUs = record.atUs
+      // the engine-level forms of a host failure and of HA on are, as recorded, the domain's commands
+      if (action._tag === "FailHost") command = { _tag: "FailHost", atUs, host: action.host }
+      else if (action._tag === "EnableHa")
+        command = { _tag: "EnableHa", atUs, hostFailuresToTolerate: action.hostFailuresToTolerate }
+      else if (action._tag !== "Submit" && action._tag !== "CreateVm")
         return { _tag: "Refused", reason: `${record.op} is not a command` }
-      command = action.command
+      else command = action.command
     } catch (error) {
       if (error instanceof TraceFailure) return { _tag: "Refused", reason: `${error.path}: ${error.expected}` }
       throw error

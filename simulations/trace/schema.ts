@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { HostId, IdString, MigrationId, VmId } from "../../domain/ids.js"
 import { ACCESSES_PER_CALL_MAX } from "../../engine/memory.js"
-import { HostSpec, PolicySpec, Vcpus, VmSpec, Workload } from "../scenario.js"
+import { HostSpec, PolicySpec, PoolHaSpec, Vcpus, VmSpec, Workload } from "../scenario.js"
 
 export const TRACE_FORMAT = "xenpool-trace"
 export const TRACE_VERSION = 1
@@ -46,6 +46,8 @@ export const TraceHeader = Schema.Struct({
     id: IdString("pool"),
     pageSize: Schema.optional(Size),
     linkLatency: Schema.optional(Duration),
+    /** HA on at time 0, after the header's VMs started (docs/ha.md). */
+    ha: Schema.optional(PoolHaSpec),
     /** Hosts that join at time 0, before the first record. */
     hosts: Schema.optional(Schema.Array(HostSpec)),
     /** VMs created (and, with `start`, started) at time 0, before the first record. */
@@ -99,6 +101,24 @@ export const EvacuateRecord = hostRecord("evacuate")
 export const RollingMaintenanceRecord = record("rolling-maintenance", {
   hosts: Schema.Array(HostId),
   maintenance: Schema.optional(Duration)
+})
+
+// High availability (docs/ha.md).
+/** `pool.enable_ha`: ntol, and the liveness timeout before a failed host is noticed (default 60s, engine level). */
+export const EnableHaRecord = record("enable-ha", {
+  hostFailuresToTolerate: NonNegativeInt,
+  livenessTimeout: Schema.optional(Duration)
+})
+export const DisableHaRecord = record("disable-ha", {})
+export const SetHaFailuresToTolerateRecord = record("set-ha-failures-to-tolerate", {
+  hostFailuresToTolerate: NonNegativeInt
+})
+/** A VM's `ha-restart-priority` ("" unprotected), `order` (default 0) and `ha-always-run` (default: priority is restart). */
+export const SetVmHaRecord = record("set-vm-ha", {
+  vm: VmId,
+  restartPriority: Schema.Literal("restart", "best-effort", ""),
+  order: Schema.optional(NonNegativeInt),
+  alwaysRun: Schema.optional(Schema.Boolean)
 })
 
 // VMs.
@@ -227,6 +247,10 @@ export const recordSchemas = [
   RecoverHostRecord,
   EvacuateRecord,
   RollingMaintenanceRecord,
+  EnableHaRecord,
+  DisableHaRecord,
+  SetHaFailuresToTolerateRecord,
+  SetVmHaRecord,
   CreateVmRecord,
   StartVmRecord,
   ResumeVmRecord,
