@@ -65,30 +65,44 @@ export class HaMonitor {
   readonly restarts: HaRestart[] = []
   private readonly attempts = new Map<VmId, number>()
   private retryScheduledAtUs: number | undefined
+  /** Hosts that failed and are not yet noticed, with when they will be. */
+  private readonly unnoticed = new Map<HostId, number>()
 
   constructor(private readonly engine: HaEngine) {}
 
   /** A host stops. HA off: declared dead at once, as before. HA on: noticed after the liveness timeout. */
   hostFailed(host: HostId): void {
-    const operation = `fail-host ${host}`
     if (!haEnabled(this.engine.view())) {
-      this.engine.attempt({ _tag: "FailHost", atUs: this.engine.nowUs(), host }, operation)
+      this.engine.attempt({ _tag: "FailHost", atUs: this.engine.nowUs(), host }, `fail-host ${host}`)
       return
     }
     this.engine.linkDown(host)
-    this.engine.at(this.engine.nowUs() + this.livenessTimeoutUs, () => this.declareDead(host, operation))
+    const noticedAtUs = this.engine.nowUs() + this.livenessTimeoutUs
+    if (!this.unnoticed.has(host)) this.unnoticed.set(host, noticedAtUs)
+    this.engine.at(noticedAtUs, () => this.declareDead())
   }
 
-  private declareDead(host: HostId, operation: string): void {
+  /**
+   * The live set lost every host whose timeout has run out: all of them are declared dead before any
+   * restart (XAPI's `restart_auto_run_vms` takes the whole live set), so hosts that failed together are
+   * handled together and no VM is restarted onto one of them.
+   */
+  private declareDead(): void {
+    const now = this.engine.nowUs()
+    const due = [...this.unnoticed].filter(([, atUs]) => atUs <= now).map(([host]) => host)
+    if (due.length === 0) return
+    for (const host of due) this.unnoticed.delete(host)
     const view = this.engine.view()
-    if (view.host(host)?.live !== true) return
-    // restart_auto_run_vms samples the dead host's VMs before forcing them Halted (its reset_vms)
-    const reset = vmsResidentOn(view, host)
+    // restart_auto_run_vms samples the dead hosts' VMs before forcing them Halted (its reset_vms)
+    const reset = due
+      .sort()
+      .flatMap((host) => (view.host(host)?.live === true ? vmsResidentOn(view, host) : []))
       .filter((vm) => vm.powerState === "Running" || vm.powerState === "Paused")
       .map((vm) => vm.id)
-    if (!this.engine.attempt({ _tag: "FailHost", atUs: this.engine.nowUs(), host }, operation)) return
-    if (!haEnabled(this.engine.view())) return
-    this.restartAutoRunVms(reset)
+    for (const host of due)
+      if (this.engine.view().host(host)?.live === true)
+        this.engine.attempt({ _tag: "FailHost", atUs: now, host }, `fail-host ${host}`)
+    if (haEnabled(this.engine.view())) this.restartAutoRunVms(reset)
   }
 
   /** XAPI's `restart_auto_run_vms`: protected VMs by plan and order, then the best-effort ones. */
