@@ -42,7 +42,7 @@ import type { MemoryConfig } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng } from "./prng.js"
 import { EventQueue } from "./queue.js"
-import { HaMonitor } from "./ha.js"
+import { HaMonitor, type HaRestart } from "./ha.js"
 import type { AfterRound, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
@@ -96,6 +96,8 @@ export interface RunResult {
   readonly stopReason: RunStopReason
   readonly refusals: ReadonlyArray<Refusal>
   readonly operations: ReadonlyArray<OperationOutcome>
+  /** HA's restart attempts after host failures (engine/ha.ts), in order; empty without HA. */
+  readonly haRestarts: ReadonlyArray<HaRestart>
 }
 
 /** A bug, not an input error: an invariant broke or the engine reached an impossible state. */
@@ -315,7 +317,8 @@ export class Simulation {
       simulatedUs: this.nowUsValue,
       stopReason,
       refusals: this.refusals,
-      operations: this.operations
+      operations: this.operations,
+      haRestarts: this.ha.restarts
     }
   }
 
