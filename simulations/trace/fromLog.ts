@@ -65,7 +65,11 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
     case "HostDisabled":
       return [{ ...at, op: "disable-host", host: event.host }]
     case "HostFailed":
-      return [{ ...at, op: "fail-host", host: event.host }]
+      // engine level first (as before HA); with HA on the exporter refuses it for the recorded form
+      return [
+        { ...at, op: "fail-host", host: event.host },
+        { ...at, op: "fail-host", host: event.host, declared: true }
+      ]
     case "HostRecovered":
       return [{ ...at, op: "recover-host", host: event.host }]
     case "VmCreated":
@@ -212,10 +216,19 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
           alwaysRun: event.alwaysRun
         }
       ]
+    case "VmHaRestartFailed":
+      return [
+        {
+          ...at,
+          op: "ha-restart-failed",
+          vm: event.vm,
+          reason: event.reason,
+          ...(event.retryAtUs === null ? {} : { retryAtUs: event.retryAtUs })
+        }
+      ]
     case "PoolHaPlanChanged":
     case "PoolMasterElected":
-    case "VmHaRestartFailed":
-      // made by decide (the planner, a failure) and the engine's HA restarts: no record
+      // made by decide after the command that changed the plan, or with a host failure: no record
       return []
   }
 }
@@ -329,7 +342,10 @@ export class TraceExporter {
     try {
       const action = resolveRecord(this.header!, this.table!, record as never, this.lines + 1)
       const atUs = record.atUs
-      // the engine-level forms of a host failure and of HA on are, as recorded, the domain's commands
+      // the engine-level forms of a host failure and of HA on are, as recorded, the domain's commands;
+      // with HA on, the engine-level failure would wait for the liveness timeout: the recorded form is used
+      if (action._tag === "FailHost" && this.state.pool?.ha?.enabled === true)
+        return { _tag: "Refused", reason: "with HA on, an engine-level fail-host is noticed later" }
       if (action._tag === "FailHost") command = { _tag: "FailHost", atUs, host: action.host }
       else if (action._tag === "EnableHa")
         command = { _tag: "EnableHa", atUs, hostFailuresToTolerate: action.hostFailuresToTolerate }

@@ -498,7 +498,21 @@ export const resolveRecord = (
     case "join-host":
       return joinHost(header, table, r, line)
     case "fail-host":
-      return { _tag: "FailHost", host: table.host("host", r.host) }
+      return r.declared === true
+        ? submit({ _tag: "FailHost", atUs: r.atUs, host: table.host("host", r.host) }, `${r.op} ${r.host}`)
+        : { _tag: "FailHost", host: table.host("host", r.host) }
+    case "ha-restart-failed":
+      table.vm("vm", r.vm)
+      return submit(
+        {
+          _tag: "RecordHaRestartFailure",
+          atUs: r.atUs,
+          vm: vmId(r.vm),
+          reason: r.reason,
+          ...(r.retryAtUs === undefined ? {} : { retryAtUs: r.retryAtUs })
+        },
+        `${r.op} ${r.vm}`
+      )
     case "enable-ha":
       return {
         _tag: "EnableHa",

@@ -93,7 +93,12 @@ export const JoinHostRecord = record("join-host", {
 })
 export const EnableHostRecord = hostRecord("enable-host")
 export const DisableHostRecord = hostRecord("disable-host")
-export const FailHostRecord = hostRecord("fail-host")
+/**
+ * A host fails. Engine level: with HA on, noticed after the liveness timeout and followed by HA's restarts.
+ * `declared: true` is the recorded level (an exported log's `HostFailed`): declared dead at this µs, as
+ * decided, with no timeout and no restarts of the engine's (the log's own records bring them).
+ */
+export const FailHostRecord = record("fail-host", { host: HostId, declared: Schema.optional(Schema.Literal(true)) })
 export const RecoverHostRecord = hostRecord("recover-host")
 /** XAPI's `host.evacuate`: the host's VMs planned onto the other enabled hosts and migrated (engine level). */
 export const EvacuateRecord = hostRecord("evacuate")
@@ -114,6 +119,12 @@ export const SetHaFailuresToTolerateRecord = record("set-ha-failures-to-tolerate
   hostFailuresToTolerate: NonNegativeInt
 })
 /** A VM's `ha-restart-priority` ("" unprotected), `order` (default 0) and `ha-always-run` (default: priority is restart). */
+/** Recorded level: HA's restart of the VM failed (`retryAtUs`: when it is tried again). */
+export const HaRestartFailedRecord = record("ha-restart-failed", {
+  vm: VmId,
+  reason: Text,
+  retryAtUs: Schema.optional(NonNegativeInt)
+})
 export const SetVmHaRecord = record("set-vm-ha", {
   vm: VmId,
   restartPriority: Schema.Literal("restart", "best-effort", ""),
@@ -251,6 +262,7 @@ export const recordSchemas = [
   DisableHaRecord,
   SetHaFailuresToTolerateRecord,
   SetVmHaRecord,
+  HaRestartFailedRecord,
   CreateVmRecord,
   StartVmRecord,
   ResumeVmRecord,
