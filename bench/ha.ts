@@ -21,7 +21,7 @@ const VM_PAGES = 16_384 // 64 MiB
 const VM_OVERHEAD_PAGES = 64
 
 /** The pool of `hosts` hosts and `vms` protected VMs, all running (HA itself is not on: the planner is asked directly). */
-export const haPool = (hosts: number, vms: number): LivePool => {
+const haPool = (hosts: number, vms: number): LivePool => {
   const pool = new LivePool(initialState)
   const must = (command: PoolCommand) => {
     const decision = decide(pool, command)

@@ -54,8 +54,8 @@ export const haOrder = (vm: Vm): number => vm.ha?.order ?? 0
 export const haEnabled = (state: PoolRead): boolean => state.pool?.ha?.enabled === true
 
 /** XAPI's `choose_heuristic` thresholds. */
-export const EXHAUSTIVE_HOSTS_MAX = 32
-export const EXHAUSTIVE_CASES_MAX = 3500
+const EXHAUSTIVE_HOSTS_MAX = 32
+const EXHAUSTIVE_CASES_MAX = 3500
 
 /** A counterfactual (`configuration_change`): what an operation would do, for the planner to judge. */
 export interface ConfigurationChange {

@@ -28,7 +28,7 @@ export const HA_LIVENESS_TIMEOUT_DEFAULT_US = 60_000_000
 /** `restart_auto_run_vms`: "If we tried before and failed, don't retry again within 2 minutes". */
 export const HA_RESTART_RETRY_US = 120_000_000
 /** Our bound on attempts per VM after one failure (XAPI's monitor keeps trying while the VM is halted). */
-export const HA_RESTART_ATTEMPTS_MAX = 10
+const HA_RESTART_ATTEMPTS_MAX = 10
 
 export type HaRestartPriorityClass = "restart" | "best-effort"
 

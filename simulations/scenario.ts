@@ -72,7 +72,7 @@ export const MemorySpec = Schema.Union(
 )
 
 /** XAPI's three restart priorities; "" (or no `ha`) leaves the VM unprotected (docs/ha.md). */
-export const HaRestartPrioritySpec = Schema.Literal("restart", "best-effort", "")
+const HaRestartPrioritySpec = Schema.Literal("restart", "best-effort", "")
 
 /** A VM's HA settings: `ha-restart-priority`, `order` (default 0), `ha-always-run` (default: priority is restart). */
 export const VmHaSpec = Schema.Struct({
