@@ -7,6 +7,7 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import type { PoolEvent } from "../../domain/events.js"
+import { vmId } from "../../domain/ids.js"
 import { HA_LIVENESS_TIMEOUT_DEFAULT_US, HA_RESTART_RETRY_US } from "../../engine/ha.js"
 import { compileScenario } from "../../simulations/compile.js"
 import { Scenario } from "../../simulations/scenario.js"
@@ -164,6 +165,66 @@ describe("host failure with HA on", () => {
       [1, false, detectedUs],
       [2, true, detectedUs + HA_RESTART_RETRY_US]
     ])
+  })
+
+  it("a failure during an evacuation: the migration to the failed host aborts at once, HA restarts its VMs after the timeout, the evacuation re-plans onto the hosts left", () => {
+    const { events, result, sim } = run(
+      compile({
+        ...haPool({
+          livenessTimeout: "30s",
+          vms: [
+            {
+              id: "p",
+              count: 4,
+              memory: "2GiB",
+              host: "h1",
+              ha: { restartPriority: "restart" },
+              workload: { model: "rate", dirtyRate: "10MiB/s" }
+            },
+            { id: "q", count: 2, memory: "1GiB", host: "h3", ha: { restartPriority: "restart" } }
+          ],
+          schedule: [
+            { at: "1s", op: "disable-host", host: "h1" },
+            { at: "1s", op: "evacuate", host: "h1" },
+            { at: "5s", op: "fail-host", host: "h3" }
+          ]
+        }),
+        hosts: [{ id: "h", count: 3, memory: "16GiB", overhead: "1GiB", nic: "1Gbit/s" }]
+      })
+    )
+    const toH3 = ofType(events, "VmMigrationStarted").filter((e) => e.destination === "h3")
+    expect(toH3.map((e) => e.vm)).toEqual(["p3"])
+    expect(ofType(events, "VmMigrationAborted").map((e) => [e.vm, e.atUs, e.reason])).toEqual([
+      ["p3", 5 * S, "link of h3 failed"]
+    ])
+    expect(ofType(events, "HostFailed").map((e) => e.atUs)).toEqual([35 * S])
+    expect(sim.ha.restarts.map((r) => [r.vm, r.ok, r.atUs])).toEqual([
+      ["q1", true, 35 * S],
+      ["q2", true, 35 * S]
+    ])
+    // the evacuation's next pass, after its batch, sends p3 to h2: the host ends empty
+    expect(ofType(events, "VmMigrationCommitted").find((e) => e.vm === "p3")?.destination).toBe("h2")
+    expect(result.operations).toContainEqual(expect.objectContaining({ operation: "evacuate h1", ok: true }))
+  })
+
+  it("a failure after the restarts: the restarted VM's new host fails and it restarts again", () => {
+    const { sim } = run(
+      compile(
+        haPool({
+          ntol: 2,
+          vms: [vm("p", "2GiB", { restartPriority: "restart" }, "h1")],
+          schedule: [
+            { at: "1s", op: "fail-host", host: "h1" },
+            { at: "62s", op: "fail-host", host: "h2" }
+          ]
+        })
+      )
+    )
+    expect(sim.ha.restarts.map((r) => [r.vm, r.plannedHost, r.ok, r.atUs])).toEqual([
+      ["p", "h2", true, 61 * S],
+      ["p", "h3", true, 122 * S]
+    ])
+    expect(sim.view.vm(vmId("p"))).toMatchObject({ powerState: "Running", residentOn: "h3" })
   })
 
   it("HA off: the host is declared dead at once and nothing restarts (as before HA existed)", () => {
