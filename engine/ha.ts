@@ -57,6 +57,7 @@ export interface HaEngine {
   /** The last refusal's message, to say why a start failed. */
   readonly lastRefusal: () => string
   readonly linkDown: (host: HostId) => void
+  readonly linkUp: (host: HostId) => void
   readonly attempt: (command: PoolCommand, operation: string) => boolean
 }
 
@@ -65,6 +66,8 @@ export class HaMonitor {
   readonly restarts: HaRestart[] = []
   private readonly attempts = new Map<VmId, number>()
   private retryScheduledAtUs: number | undefined
+  /** Hosts whose link HA's failure took down: a recovery brings it back. */
+  private readonly linksDown = new Set<HostId>()
   /** Hosts that failed and are not yet noticed, with when they will be. */
   private readonly unnoticed = new Map<HostId, number>()
 
@@ -77,9 +80,19 @@ export class HaMonitor {
       return
     }
     this.engine.linkDown(host)
+    this.linksDown.add(host)
     const noticedAtUs = this.engine.nowUs() + this.livenessTimeoutUs
     if (!this.unnoticed.has(host)) this.unnoticed.set(host, noticedAtUs)
     this.engine.at(noticedAtUs, () => this.declareDead())
+  }
+
+  /**
+   * The host is live again (`HostRecovered`): its link comes back with it. (A host that recovers before
+   * its failure is noticed is still declared dead at the timeout, as XAPI's HA fences a host that lost
+   * its heartbeat.)
+   */
+  hostRecovered(host: HostId): void {
+    if (this.linksDown.delete(host)) this.engine.linkUp(host)
   }
 
   /**

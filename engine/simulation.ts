@@ -186,6 +186,7 @@ export class Simulation {
       },
       lastRefusal: () => this.refusals[this.refusals.length - 1]?.error.message ?? "refused",
       linkDown: (host) => this.failLink(host),
+      linkUp: (host) => this.setLinkPercent(host, 100),
       attempt: (command, operation) => this.attempt(command, operation)
     })
   }
@@ -545,6 +546,7 @@ export class Simulation {
   /** Engine bookkeeping that follows from events, whoever caused them (a fault, a shutdown, the transfer). */
   private afterEvent(event: PoolEvent): void {
     this.memory.afterEvent(event)
+    if (event._tag === "HostRecovered") this.ha.hostRecovered(event.host)
     if (event._tag !== "VmMigrationCommitted" && event._tag !== "VmMigrationAborted") return
     if (this.transfers.delete(event.migration)) this.ratesDirty = true
     const onEnd = this.migrationEnds.get(event.migration)

@@ -227,6 +227,24 @@ describe("host failure with HA on", () => {
     expect(sim.view.vm(vmId("p"))).toMatchObject({ powerState: "Running", residentOn: "h3" })
   })
 
+  it("a host that recovers after HA declared it dead gets its link back: migrations to it run", () => {
+    const { events } = run(
+      compile(
+        haPool({
+          vms: [vm("p", "2GiB", { restartPriority: "restart" }, "h1"), vm("m", "1GiB", undefined, "h3")],
+          schedule: [
+            { at: "1s", op: "fail-host", host: "h2" },
+            { at: "100s", op: "recover-host", host: "h2" },
+            { at: "101s", op: "enable-host", host: "h2" },
+            { at: "110s", op: "migrate", vm: "m", to: "h2" }
+          ]
+        })
+      )
+    )
+    expect(ofType(events, "HostRecovered").map((e) => e.atUs)).toEqual([100 * S])
+    expect(ofType(events, "VmMigrationCommitted").map((e) => [e.vm, e.destination])).toEqual([["m", "h2"]])
+  })
+
   it("HA off: the host is declared dead at once and nothing restarts (as before HA existed)", () => {
     const json = {
       ...haPool({ vms: [vm("p", "2GiB", { restartPriority: "restart" }, "h1")], schedule: [] }),
