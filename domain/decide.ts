@@ -578,7 +578,34 @@ const haChangeOf = (
         ? { change: { newVmsToProtect: [vm] }, operation: `protecting VM ${vm.id}` }
         : undefined
     }
-    default:
+    // XAPI asks the planner nothing before these (those that change the pool replan after: `replanAfter`)
+    case "CreatePool":
+    case "JoinHost":
+    case "EnableHost":
+    case "FailHost":
+    case "RecoverHost":
+    case "CreateVm":
+    case "PauseVm":
+    case "UnpauseVm":
+    case "SuspendVm":
+    case "DestroyVm":
+    case "ShutdownVm":
+    case "SetMemoryTarget":
+    case "CompleteMigrationRound":
+    case "CompleteMigrationPhase":
+    case "InterruptMigrationRound":
+    case "BeginStopAndCopy":
+    case "CommitMigration":
+    case "AbortMigration":
+    case "SetPagingTarget":
+    case "PageOut":
+    case "PageIn":
+    case "ServePageFaults":
+    case "InflateBalloon":
+    case "DeflateBalloon":
+    case "EnableHa":
+    case "DisableHa":
+    case "RecordHaRestartFailure":
       return undefined
   }
 }

@@ -27,7 +27,7 @@ import { Either } from "effect"
 import { HaOperationWouldBreakFailoverPlan, HostEvacuateVmNotHaProtected, type DomainError } from "./errors.js"
 import { planEvacuation, type PlannedMove } from "./evacuate.js"
 import type { HostId, VmId } from "./ids.js"
-import { getHost, getVm, hostList, vmList, type Host, type PoolHa, type PoolRead, type Vm } from "./state.js"
+import { getVm, hostList, vmList, type Host, type PoolHa, type PoolRead, type Vm } from "./state.js"
 
 /** What the planner takes as given; the real one is XAPI's, the mutants change one of the two. */
 export interface HaPlanner {
@@ -394,4 +394,4 @@ export const planEvacuationWithHa = (
 
 /** The live host a new master is elected from: the first in id order (our stand-in for xhad's choice). */
 export const electedMaster = (state: PoolRead, failed: HostId): HostId | undefined =>
-  hostList(state).find((h) => h.live && h.id !== failed && getHost(state, h.id) !== undefined)?.id
+  hostList(state).find((h) => h.live && h.id !== failed)?.id
