@@ -152,6 +152,42 @@ describe("plan_for_n_failures", () => {
   })
 })
 
+describe("the approximation (pools of more than 32 hosts)", () => {
+  /** `hostCount` hosts; 32 tiny protected VMs (1 + 10 pages) on h1, one of 522 pages on h2. */
+  const crowded = (hostCount: number) => {
+    const hosts = Array.from({ length: hostCount }, (_, i) => hostId(`h${i + 1}`))
+    const tiny = Array.from({ length: 32 }, (_, i) => vmId(`t${String(i).padStart(2, "0")}`))
+    const events = andThen(
+      smallPool({
+        hosts,
+        vms: [
+          ...tiny.map((id) => ({
+            id,
+            staticMinPages: 0,
+            dynamicMinPages: 1,
+            targetPages: 1,
+            dynamicMaxPages: 1,
+            staticMaxPages: 1,
+            startOn: h1
+          })),
+          { id: a, startOn: h2 }
+        ]
+      }),
+      ...[...tiny, a].map((vm) => protect(vm))
+    )
+    return fold(events)
+  }
+
+  it("is conservative: every VM as big as the biggest, so h1's 32 tiny VMs need 32 hosts' room", () => {
+    expect(chooseHeuristic(33, 1)).toBe("approximate")
+    expect(chooseHeuristic(32, 1)).toBe("exhaustive")
+    // 33 hosts: h1 and the 31 empty ones hold one 522-page VM each; the largest fails: 31 < 32 VMs to move
+    expect(planForNFailures(crowded(33), 1)).toBe(false)
+    // 32 hosts, exhaustive: h1's tiny VMs fit anywhere, a fits any empty host
+    expect(planForNFailures(crowded(32), 1)).toBe(true)
+  })
+})
+
 describe("decide with HA on", () => {
   const protectedOnH1 = andThen(pool([h1, h2], [{ id: a, on: h1 }, { id: b }]), protect(a), enableHa(1))
 
