@@ -6,6 +6,7 @@
 import { Effect, Either } from "effect"
 import { readFile } from "node:fs/promises"
 import type { PoolId } from "../domain/ids.js"
+import type { PoolHa } from "../domain/state.js"
 import { formatDurationUs } from "../domain/units.js"
 import type { EmittedEvent, RunResult } from "../engine/simulation.js"
 import { makeTransferFactory, transferFactory } from "../engine/migration/index.js"
@@ -43,6 +44,8 @@ export interface RunOutput {
   readonly hostsInUse: HostsInUseSummary
   /** The consolidation controller's report, when the scenario has a `consolidate` operation. */
   readonly consolidation?: ReadonlyArray<ConsolidationReport>
+  /** The pool's HA at the end and HA's restarts after host failures, when the pool ever had HA on (docs/ha.md). */
+  readonly ha?: PoolHa & { readonly restarts: RunResult["haRestarts"] }
 }
 
 /**
@@ -81,7 +84,8 @@ export class RunTally {
       operations: result.operations,
       migrationTotals: migrationTotals(this.summaries.list()),
       hostsInUse: this.hostsInUse.summary(result.simulatedUs),
-      ...(consolidation.length > 0 ? { consolidation } : {})
+      ...(consolidation.length > 0 ? { consolidation } : {}),
+      ...(result.state.pool?.ha === undefined ? {} : { ha: { ...result.state.pool.ha, restarts: result.haRestarts } })
     }
   }
 }

@@ -116,7 +116,11 @@ const vmJson = (vm: Vm) => ({
   populatedPages: vm.populatedPages,
   pagedOutPages: vm.pagedOutPages,
   currentOperation: orNull(vm.currentOperation),
-  migration: orNull(vm.migration)
+  migration: orNull(vm.migration),
+  // HA fields only for a VM that has some (docs/ha.md): documents of pools without HA are as before
+  ...(vm.ha === undefined
+    ? {}
+    : { ha: { restartPriority: vm.ha.restartPriority ?? "", order: vm.ha.order, alwaysRun: vm.ha.alwaysRun } })
 })
 
 const migrationJson = (m: Migration) => ({
@@ -193,7 +197,11 @@ export const atJson = (answer: StateAt, focus: Focus) => {
     lastEventAtUs: answer.revision < 0 ? null : answer.state.atUs,
     hosts: view.hosts,
     vms: view.vms.map(vmJson),
-    migrations: view.migrations.map(migrationJson)
+    migrations: view.migrations.map(migrationJson),
+    // the pool's HA and master only once HA was ever on (docs/ha.md)
+    ...(answer.state.pool?.ha === undefined
+      ? {}
+      : { master: orNull(answer.state.pool.master), ha: answer.state.pool.ha })
   }
 }
 

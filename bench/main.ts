@@ -8,6 +8,7 @@ import { migrationBenchmarks } from "./migration.js"
 import { foldBenchmarks } from "./fold.js"
 import { engineBenchmarks } from "./engine.js"
 import { evacuateBenchmarks } from "./evacuate.js"
+import { haBenchmarks } from "./ha.js"
 import { kurrentBenchmarks } from "./kurrent.js"
 import { propertyBenchmarks } from "./properties.js"
 import { traceBenchmarks } from "./traces.js"
@@ -21,6 +22,7 @@ const all: ReadonlyArray<Benchmark> = [
   ...migrationBenchmarks,
   ...engineBenchmarks,
   ...evacuateBenchmarks,
+  ...haBenchmarks,
   ...kurrentBenchmarks,
   ...propertyBenchmarks,
   ...traceBenchmarks,

@@ -56,18 +56,35 @@ const vmOperationText = (vm: Vm) =>
       ? vm.currentOperation
       : `${vm.currentOperation} → ${vm.scheduledToBeResidentOn}`
 
-const vmsTable = (vms: ReadonlyArray<Vm>, pageSizeBytes: number): string =>
-  table(
-    ["vm", "state", "host", "domid", "memory target", "operation"],
+/** A VM's HA protection in a cell: priority, order, and "always run" when set (docs/ha.md). */
+const haCell = (vm: Vm): string =>
+  vm.ha === undefined
+    ? "-"
+    : `${vm.ha.restartPriority ?? "unprotected"} order ${vm.ha.order}${vm.ha.alwaysRun ? ", always run" : ""}`
+
+const vmsTable = (vms: ReadonlyArray<Vm>, pageSizeBytes: number): string => {
+  // the HA column only where some VM has HA settings: pools without HA print as before
+  const withHa = vms.some((vm) => vm.ha !== undefined)
+  return table(
+    ["vm", "state", "host", "domid", "memory target", "operation", ...(withHa ? ["HA"] : [])],
     vms.map((vm) => [
       vm.id,
       vm.powerState,
       vm.residentOn ?? "-",
       vm.domid < 0 ? "-" : String(vm.domid),
       pagesText(vm.memory.targetPages, pageSizeBytes),
-      vmOperationText(vm)
+      vmOperationText(vm),
+      ...(withHa ? [haCell(vm)] : [])
     ])
   )
+}
+
+/** The pool's HA line (XAPI's pool fields), once HA was ever on. */
+const haLine = (state: PoolState): string | undefined => {
+  const ha = state.pool?.ha
+  if (ha === undefined) return undefined
+  return `HA ${ha.enabled ? "on" : "off"}: ha-host-failures-to-tolerate ${ha.hostFailuresToTolerate}, ha-plan-exists-for ${ha.planExistsFor}, ${ha.overcommitted ? "overcommitted" : "not overcommitted"}; master ${state.pool?.master ?? "-"}`
+}
 
 const migrationsTable = (migrations: ReadonlyArray<Migration>, pageSizeBytes: number): string =>
   table(
@@ -98,6 +115,8 @@ export const formatAt = (answer: StateAt, asked: string, focus: Focus): string =
   const view = viewOf(answer.state, focus)
   const pageSizeBytes = pageSizeOf(answer.state)
   const lines = [answerHeadline(answer, asked)]
+  const ha = haLine(answer.state)
+  if (ha !== undefined) lines.push(ha)
   if (focus._tag === "vm" && view.vms.length === 0) lines.push(`VM ${focus.vm} did not exist then`)
   if (view.hosts.length > 0) lines.push("", hostsTable(view.hosts, pageSizeBytes))
   if (view.vms.length > 0) lines.push("", vmsTable(view.vms, pageSizeBytes))

@@ -2,7 +2,7 @@
  * Commands: what a scenario, a trace, the engine or a property asks of the pool. Each carries its own
  * `atUs` (time comes in with the command, never from a clock) and the ids it needs drawn by the caller.
  */
-import type { MigrationPhaseName } from "./events.js"
+import type { HaRestartPriorityText, MigrationPhaseName } from "./events.js"
 import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
 
 interface At {
@@ -163,6 +163,35 @@ export interface DeflateBalloon extends At {
   readonly pages: number
 }
 
+/** `pool.enable_ha` with `ha-host-failures-to-tolerate`. */
+export interface EnableHa extends At {
+  readonly _tag: "EnableHa"
+  readonly hostFailuresToTolerate: number
+}
+export interface DisableHa extends At {
+  readonly _tag: "DisableHa"
+}
+/** `pool.set_ha_host_failures_to_tolerate`. */
+export interface SetHaFailuresToTolerate extends At {
+  readonly _tag: "SetHaFailuresToTolerate"
+  readonly hostFailuresToTolerate: number
+}
+/** `VM.set_ha_restart_priority`, `VM.set_order`, `VM.set_ha_always_run` at once. */
+export interface SetVmHa extends At {
+  readonly _tag: "SetVmHa"
+  readonly vm: VmId
+  readonly restartPriority: HaRestartPriorityText
+  readonly order: number
+  readonly alwaysRun: boolean
+}
+/** HA's restart of a VM failed; `retryAtUs` when it is tried again (engine/ha.ts). */
+export interface RecordHaRestartFailure extends At {
+  readonly _tag: "RecordHaRestartFailure"
+  readonly vm: VmId
+  readonly reason: string
+  readonly retryAtUs?: number
+}
+
 export type PoolCommand =
   | CreatePool
   | JoinHost
@@ -186,3 +215,8 @@ export type PoolCommand =
   | ServePageFaults
   | InflateBalloon
   | DeflateBalloon
+  | EnableHa
+  | DisableHa
+  | SetHaFailuresToTolerate
+  | SetVmHa
+  | RecordHaRestartFailure

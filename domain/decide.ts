@@ -36,6 +36,16 @@ import { isVcpuCount, VCPUS_EXPECTED } from "./limits.js"
 import { evolveInPlace } from "./evolve.js"
 import { OverlayPool } from "./tables.js"
 import { chooseHost, xapiDefault, type Placement } from "./placement/index.js"
+import {
+  electedMaster,
+  haChangeRefusal,
+  haEnabled,
+  haPoolStatus,
+  isHaProtected,
+  xapiPlanner,
+  type ConfigurationChange,
+  type HaPlanner
+} from "./ha.js"
 import { decidePaging } from "./paging.js"
 import { checkVmOperation, type VmOperation } from "./operations.js"
 import {
@@ -177,6 +187,9 @@ const failHost = (state: PoolRead, c: C.HostCommand): Decision =>
       evolveInPlace(after, event)
     }
     emit(E.build(E.HostFailed, { atUs: c.atUs, host: host.id }))
+    // with HA the surviving hosts elect a new master before anything else (docs/ha.md)
+    const master = haEnabled(state) && state.pool?.master === host.id ? electedMaster(after, host.id) : undefined
+    if (master !== undefined) emit(E.build(E.PoolMasterElected, { atUs: c.atUs, host: master }))
     const movedAway = new Set<string>()
     for (const m of migrationList(state)) {
       if (m.source === host.id) {
@@ -454,7 +467,199 @@ const invalidNumber = (command: C.PoolCommand): CommandInvalid | undefined => {
   return undefined
 }
 
-export const decide = (state: PoolRead, command: C.PoolCommand, placement: Placement = xapiDefault): Decision => {
+/** XAPI's HA settings commands: the pool's HA fields and a VM's protection. */
+const haCommand = (
+  state: PoolRead,
+  c: C.EnableHa | C.DisableHa | C.SetHaFailuresToTolerate | C.SetVmHa | C.RecordHaRestartFailure
+): Decision => {
+  const ha = state.pool?.ha
+  switch (c._tag) {
+    case "EnableHa":
+      return ha?.enabled
+        ? ok()
+        : one(E.build(E.PoolHaEnabled, { atUs: c.atUs, hostFailuresToTolerate: c.hostFailuresToTolerate }))
+    case "DisableHa":
+      return ha?.enabled ? one(E.build(E.PoolHaDisabled, { atUs: c.atUs })) : ok()
+    case "SetHaFailuresToTolerate":
+      return one(
+        E.build(E.PoolHaFailuresToTolerateSet, { atUs: c.atUs, hostFailuresToTolerate: c.hostFailuresToTolerate })
+      )
+    case "SetVmHa": {
+      const vm = getVm(state, c.vm)
+      if (!vm) return fail(new VmUnknown({ vm: c.vm }))
+      return one(
+        E.build(E.VmHaSettingsSet, {
+          atUs: c.atUs,
+          vm: vm.id,
+          restartPriority: c.restartPriority,
+          order: c.order,
+          alwaysRun: c.alwaysRun
+        })
+      )
+    }
+    case "RecordHaRestartFailure": {
+      const vm = getVm(state, c.vm)
+      if (!vm) return fail(new VmUnknown({ vm: c.vm }))
+      return one(
+        E.build(E.VmHaRestartFailed, {
+          atUs: c.atUs,
+          vm: vm.id,
+          reason: c.reason,
+          retryAtUs: c.retryAtUs ?? null
+        })
+      )
+    }
+  }
+}
+
+/**
+ * What a command would change that XAPI's planner is asked about before it is allowed
+ * (`assert_*_preserves_ha_plan`), or undefined when XAPI asks nothing.
+ */
+const haChangeOf = (
+  state: PoolRead,
+  command: C.PoolCommand,
+  placement: Placement
+): { change: ConfigurationChange; operation: string } | undefined => {
+  switch (command._tag) {
+    case "StartVm":
+    case "ResumeVm": {
+      const vm = getVm(state, command.vm)
+      const host = vm === undefined ? undefined : bootHost(state, vm, command.host, placement)
+      if (vm === undefined || host === undefined || Either.isLeft(host)) return undefined
+      const operation = `start of VM ${vm.id} on ${host.right.id}`
+      // message_forwarding.ml check_vm_preserves_ha_plan: a VM that becomes protected as it starts is a new one
+      return vm.ha?.restartPriority === "restart" && !vm.ha.alwaysRun
+        ? { change: { newVmsToProtect: [vm] }, operation }
+        : { change: { arriving: [{ host: host.right.id, vm }] }, operation }
+    }
+    case "StartMigration": {
+      const vm = getVm(state, command.vm)
+      return vm === undefined
+        ? undefined
+        : {
+            change: { arriving: [{ host: command.destination, vm }] },
+            operation: `migration of VM ${vm.id} to ${command.destination}`
+          }
+    }
+    case "DisableHost":
+      return getHost(state, command.host)?.enabled
+        ? { change: { hostsToDisable: [command.host] }, operation: `disabling host ${command.host}` }
+        : undefined
+    case "SetHaFailuresToTolerate":
+      // xapi_pool.ml: "Don't block changes if we have no plan at all"
+      return (state.pool?.ha?.planExistsFor ?? 0) > 0
+        ? {
+            change: { numFailures: command.hostFailuresToTolerate },
+            operation: `setting ha-host-failures-to-tolerate to ${command.hostFailuresToTolerate}`
+          }
+        : undefined
+    case "SetVmHa": {
+      const vm = getVm(state, command.vm)
+      const becomesProtected =
+        command.restartPriority === "restart" && command.alwaysRun && vm !== undefined && !isHaProtected(vm)
+      return becomesProtected && vm.powerState !== "Halted"
+        ? { change: { newVmsToProtect: [vm] }, operation: `protecting VM ${vm.id}` }
+        : undefined
+    }
+    // XAPI asks the planner nothing before these (those that change the pool replan after: `replanAfter`)
+    case "CreatePool":
+    case "JoinHost":
+    case "EnableHost":
+    case "FailHost":
+    case "RecoverHost":
+    case "CreateVm":
+    case "PauseVm":
+    case "UnpauseVm":
+    case "SuspendVm":
+    case "DestroyVm":
+    case "ShutdownVm":
+    case "SetMemoryTarget":
+    case "CompleteMigrationRound":
+    case "CompleteMigrationPhase":
+    case "InterruptMigrationRound":
+    case "BeginStopAndCopy":
+    case "CommitMigration":
+    case "AbortMigration":
+    case "SetPagingTarget":
+    case "PageOut":
+    case "PageIn":
+    case "ServePageFaults":
+    case "InflateBalloon":
+    case "DeflateBalloon":
+    case "EnableHa":
+    case "DisableHa":
+    case "RecordHaRestartFailure":
+      return undefined
+  }
+}
+
+/** Commands after which XAPI's plan is recomputed (they change hosts, placements or protection). */
+const replanAfter: ReadonlySet<C.PoolCommand["_tag"]> = new Set<C.PoolCommand["_tag"]>([
+  "JoinHost",
+  "EnableHost",
+  "DisableHost",
+  "FailHost",
+  "RecoverHost",
+  "CreateVm",
+  "StartVm",
+  "ResumeVm",
+  "SuspendVm",
+  "ShutdownVm",
+  "DestroyVm",
+  "StartMigration",
+  "CommitMigration",
+  "AbortMigration",
+  "EnableHa",
+  "SetHaFailuresToTolerate",
+  "SetVmHa"
+])
+
+/** The events, and after them `PoolHaPlanChanged` if the planner's answer on the state they leave changed. */
+const withPlanStatus = (
+  state: PoolRead,
+  events: ReadonlyArray<E.PoolEvent>,
+  atUs: number,
+  planner: HaPlanner
+): ReadonlyArray<E.PoolEvent> => {
+  const after = new OverlayPool(state)
+  for (const event of events) evolveInPlace(after, event)
+  const ha = after.pool?.ha
+  if (ha === undefined || !ha.enabled) return events
+  const status = haPoolStatus(after, ha, planner)
+  if (status.planExistsFor === ha.planExistsFor && status.overcommitted === ha.overcommitted) return events
+  return [...events, E.build(E.PoolHaPlanChanged, { atUs, ...status })]
+}
+
+/**
+ * `decide` with XAPI's HA rules on top (domain/ha.ts), the planner given: with HA off it is the plain
+ * decision, event for event; with HA on, an allowed operation that would break the failover plan is
+ * refused (HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN), and the plan's state is recomputed after any change
+ * to hosts, placements or protection. The properties' planner mutants come in here.
+ */
+export const decideWith =
+  (planner: HaPlanner) =>
+  (state: PoolRead, command: C.PoolCommand, placement: Placement = xapiDefault): Decision => {
+    const decision = decideCommand(state, command, placement)
+    const haCommandTag =
+      command._tag === "EnableHa" || command._tag === "SetHaFailuresToTolerate" || command._tag === "SetVmHa"
+    if (Either.isLeft(decision) || (!haEnabled(state) && !haCommandTag)) return decision
+    const asked = haEnabled(state) ? haChangeOf(state, command, placement) : undefined
+    const refusal = asked && haChangeRefusal(state, asked.change, asked.operation, planner)
+    if (refusal) return fail(refusal)
+    return replanAfter.has(command._tag) && decision.right.length > 0
+      ? Either.right(withPlanStatus(state, decision.right, command.atUs, planner))
+      : decision
+  }
+
+/**
+ * The pool's decision function: XAPI's rules, HA with XAPI's planner; a VM started or resumed without
+ * a named host goes where `placement` puts it.
+ */
+export const decide = (state: PoolRead, command: C.PoolCommand, placement: Placement = xapiDefault): Decision =>
+  decideWithXapiPlanner(state, command, placement)
+
+const decideCommand = (state: PoolRead, command: C.PoolCommand, placement: Placement): Decision => {
   const invalid = invalidNumber(command)
   if (invalid) return fail(invalid)
   if (command._tag === "CreatePool") {
@@ -527,5 +732,13 @@ export const decide = (state: PoolRead, command: C.PoolCommand, placement: Place
     case "InflateBalloon":
     case "DeflateBalloon":
       return decidePaging(state, command)
+    case "EnableHa":
+    case "DisableHa":
+    case "SetHaFailuresToTolerate":
+    case "SetVmHa":
+    case "RecordHaRestartFailure":
+      return haCommand(state, command)
   }
 }
+
+const decideWithXapiPlanner = decideWith(xapiPlanner)

@@ -158,6 +158,26 @@ export class PagingStepInvalid extends Schema.TaggedError<PagingStepInvalid>()("
   }
 }
 
+/** HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN: a plan exists for `planExistsFor` failures now and would not after. */
+export class HaOperationWouldBreakFailoverPlan extends Schema.TaggedError<HaOperationWouldBreakFailoverPlan>()(
+  "HaOperationWouldBreakFailoverPlan",
+  { operation: S, planExistsFor: N }
+) {
+  override get message() {
+    return `${this.operation} would break the HA failover plan for ${this.planExistsFor} host failure(s)`
+  }
+}
+
+/** HOST_EVACUATE_VM_NOT_HA_PROTECTED: with HA on, evacuate refuses an unprotected VM it cannot place. */
+export class HostEvacuateVmNotHaProtected extends Schema.TaggedError<HostEvacuateVmNotHaProtected>()(
+  "HostEvacuateVmNotHaProtected",
+  { host: S, vm: S, reason: S }
+) {
+  override get message() {
+    return `evacuating host ${this.host}: VM ${this.vm} is not HA-protected and cannot be placed: ${this.reason}`
+  }
+}
+
 export type DomainError =
   | CommandInvalid
   | PoolNotCreated
@@ -178,3 +198,5 @@ export type DomainError =
   | MigrationUnknown
   | MigrationBadPhase
   | PagingStepInvalid
+  | HaOperationWouldBreakFailoverPlan
+  | HostEvacuateVmNotHaProtected

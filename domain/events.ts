@@ -246,6 +246,60 @@ export class VmBalloonDeflated extends Schema.TaggedClass<VmBalloonDeflated>()("
   pages: PositiveInt
 }) {}
 
+// --- high availability (domain/ha.ts, docs/ha.md) -------------------------------------------------
+
+/** `pool.enable_ha`: HA on, with `ha-host-failures-to-tolerate`. The plan's state follows in `PoolHaPlanChanged`. */
+export class PoolHaEnabled extends Schema.TaggedClass<PoolHaEnabled>()("PoolHaEnabled", {
+  ...base,
+  hostFailuresToTolerate: NonNegativeInt
+}) {}
+
+/** `pool.disable_ha`. */
+export class PoolHaDisabled extends Schema.TaggedClass<PoolHaDisabled>()("PoolHaDisabled", { ...base }) {}
+
+/** `pool.set_ha_host_failures_to_tolerate`. */
+export class PoolHaFailuresToTolerateSet extends Schema.TaggedClass<PoolHaFailuresToTolerateSet>()(
+  "PoolHaFailuresToTolerateSet",
+  { ...base, hostFailuresToTolerate: NonNegativeInt }
+) {}
+
+/** The planner's answer changed (XAPI's `update_pool_status`): `ha_plan_exists_for` and `ha_overcommitted`. */
+export class PoolHaPlanChanged extends Schema.TaggedClass<PoolHaPlanChanged>()("PoolHaPlanChanged", {
+  ...base,
+  planExistsFor: NonNegativeInt,
+  overcommitted: Schema.Boolean
+}) {}
+
+/** XAPI's three values of `ha_restart_priority`; "" leaves the VM unprotected. */
+export const HaRestartPriorityText = Schema.Literal("restart", "best-effort", "")
+export type HaRestartPriorityText = typeof HaRestartPriorityText.Type
+
+/** A VM's `ha_restart_priority`, `order` and `ha_always_run`, set together. */
+export class VmHaSettingsSet extends Schema.TaggedClass<VmHaSettingsSet>()("VmHaSettingsSet", {
+  ...base,
+  vm: VmId,
+  restartPriority: HaRestartPriorityText,
+  order: NonNegativeInt,
+  alwaysRun: Schema.Boolean
+}) {}
+
+/** With HA, the pool master failed and the surviving hosts elected `host` (before any restart). */
+export class PoolMasterElected extends Schema.TaggedClass<PoolMasterElected>()("PoolMasterElected", {
+  ...base,
+  host: HostId
+}) {}
+
+/**
+ * HA tried to restart the VM after a host failure and could not (XAPI's `restart_auto_run_vms`): the
+ * VM stays Halted. `retryAtUs` is when the next attempt comes, null when none will.
+ */
+export class VmHaRestartFailed extends Schema.TaggedClass<VmHaRestartFailed>()("VmHaRestartFailed", {
+  ...base,
+  vm: VmId,
+  reason: Schema.String,
+  retryAtUs: Schema.NullOr(NonNegativeInt)
+}) {}
+
 export const PoolEvent = Schema.Union(
   PoolCreated,
   HostJoined,
@@ -274,7 +328,14 @@ export const PoolEvent = Schema.Union(
   VmPageFaultsServed,
   VmPagingTargetSet,
   VmBalloonInflated,
-  VmBalloonDeflated
+  VmBalloonDeflated,
+  PoolHaEnabled,
+  PoolHaDisabled,
+  PoolHaFailuresToTolerateSet,
+  PoolHaPlanChanged,
+  VmHaSettingsSet,
+  PoolMasterElected,
+  VmHaRestartFailed
 )
 export type PoolEvent = typeof PoolEvent.Type
 export type PoolEventTag = PoolEvent["_tag"]

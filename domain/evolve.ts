@@ -14,6 +14,7 @@ import {
   type Draft,
   type Host,
   type Migration,
+  type PoolHa,
   type PoolState,
   type Vm
 } from "./state.js"
@@ -124,7 +125,8 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
         id: event.pool,
         pageSizeBytes: event.pageSizeBytes,
         linkLatencyUs: event.linkLatencyUs,
-        master: undefined
+        master: undefined,
+        ha: undefined
       }
       return s
     case "HostJoined": {
@@ -178,7 +180,8 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
         populatedPages: event.memoryTargetPages,
         pagedOutPages: 0,
         pagingTargetPages: undefined,
-        blockedOperations: event.blockedOperations
+        blockedOperations: event.blockedOperations,
+        ha: undefined
       }
       s.putVm(vm)
       return s
@@ -307,7 +310,50 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
     }
     case "VmPageFaultsServed":
       return s
+    case "PoolHaEnabled":
+      return updateHa(s, (ha) => ({
+        enabled: true,
+        hostFailuresToTolerate: event.hostFailuresToTolerate,
+        planExistsFor: ha?.planExistsFor ?? 0,
+        overcommitted: ha?.overcommitted ?? false
+      }))
+    case "PoolHaDisabled":
+      return updateHa(s, (ha) => (ha === undefined ? undefined : { ...ha, enabled: false }))
+    case "PoolHaFailuresToTolerateSet":
+      return updateHa(s, (ha) => ({
+        enabled: ha?.enabled ?? false,
+        hostFailuresToTolerate: event.hostFailuresToTolerate,
+        planExistsFor: ha?.planExistsFor ?? 0,
+        overcommitted: ha?.overcommitted ?? false
+      }))
+    case "PoolHaPlanChanged":
+      return updateHa(s, (ha) =>
+        ha === undefined ? undefined : { ...ha, planExistsFor: event.planExistsFor, overcommitted: event.overcommitted }
+      )
+    case "VmHaSettingsSet":
+      return updateVm(s, event.vm, (v) => {
+        const unset = event.restartPriority === "" && event.order === 0 && !event.alwaysRun
+        v.ha = unset
+          ? undefined
+          : {
+              restartPriority: event.restartPriority === "" ? undefined : event.restartPriority,
+              order: event.order,
+              alwaysRun: event.alwaysRun
+            }
+      })
+    case "PoolMasterElected":
+      if (s.pool) s.pool = { ...s.pool, master: event.host }
+      return s
+    case "VmHaRestartFailed":
+      // a record of an attempt; the VM stays as it was (Halted)
+      return s
   }
+}
+
+/** The pool's HA fields replaced by `f` of them (no pool: nothing). */
+const updateHa = (s: Tables, f: (ha: PoolHa | undefined) => PoolHa | undefined): Tables => {
+  if (s.pool) s.pool = { ...s.pool, ha: f(s.pool.ha) }
+  return s
 }
 
 export const evolve = (state: PoolState, event: PoolEvent): PoolState => {

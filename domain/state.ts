@@ -14,8 +14,35 @@ export interface PoolInfo {
   readonly id: PoolId
   readonly pageSizeBytes: number
   readonly linkLatencyUs: number
-  /** The first host to join (XAPI: the pool master owns the database). */
+  /** The first host to join (XAPI: the pool master owns the database); with HA, re-elected when it fails. */
   readonly master: HostId | undefined
+  /** XAPI's pool HA fields (domain/ha.ts); undefined until HA is first enabled. */
+  readonly ha: PoolHa | undefined
+}
+
+/**
+ * The pool's HA fields as XAPI keeps them (`pool.ha_enabled`, `ha_host_failures_to_tolerate`,
+ * `ha_plan_exists_for`, `ha_overcommitted`). The plan's two fields are the planner's answer
+ * (domain/ha.ts), recorded by `PoolHaPlanChanged` whenever it changes.
+ */
+export interface PoolHa {
+  readonly enabled: boolean
+  readonly hostFailuresToTolerate: number
+  readonly planExistsFor: number
+  readonly overcommitted: boolean
+}
+
+/** XAPI's `ha_restart_priority` values that protect: `restart` (planned for) and `best-effort`. */
+export type HaRestartPriority = "restart" | "best-effort"
+
+/**
+ * A VM's HA fields (XAPI's `ha_restart_priority`, `order`, `ha_always_run`); undefined is XAPI's
+ * default: no priority (unprotected), order 0, not always run.
+ */
+export interface VmHa {
+  readonly restartPriority: HaRestartPriority | undefined
+  readonly order: number
+  readonly alwaysRun: boolean
 }
 
 export interface Host {
@@ -69,6 +96,7 @@ export interface Vm {
   /** xenpaging's target for the populated pages; undefined while no pager is attached (no domain, or never set). */
   readonly pagingTargetPages: number | undefined
   readonly blockedOperations: ReadonlyArray<string>
+  readonly ha: VmHa | undefined
 }
 
 export type MigrationPhase = "reserved" | "precopy" | "stop-and-copy" | "committing"
@@ -195,7 +223,8 @@ export const copyVm = (v: Vm): Draft<Vm> => ({
   populatedPages: v.populatedPages,
   pagedOutPages: v.pagedOutPages,
   pagingTargetPages: v.pagingTargetPages,
-  blockedOperations: v.blockedOperations
+  blockedOperations: v.blockedOperations,
+  ha: v.ha
 })
 
 export const copyMigration = (m: Migration): Draft<Migration> => ({

@@ -11,7 +11,8 @@ import { Either } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import { decide, type Decision } from "../domain/decide.js"
 import type { DomainError } from "../domain/errors.js"
-import { planEvacuation, xapiDefault, type Placement } from "../domain/placement/index.js"
+import { xapiDefault, type Placement } from "../domain/placement/index.js"
+import { planEvacuationWithHa } from "../domain/ha.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolveInPlace } from "../domain/evolve.js"
 import {
@@ -42,6 +43,7 @@ import type { MemoryConfig } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng } from "./prng.js"
 import { EventQueue } from "./queue.js"
+import { HaMonitor, type HaRestart } from "./ha.js"
 import type { AfterRound, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
@@ -98,6 +100,8 @@ export interface RunResult {
   readonly stopReason: RunStopReason
   readonly refusals: ReadonlyArray<Refusal>
   readonly operations: ReadonlyArray<OperationOutcome>
+  /** HA's restart attempts after host failures (engine/ha.ts), in order; empty without HA. */
+  readonly haRestarts: ReadonlyArray<HaRestart>
 }
 
 /** A bug, not an input error: an invariant broke or the engine reached an impossible state. */
@@ -148,6 +152,8 @@ export class Simulation {
   private readonly workloads: Map<VmId, VmWorkload>
   /** Paging (xenpaging), the balloon drivers and XAPI's squeezer (engine/memory.ts). */
   readonly memory: MemoryManager
+  /** XAPI's HA on host failures: the liveness timeout, restarts by plan (engine/ha.ts). */
+  readonly ha: HaMonitor
 
   constructor(private readonly options: SimulationOptions) {
     this.root = Prng.fromSeed(options.seed)
@@ -174,6 +180,38 @@ export class Simulation {
       },
       options.memory,
       options.pageStates
+    )
+    this.ha = new HaMonitor({
+      view: () => this.live,
+      nowUs: () => this.nowUsValue,
+      at: (atUs, run) => this.at(atUs, run),
+      submit: (command) => this.submit(command),
+      start: (vm, host, operation, onDone) => {
+        const command: PoolCommand = { _tag: "StartVm", atUs: this.nowUsValue, vm, ...(host ? { host } : {}) }
+        const admission = this.memory.admit(command, operation, onDone)
+        if (admission !== "waiting") onDone(admission === "admitted")
+      },
+      lastRefusal: () => this.refusals[this.refusals.length - 1]?.error.message ?? "refused",
+      linkDown: (host) => this.failLink(host),
+      linkUp: (host) => this.setLinkPercent(host, 100),
+      attempt: (command, operation) => this.attempt(command, operation)
+    })
+  }
+
+  /**
+   * A host fails. Without HA, declared dead at once (XAPI's `host.declare_dead`); with HA, noticed after
+   * the liveness timeout and followed by HA's restarts (engine/ha.ts).
+   */
+  failHost(host: HostId): void {
+    this.ha.hostFailed(host)
+  }
+
+  /** `pool.enable_ha` with ntol; the liveness timeout is the engine's (default 60 s, engine/ha.ts). */
+  enableHa(hostFailuresToTolerate: number, livenessTimeoutUs?: number): boolean {
+    if (livenessTimeoutUs !== undefined) this.ha.livenessTimeoutUs = livenessTimeoutUs
+    return this.attempt(
+      { _tag: "EnableHa", atUs: this.nowUsValue, hostFailuresToTolerate },
+      `enable HA (ntol ${hostFailuresToTolerate})`
     )
   }
 
@@ -287,7 +325,8 @@ export class Simulation {
       simulatedUs: this.nowUsValue,
       stopReason,
       refusals: this.refusals,
-      operations: this.operations
+      operations: this.operations,
+      haRestarts: this.ha.restarts
     }
   }
 
@@ -514,6 +553,7 @@ export class Simulation {
   /** Engine bookkeeping that follows from events, whoever caused them (a fault, a shutdown, the transfer). */
   private afterEvent(event: PoolEvent): void {
     this.memory.afterEvent(event)
+    if (event._tag === "HostRecovered") this.ha.hostRecovered(event.host)
     if (event._tag !== "VmMigrationCommitted" && event._tag !== "VmMigrationAborted") return
     if (this.transfers.delete(event.migration)) this.ratesDirty = true
     const onEnd = this.migrationEnds.get(event.migration)
@@ -563,7 +603,7 @@ export class Simulation {
 
   /**
    * `host.evacuate`: plan every resident VM onto the other enabled hosts (NoHostsAvailable before anything
-   * moves if they don't fit), then migrate them in batches of 10; re-plan what is left after a batch
+   * moves if they don't fit; with HA on, HostEvacuateVmNotHaProtected for an unprotected VM), then migrate them in batches of 10; re-plan what is left after a batch
    * whose migrations aborted, a bounded number of times. `onDone` hears whether the host ended empty.
    */
   evacuate(host: HostId, onDone?: (ok: boolean) => void): void {
@@ -577,7 +617,7 @@ export class Simulation {
       if (vmsResidentOn(this.live, host).length === 0) return finish(true, "host is empty")
       if (pass++ >= EVACUATION_PASSES_MAX)
         return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
-      const plan = planEvacuation(this.live, host, this.placement)
+      const plan = planEvacuationWithHa(this.live, host, this.placement)
       if (Either.isLeft(plan)) {
         this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
         return finish(false, plan.left.message)

@@ -65,6 +65,8 @@ export type VmChangeKind =
   | "migration-started"
   | "migrated"
   | "migration-aborted"
+  | "ha-settings"
+  | "ha-restart-failed"
 
 export interface VmChange {
   readonly revision: number
@@ -101,7 +103,9 @@ const vmChangeKinds: Partial<Record<PoolEventTag, VmChangeKind>> = {
   VmDestroyed: "destroyed",
   VmMigrationStarted: "migration-started",
   VmMigrationCommitted: "migrated",
-  VmMigrationAborted: "migration-aborted"
+  VmMigrationAborted: "migration-aborted",
+  VmHaSettingsSet: "ha-settings",
+  VmHaRestartFailed: "ha-restart-failed"
 }
 
 /** Every kind of change, for a column's width. */
@@ -125,6 +129,16 @@ const changeDetail = (event: PoolEvent): { readonly host: HostId | undefined; re
       }
     case "VmMigrationAborted":
       return { host: undefined, detail: `${event.migration}: ${event.reason}` }
+    case "VmHaSettingsSet":
+      return {
+        host: undefined,
+        detail: `ha-restart-priority ${event.restartPriority === "" ? '""' : event.restartPriority}, order ${event.order}, ha-always-run ${event.alwaysRun}`
+      }
+    case "VmHaRestartFailed":
+      return {
+        host: undefined,
+        detail: `${event.reason}${event.retryAtUs === null ? "; not retried" : `; retry at ${formatDurationUs(event.retryAtUs)}`}`
+      }
     default:
       return { host: undefined, detail: "" }
   }

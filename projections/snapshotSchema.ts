@@ -13,7 +13,16 @@ import { HashMap, Schema } from "effect"
 import { PowerState } from "../domain/events.js"
 import { HostId, MigrationId, PoolId, VmId } from "../domain/ids.js"
 import { vmOperations, type VmOperation } from "../domain/operations.js"
-import type { Host, MemoryConstraints, Migration, MigrationPhase, PoolInfo, PoolState, Vm } from "../domain/state.js"
+import type {
+  Host,
+  MemoryConstraints,
+  Migration,
+  MigrationPhase,
+  PoolHa,
+  PoolInfo,
+  PoolState,
+  Vm
+} from "../domain/state.js"
 
 const Int = Schema.Int
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative())
@@ -28,30 +37,48 @@ const nullable = <A>(value: A | undefined): A | null => (value === undefined ? n
 
 // Pool
 
+const PoolHaType = Schema.Struct({
+  enabled: Schema.Boolean,
+  hostFailuresToTolerate: Int,
+  planExistsFor: Int,
+  overcommitted: Schema.Boolean
+})
+const poolHaMatches: Equals<typeof PoolHaType.Type, PoolHa> = true
+
 const PoolInfoType = Schema.Struct({
   id: PoolId,
   pageSizeBytes: Int,
   linkLatencyUs: Int,
-  master: Schema.UndefinedOr(HostId)
+  master: Schema.UndefinedOr(HostId),
+  ha: Schema.UndefinedOr(PoolHaType)
 })
 const poolInfoMatches: Equals<typeof PoolInfoType.Type, PoolInfo> = true
 
-export type PoolInfoTuple = readonly [PoolId, number, number, HostId | null]
+/** The pool's HA fields: enabled, ntol, plan exists for, overcommitted. */
+export type PoolHaTuple = readonly [boolean, number, number, boolean]
+const PoolHaTupleSchema = Schema.Tuple(Schema.Boolean, Int, Int, Schema.Boolean)
+
+export type PoolInfoTuple = readonly [PoolId, number, number, HostId | null, PoolHaTuple | null]
 export const poolInfoFromTuple = (t: PoolInfoTuple): PoolInfo => ({
   id: t[0],
   pageSizeBytes: t[1],
   linkLatencyUs: t[2],
-  master: absent(t[3])
+  master: absent(t[3]),
+  ha:
+    t[4] === null
+      ? undefined
+      : { enabled: t[4][0], hostFailuresToTolerate: t[4][1], planExistsFor: t[4][2], overcommitted: t[4][3] }
 })
 export const poolInfoToTuple = (p: PoolInfo): PoolInfoTuple => [
   p.id,
   p.pageSizeBytes,
   p.linkLatencyUs,
-  nullable(p.master)
+  nullable(p.master),
+  p.ha === undefined ? null : [p.ha.enabled, p.ha.hostFailuresToTolerate, p.ha.planExistsFor, p.ha.overcommitted]
 ]
 
 const PoolInfoSnapshot = Schema.transform(
-  Schema.Tuple(PoolId, Int, Int, Schema.NullOr(HostId)),
+  Schema.Tuple(PoolId, Int, Int, Schema.NullOr(HostId), Schema.NullOr(PoolHaTupleSchema)),
   Schema.typeSchema(PoolInfoType),
   { strict: true, decode: poolInfoFromTuple, encode: poolInfoToTuple }
 )
@@ -145,7 +172,14 @@ const VmType = Schema.Struct({
   populatedPages: Int,
   pagedOutPages: Int,
   pagingTargetPages: Schema.UndefinedOr(Int),
-  blockedOperations: Schema.Array(Schema.String)
+  blockedOperations: Schema.Array(Schema.String),
+  ha: Schema.UndefinedOr(
+    Schema.Struct({
+      restartPriority: Schema.UndefinedOr(Schema.Literal("restart", "best-effort")),
+      order: Int,
+      alwaysRun: Schema.Boolean
+    })
+  )
 })
 const vmMatches: Equals<typeof VmType.Type, Vm> = true
 
@@ -168,8 +202,12 @@ export type VmTuple = readonly [
   number,
   number,
   number | null,
-  ReadonlyArray<string>
+  ReadonlyArray<string>,
+  VmHaTuple | null
 ]
+/** A VM's HA fields: restart priority ("" for none), order, always run. */
+export type VmHaTuple = readonly ["restart" | "best-effort" | "", number, boolean]
+const VmHaTupleSchema = Schema.Tuple(Schema.Literal("restart", "best-effort", ""), Int, Schema.Boolean)
 export const vmFromTuple = (t: VmTuple): Vm => ({
   id: t[0],
   vcpus: t[1],
@@ -191,7 +229,11 @@ export const vmFromTuple = (t: VmTuple): Vm => ({
   populatedPages: t[15],
   pagedOutPages: t[16],
   pagingTargetPages: absent(t[17]),
-  blockedOperations: t[18]
+  blockedOperations: t[18],
+  ha:
+    t[19] === null
+      ? undefined
+      : { restartPriority: t[19][0] === "" ? undefined : t[19][0], order: t[19][1], alwaysRun: t[19][2] }
 })
 export const vmToTuple = (v: Vm): VmTuple => [
   v.id,
@@ -212,7 +254,8 @@ export const vmToTuple = (v: Vm): VmTuple => [
   v.populatedPages,
   v.pagedOutPages,
   nullable(v.pagingTargetPages),
-  v.blockedOperations
+  v.blockedOperations,
+  v.ha === undefined ? null : [v.ha.restartPriority ?? "", v.ha.order, v.ha.alwaysRun]
 ]
 
 const VmSnapshot = Schema.transform(
@@ -235,7 +278,8 @@ const VmSnapshot = Schema.transform(
     Int,
     Int,
     Schema.NullOr(Int),
-    Schema.Array(Schema.String)
+    Schema.Array(Schema.String),
+    Schema.NullOr(VmHaTupleSchema)
   ),
   Schema.typeSchema(VmType),
   { strict: true, decode: vmFromTuple, encode: vmToTuple }
@@ -433,4 +477,13 @@ export const PoolStateChangesSnapshot = Schema.transform(EncodedChanges, Schema.
 export const SnapshotData = Schema.Union(PoolStateChangesSnapshot, PoolStateSnapshot)
 
 // The compile-time checks above are values so that the compiler evaluates them; nothing reads them.
-void [poolInfoMatches, hostMatches, memoryMatches, vmMatches, migrationMatches, stateMatches, changesMatch]
+void [
+  poolHaMatches,
+  poolInfoMatches,
+  hostMatches,
+  memoryMatches,
+  vmMatches,
+  migrationMatches,
+  stateMatches,
+  changesMatch
+]

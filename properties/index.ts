@@ -5,6 +5,7 @@
  */
 import { engineProperties } from "./engineProperties.js"
 import { evacuationPlan } from "./evacuation.js"
+import { haFailover } from "./ha.js"
 import { poolModel } from "./poolModel.js"
 import type { NamedProperty, PropertyOptions, PropertyResult } from "./property.js"
 import { swarmLiveness } from "./swarm.js"
@@ -12,7 +13,13 @@ import { swarmLiveness } from "./swarm.js"
 export type { NamedProperty } from "./property.js"
 export { mutants } from "./mutants.js"
 
-export const properties: ReadonlyArray<NamedProperty> = [poolModel, evacuationPlan, ...engineProperties, swarmLiveness]
+export const properties: ReadonlyArray<NamedProperty> = [
+  poolModel,
+  evacuationPlan,
+  ...engineProperties,
+  swarmLiveness,
+  haFailover
+]
 
 export const propertyNames: ReadonlyArray<string> = properties.map((p) => p.name)
 

@@ -5,7 +5,8 @@
  * that the named properties catch each of these within a bounded number of runs.
  */
 import { Either, HashMap } from "effect"
-import type { Decision } from "../domain/decide.js"
+import { decideWith, type Decision } from "../domain/decide.js"
+import { xapiPlanner } from "../domain/ha.js"
 import * as E from "../domain/events.js"
 import { getVm, persistentState, type PoolRead } from "../domain/state.js"
 import type { PoolCommand } from "../domain/commands.js"
@@ -113,6 +114,18 @@ const mapEvents =
 let machinesBuilt = 0
 
 export const mutants: ReadonlyArray<Mutant> = [
+  {
+    name: "ha-planner-ignores-vm-overhead",
+    bug: "the HA planner counts a VM's static max without its overhead, so it finds failover plans the pool cannot carry out",
+    seams: { decide: () => decideWith({ ...xapiPlanner, vmPages: (vm) => vm.memory.staticMaxPages }) },
+    caughtBy: ["ha-failover"]
+  },
+  {
+    name: "ha-planner-plans-for-ntol-minus-one",
+    bug: "the HA planner plans for one host failure fewer than it is asked about (and reports the plan for ntol)",
+    seams: { decide: () => decideWith({ ...xapiPlanner, failuresPlannedFor: (n) => Math.max(0, n - 1) }) },
+    caughtBy: ["ha-failover"]
+  },
   {
     name: "dirty-bit-lost",
     bug: "the dirty tracker clears a page's dirty bit before the page is sent (every fifth write is never re-sent)",

@@ -37,6 +37,7 @@ import {
   type InputError,
   type Scenario,
   type ScheduleItem,
+  type VmHaSpec,
   type VmSpec,
   type Workload
 } from "./scenario.js"
@@ -71,6 +72,8 @@ export interface CompiledScenario {
   readonly controllers?: ReadonlyMap<number, ConsolidationController>
   /** Page writers of the run's own (extensions) its workloads may name, besides the built-ins. */
   readonly writers?: ReadonlyArray<WriterDefinition>
+  /** HA's liveness timeout when the scenario sets one (engine/ha.ts has the default). */
+  readonly haLivenessTimeoutUs?: number
 }
 
 class CompileFailure {
@@ -279,7 +282,19 @@ const checkReferences = (
   if ("to" in item) need("to", item.to, hosts, "host")
   if (item.op === "rolling-maintenance") item.hosts?.forEach((h, k) => need(`hosts[${k}]`, h, hosts, "host"))
   if (item.op === "set-memory-target") unit(source, `${path}.target`, parseSizePages(item.target, pageSizeBytes))
+  if (item.op === "enable-ha" && item.livenessTimeout !== undefined)
+    unit(source, `${path}.livenessTimeout`, parseDurationUs(item.livenessTimeout))
 }
+
+/** A VM's HA settings as the command that sets them (`alwaysRun` defaults to "priority is restart"). */
+export const setVmHa = (atUs: number, vm: VmId, spec: VmHaSpec): PoolCommand => ({
+  _tag: "SetVmHa",
+  atUs,
+  vm,
+  restartPriority: spec.restartPriority,
+  order: spec.order ?? 0,
+  alwaysRun: spec.alwaysRun ?? spec.restartPriority === "restart"
+})
 
 /** Which VMs must fit some host of the pool when it is empty (compileScenario's `vmsMustFit`). */
 type VmsMustFit = "all" | "started" | "none"
@@ -368,6 +383,7 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
   const workloads = new Map<VmId, VmWorkload>()
   const loads = new Map<VmId, CompiledLoad>()
   const starts: PoolCommand[] = []
+  const haSettings: PoolCommand[] = []
   const mustFit = options.vmsMustFit ?? "all"
   const writers = options.extensions?.writers ?? []
   for (const { spec, index, id } of expand(source, "vms", scenario.vms)) {
@@ -385,10 +401,15 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
       loads.set(vm, load)
       workloads.set(vm, initialWorkload(load))
     }
+    if (spec.ha !== undefined) haSettings.push(setVmHa(0, vm, spec.ha))
     if (spec.start) starts.push({ _tag: "StartVm", atUs: 0, vm, ...(spec.host ? { host: hostId(spec.host) } : {}) })
   }
   // a loop, not push(...starts): a spread of more than about 120,000 arguments overflows the stack
+  for (const setting of haSettings) setup.push(setting)
   for (const start of starts) setup.push(start)
+  const poolHa = scenario.pool.ha
+  if (poolHa !== undefined)
+    setup.push({ _tag: "EnableHa", atUs: 0, hostFailuresToTolerate: poolHa.hostFailuresToTolerate })
   const knownVms = new Set<string>(workloads.keys())
   const knownHosts = new Set<string>(hostIds)
   for (const [index, vm] of scenario.vms.entries()) {
@@ -443,7 +464,16 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
     loads,
     controllers,
     ...(options.extensions?.policies === undefined ? {} : { policies: options.extensions.policies }),
-    ...(options.extensions?.writers === undefined ? {} : { writers: options.extensions.writers })
+    ...(options.extensions?.writers === undefined ? {} : { writers: options.extensions.writers }),
+    ...(scenario.pool.ha?.livenessTimeout === undefined
+      ? {}
+      : {
+          haLivenessTimeoutUs: unit(
+            source,
+            "pool.ha.livenessTimeout",
+            parseDurationUs(scenario.pool.ha.livenessTimeout)
+          )
+        })
   }
 }
 

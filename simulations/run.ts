@@ -7,7 +7,7 @@ import { hostId, vmId } from "../domain/ids.js"
 import { parseDurationUs, parseSizePages } from "../domain/units.js"
 import { Simulation, type RunResult, type SimulationOptions } from "../engine/simulation.js"
 import type { TransferFactory } from "../engine/transfer.js"
-import type { CompiledScenario, TimedItem } from "./compile.js"
+import { setVmHa, type CompiledScenario, type TimedItem } from "./compile.js"
 import { ConsolidationRunner, type ConsolidationReport } from "../engine/consolidation/index.js"
 import { consolidationParams, cpuPctAt, scheduleLoadChanges } from "./load.js"
 import { performMemoryItem } from "./memoryOps.js"
@@ -44,15 +44,34 @@ const perform = (
     case "rolling-maintenance":
       sim.rollingMaintenance(item.hosts?.map(hostId) ?? scenario.hostIds, must(parseDurationUs(item.maintenance)))
       return
+    case "fail-host":
+      sim.failHost(hostId(item.host))
+      return
+    case "enable-ha":
+      sim.enableHa(
+        item.hostFailuresToTolerate,
+        item.livenessTimeout === undefined ? undefined : must(parseDurationUs(item.livenessTimeout))
+      )
+      return
+    case "disable-ha":
+      sim.attempt({ _tag: "DisableHa", atUs }, "disable HA")
+      return
+    case "set-ha-failures-to-tolerate":
+      sim.attempt(
+        { _tag: "SetHaFailuresToTolerate", atUs, hostFailuresToTolerate: item.hostFailuresToTolerate },
+        `set ha-host-failures-to-tolerate ${item.hostFailuresToTolerate}`
+      )
+      return
+    case "set-vm-ha":
+      sim.attempt(setVmHa(atUs, vmId(item.vm), item), `set HA of ${item.vm}`)
+      return
     case "disable-host":
     case "enable-host":
-    case "fail-host":
     case "recover-host": {
       const tag = (
         {
           "disable-host": "DisableHost",
           "enable-host": "EnableHost",
-          "fail-host": "FailHost",
           "recover-host": "RecoverHost"
         } as const
       )[item.op]
@@ -157,6 +176,7 @@ export const startScenario = (scenario: CompiledScenario, options: RunScenarioOp
     ...(options.decide ? { decide: options.decide } : {}),
     ...(options.pageStates ? { pageStates: options.pageStates } : {})
   })
+  if (scenario.haLivenessTimeoutUs !== undefined) sim.ha.livenessTimeoutUs = scenario.haLivenessTimeoutUs
   sim.input(0, () => {
     for (const command of scenario.setup) sim.attempt(command, command._tag)
   })

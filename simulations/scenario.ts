@@ -74,6 +74,23 @@ const MemorySpec = Schema.Union(
   })
 )
 
+/** XAPI's three restart priorities; "" (or no `ha`) leaves the VM unprotected (docs/ha.md). */
+const HaRestartPrioritySpec = Schema.Literal("restart", "best-effort", "")
+
+/** A VM's HA settings: `ha-restart-priority`, `order` (default 0), `ha-always-run` (default: priority is restart). */
+export const VmHaSpec = Schema.Struct({
+  restartPriority: HaRestartPrioritySpec,
+  order: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  alwaysRun: Schema.optional(Schema.Boolean)
+})
+export type VmHaSpec = typeof VmHaSpec.Type
+
+/** The pool's HA: on from the start, with `ha-host-failures-to-tolerate` and the liveness timeout (default 60s). */
+export const PoolHaSpec = Schema.Struct({
+  hostFailuresToTolerate: Schema.Int.pipe(Schema.between(0, 100_000)),
+  livenessTimeout: Schema.optional(Duration)
+})
+
 export const VmSpec = Schema.Struct({
   id: VmIdText,
   count: Schema.optional(Count),
@@ -84,7 +101,9 @@ export const VmSpec = Schema.Struct({
   start: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   workload: Schema.optional(Workload),
   /** CPU load over time (simulations/load.ts): drives the dirty rate and the consolidation controller. */
-  load: Schema.optional(VmLoad)
+  load: Schema.optional(VmLoad),
+  /** HA protection (docs/ha.md). */
+  ha: Schema.optional(VmHaSpec)
 })
 export type VmSpec = typeof VmSpec.Type
 
@@ -141,6 +160,20 @@ export const ScheduleItem = Schema.Union(
     host: Schema.optional(HostIdText)
   }),
   Schema.Struct({ ...at, op: Schema.Literal("set-memory-target"), vm: VmIdText, target: Size }),
+  /** HA (docs/ha.md): on with ntol (and the liveness timeout), off, ntol changed, a VM's protection. */
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("enable-ha"),
+    hostFailuresToTolerate: PoolHaSpec.fields.hostFailuresToTolerate,
+    livenessTimeout: Schema.optional(Duration)
+  }),
+  Schema.Struct({ ...at, op: Schema.Literal("disable-ha") }),
+  Schema.Struct({
+    ...at,
+    op: Schema.Literal("set-ha-failures-to-tolerate"),
+    hostFailuresToTolerate: PoolHaSpec.fields.hostFailuresToTolerate
+  }),
+  Schema.Struct({ ...at, op: Schema.Literal("set-vm-ha"), vm: VmIdText, ...VmHaSpec.fields }),
   Schema.Struct({ ...at, op: Schema.Literal("fail-link", "restore-link"), host: HostIdText }),
   /** The host's NIC runs at `percent` of its bandwidth until restored. */
   Schema.Struct({
@@ -166,7 +199,9 @@ export const Scenario = Schema.Struct({
   pool: Schema.Struct({
     id: PoolIdText,
     pageSize: Schema.optionalWith(Size, { default: () => "4KiB" }),
-    linkLatency: Schema.optionalWith(Duration, { default: () => "100us" })
+    linkLatency: Schema.optionalWith(Duration, { default: () => "100us" }),
+    /** HA on from time 0, after the VMs started (docs/ha.md). */
+    ha: Schema.optional(PoolHaSpec)
   }),
   policy: Schema.optionalWith(PolicySpec, { default: () => "xen" as const }),
   placement: Schema.optional(PlacementName),

@@ -24,6 +24,33 @@ const bar = (used: number, total: number, width = 20): string => {
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}]`
 }
 
+/** HA's state at the end of the run and its restarts (docs/ha.md). */
+const formatHa = (ha: NonNullable<RunOutput["ha"]>): ReadonlyArray<string> => {
+  const failed = ha.restarts.filter((r) => !r.ok).length
+  const lines = [
+    `HA ${ha.enabled ? "on" : "off"}: ha-host-failures-to-tolerate ${ha.hostFailuresToTolerate}, plan exists for ${ha.planExistsFor}${ha.overcommitted ? ", overcommitted" : ""}; ${ha.restarts.length} restart attempts, ${failed} failed`
+  ]
+  if (ha.restarts.length === 0) return lines
+  const shown = ha.restarts.slice(0, 40)
+  lines.push(
+    table(
+      ["at", "vm", "priority", "order", "attempt", "planned host", "outcome"],
+      shown.map((r) => [
+        formatDurationUs(r.atUs),
+        r.vm,
+        r.priority,
+        String(r.order),
+        String(r.attempt),
+        r.plannedHost ?? "-",
+        r.ok ? r.detail : `failed: ${r.detail}`
+      ])
+    )
+  )
+  if (ha.restarts.length > shown.length)
+    lines.push(`… and ${ha.restarts.length - shown.length} more (--json lists all)`)
+  return lines
+}
+
 export const formatRun = (o: RunOutput): string => {
   const pageSizeBytes = o.pageSizeBytes
   const committed = o.migrations.filter((m) => m.outcome === "committed")
@@ -52,6 +79,7 @@ export const formatRun = (o: RunOutput): string => {
     if (o.migrations.length > shown.length)
       lines.push(`… and ${o.migrations.length - shown.length} more (--json lists all)`)
   }
+  if (o.ha !== undefined) lines.push("", ...formatHa(o.ha))
   lines.push(
     "",
     table(

@@ -65,7 +65,11 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
     case "HostDisabled":
       return [{ ...at, op: "disable-host", host: event.host }]
     case "HostFailed":
-      return [{ ...at, op: "fail-host", host: event.host }]
+      // engine level first (as before HA); with HA on the exporter refuses it for the recorded form
+      return [
+        { ...at, op: "fail-host", host: event.host },
+        { ...at, op: "fail-host", host: event.host, declared: true }
+      ]
     case "HostRecovered":
       return [{ ...at, op: "recover-host", host: event.host }]
     case "VmCreated":
@@ -195,6 +199,37 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
     case "PoolCreated":
       // The header says what the pool is: no record.
       return []
+    case "PoolHaEnabled":
+      return [{ ...at, op: "enable-ha", hostFailuresToTolerate: event.hostFailuresToTolerate }]
+    case "PoolHaDisabled":
+      return [{ ...at, op: "disable-ha" }]
+    case "PoolHaFailuresToTolerateSet":
+      return [{ ...at, op: "set-ha-failures-to-tolerate", hostFailuresToTolerate: event.hostFailuresToTolerate }]
+    case "VmHaSettingsSet":
+      return [
+        {
+          ...at,
+          op: "set-vm-ha",
+          vm: event.vm,
+          restartPriority: event.restartPriority,
+          order: event.order,
+          alwaysRun: event.alwaysRun
+        }
+      ]
+    case "VmHaRestartFailed":
+      return [
+        {
+          ...at,
+          op: "ha-restart-failed",
+          vm: event.vm,
+          reason: event.reason,
+          ...(event.retryAtUs === null ? {} : { retryAtUs: event.retryAtUs })
+        }
+      ]
+    case "PoolHaPlanChanged":
+    case "PoolMasterElected":
+      // made by decide after the command that changed the plan, or with a host failure: no record
+      return []
   }
 }
 
@@ -306,9 +341,17 @@ export class TraceExporter {
     let command: PoolCommand
     try {
       const action = resolveRecord(this.header!, this.table!, record as never, this.lines + 1)
-      if (action._tag !== "Submit" && action._tag !== "CreateVm")
+      const atUs = record.atUs
+      // the engine-level forms of a host failure and of HA on are, as recorded, the domain's commands;
+      // with HA on, the engine-level failure would wait for the liveness timeout: the recorded form is used
+      if (action._tag === "FailHost" && this.state.pool?.ha?.enabled === true)
+        return { _tag: "Refused", reason: "with HA on, an engine-level fail-host is noticed later" }
+      if (action._tag === "FailHost") command = { _tag: "FailHost", atUs, host: action.host }
+      else if (action._tag === "EnableHa")
+        command = { _tag: "EnableHa", atUs, hostFailuresToTolerate: action.hostFailuresToTolerate }
+      else if (action._tag !== "Submit" && action._tag !== "CreateVm")
         return { _tag: "Refused", reason: `${record.op} is not a command` }
-      command = action.command
+      else command = action.command
     } catch (error) {
       if (error instanceof TraceFailure) return { _tag: "Refused", reason: `${error.path}: ${error.expected}` }
       throw error

@@ -31,6 +31,7 @@ const headerOf = (scenario: Scenario): TraceHeaderInput => ({
     id: scenario.pool.id,
     pageSize: scenario.pool.pageSize,
     linkLatency: scenario.pool.linkLatency,
+    ...(scenario.pool.ha === undefined ? {} : { ha: scenario.pool.ha }),
     hosts: scenario.hosts,
     // `load` is refused before this (`unsupported`); the rest of a VM is written as in the scenario.
     vms: scenario.vms.map(({ load: _load, ...vm }) => vm)
@@ -58,6 +59,26 @@ const recordOf = (compiled: CompiledScenario, { atUs, item }: TimedItem): TraceR
       return { ...at, op: item.op, host: item.host }
     case "slow-link":
       return { ...at, op: "slow-link", host: item.host, percent: item.percent }
+    case "enable-ha":
+      return {
+        ...at,
+        op: "enable-ha",
+        hostFailuresToTolerate: item.hostFailuresToTolerate,
+        ...(item.livenessTimeout === undefined ? {} : { livenessTimeout: item.livenessTimeout })
+      }
+    case "disable-ha":
+      return { ...at, op: "disable-ha" }
+    case "set-ha-failures-to-tolerate":
+      return { ...at, op: "set-ha-failures-to-tolerate", hostFailuresToTolerate: item.hostFailuresToTolerate }
+    case "set-vm-ha":
+      return {
+        ...at,
+        op: "set-vm-ha",
+        vm: item.vm,
+        restartPriority: item.restartPriority,
+        ...(item.order === undefined ? {} : { order: item.order }),
+        ...(item.alwaysRun === undefined ? {} : { alwaysRun: item.alwaysRun })
+      }
     case "start-vm":
     case "resume-vm":
       return { ...at, op: item.op, vm: item.vm, ...(item.host === undefined ? {} : { host: item.host }) }

@@ -39,6 +39,8 @@ export interface CompiledHeader {
   readonly workloads: ReadonlyMap<VmId, VmWorkload>
   readonly simulatedUsMax: number
   readonly eventsMax: number
+  /** HA's liveness timeout when the header's `pool.ha` sets one. */
+  readonly haLivenessTimeoutUs?: number
 }
 
 const decodeHeader = Schema.decodeUnknownEither(TraceHeader, { errors: "first", onExcessProperty: "error" })
@@ -55,7 +57,8 @@ const asScenario = (header: DecodedHeader, name: string): Scenario => ({
   pool: {
     id: header.pool.id,
     pageSize: header.pool.pageSize ?? DEFAULT_PAGE_SIZE_TEXT,
-    linkLatency: header.pool.linkLatency ?? LINK_LATENCY_DEFAULT
+    linkLatency: header.pool.linkLatency ?? LINK_LATENCY_DEFAULT,
+    ...(header.pool.ha === undefined ? {} : { ha: header.pool.ha })
   },
   policy: header.policy ?? "xen",
   ...(header.placement === undefined ? {} : { placement: header.placement }),
@@ -100,7 +103,8 @@ export const compileHeader = (
     setup: [{ ...createPool, pool: poolId(header.pool.id) }, ...c.setup.slice(1)],
     workloads: c.workloads,
     simulatedUsMax: c.simulatedUsMax,
-    eventsMax: c.eventsMax
+    eventsMax: c.eventsMax,
+    ...(c.haLivenessTimeoutUs === undefined ? {} : { haLivenessTimeoutUs: c.haLivenessTimeoutUs })
   })
 }
 

@@ -209,6 +209,7 @@ export class TraceReplay {
    * stream's and seeds the event ids.
    */
   private schedule(): void {
+    if (this.header.haLivenessTimeoutUs !== undefined) this.sim.ha.livenessTimeoutUs = this.header.haLivenessTimeoutUs
     this.sim.input(0, () => {
       for (const command of this.header.setup) this.sim.attempt(command, command._tag)
     })
@@ -297,6 +298,12 @@ export class TraceReplay {
         return
       case "FailLink":
         sim.failLink(action.host)
+        return
+      case "FailHost":
+        sim.failHost(action.host)
+        return
+      case "EnableHa":
+        sim.enableHa(action.hostFailuresToTolerate, action.livenessTimeoutUs)
         return
       case "SetLinkPercent":
         sim.setLinkPercent(action.host, action.percent)

@@ -43,6 +43,10 @@ export type TraceAction =
   | { readonly _tag: "Evacuate"; readonly host: HostId }
   | { readonly _tag: "RollingMaintenance"; readonly hosts: ReadonlyArray<HostId>; readonly maintenanceUs: number }
   | { readonly _tag: "FailLink"; readonly host: HostId }
+  /** A host fails: with HA on, noticed after the liveness timeout and followed by restarts (engine/ha.ts). */
+  | { readonly _tag: "FailHost"; readonly host: HostId }
+  /** HA on with ntol; the engine's liveness timeout when the record gives one. */
+  | { readonly _tag: "EnableHa"; readonly hostFailuresToTolerate: number; readonly livenessTimeoutUs?: number }
   | { readonly _tag: "SetLinkPercent"; readonly host: HostId; readonly percent: number }
 
 /** A record that is well-formed but wrong in context: the JSON path of the field and what was expected. */
@@ -305,7 +309,6 @@ const setMemoryTarget = (header: CompiledHeader, table: SymbolTable, r: RecordOf
 const hostTags = {
   "enable-host": "EnableHost",
   "disable-host": "DisableHost",
-  "fail-host": "FailHost",
   "recover-host": "RecoverHost"
 } as const
 
@@ -498,9 +501,52 @@ export const resolveRecord = (
       return write(table, r)
     case "join-host":
       return joinHost(header, table, r, line)
+    case "fail-host":
+      return r.declared === true
+        ? submit({ _tag: "FailHost", atUs: r.atUs, host: table.host("host", r.host) }, `${r.op} ${r.host}`)
+        : { _tag: "FailHost", host: table.host("host", r.host) }
+    case "ha-restart-failed":
+      table.vm("vm", r.vm)
+      return submit(
+        {
+          _tag: "RecordHaRestartFailure",
+          atUs: r.atUs,
+          vm: vmId(r.vm),
+          reason: r.reason,
+          ...(r.retryAtUs === undefined ? {} : { retryAtUs: r.retryAtUs })
+        },
+        `${r.op} ${r.vm}`
+      )
+    case "enable-ha":
+      return {
+        _tag: "EnableHa",
+        hostFailuresToTolerate: r.hostFailuresToTolerate,
+        ...(r.livenessTimeout === undefined
+          ? {}
+          : { livenessTimeoutUs: unit("livenessTimeout", parseDurationUs(r.livenessTimeout)) })
+      }
+    case "disable-ha":
+      return submit({ _tag: "DisableHa", atUs: r.atUs }, r.op)
+    case "set-ha-failures-to-tolerate":
+      return submit(
+        { _tag: "SetHaFailuresToTolerate", atUs: r.atUs, hostFailuresToTolerate: r.hostFailuresToTolerate },
+        `${r.op} ${r.hostFailuresToTolerate}`
+      )
+    case "set-vm-ha":
+      table.vm("vm", r.vm)
+      return submit(
+        {
+          _tag: "SetVmHa",
+          atUs: r.atUs,
+          vm: vmId(r.vm),
+          restartPriority: r.restartPriority,
+          order: r.order ?? 0,
+          alwaysRun: r.alwaysRun ?? r.restartPriority === "restart"
+        },
+        `${r.op} ${r.vm}`
+      )
     case "enable-host":
     case "disable-host":
-    case "fail-host":
     case "recover-host":
       return submit({ _tag: hostTags[r.op], atUs: r.atUs, host: table.host("host", r.host) }, `${r.op} ${r.host}`)
     case "evacuate":

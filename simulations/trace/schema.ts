@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { HostId, IdString, MigrationId, VmId } from "../../domain/ids.js"
 import { ACCESSES_PER_CALL_MAX } from "../../engine/memory.js"
-import { HostSpec, PlacementName, PolicySpec, Vcpus, VmSpec, Workload } from "../scenario.js"
+import { HostSpec, PlacementName, PolicySpec, PoolHaSpec, Vcpus, VmSpec, Workload } from "../scenario.js"
 
 export const TRACE_FORMAT = "xenpool-trace"
 export const TRACE_VERSION = 1
@@ -48,6 +48,8 @@ export const TraceHeader = Schema.Struct({
     id: IdString("pool"),
     pageSize: Schema.optional(Size),
     linkLatency: Schema.optional(Duration),
+    /** HA on at time 0, after the header's VMs started (docs/ha.md). */
+    ha: Schema.optional(PoolHaSpec),
     /** Hosts that join at time 0, before the first record. */
     hosts: Schema.optional(Schema.Array(HostSpec)),
     /** VMs created (and, with `start`, started) at time 0, before the first record. */
@@ -93,7 +95,12 @@ const JoinHostRecord = record("join-host", {
 })
 const EnableHostRecord = hostRecord("enable-host")
 const DisableHostRecord = hostRecord("disable-host")
-const FailHostRecord = hostRecord("fail-host")
+/**
+ * A host fails. Engine level: with HA on, noticed after the liveness timeout and followed by HA's restarts.
+ * `declared: true` is the recorded level (an exported log's `HostFailed`): declared dead at this µs, as
+ * decided, with no timeout and no restarts of the engine's (the log's own records bring them).
+ */
+const FailHostRecord = record("fail-host", { host: HostId, declared: Schema.optional(Schema.Literal(true)) })
 const RecoverHostRecord = hostRecord("recover-host")
 /** XAPI's `host.evacuate`: the host's VMs planned onto the other enabled hosts and migrated (engine level). */
 const EvacuateRecord = hostRecord("evacuate")
@@ -101,6 +108,30 @@ const EvacuateRecord = hostRecord("evacuate")
 const RollingMaintenanceRecord = record("rolling-maintenance", {
   hosts: Schema.Array(HostId),
   maintenance: Schema.optional(Duration)
+})
+
+// High availability (docs/ha.md).
+/** `pool.enable_ha`: ntol, and the liveness timeout before a failed host is noticed (default 60s, engine level). */
+const EnableHaRecord = record("enable-ha", {
+  hostFailuresToTolerate: NonNegativeInt,
+  livenessTimeout: Schema.optional(Duration)
+})
+const DisableHaRecord = record("disable-ha", {})
+const SetHaFailuresToTolerateRecord = record("set-ha-failures-to-tolerate", {
+  hostFailuresToTolerate: NonNegativeInt
+})
+/** A VM's `ha-restart-priority` ("" unprotected), `order` (default 0) and `ha-always-run` (default: priority is restart). */
+/** Recorded level: HA's restart of the VM failed (`retryAtUs`: when it is tried again). */
+const HaRestartFailedRecord = record("ha-restart-failed", {
+  vm: VmId,
+  reason: Text,
+  retryAtUs: Schema.optional(NonNegativeInt)
+})
+const SetVmHaRecord = record("set-vm-ha", {
+  vm: VmId,
+  restartPriority: Schema.Literal("restart", "best-effort", ""),
+  order: Schema.optional(NonNegativeInt),
+  alwaysRun: Schema.optional(Schema.Boolean)
 })
 
 // VMs.
@@ -229,6 +260,11 @@ export const recordSchemas = [
   RecoverHostRecord,
   EvacuateRecord,
   RollingMaintenanceRecord,
+  EnableHaRecord,
+  DisableHaRecord,
+  SetHaFailuresToTolerateRecord,
+  SetVmHaRecord,
+  HaRestartFailedRecord,
   CreateVmRecord,
   StartVmRecord,
   ResumeVmRecord,

@@ -20,6 +20,8 @@ import {
   type VmOperation
 } from "../../domain/operations.js"
 import { checkInvariants } from "../../domain/invariants.js"
+import { planEvacuationWithHa } from "../../domain/ha.js"
+import { xapiDefault } from "../../domain/placement/index.js"
 import { getHost, getMigration, getVm, type PoolState, type Vm } from "../../domain/state.js"
 import {
   andThen,
@@ -95,6 +97,7 @@ const vmRecord = (powerState: PowerState, extra: Partial<Vm> = {}): Vm => {
     pagedOutPages: 0,
     pagingTargetPages: undefined,
     blockedOperations: [],
+    ha: undefined,
     ...extra
   }
 }
@@ -1373,6 +1376,37 @@ describe("every error class of errors.ts, with its evidence", () => {
       step: "page-in",
       reason: "1 pages, the VM has 0 paged out"
     })
+  })
+
+  // HA (domain/ha.ts): vm1 (static max 512 + overhead 10) protected on h1, h2 empty: a plan for one failure
+  const protectedPool = andThen(
+    smallPool({ vms: [{ id: vm1, startOn: h1 }, vm2] }),
+    { _tag: "SetVmHa", atUs: T / 4, vm: vm1, restartPriority: "restart", order: 0, alwaysRun: true },
+    { _tag: "EnableHa", atUs: T / 2, hostFailuresToTolerate: 1 }
+  )
+  it("HaOperationWouldBreakFailoverPlan", () =>
+    fails(protectedPool, cmd.start(vm2, h2), Errors.HaOperationWouldBreakFailoverPlan, {
+      operation: `start of VM ${vm2} on ${h2}`,
+      planExistsFor: 1
+    }))
+  it("HostEvacuateVmNotHaProtected (evacuate's plan with HA on, not a command)", () => {
+    // vm2 (the larger, planned first) unprotected on h1 beside vm1; h2 is disabled, so nothing can take it
+    const state = fold(
+      andThen(
+        smallPool({
+          vms: [
+            { id: vm1, startOn: h1 },
+            { id: vm2, startOn: h1, targetPages: 300 }
+          ]
+        }),
+        { _tag: "SetVmHa", atUs: T / 4, vm: vm1, restartPriority: "restart", order: 0, alwaysRun: true },
+        { _tag: "EnableHa", atUs: T / 2, hostFailuresToTolerate: 0 },
+        cmd.host("DisableHost", h2, T)
+      )
+    )
+    const plan = planEvacuationWithHa(state, h1, xapiDefault)
+    expect(Either.isLeft(plan) && plan.left).toBeInstanceOf(Errors.HostEvacuateVmNotHaProtected)
+    produced.add("HostEvacuateVmNotHaProtected")
   })
 
   it("covers every class (runs last)", () => {

@@ -21,7 +21,8 @@ const RUNS: Readonly<Record<string, number>> = {
   "termination-bounds": 50,
   paging: 30,
   "time-travel": 30,
-  "swarm-liveness": 50
+  "swarm-liveness": 50,
+  "ha-failover": 60
 }
 
 const seeds = MUTATION_RUN ? SEEDS.slice(0, 1) : SEEDS

@@ -170,11 +170,12 @@ const poolOf = (draw: PoolDraw): PoolState => {
     populatedPages: v.populatedPages,
     pagedOutPages: 0,
     pagingTargetPages: undefined,
-    blockedOperations: []
+    blockedOperations: [],
+    ha: undefined
   }))
   return {
     ...initialState,
-    pool: { id: poolId("p"), pageSizeBytes: 4096, linkLatencyUs: 100, master: hosts[0]!.id },
+    pool: { id: poolId("p"), pageSizeBytes: 4096, linkLatencyUs: 100, master: hosts[0]!.id, ha: undefined },
     hosts: HashMap.fromIterable(hosts.map((h) => [h.id, h] as const)),
     vms: HashMap.fromIterable(vms.map((v) => [v.id, v] as const))
   }

@@ -93,7 +93,7 @@ describe("snapshot codec", () => {
   it("reuses the text of unchanged entities and still encodes changed ones afresh", () => {
     const state: PoolState = {
       ...initialState,
-      pool: { id: poolId("p"), pageSizeBytes: 4096, linkLatencyUs: 0, master: undefined },
+      pool: { id: poolId("p"), pageSizeBytes: 4096, linkLatencyUs: 0, master: undefined, ha: undefined },
       hosts: HashMap.make([
         hostId("h1"),
         {

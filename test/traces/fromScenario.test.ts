@@ -183,7 +183,8 @@ describe("replaying a scenario's trace gives the scenario's events", () => {
     "rolling-maintenance",
     "host-failure-during-evacuation",
     "write-heavy",
-    "paging-and-ballooning"
+    "paging-and-ballooning",
+    "ha-failover"
   ]
   for (const name of bundled) {
     it(`the bundled ${name}: the same events, ids included`, () => {

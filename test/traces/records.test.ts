@@ -106,7 +106,13 @@ const supported: ReadonlyArray<TraceRecordInput> = [
   { atUs: 11_000, op: "fail-host", host: "h3" },
   { atUs: 12_000, op: "recover-host", host: "h3" },
   { atUs: 13_000, op: "evacuate", host: "h2" },
-  { atUs: 14_000, op: "rolling-maintenance", hosts: ["h3"], maintenance: "1ms" }
+  { atUs: 14_000, op: "rolling-maintenance", hosts: ["h3"], maintenance: "1ms" },
+  { atUs: 20_000, op: "set-vm-ha", vm: "a", restartPriority: "restart", order: 1, alwaysRun: true },
+  { atUs: 20_000, op: "enable-ha", hostFailuresToTolerate: 0, livenessTimeout: "30s" },
+  { atUs: 21_000, op: "set-ha-failures-to-tolerate", hostFailuresToTolerate: 1 },
+  { atUs: 22_000, op: "ha-restart-failed", vm: "a", reason: "no host can take VM a", retryAtUs: 142_000 },
+  { atUs: 22_000, op: "disable-ha" },
+  { atUs: 23_000, op: "fail-host", host: "h3", declared: true }
 ]
 
 /** The kinds for paging and ballooning (docs/paging.md; replayed in context in test/paging/trace.test.ts). */

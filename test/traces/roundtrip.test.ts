@@ -13,7 +13,13 @@ const encode = Schema.encodeSync(PoolEvent)
 const typeAndData = (events: ReadonlyArray<{ event: PoolEvent }>) => events.map((e) => encode(e.event))
 
 describe("trace round trip: run → export → replay gives the same events", () => {
-  for (const name of ["idle-migration", "rolling-maintenance", "host-failure-during-evacuation", "write-heavy"]) {
+  for (const name of [
+    "idle-migration",
+    "rolling-maintenance",
+    "host-failure-during-evacuation",
+    "write-heavy",
+    "ha-failover"
+  ]) {
     it(`${name}: same types, data and order; same ids with the same pool id and seed`, () => {
       const scenario = compileFile(name)
       const original = run(scenario)
