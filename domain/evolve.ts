@@ -127,6 +127,9 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
         master: undefined
       }
       return s
+    case "PoolForked":
+      // Where the branch begins: the pool is as the parent left it at that revision.
+      return s
     case "HostJoined": {
       const host: Host = {
         id: event.host,
