@@ -9,6 +9,7 @@
  * all (docs/durability.md).
  */
 import { Effect, Either } from "effect"
+import { basename } from "node:path"
 import type { PoolId } from "../domain/ids.js"
 import { formatDurationUs } from "../domain/units.js"
 import type { RunResult } from "../engine/simulation.js"
@@ -19,6 +20,7 @@ import { EventSpool } from "./eventSpool.js"
 import { commitRun, withNewPool } from "./newPool.js"
 import { checkPoolId } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
+import { runProvenance, sha256OfFile, type RunInput } from "./provenance.js"
 import { APPEND_BATCH_EVENTS, RUN_SLICE_EVENTS, RunTally, type RunOptions, type RunOutput } from "./simulate.js"
 import { inSlices } from "./slices.js"
 
@@ -108,7 +110,12 @@ const runTrace = (
       })
     )
     if (step._tag === "Invalid") return yield* Effect.fail(inputFailure("bad trace", step.error))
-    return { result: step.result, records: step.records, pageSizeBytes: replay.header.pageSizeBytes }
+    return {
+      result: step.result,
+      records: step.records,
+      pageSizeBytes: replay.header.pageSizeBytes,
+      seed: options.seed ?? replay.header.seed
+    }
   })
 
 /** @internal */
@@ -120,6 +127,8 @@ export interface ReplayIntoStoreOptions {
   /** Events held in memory before the spool goes to disk (tests lower it). */
   readonly spoolMemoryEventsMax?: number
   readonly onCommitted?: (what: string) => void
+  /** The trace file's name and digest, recorded with the seed as the pool's provenance. */
+  readonly input?: RunInput
 }
 
 /** Replays the trace into the store as pool `pool`: appends only once the whole trace is known good. @internal */
@@ -130,7 +139,7 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
       Effect.gen(function* () {
         const tally = new RunTally()
         const progress = options.progress ?? silentProgress
-        const run: { result: RunResult; records: number; pageSizeBytes: number } = yield* runTrace(
+        const run: { result: RunResult; records: number; pageSizeBytes: number; seed: number } = yield* runTrace(
           input,
           spool,
           tally,
@@ -141,7 +150,8 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
           events: spool.count,
           batches: spool.batches(APPEND_BATCH_EVENTS),
           progress,
-          onCommitted: options.onCommitted
+          onCommitted: options.onCommitted,
+          provenance: options.input === undefined ? undefined : runProvenance(run.seed, options.input)
         })
         const output: ReplayOutput = {
           ...tally.output(options.pool, run.pageSizeBytes, run.result),
@@ -171,9 +181,11 @@ export const replay = (trace: string, options: ReplayOptions = {}) =>
       if (options.pool !== undefined) yield* checkPoolId(options.pool)
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input)
+      const digest: RunInput = { kind: "trace", name: basename(trace), sha256: yield* sha256OfFile(trace) }
       const output = yield* withNewPool(header.poolId, options.pool, (id) =>
         replayIntoStore(input, {
           pool: id,
+          input: digest,
           ...(options.progress === undefined ? {} : { progress: options.progress }),
           ...(options.spoolMemoryEventsMax === undefined ? {} : { spoolMemoryEventsMax: options.spoolMemoryEventsMax }),
           ...(options.seed === undefined ? {} : { seed: options.seed }),
