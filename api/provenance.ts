@@ -84,7 +84,7 @@ export interface ProvenanceJson {
   readonly parent: { readonly pool: PoolId; readonly revision: number; readonly xenpoolVersion: string } | null
 }
 
-export const unknownProvenance: ProvenanceJson = { seed: null, xenpoolVersion: null, input: null, parent: null }
+const unknownProvenance: ProvenanceJson = { seed: null, xenpoolVersion: null, input: null, parent: null }
 
 /** The provenance of a pool of the store (which must exist): its creation event, and its fork event if a branch. */
 export const provenanceOf = (pool: PoolId) =>
