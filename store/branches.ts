@@ -26,7 +26,7 @@ import {
   type RecordedEvent,
   type StreamInfo
 } from "./EventStore.js"
-import { NoSuchRevision, WrongExpectedVersion } from "./errors.js"
+import { NoSuchRevision, type StoreError, WrongExpectedVersion } from "./errors.js"
 import { readRange } from "./rules.js"
 
 /** An adapter before branches are layered on it: streams as stored. */
@@ -60,7 +60,7 @@ const readersConflict = (error: WrongExpectedVersion, expected: ExpectedRevision
 export const withBranches = <S extends PlainEventStore>(inner: S): S & Pick<EventStoreShape, "fork" | "branchOf"> => {
   const known = new Map<string, Known>()
 
-  const branchOf = (stream: string): Effect.Effect<BranchPoint | undefined, never> =>
+  const branchOf = (stream: string): Effect.Effect<BranchPoint | undefined, StoreError> =>
     Effect.suspend(() => {
       const cached = known.get(stream)
       if (cached !== undefined) return Effect.succeed(cached === "plain" ? undefined : cached)
@@ -75,8 +75,10 @@ export const withBranches = <S extends PlainEventStore>(inner: S): S & Pick<Even
           known.set(stream, point)
           return point === "plain" ? undefined : point
         }),
-        // A stream whose first event cannot be read is left to the read itself to report.
-        Effect.orElseSucceed(() => undefined)
+        // A stream whose first event does not decode is left to the read itself to report (a read of its
+        // later revisions need not fail for it). A store that fails fails the operation: an append must not
+        // go ahead untranslated on a branch it could not recognise.
+        Effect.catchTag("EventDecodeError", () => Effect.succeed(undefined))
       )
     })
 
