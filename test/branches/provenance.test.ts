@@ -10,7 +10,11 @@ import { Chunk, Effect, Either, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { version } from "../../api/version.js"
+import { provenanceText } from "../../api/provenance.js"
 import { decodeEvent } from "../../store/codec.js"
+import { EventStore } from "../../store/EventStore.js"
+import { makeMemory } from "../../store/memory.js"
+import { layerMemorySnapshots } from "../../store/memorySnapshots.js"
 import { tempDir } from "../cli/run.js"
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
@@ -76,6 +80,26 @@ describe("provenance", () => {
     expect(Either.isRight(decoded)).toBe(true)
     const event = Either.getOrThrow(decoded)
     expect(event).toMatchObject({ _tag: "PoolCreated", v: 2, pool: "tt", provenance: { _tag: "unrecorded" } })
+  })
+
+  it("a pool written before provenance (PoolCreated v1 in the store) lists as unrecorded, and exports without a seed", async () => {
+    const { pools, header } = await Effect.runPromise(
+      Effect.gen(function* () {
+        const store = yield* makeMemory
+        const run = yield* Fx.simulate(Fx.scenarioPath("idle-migration"), { seed: 5 }).pipe(
+          Effect.provideService(EventStore, store)
+        )
+        // As an older xenpool wrote it: v1, no provenance.
+        const v1 = '{"v":1,"atUs":0,"pool":"idle","pageSizeBytes":4096,"linkLatencyUs":100,"_tag":"PoolCreated"}'
+        yield* store.unsafeReplaceStoredData(`pool-${run.pool}`, 0, v1)
+        const pools = yield* Fx.listPools.pipe(Effect.provideService(EventStore, store))
+        const text = yield* exportText(run.pool).pipe(Effect.provideService(EventStore, store))
+        return { pools, header: JSON.parse(text.split("\n")[0]!) as Record<string, unknown> }
+      }).pipe(Effect.provide(layerMemorySnapshots))
+    )
+    expect(pools[0]!.provenance).toEqual({ seed: null, xenpoolVersion: null, input: null, parent: null })
+    expect(provenanceText(pools[0]!.provenance)).toBe("provenance not recorded")
+    expect(header["seed"]).toBeUndefined()
   })
 
   it("a v2 PoolCreated without provenance is refused, not guessed", () => {
