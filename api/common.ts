@@ -6,16 +6,19 @@
  * @internal
  */
 export { version } from "./version.js"
-export { XenpoolError, StoreError, EventDecodeError, WrongExpectedVersion } from "./errors.js"
+export { XenpoolError, StoreError, EventDecodeError, WrongExpectedVersion, NoSuchRevision } from "./errors.js"
 export { scenarioPath } from "./paths.js"
 export { propertyNames } from "./check.js"
 export type { Progress } from "./progress.js"
 export type { RunOptions, RunOutput, ScenarioInput } from "./simulate.js"
 export type { ReplayOptions, ReplayOutput } from "./replay.js"
 export type { PoolListing, EventsOptions } from "./pools.js"
+export type { ProvenanceJson, RunInput } from "./provenance.js"
+export type { ForkOutput } from "./fork.js"
 export type { ExportOptions } from "./export.js"
 export type {
   When,
+  DiffOptions,
   FocusInput,
   PoolAt,
   PoolChanges,

@@ -29,4 +29,4 @@ export const inputFailure = (what: string, error: InputError): XenpoolError =>
     expected: `expected ${error.expected}`
   })
 
-export { StoreError, EventDecodeError, WrongExpectedVersion } from "../store/errors.js"
+export { StoreError, EventDecodeError, WrongExpectedVersion, NoSuchRevision } from "../store/errors.js"

@@ -11,9 +11,13 @@ import { engineFirstEventId, ExportFailure, TraceExporter } from "../simulations
 import { XenpoolError } from "./errors.js"
 import { checkPoolId, requirePool } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
+import { provenanceOf, rootPoolOf } from "./provenance.js"
 
 export interface ExportOptions {
-  /** The seed the pool was run with, written into the header (checked against the log's event ids). */
+  /**
+   * The seed written into the header (checked against the log's event ids); default: the seed the pool
+   * records in its provenance, so that replaying the export gives the same event ids.
+   */
   readonly seed?: number
   readonly progress?: Progress
 }
@@ -55,11 +59,11 @@ export const exportTrace = <E, R>(
 ) =>
   Effect.gen(function* () {
     const pool = yield* checkPoolId(poolText)
-    const seed = options.seed
     const progress = options.progress ?? silentProgress
     const store = yield* EventStore
     const stream = poolStreamName(pool)
     const lastRevision = yield* requirePool(pool)
+    const seed = options.seed ?? (yield* provenanceOf(pool)).seed ?? undefined
     const [last] = yield* store.read(stream, { from: "end", direction: "backwards", maxCount: 1 })
     let lines: string[] = []
     const exporter = new TraceExporter((line) => lines.push(line), {
@@ -77,7 +81,7 @@ export const exportTrace = <E, R>(
     for (let from = 0; from <= lastRevision;) {
       const page = yield* store.read(stream, { from, maxCount: PAGE_EVENTS })
       if (page.length === 0) break
-      if (from === 0 && seed !== undefined) yield* checkSeed(pool, seed, page[0]?.id)
+      if (from === 0 && seed !== undefined) yield* checkSeed(yield* rootPoolOf(pool), seed, page[0]?.id)
       yield* Effect.try({ try: () => exporter.push(page.map((r) => r.event)), catch: exportFailure(pool) })
       if (!(yield* flush)) return
       from = page[page.length - 1]!.revision + 1

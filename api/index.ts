@@ -110,7 +110,13 @@ export const simulate = (scenario: string | Api.ScenarioInput, options: WriteOpt
 export const replay = (trace: string, options: WriteOptions & Api.ReplayOptions): Promise<Api.ReplayOutput> =>
   options.store.run(Api.replay(trace, options), options)
 
-/** The pools in the store, with their event counts. */
+/**
+ * The pools in the store, with their event counts and how each was made (seed, xenpool version, input and
+ * its sha256; for a branch its parent and revision).
+ *
+ * @example
+ * for (const p of await listPools(store)) console.log(p.id, p.provenance.seed, p.provenance.parent?.pool)
+ */
 export const listPools = (store: Store): Promise<ReadonlyArray<Api.PoolListing>> => store.run(Api.listPools)
 
 /**
@@ -141,14 +147,33 @@ export function history(
 }
 
 /**
- * What changed in a pool between two moments.
+ * What changed in a pool between two moments; with `{ against }`, between the pool at `from` and another
+ * pool at `to` (a branch against its parent).
  *
  * @example
  * const d = await diff(store, "rolling-1", "1min", "3m10s")
  * d.vmsMoved.length
+ * const whatIf = await diff(store, "rolling-1", "6min", "6min", { against: "what-if" })
  */
-export const diff = (store: Store, pool: string, from: Api.When, to: Api.When): Promise<Api.PoolChanges> =>
-  store.run(Api.diff(pool, from, to))
+export const diff = (
+  store: Store,
+  pool: string,
+  from: Api.When,
+  to: Api.When,
+  options: Api.DiffOptions = {}
+): Promise<Api.PoolChanges> => store.run(Api.diff(pool, from, to, options))
+
+/**
+ * A branch of a pool's history: a new pool `as` sharing `pool`'s events up to `at` (a time such as
+ * `"3m10s"`, or `"@107"`), stored as one event that refers to them. Rejects with a XenpoolError for an
+ * unknown pool, an `as` already taken or a moment past the pool's end; nothing is written then.
+ *
+ * @example
+ * const branch = await fork(store, "rolling-1", "3m10s", "what-if")
+ * const then = await stateAt(store, "what-if", "3m10s") // as rolling-1 was then
+ */
+export const fork = (store: Store, pool: string, at: Api.When, as: string): Promise<Api.ForkOutput> =>
+  store.run(Api.fork(pool, at, as))
 
 /**
  * A pool's recorded events in revision order, read from the store a page at a time: a history longer

@@ -14,8 +14,10 @@ import { ID_LENGTH_MAX, isId, poolId, poolStreamName, type PoolId } from "../dom
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError, WrongExpectedVersion } from "../store/errors.js"
 import { XenpoolError } from "./errors.js"
-import { checkPoolId, listPools } from "./pools.js"
+import { checkPoolId, poolStreams } from "./pools.js"
 import type { Progress } from "./progress.js"
+import { withProvenance } from "./provenance.js"
+import type { PoolProvenance } from "../domain/events.js"
 
 /** How many ids a run without `--pool` tries when other processes take them first. */
 const poolIdAttemptsMax = 5
@@ -24,7 +26,7 @@ const poolIdAttemptsMax = 5
 const choosePoolId = (base: string, explicit: string | undefined, skip: ReadonlySet<string> = new Set()) =>
   Effect.gen(function* () {
     if (explicit !== undefined) yield* checkPoolId(explicit)
-    const taken = new Set<string>((yield* listPools).map((p) => p.id))
+    const taken = new Set<string>((yield* poolStreams).map((p) => p.id))
     if (explicit !== undefined) {
       if (taken.has(explicit)) {
         return yield* Effect.fail(
@@ -90,11 +92,17 @@ export const commitRun = (
     readonly batches: Iterable<ReadonlyArray<NewEvent>>
     readonly progress: Progress
     readonly onCommitted?: ((what: string) => void) | undefined
+    /** How the pool was made, stamped on its creation event (api/provenance.ts); absent: as the engine made it. */
+    readonly provenance?: PoolProvenance | undefined
   }
 ) =>
   Effect.gen(function* () {
     const store = yield* EventStore
-    const counted = countedBatches(run, `writing ${run.events.toLocaleString("en-US")} events to ${store.url}`)
+    const stamped = run.provenance === undefined ? run.batches : withProvenance(run.batches, run.provenance)
+    const counted = countedBatches(
+      { ...run, batches: stamped },
+      `writing ${run.events.toLocaleString("en-US")} events to ${store.url}`
+    )
     const result = yield* store
       .appendBatches(poolStreamName(pool), counted, ExpectedRevision.noStream, (result) => {
         if (result.written) run.onCommitted?.(`pool ${pool} (${store.url})`)

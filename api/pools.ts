@@ -2,18 +2,27 @@
 import { Effect, Option, Stream } from "effect"
 import { idProblem, isId, poolIdOfStream, poolStreamName, type PoolId } from "../domain/ids.js"
 import { EventStore, type RecordedEvent } from "../store/EventStore.js"
-import { StoreError } from "../store/errors.js"
+import type { EventDecodeError, StoreError } from "../store/errors.js"
+import { provenanceOf, type ProvenanceJson } from "./provenance.js"
 import { XenpoolError } from "./errors.js"
 
-/** A pool of the store: its id, its number of events and the simulated time of its last one. */
+/**
+ * A pool of the store: its id, its number of events (a branch's count its parent's shared prefix), the
+ * simulated time of its last one, and how it was made.
+ */
 export interface PoolListing {
   readonly id: PoolId
   readonly events: number
   readonly lastAtUs: number
+  readonly provenance: ProvenanceJson
 }
 
-/** Every pool in the store, in the store's order. */
-export const listPools: Effect.Effect<ReadonlyArray<PoolListing>, StoreError, EventStore> = Effect.gen(function* () {
+/** @internal The pools' ids and sizes, without reading their provenance. */
+export const poolStreams: Effect.Effect<
+  ReadonlyArray<Omit<PoolListing, "provenance">>,
+  StoreError,
+  EventStore
+> = Effect.gen(function* () {
   const store = yield* EventStore
   const streams = yield* store.streams()
   return streams.flatMap((s) => {
@@ -21,6 +30,22 @@ export const listPools: Effect.Effect<ReadonlyArray<PoolListing>, StoreError, Ev
     return id === undefined ? [] : [{ id, events: s.events, lastAtUs: s.lastAtUs }]
   })
 })
+
+/**
+ * Every pool in the store, in the store's order, with its provenance (seed, xenpool version, input digest;
+ * for a branch its parent and revision).
+ *
+ * @example
+ * const pools = yield* listPools
+ * pools.map((p) => `${p.id}: seed ${p.provenance.seed}, parent ${p.provenance.parent?.pool ?? "none"}`)
+ */
+export const listPools: Effect.Effect<
+  ReadonlyArray<PoolListing>,
+  StoreError | EventDecodeError,
+  EventStore
+> = Effect.flatMap(poolStreams, (pools) =>
+  Effect.forEach(pools, (p) => Effect.map(provenanceOf(p.id), (provenance) => ({ ...p, provenance })))
+)
 
 /** `text` as a pool id, or an XenpoolError naming the id grammar. */
 export const checkPoolId = (text: string): Effect.Effect<PoolId, XenpoolError> =>
@@ -40,7 +65,7 @@ export const requirePool = (pool: string) =>
     const store = yield* EventStore
     const last = yield* store.lastRevision(poolStreamName(id))
     if (last !== undefined) return last
-    const pools = yield* listPools
+    const pools = yield* poolStreams
     const known = pools.length === 0 ? "the store has no pools" : `known pools: ${pools.map((p) => p.id).join(", ")}`
     return yield* new XenpoolError({ what: "unknown pool", where: `${id} in ${store.url}`, expected: known })
   })

@@ -9,6 +9,7 @@
  * all (docs/durability.md).
  */
 import { Effect, Either } from "effect"
+import { basename } from "node:path"
 import type { PoolId } from "../domain/ids.js"
 import { formatDurationUs } from "../domain/units.js"
 import type { RunResult } from "../engine/simulation.js"
@@ -20,6 +21,7 @@ import { commitRun, withNewPool } from "./newPool.js"
 import { checkPoolId } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
 import type { Extensions } from "../simulations/extensions.js"
+import { runProvenance, sha256OfFile, type RunInput } from "./provenance.js"
 import {
   APPEND_BATCH_EVENTS,
   checkExtensions,
@@ -117,7 +119,12 @@ const runTrace = (
       })
     )
     if (step._tag === "Invalid") return yield* Effect.fail(inputFailure("bad trace", step.error))
-    return { result: step.result, records: step.records, pageSizeBytes: replay.header.pageSizeBytes }
+    return {
+      result: step.result,
+      records: step.records,
+      pageSizeBytes: replay.header.pageSizeBytes,
+      seed: options.seed ?? replay.header.seed
+    }
   })
 
 /** @internal */
@@ -130,6 +137,8 @@ export interface ReplayIntoStoreOptions {
   readonly spoolMemoryEventsMax?: number
   readonly onCommitted?: (what: string) => void
   readonly extensions?: Extensions
+  /** The trace file's name and digest, recorded with the seed as the pool's provenance. */
+  readonly input?: RunInput
 }
 
 /** Replays the trace into the store as pool `pool`: appends only once the whole trace is known good. @internal */
@@ -140,7 +149,7 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
       Effect.gen(function* () {
         const tally = new RunTally()
         const progress = options.progress ?? silentProgress
-        const run: { result: RunResult; records: number; pageSizeBytes: number } = yield* runTrace(
+        const run: { result: RunResult; records: number; pageSizeBytes: number; seed: number } = yield* runTrace(
           input,
           spool,
           tally,
@@ -151,7 +160,8 @@ export const replayIntoStore = (input: TraceInput, options: ReplayIntoStoreOptio
           events: spool.count,
           batches: spool.batches(APPEND_BATCH_EVENTS),
           progress,
-          onCommitted: options.onCommitted
+          onCommitted: options.onCommitted,
+          provenance: options.input === undefined ? undefined : runProvenance(run.seed, options.input)
         })
         const output: ReplayOutput = {
           ...tally.output(options.pool, run.pageSizeBytes, run.result),
@@ -182,9 +192,11 @@ export const replay = (trace: string, options: ReplayOptions = {}) =>
       yield* checkExtensions(options.extensions)
       const input = yield* openTrace(trace)
       const header = yield* traceHeader(input, options.extensions)
+      const digest: RunInput = { kind: "trace", name: basename(trace), sha256: yield* sha256OfFile(trace) }
       const output = yield* withNewPool(header.poolId, options.pool, (id) =>
         replayIntoStore(input, {
           pool: id,
+          input: digest,
           ...(options.progress === undefined ? {} : { progress: options.progress }),
           ...(options.spoolMemoryEventsMax === undefined ? {} : { spoolMemoryEventsMax: options.spoolMemoryEventsMax }),
           ...(options.seed === undefined ? {} : { seed: options.seed }),

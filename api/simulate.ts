@@ -5,6 +5,7 @@
  */
 import { Effect, Either } from "effect"
 import { readFile } from "node:fs/promises"
+import { basename } from "node:path"
 import type { PoolId } from "../domain/ids.js"
 import type { PoolHa } from "../domain/state.js"
 import { formatDurationUs } from "../domain/units.js"
@@ -23,6 +24,7 @@ import { inputFailure, XenpoolError } from "./errors.js"
 import { commitRun, slices, withNewPool } from "./newPool.js"
 import { checkPoolId } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
+import { runProvenance, sha256OfFile, sha256OfText, type RunInput } from "./provenance.js"
 import { inSlices } from "./slices.js"
 
 /** A scenario as its JSON file holds it: sizes, rates and times as strings with units (`"4GiB"`, `"1Gbit/s"`, `"90s"`). */
@@ -167,7 +169,8 @@ const loadScenario = (
 const runIntoStore = (
   compiled: CompiledScenario,
   progress: Progress = silentProgress,
-  onCommitted?: (what: string) => void
+  onCommitted?: (what: string) => void,
+  input?: RunInput
 ) =>
   Effect.gen(function* () {
     const events: EmittedEvent[] = []
@@ -216,7 +219,8 @@ const runIntoStore = (
       events: events.length,
       batches: slices(events, APPEND_BATCH_EVENTS),
       progress,
-      onCommitted
+      onCommitted,
+      provenance: input === undefined ? undefined : runProvenance(compiled.seed, input)
     })
     yield* saveRunSnapshots(compiled.pool, snapshots)
     const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
@@ -238,8 +242,12 @@ export const simulate = (scenario: string | ScenarioInput, options: RunOptions =
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       ...(options.extensions === undefined ? {} : { extensions: options.extensions })
     })
+    const input: RunInput =
+      typeof scenario === "string"
+        ? { kind: "scenario", name: basename(scenario), sha256: yield* sha256OfFile(scenario) }
+        : { kind: "scenario", name: "<scenario>", sha256: sha256OfText(JSON.stringify(scenario)) }
     const { output } = yield* withNewPool(base.pool, options.pool, (id) =>
-      runIntoStore({ ...base, pool: id }, options.progress, options.onCommitted)
+      runIntoStore({ ...base, pool: id }, options.progress, options.onCommitted, input)
     )
     return output
   })

@@ -64,7 +64,8 @@ export const parseWhen = (text: string): Either.Either<TimeTravelTarget, Xenpool
 export const describeTarget = (target: TimeTravelTarget): string =>
   "revision" in target ? `@${target.revision}` : formatDurationUs(target.atUs)
 
-const targetOf = (when: When): Effect.Effect<TimeTravelTarget, XenpoolError> =>
+/** @internal A moment as the API takes it, checked. */
+export const targetOf = (when: When): Effect.Effect<TimeTravelTarget, XenpoolError> =>
   typeof when === "string"
     ? Either.match(parseWhen(when), { onLeft: Effect.fail, onRight: Effect.succeed })
     : "revision" in when
@@ -206,6 +207,7 @@ export const atJson = (answer: StateAt, focus: Focus) => {
 }
 
 const pointJson = (answer: StateAt) => ({
+  pool: answer.pool,
   revision: answer.revision,
   atUs: answer.atUs,
   bound: answer.bound,
@@ -214,6 +216,8 @@ const pointJson = (answer: StateAt) => ({
 
 export const diffJson = (d: PoolDiff) => ({
   pool: d.pool,
+  /** The other pool `to` was read from, or null when both points are of `pool`. */
+  against: d.against === d.pool ? null : d.against,
   from: pointJson(d.from),
   to: pointJson(d.to),
   vmsMoved: d.vmsMoved,
@@ -361,25 +365,33 @@ type HistoryError =
   Effect.Effect.Error<HistoryEffect> | XenpoolError | Effect.Effect.Error<ReturnType<typeof stateAtProjection>>
 type HistoryContext = Effect.Effect.Context<HistoryEffect> | Effect.Effect.Context<ReturnType<typeof stateAtProjection>>
 
+/** Options of `diff`. */
+export interface DiffOptions {
+  /** Read `to` from this other pool: what differs between two pools (a branch and its parent, say). */
+  readonly against?: string
+}
+
 /**
  * What changed in a pool between two moments: VMs moved, started, stopped, created, destroyed; hosts'
- * memory and state.
+ * memory and state. With `{ against }`, from the pool at `from` to the other pool at `to`: what a branch
+ * changed, say.
  *
  * @example
  * const d = yield* diff("rolling-1", "1min", "3m10s")
  * d.vmsMoved.map((m) => `${m.vm}: ${m.from} → ${m.to}`)
+ * const whatIf = yield* diff("rolling-1", "6min", "6min", { against: "what-if" })
  */
-export const diff = (pool: string, from: When, to: When) =>
+export const diff = (pool: string, from: When, to: When, options: DiffOptions = {}) =>
   Effect.gen(function* () {
     const fromTarget = yield* targetOf(from)
     const toTarget = yield* targetOf(to)
-    yield* requirePool(pool)
-    return diffJson(yield* diffProjection(pool as PoolId, fromTarget, toTarget))
+    return diffJson(yield* diffAt(pool, fromTarget, toTarget, options))
   })
 
 /** @internal The projection's diff, for the CLI's text. */
-export const diffAt = (pool: string, from: TimeTravelTarget, to: TimeTravelTarget) =>
+export const diffAt = (pool: string, from: TimeTravelTarget, to: TimeTravelTarget, options: DiffOptions = {}) =>
   Effect.gen(function* () {
     yield* requirePool(pool)
-    return yield* diffProjection(pool as PoolId, from, to)
+    if (options.against !== undefined) yield* requirePool(options.against)
+    return yield* diffProjection(pool as PoolId, from, to, (options.against ?? pool) as PoolId)
   })

@@ -15,6 +15,7 @@ import { traceBenchmarks } from "./traces.js"
 import { timeTravelBenchmarks } from "./timeTravel.js"
 import { reliabilityBenchmarks } from "./reliability.js"
 import { viewBenchmarks } from "./view.js"
+import { branchBenchmarks } from "./branches.js"
 
 const all: ReadonlyArray<Benchmark> = [
   ...storeBenchmarks,
@@ -28,7 +29,8 @@ const all: ReadonlyArray<Benchmark> = [
   ...traceBenchmarks,
   ...timeTravelBenchmarks,
   ...reliabilityBenchmarks,
-  ...viewBenchmarks
+  ...viewBenchmarks,
+  ...branchBenchmarks
 ]
 
 const formatValue = (value: number): string =>

@@ -24,6 +24,7 @@ import { exportCommand } from "./commands/export.js"
 import { checkCommand } from "./commands/check.js"
 import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
 import { viewCommand } from "./commands/view.js"
+import { forkCommand } from "./commands/fork.js"
 import { reportCommand } from "./commands/report.js"
 
 import { version as VERSION } from "../api/version.js"
@@ -42,6 +43,7 @@ const commands = [
   atCommand,
   historyCommand,
   diffCommand,
+  forkCommand,
   viewCommand,
   reportCommand
 ] as const
@@ -66,7 +68,7 @@ const urls = urlsIn([...args, process.env.XENPOOL_STORE ?? ""])
 const printError = (text: string) => process.stderr.write(`xenpool: ${oneLine(redact(text, urls))}\n`)
 
 /** The commands whose arguments are times (WHEN, FROM, TO). */
-const timeCommands = new Set(["at", "diff"])
+const timeCommands = new Set(["at", "diff", "fork"])
 
 /** The commands print through the ordinary console; @effect/cli's own output goes through `cliConsole`. */
 const run = Effect.gen(function* () {

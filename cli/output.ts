@@ -129,3 +129,6 @@ export class JsonArrayText {
     return this.count
   }
 }
+
+/** A value as one word of a shell command in a hint (a printed time such as `43.10 s` has a space: quoted). */
+export const shellWord = (text: string): string => (/\s/.test(text) ? `'${text}'` : text)

@@ -258,7 +258,9 @@ const hostChangeRow = (c: HostChange, pageSizeBytes: number): ReadonlyArray<stri
 export const formatDiff = (d: PoolDiff, fromText: string, toText: string): string => {
   const pageSizeBytes = pageSizeOf(d.to.state)
   const lines = [
-    `pool ${d.pool}: from ${fromText} (revision ${d.from.revision}) to ${toText} (revision ${d.to.revision})`
+    d.against === d.pool
+      ? `pool ${d.pool}: from ${fromText} (revision ${d.from.revision}) to ${toText} (revision ${d.to.revision})`
+      : `pool ${d.pool} at ${fromText} (revision ${d.from.revision}) against pool ${d.against} at ${toText} (revision ${d.to.revision})`
   ]
   for (const point of [d.from, d.to])
     if (boundNote(point) !== null) lines.push(`  ${point === d.from ? fromText : toText} is ${boundNote(point)}`)

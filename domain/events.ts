@@ -1,8 +1,9 @@
 /**
- * The v1 event schemas (DESIGN.md §2). Past tense, subject first, each with `atUs` and the ids it
- * touches, all integers. Every event carries `v: 1` so a stored log stays readable as the schema grows:
- * a new field is added as optional (or with a decoding default) and `v` stays 1; a change of meaning
- * gets a new `v` and a decoder for the old one.
+ * The event schemas (DESIGN.md §2). Past tense, subject first, each with `atUs` and the ids it touches,
+ * all integers. Every event carries its schema version `v` so a stored log stays readable as the schema
+ * grows: a new field is added as optional (or with a decoding default) and `v` stays; a change of meaning
+ * or a field an old log cannot have had gets a new `v` and an upcaster from the old one
+ * (domain/upcast.ts). All are at `v: 1` but PoolCreated, at `v: 2` since it records its provenance.
  */
 import { Schema, type SchemaAST } from "effect"
 import { HostId, MigrationId, PoolId, VmId } from "./ids.js"
@@ -26,11 +27,63 @@ type ShutdownMode = typeof ShutdownMode.Type
 
 // --- pool and hosts -------------------------------------------------------------------------------
 
+/** A sha256 digest in lowercase hex. */
+const Sha256Hex = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "a sha256 digest in hex" }))
+
+/**
+ * How a pool was made, recorded in its creation event: the root seed the engine ran with, the xenpool
+ * that ran it, and what it ran (a scenario or a trace, its name and the sha256 of its bytes). `unrecorded`:
+ * a pool written before provenance existed (PoolCreated v1, upcast by domain/upcast.ts), or a creation
+ * event the engine made and no writer stamped (the engine does not know its input's bytes).
+ */
+export const PoolProvenance = Schema.Union(
+  Schema.TaggedStruct("unrecorded", {}),
+  Schema.TaggedStruct("run", {
+    seed: Schema.Int,
+    xenpoolVersion: Schema.String,
+    input: Schema.Literal("scenario", "trace"),
+    inputName: Schema.String,
+    inputSha256: Sha256Hex
+  })
+)
+export type PoolProvenance = typeof PoolProvenance.Type
+
+export const unrecordedProvenance: PoolProvenance = { _tag: "unrecorded" }
+
+/**
+ * Schema version 2 of PoolCreated (it gained `provenance`, which old logs cannot have had); a v1 event is
+ * upcast when it is read (domain/upcast.ts).
+ */
+const V2 = Schema.Literal(2).pipe(
+  Schema.propertySignature,
+  Schema.withConstructorDefault(() => 2 as const)
+)
+
 export class PoolCreated extends Schema.TaggedClass<PoolCreated>()("PoolCreated", {
-  ...base,
+  v: V2,
+  atUs: NonNegativeInt,
   pool: PoolId,
   pageSizeBytes: PositiveInt,
-  linkLatencyUs: NonNegativeInt
+  linkLatencyUs: NonNegativeInt,
+  provenance: PoolProvenance.pipe(
+    Schema.propertySignature,
+    Schema.withConstructorDefault(() => unrecordedProvenance)
+  )
+}) {}
+
+/**
+ * The pool is a branch of `parent`: its history is the parent's revisions 0..`parentRevision`, then this
+ * event (at revision `parentRevision + 1`, at the time the branch was asked for: at or after the parent's
+ * event `parentRevision`, before its next one), then its own. The
+ * store keeps it as the branch stream's first stored event, a reference to the parent's prefix rather than
+ * a copy of it (store/branches.ts, docs/branches.md). It changes nothing in the pool's state.
+ */
+export class PoolForked extends Schema.TaggedClass<PoolForked>()("PoolForked", {
+  ...base,
+  pool: PoolId,
+  parent: PoolId,
+  parentRevision: NonNegativeInt,
+  xenpoolVersion: Schema.String
 }) {}
 
 export class HostJoined extends Schema.TaggedClass<HostJoined>()("HostJoined", {
@@ -302,6 +355,7 @@ export class VmHaRestartFailed extends Schema.TaggedClass<VmHaRestartFailed>()("
 
 export const PoolEvent = Schema.Union(
   PoolCreated,
+  PoolForked,
   HostJoined,
   HostEnabled,
   HostDisabled,

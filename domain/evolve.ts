@@ -129,6 +129,9 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
         ha: undefined
       }
       return s
+    case "PoolForked":
+      // Where the branch begins: the pool is as the parent left it at that revision.
+      return s
     case "HostJoined": {
       const host: Host = {
         id: event.host,

@@ -202,6 +202,14 @@ export const formatDurationUs = (us: number): string => {
     : `${m}m${String(s).padStart(2, "0")}s`
 }
 
+/**
+ * The instant a printed time names: `formatDurationUs` rounds (`43.10 s`) or cuts (`6m22s`), and every
+ * form it prints parses back (test/branches/timeFormats.test.ts). A moment chosen to be printed and typed
+ * back (the demo's hint) is taken here, so that the answer shown is the answer the typed command gives.
+ */
+export const printedInstantUs = (us: number): number =>
+  Either.getOrElse(parseDurationUs(formatDurationUs(us)), () => us)
+
 /** The tops of `formatDurationUs`'s forms below a minute: µs, ms with 2 and 1 decimals, s with 3 and 2. */
 const durationFormTopsUs = [999, 9_999, 999_999, 9_999_999, 59_999_999]
 

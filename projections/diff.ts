@@ -67,6 +67,8 @@ export interface StateDiff {
 
 export interface PoolDiff extends StateDiff {
   readonly pool: PoolId
+  /** The pool `to` is read from: `pool` itself, or another (a branch of it, say) to compare against. */
+  readonly against: PoolId
   readonly from: StateAt
   readonly to: StateAt
 }
@@ -140,11 +142,15 @@ export const diffStates = (before: PoolState, after: PoolState): StateDiff => {
   }
 }
 
-/** What changed in the pool between two points of its history (each a revision or a time). */
-export const diff = (pool: PoolId, from: TimeTravelTarget, to: TimeTravelTarget) =>
+/**
+ * What changed in the pool between two points of its history (each a revision or a time); with
+ * `against`, from `pool` at `from` to pool `against` at `to` (two pools compared: a branch against its
+ * parent, two runs of one scenario).
+ */
+export const diff = (pool: PoolId, from: TimeTravelTarget, to: TimeTravelTarget, against: PoolId = pool) =>
   Effect.gen(function* () {
     const before = yield* stateAt(pool, from)
-    // The first query caught the snapshots up; the second has nothing to catch up.
-    const after = yield* stateAt(pool, to, { catchUp: false })
-    return { pool, from: before, to: after, ...diffStates(before.state, after.state) } satisfies PoolDiff
+    // The first query caught the snapshots up; on the same pool the second has nothing to catch up.
+    const after = yield* stateAt(against, to, { catchUp: against !== pool })
+    return { pool, against, from: before, to: after, ...diffStates(before.state, after.state) } satisfies PoolDiff
   })

@@ -263,6 +263,9 @@ export const catchUpSnapshots = (pool: PoolId) =>
     const stream = poolStreamName(pool)
     const lastRevision = yield* store.lastRevision(stream)
     if (lastRevision === undefined) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
+    // A branch's time travel starts from its parent's snapshots (projections/timeTravel.ts): it keeps none
+    // of the prefix it shares, which would copy the parent's.
+    if ((yield* store.branchOf(stream)) !== undefined) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
     const latest = yield* snapshots.latest(snapshotKey(pool))
     const latestRevision = Option.match(latest, { onNone: () => -1, onSome: (s) => s.revision })
     if (lastRevision - latestRevision < everyEvents) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp

@@ -17,9 +17,10 @@
  */
 import { Effect, Schema } from "effect"
 import { evolve } from "../domain/evolve.js"
-import { poolStreamName, PoolId } from "../domain/ids.js"
+import { poolIdOfStream, poolStreamName, PoolId } from "../domain/ids.js"
 import { initialState, type PoolState } from "../domain/state.js"
-import { EventStore } from "../store/EventStore.js"
+import { EventStore, type BranchPoint } from "../store/EventStore.js"
+import type { EventDecodeError, StoreError } from "../store/errors.js"
 import { SnapshotStore } from "../store/SnapshotStore.js"
 import { foldStartFrom, streamStart, type FoldStart } from "./snapshotChain.js"
 import { catchUpSnapshots, snapshotCadence, snapshotKey } from "./snapshots.js"
@@ -99,13 +100,76 @@ const foldToTime = (pool: PoolId, start: FoldStart, atUs: number) =>
 const boundOf = (revision: number, lastRevision: number, beyond: boolean): HistoryBound =>
   revision < 0 ? "before-first" : revision === lastRevision && beyond ? "after-last" : "within"
 
+/**
+ * A branch's state (store/branches.ts): before its fork event the parent's answer, which the parent's
+ * snapshots serve; from the fork on the parent's state at the branch point, then the branch's own events.
+ * The fork event's time is at or after the parent's event at the branch point and before the parent's next
+ * one (api/fork.ts): so a time before it falls in the shared prefix, and the parent answers it whole.
+ */
+const branchStateAt = (
+  pool: PoolId,
+  point: BranchPoint,
+  lastRevision: number,
+  target: TimeTravelTarget,
+  options: StateAtOptions
+): Effect.Effect<StateAt, StoreError | EventDecodeError | UnknownPool, EventStore | SnapshotStore> =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const parent = poolIdOfStream(point.parent) ?? (point.parent as PoolId)
+    const [forked] = yield* store.read(poolStreamName(pool), { from: point.parentRevision + 1, maxCount: 1 })
+    const forkAtUs = forked?.event.atUs ?? 0
+    const inPrefix = "revision" in target ? target.revision <= point.parentRevision : target.atUs < forkAtUs
+    if (inPrefix) {
+      const answer = yield* stateAt(parent, target, options)
+      return { ...answer, pool, lastRevision, bound: boundOf(answer.revision, lastRevision, false) }
+    }
+    const atPoint = yield* stateAt(parent, { revision: point.parentRevision }, options)
+    const start: FoldStart = { state: atPoint.state, revision: atPoint.revision, atUs: atPoint.state.atUs }
+    if ("revision" in target) {
+      const { state, revision } = yield* foldToRevision(
+        pool,
+        start,
+        Math.min(Math.floor(target.revision), lastRevision)
+      )
+      return {
+        pool,
+        target,
+        state,
+        revision,
+        atUs: state.atUs,
+        bound: boundOf(revision, lastRevision, target.revision > lastRevision),
+        lastRevision,
+        snapshotRevision: atPoint.snapshotRevision,
+        eventsFolded: atPoint.eventsFolded + revision - start.revision
+      } satisfies StateAt
+    }
+    const { state, revision } = yield* foldToTime(pool, start, target.atUs)
+    return {
+      pool,
+      target,
+      state,
+      revision,
+      atUs: target.atUs,
+      bound: boundOf(revision, lastRevision, target.atUs > state.atUs),
+      lastRevision,
+      snapshotRevision: atPoint.snapshotRevision,
+      eventsFolded: atPoint.eventsFolded + revision - start.revision
+    } satisfies StateAt
+  })
+
 /** The pool's state at a revision or a time (see the module's comment for the exact meaning). */
-export const stateAt = (pool: PoolId, target: TimeTravelTarget, options: StateAtOptions = {}) =>
+export const stateAt = (
+  pool: PoolId,
+  target: TimeTravelTarget,
+  options: StateAtOptions = {}
+): Effect.Effect<StateAt, StoreError | EventDecodeError | UnknownPool, EventStore | SnapshotStore> =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const snapshots = yield* SnapshotStore
     const lastRevision = yield* store.lastRevision(poolStreamName(pool))
     if (lastRevision === undefined) return yield* new UnknownPool({ pool })
+    const point = yield* store.branchOf(poolStreamName(pool))
+    if (point !== undefined) return yield* branchStateAt(pool, point, lastRevision, target, options)
     if (options.catchUp ?? true) yield* catchUpSnapshots(pool)
     const key = snapshotKey(pool)
     const { wholeStateEvery } = yield* snapshotCadence

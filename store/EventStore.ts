@@ -10,7 +10,7 @@
 import { Context, type Effect, type Stream } from "effect"
 import type { EventId } from "../domain/ids.js"
 import type { PoolEvent } from "../domain/events.js"
-import type { EventDecodeError, StoreError, WrongExpectedVersion } from "./errors.js"
+import type { EventDecodeError, NoSuchRevision, StoreError, WrongExpectedVersion } from "./errors.js"
 
 /** What an append expects of the stream before it writes (KurrentDB's `streamState`). */
 export type ExpectedRevision =
@@ -77,6 +77,15 @@ export interface StreamInfo {
   readonly lastAtUs: number
 }
 
+/**
+ * Where a branch stream leaves its parent: its revisions 0..`parentRevision` are the parent's, read through
+ * from the parent (never copied); its own events follow (store/branches.ts, docs/branches.md).
+ */
+export interface BranchPoint {
+  readonly parent: string
+  readonly parentRevision: number
+}
+
 export interface EventStoreShape {
   /** A human-readable store URL without secrets, for messages. */
   readonly url: string
@@ -120,6 +129,19 @@ export interface EventStoreShape {
   readonly streams: () => Effect.Effect<ReadonlyArray<StreamInfo>, StoreError>
   /** The last revision of a stream, or undefined when it does not exist. */
   readonly lastRevision: (stream: string) => Effect.Effect<number | undefined, StoreError>
+  /**
+   * Makes `stream` a branch of `point.parent` at `point.parentRevision`: one atomic append of `event` (the
+   * `PoolForked` event that names that point) as the new stream's only stored event, at revision
+   * `parentRevision + 1`. The stream must not exist (else WrongExpectedVersion, nothing written) and the
+   * parent must have that revision (else NoSuchRevision).
+   */
+  readonly fork: (
+    stream: string,
+    point: BranchPoint,
+    event: NewEvent
+  ) => Effect.Effect<AppendResult, WrongExpectedVersion | NoSuchRevision | StoreError>
+  /** Where `stream` branches off its parent; undefined for a stream that is not a branch (or not there). */
+  readonly branchOf: (stream: string) => Effect.Effect<BranchPoint | undefined, StoreError>
 }
 
 export class EventStore extends Context.Tag("xenpool/EventStore")<EventStore, EventStoreShape>() {}

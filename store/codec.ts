@@ -12,6 +12,7 @@ import { Either, ParseResult, Schema } from "effect"
 import { compileCheck, type Check } from "../domain/schemaCheck.js"
 import { instanceFields, PoolEvent, type EventClass, type PoolEventTag } from "../domain/events.js"
 import type { EventId } from "../domain/ids.js"
+import { upcastEvent } from "../domain/upcast.js"
 import type { RecordedEvent } from "./EventStore.js"
 import { EventDecodeError } from "./errors.js"
 
@@ -186,8 +187,10 @@ export const decodeEvent = (stored: StoredEvent): Either.Either<PoolEvent, Event
  */
 export const decodeEventJson = (
   stored: StoredEventHeader,
-  json: unknown
+  storedJson: unknown
 ): Either.Either<PoolEvent, EventDecodeError> => {
+  // An event of an older schema version reads as the current one (domain/upcast.ts).
+  const json = upcastEvent(storedJson)
   const tag = tagOf(json)
   // The event's own decoder reports the path inside that event. The union's would be equivalent but
   // slower, and its first issue can come from another member it tried (all share the literal `v`).

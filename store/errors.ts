@@ -38,3 +38,15 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
     return `${this.operation} (${this.url}): ${this.detail}`
   }
 }
+
+/** A branch was asked of a revision its parent stream does not have; nothing was written. */
+export class NoSuchRevision extends Schema.TaggedError<NoSuchRevision>()("NoSuchRevision", {
+  stream: Schema.String,
+  revision: Schema.Number,
+  /** The stream's last revision, or "noStream". */
+  actual: Schema.String
+}) {
+  override get message() {
+    return `stream ${this.stream} has no revision ${this.revision} (its last: ${this.actual})`
+  }
+}

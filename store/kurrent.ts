@@ -15,6 +15,7 @@
  * server, then only what other writers added). Event ids are the engine's, passed explicitly: the
  * client's random default would make a retried batch a second batch.
  */
+import { withBranches, type PlainEventStore } from "./branches.js"
 import { Context, Data, Duration, Effect, Either, Layer, Option, Schedule, type Scope } from "effect"
 import type {
   AllStreamResolvedEvent,
@@ -716,7 +717,7 @@ const makeEvents = (ctx: Ctx, options: KurrentOptions) =>
       Schedule.union(Schedule.spaced("2 seconds")),
       Schedule.upTo(options.reconnectFor ?? defaultReconnectFor)
     )
-    const store: EventStoreShape = {
+    const store: PlainEventStore = {
       url: ctx.url.redacted,
       append: (stream, events, expected) =>
         finish(ctx, lockOf(ctx, stream).withPermits(1)(appendLocked(ctx, stream, events, expected))).pipe(
@@ -759,7 +760,7 @@ const makeEvents = (ctx: Ctx, options: KurrentOptions) =>
           )
         )
     }
-    return store
+    return withBranches(store)
   })
 
 const listStreams = (ctx: Ctx) =>

@@ -22,6 +22,7 @@ import type { EventDecodeError, StoreError } from "./errors.js"
 import { layerMemorySnapshots } from "./memorySnapshots.js"
 import type { SnapshotStore } from "./SnapshotStore.js"
 import { beforeFirstPosition, clampMaxCount, decideAppend, readRange, sameIds, wrongExpectedVersion } from "./rules.js"
+import { withBranches } from "./branches.js"
 import { nextTurn } from "./turn.js"
 import { followLog, makeAppendSignal } from "./subscription.js"
 
@@ -185,7 +186,7 @@ export const makeMemory: Effect.Effect<MemoryEventStore> = Effect.gen(function* 
   const state: MemoryState = { streams: new Map(), log: [], decoded: [] }
   const signal = yield* makeAppendSignal
   const readAll = (options?: ReadAllOptions) => Effect.suspend(() => decodeCached(state, selectAfter(state, options)))
-  const store: MemoryEventStore = {
+  const store: Omit<MemoryEventStore, "fork" | "branchOf"> = {
     url: memoryUrl,
     append: (stream, events, expected) =>
       Effect.suspend(() => appendNow(state, stream, events, expected)).pipe(
@@ -224,7 +225,7 @@ export const makeMemory: Effect.Effect<MemoryEventStore> = Effect.gen(function* 
       }),
     unsafeReplaceStoredData: (stream, revision, data) => Effect.sync(() => replaceData(state, stream, revision, data))
   }
-  return store
+  return withBranches(store)
 })
 
 /** A fresh, empty memory store (events and their snapshots) each time the layer is built. */

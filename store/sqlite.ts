@@ -37,6 +37,7 @@ import { SnapshotStore, type SnapshotStoreShape } from "./SnapshotStore.js"
 import { readSqliteHeader, xenpoolApplicationId } from "./sqliteHeader.js"
 import { makeSqliteSnapshots, snapshotSchemaStatements } from "./sqliteSnapshots.js"
 import { nextTurn } from "./turn.js"
+import { withBranches, type PlainEventStore } from "./branches.js"
 import { followLog, unsafeMakeAppendSignal, type AppendSignal } from "./subscription.js"
 
 /** The layout of the file; a file written by a newer layout is refused rather than misread. */
@@ -640,7 +641,7 @@ export const makeSqliteStores = (
         return result
       })
 
-    const store: EventStoreShape = {
+    const store: PlainEventStore = {
       url,
       append,
       appendBatches,
@@ -674,7 +675,7 @@ export const makeSqliteStores = (
           )
         )
     )
-    return { events: store, snapshots }
+    return { events: withBranches(store), snapshots }
   })
 
 /**

@@ -16,6 +16,7 @@ import { stateAt, UnknownPool, type TimeTravelTarget } from "../projections/time
 import { EventStore, type RecordedEvent } from "../store/EventStore.js"
 import { redactUrl } from "../store/url.js"
 import { atJson, requireFocus, type Focus } from "../api/timeTravel.js"
+import { provenanceOf } from "../api/provenance.js"
 import type {
   AtAnswer,
   EventRow,
@@ -92,6 +93,7 @@ export const poolList = Effect.gen(function* () {
       id,
       events: s.events,
       lastAtUs: s.lastAtUs,
+      provenance: yield* provenanceOf(id),
       store: redactUrl(store.url),
       definedAs: first?.event._tag === "PoolCreated" ? first.event.pool : null,
       firstAtUs: first?.event.atUs ?? 0,

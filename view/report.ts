@@ -4,6 +4,7 @@
  * memory per host and hosts in use over time, and the rounds of the longest migrations; and the same
  * drawings as SVG files (`--svg DIR`). The drawings are web/charts.ts's, the ones the view shows.
  */
+import { provenanceText } from "../api/provenance.js"
 import { formatBytes, formatDurationUs } from "../domain/units.js"
 import type { MigrationDetail, PoolListEntry, PoolOverview } from "../web/api.js"
 import type { PoolHistory } from "./data.js"
@@ -57,6 +58,7 @@ const summaryRows = (entry: PoolListEntry, overview: PoolOverview): ReadonlyArra
   const s = overview.series
   return [
     ["pool", `${entry.id}${entry.definedAs === null ? "" : ` (defined as ${entry.definedAs})`}`],
+    ["made by", provenanceText(entry.provenance)],
     ["store", entry.store],
     ["events", `${entry.events} (revisions 0–${overview.lastRevision})`],
     ["simulated time", `${formatDurationUs(overview.firstAtUs)} – ${formatDurationUs(overview.lastAtUs)}`],

@@ -4,11 +4,24 @@
  * overlaps a CLI `--json` document it has that document's shape, with fields added, none renamed.
  */
 
-/** `GET /api/pools`: `pools --json`'s `{ id, events, lastAtUs }` plus where the pool came from and its size. */
+/** How a pool was made: `pools --json`'s `provenance` (api/provenance.ts), null where not recorded. */
+export interface PoolProvenanceJson {
+  readonly seed: number | null
+  readonly xenpoolVersion: string | null
+  readonly input: { readonly kind: "scenario" | "trace"; readonly name: string; readonly sha256: string } | null
+  /** For a branch: its parent, the parent's last revision it shares, the xenpool that forked it. */
+  readonly parent: { readonly pool: string; readonly revision: number; readonly xenpoolVersion: string } | null
+}
+
+/**
+ * `GET /api/pools`: `pools --json`'s `{ id, events, lastAtUs, provenance }` plus where the pool came from
+ * and its size.
+ */
 export interface PoolListEntry {
   readonly id: string
   readonly events: number
   readonly lastAtUs: number
+  readonly provenance: PoolProvenanceJson
   /** The store it is read from, secrets hidden. */
   readonly store: string
   /** The pool name its definition gave (`PoolCreated.pool`): the scenario's or the trace's. */

@@ -138,7 +138,7 @@ const showPoolList = (pools: ReadonlyArray<PoolListEntry>) => {
     )
     return
   }
-  table.replaceChildren(row(["pool", "defined as", "events", "simulated", "hosts", "VMs", "store"], true))
+  table.replaceChildren(row(["pool", "defined as", "made by", "events", "simulated", "hosts", "VMs", "store"], true))
   for (const p of pools) {
     const link = document.createElement("a")
     link.href = `?pool=${encodeURIComponent(p.id)}`
@@ -147,6 +147,7 @@ const showPoolList = (pools: ReadonlyArray<PoolListEntry>) => {
       row([
         link,
         p.definedAs ?? "—",
+        madeBy(p.provenance),
         String(p.events),
         formatDurationUs(p.lastAtUs - p.firstAtUs),
         String(p.hosts),
@@ -155,6 +156,12 @@ const showPoolList = (pools: ReadonlyArray<PoolListEntry>) => {
       ])
     )
   }
+}
+
+/** A pool's provenance in a few words: `seed 42` or `fork of rolling-1 @131 (seed 42)`. */
+const madeBy = (p: PoolListEntry["provenance"]): string => {
+  const run = p.seed === null ? "—" : `seed ${p.seed}`
+  return p.parent === null ? run : `fork of ${p.parent.pool} @${p.parent.revision} (${run})`
 }
 
 // --- the hosts at a moment ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { poolOption, quietOption, storeOption, storeUrlOf } from "../shared.js"
 
 const seedOption = Options.integer("seed").pipe(
   Options.withDescription(
-    "the seed the pool was run with, written into the header: replaying with it and the same --pool gives the same event ids (checked against the log)"
+    "the seed written into the header (default: the seed the pool records in its provenance): replaying with it and the same --pool gives the same event ids (checked against the log)"
   ),
   Options.optional
 )

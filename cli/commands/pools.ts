@@ -5,6 +5,7 @@ import { poolStreamName, type PoolId } from "../../domain/ids.js"
 import { formatDurationUs, formatDurationUsWidthMax } from "../../domain/units.js"
 import { EventStore, type RecordedEvent } from "../../store/EventStore.js"
 import { events, EVENTS_PAGE, listPools, requirePool } from "../../api/pools.js"
+import { provenanceText } from "../../api/provenance.js"
 import { layerFromUrl } from "../../store/url.js"
 import { UsageFailure } from "../errors.js"
 import { JsonArrayText, printLine, writeStdout } from "../output.js"
@@ -21,12 +22,16 @@ export const poolsCommand = Command.make("pools", { store: storeOption, json: js
     if (pools.length === 0) return yield* printLine("no pools in this store (run `xenpool demo` to make one)")
     yield* printLine(
       table(
-        ["pool", "events", "last event at"],
-        pools.map((p) => [p.id, String(p.events), formatDurationUs(p.lastAtUs)])
+        ["pool", "events", "last event at", "made by"],
+        pools.map((p) => [p.id, String(p.events), formatDurationUs(p.lastAtUs), provenanceText(p.provenance)])
       )
     )
   }).pipe(Effect.provide(layerFromUrl(storeUrlOf(store))))
-).pipe(Command.withDescription("list the pools in the store, with their event counts"))
+).pipe(
+  Command.withDescription(
+    "list the pools in the store: event counts, and how each was made (seed, input and its sha256, xenpool version; a branch's parent and revision)"
+  )
+)
 
 const encodeEvent = Schema.encodeSync(PoolEvent)
 

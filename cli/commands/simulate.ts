@@ -8,10 +8,10 @@ import { scenarioPath } from "../../api/paths.js"
 import { simulate, type RunOutput } from "../../api/simulate.js"
 import { vmId } from "../../domain/ids.js"
 import { getVm } from "../../domain/state.js"
-import { formatBytes, formatDurationUs } from "../../domain/units.js"
+import { formatBytes, formatDurationUs, printedInstantUs } from "../../domain/units.js"
 import { EventStore } from "../../store/EventStore.js"
 import { stateAt } from "../../projections/timeTravel.js"
-import { printLine } from "../output.js"
+import { printLine, shellWord } from "../output.js"
 import { checkedPoolId } from "../poolId.js"
 import { jsonOption, quietOption, printJson, storeOption, table, checkedSeed, seedOption } from "../shared.js"
 import { makeProgress } from "../progress.js"
@@ -147,8 +147,9 @@ export const demoCommand = Command.make(
         onCommitted: noteWritten
       })
       const id = output.pool
-      // A time-travel answer from the store: where the first migrated VM was halfway through the run.
-      const midUs = Math.floor(output.simulatedUs / 2)
+      // A time-travel answer from the store: where the first migrated VM was halfway through the run, at
+      // the instant the printed time names, so that the hint typed back gives this very answer.
+      const midUs = printedInstantUs(Math.floor(output.simulatedUs / 2))
       const vm = output.migrations[0]?.vm
       const then = yield* stateAt(id, { atUs: midUs })
       const vmThen = vm ? getVm(then.state, vmId(vm)) : undefined
@@ -164,7 +165,7 @@ export const demoCommand = Command.make(
       if (vm) {
         yield* printLine(
           `\ntime travel: at ${formatDurationUs(midUs)} (revision ${then.revision}), VM ${vm} was ${timeTravel.powerState} on ${timeTravel.residentOn ?? "no host"}` +
-            `\nstored in ${(yield* EventStore).url} as pool ${id}; try: xenpool at ${midUs}us --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
+            `\nstored in ${(yield* EventStore).url} as pool ${id}; try: xenpool at ${shellWord(formatDurationUs(midUs))} --pool ${id} --vm ${vm}, xenpool history --pool ${id} --vm ${vm}, xenpool events --pool ${id} --limit 20`
         )
       }
     }).pipe(Effect.provide(timeTravelLayer(store)))

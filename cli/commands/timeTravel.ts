@@ -2,7 +2,8 @@
  * Time travel on the command line (DESIGN.md §7):
  * - `xenpool at WHEN --pool ID [--vm ID | --host ID]`: the pool (or one VM, or one host) as of WHEN;
  * - `xenpool history --pool ID (--vm ID | --host ID)`: a VM's placements and migrations, a host's memory over time;
- * - `xenpool diff --pool ID FROM TO`: what changed between two points.
+ * - `xenpool diff --pool ID FROM TO`: what changed between two points; `--against OTHER [FROM [TO]]`: between
+ *   the pool at FROM and another pool at TO (default FROM).
  * WHEN, FROM and TO are a simulated time with a unit (`12.5s`, `800ms`, `42us`) or `@REVISION`.
  */
 import { Args, Command, Options } from "@effect/cli"
@@ -149,25 +150,40 @@ export const diffCommand = Command.make(
   "diff",
   {
     from: Args.text({ name: "FROM" }).pipe(Args.withDescription("a simulated time (12.5s) or @REVISION")),
-    to: Args.text({ name: "TO" }).pipe(Args.withDescription("a simulated time (12.5s) or @REVISION")),
+    to: Args.text({ name: "TO" }).pipe(
+      Args.withDescription("a simulated time (12.5s) or @REVISION (with --against, default: FROM)"),
+      Args.optional
+    ),
     pool: poolOption,
+    against: Options.text("against").pipe(
+      Options.withDescription("another pool to read TO from: what differs between --pool at FROM and it at TO"),
+      Options.optional
+    ),
     store: storeOption,
     json: jsonOption
   },
-  ({ from, to, pool, store, json }) =>
+  ({ from, to, pool, against, store, json }) =>
     Effect.gen(function* () {
       // usage errors first, before the store is opened
       const fromTarget = yield* parseTarget(from)
-      const toTarget = yield* parseTarget(to)
+      if (Option.isNone(to) && Option.isNone(against))
+        return yield* new UsageFailure({
+          what: "diff to what",
+          where: "the command line",
+          expected: "FROM and TO, or FROM (and TO) with --against POOL"
+        })
+      const toText = Option.getOrElse(to, () => from)
+      const toTarget = yield* parseTarget(toText)
       const id = yield* checkedPoolId(pool)
+      const other = Option.isSome(against) ? yield* checkedPoolId(against.value, "--against") : undefined
       yield* Effect.gen(function* () {
-        const result = yield* diffAt(id, fromTarget, toTarget)
+        const result = yield* diffAt(id, fromTarget, toTarget, other === undefined ? {} : { against: other })
         if (json) return yield* printJson(diffJson(result))
         yield* printLine(formatDiff(result, describeTarget(fromTarget), describeTarget(toTarget)))
       }).pipe(Effect.provide(timeTravelLayer(store)))
     })
 ).pipe(
   Command.withDescription(
-    "what changed in a pool between FROM and TO: VMs moved, started, stopped; hosts' memory and state"
+    "what changed in a pool between FROM and TO, or between it at FROM and another pool (--against) at TO: VMs moved, started, stopped; hosts' memory and state"
   )
 )

@@ -230,6 +230,9 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
     case "PoolMasterElected":
       // made by decide after the command that changed the plan, or with a host failure: no record
       return []
+    case "PoolForked":
+      // Where a branch left its parent: no decision, so no record (TraceExporter.push skips it).
+      return []
   }
 }
 
@@ -265,7 +268,9 @@ export class TraceExporter {
 
   /** Feeds the next events of the log, in revision order. */
   push(events: ReadonlyArray<PoolEvent>): void {
-    for (const event of events) this.pending.push(event)
+    // A branch's fork event is where its history left its parent's, not a decision: the trace replays
+    // into the branch's decisions without it.
+    for (const event of events) if (event._tag !== "PoolForked") this.pending.push(event)
     this.drain(false)
   }
 

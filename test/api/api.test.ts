@@ -22,6 +22,7 @@ import {
   XenpoolError,
   migrateModel,
   xenPolicy,
+  version,
   type ConsolidationController,
   type PolicyDefinition,
   type ScenarioInput
@@ -69,7 +70,23 @@ describe("the Promise API", () => {
       const host = await history(store, run.pool, { host: "h2" })
       expect(host.points.length).toBeGreaterThan(0)
       expect(host.pageSizeBytes).toBe(4096)
-      expect(await listPools(store)).toEqual([{ id: "rolling-1", events: run.events, lastAtUs: expect.any(Number) }])
+      expect(await listPools(store)).toEqual([
+        {
+          id: "rolling-1",
+          events: run.events,
+          lastAtUs: expect.any(Number),
+          provenance: {
+            seed: 42,
+            xenpoolVersion: version,
+            input: {
+              kind: "scenario",
+              name: "rolling-maintenance.json",
+              sha256: expect.stringMatching(/^[0-9a-f]{64}$/)
+            },
+            parent: null
+          }
+        }
+      ])
     } finally {
       await store.close()
     }

@@ -292,7 +292,13 @@ describe("a pool of 130,000 VMs", () => {
 
   it("`diff` lists them as text (its lists spread the items into a push)", () => {
     const empty: PoolState = { ...state, vms: HashMap.empty() }
-    const d: PoolDiff = { pool: poolId("p"), from: answer(empty, 0), to: answer(state, 1), ...diffStates(empty, state) }
+    const d: PoolDiff = {
+      pool: poolId("p"),
+      against: poolId("p"),
+      from: answer(empty, 0),
+      to: answer(state, 1),
+      ...diffStates(empty, state)
+    }
     expect(formatDiff(d, "@0", "@1")).toContain(`VMs created (${MANY_VMS})`)
   })
 })

@@ -30,7 +30,8 @@ export type ContractLayer = Layer.Layer<EventStore | SnapshotStore | CorruptStor
 // --- events for tests -----------------------------------------------------------------------------
 
 /** A UUID-shaped id made from a counter: deterministic, distinct per n. */
-const testEventId = (n: number): EventId => eventId(`00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
+export const testEventId = (n: number): EventId =>
+  eventId(`00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
 
 /** A realistic event, varied by n so that reads can be checked field by field. */
 const testEvent = (n: number): PoolEvent =>

@@ -12,6 +12,7 @@ import { StoreError } from "../../store/errors.js"
 import { makeKurrentStores, type KurrentClient, type KurrentOptions } from "../../store/kurrent.js"
 import { catalogueStream } from "../../store/kurrentMapping.js"
 import { SnapshotStore } from "../../store/SnapshotStore.js"
+import { branchStoreContract } from "../branches/storeContract.js"
 import { CorruptStoredEvent, eventStoreContract, readWhole, testBatch, type ContractLayer } from "./contract.js"
 import { EmulatedKurrent } from "./kurrentEmulation.js"
 
@@ -44,6 +45,7 @@ const emulatedLayer = (): ContractLayer =>
   )
 
 eventStoreContract("kurrentdb, emulated client (no server)", emulatedLayer)
+branchStoreContract("kurrentdb, emulated client (no server)", emulatedLayer)
 
 // --- against a real server ------------------------------------------------------------------------
 
@@ -116,7 +118,9 @@ const serverLayer = (url: string) => (): ContractLayer =>
         readAll: (...args) => Effect.suspend(() => current.events.readAll(...args)),
         subscribe: (...args) => Stream.suspend(() => current.events.subscribe(...args)),
         streams: () => Effect.suspend(() => current.events.streams()),
-        lastRevision: (stream) => Effect.suspend(() => current.events.lastRevision(stream))
+        lastRevision: (stream) => Effect.suspend(() => current.events.lastRevision(stream)),
+        fork: (...args) => Effect.suspend(() => current.events.fork(...args)),
+        branchOf: (stream) => Effect.suspend(() => current.events.branchOf(stream))
       }
       return Context.make(EventStore, events).pipe(
         Context.add(SnapshotStore, current.snapshots),
@@ -128,6 +132,7 @@ const serverLayer = (url: string) => (): ContractLayer =>
 const serverUrl = process.env[kurrentUrlEnvVar]
 if (serverUrl !== undefined && serverUrl !== "") {
   eventStoreContract(`kurrentdb server at ${kurrentUrlEnvVar}`, serverLayer(serverUrl))
+  branchStoreContract(`kurrentdb server at ${kurrentUrlEnvVar}`, serverLayer(serverUrl))
 } else {
   describe("EventStore contract: kurrentdb server", () => {
     it.skip(`skipped: ${kurrentUrlEnvVar} is not set, so no KurrentDB server to run the contract against (the emulated-client run above still ran)`, () => {})

@@ -3,6 +3,7 @@ import { EventStore } from "../../store/EventStore.js"
 import { makeMemory } from "../../store/memory.js"
 import { makeMemorySnapshots } from "../../store/memorySnapshots.js"
 import { SnapshotStore } from "../../store/SnapshotStore.js"
+import { branchStoreContract } from "../branches/storeContract.js"
 import { CorruptStoredEvent, eventStoreContract, type ContractLayer } from "./contract.js"
 
 const freshMemoryStore = (): ContractLayer =>
@@ -16,3 +17,4 @@ const freshMemoryStore = (): ContractLayer =>
   )
 
 eventStoreContract("memory", freshMemoryStore)
+branchStoreContract("memory", freshMemoryStore)

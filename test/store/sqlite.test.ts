@@ -5,6 +5,7 @@ import { Chunk, Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
 import { SnapshotStore } from "../../store/SnapshotStore.js"
 import { layerSqlite, makeSqlite, makeSqliteStores, storeFormatVersion } from "../../store/sqlite.js"
+import { branchStoreContract } from "../branches/storeContract.js"
 import { CorruptStoredEvent, eventStoreContract, readWhole, testBatch, type ContractLayer } from "./contract.js"
 import { corruptStoredData, tempDirectory, withRawDatabase } from "./sqliteFiles.js"
 
@@ -23,6 +24,7 @@ const freshSqliteStore = (): ContractLayer =>
   )
 
 eventStoreContract("sqlite", freshSqliteStore)
+branchStoreContract("sqlite", freshSqliteStore)
 
 const openError = (file: string) => Effect.flip(Effect.scoped(makeSqlite(file)))
 

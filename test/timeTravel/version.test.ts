@@ -7,6 +7,7 @@ import { Effect, Option, Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { createHash } from "node:crypto"
+import { upcastEvent } from "../../domain/upcast.js"
 import { describe, expect, it } from "vitest"
 import { PoolEvent } from "../../domain/events.js"
 import { foldEvents } from "../../domain/evolve.js"
@@ -115,7 +116,8 @@ describe("evolve's output on a fixed log", () => {
     const log = readFileSync(logFile, "utf8")
       .trim()
       .split("\n")
-      .map((line) => decode(JSON.parse(line)))
+      // Written at schema v1: read as the store reads it, through the upcasters.
+      .map((line) => decode(upcastEvent(JSON.parse(line))))
     const fingerprint = createHash("sha256")
       .update(JSON.stringify(plain(foldEvents(initialState, log))))
       .digest("hex")

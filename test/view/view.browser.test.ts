@@ -75,7 +75,8 @@ describe("xenpool view", () => {
     const listed = cliJson<ReadonlyArray<{ id: string; events: number }>>(["pools"])
     expect(cells[0]).toBe(POOL)
     expect(cells[1]).toBe("rolling")
-    expect(cells[2]).toBe(String(listed.find((p) => p.id === POOL)!.events))
+    expect(cells[2]).toBe("seed 42")
+    expect(cells[3]).toBe(String(listed.find((p) => p.id === POOL)!.events))
     await page.close()
   })
 

@@ -1,0 +1,91 @@
+/**
+ * What a branch costs (docs/branches.md): the rows and bytes a fork stores against a copy of the prefix
+ * it shares, and time travel on the branch against the same queries on its parent, on a SQLite store.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import Database from "better-sqlite3"
+import * as Api from "../api/index.js"
+import { nowMs, percentile, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
+import { manyMigrations, writeScenario } from "./workloads.js"
+
+/** Migrations of the workload: about 8 events each (160,085 events for 20,000). */
+const MIGRATIONS = 20_000
+/** Where the branch leaves its parent: this share of the parent's events. */
+const FORK_SHARE = 0.9
+/** Time-travel queries per pool, spread over the shared prefix. */
+const QUERIES = 40
+
+const rowCost = (db: Database.Database, where = "1", params: ReadonlyArray<unknown> = []) =>
+  db
+    .prepare(
+      `SELECT count(*) AS rows, coalesce(sum(length(data) + length(id) + length(type) + length(stream)), 0) AS bytes FROM events WHERE ${where}`
+    )
+    .get(...params) as { rows: number; bytes: number }
+
+const stateAtP50Ms = async (store: Api.Store, pool: string, timesUs: ReadonlyArray<number>): Promise<number> => {
+  await Api.stateAt(store, pool, { atUs: timesUs[0]! })
+  const ms: number[] = []
+  for (const atUs of timesUs) {
+    const start = nowMs()
+    await Api.stateAt(store, pool, { atUs })
+    ms.push(nowMs() - start)
+  }
+  return percentile(
+    ms.sort((a, b) => a - b),
+    50
+  )
+}
+
+const run = async (): Promise<ReadonlyArray<BenchResult>> => {
+  const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-branches-"))
+  try {
+    const file = join(dir, "branches.db")
+    const store = await Api.openStore(`sqlite:${file}`)
+    try {
+      const parent = await Api.simulate(writeScenario(dir, manyMigrations(MIGRATIONS)), { store })
+      const revision = Math.floor(parent.events * FORK_SHARE)
+      const db = new Database(file, { readonly: true })
+      const before = rowCost(db)
+      const prefix = rowCost(db, "stream = ? AND revision <= ?", [`pool-${parent.pool}`, revision])
+      const start = nowMs()
+      const branch = await Api.fork(store, parent.pool, { revision }, "branch")
+      const forkMs = nowMs() - start
+      const after = rowCost(db)
+      db.close()
+      const timesUs = Array.from({ length: QUERIES }, (_, i) => Math.floor((branch.atUs * (i + 0.5)) / QUERIES))
+      const parentMs = await stateAtP50Ms(store, parent.pool, timesUs)
+      const branchMs = await stateAtP50Ms(store, branch.pool, timesUs)
+      const workload = `manyMigrations(${MIGRATIONS}): ${parent.events} events on SQLite, forked at revision ${revision}`
+      const copyRows: BenchResult = {
+        name: "branches.copy.rows",
+        workload,
+        value: prefix.rows,
+        unit: "rows"
+      }
+      const copyBytes: BenchResult = { name: "branches.copy.bytes", workload, value: prefix.bytes, unit: "B" }
+      const parentQuery: BenchResult = {
+        name: "branches.stateAt.parent.p50",
+        workload: `${workload}; ${QUERIES} times over the shared prefix`,
+        value: parentMs,
+        unit: "ms"
+      }
+      return [
+        withBaseline({ name: "branches.fork.rows", workload, value: after.rows - before.rows, unit: "rows" }, copyRows),
+        withBaseline(
+          { name: "branches.fork.bytes", workload, value: after.bytes - before.bytes, unit: "B" },
+          copyBytes
+        ),
+        { name: "branches.fork.time", workload, value: forkMs, unit: "ms" },
+        withBaseline({ ...parentQuery, name: "branches.stateAt.branch.p50", value: branchMs }, parentQuery)
+      ]
+    } finally {
+      await store.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const branchBenchmarks: ReadonlyArray<Benchmark> = [{ name: "branches", run }]
