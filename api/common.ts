@@ -27,6 +27,8 @@ export type {
   TimeTravelTarget
 } from "./timeTravel.js"
 export type { CheckOptions, CheckReport } from "./check.js"
+export type { CalibrationReport, Comparison } from "./calibrate.js"
+export type { ImportPlanetlabOptions, PlanetlabScenario } from "./importPlanetlab.js"
 export type { StoreOptions } from "./store.js"
 export type { RecordedEvent } from "../store/EventStore.js"
 export type { PoolEvent } from "../domain/events.js"

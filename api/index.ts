@@ -222,6 +222,29 @@ export const migrateModel = (options: Api.MigrateModelOptions): Promise<Api.Migr
   settle(Effect.runPromiseExit(Api.migrateModel(options)), undefined)
 
 /**
+ * The published live-migration measurements shipped with xenpool, run through the model: each figure
+ * beside the measurement with its error, and the median error per metric (docs/calibration.md).
+ *
+ * @example
+ * const report = await calibrate()
+ * console.log(report.summary.medianAbsErrorPct)
+ */
+export const calibrate = (): Promise<Api.CalibrationReport> => settle(Effect.runPromiseExit(Api.calibrate()), undefined)
+
+/**
+ * A consolidation scenario from the PlanetLab CPU trace at `file`: N VM columns picked with the seed,
+ * CloudSim's VM types, CPU load as dirty rate (docs/planetlab.md). Its `text` is what `simulate` takes.
+ *
+ * @example
+ * const { text } = await importPlanetlab("planetlab-20110303-cpu.csv", { vms: 50, hosts: 10 })
+ * const run = await simulate(JSON.parse(text), { store })
+ */
+export const importPlanetlab = (
+  file: string,
+  options: Api.ImportPlanetlabOptions = {}
+): Promise<Api.PlanetlabScenario> => settle(Effect.runPromiseExit(Api.importPlanetlab(file, options)), undefined)
+
+/**
  * Runs the property suite on this thread and returns each property's verdict (a failing one with its
  * seed, path and shrunk counterexample).
  *

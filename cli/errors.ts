@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import { oneLine } from "../domain/text.js"
-export { XenpoolError, inputFailure } from "../api/errors.js"
+export { XenpoolError } from "../api/errors.js"
 
 /** The command line itself is wrong (an unknown option, a missing one, a bad value): exit code 2. */
 export class UsageFailure extends Schema.TaggedError<UsageFailure>()("UsageFailure", {

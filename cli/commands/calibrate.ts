@@ -3,35 +3,11 @@
  * the error of each (docs/calibration.md). The files are the package's own (simulations/data/calibration);
  * the comparison is simulations/calibration.ts; this command reads and prints.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import { Command } from "@effect/cli"
-import { Effect, Either } from "effect"
-import {
-  calibrate,
-  ITERATIONS_FILE,
-  MEASUREMENTS_FILE,
-  TRANSLATIONS_FILE,
-  type CalibrationReport,
-  type Comparison
-} from "../../simulations/calibration.js"
-import { XenpoolError } from "../../api/errors.js"
+import { Effect } from "effect"
+import { calibrate, type CalibrationReport, type Comparison } from "../../api/calibrate.js"
 import { printLine } from "../output.js"
-import { packageRoot } from "../../api/paths.js"
 import { jsonOption, printJson, table } from "../shared.js"
-
-const dataDir = () => join(packageRoot(), "simulations", "data", "calibration")
-
-const readData = (name: string) =>
-  Effect.try({
-    try: () => readFileSync(join(dataDir(), name), "utf8"),
-    catch: (e) =>
-      new XenpoolError({
-        what: "cannot read the calibration data",
-        where: join("simulations", "data", "calibration", name),
-        expected: `expected the file shipped with xenpool (${(e as Error).message})`
-      })
-  })
 
 const figure = (value: number, unit: string): string =>
   unit === "syncs"
@@ -73,24 +49,9 @@ const formatCalibration = (report: CalibrationReport): string => {
 
 export const calibrateCommand = Command.make("calibrate", { json: jsonOption }, (o) =>
   Effect.gen(function* () {
-    const files = {
-      measurementsCsv: yield* readData(MEASUREMENTS_FILE),
-      iterationsCsv: yield* readData(ITERATIONS_FILE),
-      translationsJson: yield* readData(TRANSLATIONS_FILE)
-    }
-    const result = calibrate(files)
-    if (Either.isLeft(result)) {
-      const e = result.left
-      return yield* Effect.fail(
-        new XenpoolError({
-          what: "bad calibration data",
-          where: `${e.file}${e.line === undefined ? "" : `:${e.line}`}, ${e.field}`,
-          expected: `expected ${e.expected}`
-        })
-      )
-    }
-    if (o.json) return yield* printJson(result.right)
-    yield* printLine(formatCalibration(result.right))
+    const report = yield* calibrate()
+    if (o.json) return yield* printJson(report)
+    yield* printLine(formatCalibration(report))
   })
 ).pipe(
   Command.withDescription(

@@ -3,12 +3,10 @@
  * PlanetLab CPU trace (simulations/planetlab.ts does the work; this is the I/O around it).
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Either } from "effect"
+import { Effect } from "effect"
 import { printLine } from "../output.js"
-import { readFile } from "node:fs/promises"
-import { basename } from "node:path"
-import { importPlanetlab, parsePlanetlabCsv } from "../../simulations/planetlab.js"
-import { XenpoolError, inputFailure, UsageFailure } from "../errors.js"
+import { importPlanetlab } from "../../api/importPlanetlab.js"
+import { UsageFailure } from "../errors.js"
 
 const fileArg = Args.file({ name: "FILE", exists: "either" }).pipe(
   Args.withDescription(
@@ -29,17 +27,6 @@ const requireAtLeast = (name: string, value: number, min: number) =>
         new UsageFailure({ what: "bad option", where: `--${name} ${value}`, expected: `an integer ≥ ${min}` })
       )
 
-const readCsv = (path: string) =>
-  Effect.tryPromise({
-    try: () => readFile(path, "utf8"),
-    catch: (e) =>
-      new XenpoolError({
-        what: "cannot read PlanetLab CSV",
-        where: path,
-        expected: (e as NodeJS.ErrnoException).code === "ENOENT" ? "an existing file" : String(e)
-      })
-  })
-
 const planetlabCommand = Command.make(
   "planetlab",
   { file: fileArg, vms: vmsOption, hosts: hostsOption, seed: seedOption },
@@ -48,12 +35,8 @@ const planetlabCommand = Command.make(
       yield* requireAtLeast("vms", vms, 1)
       yield* requireAtLeast("hosts", hosts, 1)
       yield* requireAtLeast("seed", seed, 0)
-      const text = yield* readCsv(file)
-      const trace = parsePlanetlabCsv(file, text)
-      if (Either.isLeft(trace)) return yield* Effect.fail(inputFailure("bad PlanetLab CSV", trace.left))
-      const imported = importPlanetlab(trace.right, { vms, hosts, seed, fileLabel: basename(file) })
-      if (Either.isLeft(imported)) return yield* Effect.fail(inputFailure("cannot import PlanetLab CSV", imported.left))
-      yield* printLine(imported.right.text)
+      const imported = yield* importPlanetlab(file, { vms, hosts, seed })
+      yield* printLine(imported.text)
     })
 ).pipe(
   Command.withDescription(

@@ -6,11 +6,13 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import {
+  calibrate,
   check,
   diff,
   events,
   exportTrace,
   history,
+  importPlanetlab,
   listPools,
   minimiseMigrations,
   openStore,
@@ -320,5 +322,17 @@ describe("extensions: a pre-copy policy of one's own", () => {
     expect(missing.stderr).toMatch(/^xenpool: cannot load the policy module \(\.\/gone\.mjs\)/)
     const unknown = xenpool(["migrate-model", "--memory", "1GiB", "--bandwidth", "1Gbit/s", "--policy", "nope"])
     expect(unknown.status).toBe(2)
+  })
+})
+
+describe("calibrate and importPlanetlab: the CLI's answers, through the API", () => {
+  it("calibrate() is the report calibrate --json prints; importPlanetlab's text is what import planetlab prints", async () => {
+    const report = await calibrate()
+    expect(report).toEqual(JSON.parse(xenpool(["calibrate", "--json"]).stdout))
+    const csv = resolve(import.meta.dirname, "../../simulations/data/planetlab-20110303-cpu.csv")
+    const imported = await importPlanetlab(csv, { vms: 5, hosts: 2, seed: 3 })
+    const cli = xenpool(["import", "planetlab", csv, "--vms", "5", "--hosts", "2", "--seed", "3"])
+    expect(`${imported.text}\n`).toBe(cli.stdout)
+    expect(((await rejection(importPlanetlab(csv, { vms: 0 }))) as Error).message).toMatch(/^bad vms \(0\)/)
   })
 })
