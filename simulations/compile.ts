@@ -3,7 +3,7 @@
  * bytes/s and pages, and a schedule in µs. Every unit error is reported with the JSON path it came from.
  */
 import { defaultConsolidationController, type ConsolidationController } from "../engine/consolidation/index.js"
-import { allControllers, type Extensions } from "./extensions.js"
+import { allControllers, expectedOneOf, type Extensions } from "./extensions.js"
 import { Either } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../domain/commands.js"
 import {
@@ -156,11 +156,7 @@ const workloadOf = (
   if (!workload) return { model: "rate", writer: DEFAULT_WRITER, dirtyRateBytesPerS: 0, workingSetPages: memoryPages }
   if (workload.model === "pages" && findWriter(workload.writer, writers) === undefined)
     throw new CompileFailure(
-      inputError(
-        source,
-        `${path}.writer`,
-        `one of ${knownWriterNames(writers).join(", ")} (a page writer of your own is registered through the API), got '${workload.writer}'`
-      )
+      inputError(source, `${path}.writer`, expectedOneOf("page writer", knownWriterNames(writers), workload.writer))
     )
   const dirtyRateBytesPerS = unit(source, `${path}.dirtyRate`, parseRateBytesPerS(workload.dirtyRate, pageSizeBytes))
   const shareOrSize = (field: string, text: string) =>
@@ -223,14 +219,11 @@ export const checkPolicyParameters = (
 
 const placementOf = (source: string, name: string | undefined, extensions: Extensions = {}): Placement => {
   const extra = extensions.placements ?? []
-  const placement = findPlacement(name ?? DEFAULT_PLACEMENT, extra)
+  const wanted = name ?? DEFAULT_PLACEMENT
+  const placement = findPlacement(wanted, extra)
   if (placement === undefined)
     throw new CompileFailure(
-      inputError(
-        source,
-        "placement",
-        `one of ${knownPlacementNames(extra).join(", ")} (a placement of your own is registered through the API), got '${name}'`
-      )
+      inputError(source, "placement", expectedOneOf("placement", knownPlacementNames(extra), wanted))
     )
   return placement
 }
@@ -243,7 +236,7 @@ const policyOf = (source: string, spec: Scenario["policy"], extensions: Extensio
       inputError(
         source,
         typeof spec === "string" ? "policy" : "policy.name",
-        `one of ${knownPolicyNames(extra).join(", ")} (a policy of your own is registered through the API), got '${name}'`
+        expectedOneOf("policy", knownPolicyNames(extra), name)
       )
     )
   const ignored = checkPolicyParameters(spec, extra)
@@ -440,7 +433,11 @@ const compileUnsafe = (source: string, scenario: Scenario, options: CompileOptio
         inputError(
           source,
           `schedule[${index}].controller`,
-          `one of ${known.map((c) => c.name).join(", ")} (a controller of your own is registered through the API), got '${name}'`
+          expectedOneOf(
+            "controller",
+            known.map((c) => c.name),
+            name
+          )
         )
       )
     controllers.set(index, controller)

@@ -42,3 +42,7 @@ const firstRepeat = (kind: string, list: ReadonlyArray<{ readonly name: string }
   }
   return undefined
 }
+
+/** What a field naming an extension expected, when its name is none of `known`: one wording for every kind. */
+export const expectedOneOf = (kind: string, known: ReadonlyArray<string>, name: string): string =>
+  `one of ${known.join(", ")} (a ${kind} of your own is registered through the API), got '${name}'`

@@ -127,28 +127,36 @@ export interface WriterConfig extends WorkingSet {
   readonly writesMax?: number
 }
 
+/** Evenly spaced writes to working-set page `pickIndex()`, trusted to be in range (the built-ins'). */
+const spacedWriter = (config: WriterConfig, pickIndex: () => number): PageWriter => {
+  checkWorkingSet(config)
+  const gfnOf = gfnMapping(config)
+  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () =>
+    gfnOf(pickIndex())
+  )
+}
+
 /**
  * Writes evenly spaced at `config.rate` (exact, no drift), each to the working-set page `pickIndex()`
- * returns (an index in [0, workingSetPages), mapped to a gfn by the set's layout). The way to write a
- * page writer of one's own: the built-ins are this with a uniform or a hot/cold draw.
+ * returns (an index in [0, workingSetPages), mapped to a gfn by the set's layout, checked on every
+ * write). The way to write a page writer of one's own: the built-ins are the same spacing with a
+ * uniform or a hot/cold draw, whose indices are in range by construction and so go unchecked.
  */
 export const evenlySpacedWriter = (config: WriterConfig, pickIndex: () => number): PageWriter => {
-  checkWorkingSet(config)
   const { workingSetPages } = config
-  const gfnOf = gfnMapping(config)
-  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () => {
+  return spacedWriter(config, () => {
     const j = pickIndex()
     invariant(
       Number.isSafeInteger(j) && j >= 0 && j < workingSetPages,
       () => `a page writer picked working-set page ${j}, outside [0, ${workingSetPages})`
     )
-    return gfnOf(j)
+    return j
   })
 }
 
 /** Writes at `rate`, each to a page drawn uniformly from the working set. */
 export const uniformWriter = (config: WriterConfig): PageWriter =>
-  evenlySpacedWriter(config, () => config.prng.nextInt(config.workingSetPages))
+  spacedWriter(config, () => config.prng.nextInt(config.workingSetPages))
 
 export interface HotColdWriterConfig extends WriterConfig {
   /** The hot subset: the working set's first `hotPages` pages (in layout order). Default: a tenth. */
@@ -166,7 +174,7 @@ export const hotColdWriter = (config: HotColdWriterConfig): PageWriter => {
   invariant(isCount(hotPages) && hotPages >= 1 && hotPages <= workingSetPages, "hotPages must be in [1, workingSet]")
   invariant(isCount(share.numerator) && share.numerator <= share.denominator, "hotShare must be a ratio in [0, 1]")
   const coldPages = workingSetPages - hotPages
-  return evenlySpacedWriter(config, () => {
+  return spacedWriter(config, () => {
     const hot = coldPages === 0 || prng.chance(share.numerator, share.denominator)
     return hot ? prng.nextInt(hotPages) : hotPages + prng.nextInt(coldPages)
   })

@@ -6,6 +6,7 @@
  */
 import { findPolicy, knownPolicyNames } from "../../engine/migration/policies/index.js"
 import type { PolicyDefinition } from "../../engine/migration/policy.js"
+import { expectedOneOf } from "../extensions.js"
 import { Either, Schema } from "effect"
 import type { CreateVm, JoinHost, PoolCommand } from "../../domain/commands.js"
 import { hostId, migrationId, vmId, type HostId, type VmId } from "../../domain/ids.js"
@@ -203,7 +204,7 @@ const policyOf = (
   if (findPolicy(name, extra) === undefined)
     throw new TraceFailure(
       typeof spec === "string" ? "policy" : "policy.name",
-      `one of ${knownPolicyNames(extra).join(", ")} (a policy of your own is registered through the API), got '${name}'`
+      expectedOneOf("policy", knownPolicyNames(extra), name)
     )
   const ignored = checkPolicyParameters(spec, extra)
   if (ignored !== undefined) throw new TraceFailure(ignored.path, ignored.expected)

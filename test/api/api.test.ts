@@ -35,17 +35,9 @@ import { isCleanError, tempDir, xenpool } from "../cli/run.js"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { manyMigrations } from "../../bench/workloads.js"
+import { rejection } from "./rejection.js"
 
 const rolling = scenarioPath("rolling-maintenance")
-
-const rejection = async (promise: Promise<unknown>): Promise<unknown> => {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error("expected a rejection")
-}
 
 describe("the Promise API", () => {
   it("simulate then time travel: the answers the CLI's --json gives for the same pool", async () => {

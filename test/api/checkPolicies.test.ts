@@ -5,15 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { check, xenPolicy, type PolicyDefinition } from "../../api/index.js"
-
-const rejection = async (promise: Promise<unknown>): Promise<Error> => {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error("expected a rejection")
-}
+import { rejection } from "./rejection.js"
 
 /** A definition that counts the migrations it was asked to make a policy for. */
 const counted = (name: string, decide: Parameters<typeof xenPolicy>[0], roundsMax?: number) => {

@@ -20,15 +20,7 @@ import {
 } from "../../api/index.js"
 import { readFileSync, writeFileSync } from "node:fs"
 import { tempDir } from "../cli/run.js"
-
-const rejection = async (promise: Promise<unknown>): Promise<Error> => {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error("expected a rejection")
-}
+import { rejection } from "./rejection.js"
 
 /** Packs: the first host in id order that can take the VM (XAPI's default spreads instead). */
 const firstFit: Placement = {

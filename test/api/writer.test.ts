@@ -13,15 +13,7 @@ import {
   type ScenarioInput,
   type WriterDefinition
 } from "../../api/index.js"
-
-const rejection = async (promise: Promise<unknown>): Promise<Error> => {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error("expected a rejection")
-}
+import { rejection } from "./rejection.js"
 
 /** A scan: write i lands on working-set page i mod the set (a guest streaming through a buffer). */
 const sequential: WriterDefinition = {
