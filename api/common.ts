@@ -15,6 +15,7 @@ export type { ReplayOptions, ReplayOutput } from "./replay.js"
 export type { PoolListing, EventsOptions } from "./pools.js"
 export type { ProvenanceJson, RunInput } from "./provenance.js"
 export type { ForkOutput } from "./fork.js"
+export type { ContinueOptions, ContinueOutput, Operation } from "./continue.js"
 export type { ExportOptions } from "./export.js"
 export type {
   When,

@@ -176,6 +176,25 @@ export const fork = (store: Store, pool: string, at: Api.When, as: string): Prom
   store.run(Api.fork(pool, at, as))
 
 /**
+ * Operations applied to a pool at its end (a branch's end is its fork point): the engine is rebuilt from
+ * the pool's log and runs on until quiescent or `until`; the operations and what they caused are appended
+ * at once. An operation the pool refuses rejects with a XenpoolError whose `what` is XAPI's error code
+ * (`VM_BAD_POWER_STATE`, `HOST_NOT_ENOUGH_FREE_MEMORY`, …); another writer appending to the pool
+ * meanwhile rejects it too. Nothing is written then.
+ *
+ * @example
+ * await fork(store, "rolling-1", "3m10s", "what-if")
+ * const run = await continuePool(store, "what-if", [{ op: "evacuate", host: "h2" }])
+ * const d = await diff(store, "rolling-1", "6min", "6min", { against: "what-if" })
+ */
+export const continuePool = (
+  store: Store,
+  pool: string,
+  operations: ReadonlyArray<Api.Operation>,
+  options: Api.ContinueOptions & Cancellable = {}
+): Promise<Api.ContinueOutput> => store.run(Api.continuePool(pool, operations, options), options)
+
+/**
  * A pool's recorded events in revision order, read from the store a page at a time: a history longer
  * than memory can be folded over with `for await`.
  *

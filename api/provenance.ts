@@ -24,6 +24,11 @@ export interface RunInput {
    */
   readonly name: string
   readonly sha256: string
+  /**
+   * A scenario's JSON as the engine ran it (with the run's seed and pool id), recorded so that the pool
+   * can go on from its log alone (simulations/resume.ts).
+   */
+  readonly scenario?: string
 }
 
 export const sha256OfText = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
@@ -47,7 +52,8 @@ export const runProvenance = (seed: number, input: RunInput): PoolProvenance => 
   xenpoolVersion: version,
   input: input.kind,
   inputName: input.name,
-  inputSha256: input.sha256
+  inputSha256: input.sha256,
+  ...(input.scenario === undefined ? {} : { scenario: input.scenario })
 })
 
 /**

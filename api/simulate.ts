@@ -3,7 +3,7 @@
  * interruption lands between them), then its events are committed in one atomic append (a run lands
  * whole or not at all: docs/durability.md), and its summary is returned.
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import { basename } from "node:path"
 import type { PoolId } from "../domain/ids.js"
@@ -157,8 +157,14 @@ const loadScenario = (
     if (Either.isLeft(parsed)) return yield* inputFailure("bad scenario", parsed.left)
     const compiled = compileScenario(source, parsed.right, options)
     if (Either.isLeft(compiled)) return yield* inputFailure("bad scenario", compiled.left)
-    return compiled.right
+    return { compiled: compiled.right, parsed: parsed.right, source }
   })
+
+const encodeScenario = Schema.encodeSync(Scenario)
+
+/** The scenario as the engine ran it, as its pool records it: the run's seed and pool id written in. */
+const scenarioAsRun = (scenario: Scenario, compiled: CompiledScenario): string =>
+  JSON.stringify(encodeScenario({ ...scenario, seed: compiled.seed, pool: { ...scenario.pool, id: compiled.pool } }))
 
 /**
  * Runs the compiled scenario, then commits its events as the new pool in one atomic append; returns the
@@ -238,16 +244,27 @@ const runIntoStore = (
 export const simulate = (scenario: string | ScenarioInput, options: RunOptions = {}) =>
   Effect.gen(function* () {
     if (options.pool !== undefined) yield* checkPoolId(options.pool)
-    const base = yield* loadScenario(scenario, {
+    const compileOptions = {
       ...(options.seed === undefined ? {} : { seed: options.seed }),
       ...(options.extensions === undefined ? {} : { extensions: options.extensions })
-    })
+    }
+    const { compiled: base, parsed, source } = yield* loadScenario(scenario, compileOptions)
     const input: RunInput =
       typeof scenario === "string"
         ? { kind: "scenario", name: basename(scenario), sha256: yield* sha256OfFile(scenario) }
         : { kind: "scenario", name: "<scenario>", sha256: sha256OfText(JSON.stringify(scenario)) }
     const { output } = yield* withNewPool(base.pool, options.pool, (id) =>
-      runIntoStore({ ...base, pool: id }, options.progress, options.onCommitted, input)
+      Effect.gen(function* () {
+        // compiled again under the pool's own id: its creation event names the pool it is in
+        const compiled = yield* Either.match(compileScenario(source, parsed, { ...compileOptions, pool: id }), {
+          onLeft: (error) => Effect.fail(inputFailure("bad scenario", error)),
+          onRight: Effect.succeed
+        })
+        return yield* runIntoStore(compiled, options.progress, options.onCommitted, {
+          ...input,
+          scenario: scenarioAsRun(parsed, compiled)
+        })
+      })
     )
     return output
   })

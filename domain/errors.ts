@@ -200,3 +200,47 @@ export type DomainError =
   | PagingStepInvalid
   | HaOperationWouldBreakFailoverPlan
   | HostEvacuateVmNotHaProtected
+
+/**
+ * The error's name as XAPI's API returns it (ocaml/xapi-consts/api_errors.ml), for a command line that
+ * fails the way `xe` does. A switch the compiler checks: a new error needs its name here.
+ */
+export const xapiErrorCode = (error: DomainError): string => {
+  switch (error._tag) {
+    case "CommandInvalid":
+    case "PagingStepInvalid":
+    case "MigrationBadPhase":
+      return "INTERNAL_ERROR"
+    case "PoolNotCreated":
+    case "HostUnknown":
+    case "VmUnknown":
+    case "MigrationUnknown":
+      return "UUID_INVALID"
+    case "PoolAlreadyCreated":
+    case "HostAlreadyExists":
+    case "VmAlreadyExists":
+      return "UUID_ALREADY_EXISTS"
+    case "OperationBlocked":
+      return "OPERATION_BLOCKED"
+    case "VmBadPowerState":
+      return "VM_BAD_POWER_STATE"
+    case "OtherOperationInProgress":
+      return "OTHER_OPERATION_IN_PROGRESS"
+    case "HostNotEnoughFreeMemory":
+      return "HOST_NOT_ENOUGH_FREE_MEMORY"
+    case "HostDisabled":
+      return "HOST_DISABLED"
+    case "HostNotLive":
+      return "HOST_NOT_LIVE"
+    case "MemoryConstraintViolation":
+      return "MEMORY_CONSTRAINT_VIOLATION"
+    case "NoHostsAvailable":
+      return "NO_HOSTS_AVAILABLE"
+    case "MigrationFailed":
+      return "VM_MIGRATE_FAILED"
+    case "HaOperationWouldBreakFailoverPlan":
+      return "HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN"
+    case "HostEvacuateVmNotHaProtected":
+      return "HOST_EVACUATE_VM_NOT_HA_PROTECTED"
+  }
+}

@@ -43,7 +43,13 @@ export const PoolProvenance = Schema.Union(
     xenpoolVersion: Schema.String,
     input: Schema.Literal("scenario", "trace"),
     inputName: Schema.String,
-    inputSha256: Sha256Hex
+    inputSha256: Sha256Hex,
+    /**
+     * The scenario itself as the engine ran it (its JSON, with the seed and pool id of the run), so that
+     * the engine can go on from the log alone (simulations/resume.ts). Absent for a trace (its records can
+     * be larger than memory) and for pools written before xenpool recorded it: those cannot be continued.
+     */
+    scenario: Schema.optional(Schema.String)
   })
 )
 export type PoolProvenance = typeof PoolProvenance.Type
@@ -83,6 +89,22 @@ export class PoolForked extends Schema.TaggedClass<PoolForked>()("PoolForked", {
   pool: PoolId,
   parent: PoolId,
   parentRevision: NonNegativeInt,
+  xenpoolVersion: Schema.String
+}) {}
+
+/**
+ * Operations asked of an existing pool (`xenpool vm-migrate`, `host-evacuate`, …, `run --pool`): the input
+ * of a continuation, recorded before the events it caused so that the engine can be rebuilt from the log
+ * (simulations/resume.ts). `operations` is a JSON array of scenario schedule items (simulations/scenario.ts,
+ * `at` as a time of the pool); the engine then ran until quiescent, `untilUs` or `eventsMax` (its event
+ * count, absolute). It changes nothing in the pool's state.
+ */
+export class OperationsRequested extends Schema.TaggedClass<OperationsRequested>()("OperationsRequested", {
+  ...base,
+  pool: PoolId,
+  operations: Schema.String,
+  untilUs: NonNegativeInt,
+  eventsMax: NonNegativeInt,
   xenpoolVersion: Schema.String
 }) {}
 
@@ -356,6 +378,7 @@ export class VmHaRestartFailed extends Schema.TaggedClass<VmHaRestartFailed>()("
 export const PoolEvent = Schema.Union(
   PoolCreated,
   PoolForked,
+  OperationsRequested,
   HostJoined,
   HostEnabled,
   HostDisabled,
@@ -395,6 +418,14 @@ export type PoolEvent = typeof PoolEvent.Type
 export type PoolEventTag = PoolEvent["_tag"]
 
 export const poolEventTags: ReadonlyArray<PoolEventTag> = PoolEvent.members.map((m) => m._tag as PoolEventTag)
+
+/**
+ * Events that say where a history came from (a branch's fork, a continuation's input) rather than what
+ * the pool decided: no command yields them, and the engine rebuilt from the log (simulations/resume.ts)
+ * reads them as its input.
+ */
+export const isHistoryMarker = (event: PoolEvent): event is PoolForked | OperationsRequested =>
+  event._tag === "PoolForked" || event._tag === "OperationsRequested"
 
 /** Every event's subject ids are named the same way, so histories can filter without a switch. */
 export const eventVm = (event: PoolEvent): VmId | undefined => ("vm" in event ? event.vm : undefined)

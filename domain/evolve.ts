@@ -132,6 +132,9 @@ const apply = (s: Tables, event: PoolEvent): Tables => {
     case "PoolForked":
       // Where the branch begins: the pool is as the parent left it at that revision.
       return s
+    case "OperationsRequested":
+      // An input: what it asked for is in the events that follow.
+      return s
     case "HostJoined": {
       const host: Host = {
         id: event.host,

@@ -138,11 +138,11 @@ export class Simulation {
   private eventCount = 0
   private readonly queue = new EventQueue<() => void>()
   private readonly root: Prng
-  private readonly ids: Prng
+  private ids: Prng
   private readonly transfers = new Map<MigrationId, Transfer>()
   private readonly migrationEnds = new Map<MigrationId, MigrationEnd>()
   private readonly linkPercent = new Map<HostId, number>()
-  private readonly refusals: Refusal[] = []
+  private readonly refusalList: Refusal[] = []
   private readonly operations: OperationOutcome[] = []
   private migrationCounter = 0
   private ratesDirty = false
@@ -168,7 +168,7 @@ export class Simulation {
         at: (atUs, run) => this.at(atUs, run),
         submit: (command) => this.submit(command),
         mustSubmit: (command) => this.mustSubmit(command),
-        refuse: (operation, error) => this.refusals.push({ atUs: this.nowUsValue, operation, error }),
+        refuse: (operation, error) => this.refusalList.push({ atUs: this.nowUsValue, operation, error }),
         outcome: (operation, ok, detail) => this.operations.push({ atUs: this.nowUsValue, operation, ok, detail }),
         pageTouched: (vm, gfn) => this.pageTouched(vm, gfn),
         prng: (label) => this.root.fork(label),
@@ -191,7 +191,7 @@ export class Simulation {
         const admission = this.memory.admit(command, operation, onDone)
         if (admission !== "waiting") onDone(admission === "admitted")
       },
-      lastRefusal: () => this.refusals[this.refusals.length - 1]?.error.message ?? "refused",
+      lastRefusal: () => this.refusalList[this.refusalList.length - 1]?.error.message ?? "refused",
       linkDown: (host) => this.failLink(host),
       linkUp: (host) => this.setLinkPercent(host, 100),
       attempt: (command, operation) => this.attempt(command, operation)
@@ -215,6 +215,14 @@ export class Simulation {
     )
   }
 
+  /**
+   * From now on, event ids come from pool `pool`'s stream of the root seed: a branch rebuilt from its
+   * parent's input (simulations/resume.ts) numbers its own events apart from the parent's.
+   */
+  idsOf(pool: PoolId): void {
+    this.ids = this.root.fork(`ids:${pool}`)
+  }
+
   setWorkload(vm: VmId, workload: VmWorkload): void {
     this.workloads.set(vm, workload)
   }
@@ -236,6 +244,14 @@ export class Simulation {
   }
   get events(): number {
     return this.eventCount
+  }
+  /** The outcomes of long operations (evacuations, maintenance, waits for memory) so far, in order. */
+  get outcomes(): ReadonlyArray<OperationOutcome> {
+    return this.operations
+  }
+  /** What was refused so far, in order. */
+  get refusals(): ReadonlyArray<Refusal> {
+    return this.refusalList
   }
 
   /**
@@ -279,7 +295,7 @@ export class Simulation {
       return this.memory.admit(this.now(command), operation) === "admitted"
     }
     const result = this.submit(command)
-    if (Either.isLeft(result)) this.refusals.push({ atUs: this.nowUsValue, operation, error: result.left })
+    if (Either.isLeft(result)) this.refusalList.push({ atUs: this.nowUsValue, operation, error: result.left })
     return Either.isRight(result)
   }
 
@@ -324,7 +340,7 @@ export class Simulation {
       events: this.eventCount,
       simulatedUs: this.nowUsValue,
       stopReason,
-      refusals: this.refusals,
+      refusals: this.refusalList,
       operations: this.operations,
       haRestarts: this.ha.restarts
     }
@@ -619,7 +635,7 @@ export class Simulation {
         return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
       const plan = planEvacuationWithHa(this.live, host, this.placement)
       if (Either.isLeft(plan)) {
-        this.refusals.push({ atUs: this.nowUsValue, operation, error: plan.left })
+        this.refusalList.push({ atUs: this.nowUsValue, operation, error: plan.left })
         return finish(false, plan.left.message)
       }
       const moves = plan.right

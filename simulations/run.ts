@@ -5,7 +5,8 @@
 import { Either } from "effect"
 import { hostId, vmId } from "../domain/ids.js"
 import { parseDurationUs, parseSizePages } from "../domain/units.js"
-import { Simulation, type RunResult, type SimulationOptions } from "../engine/simulation.js"
+import { Simulation, type Refusal, type RunResult, type SimulationOptions } from "../engine/simulation.js"
+import type { EngineLimits } from "../engine/config.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { setVmHa, type CompiledScenario, type TimedItem } from "./compile.js"
 import { ConsolidationRunner, type ConsolidationReport } from "../engine/consolidation/index.js"
@@ -161,7 +162,26 @@ export interface ScenarioRun {
   readonly runFor: (eventsBudget: number) => ScenarioResult | undefined
 }
 
-export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
+/**
+ * A scenario's engine with its setup and load series on the agenda, and its schedule's items put on it
+ * when asked: all at once for a run (`startScenario`), step by step for an engine rebuilt from a log
+ * (simulations/resume.ts).
+ */
+export interface PreparedScenario {
+  readonly sim: Simulation
+  /**
+   * Puts items on the agenda as inputs; `performed` hears each one as it runs, with the refusal it met
+   * at once (undefined when none).
+   */
+  readonly schedule: (
+    items: Iterable<TimedItem>,
+    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void
+  ) => void
+  /** The consolidation controllers' reports so far. */
+  readonly consolidation: () => ReadonlyArray<ConsolidationReport>
+}
+
+export const prepareScenario = (scenario: CompiledScenario, options: RunScenarioOptions): PreparedScenario => {
   const sim = new Simulation({
     seed: scenario.seed,
     pool: scenario.pool,
@@ -183,16 +203,37 @@ export const startScenario = (scenario: CompiledScenario, options: RunScenarioOp
   // Load changes go on the agenda before the schedule, so at a shared time they come first.
   if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
   const controllers: ConsolidationRunner[] = []
-  for (const timed of scenario.schedule) sim.input(timed.atUs, () => perform(sim, scenario, timed, controllers))
-  const runFor = (eventsBudget: number): ScenarioResult | undefined => {
-    invariant(eventsBudget >= 1, "eventsBudget must be >= 1")
-    const eventsMax = Math.min(scenario.eventsMax, sim.events + eventsBudget)
-    const result = sim.run({ eventsMax, simulatedUsMax: scenario.simulatedUsMax })
-    // Stopped by the slice's budget, not by the scenario's own limit: more to do.
-    if (result.stopReason === "events-limit" && sim.events < scenario.eventsMax) return undefined
-    return { sim, result, consolidation: controllers.map((c) => c.report()) }
+  const schedule: PreparedScenario["schedule"] = (items, performed) => {
+    for (const timed of items)
+      sim.input(timed.atUs, () => {
+        const before = sim.refusals.length
+        perform(sim, scenario, timed, controllers)
+        performed?.(timed, sim.refusals[before])
+      })
   }
-  return { sim, runFor }
+  return { sim, schedule, consolidation: () => controllers.map((c) => c.report()) }
+}
+
+/**
+ * Runs the engine towards `limits` for at most `eventsBudget` more events: the result once it stopped
+ * on its own (quiescent, or at `limits`), undefined when only the budget stopped it.
+ */
+export const runSlice = (sim: Simulation, limits: EngineLimits, eventsBudget: number): RunResult | undefined => {
+  invariant(eventsBudget >= 1, "eventsBudget must be >= 1")
+  const eventsMax = Math.min(limits.eventsMax, sim.events + eventsBudget)
+  const result = sim.run({ eventsMax, simulatedUsMax: limits.simulatedUsMax })
+  return result.stopReason === "events-limit" && sim.events < limits.eventsMax ? undefined : result
+}
+
+export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
+  const prepared = prepareScenario(scenario, options)
+  prepared.schedule(scenario.schedule)
+  const limits = { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax }
+  const runFor = (eventsBudget: number): ScenarioResult | undefined => {
+    const result = runSlice(prepared.sim, limits, eventsBudget)
+    return result && { sim: prepared.sim, result, consolidation: prepared.consolidation() }
+  }
+  return { sim: prepared.sim, runFor }
 }
 
 /** Runs the scenario to its end in one go. */

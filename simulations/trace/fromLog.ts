@@ -12,7 +12,7 @@
 import { Either } from "effect"
 import type { PoolCommand } from "../../domain/commands.js"
 import { decide } from "../../domain/decide.js"
-import type { PoolEvent } from "../../domain/events.js"
+import { isHistoryMarker, type PoolEvent } from "../../domain/events.js"
 import { evolve } from "../../domain/evolve.js"
 import { initialState, type PoolState } from "../../domain/state.js"
 import { compileHeader, EVENTS_MAX_DEFAULT, SIMULATED_TIME_DEFAULT, type CompiledHeader } from "./header.js"
@@ -231,7 +231,9 @@ const recordsFor = (event: PoolEvent): ReadonlyArray<TraceRecordInput> => {
       // made by decide after the command that changed the plan, or with a host failure: no record
       return []
     case "PoolForked":
-      // Where a branch left its parent: no decision, so no record (TraceExporter.push skips it).
+    case "OperationsRequested":
+      // Where a branch left its parent, what a continuation asked: no decision, so no record
+      // (TraceExporter.push skips them).
       return []
   }
 }
@@ -268,9 +270,9 @@ export class TraceExporter {
 
   /** Feeds the next events of the log, in revision order. */
   push(events: ReadonlyArray<PoolEvent>): void {
-    // A branch's fork event is where its history left its parent's, not a decision: the trace replays
-    // into the branch's decisions without it.
-    for (const event of events) if (event._tag !== "PoolForked") this.pending.push(event)
+    // A branch's fork event and a continuation's input are not decisions: the trace replays into the
+    // decisions without them.
+    for (const event of events) if (!isHistoryMarker(event)) this.pending.push(event)
     this.drain(false)
   }
 

@@ -1,0 +1,325 @@
+/**
+ * Continuing a pool (issue 14, docs/branches.md): operations applied to an existing pool at its end, the
+ * engine rebuilt from the pool's log (simulations/resume.ts) and run on until quiescent or a limit, the
+ * operations and what they caused appended in one atomic append at the revision the pool was read at.
+ */
+import { createHash } from "node:crypto"
+import { Effect, Either, Schema } from "effect"
+import { OperationsRequested } from "../domain/events.js"
+import { xapiErrorCode } from "../domain/errors.js"
+import { eventId, poolStreamName, type EventId, type PoolId } from "../domain/ids.js"
+import { formatDurationUs } from "../domain/units.js"
+import type { EmittedEvent } from "../engine/simulation.js"
+import { makeTransferFactory, transferFactory } from "../engine/migration/index.js"
+import { encodeEvent } from "../store/codec.js"
+import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
+import { StoreError } from "../store/errors.js"
+import type { Extensions } from "../simulations/extensions.js"
+import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
+import { ScheduleItem } from "../simulations/scenario.js"
+import { inputFailure, XenpoolError } from "./errors.js"
+import { checkPoolId, requirePool } from "./pools.js"
+import { silentProgress, type Progress } from "./progress.js"
+import { RunTally, RUN_SLICE_EVENTS, APPEND_BATCH_EVENTS, checkExtensions, type RunOutput } from "./simulate.js"
+import { slices } from "./newPool.js"
+import { inSlices } from "./slices.js"
+import { targetOf, type When } from "./timeTravel.js"
+import { version } from "./version.js"
+
+type ScheduleItemInput = typeof ScheduleItem.Encoded
+
+/**
+ * One operation, in the scenario's schedule vocabulary (docs/branches.md): `{ op: "migrate", vm, to }`,
+ * `{ op: "evacuate", host }`, `{ op: "start-vm", vm, host? }`, … `at` is a time of the pool (`6m`,
+ * `43.10 s`, `250000us`), at or after its end; without it, the pool's end.
+ */
+export type Operation = ScheduleItemInput extends infer I
+  ? I extends { readonly at: string }
+    ? Omit<I, "at"> & { readonly at?: string }
+    : never
+  : never
+
+export interface ContinueOptions {
+  /** Run the engine until this time of the pool at most (default: the pool's end plus its scenario's time limit). */
+  readonly until?: When
+  /** Progress of reading the pool, rebuilding the engine and writing (default: none shown). */
+  readonly progress?: Progress
+  /** Hears of the commit the moment it lands. */
+  readonly onCommitted?: (what: string) => void
+  /** The extensions the pool's scenario names (its policies, placement, writers, controllers). */
+  readonly extensions?: Extensions
+  /**
+   * Where the operations came from, for messages (`operations`, or a file's name).
+   *
+   * @internal
+   */
+  readonly source?: string
+  /**
+   * Runs after the pool was read and the engine run, just before the append: a seam for the tests of two
+   * writers continuing the same pool at once.
+   *
+   * @internal
+   */
+  readonly beforeAppend?: Effect.Effect<void, unknown, EventStore>
+}
+
+/** What a continuation did: the run's summary over the events it appended, and where they went. */
+export interface ContinueOutput extends RunOutput {
+  /** The revision of the first appended event (the operations' record) and of the last. */
+  readonly firstRevision: number
+  readonly lastRevision: number
+  /** When the operations ran. */
+  readonly atUs: number
+}
+
+const PAGE_EVENTS = 4_096
+
+/** A UUID-shaped digest: the same continuation retried is the same event, and no randomness enters the log. */
+const digestEventId = (text: string): EventId => {
+  const hex = createHash("sha256").update(text).digest("hex")
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
+  return eventId(
+    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+  )
+}
+
+const encode = (event: Parameters<typeof encodeEvent>[0]): string => encodeEvent(event).data
+
+/** The pool's log read once, page by page, into its input (scenario, continuations, forks) and fingerprints. */
+const readInput = (pool: PoolId, lastRevision: number, progress: Progress) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const stream = poolStreamName(pool)
+    const reader = new InputLogReader(encode)
+    // Bounded: each pass reads the next page of a stream of lastRevision + 1 events.
+    for (let from = 0; from <= lastRevision;) {
+      const page = yield* store.read(stream, { from, maxCount: Math.min(PAGE_EVENTS, lastRevision + 1 - from) })
+      if (page.length === 0) break
+      for (const recorded of page) reader.add(recorded)
+      from = page[page.length - 1]!.revision + 1
+      progress.update(`reading pool ${pool}`, from, lastRevision + 1)
+    }
+    return yield* Either.match(reader.result(), {
+      onLeft: (failure) => Effect.fail(cannotContinue(pool, failure)),
+      onRight: Effect.succeed
+    })
+  })
+
+const cannotContinue = (pool: PoolId, failure: ResumeFailure) =>
+  new XenpoolError({
+    what: "cannot continue the pool",
+    where: `${pool} @${failure.revision}`,
+    expected: failure.detail
+  })
+
+const decodeItem = Schema.decodeUnknownEither(ScheduleItem)
+
+/** Each operation as a schedule item at its time: the pool's end unless it says otherwise, never before. */
+const itemsOf = (operations: ReadonlyArray<Operation>, log: PoolInputLog, source: string) =>
+  Effect.gen(function* () {
+    if (operations.length === 0)
+      return yield* new XenpoolError({ what: "no operations", where: source, expected: "at least one operation" })
+    const items: Array<{ readonly item: typeof ScheduleItem.Type; readonly atUs: number }> = []
+    for (const [i, operation] of operations.entries()) {
+      const at = operation.at ?? `${log.lastAtUs}us`
+      const decoded = decodeItem({ ...operation, at })
+      if (Either.isLeft(decoded))
+        return yield* new XenpoolError({
+          what: "bad operation",
+          where: `${source}[${i}]`,
+          expected: `expected an operation of the scenario's schedule (docs/branches.md): ${decoded.left.message.split("\n").slice(-1)[0]?.trim() ?? ""}`
+        })
+      const atUs = yield* Either.match(yield* Effect.either(targetOf(decoded.right.at)), {
+        onLeft: Effect.fail,
+        onRight: (target) =>
+          "atUs" in target
+            ? Effect.succeed(target.atUs)
+            : Effect.fail(
+                new XenpoolError({
+                  what: "bad operation time",
+                  where: `${source}[${i}].at`,
+                  expected: "a time, not a revision"
+                })
+              )
+      })
+      if (atUs < log.lastAtUs)
+        return yield* new XenpoolError({
+          what: "before the pool's end",
+          where: `${source}[${i}].at`,
+          expected: `a time at or after ${formatDurationUs(log.lastAtUs)}, where the pool's history ends (fork it to go back)`
+        })
+      items.push({ item: { ...decoded.right, at: `${atUs}us` }, atUs })
+    }
+    return items
+  })
+
+/** The summary's refusals and outcomes are the continuation's own: those of the rebuilt history are in the log. */
+const since = <A>(all: ReadonlyArray<A>, from: number): ReadonlyArray<A> => all.slice(from)
+
+/**
+ * Applies operations to pool `pool` at its end (or each at its `at`, not before the end) and runs the
+ * engine on until it is quiescent, `until`, or the pool's scenario's events limit, then appends the
+ * operations' record and every event they caused in one atomic append at the revision the pool was read
+ * at. An operation the pool refuses at once fails the whole continuation with XAPI's error code; nothing
+ * is appended. Another writer appending to the pool meanwhile makes this one fail, with nothing written.
+ *
+ * The pool must have been made by a scenario (its log records it) or be a branch of one.
+ *
+ * @example
+ * yield* fork("rolling-1", "3m10s", "what-if")
+ * const run = yield* continuePool("what-if", [{ op: "evacuate", host: "h2" }])
+ */
+export const continuePool = (poolText: string, operations: ReadonlyArray<Operation>, options: ContinueOptions = {}) =>
+  Effect.gen(function* () {
+    const pool = yield* checkPoolId(poolText)
+    yield* checkExtensions(options.extensions)
+    const source = options.source ?? "operations"
+    const progress = options.progress ?? silentProgress
+    const lastRevision = yield* requirePool(pool)
+    const log = yield* readInput(pool, lastRevision, progress)
+    const timed = yield* itemsOf(operations, log, source)
+    const items = timed.map((t) => t.item)
+    const until = options.until === undefined ? undefined : yield* targetOf(options.until)
+    if (until !== undefined && !("atUs" in until))
+      return yield* new XenpoolError({
+        what: "bad --until",
+        where: `@${until.revision}`,
+        expected: "a time, not a revision"
+      })
+    const firstAtUs = Math.min(...timed.map((t) => t.atUs))
+    // the limits are known before the run, and recorded: a rebuilt engine stops where this one does
+    const probe = compileInput(log, undefined, options.extensions)
+    if (Either.isLeft(probe))
+      return yield* probe.left instanceof ResumeFailure
+        ? cannotContinue(pool, probe.left)
+        : inputFailure("bad operation", probe.left)
+    const scenario = probe.right.scenario
+    const limits = {
+      simulatedUsMax: until?.atUs ?? firstAtUs + scenario.simulatedUsMax,
+      eventsMax: log.decided + scenario.eventsMax
+    }
+    const compiled = compileInput(log, { items, limits }, options.extensions)
+    if (Either.isLeft(compiled))
+      return yield* compiled.left instanceof ResumeFailure
+        ? cannotContinue(pool, compiled.left)
+        : inputFailure("bad operation", compiled.left)
+    const appended: EmittedEvent[] = []
+    const tally = new RunTally()
+    const input = compiled.right
+    const resumption = resume(log, input, {
+      encode,
+      transferFactory:
+        input.scenario.policies === undefined && input.scenario.writers === undefined
+          ? transferFactory
+          : makeTransferFactory({
+              ...(input.scenario.policies === undefined ? {} : { policies: input.scenario.policies }),
+              ...(input.scenario.writers === undefined ? {} : { writers: input.scenario.writers })
+            }),
+      sink: (batch) => {
+        for (const e of batch) appended.push(e)
+      }
+    })
+    const sim = resumption.sim
+    const result = yield* inSlices(
+      Effect.try({
+        try: () => {
+          const done = resumption.runFor(RUN_SLICE_EVENTS)
+          progress.update(
+            sim.events < log.decided
+              ? `rebuilding pool ${pool} from its log: t = ${formatDurationUs(sim.nowUs)}`
+              : `continuing pool ${pool}: t = ${formatDurationUs(sim.nowUs)}, ${appended.length.toLocaleString("en-US")} new events`,
+            Math.min(sim.events, log.decided),
+            log.decided
+          )
+          return done
+        },
+        catch: (e) =>
+          e instanceof ResumeFailure
+            ? cannotContinue(pool, e)
+            : new XenpoolError({
+                what: "simulation failed",
+                where: pool,
+                expected: e instanceof Error ? e.message : String(e)
+              })
+      })
+    )
+    const refused = resumption.refused[0]
+    if (refused !== undefined) {
+      progress.stop()
+      const item = items[refused.index - (input.scenario.schedule.length - items.length)]
+      return yield* new XenpoolError({
+        what: xapiErrorCode(refused.refusal.error),
+        where: `${describeItem(item ?? items[0]!)} at ${formatDurationUs(refused.refusal.atUs)} in pool ${pool}`,
+        expected: `${refused.refusal.error.message}; nothing was appended`
+      })
+    }
+    const resumed = resumption.resumedBeforeContinuation()
+    const atUs = Math.max(firstAtUs, log.lastAtUs)
+    const record = new OperationsRequested({
+      atUs,
+      pool,
+      operations: JSON.stringify(items.map((item) => Schema.encodeSync(ScheduleItem)(item))),
+      untilUs: limits.simulatedUsMax,
+      eventsMax: limits.eventsMax,
+      xenpoolVersion: version
+    })
+    const recordEvent: NewEvent = {
+      id: digestEventId(`xenpool continue ${pool}@${lastRevision + 1 + resumed} ${record.operations}`),
+      event: record
+    }
+    const events: NewEvent[] = [...appended.slice(0, resumed), recordEvent, ...appended.slice(resumed)]
+    tally.add(appended.slice(resumed))
+    if (options.beforeAppend) yield* Effect.orDie(options.beforeAppend)
+    const store = yield* EventStore
+    const written = yield* store
+      .appendBatches(
+        poolStreamName(pool),
+        slices(events, APPEND_BATCH_EVENTS),
+        ExpectedRevision.at(lastRevision),
+        (r) => {
+          if (r.written) options.onCommitted?.(`${events.length} events to pool ${pool} (${store.url})`)
+        }
+      )
+      .pipe(
+        Effect.catchTag("WrongExpectedVersion", (conflict) =>
+          Effect.fail(
+            new XenpoolError({
+              what: "the pool changed while continuing it",
+              where: `${pool} in ${store.url}`,
+              expected: `it was read up to revision ${lastRevision} and another writer has appended since (${conflict.message}); nothing was written: run the command again to continue from its new end`
+            })
+          )
+        ),
+        Effect.mapError((error) =>
+          error instanceof StoreError
+            ? new StoreError({ ...error, detail: `${error.detail}; nothing was appended to pool ${pool}` })
+            : error
+        )
+      )
+    progress.stop()
+    const from = resumption.continuationMarks()
+    const output = tally.output(
+      pool,
+      input.scenario.pageSizeBytes,
+      {
+        ...result,
+        refusals: since(result.refusals, from.refusals),
+        operations: since(result.operations, from.operations),
+        haRestarts: since(result.haRestarts, from.restarts)
+      },
+      resumption.consolidation()
+    )
+    return {
+      ...output,
+      firstRevision: written.nextExpectedRevision - events.length + 1,
+      lastRevision: written.nextExpectedRevision,
+      atUs
+    } satisfies ContinueOutput
+  })
+
+/** `migrate a to h2`, `evacuate h1`, …: an operation as a message names it. */
+const describeItem = (item: typeof ScheduleItem.Type): string => {
+  const subject = "vm" in item ? item.vm : "host" in item ? item.host : ""
+  const to = "to" in item ? ` to ${item.to}` : ""
+  return `${item.op} ${subject}${to}`.trim()
+}

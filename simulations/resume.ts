@@ -1,0 +1,423 @@
+/**
+ * The engine rebuilt from a pool's log, so that the pool can go on (issue 14, docs/branches.md).
+ *
+ * The log holds the engine's whole input: the scenario the pool was made from (in its creation event's
+ * provenance), each continuation's operations and limits (`OperationsRequested`), and where a branch left
+ * its parent (`PoolForked`). The engine is deterministic, so running that input again gives the engine
+ * as it stood at the log's end: in-flight migrations mid-round, page states, balloon targets, pending
+ * happenings, PRNG streams and link shares included, none of it kept anywhere but in the log. Every event
+ * the rebuilt engine decides is checked against the stored one (a fingerprint of its id and encoded
+ * bytes): a log this engine would not have written is refused, naming the first revision that differs,
+ * instead of being continued into a history that never was.
+ *
+ * What a branch keeps of its parent: everything up to its fork point, and the engine's own happenings
+ * after it (a migration in flight goes on, a controller keeps ticking, the load series keeps changing);
+ * not the parent's operations after the fork's time, which are the future the branch replaces.
+ *
+ * The cost is a rerun of the history: proportional to the log's length, not to what follows (the
+ * engine's state is not yet kept in snapshots; docs/branches.md says why and what that would take).
+ *
+ * Pure and synchronous: the caller reads the log and writes what comes out (api/continue.ts).
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { PoolCreated, type PoolEvent } from "../domain/events.js"
+import { poolId, type EventId, type PoolId } from "../domain/ids.js"
+import type { EngineLimits } from "../engine/config.js"
+import type { EmittedEvent, Refusal, RunResult, Simulation } from "../engine/simulation.js"
+import { compileScenario, type CompiledScenario, type TimedItem } from "./compile.js"
+import type { Extensions } from "./extensions.js"
+import { invariant } from "../engine/migration/exact.js"
+import { prepareScenario, runSlice, type PreparedScenario, type RunScenarioOptions } from "./run.js"
+import { Scenario, ScheduleItem, type InputError } from "./scenario.js"
+
+/** A stored event as the reader hands it over. */
+export interface LoggedEvent {
+  readonly id: EventId
+  readonly event: PoolEvent
+}
+
+/** An event's bytes as the store writes them (store/codec.ts); injected, since this layer cannot import the store. */
+export type EncodeEvent = (event: PoolEvent) => string
+
+/** One step of a pool's input after its scenario, in log order. */
+type InputStep =
+  | {
+      readonly _tag: "operations"
+      readonly revision: number
+      /** Engine events before it: the engine must stand exactly there when it comes. */
+      readonly position: number
+      readonly atUs: number
+      readonly items: ReadonlyArray<typeof ScheduleItem.Type>
+      readonly limits: EngineLimits
+    }
+  | {
+      readonly _tag: "fork"
+      readonly revision: number
+      readonly position: number
+      readonly atUs: number
+      readonly pool: PoolId
+    }
+
+/** The log cannot be continued: it names the revision and says why. */
+export class ResumeFailure extends Error {
+  constructor(
+    readonly revision: number,
+    readonly detail: string
+  ) {
+    super(`revision ${revision}: ${detail}`)
+  }
+}
+
+/** FNV-1a over a string's UTF-16 code units: a 32-bit fingerprint per event, 4 bytes of memory each. */
+const fnv1a = (text: string, hash = 0x811c9dc5): number => {
+  let h = hash
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** The creation event as the engine makes it: the provenance is stamped on the way to the store. */
+const asDecided = (event: PoolEvent): PoolEvent =>
+  event._tag === "PoolCreated"
+    ? new PoolCreated({
+        atUs: event.atUs,
+        pool: event.pool,
+        pageSizeBytes: event.pageSizeBytes,
+        linkLatencyUs: event.linkLatencyUs
+      })
+    : event
+
+const fingerprint = (encode: EncodeEvent, e: LoggedEvent): number => fnv1a(encode(asDecided(e.event)), fnv1a(e.id))
+
+const decodeItems = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(ScheduleItem)))
+const decodeScenario = Schema.decodeUnknownEither(Schema.parseJson(Scenario))
+
+/** What the log says the engine was given, and the fingerprints of what it decided. */
+export interface PoolInputLog {
+  /** The scenario's JSON as the engine ran it (seed and pool id of the run). */
+  readonly scenario: string
+  readonly steps: ReadonlyArray<InputStep>
+  /** How many decided (non-marker) events the log holds. */
+  readonly decided: number
+  /** The log's last revision and the time of its last event. */
+  readonly lastRevision: number
+  readonly lastAtUs: number
+  /** The fingerprint of each decided event, in order. */
+  readonly fingerprints: Uint32Array
+  /** The revision of the n-th decided event. */
+  readonly revisionOf: (decidedIndex: number) => number
+}
+
+/**
+ * Reads a pool's log, in revision order, into its input: one pass, keeping the input and 4 bytes per
+ * event. Fails on a log that records no scenario (a trace's pool, or one written before xenpool recorded
+ * its input) and on a malformed continuation.
+ */
+export class InputLogReader {
+  private scenario: string | undefined
+  private readonly steps: InputStep[] = []
+  private fingerprints = new Uint32Array(1024)
+  private decided = 0
+  private revision = -1
+  private lastAtUs = 0
+  private failure: ResumeFailure | undefined
+
+  constructor(private readonly encode: EncodeEvent) {}
+
+  add(logged: LoggedEvent): void {
+    const revision = ++this.revision
+    const event = logged.event
+    this.lastAtUs = event.atUs
+    if (this.failure !== undefined) return
+    if (revision === 0) {
+      const provenance = event._tag === "PoolCreated" ? event.provenance : undefined
+      if (provenance?._tag === "run" && provenance.scenario !== undefined) this.scenario = provenance.scenario
+      else
+        this.failure = new ResumeFailure(
+          0,
+          provenance?._tag === "run" && provenance.input === "trace"
+            ? "the pool was made by replaying a trace, whose records the log does not hold: only a scenario's pool (and its branches) can go on"
+            : "the pool does not record the scenario it was made from (written before xenpool recorded it): it cannot go on"
+        )
+    }
+    if (event._tag === "OperationsRequested") {
+      const items = decodeItems(event.operations)
+      if (Either.isLeft(items)) {
+        this.failure = new ResumeFailure(revision, `its operations do not read: ${items.left.message}`)
+        return
+      }
+      this.steps.push({
+        _tag: "operations",
+        revision,
+        position: this.decided,
+        atUs: event.atUs,
+        items: items.right,
+        limits: { simulatedUsMax: event.untilUs, eventsMax: event.eventsMax }
+      })
+      return
+    }
+    if (event._tag === "PoolForked") {
+      this.steps.push({ _tag: "fork", revision, position: this.decided, atUs: event.atUs, pool: event.pool })
+      return
+    }
+    if (this.decided === this.fingerprints.length) {
+      const grown = new Uint32Array(this.fingerprints.length * 2)
+      grown.set(this.fingerprints)
+      this.fingerprints = grown
+    }
+    this.fingerprints[this.decided++] = fingerprint(this.encode, logged)
+  }
+
+  result(): Either.Either<PoolInputLog, ResumeFailure> {
+    if (this.failure !== undefined) return Either.left(this.failure)
+    if (this.scenario === undefined) return Either.left(new ResumeFailure(0, "the pool has no events"))
+    const markers = this.steps.map((step) => step.position)
+    return Either.right({
+      scenario: this.scenario,
+      steps: this.steps,
+      decided: this.decided,
+      lastRevision: this.revision,
+      lastAtUs: this.lastAtUs,
+      fingerprints: this.fingerprints,
+      // markers are few (one per continuation or fork): a scan is enough
+      revisionOf: (index) => index + markers.filter((position) => position <= index).length
+    })
+  }
+}
+
+/** Operations to add at the log's end: scenario schedule items, and the limits to run them to. */
+export interface Continuation {
+  readonly items: ReadonlyArray<typeof ScheduleItem.Type>
+  readonly limits: EngineLimits
+}
+
+/** The input compiled: the scenario with every continuation's items appended to its schedule. */
+interface CompiledInput {
+  readonly scenario: CompiledScenario
+  /** Each step's items (the scenario's own first), with the limits it ran to. */
+  readonly segments: ReadonlyArray<Segment>
+}
+
+interface Segment {
+  /** A branch's own ids from here on (its fork). */
+  readonly idsOf?: PoolId
+  readonly items: ReadonlyArray<TimedItem>
+  /** Undefined: nothing runs (a fork only cuts and renames). */
+  readonly limits?: EngineLimits
+  /** Engine events before the segment, as the log has them (undefined for the new continuation). */
+  readonly position?: number
+  readonly revision: number
+  /** Where the cut of a later fork stops this segment: its engine events, and its last time. */
+  readonly cut?: { readonly events: number; readonly atUs: number; readonly revision: number }
+}
+
+const poolOfScenario = (json: string): Either.Either<typeof Scenario.Type, ResumeFailure> =>
+  Either.mapLeft(
+    decodeScenario(json),
+    (e) => new ResumeFailure(0, `its recorded scenario does not read: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
+  )
+
+/**
+ * The scenario with the continuations' items appended to its schedule, compiled as one input (every
+ * item's references and units checked by the scenario's compiler; a new item's error names it as
+ * `operations[i]`), then cut into the segments the log ran them in.
+ */
+export const compileInput = (
+  log: PoolInputLog,
+  continuation: Continuation | undefined,
+  extensions: Extensions | undefined
+): Either.Either<CompiledInput, ResumeFailure | InputError> =>
+  Either.gen(function* () {
+    const scenario = yield* poolOfScenario(log.scenario)
+    const own = scenario.schedule.length
+    const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
+    const newItems = continuation?.items ?? []
+    const schedule = [...scenario.schedule, ...stepItems.flat(), ...newItems]
+    const compiled = yield* compileScenario(
+      "the pool's recorded scenario",
+      { ...scenario, schedule },
+      extensions === undefined ? {} : { extensions }
+    ).pipe(Either.mapLeft((error) => relabel(error, own + stepItems.flat().length)))
+    // each schedule index belongs to the scenario, to one step, or to the new continuation
+    const ranges: number[] = [own]
+    for (const items of stepItems) ranges.push(ranges[ranges.length - 1]! + items.length)
+    const segmentOf = (index: number): number => ranges.findIndex((end) => index < end)
+    const timed: TimedItem[][] = ranges.map(() => [])
+    const added: TimedItem[] = []
+    for (const item of compiled.schedule) {
+      const k = segmentOf(item.index)
+      if (k === -1) added.push(item)
+      else timed[k]!.push(item)
+    }
+    // a fork cuts every segment before it: at its time, at its engine position
+    const segments: Segment[] = [
+      {
+        items: timed[0]!,
+        limits: { eventsMax: compiled.eventsMax, simulatedUsMax: compiled.simulatedUsMax },
+        position: 0,
+        revision: 0
+      }
+    ]
+    log.steps.forEach((step, i) =>
+      segments.push(
+        step._tag === "operations"
+          ? { items: timed[i + 1]!, limits: step.limits, position: step.position, revision: step.revision }
+          : { idsOf: step.pool, items: [], position: step.position, revision: step.revision }
+      )
+    )
+    const cut = segments.map((_, k) => {
+      const forks = log.steps.slice(k).filter((step) => step._tag === "fork")
+      if (forks.length === 0) return undefined
+      const first = forks.reduce((a, b) => (b.atUs < a.atUs ? b : a))
+      return { events: first.position, atUs: first.atUs, revision: first.revision }
+    })
+    const cutSegments = segments.map((segment, k) => {
+      const c = cut[k]
+      return c === undefined
+        ? segment
+        : { ...segment, items: segment.items.filter((item) => item.atUs <= c.atUs), cut: c }
+    })
+    if (continuation !== undefined)
+      cutSegments.push({ items: added, limits: continuation.limits, revision: log.lastRevision + 1 })
+    return { scenario: compiled, segments: cutSegments }
+  })
+
+/** A new item's compile error names it among the operations asked, not as a schedule entry. */
+const relabel = (error: InputError, firstNew: number): InputError | ResumeFailure => {
+  const match = /^schedule\[(\d+)\](.*)$/.exec(error.path)
+  if (match === null)
+    return new ResumeFailure(0, `its recorded scenario does not compile: ${error.path}: ${error.expected}`)
+  const index = Number(match[1])
+  if (index < firstNew)
+    return new ResumeFailure(0, `its recorded input does not compile: ${error.path}: ${error.expected}`)
+  return { ...error, source: "operations", path: `operations[${index - firstNew}]${match[2]}` }
+}
+
+/** A refusal that met one of the new operations at once: the continuation's failure. */
+export interface RefusedOperation {
+  readonly index: number
+  readonly refusal: Refusal
+}
+
+export interface ResumeOptions extends Omit<RunScenarioOptions, "sink"> {
+  readonly encode: EncodeEvent
+  /** Receives the events past the log's end (the resumed run's, then the continuation's), in batches. */
+  readonly sink: (batch: ReadonlyArray<EmittedEvent>) => void
+}
+
+interface RunMarks {
+  readonly refusals: number
+  readonly operations: number
+  readonly restarts: number
+}
+
+const marksOf = (sim: Simulation): RunMarks => ({
+  refusals: sim.refusals.length,
+  operations: sim.outcomes.length,
+  restarts: sim.ha.restarts.length
+})
+
+/** Where the rebuilt engine stands, run in slices. */
+export interface Resumption {
+  readonly sim: Simulation
+  /**
+   * Runs at most `eventsBudget` more events: the result once every segment ran (undefined while more is
+   * left). Throws a ResumeFailure when the engine decides an event the log does not have.
+   */
+  readonly runFor: (eventsBudget: number) => RunResult | undefined
+  /** The new operations refused at once, in order. */
+  readonly refused: ReadonlyArray<RefusedOperation>
+  /** The events past the log's end decided before the continuation's operations (a log cut short). */
+  readonly resumedBeforeContinuation: () => number
+  /** How many refusals, outcomes and HA restarts the run had when the continuation's operations came. */
+  readonly continuationMarks: () => RunMarks
+  readonly consolidation: PreparedScenario["consolidation"]
+}
+
+/**
+ * The engine rebuilt from the log and, if asked, continued: each decided event is checked against the
+ * log's fingerprints while the engine is inside it, and handed to `sink` once past its end.
+ */
+export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeOptions): Resumption => {
+  let decided = 0
+  let beforeContinuation: number | undefined
+  let marks: RunMarks | undefined
+  const check = (batch: ReadonlyArray<EmittedEvent>): void => {
+    let past = 0
+    for (const e of batch) {
+      if (decided < log.decided) {
+        if (fingerprint(options.encode, e) !== log.fingerprints[decided])
+          throw new ResumeFailure(
+            log.revisionOf(decided),
+            `this xenpool decides ${e.event._tag} at ${e.event.atUs} µs here, not the stored event: the log was written by another engine (or changed), and continuing it would write a history that never was`
+          )
+      } else past++
+      decided++
+    }
+    if (past > 0) options.sink(past === batch.length ? batch : batch.slice(batch.length - past))
+  }
+  const prepared = prepareScenario(input.scenario, { ...options, sink: check })
+  const sim = prepared.sim
+  const refused: RefusedOperation[] = []
+  let k = 0
+  let started = false
+  let result: RunResult | undefined
+  const runFor = (eventsBudget: number): RunResult | undefined => {
+    // Bounded: each pass starts a segment, runs one slice, or moves to the next segment.
+    while (k < input.segments.length) {
+      const segment = input.segments[k]!
+      if (!started) {
+        started = true
+        if (segment.position !== undefined && segment.position !== sim.events)
+          throw new ResumeFailure(
+            segment.revision,
+            `the log has ${segment.position} decided events before this point, the engine ${sim.events}`
+          )
+        if (segment.position === undefined) {
+          beforeContinuation = Math.max(0, sim.events - log.decided)
+          marks = marksOf(sim)
+        }
+        if (segment.idsOf !== undefined) sim.idsOf(poolId(segment.idsOf))
+        const isNew = segment.position === undefined
+        prepared.schedule(
+          segment.items,
+          isNew
+            ? (timed, refusal) => {
+                if (refusal !== undefined) refused.push({ index: timed.index, refusal })
+              }
+            : undefined
+        )
+      }
+      if (segment.limits !== undefined) {
+        const limits = segment.cut
+          ? {
+              eventsMax: Math.min(segment.limits.eventsMax, segment.cut.events),
+              simulatedUsMax: Math.min(segment.limits.simulatedUsMax, segment.cut.atUs)
+            }
+          : segment.limits
+        const done = runSlice(sim, limits, eventsBudget)
+        if (done === undefined) return undefined
+        result = done
+        if (segment.cut !== undefined && sim.events !== segment.cut.events)
+          throw new ResumeFailure(
+            segment.cut.revision,
+            `the branch leaves its parent after ${segment.cut.events} decided events, but the engine stands at ${sim.events} at that time: the fork point splits the events of one moment (fork at a time, not inside it, to continue a branch)`
+          )
+      }
+      k++
+      started = false
+    }
+    invariant(result !== undefined, "the scenario's own segment always runs")
+    return result
+  }
+  return {
+    sim,
+    runFor,
+    refused,
+    resumedBeforeContinuation: () => beforeContinuation ?? Math.max(0, sim.events - log.decided),
+    continuationMarks: () => marks ?? marksOf(sim),
+    consolidation: prepared.consolidation
+  }
+}
