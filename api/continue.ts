@@ -8,7 +8,7 @@ import { Effect, Either, Schema } from "effect"
 import { OperationsRequested } from "../domain/events.js"
 import { xapiErrorCode } from "../domain/errors.js"
 import { eventId, poolStreamName, type EventId, type PoolId } from "../domain/ids.js"
-import { formatDurationUs } from "../domain/units.js"
+import { formatDurationUs, parseDurationUs } from "../domain/units.js"
 import type { EmittedEvent } from "../engine/simulation.js"
 import { makeTransferFactory, transferFactory } from "../engine/migration/index.js"
 import { encodeEvent } from "../store/codec.js"
@@ -16,14 +16,14 @@ import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore
 import { StoreError } from "../store/errors.js"
 import type { Extensions } from "../simulations/extensions.js"
 import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
-import { ScheduleItem } from "../simulations/scenario.js"
+import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "../simulations/scenario.js"
 import { inputFailure, XenpoolError } from "./errors.js"
 import { checkPoolId, requirePool } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
 import { RunTally, RUN_SLICE_EVENTS, APPEND_BATCH_EVENTS, checkExtensions, type RunOutput } from "./simulate.js"
 import { slices } from "./newPool.js"
 import { inSlices } from "./slices.js"
-import { targetOf, type When } from "./timeTravel.js"
+import { describeTarget, targetOf, type When } from "./timeTravel.js"
 import { version } from "./version.js"
 
 type ScheduleItemInput = typeof ScheduleItem.Encoded
@@ -54,6 +54,12 @@ export interface ContinueOptions {
    * @internal
    */
   readonly source?: string
+  /**
+   * The line of the file each operation came from, for messages (`run --pool ID FILE`).
+   *
+   * @internal
+   */
+  readonly lineOf?: (index: number) => number
   /**
    * Runs after the pool was read and the engine run, just before the append: a seam for the tests of two
    * writers continuing the same pool at once.
@@ -112,46 +118,50 @@ const cannotContinue = (pool: PoolId, failure: ResumeFailure) =>
     expected: failure.detail
   })
 
-const decodeItem = Schema.decodeUnknownEither(ScheduleItem)
-
 /** Each operation as a schedule item at its time: the pool's end unless it says otherwise, never before. */
-const itemsOf = (operations: ReadonlyArray<Operation>, log: PoolInputLog, source: string) =>
+const itemsOf = (
+  operations: ReadonlyArray<Operation>,
+  log: PoolInputLog,
+  source: string,
+  lineOf: ((index: number) => number) | undefined
+) =>
   Effect.gen(function* () {
     if (operations.length === 0)
       return yield* new XenpoolError({ what: "no operations", where: source, expected: "at least one operation" })
     const items: Array<{ readonly item: typeof ScheduleItem.Type; readonly atUs: number }> = []
     for (const [i, operation] of operations.entries()) {
-      const at = operation.at ?? `${log.lastAtUs}us`
-      const decoded = decodeItem({ ...operation, at })
-      if (Either.isLeft(decoded))
-        return yield* new XenpoolError({
-          what: "bad operation",
-          where: `${source}[${i}]`,
-          expected: `expected an operation of the scenario's schedule (docs/branches.md): ${decoded.left.message.split("\n").slice(-1)[0]?.trim() ?? ""}`
-        })
-      const atUs = yield* Either.match(yield* Effect.either(targetOf(decoded.right.at)), {
-        onLeft: Effect.fail,
-        onRight: (target) =>
-          "atUs" in target
-            ? Effect.succeed(target.atUs)
-            : Effect.fail(
-                new XenpoolError({
-                  what: "bad operation time",
-                  where: `${source}[${i}].at`,
-                  expected: "a time, not a revision"
-                })
-              )
-      })
-      if (atUs < log.lastAtUs)
-        return yield* new XenpoolError({
-          what: "before the pool's end",
-          where: `${source}[${i}].at`,
-          expected: `a time at or after ${formatDurationUs(log.lastAtUs)}, where the pool's history ends (fork it to go back)`
-        })
-      items.push({ item: { ...decoded.right, at: `${atUs}us` }, atUs })
+      const where = lineOf === undefined ? `${source}[${i}]` : source
+      const line = lineOf?.(i)
+      const decoded = parseScheduleItem(where, { ...operation, at: operation.at ?? `${log.lastAtUs}us` }, line)
+      if (Either.isLeft(decoded)) return yield* inputFailure("bad operation", decoded.left)
+      const atUs = parseDurationUs(decoded.right.at)
+      if (Either.isLeft(atUs))
+        return yield* inputFailure("bad operation", inputError(where, "at", atUs.left.expected, line))
+      if (atUs.right < log.lastAtUs)
+        return yield* inputFailure(
+          "before the pool's end",
+          inputError(
+            where,
+            "at",
+            `a time at or after ${formatDurationUs(log.lastAtUs)}, where the pool's history ends (fork it to go back)`,
+            line
+          )
+        )
+      items.push({ item: { ...decoded.right, at: `${atUs.right}us` }, atUs: atUs.right })
     }
     return items
   })
+
+/** A new item's compile error (`operations[i].vm`) named as the caller gave it: an index, or a file's line. */
+const asGiven = (error: InputError, source: string, lineOf: ((index: number) => number) | undefined): InputError => {
+  const match = /^operations\[(\d+)\]\.?(.*)$/.exec(error.path)
+  if (match === null) return error
+  const index = Number(match[1])
+  const field = match[2] || "(root)"
+  return lineOf === undefined
+    ? inputError(`${source}[${index}]`, field, error.expected)
+    : inputError(source, field, error.expected, lineOf(index))
+}
 
 /** The summary's refusals and outcomes are the continuation's own: those of the rebuilt history are in the log. */
 const since = <A>(all: ReadonlyArray<A>, from: number): ReadonlyArray<A> => all.slice(from)
@@ -177,7 +187,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     const progress = options.progress ?? silentProgress
     const lastRevision = yield* requirePool(pool)
     const log = yield* readInput(pool, lastRevision, progress)
-    const timed = yield* itemsOf(operations, log, source)
+    const timed = yield* itemsOf(operations, log, source, options.lineOf)
     const items = timed.map((t) => t.item)
     const until = options.until === undefined ? undefined : yield* targetOf(options.until)
     if (until !== undefined && !("atUs" in until))
@@ -187,6 +197,12 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
         expected: "a time, not a revision"
       })
     const firstAtUs = Math.min(...timed.map((t) => t.atUs))
+    if (until !== undefined && until.atUs < firstAtUs)
+      return yield* new XenpoolError({
+        what: "bad --until",
+        where: describeTarget(until),
+        expected: `a time at or after the operations' (${formatDurationUs(firstAtUs)})`
+      })
     // the limits are known before the run, and recorded: a rebuilt engine stops where this one does
     const probe = compileInput(log, undefined, options.extensions)
     if (Either.isLeft(probe))
@@ -202,7 +218,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     if (Either.isLeft(compiled))
       return yield* compiled.left instanceof ResumeFailure
         ? cannotContinue(pool, compiled.left)
-        : inputFailure("bad operation", compiled.left)
+        : inputFailure("bad operation", asGiven(compiled.left, source, options.lineOf))
     const appended: EmittedEvent[] = []
     const tally = new RunTally()
     const input = compiled.right

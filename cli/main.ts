@@ -25,6 +25,7 @@ import { checkCommand } from "./commands/check.js"
 import { atCommand, diffCommand, historyCommand, parseWhen } from "./commands/timeTravel.js"
 import { viewCommand } from "./commands/view.js"
 import { forkCommand } from "./commands/fork.js"
+import { continueCommands } from "./commands/continue.js"
 import { reportCommand } from "./commands/report.js"
 
 import { version as VERSION } from "../api/version.js"
@@ -44,6 +45,7 @@ const commands = [
   historyCommand,
   diffCommand,
   forkCommand,
+  ...continueCommands,
   viewCommand,
   reportCommand
 ] as const
@@ -68,7 +70,11 @@ const urls = urlsIn([...args, process.env.XENPOOL_STORE ?? ""])
 const printError = (text: string) => process.stderr.write(`xenpool: ${oneLine(redact(text, urls))}\n`)
 
 /** The commands whose arguments are times (WHEN, FROM, TO). */
-const timeCommands = new Set(["at", "diff", "fork"])
+const timeCommands = new Set(
+  ["at", "diff", "fork", ...continueCommands.map((c) => c.descriptor)].flatMap((c) =>
+    typeof c === "string" ? [c] : []
+  )
+)
 
 /** The commands print through the ordinary console; @effect/cli's own output goes through `cliConsole`. */
 const run = Effect.gen(function* () {

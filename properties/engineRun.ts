@@ -91,6 +91,21 @@ const compileJson = (json: ScenarioJson, policies?: ReadonlyArray<PolicyDefiniti
   return compiled.right
 }
 
+/** The transfer factory, page states and decide a case runs with: the real ones, in the seams' and observers' wrappers. */
+export const engineSeams = (options: RunOptions) => {
+  const seams = options.seams ?? {}
+  let transferFactory: TransferFactory =
+    options.policies === undefined ? realTransferFactory : makeTransferFactory({ policies: options.policies })
+  if (seams.transferFactory) transferFactory = seams.transferFactory(transferFactory)
+  if (options.observeTransfers) transferFactory = options.observeTransfers(transferFactory)
+  let pageStates: PageStatesFactory = realPageStatesFactory
+  if (seams.pageStates) pageStates = seams.pageStates(pageStates)
+  if (options.observePageStates) pageStates = options.observePageStates(pageStates)
+  let decide: DecideFn = seams.decide ? seams.decide(realDecide) : realDecide
+  if (options.observeDecide) decide = options.observeDecide(decide)
+  return { transferFactory, pageStates, decide }
+}
+
 export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineRun => {
   const compiled = compileJson(json, options.policies)
   const seams = options.seams ?? {}
@@ -104,15 +119,7 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
     options.consumer?.(batch)
   }
   const sink = seams.sink ? seams.sink(consumer) : consumer
-  let factory: TransferFactory =
-    options.policies === undefined ? realTransferFactory : makeTransferFactory({ policies: options.policies })
-  if (seams.transferFactory) factory = seams.transferFactory(factory)
-  if (options.observeTransfers) factory = options.observeTransfers(factory)
-  let pageStates: PageStatesFactory = realPageStatesFactory
-  if (seams.pageStates) pageStates = seams.pageStates(pageStates)
-  if (options.observePageStates) pageStates = options.observePageStates(pageStates)
-  let inner: DecideFn = seams.decide ? seams.decide(realDecide) : realDecide
-  if (options.observeDecide) inner = options.observeDecide(inner)
+  const { transferFactory: factory, pageStates, decide: inner } = engineSeams(options)
   // The engine's live state is observed through the decide seam: it changes only by evolving the events
   // a decision returns, so the state the next decision sees is the state at the end of the last batch.
   const pending: Array<{ readonly emitted: number; readonly delivered: number }> = []

@@ -9,6 +9,7 @@ import { haFailover } from "./ha.js"
 import { poolModel } from "./poolModel.js"
 import type { NamedProperty, PropertyOptions, PropertyResult } from "./property.js"
 import { swarmLiveness } from "./swarm.js"
+import { resumeProperties } from "./resume.js"
 
 export type { NamedProperty } from "./property.js"
 export { mutants } from "./mutants.js"
@@ -18,7 +19,8 @@ export const properties: ReadonlyArray<NamedProperty> = [
   evacuationPlan,
   ...engineProperties,
   swarmLiveness,
-  haFailover
+  haFailover,
+  ...resumeProperties
 ]
 
 export const propertyNames: ReadonlyArray<string> = properties.map((p) => p.name)

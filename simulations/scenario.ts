@@ -251,6 +251,16 @@ const firstIssue = (source: string, error: ParseResult.ParseError, line?: number
 
 const decodeScenario = Schema.decodeUnknownEither(Scenario, { errors: "first", onExcessProperty: "error" })
 
+const decodeScheduleItem = Schema.decodeUnknownEither(ScheduleItem, { errors: "first", onExcessProperty: "error" })
+
+/** One schedule item (an operation asked of an existing pool), the first problem naming its field. */
+export const parseScheduleItem = (
+  source: string,
+  json: unknown,
+  line?: number
+): Either.Either<ScheduleItem, InputError> =>
+  Either.mapLeft(decodeScheduleItem(json), (e) => firstIssue(source, e, line))
+
 /** A scenario as JSON text (a file's contents). */
 export const parseScenarioJson = (source: string, text: string): Either.Either<Scenario, InputError> => {
   let json: unknown

@@ -4,7 +4,8 @@
  * with contiguous revisions; it stores one event, not a copy; a bad fork writes nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Chunk, Effect, Stream } from "effect"
+import * as Fx from "../../api/effect.js"
 import { PoolForked } from "../../domain/events.js"
 import { poolId } from "../../domain/ids.js"
 import { EventStore, ExpectedRevision, type EventStoreShape, type NewEvent } from "../../store/EventStore.js"
@@ -175,6 +176,37 @@ export const branchStoreContract = (name: string, makeLayer: () => ContractLayer
           )
         })
       )
+    )
+
+    it.effect(
+      "of two writers continuing one pool (or one branch) at once, one wins, the other is told; nothing lost",
+      () =>
+        Effect.gen(function* () {
+          yield* Fx.simulate(Fx.scenarioPath("idle-migration"), { pool: "idle" })
+          yield* Fx.fork("idle", "500ms", "idle-b")
+          for (const pool of ["idle", "idle-b"]) {
+            const before = yield* Stream.runCount(Fx.events(pool))
+            const loser = Fx.continuePool(pool, [{ op: "shutdown-vm", vm: "idle-1" }], {
+              beforeAppend: Effect.asVoid(Fx.continuePool(pool, [{ op: "disable-host", host: "h1" }]))
+            })
+            const error = yield* Effect.flip(loser)
+            assert.match(error.message, /^the pool changed while continuing it .*nothing was written/)
+            const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Fx.events(pool)))
+            const records = events.filter((e) => e.event._tag === "OperationsRequested")
+            assert.strictEqual(records.length, 1)
+            assert.include(
+              records[0]!.event._tag === "OperationsRequested" ? records[0]!.event.operations : "",
+              "disable-host"
+            )
+            assert.deepStrictEqual(
+              events.map((e) => e.revision),
+              Array.from({ length: events.length }, (_, i) => i)
+            )
+            assert.isAbove(events.length, before)
+            // and the loser, run again, continues from the new end
+            yield* Fx.continuePool(pool, [{ op: "shutdown-vm", vm: "idle-1" }])
+          }
+        }).pipe(Effect.provide(makeLayer()))
     )
   })
 }

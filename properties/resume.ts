@@ -1,0 +1,194 @@
+/**
+ * The engine goes on from its log (issue 14, simulations/resume.ts): two properties over generated
+ * scenarios.
+ *
+ * - `resume`: the log's prefix up to a revision R (anywhere, inside a migration round, or inside a
+ *   page-in) is enough to go on: the engine rebuilt from it and run with no new input appends exactly
+ *   the rest of the original log, byte for byte, ids included.
+ * - `continue-equals-run`: continuing a pool at its end with an operation gives the same log as a run
+ *   whose scenario had that operation at that time from the start.
+ */
+import { Either } from "effect"
+import fc from "fast-check"
+import { PoolCreated } from "../domain/events.js"
+import type { EmittedEvent } from "../engine/simulation.js"
+import { encodeEvent } from "../store/codec.js"
+import {
+  compileInput,
+  InputLogReader,
+  resume,
+  type Continuation,
+  type LoggedEvent,
+  type PoolInputLog
+} from "../simulations/resume.js"
+import type { ScheduleItem } from "../simulations/scenario.js"
+import { scenarioArb, type ScenarioJson } from "./arbitraries.js"
+import { engineSeams, eventLine, runEngine, type CaseEnv } from "./engineRun.js"
+import { scenarioProperty, withExtra, type NamedProperty } from "./property.js"
+
+const encode = (event: Parameters<typeof encodeEvent>[0]): string => encodeEvent(event).data
+
+/** The run's log as a store holds it: its creation event stamped with the scenario it ran. */
+const stored = (scenario: ScenarioJson, emitted: ReadonlyArray<EmittedEvent>): ReadonlyArray<LoggedEvent> =>
+  emitted.map((e, i) => {
+    if (i !== 0 || e.event._tag !== "PoolCreated") return e
+    const { atUs, pool, pageSizeBytes, linkLatencyUs } = e.event
+    return {
+      id: e.id,
+      event: new PoolCreated({
+        atUs,
+        pool,
+        pageSizeBytes,
+        linkLatencyUs,
+        provenance: {
+          _tag: "run",
+          seed: scenario.seed as number,
+          xenpoolVersion: "check",
+          input: "scenario",
+          inputName: "generated",
+          inputSha256: "0".repeat(64),
+          scenario: JSON.stringify(scenario)
+        }
+      })
+    }
+  })
+
+const readLog = (events: ReadonlyArray<LoggedEvent>): PoolInputLog | string => {
+  const reader = new InputLogReader(encode)
+  for (const e of events) reader.add(e)
+  return Either.match(reader.result(), { onLeft: (failure) => failure.message, onRight: (log) => log })
+}
+
+/** The engine rebuilt from `log` (and continued, if asked) to its end: the events it appended, or why it could not. */
+const resumed = (log: PoolInputLog, continuation: Continuation | undefined, env: CaseEnv) => {
+  const input = compileInput(log, continuation, env.policies === undefined ? undefined : { policies: env.policies })
+  if (Either.isLeft(input)) return `the log's input does not compile: ${JSON.stringify(input.left)}`
+  const appended: EmittedEvent[] = []
+  const seams = engineSeams(env)
+  try {
+    const run = resume(log, input.right, {
+      encode,
+      transferFactory: seams.transferFactory,
+      pageStates: seams.pageStates,
+      decide: seams.decide,
+      sink: (batch) => {
+        for (const e of batch) appended.push(e)
+      }
+    })
+    // Bounded: each slice runs the engine towards its recorded limits.
+    while (run.runFor(10_000) === undefined);
+    return { appended, refused: run.refused }
+  } catch (error) {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  }
+}
+
+/** The first event where two logs differ, in words; undefined when they are the same bytes. */
+const firstDifference = (
+  expected: ReadonlyArray<LoggedEvent>,
+  actual: ReadonlyArray<LoggedEvent>,
+  offset: number
+): string | undefined => {
+  const n = Math.max(expected.length, actual.length)
+  for (let i = 0; i < n; i++) {
+    const [a, b] = [expected[i], actual[i]]
+    const [la, lb] = [a && eventLine(a), b && eventLine(b)]
+    if (la !== lb) return `event ${offset + i}: the log has ${la ?? "(end)"}, the resumed engine ${lb ?? "(end)"}`
+  }
+  return undefined
+}
+
+type Where = "anywhere" | "inside a migration round" | "inside a page-in"
+
+/** The revisions of the log that are `where` (R just before a round's or a page-in's end event). */
+const candidates = (log: ReadonlyArray<LoggedEvent>, where: Where): ReadonlyArray<number> => {
+  if (where === "anywhere") return log.map((_, i) => i)
+  const ending = where === "inside a migration round" ? "VmMigrationRoundCompleted" : "VmPagesPagedIn"
+  return log.flatMap((e, i) => (i > 0 && e.event._tag === ending ? [i - 1] : []))
+}
+
+const resumeProperty = scenarioProperty({
+  name: "resume",
+  statement:
+    "the engine rebuilt from a run's log up to a revision R (anywhere, inside a migration round, inside a page-in) and run with no new input appends exactly the rest of the log, byte for byte",
+  // page-ins need the pager on and paged-out VMs; the other cases take the swarm's scenarios
+  arbitrary: fc.oneof(
+    withExtra(scenarioArb(), fc.tuple(fc.constant<Where>("anywhere"), fc.nat())),
+    withExtra(scenarioArb(), fc.tuple(fc.constant<Where>("inside a migration round"), fc.nat())),
+    withExtra(
+      scenarioArb({ faults: ["paging"], pageOutFirst: true }),
+      fc.tuple(fc.constant<Where>("inside a page-in"), fc.nat())
+    )
+  ),
+  check: (scenario, [where, pick], env) => {
+    const run = runEngine(scenario, env)
+    if (run.defect !== undefined) return undefined // the engine properties report defects
+    const log = stored(scenario, run.emitted)
+    const at = candidates(log, where)
+    if (at.length === 0) return undefined
+    const R = at[pick % at.length]!
+    const input = readLog(log.slice(0, R + 1))
+    if (typeof input === "string") return `the log's prefix up to ${R} does not read: ${input}`
+    const out = resumed(input, undefined, env)
+    if (typeof out === "string") return `resuming at R = ${R} (${where}) failed: ${out}`
+    const difference = firstDifference(log.slice(R + 1), out.appended, R + 1)
+    return difference === undefined ? undefined : `resumed at R = ${R} (${where}): ${difference}`
+  }
+})
+
+/** An operation to continue with, drawn over the case's hosts and VMs. */
+const operationArb = fc.tuple(
+  fc.constantFrom("migrate", "evacuate", "disable-host", "fail-host", "shutdown-vm", "start-vm"),
+  fc.nat(),
+  fc.nat(),
+  fc.integer({ min: 0, max: 5_000_000 })
+)
+
+const continueEqualsRun = scenarioProperty({
+  name: "continue-equals-run",
+  statement:
+    "continuing a pool at its end with an operation appends what a run with that operation in its scenario from the start decides, byte for byte",
+  arbitrary: withExtra(scenarioArb(), operationArb),
+  check: (scenario, [op, a, b, delayUs], env) => {
+    const run = runEngine(scenario, env)
+    if (run.defect !== undefined || run.result?.stopReason !== "quiescent") return undefined
+    const log = stored(scenario, run.emitted)
+    const input = readLog(log)
+    if (typeof input === "string") return `the log does not read: ${input}`
+    const hosts = (scenario.hosts as ReadonlyArray<{ id: string }>).map((h) => h.id)
+    const vms = (scenario.vms as ReadonlyArray<{ id: string }>).map((v) => v.id)
+    // after the last thing the engine did (a happening may follow the last event and decide nothing)
+    const atUs = Math.max(input.lastAtUs, run.result.simulatedUs) + delayUs
+    const at = `${atUs}us`
+    const [host, vm] = [hosts[a % hosts.length]!, vms[b % vms.length]]
+    if (vm === undefined) return undefined
+    const item = (
+      op === "migrate"
+        ? { at, op, vm, to: host }
+        : op === "shutdown-vm" || op === "start-vm"
+          ? { at, op, vm }
+          : { at, op, host }
+    ) as typeof ScheduleItem.Type
+    const limits = scenario.limits as { simulatedTime: string; events: number }
+    const simulatedUsMax = atUs + Number(limits.simulatedTime.replace("us", ""))
+    const eventsMax = input.decided + limits.events
+    const out = resumed(input, { items: [item], limits: { simulatedUsMax, eventsMax } }, env)
+    if (typeof out === "string") return `continuing with ${JSON.stringify(item)} failed: ${out}`
+    // A refused operation appends nothing (the caller's failure): the run from the start refuses it too.
+    const whole = runEngine(
+      {
+        ...scenario,
+        schedule: [...(scenario.schedule as ReadonlyArray<unknown>), item],
+        limits: { simulatedTime: `${simulatedUsMax}us`, events: eventsMax }
+      },
+      env
+    )
+    if (whole.defect !== undefined) return undefined
+    const expected = whole.emitted.slice(log.length)
+    if (out.refused.length > 0) return undefined
+    const difference = firstDifference(expected, out.appended, log.length)
+    return difference === undefined ? undefined : `continuing with ${JSON.stringify(item)}: ${difference}`
+  }
+})
+
+export const resumeProperties: ReadonlyArray<NamedProperty> = [resumeProperty, continueEqualsRun]
