@@ -6,9 +6,15 @@
  *   `engine.migration.pages.16GiB.idle`: the same VM with no writes (the page loop alone).
  * - `engine.migration.rate.single`: single migrations per second of the `rate` model through
  *   `runSingleMigration` (8 GiB, 10 Gbit/s, 200 MB/s dirtied over 1 GiB, xen).
+ * - `engine.migration.rate.single.maxDowntime`: the same with SimGrid's loop (`max-downtime`, 30 ms) and
+ *   without phases, the model SimGrid's plugin has: its one migration must match SimGrid's.
+ * - `engine.migration.rate.single.simgrid`: SimGrid's live-migration plugin on the same workload
+ *   (bench/simgrid.ts), the baseline of the two above; skipped, with a line on stderr, without g++ or
+ *   libsimgrid-dev.
  */
 import { runSingleMigration, type SingleMigrationConfig } from "../engine/migration/index.js"
 import { nowMs, percentile, timeMs, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
+import { simgridFigure, type PeerWorkload } from "./simgrid.js"
 
 const GiB = 2 ** 30
 const PAGE_SIZE_BYTES = 4096
@@ -35,7 +41,7 @@ const medianWallMs = async (config: SingleMigrationConfig, runs: number): Promis
 
 const describeRun = (config: SingleMigrationConfig): string => {
   const report = runSingleMigration(config)
-  return `${report.rounds.length} rounds, ${report.pagesSent.toLocaleString("en-US")} pages sent, downtime ${report.downtimeUs} µs, ${report.stopReason}`
+  return `${report.rounds.length} rounds, ${report.pagesSent.toLocaleString("en-US")} pages (${report.bytesSent.toLocaleString("en-US")} bytes) sent in ${report.totalUs.toLocaleString("en-US")} µs, downtime ${report.downtimeUs.toLocaleString("en-US")} µs, ${report.stopReason}`
 }
 
 const pagesBenchmark: Benchmark = {
@@ -58,34 +64,49 @@ const pagesBenchmark: Benchmark = {
   }
 }
 
+const rateWorkload: PeerWorkload = {
+  memoryBytes: 8 * GiB,
+  bandwidthBytesPerS: 1_250_000_000,
+  dirtyRateBytesPerS: 200_000_000,
+  workingSetBytes: 1 * GiB
+}
+const RATE_WORKLOAD = "8 GiB VM, 10 Gbit/s, 200 MB/s over 1 GiB"
+const rateConfig: SingleMigrationConfig = { ...rateWorkload, policy: "xen", model: "rate" }
+
+/** SimGrid's plugin has one loop (QEMU's, 30 ms) and no setup, suspend, state or restore. */
+const rateConfigSimgridLoop: SingleMigrationConfig = { ...rateConfig, policy: "max-downtime", phases: "none" }
+
+/** Migrations per second of `runSingleMigration` on the config, over about one second after a warm-up. */
+const rateMigrationsPerS = (config: SingleMigrationConfig): number => {
+  for (let i = 0; i < 1000; i++) runSingleMigration(config) // warm-up
+  const start = nowMs()
+  let migrations = 0
+  // Bounded: about one second of wall time.
+  while (nowMs() - start < 1000) {
+    for (let i = 0; i < 100; i++) runSingleMigration(config)
+    migrations += 100
+  }
+  return Math.round((migrations * 1000) / (nowMs() - start))
+}
+
 const rateBenchmark: Benchmark = {
   name: "engine.migration.rate",
   run: async (): Promise<ReadonlyArray<BenchResult>> => {
-    const config: SingleMigrationConfig = {
-      memoryBytes: 8 * GiB,
-      bandwidthBytesPerS: 1_250_000_000,
-      dirtyRateBytesPerS: 200_000_000,
-      workingSetBytes: 1 * GiB,
-      policy: "xen",
-      model: "rate"
+    const xen: BenchResult = {
+      name: "engine.migration.rate.single",
+      workload: `runSingleMigration, rate model: ${RATE_WORKLOAD}, xen (${describeRun(rateConfig)})`,
+      value: rateMigrationsPerS(rateConfig),
+      unit: "migrations/s"
     }
-    for (let i = 0; i < 1000; i++) runSingleMigration(config) // warm-up
-    const start = nowMs()
-    let migrations = 0
-    // Bounded: about one second of wall time.
-    while (nowMs() - start < 1000) {
-      for (let i = 0; i < 100; i++) runSingleMigration(config)
-      migrations += 100
+    const simgridLoop: BenchResult = {
+      name: "engine.migration.rate.single.maxDowntime",
+      workload: `the same with SimGrid's loop: max-downtime 30 ms, phases none (${describeRun(rateConfigSimgridLoop)})`,
+      value: rateMigrationsPerS(rateConfigSimgridLoop),
+      unit: "migrations/s"
     }
-    const elapsedMs = nowMs() - start
-    return [
-      {
-        name: "engine.migration.rate.single",
-        workload: `runSingleMigration, rate model: 8 GiB VM, 10 Gbit/s, 200 MB/s over 1 GiB, xen (${describeRun(config)})`,
-        value: Math.round((migrations * 1000) / elapsedMs),
-        unit: "migrations/s"
-      }
-    ]
+    const simgrid = simgridFigure("engine.migration.rate.single.simgrid", RATE_WORKLOAD, rateWorkload)
+    if (simgrid === undefined) return [xen, simgridLoop]
+    return [withBaseline(xen, simgrid), withBaseline(simgridLoop, simgrid), simgrid]
   }
 }
 
