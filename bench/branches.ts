@@ -88,4 +88,59 @@ const run = async (): Promise<ReadonlyArray<BenchResult>> => {
   }
 }
 
-export const branchBenchmarks: ReadonlyArray<Benchmark> = [{ name: "branches", run }]
+/** Pool sizes of the continue series: about 8 events per migration, so about 100k and 1M events. */
+const CONTINUE_MIGRATIONS = [12_500, 125_000] as const
+
+/**
+ * What continuing a pool costs (docs/branches.md): one operation at the end of a pool of N events on
+ * SQLite, which reads the whole log and reruns its input (simulations/resume.ts), against the run that
+ * wrote the pool, at two sizes ten times apart.
+ */
+const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
+  const results: BenchResult[] = []
+  let previous: { readonly events: number; readonly ms: number } | undefined
+  for (const migrations of CONTINUE_MIGRATIONS) {
+    const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-continue-"))
+    try {
+      const store = await Api.openStore(`sqlite:${join(dir, "continue.db")}`)
+      try {
+        const started = nowMs()
+        const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations)), { store })
+        const runMs = nowMs() - started
+        const start = nowMs()
+        const continued = await Api.continuePool(store, parent.pool, [{ op: "disable-host", host: "h1" }])
+        const continueMs = nowMs() - start
+        const workload = `manyMigrations(${migrations}): ${parent.events.toLocaleString("en-US")} events on SQLite, one disable-host at its end (${continued.events} new events); reads ${parent.events.toLocaleString("en-US")} events`
+        const run: BenchResult = {
+          name: `branches.continue.run.${parent.events}`,
+          workload: `the run that wrote the pool: ${workload}`,
+          value: runMs,
+          unit: "ms"
+        }
+        const resumed = withBaseline(
+          { name: `branches.continue.${parent.events}`, workload, value: continueMs, unit: "ms" },
+          run
+        )
+        results.push(run, resumed)
+        if (previous !== undefined)
+          results.push({
+            name: "branches.continue.growth",
+            workload: `continue time at ${parent.events.toLocaleString("en-US")} events / at ${previous.events.toLocaleString("en-US")} events (${(parent.events / previous.events).toFixed(1)}× the events; near that ratio: linear in the log's length)`,
+            value: continueMs / previous.ms,
+            unit: "×"
+          })
+        previous = { events: parent.events, ms: continueMs }
+      } finally {
+        await store.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  return results
+}
+
+export const branchBenchmarks: ReadonlyArray<Benchmark> = [
+  { name: "branches", run },
+  { name: "branches.continue", run: continueSeries }
+]
