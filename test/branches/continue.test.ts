@@ -103,7 +103,7 @@ describe("continue", () => {
         )
         expect((yield* allEvents(pool)).length).toBe(before)
         const unknown = yield* Effect.flip(Fx.continuePool(pool, [{ op: "migrate", vm: "nope", to: "h1" }]))
-        expect(unknown.message).toMatch(/operations\[0\]\.vm/)
+        expect(unknown.message).toMatch(/^bad operation \(operations\[0\], vm\): expected a VM/)
         expect((yield* allEvents(pool)).length).toBe(before)
       })
     ))

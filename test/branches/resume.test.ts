@@ -1,6 +1,6 @@
 /**
  * The engine rebuilt from the log (simulations/resume.ts): the `resume` and `continue-equals-run`
- * properties reach the cases they name; a log the engine would not have written is refused naming the
+ * properties (run in test/properties) reach the cases they name; a log the engine would not have written is refused naming the
  * revision; continuations and forks stack (a branch of a continued branch continues); a fork inside the
  * events of one moment cannot be continued, and says why.
  */
@@ -9,7 +9,6 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { VmMigrationRoundCompleted } from "../../domain/events.js"
-import { findProperty } from "../../properties/index.js"
 import { scenarioArb, type ScenarioJson } from "../../properties/arbitraries.js"
 import { runEngine } from "../../properties/engineRun.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
@@ -20,13 +19,6 @@ const withStore = <A, E>(program: Effect.Effect<A, E, Fx.Store>) =>
 const allEvents = (pool: string) => Effect.map(Stream.runCollect(Fx.events(pool)), Chunk.toReadonlyArray)
 
 describe("the engine rebuilt from its log", () => {
-  it("resume and continue-equals-run hold over generated scenarios", () => {
-    for (const name of ["resume", "continue-equals-run"]) {
-      const result = findProperty(name)!.run({ runs: 60, seed: 7 })
-      expect(result, result.counterexample).toMatchObject({ ok: true, runs: 60 })
-    }
-  })
-
   it("the generated cases reach inside migration rounds and page-ins (the property is not vacuous)", () => {
     const count = (arbitrary: fc.Arbitrary<ScenarioJson>, tag: string) =>
       fc

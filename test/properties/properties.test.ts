@@ -22,7 +22,9 @@ const RUNS: Readonly<Record<string, number>> = {
   paging: 30,
   "time-travel": 30,
   "swarm-liveness": 50,
-  "ha-failover": 60
+  "ha-failover": 60,
+  resume: 40,
+  "continue-equals-run": 40
 }
 
 const seeds = MUTATION_RUN ? SEEDS.slice(0, 1) : SEEDS
