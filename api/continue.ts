@@ -126,8 +126,6 @@ const itemsOf = (
   lineOf: ((index: number) => number) | undefined
 ) =>
   Effect.gen(function* () {
-    if (operations.length === 0)
-      return yield* new XenpoolError({ what: "no operations", where: source, expected: "at least one operation" })
     const items: Array<{ readonly item: typeof ScheduleItem.Type; readonly atUs: number }> = []
     for (const [i, operation] of operations.entries()) {
       const where = lineOf === undefined ? `${source}[${i}]` : source
@@ -170,7 +168,8 @@ const since = <A>(all: ReadonlyArray<A>, from: number): ReadonlyArray<A> => all.
  * Applies operations to pool `pool` at its end (or each at its `at`, not before the end) and runs the
  * engine on until it is quiescent, `until`, or the pool's scenario's events limit, then appends the
  * operations' record and every event they caused in one atomic append at the revision the pool was read
- * at. An operation the pool refuses at once fails the whole continuation with XAPI's error code; nothing
+ * at. With no operation, the pool runs on: a pool its limits stopped goes further, a branch repeats its
+ * parent's future. An operation the pool refuses at once fails the whole continuation with XAPI's error code; nothing
  * is appended. Another writer appending to the pool meanwhile makes this one fail, with nothing written.
  *
  * The pool must have been made by a scenario (its log records it) or be a branch of one.
@@ -196,7 +195,8 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
         where: `@${until.revision}`,
         expected: "a time, not a revision"
       })
-    const firstAtUs = Math.min(...timed.map((t) => t.atUs))
+    // no operation: the pool runs on (a pool stopped at its limit, a branch repeating its parent's future)
+    const firstAtUs = timed.length === 0 ? log.lastAtUs : Math.min(...timed.map((t) => t.atUs))
     if (until !== undefined && until.atUs < firstAtUs)
       return yield* new XenpoolError({
         what: "bad --until",
@@ -265,7 +265,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
       const item = items[refused.index - (input.scenario.schedule.length - items.length)]
       return yield* new XenpoolError({
         what: xapiErrorCode(refused.refusal.error),
-        where: `${describeItem(item ?? items[0]!)} at ${formatDurationUs(refused.refusal.atUs)} in pool ${pool}`,
+        where: `${item === undefined ? "an operation" : describeItem(item)} at ${formatDurationUs(refused.refusal.atUs)} in pool ${pool}`,
         expected: `${refused.refusal.error.message}; nothing was appended`
       })
     }

@@ -7,10 +7,13 @@
  *   the rest of the original log, byte for byte, ids included.
  * - `continue-equals-run`: continuing a pool at its end with an operation gives the same log as a run
  *   whose scenario had that operation at that time from the start.
+ * - `fork-equals-parent`: a branch made at a moment R and run on with no new operation decides what its
+ *   parent decided after R, event for event, under its own ids.
  */
 import { Either } from "effect"
 import fc from "fast-check"
-import { PoolCreated } from "../domain/events.js"
+import { PoolCreated, PoolForked } from "../domain/events.js"
+import { eventId, poolId } from "../domain/ids.js"
 import type { EmittedEvent } from "../engine/simulation.js"
 import { encodeEvent } from "../store/codec.js"
 import {
@@ -191,4 +194,53 @@ const continueEqualsRun = scenarioProperty({
   }
 })
 
-export const resumeProperties: ReadonlyArray<NamedProperty> = [resumeProperty, continueEqualsRun]
+const forkEqualsParent = scenarioProperty({
+  name: "fork-equals-parent",
+  statement:
+    "a branch made at a moment of a run and run on with no new operation decides what its parent decided after that moment, event for event, under ids of its own",
+  arbitrary: withExtra(scenarioArb(), fc.nat()),
+  check: (scenario, pick, env) => {
+    const run = runEngine(scenario, env)
+    if (run.defect !== undefined) return undefined
+    const log = stored(scenario, run.emitted)
+    // a moment: the last event at its time (a fork at a time takes all of that µs)
+    const moments = log.flatMap((e, i) => (log[i + 1]?.event.atUs === e.event.atUs ? [] : [i]))
+    const R = moments[pick % moments.length]!
+    const created = log[0]!.event
+    const parent = created._tag === "PoolCreated" ? created.pool : poolId("parent")
+    const fork: LoggedEvent = {
+      id: log[0]!.id,
+      event: new PoolForked({
+        atUs: log[R]!.event.atUs,
+        pool: poolId("branch"),
+        parent: poolId(parent),
+        parentRevision: R,
+        xenpoolVersion: "check"
+      })
+    }
+    const input = readLog([...log.slice(0, R + 1), fork])
+    if (typeof input === "string") return `the branch's log does not read: ${input}`
+    const limits = scenario.limits as { simulatedTime: string; events: number }
+    const out = resumed(
+      input,
+      {
+        items: [],
+        limits: { simulatedUsMax: Number(limits.simulatedTime.replace("us", "")), eventsMax: limits.events }
+      },
+      env
+    )
+    if (typeof out === "string") return `running the branch made at R = ${R} on failed: ${out}`
+    const suffix = log.slice(R + 1)
+    const parentIds = new Set(log.map((e) => e.id))
+    const reused = out.appended.find((e) => parentIds.has(e.id))
+    if (reused !== undefined) return `the branch made at R = ${R} reuses its parent's event id ${reused.id}`
+    const withoutId = (e: LoggedEvent): LoggedEvent => ({
+      id: eventId("00000000-0000-7000-8000-000000000000"),
+      event: e.event
+    })
+    const difference = firstDifference(suffix.map(withoutId), out.appended.map(withoutId), R + 1)
+    return difference === undefined ? undefined : `the branch made at R = ${R}: ${difference}`
+  }
+})
+
+export const resumeProperties: ReadonlyArray<NamedProperty> = [resumeProperty, continueEqualsRun, forkEqualsParent]

@@ -10,9 +10,11 @@
  * bytes): a log this engine would not have written is refused, naming the first revision that differs,
  * instead of being continued into a history that never was.
  *
- * What a branch keeps of its parent: everything up to its fork point, and the engine's own happenings
- * after it (a migration in flight goes on, a controller keeps ticking, the load series keeps changing);
- * not the parent's operations after the fork's time, which are the future the branch replaces.
+ * What a branch keeps of its parent: its history up to the fork point, and its plan after it: the
+ * engine's own happenings (a migration in flight goes on, a controller keeps ticking, the load series
+ * keeps changing) and the scenario's later operations. Not the parent's continuations after the fork
+ * point: those are the parent's own history. So a branch run on with no new operation repeats its
+ * parent's future (with its own event ids), and an operation added to it is a what-if on that future.
  *
  * The cost is a rerun of the history: proportional to the log's length, not to what follows (the
  * engine's state is not yet kept in snapshots; docs/branches.md says why and what that would take).
@@ -251,7 +253,8 @@ export const compileInput = (
       if (k === -1) added.push(item)
       else timed[k]!.push(item)
     }
-    // a fork cuts every segment before it: at its time, at its engine position
+    // a fork stops every segment before it: at its time, at its engine position (what the segment put on
+    // the agenda stays there, and goes on in the branch)
     const segments: Segment[] = [
       {
         items: timed[0]!,
@@ -275,9 +278,7 @@ export const compileInput = (
     })
     const cutSegments = segments.map((segment, k) => {
       const c = cut[k]
-      return c === undefined
-        ? segment
-        : { ...segment, items: segment.items.filter((item) => item.atUs <= c.atUs), cut: c }
+      return c === undefined ? segment : { ...segment, cut: c }
     })
     if (continuation !== undefined)
       cutSegments.push({ items: added, limits: continuation.limits, revision: log.lastRevision + 1 })

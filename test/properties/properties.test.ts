@@ -24,7 +24,8 @@ const RUNS: Readonly<Record<string, number>> = {
   "swarm-liveness": 50,
   "ha-failover": 60,
   resume: 40,
-  "continue-equals-run": 40
+  "continue-equals-run": 40,
+  "fork-equals-parent": 40
 }
 
 const seeds = MUTATION_RUN ? SEEDS.slice(0, 1) : SEEDS
