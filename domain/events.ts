@@ -49,7 +49,7 @@ export const PoolProvenance = Schema.Union(
      * the engine can go on from the log alone (simulations/resume.ts). Absent for a trace (its records can
      * be larger than memory) and for pools written before xenpool recorded it: those cannot be continued.
      */
-    scenario: Schema.optional(Schema.String)
+    scenario: Schema.optionalWith(Schema.String, { exact: true })
   })
 )
 export type PoolProvenance = typeof PoolProvenance.Type

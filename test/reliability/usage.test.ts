@@ -99,7 +99,7 @@ describe("usage errors: one line naming the argument at fault, exit code 2", () 
 
   it("an unknown command lists the commands, with a suggestion when one is close", async () => {
     const commands =
-      "demo, simulate, migrate-model, calibrate, pools, events, import, replay, export, check, at, history, diff, fork, view, report (see xenpool --help)"
+      "demo, simulate, migrate-model, calibrate, pools, events, import, replay, export, check, at, history, diff, fork, vm-migrate, vm-start, vm-shutdown, host-disable, host-enable, host-evacuate, host-fail, run, view, report (see xenpool --help)"
     await expectUsageError(["frobnicate"], `xenpool: unknown command (frobnicate): one of ${commands}`)
     await expectUsageError(
       ["evnts", "--pool", "x"],
