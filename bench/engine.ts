@@ -1,7 +1,8 @@
 /**
  * Pool-engine benchmarks: complete `rate`-model migrations per second with their events appended to the
  * memory store, with SimGrid's live-migration plugin migrating the same VM as the baseline (bench/simgrid.ts;
- * skipped without it), and rolling maintenance scaled to 64 hosts and 2,000 VMs appended to SQLite.
+ * skipped without it), and rolling maintenance as a series over 64, 256 and 1,024 hosts (about 31 VMs per host) appended to
+ * SQLite, each point against the one before.
  */
 import { Effect, Either, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -84,37 +85,82 @@ const manyMigrations = {
   limits: { simulatedTime: "1d" }
 }
 
-const rolling64x2000 = {
-  format: "xenpool-scenario",
-  version: 1,
-  name: "rolling-64x2000",
-  pool: { id: "rolling64", linkLatency: "100us" },
-  hosts: [{ id: "h", count: 64, memory: "256GiB", overhead: "4GiB", nic: "10Gbit/s", cpus: 64 }],
-  vms: [
-    {
-      id: "web",
-      count: 1200,
-      vcpus: 2,
-      memory: "4GiB",
-      workload: { model: "rate", dirtyRate: "20MiB/s", workingSet: "1GiB" }
-    },
-    {
-      id: "app",
-      count: 600,
-      vcpus: 4,
-      memory: "8GiB",
-      workload: { model: "rate", dirtyRate: "60MiB/s", workingSet: "2GiB" }
-    },
-    {
-      id: "db",
-      count: 200,
-      vcpus: 8,
-      memory: "16GiB",
-      workload: { model: "rate", dirtyRate: "150MiB/s", workingSet: "4GiB" }
+/** The 64-host pool's VMs: 1,200 web, 600 app and 200 db, about 31 per host; larger pools keep the proportion. */
+const ROLLING_BASE_HOSTS = 64
+const ROLLING_BASE_VMS = { web: 1200, app: 600, db: 200 }
+
+/**
+ * Rolling maintenance of `hosts` hosts of 256 GiB (about 79 % of guest memory used), each host evacuated,
+ * held for 60 s and re-enabled in turn; the VMs scale with the hosts.
+ */
+const rollingScenario = (hosts: number) => {
+  const scale = hosts / ROLLING_BASE_HOSTS
+  return {
+    format: "xenpool-scenario",
+    version: 1,
+    name: `rolling-${hosts}`,
+    pool: { id: `rolling${hosts}`, linkLatency: "100us" },
+    hosts: [{ id: "h", count: hosts, memory: "256GiB", overhead: "4GiB", nic: "10Gbit/s", cpus: 64 }],
+    vms: [
+      {
+        id: "web",
+        count: ROLLING_BASE_VMS.web * scale,
+        vcpus: 2,
+        memory: "4GiB",
+        workload: { model: "rate", dirtyRate: "20MiB/s", workingSet: "1GiB" }
+      },
+      {
+        id: "app",
+        count: ROLLING_BASE_VMS.app * scale,
+        vcpus: 4,
+        memory: "8GiB",
+        workload: { model: "rate", dirtyRate: "60MiB/s", workingSet: "2GiB" }
+      },
+      {
+        id: "db",
+        count: ROLLING_BASE_VMS.db * scale,
+        vcpus: 8,
+        memory: "16GiB",
+        workload: { model: "rate", dirtyRate: "150MiB/s", workingSet: "4GiB" }
+      }
+    ],
+    schedule: [{ at: "10s", op: "rolling-maintenance", maintenance: "60s" }],
+    limits: { simulatedTime: "30d" }
+  }
+}
+
+const rollingVms = (hosts: number) =>
+  ((ROLLING_BASE_VMS.web + ROLLING_BASE_VMS.app + ROLLING_BASE_VMS.db) * hosts) / ROLLING_BASE_HOSTS
+
+/** The series' sizes: each is 4x the one before, hosts and VMs alike. */
+const ROLLING_HOSTS: ReadonlyArray<number> = [64, 256, 1024]
+
+const count = (n: number) => n.toLocaleString("en-US")
+
+/** One point of the series: the run into a fresh SQLite file, its wall time and events per second. */
+const rollingPoint = async (hosts: number): Promise<{ wall: BenchResult; rate: BenchResult }> => {
+  const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-"))
+  try {
+    const label = `${hosts}x${rollingVms(hosts)}`
+    process.stderr.write(`  rolling maintenance ${label} ...\n`)
+    const { ms, events, operations } = await runInto(rollingScenario(hosts), layerSqlite(join(dir, "bench.db")))
+    const pool = `rolling maintenance of ${count(hosts)} hosts with ${count(rollingVms(hosts))} VMs (${count(events)} events, ${count(operations)} operations)`
+    const wall: BenchResult = {
+      name: `engine.rollingMaintenance.${label}.wallMs`,
+      workload: `${pool}: engine + one atomic SQLite append`,
+      value: Math.round(ms),
+      unit: "ms"
     }
-  ],
-  schedule: [{ at: "10s", op: "rolling-maintenance", maintenance: "60s" }],
-  limits: { simulatedTime: "30d" }
+    const rate: BenchResult = {
+      name: `engine.rollingMaintenance.${label}.eventsPerSecond`,
+      workload: `same run: events over wall time`,
+      value: Math.round((events * 1000) / ms),
+      unit: "events/s"
+    }
+    return { wall, rate }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 export const engineBenchmarks: ReadonlyArray<Benchmark> = [
@@ -161,28 +207,26 @@ export const engineBenchmarks: ReadonlyArray<Benchmark> = [
     }
   },
   {
-    name: "engine.rollingMaintenance.64x2000",
+    name: "engine.rollingMaintenance",
     run: async (): Promise<ReadonlyArray<BenchResult>> => {
-      const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-"))
-      try {
-        const { ms, events, operations } = await runInto(rolling64x2000, layerSqlite(join(dir, "bench.db")))
-        return [
-          {
-            name: "engine.rollingMaintenance.64x2000.wallMs",
-            workload: `rolling maintenance of 64 hosts with 2,000 VMs (${events.toLocaleString("en-US")} events, ${operations} operations) into sqlite:`,
-            value: Math.round(ms),
-            unit: "ms"
-          },
-          {
-            name: "engine.rollingMaintenance.64x2000.eventsPerSecond",
-            workload: "same run: engine + one atomic SQLite append",
-            value: Math.round((events * 1000) / ms),
-            unit: "events/s"
-          }
-        ]
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
+      // Each point against the one before (4x the hosts and VMs): a linear wall time gives 4.0, a flat rate 1.0.
+      // An untimed first run of the smallest pool lets the JIT settle, or the first point would look slow.
+      await rollingPoint(ROLLING_HOSTS[0]!)
+      const results: BenchResult[] = []
+      let previous: { hosts: number; wall: BenchResult; rate: BenchResult } | undefined
+      for (const hosts of ROLLING_HOSTS) {
+        const point = await rollingPoint(hosts)
+        if (previous === undefined) results.push(point.wall, point.rate)
+        else {
+          const step = `; ${hosts / previous.hosts}x the hosts and VMs of the point before`
+          results.push(
+            withBaseline({ ...point.wall, workload: point.wall.workload + step }, previous.wall),
+            withBaseline({ ...point.rate, workload: point.rate.workload + step }, previous.rate)
+          )
+        }
+        previous = { hosts, ...point }
       }
+      return results
     }
   }
 ]

@@ -29,8 +29,6 @@ const HOST_MEMORY_PAGES = 16 * 1_048_576
 const HOST_OVERHEAD_PAGES = 262_144
 const VM_MEMORY_UNIT_PAGES = 131_072
 const FOLD_RUNS = 3
-/** Generation gives up rather than loop forever if the pool ever refuses every migration. */
-const GENERATION_STEPS_MAX = 4 * EVENTS_COUNT
 
 interface Log {
   readonly events: PoolEvent[]
@@ -160,17 +158,33 @@ const startOne = (log: Log, prng: Prng, vms: ReadonlyArray<VmId>, hosts: Readonl
   return ok ? { vm: vm.id, steps: migrationSteps(prng, migration, vm.populatedPages), next: 0 } : undefined
 }
 
-/** A valid log of exactly `EVENTS_COUNT` events (the tail of the last step is cut off). */
-export const generateFoldLog = (): { readonly events: ReadonlyArray<PoolEvent>; readonly migrations: number } => {
+/**
+ * A valid log of exactly `eventsCount` events (the tail of the last step is cut off), handed over in
+ * batches of `batchEvents` so that a caller writing it to a store need not hold it all (10,000,000
+ * decoded events would not fit in the default heap). Returns the number of committed migrations.
+ */
+export function* generateFoldLogBatches(
+  eventsCount: number,
+  batchEvents: number
+): Generator<ReadonlyArray<PoolEvent>, number, undefined> {
+  if (!(Number.isInteger(eventsCount) && eventsCount > 0 && Number.isInteger(batchEvents) && batchEvents > 0))
+    throw new Error(`bench setup: eventsCount ${eventsCount} and batchEvents ${batchEvents} must be positive integers`)
   const prng = Prng.fromSeed(SEED).fork("bench.fold")
   const log: Log = { events: [], state: initialState, atUs: 0 }
   const vms = buildPool(log, prng)
   const hosts = Array.from({ length: HOSTS_COUNT }, (_, i) => hostId(`host-${String(i).padStart(3, "0")}`))
   const inFlight: InFlight[] = []
+  // Generation gives up rather than loop forever if the pool ever refuses every migration.
+  const generationStepsMax = 4 * eventsCount
+  let handedOver = 0
   let serial = 0
   let committed = 0
-  for (let step = 0; log.events.length < EVENTS_COUNT; step++) {
-    if (step >= GENERATION_STEPS_MAX) throw new Error(`bench setup: stuck at ${log.events.length} events`)
+  for (let step = 0; handedOver + log.events.length < eventsCount; step++) {
+    if (step >= generationStepsMax) throw new Error(`bench setup: stuck at ${handedOver + log.events.length} events`)
+    if (log.events.length >= batchEvents) {
+      yield log.events.splice(0, batchEvents)
+      handedOver += batchEvents
+    }
     if (inFlight.length < MIGRATIONS_IN_FLIGHT_MAX) {
       const started = startOne(log, prng, vms, hosts, serial)
       if (started) {
@@ -190,7 +204,19 @@ export const generateFoldLog = (): { readonly events: ReadonlyArray<PoolEvent>; 
   }
   const violations = checkInvariants(log.state)
   if (violations.length > 0) throw new Error(`bench setup: invariants broken: ${JSON.stringify(violations)}`)
-  return { events: log.events.slice(0, EVENTS_COUNT), migrations: committed }
+  const rest = log.events.slice(0, eventsCount - handedOver)
+  for (let first = 0; first < rest.length; first += batchEvents) yield rest.slice(first, first + batchEvents)
+  return committed
+}
+
+/** A valid log of exactly `EVENTS_COUNT` events, in memory. */
+export const generateFoldLog = (): { readonly events: ReadonlyArray<PoolEvent>; readonly migrations: number } => {
+  const events: PoolEvent[] = []
+  const batches = generateFoldLogBatches(EVENTS_COUNT, EVENTS_COUNT)
+  for (let next = batches.next(); ; next = batches.next()) {
+    if (next.done === true) return { events, migrations: next.value }
+    for (const event of next.value) events.push(event)
+  }
 }
 
 const median = (values: ReadonlyArray<number>): number =>

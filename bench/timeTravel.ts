@@ -1,7 +1,18 @@
 /**
- * Time travel on a long history (DESIGN.md §4, §9): a pool stream of 1,000,000 events in SQLite (the
- * fold benchmark's log, generated through `decide`: 64 hosts, 2,000 VMs, live migrations), built once per
- * bench run in a temp file, with its snapshots written as a writer would write them.
+ * Time travel on a long history (DESIGN.md §4, §9): a pool stream in SQLite (the fold benchmark's log,
+ * generated through `decide`: 64 hosts, 2,000 VMs, live migrations), built in a temp file with its
+ * snapshots written as a writer would write them, at three lengths: 100,000, 1,000,000 and 10,000,000
+ * events (the same pool, more migrations). The series, each point against the one before (10x the events):
+ *
+ * - `timeTravel.stateAt.p50.<N>` / `.p99.<N>`: `stateAt` at random revisions (below), wall time;
+ *   `timeTravel.stateAt.cpu.p50.<N>`: their CPU time, which a busy machine does not distort;
+ * - `timeTravel.file.<N>`: the SQLite database file's size with its snapshots (without the write-ahead
+ *   log, which holds about one batch whatever the history's length);
+ * - `timeTravel.build.<N>` / `.build.cpu.<N>`: the wall and CPU time to generate, append and snapshot
+ *   the log. Where the disk has no room for a point (the last point's size scaled up, with a margin),
+ *   it is reported as not run, saying why.
+ *
+ * On the 1,000,000-event pool only:
  *
  * - `timeTravel.stateAt.p50` / `.p99`: `stateAt(pool, { revision })` at random revisions, through the
  *   whole query path (snapshot catch-up check, nearest snapshot, decode, fold of the rest);
@@ -20,7 +31,6 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Either, Option } from "effect"
-import type { PoolEvent } from "../domain/events.js"
 import { eventId, poolId, poolStreamName } from "../domain/ids.js"
 import { Prng } from "../engine/prng.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
@@ -38,7 +48,7 @@ import { stateAt, stateAtByFullFold, type StateAt, type TimeTravelTarget } from 
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { SnapshotStore } from "../store/SnapshotStore.js"
 import { layerSqlite } from "../store/sqlite.js"
-import { generateFoldLog } from "./fold.js"
+import { generateFoldLogBatches } from "./fold.js"
 import { nowMs, percentile, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
 
 const SEED = 20_240_611
@@ -46,7 +56,8 @@ const POOL = poolId("bench")
 /** Events per append while the file is built (a replay appends 50,000 at a time, simulate a whole run). */
 const APPEND_BATCH_EVENTS = 10_000
 const QUERIES = 300
-const WARM_UP_QUERIES = 20
+/** Before each pool's queries: the first pool's would otherwise pay for the JIT of the read path. */
+const WARM_UP_QUERIES = 100
 const FULL_FOLD_RUNS = 2
 
 interface BuildCosts {
@@ -76,46 +87,87 @@ const saveTaken = (writer: SnapshotWriter, taken: ReadonlyArray<TakenState>, cos
     costs.snapshotBytes += snapshots.reduce((sum, s) => sum + s.data.length, 0)
   })
 
-/** Appends the log in batches, timing each append, then folds the batch and saves its snapshots. */
-const buildStore = (events: ReadonlyArray<PoolEvent>) =>
+/** Progress on stderr every this many events while a pool is built (10,000,000 take minutes). */
+const PROGRESS_EVERY_EVENTS = 1_000_000
+
+/**
+ * Generates the log of `eventsCount` events and appends it in batches, timing each append, then folds
+ * the batch and saves its snapshots. Keeps only each event's time (for the queries by time), not the events.
+ */
+const buildStore = (eventsCount: number) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const ids = Prng.fromSeed(SEED).fork("bench.timeTravel.ids")
     const fold = new SnapshotFold(streamStart, SNAPSHOT_EVERY_EVENTS_DEFAULT)
     const writer = new SnapshotWriter(snapshotKey(POOL), WHOLE_STATE_EVERY_SNAPSHOTS_DEFAULT)
     const costs: BuildCosts = { appendMs: 0, foldMs: 0, encodeMs: 0, saveMs: 0, snapshots: 0, snapshotBytes: 0 }
-    for (let first = 0; first < events.length; first += APPEND_BATCH_EVENTS) {
-      const slice = events.slice(first, first + APPEND_BATCH_EVENTS)
+    const eventAtUs = new Float64Array(eventsCount)
+    const started = nowMs()
+    const cpuStarted = cpuMs()
+    const batches = generateFoldLogBatches(eventsCount, APPEND_BATCH_EVENTS)
+    let first = 0
+    for (let next = batches.next(); ; next = batches.next()) {
+      if (next.done === true) {
+        if (first !== eventsCount) throw new Error(`bench: ${first} events generated, ${eventsCount} asked`)
+        const buildMs = nowMs() - started
+        const buildCpuMs = cpuMs() - cpuStarted
+        return { costs, finalState: fold.position.state, migrations: next.value, eventAtUs, buildMs, buildCpuMs }
+      }
+      const slice = next.value
       const batch: NewEvent[] = slice.map((event, i) => ({ id: eventId(ids.orderedUuid(first + i)), event }))
       const expected = first === 0 ? ExpectedRevision.noStream : ExpectedRevision.at(first - 1)
       costs.appendMs += (yield* timed(store.append(poolStreamName(POOL), batch, expected))).ms
       const start = nowMs()
-      for (const event of slice) fold.add(event)
+      for (let i = 0; i < slice.length; i++) {
+        fold.add(slice[i]!)
+        eventAtUs[first + i] = slice[i]!.atUs
+      }
       costs.foldMs += nowMs() - start
       yield* saveTaken(writer, fold.drain(), costs)
+      const done = first + slice.length
+      if (Math.floor(done / PROGRESS_EVERY_EVENTS) > Math.floor(first / PROGRESS_EVERY_EVENTS))
+        process.stderr.write(
+          `  timeTravel: ${count(done)} of ${count(eventsCount)} events appended (${Math.round((nowMs() - started) / 1000)} s)\n`
+        )
+      first = done
     }
-    return { costs, finalState: fold.position.state }
   })
 
 const revisionTargets = (prng: Prng, lastRevision: number, count: number): ReadonlyArray<TimeTravelTarget> =>
   Array.from({ length: count }, () => ({ revision: prng.nextInt(lastRevision + 1) }))
 
 /** Times spread like the events: a random event's time, plus up to a millisecond. */
-const timeTargets = (prng: Prng, events: ReadonlyArray<PoolEvent>, count: number): ReadonlyArray<TimeTravelTarget> =>
-  Array.from({ length: count }, () => ({ atUs: events[prng.nextInt(events.length)]!.atUs + prng.nextInt(1_000) }))
+const timeTargets = (prng: Prng, eventAtUs: Float64Array, count: number): ReadonlyArray<TimeTravelTarget> =>
+  Array.from({ length: count }, () => ({ atUs: eventAtUs[prng.nextInt(eventAtUs.length)]! + prng.nextInt(1_000) }))
 
-/** Latencies of `stateAt` at each target, in ms, sorted; checks every answer reached its target. */
+/** The process's CPU time (user + system) in ms: what a query costs whatever else the machine runs. */
+const cpuMs = (): number => {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1000
+}
+
+/**
+ * Latencies of `stateAt` at each target, in ms, sorted, wall and CPU time apart; checks every answer
+ * reached its target.
+ */
 const queryLatencies = (targets: ReadonlyArray<TimeTravelTarget>) =>
   Effect.gen(function* () {
     const latencies: number[] = []
+    const cpu: number[] = []
     let folded = 0
     for (const target of targets) {
+      const cpuStart = cpuMs()
       const { value, ms } = yield* timed(stateAt(POOL, target))
+      cpu.push(cpuMs() - cpuStart)
       if ("revision" in target && value.revision !== target.revision) throw new Error("bench: wrong revision")
       latencies.push(ms)
       folded += value.eventsFolded
     }
-    return { sorted: latencies.sort((a, b) => a - b), meanFolded: folded / targets.length }
+    return {
+      sorted: latencies.sort((a, b) => a - b),
+      sortedCpu: cpu.sort((a, b) => a - b),
+      meanFolded: folded / targets.length
+    }
   })
 
 const median = (values: ReadonlyArray<number>): number =>
@@ -172,8 +224,10 @@ const wholeDecode = (state: PoolState) => {
 
 const round3 = (value: number): number => Math.round(value * 1000) / 1000
 
+const count = (n: number) => n.toLocaleString("en-US")
+
 const workload = (events: number, migrations: number) =>
-  `SQLite, one pool stream of ${events.toLocaleString("en-US")} events (64 hosts, 2,000 VMs, ${migrations.toLocaleString("en-US")} migrations), a snapshot every ${SNAPSHOT_EVERY_EVENTS_DEFAULT.toLocaleString("en-US")} events`
+  `SQLite, one pool stream of ${count(events)} events (64 hosts, 2,000 VMs, ${count(migrations)} migrations), a snapshot every ${count(SNAPSHOT_EVERY_EVENTS_DEFAULT)} events`
 
 const results = (
   base: string,
@@ -245,38 +299,162 @@ const results = (
   ]
 }
 
-const runInTempStore = async <A>(body: Effect.Effect<A, unknown, EventStore | SnapshotStore>): Promise<A> => {
+const DATABASE_FILE = "tt.db"
+
+/** The database file's size, and its write-ahead log's (if any): the log holds about one batch, whatever the history. */
+const fileBytes = (directory: string): { readonly database: number; readonly wal: number } => {
+  const size = (name: string) =>
+    fs.existsSync(path.join(directory, name)) ? fs.statSync(path.join(directory, name)).size : 0
+  return { database: size(DATABASE_FILE), wal: size(`${DATABASE_FILE}-wal`) }
+}
+
+const runInTempStore = async <A>(
+  body: (directory: string) => Effect.Effect<A, unknown, EventStore | SnapshotStore>
+): Promise<A> => {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), "xenpool-bench-tt-"))
   try {
-    return await Effect.runPromise(body.pipe(Effect.provide(layerSqlite(path.join(directory, "tt.db")))))
+    return await Effect.runPromise(
+      body(directory).pipe(Effect.provide(layerSqlite(path.join(directory, DATABASE_FILE))))
+    )
   } finally {
     fs.rmSync(directory, { recursive: true, force: true })
   }
 }
 
+/** The series' lengths, each 10x the one before; the 1,000,000-event pool also gets every other figure. */
+const SIZES: ReadonlyArray<{ readonly label: string; readonly events: number }> = [
+  { label: "100k", events: 100_000 },
+  { label: "1M", events: 1_000_000 },
+  { label: "10M", events: 10_000_000 }
+]
+const FULL_SET_EVENTS = 1_000_000
+/** A pool is built only if the disk has this much more room than the last point's file scaled up. */
+const DISK_MARGIN = 1.5
+
+interface SeriesPoint {
+  readonly p50: BenchResult
+  readonly p99: BenchResult
+  readonly cpuP50: BenchResult
+  readonly file: BenchResult
+  readonly build: BenchResult
+  readonly buildCpu: BenchResult
+}
+
+/** The figures of the 1,000,000-event pool beyond the series (names kept from before the series). */
+const fullSet = (
+  built: { costs: BuildCosts; finalState: PoolState; eventAtUs: Float64Array },
+  base: string,
+  byRevision: { sorted: ReadonlyArray<number>; meanFolded: number },
+  prng: Prng
+) =>
+  Effect.gen(function* () {
+    const lastRevision = built.eventAtUs.length - 1
+    const byTime = yield* queryLatencies(timeTargets(prng, built.eventAtUs, QUERIES))
+    const end = yield* endOfHistory(lastRevision)
+    const loadMs = yield* snapshotLoadMs(prng, lastRevision)
+    const whole = wholeDecode(built.finalState)
+    return results(base, built.costs, byRevision, byTime, end, { loadMs, decodeMs: whole.ms, wholeBytes: whole.bytes })
+  })
+
+/** One pool of the series: built, queried at random revisions, measured on disk; the full set at 1M. */
+const seriesPoint = (label: string, eventsCount: number) =>
+  runInTempStore((directory) =>
+    Effect.gen(function* () {
+      const prng = Prng.fromSeed(SEED).fork("bench.timeTravel.queries")
+      const built = yield* buildStore(eventsCount)
+      const bytes = fileBytes(directory)
+      const base = workload(eventsCount, built.migrations)
+      const lastRevision = eventsCount - 1
+      yield* queryLatencies(revisionTargets(prng, lastRevision, WARM_UP_QUERIES))
+      const byRevision = yield* queryLatencies(revisionTargets(prng, lastRevision, QUERIES))
+      const full = eventsCount === FULL_SET_EVENTS ? yield* fullSet(built, base, byRevision, prng) : []
+      const same = eventsCount === FULL_SET_EVENTS ? " (the same queries as timeTravel.stateAt.p50/p99)" : ""
+      const point: SeriesPoint = {
+        p50: {
+          name: `timeTravel.stateAt.p50.${label}`,
+          workload: `${base}; ${QUERIES} random revisions, median${same}`,
+          value: round3(percentile(byRevision.sorted, 50)),
+          unit: "ms"
+        },
+        p99: {
+          name: `timeTravel.stateAt.p99.${label}`,
+          workload: `${base}; the same, 99th percentile`,
+          value: round3(percentile(byRevision.sorted, 99)),
+          unit: "ms"
+        },
+        cpuP50: {
+          name: `timeTravel.stateAt.cpu.p50.${label}`,
+          workload: `${base}; the same queries' CPU time (user + system), median: the figure a busy machine does not distort`,
+          value: round3(percentile(byRevision.sortedCpu, 50)),
+          unit: "ms"
+        },
+        file: {
+          name: `timeTravel.file.${label}`,
+          workload: `${base}; the SQLite database file (events, index, ${count(built.costs.snapshots)} snapshots of ${count(Math.round(built.costs.snapshotBytes / 1_048_576))} MiB; its write-ahead log beside it: ${count(Math.round(bytes.wal / 1_048_576))} MiB)`,
+          value: Math.round(bytes.database / 1_048_576),
+          unit: "MiB"
+        },
+        build: {
+          name: `timeTravel.build.${label}`,
+          workload: `${base}; generating the log through decide, appending it in batches of ${count(APPEND_BATCH_EVENTS)} and writing the snapshots (append alone: ${count(Math.round(built.costs.appendMs / 1000))} s)`,
+          value: Math.round(built.buildMs / 100) / 10,
+          unit: "s"
+        },
+        buildCpu: {
+          name: `timeTravel.build.cpu.${label}`,
+          workload: `${base}; the same build's CPU time (user + system)`,
+          value: Math.round(built.buildCpuMs / 100) / 10,
+          unit: "s"
+        }
+      }
+      return { point, full, bytes: bytes.database + bytes.wal }
+    })
+  )
+
+const againstPrevious = (
+  point: SeriesPoint,
+  previous: SeriesPoint | undefined,
+  step: string
+): ReadonlyArray<BenchResult> => {
+  const figures = [point.p50, point.p99, point.cpuP50, point.file, point.build, point.buildCpu]
+  if (previous === undefined) return figures
+  const before = [previous.p50, previous.p99, previous.cpuP50, previous.file, previous.build, previous.buildCpu]
+  return figures.map((figure, i) => withBaseline({ ...figure, workload: `${figure.workload}; ${step}` }, before[i]!))
+}
+
+/** The point that does not fit: one figure saying so instead of a measurement. */
+const skipped = (label: string, eventsCount: number, neededBytes: number, freeBytes: number): BenchResult => ({
+  name: `timeTravel.stateAt.p50.${label}`,
+  workload: `not run: ${count(eventsCount)} events need about ${count(Math.round(neededBytes / 2 ** 30))} GiB in ${os.tmpdir()}, ${count(Math.round(freeBytes / 2 ** 30))} GiB free`,
+  value: Number.NaN,
+  unit: "ms"
+})
+
 export const timeTravelBenchmarks: ReadonlyArray<Benchmark> = [
   {
     name: "timeTravel",
     run: async () => {
-      const { events, migrations } = generateFoldLog()
-      const lastRevision = events.length - 1
-      const prng = Prng.fromSeed(SEED).fork("bench.timeTravel.queries")
-      return runInTempStore(
-        Effect.gen(function* () {
-          const { costs, finalState } = yield* buildStore(events)
-          yield* queryLatencies(revisionTargets(prng, lastRevision, WARM_UP_QUERIES))
-          const byRevision = yield* queryLatencies(revisionTargets(prng, lastRevision, QUERIES))
-          const byTime = yield* queryLatencies(timeTargets(prng, events, QUERIES))
-          const end = yield* endOfHistory(lastRevision)
-          const loadMs = yield* snapshotLoadMs(prng, lastRevision)
-          const whole = wholeDecode(finalState)
-          return results(workload(events.length, migrations), costs, byRevision, byTime, end, {
-            loadMs,
-            decodeMs: whole.ms,
-            wholeBytes: whole.bytes
-          })
-        })
-      )
+      const series: BenchResult[] = []
+      const full: BenchResult[] = []
+      let previous: { point: SeriesPoint; events: number; bytes: number } | undefined
+      for (const { label, events } of SIZES) {
+        const freeBytes = (() => {
+          const stats = fs.statfsSync(os.tmpdir())
+          return stats.bavail * stats.bsize
+        })()
+        const neededBytes = previous === undefined ? 0 : (previous.bytes * events * DISK_MARGIN) / previous.events
+        if (neededBytes > freeBytes) {
+          series.push(skipped(label, events, neededBytes, freeBytes))
+          break
+        }
+        process.stderr.write(`  timeTravel: building the ${count(events)}-event pool ...\n`)
+        const measured = await seriesPoint(label, events)
+        const step = previous === undefined ? "" : `${events / previous.events}x the events of the point before`
+        series.push(...againstPrevious(measured.point, previous?.point, step))
+        full.push(...measured.full)
+        previous = { point: measured.point, events, bytes: measured.bytes }
+      }
+      return [...full, ...series]
     }
   }
 ]

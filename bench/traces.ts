@@ -5,20 +5,31 @@
  * runs in a child process (bench/traceReplayChild.ts) through the same function as `xenpool replay`,
  * so its peak RSS is the replay's alone.
  *
+ * The series (issue 18): the same trace at 100,000, 1,000,000 and 10,000,000 lines, each point against
+ * the one before (10x the records): `trace.replay.recordsPerSecond.<N>` (flat when linear),
+ * `trace.replay.cpu.recordsPerSecond.<N>` and `trace.replay.peakRssMiB.<N>`. The 1,000,000-line point is
+ * the run the figures above come from.
+ *
  * The trace: 16 hosts, 192 VMs of 256 MiB in the `pages` model; 96 % page writes (8 gfns or a range of
  * 8 pages, to a random VM), 4 % pauses and unpauses (of half the VMs), 0.1 % link slowdowns and
  * restores, and a live migration (of the other half) every 10,000 records; 10 µs of simulated time
  * between records (10 s in all). Each migration sends its 65,536 pages one by one (the pages model).
  */
 import { spawnSync } from "node:child_process"
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Prng } from "../engine/prng.js"
 import { headerLine, recordLine, type TraceHeaderInput, type TraceRecordInput } from "../simulations/trace.js"
-import type { Benchmark, BenchResult } from "./harness.js"
+import { withBaseline, type Benchmark, type BenchResult } from "./harness.js"
 
 const TRACE_LINES = 1_000_000
+/** The series' lengths, each 10x the one before. */
+const SERIES: ReadonlyArray<{ readonly label: string; readonly lines: number }> = [
+  { label: "100k", lines: 100_000 },
+  { label: "1M", lines: TRACE_LINES },
+  { label: "10M", lines: 10_000_000 }
+]
 const HOSTS = 16
 const VMS = 192
 const VM_PAGES = 65_536
@@ -101,52 +112,131 @@ interface ChildReport {
   readonly maxRssKiB: number
 }
 
-const runChild = (path: string): ChildReport => {
+/** The child's report, or why it failed (the last lines of its stderr: an out-of-memory abort at 10M). */
+const runChild = (path: string): ChildReport | { readonly failed: string } => {
   const child = resolve(import.meta.dirname, "traceReplayChild.js")
-  const result = spawnSync(process.execPath, [child, path], { encoding: "utf8", maxBuffer: 1 << 20 })
-  if (result.status !== 0) throw new Error(`trace replay child failed: ${result.stderr || result.stdout}`)
+  const result = spawnSync(process.execPath, [child, path], { encoding: "utf8", maxBuffer: 1 << 24 })
+  if (result.status !== 0) {
+    const said = `${result.stderr || result.stdout}`.trim().split("\n").slice(-3).join(" / ")
+    return { failed: `exit ${result.status ?? result.signal}: ${said}` }
+  }
   return JSON.parse(result.stdout) as ChildReport
+}
+
+const count = (n: number) => n.toLocaleString("en-US")
+
+const perSecond = (records: number, ms: number) => Math.round((records * 1000) / ms)
+
+const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10
+
+/** Writes the trace of `lines` lines in a temp directory, replays it in a child and removes it. */
+const replayPoint = (lines: number) => {
+  const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-trace-"))
+  try {
+    const path = join(dir, "bench.jsonl")
+    process.stderr.write(`  trace.replay: writing and replaying ${count(lines)} lines ...\n`)
+    writeBenchTrace(path, lines)
+    const bytes = statSync(path).size
+    return { report: runChild(path), bytes }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+interface SeriesPoint {
+  readonly rate: BenchResult
+  readonly cpu: BenchResult
+  readonly rss: BenchResult
+}
+
+const seriesPoint = (label: string, lines: number, report: ChildReport, bytes: number): SeriesPoint => {
+  const trace = `${count(lines)}-line trace of ${count(Math.round(bytes / 1_048_576))} MiB (${count(report.records)} records → ${count(report.events)} events) into memory`
+  return {
+    rate: {
+      name: `trace.replay.recordsPerSecond.${label}`,
+      workload: `${trace}: wall time`,
+      value: perSecond(report.records, report.replayMs),
+      unit: "records/s"
+    },
+    cpu: {
+      name: `trace.replay.cpu.recordsPerSecond.${label}`,
+      workload: `${trace}: CPU time`,
+      value: perSecond(report.records, report.cpuMs),
+      unit: "records/s"
+    },
+    rss: {
+      name: `trace.replay.peakRssMiB.${label}`,
+      workload: `${trace}: peak RSS of the child`,
+      value: mib(report.maxRssKiB),
+      unit: "MiB"
+    }
+  }
+}
+
+const againstPrevious = (point: SeriesPoint, previous: SeriesPoint | undefined): ReadonlyArray<BenchResult> => {
+  if (previous === undefined) return [point.rate, point.cpu, point.rss]
+  const step = "; 10x the records of the point before"
+  return [
+    withBaseline({ ...point.rate, workload: point.rate.workload + step }, previous.rate),
+    withBaseline({ ...point.cpu, workload: point.cpu.workload + step }, previous.cpu),
+    withBaseline({ ...point.rss, workload: point.rss.workload + step }, previous.rss)
+  ]
+}
+
+/** The figures of the 1,000,000-line run, under the names they had before the series. */
+const fullSet = (report: ChildReport): ReadonlyArray<BenchResult> => {
+  const workload = `${count(TRACE_LINES)}-line generated trace (${count(report.records)} records → ${count(report.events)} events), ${HOSTS} hosts, ${VMS} VMs, pages model; read, validate, run and append to the memory store in one pass`
+  return [
+    {
+      name: "trace.replay.recordsPerSecond",
+      workload: `${workload} (target ≥ 200,000)`,
+      value: perSecond(report.records, report.replayMs),
+      unit: "records/s"
+    },
+    {
+      name: "trace.replay.cpu.recordsPerSecond",
+      workload: `the same replay per second of CPU time (user + system): the figure a busy machine does not distort`,
+      value: perSecond(report.records, report.cpuMs),
+      unit: "records/s"
+    },
+    {
+      name: "trace.replay.validate.recordsPerSecond",
+      workload: `validation alone (schema, order, ids, gfns; no engine) over the same trace`,
+      value: perSecond(report.records, report.validateMs),
+      unit: "records/s"
+    },
+    {
+      name: "trace.replay.peakRssMiB",
+      workload: `peak resident memory of the process that validated, then replayed the same trace (target < 500)`,
+      value: mib(report.maxRssKiB),
+      unit: "MiB"
+    }
+  ]
 }
 
 const replayBenchmark: Benchmark = {
   name: "trace.replay",
   run: async () => {
-    const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-trace-"))
-    try {
-      const path = join(dir, "bench.jsonl")
-      writeBenchTrace(path)
-      const report = runChild(path)
-      const workload = `${TRACE_LINES.toLocaleString("en-US")}-line generated trace (${report.records.toLocaleString("en-US")} records → ${report.events.toLocaleString("en-US")} events), ${HOSTS} hosts, ${VMS} VMs, pages model; read, validate, run and append to the memory store in one pass`
-      const results: BenchResult[] = [
-        {
-          name: "trace.replay.recordsPerSecond",
-          workload: `${workload} (target ≥ 200,000)`,
-          value: Math.round((report.records * 1000) / report.replayMs),
+    const full: BenchResult[] = []
+    const series: BenchResult[] = []
+    let previous: SeriesPoint | undefined
+    for (const { label, lines } of SERIES) {
+      const { report, bytes } = replayPoint(lines)
+      if ("failed" in report) {
+        series.push({
+          name: `trace.replay.recordsPerSecond.${label}`,
+          workload: `${count(lines)}-line trace of ${count(Math.round(bytes / 1_048_576))} MiB: the replay failed (${report.failed})`,
+          value: Number.NaN,
           unit: "records/s"
-        },
-        {
-          name: "trace.replay.cpu.recordsPerSecond",
-          workload: `the same replay per second of CPU time (user + system): the figure a busy machine does not distort`,
-          value: Math.round((report.records * 1000) / report.cpuMs),
-          unit: "records/s"
-        },
-        {
-          name: "trace.replay.validate.recordsPerSecond",
-          workload: `validation alone (schema, order, ids, gfns; no engine) over the same trace`,
-          value: Math.round((report.records * 1000) / report.validateMs),
-          unit: "records/s"
-        },
-        {
-          name: "trace.replay.peakRssMiB",
-          workload: `peak resident memory of the process that validated, then replayed the same trace (target < 500)`,
-          value: Math.round((report.maxRssKiB / 1024) * 10) / 10,
-          unit: "MiB"
-        }
-      ]
-      return results
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
+        })
+        break
+      }
+      if (lines === TRACE_LINES) full.push(...fullSet(report))
+      const point = seriesPoint(label, lines, report, bytes)
+      series.push(...againstPrevious(point, previous))
+      previous = point
     }
+    return [...full, ...series]
   }
 }
 
