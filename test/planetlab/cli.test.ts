@@ -1,7 +1,7 @@
 /**
  * `xenpool import planetlab` as a user runs it (the built binary): a scenario on stdout (our set-up or
- * CloudSim's) that `simulate` runs and summarises with hosts in use and the consolidation report; bad
- * input is one clean line.
+ * CloudSim's) that `simulate` runs and summarises with hosts in use, CloudSim's SLA figures and the
+ * consolidation report; bad input is one clean line.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -47,9 +47,15 @@ describe("xenpool import planetlab", () => {
     expect(o.hostsInUse.samples).toHaveLength(24)
     expect(o.migrationTotals.committed).toBe(o.migrations.filter((m: any) => m.outcome === "committed").length)
     expect(o.consolidation[0]).toMatchObject({ ticks: 288, overloadPct: 80, underloadPct: 20, packPct: 60 })
+    // CloudSim's SLA figures, from the load series: host time over capacity over host time in use, and so on.
+    expect(o.sla.inUseHostUs).toBe(o.hostsInUse.hostUs)
+    expect(o.sla.slatah).toBe(o.sla.overCapacityHostUs / o.sla.inUseHostUs)
+    expect(o.sla).toMatchObject({ vms: 12, migrationsCommitted: o.migrationTotals.committed })
     const text = xenpool(["simulate", file, "--store", "memory:"])
     expect(text.stdout).toMatch(/hosts in use \(live, with VMs\): 4 at start/)
     expect(text.stdout).toMatch(/consolidation every 5m00s .*: 288 intervals/)
+    expect(text.stdout).toMatch(/CPU over capacity .*: [\d,]+ host-seconds of [\d,]+ in use \(SLATAH .* %\); .* SLAV /)
+    expect(text.stdout).toMatch(/migrations per VM: \d+\.\d\d \(\d+ committed over 12 VMs; /)
   })
 
   const bad = (content: string) => {
