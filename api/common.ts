@@ -29,7 +29,7 @@ export type {
 } from "./timeTravel.js"
 export type { CheckOptions, CheckReport } from "./check.js"
 export type { CalibrationReport, Comparison } from "./calibrate.js"
-export type { ImportPlanetlabOptions, PlanetlabScenario } from "./importPlanetlab.js"
+export type { ImportPlanetlabOptions, PlanetlabScenario, PlanetlabSetup } from "./importPlanetlab.js"
 export type { StoreOptions } from "./store.js"
 export type { RecordedEvent } from "../store/EventStore.js"
 export type { PoolEvent } from "../domain/events.js"

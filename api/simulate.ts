@@ -15,9 +15,11 @@ import type { ConsolidationReport } from "../engine/consolidation/index.js"
 import { hostSummaries, MigrationSummaries } from "../projections/summary.js"
 import { HostsInUse, type HostsInUseSummary } from "../projections/hostsInUse.js"
 import { migrationTotals, type MigrationTotals } from "../projections/migrationTotals.js"
+import { CpuSla, type CpuSeries, type CpuSlaSummary } from "../projections/cpuSla.js"
 import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../projections/snapshots.js"
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
 import { startScenario } from "../simulations/run.js"
+import { loadsEndUs } from "../simulations/load.js"
 import { parseScenario, parseScenarioJson, Scenario, type InputError } from "../simulations/scenario.js"
 import { duplicateName, type Extensions } from "../simulations/extensions.js"
 import { inputFailure, XenpoolError } from "./errors.js"
@@ -44,6 +46,11 @@ export interface RunOutput {
   readonly operations: RunResult["operations"]
   readonly migrationTotals: MigrationTotals
   readonly hostsInUse: HostsInUseSummary
+  /**
+   * CloudSim's SLA figures from the VMs' CPU load series (host time over capacity, SLATAH, PDM, SLAV,
+   * migrations per VM: projections/cpuSla.ts), when some VM has one.
+   */
+  readonly sla?: CpuSlaSummary
   /** The consolidation controller's report, when the scenario has a `consolidate` operation. */
   readonly consolidation?: ReadonlyArray<ConsolidationReport>
   /** The pool's HA at the end and HA's restarts after host failures, when the pool ever had HA on (docs/ha.md). */
@@ -58,12 +65,19 @@ export interface RunOutput {
 export class RunTally {
   private readonly summaries = new MigrationSummaries()
   private readonly hostsInUse = new HostsInUse()
+  private readonly sla: CpuSla | undefined
   private count = 0
+
+  /** `loads`: the VMs' CPU load series, when the run has some (the SLA figures need them). */
+  constructor(loads?: ReadonlyMap<string, CpuSeries>) {
+    this.sla = loads === undefined || loads.size === 0 ? undefined : new CpuSla(loads)
+  }
 
   add(batch: ReadonlyArray<EmittedEvent>): void {
     for (const e of batch) {
       this.summaries.add(e.event)
       this.hostsInUse.add(e.event)
+      this.sla?.add(e.event)
     }
     this.count += batch.length
   }
@@ -86,6 +100,7 @@ export class RunTally {
       operations: result.operations,
       migrationTotals: migrationTotals(this.summaries.list()),
       hostsInUse: this.hostsInUse.summary(result.simulatedUs),
+      ...(this.sla === undefined ? {} : { sla: this.sla.summary(result.simulatedUs) }),
       ...(consolidation.length > 0 ? { consolidation } : {}),
       ...(result.state.pool?.ha === undefined ? {} : { ha: { ...result.state.pool.ha, restarts: result.haRestarts } })
     }
@@ -180,7 +195,7 @@ const runIntoStore = (
 ) =>
   Effect.gen(function* () {
     const events: EmittedEvent[] = []
-    const tally = new RunTally()
+    const tally = new RunTally(compiled.loads)
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
     const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
     const run = startScenario(compiled, {
@@ -204,9 +219,13 @@ const runIntoStore = (
         where: compiled.name,
         expected: e instanceof Error ? e.message : String(e)
       })
-    // Progress by simulated time against the last scheduled operation (runs end soon after it).
+    // Progress by simulated time against the last scheduled operation or the end of the load series,
+    // whichever is later (runs end soon after both: a consolidation controller stops with the series).
     // A fold, not a spread: a schedule of 150,000 items would overflow the stack as arguments.
-    const horizonUs = compiled.schedule.reduce((max, item) => Math.max(max, item.atUs), 1)
+    const horizonUs = compiled.schedule.reduce(
+      (max, item) => Math.max(max, item.atUs),
+      Math.max(1, loadsEndUs(compiled.loads ?? new Map()))
+    )
     const { result, consolidation } = yield* inSlices(
       Effect.try({
         try: () => {

@@ -16,6 +16,7 @@ import { timeTravelBenchmarks } from "./timeTravel.js"
 import { reliabilityBenchmarks } from "./reliability.js"
 import { viewBenchmarks } from "./view.js"
 import { branchBenchmarks } from "./branches.js"
+import { planetlabBenchmarks } from "./planetlab.js"
 
 const all: ReadonlyArray<Benchmark> = [
   ...storeBenchmarks,
@@ -23,6 +24,7 @@ const all: ReadonlyArray<Benchmark> = [
   ...migrationBenchmarks,
   ...engineBenchmarks,
   ...evacuateBenchmarks,
+  ...planetlabBenchmarks,
   ...haBenchmarks,
   ...kurrentBenchmarks,
   ...propertyBenchmarks,

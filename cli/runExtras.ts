@@ -1,16 +1,19 @@
 /**
  * The parts of a run summary added for long, load-driven runs (the PlanetLab consolidation scenario):
- * migration totals, hosts in use over time, and the consolidation controller's report. Any run has the
- * first two; the third only when the scenario has a `consolidate` operation.
+ * migration totals, hosts in use over time, CloudSim's SLA figures and the consolidation controller's
+ * report. Any run has the first two; the SLA figures only when VMs have load series, the report only when
+ * the scenario has a `consolidate` operation.
  */
 import { formatBytes, formatDurationUs } from "../domain/units.js"
 import type { ConsolidationReport } from "../engine/consolidation/index.js"
 import type { HostsInUseSummary } from "../projections/hostsInUse.js"
 import type { MigrationTotals } from "../projections/migrationTotals.js"
+import type { CpuSlaSummary } from "../projections/cpuSla.js"
 
 export interface RunExtras {
   readonly migrationTotals: MigrationTotals
   readonly hostsInUse: HostsInUseSummary
+  readonly sla?: CpuSlaSummary
   readonly consolidation?: ReadonlyArray<ConsolidationReport>
 }
 
@@ -47,6 +50,19 @@ const formatHostsInUse = (h: HostsInUseSummary): ReadonlyArray<string> => {
   return lines
 }
 
+const count = (n: number): string => n.toLocaleString("en-US")
+/** A ratio as a percentage with enough digits to show a small one (SLAV is often below 0.01 %). */
+const smallPct = (ratio: number): string => `${(100 * ratio).toPrecision(3)} %`
+
+const formatSla = (s: CpuSlaSummary): ReadonlyArray<string> => [
+  `CPU over capacity (VMs' demand above their host's CPUs): ${count(Math.round(s.overCapacityHostUs / 1e6))} host-seconds ` +
+    `of ${count(Math.round(s.inUseHostUs / 1e6))} in use (SLATAH ${smallPct(s.slatah)}); migrating VMs asked for ` +
+    `${smallPct(s.migratingCpuShare)} of the CPU (PDM at CloudSim's 10 %: ${smallPct(s.pdm)}); ` +
+    `SLAV ${smallPct(s.slav)}`,
+  `migrations per VM: ${s.migrationsPerVm.toFixed(2)} (${count(s.migrationsCommitted)} committed over ${count(s.vms)} VMs; ` +
+    `${count(s.vmsMigrated)} moved at least once, at most ${s.migrationsPerVmMax} ${s.migrationsPerVmMax === 1 ? "time" : "times"})`
+]
+
 const formatConsolidation = (r: ConsolidationReport): ReadonlyArray<string> => [
   `consolidation every ${formatDurationUs(r.everyUs)} (overload > ${r.overloadPct} %, underload < ${r.underloadPct} %, pack ≤ ${r.packPct} %, ` +
     `at most ${r.migrationsMaxPerInterval} migrations per interval): ${r.ticks} intervals, ${r.migrationsStarted} migrations started ` +
@@ -64,6 +80,7 @@ export const formatRunExtras = (e: RunExtras): ReadonlyArray<string> => {
   const phases = formatMigrationPhases(e.migrationTotals)
   if (phases) lines.push(phases)
   lines.push(...formatHostsInUse(e.hostsInUse))
+  if (e.sla !== undefined) lines.push(...formatSla(e.sla))
   for (const r of e.consolidation ?? []) lines.push(...formatConsolidation(r))
   return lines
 }

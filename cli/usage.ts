@@ -5,6 +5,7 @@
  * argument is wrong and what was expected there.
  */
 import { AutoCorrect, CliConfig, CommandDescriptor, HelpDoc, type Usage, type ValidationError } from "@effect/cli"
+import { HashMap } from "effect"
 import { UsageFailure } from "./errors.js"
 
 /** An option or positional argument of a command, as its usage and help describe it. */
@@ -18,9 +19,12 @@ interface ParameterInfo {
 }
 
 export interface CommandInfo {
+  /** As the command line names it: `pools`, or `import planetlab` for a subcommand. */
   readonly name: string
   readonly options: ReadonlyArray<ParameterInfo>
   readonly args: ReadonlyArray<ParameterInfo>
+  /** Its subcommands, by their own name (`planetlab`). */
+  readonly subcommands: ReadonlyMap<string, CommandInfo>
 }
 
 /** What the program accepts: its name, its commands, and the options @effect/cli adds to every command. */
@@ -95,7 +99,7 @@ const descriptionsIn = (doc: HelpDoc.HelpDoc, into: Map<string, string>): void =
   }
 }
 
-const commandInfo = (name: string, command: CommandDescriptor.Command<unknown>): CommandInfo => {
+const commandInfo = (name: string, command: CommandDescriptor.Command<unknown>, parent?: string): CommandInfo => {
   const descriptions = new Map<string, string>()
   descriptionsIn(CommandDescriptor.getHelp(command, CliConfig.defaultConfig), descriptions)
   const parameters = namedIn(CommandDescriptor.getUsage(command)).flatMap((named) =>
@@ -107,10 +111,20 @@ const commandInfo = (name: string, command: CommandDescriptor.Command<unknown>):
         return { name: bare, type, description: descriptions.get(bare) }
       })
   )
+  const path = parent === undefined ? name : `${parent} ${name}`
+  // A command without subcommands lists itself as its one subcommand; nesting is one level deep in xenpool.
+  const subcommands = new Map(
+    parent !== undefined
+      ? []
+      : [...HashMap.entries(CommandDescriptor.getSubcommands(command))]
+          .filter(([sub]) => sub !== name)
+          .map(([sub, descriptor]) => [sub, commandInfo(sub, descriptor, path)] as const)
+  )
   return {
-    name,
+    name: path,
     options: parameters.filter((p) => p.name.startsWith("-")),
-    args: parameters.filter((p) => !p.name.startsWith("-"))
+    args: parameters.filter((p) => !p.name.startsWith("-")),
+    subcommands
   }
 }
 
@@ -169,7 +183,13 @@ const readCommandLine = (program: Program, argv: ReadonlyArray<string>): Command
       options.push({ name, value, known, beforeCommand: command === undefined })
       continue
     }
-    const named = command === undefined ? program.commands.find((c) => c.name === arg) : undefined
+    // A subcommand (`import planetlab`) takes over from its command until the first plain argument.
+    const named =
+      command === undefined
+        ? program.commands.find((c) => c.name === arg)
+        : args.length === 0
+          ? command.subcommands.get(arg)
+          : undefined
     if (named !== undefined) command = named
     else if (command === undefined) stray ??= arg
     else args.push(arg)

@@ -68,46 +68,66 @@ export const memoryConstraintViolation = (m: MemoryConstraints): string | undefi
 
 export type BootCheckError = HostNotLive | HostDisabled | HostNotEnoughFreeMemory
 
+/** Which of XAPI's placement rules the VM breaks on the host (the first), or undefined: the one statement of them. */
+const placementRefusal = (host: Host, vm: Vm): "not-live" | "disabled" | "memory" | undefined =>
+  !host.live
+    ? "not-live"
+    : !host.enabled
+      ? "disabled"
+      : vmPlacementPages(vm) > hostPlacementFreePages(host)
+        ? "memory"
+        : undefined
+
+/** The physical rule: the host's free frames do not cover what the VM will hold there. */
+const physicalRoomShort = (host: Host, vm: Vm): boolean => vmPhysicalPages(vm) > hostPhysicalFreePages(host)
+
 /**
  * XAPI's `assert_can_boot_here` for memory: the host is live, enabled, and its placement free memory
  * covers the VM's dynamic_min + overhead. This is all XAPI checks; the physical room is the squeezer's.
  */
 export const checkPlacement = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {
-  if (!host.live) return Either.left(new HostNotLive({ host: host.id }))
-  if (!host.enabled) return Either.left(new HostDisabled({ host: host.id }))
-  const placementRequired = vmPlacementPages(vm)
-  const placementFree = hostPlacementFreePages(host)
-  if (placementRequired > placementFree) {
-    return Either.left(
-      new HostNotEnoughFreeMemory({
-        host: host.id,
-        vm: vm.id,
-        requiredPages: placementRequired,
-        availablePages: placementFree
-      })
-    )
+  switch (placementRefusal(host, vm)) {
+    case undefined:
+      return Either.void
+    case "not-live":
+      return Either.left(new HostNotLive({ host: host.id }))
+    case "disabled":
+      return Either.left(new HostDisabled({ host: host.id }))
+    case "memory":
+      return Either.left(
+        new HostNotEnoughFreeMemory({
+          host: host.id,
+          vm: vm.id,
+          requiredPages: vmPlacementPages(vm),
+          availablePages: hostPlacementFreePages(host)
+        })
+      )
   }
-  return Either.void
 }
 
 /**
  * The host's frames now cover what the VM will hold there (its populated pages + overhead, which is
  * also a migration's reservation). When only this fails, the squeezer can make room (domain/squeezer.ts).
  */
-export const checkPhysicalRoom = (host: Host, vm: Vm): Either.Either<void, HostNotEnoughFreeMemory> => {
-  const physicalRequired = vmPhysicalPages(vm)
-  const physicalFree = hostPhysicalFreePages(host)
-  return physicalRequired > physicalFree
+export const checkPhysicalRoom = (host: Host, vm: Vm): Either.Either<void, HostNotEnoughFreeMemory> =>
+  physicalRoomShort(host, vm)
     ? Either.left(
         new HostNotEnoughFreeMemory({
           host: host.id,
           vm: vm.id,
-          requiredPages: physicalRequired,
-          availablePages: physicalFree
+          requiredPages: vmPhysicalPages(vm),
+          availablePages: hostPhysicalFreePages(host)
         })
       )
     : Either.void
-}
+
+/**
+ * `checkCanBootHere` as yes or no, by the same rules, without building the error that carries the
+ * evidence: for planners that ask it of every host for every VM (the consolidation controller on 800
+ * hosts asks it millions of times a day, and an error with its stack trace costs microseconds).
+ */
+export const canBootHere = (host: Host, vm: Vm): boolean =>
+  placementRefusal(host, vm) === undefined && !physicalRoomShort(host, vm)
 
 /** What `decide` admits: the placement rule, then physical room now. */
 export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCheckError> => {

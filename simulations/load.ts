@@ -109,7 +109,7 @@ export const cpuPctAt = (loads: ReadonlyMap<VmId, CompiledLoad>, vm: VmId, atUs:
 }
 
 /** End of the longest series (µs), 0 with none. */
-const loadsEndUs = (loads: ReadonlyMap<VmId, CompiledLoad>): number => {
+export const loadsEndUs = (loads: ReadonlyMap<VmId, CompiledLoad>): number => {
   let end = 0
   for (const load of loads.values()) end = Math.max(end, load.intervalUs * load.cpuPct.length)
   return end

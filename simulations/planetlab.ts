@@ -1,9 +1,11 @@
 /**
  * The PlanetLab CPU trace importer (docs/planetlab.md): parses the CSV of simulations/data (a header
  * `t_s,<VM name>,…`, then one row per 300 s sample of integer CPU percentages), picks N VM columns with a
- * seeded PRNG, gives each VM a CloudSim instance type (vCPUs and memory) drawn from the same seed, maps
- * its CPU load to a dirty rate, and builds a `xenpool-scenario` v1 with a consolidation controller.
- * Pure: text in, a scenario (or the first error, with its line and field) out; the CLI does the I/O.
+ * seeded PRNG, gives each VM a CloudSim instance type (vCPUs and memory), maps its CPU load to a dirty
+ * rate, and builds a `xenpool-scenario` v1 with a consolidation controller, on one of two set-ups: ours
+ * (8-CPU 32 GiB hosts, VM types drawn from the seed) or CloudSim's (its two host types alternating, VM
+ * types in its order). Pure: text in, a scenario (or the first error, with its line and field) out; the
+ * CLI does the I/O.
  */
 import { Either } from "effect"
 import { Prng } from "../engine/prng.js"
@@ -84,16 +86,35 @@ export const parsePlanetlabCsv = (source: string, text: string): Either.Either<P
 
 // --- the scenario -------------------------------------------------------------------------------
 
+/** CloudSim MIPS per vCPU: its VM types are 2500, 2000, 1000 and 500 MIPS, so 5, 4, 2 and 1 vCPUs. */
+export const MIPS_PER_VCPU = 500
+
 /**
  * CloudSim's four VM types for this workload (Constants.java of its power examples: MIPS 2500, 2000,
- * 1000, 500 and RAM 870, 1740, 1740, 613 MB), with one vCPU per 500 MIPS. A type is drawn uniformly per VM.
+ * 1000, 500 and RAM 870, 1740, 1740, 613 MB), with one vCPU per 500 MIPS. The `xenpool` set-up draws a
+ * type uniformly per VM; the `cloudsim` set-up assigns them as CloudSim does (`PLANETLAB_SETUPS`).
  */
 export const VM_TYPES = [
-  { name: "high-cpu-medium", vcpus: 5, memory: "870MiB" },
-  { name: "extra-large", vcpus: 4, memory: "1740MiB" },
-  { name: "small", vcpus: 2, memory: "1740MiB" },
-  { name: "micro", vcpus: 1, memory: "613MiB" }
+  { name: "high-cpu-medium", mips: 2500, vcpus: 5, memory: "870MiB" },
+  { name: "extra-large", mips: 2000, vcpus: 4, memory: "1740MiB" },
+  { name: "small", mips: 1000, vcpus: 2, memory: "1740MiB" },
+  { name: "micro", mips: 500, vcpus: 1, memory: "613MiB" }
 ] as const
+type VmType = (typeof VM_TYPES)[number]
+
+/**
+ * CloudSim's two host types (Constants.java: HOST_MIPS 1860, 2660 with HOST_PES 2, HOST_RAM 4096 MB,
+ * HOST_BW 1 Gbit/s), as whole CPUs of `MIPS_PER_VCPU`: 3,720 MIPS → 7 CPUs, 5,320 MIPS → 11 CPUs (the
+ * nearest whole number; docs/planetlab.md says what the rounding costs). No memory is set aside for Xen
+ * and dom0: CloudSim sets none aside either.
+ */
+export const CLOUDSIM_HOST_TYPES = [
+  { name: "g4", model: "HP ProLiant ML110 G4", mips: 2 * 1860, memory: "4096MiB" },
+  { name: "g5", model: "HP ProLiant ML110 G5", mips: 2 * 2660, memory: "4096MiB" }
+] as const
+
+/** A host type's whole CPUs: its MIPS in vCPUs of `MIPS_PER_VCPU`, to the nearest. */
+export const cpusOfMips = (mips: number): number => Math.max(1, Math.round(mips / MIPS_PER_VCPU))
 
 /** Every constant of the mapping, stated once (docs/planetlab.md says why each is what it is). */
 export const PLANETLAB_MAPPING = {
@@ -122,12 +143,25 @@ export const PLANETLAB_MAPPING = {
 export const migrationsMaxFor = (hosts: number): number =>
   Math.max(PLANETLAB_MAPPING.migrationsMaxPerInterval, Math.ceil(hosts / 2))
 
+/**
+ * The pool a PlanetLab scenario runs on:
+ * - `xenpool` (the default): N hosts of 8 CPUs and 32 GiB, so that CPU load, not memory, decides
+ *   (docs/planetlab.md), and each VM's type drawn from the seed;
+ * - `cloudsim`: CloudSim's power examples: host i is type `i % 2` (ML110 G4, G5, G4, …, as its
+ *   `Helper.createHostList`), 4,096 MiB each, and VM i (in file order) is type `i / ⌈N / 4⌉` (as its
+ *   `Helper.createVmList`: the first quarter high-CPU medium, then extra-large, small, micro).
+ */
+export const PLANETLAB_SETUPS = ["xenpool", "cloudsim"] as const
+export type PlanetlabSetup = (typeof PLANETLAB_SETUPS)[number]
+
 export interface PlanetlabImportOptions {
   readonly vms: number
   readonly hosts: number
   readonly seed: number
   /** How the scenario names the input (a file name, not a path, so the output does not depend on where it ran). */
   readonly fileLabel: string
+  /** The pool's set-up (default `xenpool`). */
+  readonly setup?: PlanetlabSetup
 }
 
 /** N distinct column indices from the seed (a partial Fisher–Yates shuffle), in file order. */
@@ -144,14 +178,71 @@ export const pickColumns = (columns: number, n: number, seed: number): ReadonlyA
   return index.slice(0, n).sort((a, b) => a - b)
 }
 
+/** The type of each of `vms` VMs, in VM order, as the set-up assigns them. */
+export const vmTypesFor = (setup: PlanetlabSetup, vms: number, seed: number): ReadonlyArray<VmType> => {
+  if (setup === "cloudsim") {
+    // CloudSim's Helper.createVmList: `vmType = i / (int) Math.ceil((double) vmsNumber / VM_TYPES)`.
+    const block = Math.ceil(vms / VM_TYPES.length)
+    return Array.from({ length: vms }, (_, i) => VM_TYPES[Math.floor(i / block)]!)
+  }
+  const types = Prng.fromSeed(seed).fork("planetlab:vm-types")
+  return Array.from({ length: vms }, () => VM_TYPES[types.nextInt(VM_TYPES.length)]!)
+}
+
+/** The hosts, as the scenario's `hosts` list: one counted spec, or CloudSim's alternating types one by one. */
+const hostsJson = (setup: PlanetlabSetup, hosts: number) => {
+  const map = PLANETLAB_MAPPING
+  if (setup === "xenpool")
+    return [
+      {
+        id: "h",
+        count: hosts,
+        memory: map.hostMemory,
+        overhead: map.hostOverhead,
+        nic: map.hostNic,
+        cpus: map.hostCpus
+      }
+    ]
+  // Zero-padded ids keep the pool's id order (every listing, every tie-break) the order CloudSim made them in.
+  const width = Math.max(3, String(hosts).length)
+  return Array.from({ length: hosts }, (_, i) => {
+    // CloudSim's Helper.createHostList: `hostType = i % Constants.HOST_TYPES`.
+    const type = CLOUDSIM_HOST_TYPES[i % CLOUDSIM_HOST_TYPES.length]!
+    return {
+      id: `h${String(i + 1).padStart(width, "0")}-${type.name}`,
+      memory: type.memory,
+      overhead: "0MiB",
+      nic: map.hostNic,
+      cpus: cpusOfMips(type.mips)
+    }
+  })
+}
+
+const describeScenario = (trace: PlanetlabTrace, options: PlanetlabImportOptions, setup: PlanetlabSetup): string => {
+  const map = PLANETLAB_MAPPING
+  const pool =
+    setup === "xenpool"
+      ? `on ${options.hosts} hosts`
+      : `on ${options.hosts} hosts in CloudSim's set-up (HP ProLiant ML110 G4 and G5 alternating, ` +
+        `${cpusOfMips(CLOUDSIM_HOST_TYPES[0].mips)} and ${cpusOfMips(CLOUDSIM_HOST_TYPES[1].mips)} CPUs, 4096 MiB; VM types in CloudSim's order)`
+  return (
+    `PlanetLab CPU load of ${options.vms} VMs (columns picked with seed ${options.seed} from ${options.fileLabel}, ` +
+    `${trace.cpuPct[0]!.length} samples of ${trace.intervalS} s) ${pool}, with a consolidation ` +
+    `controller every ${trace.intervalS} s (overload ${map.overloadPct} %, underload ${map.underloadPct} %, pack ${map.packPct} %). ` +
+    `Generated by: xenpool import planetlab ${options.fileLabel} --vms ${options.vms} --hosts ${options.hosts} ` +
+    `--seed ${options.seed}${setup === "xenpool" ? "" : ` --setup ${setup}`}. Mapping and constants: docs/planetlab.md.`
+  )
+}
+
 /** Scenario JSON (the encoded form, as a file holds it); validated by `importPlanetlab`. */
 const planetlabScenarioJson = (trace: PlanetlabTrace, options: PlanetlabImportOptions) => {
   const map = PLANETLAB_MAPPING
+  const setup = options.setup ?? "xenpool"
   const chosen = pickColumns(trace.columns.length, options.vms, options.seed)
-  const types = Prng.fromSeed(options.seed).fork("planetlab:vm-types")
+  const types = vmTypesFor(setup, chosen.length, options.seed)
   const width = Math.max(3, String(options.vms).length)
   const vms = chosen.map((column, i) => {
-    const type = VM_TYPES[types.nextInt(VM_TYPES.length)]!
+    const type = types[i]!
     return {
       id: `pl-${String(i + 1).padStart(width, "0")}`,
       vcpus: type.vcpus,
@@ -169,26 +260,12 @@ const planetlabScenarioJson = (trace: PlanetlabTrace, options: PlanetlabImportOp
   return {
     format: "xenpool-scenario" as const,
     version: 1 as const,
-    name: "planetlab-consolidation",
-    description:
-      `PlanetLab CPU load of ${options.vms} VMs (columns picked with seed ${options.seed} from ${options.fileLabel}, ` +
-      `${trace.cpuPct[0]!.length} samples of ${trace.intervalS} s) on ${options.hosts} hosts, with a consolidation ` +
-      `controller every ${trace.intervalS} s (overload ${map.overloadPct} %, underload ${map.underloadPct} %, pack ${map.packPct} %). ` +
-      `Generated by: xenpool import planetlab ${options.fileLabel} --vms ${options.vms} --hosts ${options.hosts} ` +
-      `--seed ${options.seed}. Mapping and constants: docs/planetlab.md.`,
+    name: setup === "xenpool" ? "planetlab-consolidation" : `planetlab-${setup}`,
+    description: describeScenario(trace, options, setup),
     seed: options.seed,
     pool: { id: "planetlab", linkLatency: map.linkLatency },
     policy: "xen" as const,
-    hosts: [
-      {
-        id: "h",
-        count: options.hosts,
-        memory: map.hostMemory,
-        overhead: map.hostOverhead,
-        nic: map.hostNic,
-        cpus: map.hostCpus
-      }
-    ],
+    hosts: hostsJson(setup, options.hosts),
     vms,
     schedule: [
       {

@@ -16,17 +16,18 @@
  *    strands half a host.
  *
  * `planConsolidation` is pure: pool state and CPU loads in, a list of actions out, with memory checked by
- * the domain's own rule (`checkCanBootHere`) and the VM by `checkVmOperation`, on a model that counts
- * each planned move, so the engine refuses none of them unless a test injects a refusal. A refusal is
- * recorded by the engine anyway (`Simulation.attempt`). At most `migrationsMaxPerInterval` migrations
- * start per interval. Loads are "projected": a VM that is migrating counts on its destination.
+ * the domain's own rules (`canBootHere`: `checkCanBootHere` without building its error) and the VM by
+ * `checkVmOperation`, on a model that counts each planned move, so the engine refuses none of them unless
+ * a test injects a refusal. A refusal is recorded by the engine anyway (`Simulation.attempt`). At most
+ * `migrationsMaxPerInterval` migrations start per interval. Loads are "projected": a VM that is migrating
+ * counts on its destination.
  *
  * Integers only: a host's demand is Σ cpuPct × vCPUs (percent-vCPUs); it is overloaded when
  * demand > overloadPct × cpus, underloaded when demand < underloadPct × cpus.
  */
 import { Either } from "effect"
 import type { HostId } from "../../domain/ids.js"
-import { checkCanBootHere, vmPhysicalPages, vmPlacementPages } from "../../domain/memory.js"
+import { canBootHere, vmPhysicalPages, vmPlacementPages } from "../../domain/memory.js"
 import { checkVmOperation } from "../../domain/operations.js"
 import { getMigration, hostList, vmList, type Host, type PoolRead, type Vm } from "../../domain/state.js"
 import type {
@@ -66,6 +67,8 @@ interface Model {
   readonly thresholds: ConsolidationThresholds
   readonly actions: ConsolidationAction[]
   budget: number
+  /** Hosts enabled in the plan so far (kept by `setEnabled`, not recounted for every drain). */
+  enabled: number
 }
 
 const buildModel = (
@@ -110,7 +113,8 @@ const buildModel = (
     list.push({ vm, demand, movable: Either.isRight(checkVmOperation(vm, "pool_migrate")) })
     residents.set(vm.residentOn, list)
   }
-  return { hosts, byId, residents, thresholds, actions: [], budget: thresholds.migrationsMaxPerInterval }
+  const enabled = hosts.filter((h) => h.host.enabled).length
+  return { hosts, byId, residents, thresholds, actions: [], budget: thresholds.migrationsMaxPerInterval, enabled }
 }
 
 const overloaded = (m: Model, h: HostModel): boolean => h.demand > m.thresholds.overloadPct * h.cpus
@@ -124,7 +128,7 @@ const canTake = (m: Model, h: HostModel, v: VmModel): boolean =>
   !h.draining &&
   h.host.id !== v.vm.residentOn &&
   h.demand + v.demand <= m.thresholds.overloadPct * h.cpus &&
-  Either.isRight(checkCanBootHere(h.host, v.vm))
+  canBootHere(h.host, v.vm)
 
 /** Hosts in id order; strict comparisons keep the lowest id on ties. */
 const leastLoaded = (m: Model, v: VmModel): HostModel | undefined => {
@@ -163,6 +167,7 @@ const move = (m: Model, v: VmModel, from: HostModel, to: HostModel, reason: Move
 }
 
 const setEnabled = (m: Model, h: HostModel, enabled: boolean): void => {
+  if (h.host.enabled !== enabled) m.enabled += enabled ? 1 : -1
   h.host = { ...h.host, enabled }
   h.draining = !enabled
   m.actions.push({ _tag: enabled ? "EnableHost" : "DisableHost", host: h.id })
@@ -253,7 +258,7 @@ const drainUnderloaded = (m: Model): void => {
   for (const h of candidates) {
     if (m.budget === 0) return
     if (h.busy) continue // it received a VM earlier in this plan
-    const enabledOthers = m.hosts.filter((o) => o !== h && o.host.enabled).length
+    const enabledOthers = m.enabled - (h.host.enabled ? 1 : 0)
     if (enabledOthers === 0) return
     const disableAt = m.actions.length
     if (!placeAll(m, h, m.residents.get(h.id) ?? [], "drain")) continue
@@ -278,7 +283,7 @@ export const planConsolidation = (
     throw new RangeError(`consolidation thresholds: ${JSON.stringify(thresholds)}`)
   const m = buildModel(state, cpuPctOf, owned, thresholds)
   const hostsInUse = m.hosts.filter((h) => h.vms > 0).length
-  const hostsEnabled = m.hosts.filter((h) => h.host.enabled).length
+  const hostsEnabled = m.enabled
   const over = m.hosts.filter((h) => overloaded(m, h))
   const saturated = m.hosts.filter((h) => h.demand > 100 * h.cpus).map((h) => h.id)
   const unresolved: Array<{ host: HostId; reason: string }> = []

@@ -1,6 +1,7 @@
 /**
- * `xenpool import planetlab` as a user runs it (the built binary): a scenario on stdout that `simulate`
- * runs and summarises with hosts in use and the consolidation report; bad input is one clean line.
+ * `xenpool import planetlab` as a user runs it (the built binary): a scenario on stdout (our set-up or
+ * CloudSim's) that `simulate` runs and summarises with hosts in use, CloudSim's SLA figures and the
+ * consolidation report; bad input is one clean line.
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -9,6 +10,7 @@ import { isCleanError, tempDir, xenpool } from "../cli/run.js"
 
 const data = resolve(import.meta.dirname, "../../simulations/data/planetlab-20110303-cpu.csv")
 const bundled = resolve(import.meta.dirname, "../../simulations/scenarios/planetlab-consolidation.json")
+const bundledCloudsim = resolve(import.meta.dirname, "../../simulations/scenarios/planetlab-cloudsim.json")
 
 describe("xenpool import planetlab", () => {
   it("prints the bundled scenario for --vms 100 --hosts 20 --seed 1 (the defaults)", () => {
@@ -17,6 +19,18 @@ describe("xenpool import planetlab", () => {
     expect(explicit.stderr).toBe("")
     expect(JSON.parse(explicit.stdout)).toEqual(JSON.parse(readFileSync(bundled, "utf8")))
     expect(xenpool(["import", "planetlab", data]).stdout).toBe(explicit.stdout)
+    expect(xenpool(["import", "planetlab", data, "--setup", "xenpool"]).stdout).toBe(explicit.stdout)
+  })
+
+  it("prints the bundled CloudSim scenario for --vms 1052 --hosts 800 --setup cloudsim; an unknown set-up is a usage error", () => {
+    const r = xenpool(["import", "planetlab", data, "--vms", "1052", "--hosts", "800", "--setup", "cloudsim"])
+    expect(r.status).toBe(0)
+    expect(r.stderr).toBe("")
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(bundledCloudsim, "utf8")))
+    const bad = xenpool(["import", "planetlab", data, "--setup", "simgrid"])
+    expect(isCleanError(bad)).toBe(true)
+    expect(bad.stdout).toBe("")
+    expect(bad.stderr).toMatch(/setup/)
   })
 
   it("a small import simulates, and simulate --json reports migration totals, hosts in use and the controller", () => {
@@ -33,9 +47,15 @@ describe("xenpool import planetlab", () => {
     expect(o.hostsInUse.samples).toHaveLength(24)
     expect(o.migrationTotals.committed).toBe(o.migrations.filter((m: any) => m.outcome === "committed").length)
     expect(o.consolidation[0]).toMatchObject({ ticks: 288, overloadPct: 80, underloadPct: 20, packPct: 60 })
+    // CloudSim's SLA figures, from the load series: host time over capacity over host time in use, and so on.
+    expect(o.sla.inUseHostUs).toBe(o.hostsInUse.hostUs)
+    expect(o.sla.slatah).toBe(o.sla.overCapacityHostUs / o.sla.inUseHostUs)
+    expect(o.sla).toMatchObject({ vms: 12, migrationsCommitted: o.migrationTotals.committed })
     const text = xenpool(["simulate", file, "--store", "memory:"])
     expect(text.stdout).toMatch(/hosts in use \(live, with VMs\): 4 at start/)
     expect(text.stdout).toMatch(/consolidation every 5m00s .*: 288 intervals/)
+    expect(text.stdout).toMatch(/CPU over capacity .*: [\d,]+ host-seconds of [\d,]+ in use \(SLATAH .* %\); .* SLAV /)
+    expect(text.stdout).toMatch(/migrations per VM: \d+\.\d\d \(\d+ committed over 12 VMs; /)
   })
 
   const bad = (content: string) => {

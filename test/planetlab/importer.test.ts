@@ -1,7 +1,8 @@
 /**
  * The PlanetLab importer: parsing (exact values, every bad-input case with its line and field), the
- * column pick and VM types from the seed, the load → dirty-rate mapping to the byte, and the bundled
- * data and scenario (the scenario is exactly what the importer makes with the stated arguments).
+ * column pick and VM types from the seed, the load → dirty-rate mapping to the byte, CloudSim's set-up
+ * (its host types alternating, its VM types in its order), and the bundled data and scenarios (each is
+ * exactly what the importer makes with the stated arguments).
  */
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
@@ -13,12 +14,16 @@ import type { VmWorkload } from "../../engine/config.js"
 import { compileScenario } from "../../simulations/compile.js"
 import { dirtyRateBytesPerS } from "../../simulations/load.js"
 import {
+  CLOUDSIM_HOST_TYPES,
+  cpusOfMips,
   importPlanetlab,
+  MIPS_PER_VCPU,
   migrationsMaxFor,
   parsePlanetlabCsv,
   pickColumns,
   PLANETLAB_MAPPING,
   VM_TYPES,
+  vmTypesFor,
   type PlanetlabImportOptions,
   type PlanetlabTrace
 } from "../../simulations/planetlab.js"
@@ -26,6 +31,7 @@ import { parseScenarioJson } from "../../simulations/scenario.js"
 
 const dataFile = resolve(import.meta.dirname, "../../simulations/data/planetlab-20110303-cpu.csv")
 const bundledScenario = resolve(import.meta.dirname, "../../simulations/scenarios/planetlab-consolidation.json")
+const bundledCloudsim = resolve(import.meta.dirname, "../../simulations/scenarios/planetlab-cloudsim.json")
 
 const csv = ["t_s,a,b c,d", "0,0,50,100", "300,10,20,30", "600,99,0,1", ""].join("\n")
 
@@ -199,6 +205,95 @@ describe("importPlanetlab", () => {
   })
 })
 
+describe("importPlanetlab with CloudSim's set-up", () => {
+  const trace = () => parsed(readFileSync(dataFile, "utf8"))
+
+  it("CloudSim's sizes, as its Constants.java states them: VM MIPS and RAM, host MIPS, 500 MIPS per vCPU", () => {
+    expect(VM_TYPES.map((t) => [t.mips, t.memory])).toEqual([
+      [2500, "870MiB"],
+      [2000, "1740MiB"],
+      [1000, "1740MiB"],
+      [500, "613MiB"]
+    ])
+    for (const t of VM_TYPES) expect(t.vcpus * MIPS_PER_VCPU).toBe(t.mips)
+    expect(CLOUDSIM_HOST_TYPES.map((t) => [t.model, t.mips, t.memory])).toEqual([
+      ["HP ProLiant ML110 G4", 2 * 1860, "4096MiB"],
+      ["HP ProLiant ML110 G5", 2 * 2660, "4096MiB"]
+    ])
+    // 3,720 / 500 = 7.44 and 5,320 / 500 = 10.64, to the nearest whole CPU.
+    expect(CLOUDSIM_HOST_TYPES.map((t) => cpusOfMips(t.mips))).toEqual([7, 11])
+  })
+
+  it("the host types alternate, G4 first, as CloudSim's `i % HOST_TYPES`: half of each (the odd one a G4)", () => {
+    const { scenario } = imported(trace(), { vms: 10, hosts: 5, setup: "cloudsim" })
+    expect(scenario.hosts).toEqual(
+      ["h001-g4", "h002-g5", "h003-g4", "h004-g5", "h005-g4"].map((id, i) => ({
+        id,
+        memory: "4096MiB",
+        overhead: "0MiB",
+        nic: "1Gbit/s",
+        cpus: i % 2 === 0 ? 7 : 11
+      }))
+    )
+    // Zero-padded ids: the pool's id order (its listings and tie-breaks) is CloudSim's list order.
+    const ids = imported(trace(), { vms: 10, hosts: 800, setup: "cloudsim" }).scenario.hosts.map((h) => h.id)
+    expect(ids.slice(-2)).toEqual(["h799-g4", "h800-g5"])
+    expect([...ids].sort()).toEqual(ids)
+    expect(ids.filter((id) => id.endsWith("-g4"))).toHaveLength(400)
+  })
+
+  it("VM types in CloudSim's order: VM i is type i / ⌈N / 4⌉ (the first quarter high-CPU medium, …)", () => {
+    expect(vmTypesFor("cloudsim", 10, 1).map((t) => t.name)).toEqual([
+      ...Array<string>(3).fill("high-cpu-medium"),
+      ...Array<string>(3).fill("extra-large"),
+      ...Array<string>(3).fill("small"),
+      "micro"
+    ])
+    const all = imported(trace(), {
+      vms: 1052,
+      hosts: 800,
+      setup: "cloudsim",
+      fileLabel: "planetlab-20110303-cpu.csv"
+    }).scenario
+    const counts = new Map<string, number>()
+    for (const vm of all.vms)
+      counts.set(`${vm.vcpus}/${vm.memory as string}`, (counts.get(`${vm.vcpus}/${vm.memory as string}`) ?? 0) + 1)
+    expect([...counts]).toEqual([
+      ["5/870MiB", 263],
+      ["4/1740MiB", 263],
+      ["2/1740MiB", 263],
+      ["1/613MiB", 263]
+    ])
+    // Every column, in file order (the seed picks none out when all are taken).
+    expect(all.vms[0]!.load?.origin).toBe(
+      `planetlab-20110303-cpu.csv field 2 '${trace().columns[0]}' (high-cpu-medium)`
+    )
+    expect(all.vms[1051]!.load?.origin).toMatch(/field 1053 .* \(micro\)$/)
+    expect(all.name).toBe("planetlab-cloudsim")
+    expect(all.description).toMatch(/--setup cloudsim\. /)
+    expect(all.schedule[0]).toMatchObject({ op: "consolidate", migrationsMaxPerInterval: 400 })
+  })
+
+  it("same arguments, same bytes; the set-up changes the hosts and types, not the load series", () => {
+    const t = trace()
+    const a = imported(t, { vms: 30, hosts: 9, seed: 4, setup: "cloudsim" })
+    expect(imported(t, { vms: 30, hosts: 9, seed: 4, setup: "cloudsim" }).text).toBe(a.text)
+    const ours = imported(t, { vms: 30, hosts: 9, seed: 4 }).scenario
+    expect(a.scenario.vms.map((v) => v.load?.cpuPct)).toEqual(ours.vms.map((v) => v.load?.cpuPct))
+  })
+
+  it('the default set-up is today\'s, byte for byte: `setup: "xenpool"` or none, the same text as before the option', () => {
+    const t = trace()
+    const fileLabel = "planetlab-20110303-cpu.csv"
+    const none = imported(t, { vms: 100, hosts: 20, seed: 1, fileLabel }).text
+    expect(imported(t, { vms: 100, hosts: 20, seed: 1, fileLabel, setup: "xenpool" }).text).toBe(none)
+    // The sha256 of `xenpool import planetlab …csv` (the defaults) before `--setup` existed.
+    expect(createHash("sha256").update(`${none}\n`).digest("hex")).toBe(
+      "ebfa9a14161e554fe9391b751c9fd19476991ce52fc0188ca6473f3e984e9729"
+    )
+  })
+})
+
 describe("migrationsMaxFor", () => {
   it("is 10 per interval, or one per two hosts in a larger pool", () => {
     expect([1, 20, 21, 800].map(migrationsMaxFor)).toEqual([10, 10, 11, 400])
@@ -233,6 +328,15 @@ describe("the bundled data and scenario", () => {
     const trace = parsed(readFileSync(dataFile, "utf8"))
     const fresh = imported(trace, { vms: 100, hosts: 20, seed: 1, fileLabel: "planetlab-20110303-cpu.csv" })
     const bundled = parseScenarioJson(bundledScenario, readFileSync(bundledScenario, "utf8"))
+    if (Either.isLeft(bundled)) throw new Error(bundled.left.expected)
+    expect(bundled.right).toEqual(fresh.scenario)
+  })
+
+  it("planetlab-cloudsim.json is what `import planetlab` makes with --vms 1052 --hosts 800 --seed 1 --setup cloudsim", () => {
+    const trace = parsed(readFileSync(dataFile, "utf8"))
+    const fileLabel = "planetlab-20110303-cpu.csv"
+    const fresh = imported(trace, { vms: 1052, hosts: 800, seed: 1, fileLabel, setup: "cloudsim" })
+    const bundled = parseScenarioJson(bundledCloudsim, readFileSync(bundledCloudsim, "utf8"))
     if (Either.isLeft(bundled)) throw new Error(bundled.left.expected)
     expect(bundled.right).toEqual(fresh.scenario)
   })

@@ -88,6 +88,21 @@ describe("usage errors: one line naming the argument at fault, exit code 2", () 
       "xenpool: bad argument (/): a regular file (see xenpool simulate --help)"
     ],
     [
+      "a subcommand's value that is not an integer, named under the subcommand",
+      ["import", "planetlab", "data.csv", "--vms", "abc"],
+      "xenpool: bad option (--vms abc): an integer (see xenpool import planetlab --help)"
+    ],
+    [
+      "a subcommand's choice that is not one",
+      ["import", "planetlab", "data.csv", "--setup", "simgrid"],
+      "xenpool: bad option (--setup simgrid): one of xenpool, cloudsim (see xenpool import planetlab --help)"
+    ],
+    [
+      "a subcommand's misspelt option, with a suggestion",
+      ["import", "planetlab", "data.csv", "--vsm", "3"],
+      "xenpool: unknown option (--vsm): did you mean --vms? (see xenpool import planetlab --help)"
+    ],
+    [
       "an option and no command",
       ["-x"],
       "xenpool: unknown option (-x): a command first: xenpool COMMAND [OPTIONS] (see xenpool --help)"
