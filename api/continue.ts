@@ -3,14 +3,12 @@
  * engine rebuilt from the pool's log (simulations/resume.ts) and run on until quiescent or a limit, the
  * operations and what they caused appended in one atomic append at the revision the pool was read at.
  */
-import { createHash } from "node:crypto"
 import { Effect, Either, Schema } from "effect"
 import { OperationsRequested } from "../domain/events.js"
 import { xapiErrorCode } from "../domain/errors.js"
-import { eventId, poolStreamName, type EventId, type PoolId } from "../domain/ids.js"
+import { poolStreamName, type PoolId } from "../domain/ids.js"
 import { formatDurationUs, parseDurationUs } from "../domain/units.js"
 import type { EmittedEvent } from "../engine/simulation.js"
-import { makeTransferFactory, transferFactory } from "../engine/migration/index.js"
 import { encodeEvent } from "../store/codec.js"
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError } from "../store/errors.js"
@@ -20,11 +18,19 @@ import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "..
 import { inputFailure, XenpoolError } from "./errors.js"
 import { checkPoolId, requirePool } from "./pools.js"
 import { silentProgress, type Progress } from "./progress.js"
-import { RunTally, RUN_SLICE_EVENTS, APPEND_BATCH_EVENTS, checkExtensions, type RunOutput } from "./simulate.js"
+import {
+  RunTally,
+  RUN_SLICE_EVENTS,
+  APPEND_BATCH_EVENTS,
+  checkExtensions,
+  transferFactoryFor,
+  type RunOutput
+} from "./simulate.js"
 import { slices } from "./newPool.js"
 import { inSlices } from "./slices.js"
 import { describeTarget, targetOf, type When } from "./timeTravel.js"
 import { version } from "./version.js"
+import { digestEventId } from "./fork.js"
 
 type ScheduleItemInput = typeof ScheduleItem.Encoded
 
@@ -79,15 +85,6 @@ export interface ContinueOutput extends RunOutput {
 }
 
 const PAGE_EVENTS = 4_096
-
-/** A UUID-shaped digest: the same continuation retried is the same event, and no randomness enters the log. */
-const digestEventId = (text: string): EventId => {
-  const hex = createHash("sha256").update(text).digest("hex")
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
-  return eventId(
-    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
-  )
-}
 
 const encode = (event: Parameters<typeof encodeEvent>[0]): string => encodeEvent(event).data
 
@@ -224,13 +221,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     const input = compiled.right
     const resumption = resume(log, input, {
       encode,
-      transferFactory:
-        input.scenario.policies === undefined && input.scenario.writers === undefined
-          ? transferFactory
-          : makeTransferFactory({
-              ...(input.scenario.policies === undefined ? {} : { policies: input.scenario.policies }),
-              ...(input.scenario.writers === undefined ? {} : { writers: input.scenario.writers })
-            }),
+      transferFactory: transferFactoryFor(input.scenario),
       sink: (batch) => {
         for (const e of batch) appended.push(e)
       }

@@ -32,17 +32,23 @@ export interface ForkOutput {
 }
 
 /**
- * The fork event's id: a UUID-shaped digest of what the fork is (parent, revision, new pool), so that the
- * same fork asked twice is the same event (the store acknowledges a retry without writing twice) and no
- * randomness enters the log.
+ * A UUID-shaped digest of what an event is, for the events xenpool writes beside the engine's (a fork, a
+ * continuation's record): the same one asked twice is the same event (the store acknowledges a retry
+ * without writing twice), and no randomness enters the log.
+ *
+ * @internal
  */
-const forkEventId = (parent: PoolId, revision: number, pool: PoolId): EventId => {
-  const hex = createHash("sha256").update(`xenpool fork ${parent}@${revision} as ${pool}`).digest("hex")
+export const digestEventId = (text: string): EventId => {
+  const hex = createHash("sha256").update(text).digest("hex")
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)
   return eventId(
     `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
   )
 }
+
+/** The fork event's id: a digest of what the fork is (parent, revision, new pool). */
+const forkEventId = (parent: PoolId, revision: number, pool: PoolId): EventId =>
+  digestEventId(`xenpool fork ${parent}@${revision} as ${pool}`)
 
 const poolExists = (pool: PoolId) =>
   new XenpoolError({ what: "pool already exists", where: pool, expected: "a new pool id for --as" })

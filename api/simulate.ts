@@ -107,6 +107,15 @@ export class RunTally {
   }
 }
 
+/** The transfer machines of a compiled input: the built-in policies and writers, and the run's own. @internal */
+export const transferFactoryFor = (compiled: CompiledScenario) =>
+  compiled.policies === undefined && compiled.writers === undefined
+    ? transferFactory
+    : makeTransferFactory({
+        ...(compiled.policies === undefined ? {} : { policies: compiled.policies }),
+        ...(compiled.writers === undefined ? {} : { writers: compiled.writers })
+      })
+
 /** Engine events per slice of a run: an interruption waits at most one slice (a few tens of ms). */
 export const RUN_SLICE_EVENTS = 5_000
 
@@ -199,13 +208,7 @@ const runIntoStore = (
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
     const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
     const run = startScenario(compiled, {
-      transferFactory:
-        compiled.policies === undefined && compiled.writers === undefined
-          ? transferFactory
-          : makeTransferFactory({
-              ...(compiled.policies === undefined ? {} : { policies: compiled.policies }),
-              ...(compiled.writers === undefined ? {} : { writers: compiled.writers })
-            }),
+      transferFactory: transferFactoryFor(compiled),
       decide: snapshots.decide,
       sink: (batch) => {
         for (const e of batch) events.push(e)
