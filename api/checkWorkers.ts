@@ -99,17 +99,19 @@ const rangeProgress = (ranges: ReadonlyArray<RunRange>, options: WorkersCheckOpt
   const onProgress = options.onProgress
   if (onProgress === undefined) return { ran: () => undefined }
   const begun = ranges.map(() => 0)
+  // The indices of each property's ranges, so that a message adds up only its own property's.
+  const byProperty = new Map<string, number[]>()
+  ranges.forEach((range, i) => byProperty.set(range.property, [...(byProperty.get(range.property) ?? []), i]))
   return {
     ran: (index, run) => {
       begun[index] = Math.max(begun[index]!, run)
       const property = ranges[index]!.property
       let done = 0
       let shrinking = 0
-      ranges.forEach((range, i) => {
-        if (range.property !== property) return
-        done += Math.min(begun[i]!, range.runs)
-        shrinking += Math.max(0, begun[i]! - range.runs)
-      })
+      for (const i of byProperty.get(property)!) {
+        done += Math.min(begun[i]!, ranges[i]!.runs)
+        shrinking += Math.max(0, begun[i]! - ranges[i]!.runs)
+      }
       onProgress(property, shrinking > 0 ? options.runs + shrinking : done, options.runs)
     }
   }
@@ -154,6 +156,7 @@ const runRanges = (
       thread.postMessage({ index, range: ranges[index]! } satisfies ToWorker)
     }
     const onMessage = (thread: Worker) => (message: FromWorker) => {
+      if (settled) return
       if (message.kind === "progress") return progress.ran(message.index, message.run)
       const range = ranges[message.index]!
       results[message.index] = message.result
