@@ -83,6 +83,13 @@ describe("check on worker threads", () => {
     }
     expect(JSON.stringify(withoutTimes(one))).toBe(JSON.stringify(withoutTimes(here)))
     expect(JSON.stringify(withoutTimes(two))).toBe(JSON.stringify(withoutTimes(here)))
+    // The printed seed and path replay the case on workers too (a replay is one range).
+    const [first] = failed
+    const replayed = await Effect.runPromise(
+      checkOnWorkers({ ...options, only: [first!.name], path: first!.path!, workers: 2, mutant })
+    )
+    expect(replayed.properties[0]!.ok).toBe(false)
+    expect(replayed.properties[0]!.counterexample).toBe(first!.counterexample)
   })
 
   it("xenpool check --json prints the same report with --workers 1 and --workers 2", () => {
