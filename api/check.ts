@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { counterexampleTrace } from "../properties/counterexample.js"
 import { findProperty, propertyNames, runCheck, type CheckReport } from "../properties/index.js"
 import type { PolicyDefinition } from "../engine/migration/policy.js"
+import { checkOnWorkers } from "./checkWorkers.js"
 import { XenpoolError } from "./errors.js"
 import { checkExtensions } from "./simulate.js"
 
@@ -16,6 +17,9 @@ export type { CheckReport } from "../properties/index.js"
 
 /** The properties `check` knows, by name. */
 export { propertyNames }
+
+/** The most worker threads `check` starts (each holds a copy of the simulator). */
+export const CHECK_WORKERS_MAX = 256
 
 export interface CheckOptions {
   /** Runs per property (default 100). */
@@ -26,25 +30,56 @@ export interface CheckOptions {
   readonly properties?: ReadonlyArray<string>
   /** Replay the one case at this path (from a failure report), with one property named. */
   readonly path?: string
-  /** Called before each property and before each of its runs. */
+  /**
+   * Worker threads to run the properties on, 1 to 256 (default: none, all on this thread). Each
+   * property's runs are cut into ranges that the workers share; the report (verdicts, runs, paths,
+   * counterexamples) is the same for every count, and the same as on this thread. The workers load
+   * the built `dist/xenpool-check-worker.mjs`. Not with `policies`: a policy is functions, which cannot
+   * cross to another thread, so a check of your own policies runs on this thread.
+   */
+  readonly workers?: number
+  /**
+   * Called before each property and before each of its runs (a run past `runs` is a shrinking run).
+   * With `workers`, several properties are under way at once and `run` counts a property's runs on
+   * every worker together, told a few times a second.
+   */
   readonly onProgress?: (property: string, run: number, runs: number) => void
   /**
    * Policies of your own to verify: every generated case's migrations use one of them instead of a
    * built-in, and the scenario properties (no lost write, memory conservation, termination within the
-   * policy's own bound on rounds, …) hold them to the pool's invariants.
+   * policy's own bound on rounds, …) hold them to the pool's invariants. Runs on this thread (not with
+   * `workers`).
    */
   readonly policies?: ReadonlyArray<PolicyDefinition>
 }
 
 /**
- * Runs the property suite on this thread (synchronously, property after property) and returns each
- * property's verdict; a failing property carries its seed, path and shrunk counterexample in words.
+ * Runs the property suite and returns each property's verdict; a failing property carries its seed,
+ * path and shrunk counterexample in words. On this thread (synchronously, property after property),
+ * or with `workers`, on that many worker threads (interruptible at any moment).
  *
  * @example
- * const report = yield* check({ runs: 200, seed: 42 })
+ * const report = yield* check({ runs: 200, seed: 42, workers: 2 })
  * report.properties.filter((p) => !p.ok).map((p) => p.counterexample)
  */
 export const check = (options: CheckOptions = {}): Effect.Effect<CheckReport, XenpoolError> =>
+  Effect.gen(function* () {
+    yield* validate(options)
+    const common = {
+      runs: options.runs ?? 100,
+      seed: options.seed ?? 1,
+      ...(options.properties === undefined ? {} : { only: options.properties }),
+      ...(options.path === undefined ? {} : { path: options.path }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress })
+    }
+    if (options.workers !== undefined) return yield* checkOnWorkers({ ...common, workers: options.workers })
+    return runCheck({ ...common, ...(options.policies === undefined ? {} : { policies: options.policies }) }, () =>
+      performance.now()
+    )
+  })
+
+/** Refuses options `check` cannot run with, naming the one at fault. */
+const validate = (options: CheckOptions): Effect.Effect<void, XenpoolError> =>
   Effect.gen(function* () {
     const runs = options.runs ?? 100
     if (!(Number.isSafeInteger(runs) && runs >= 1))
@@ -78,17 +113,20 @@ export const check = (options: CheckOptions = {}): Effect.Effect<CheckReport, Xe
         where: options.path,
         expected: "exactly one property named, and the seed the failure report printed"
       })
-    return runCheck(
-      {
-        runs,
-        seed,
-        ...(options.properties === undefined ? {} : { only: options.properties }),
-        ...(options.path === undefined ? {} : { path: options.path }),
-        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-        ...(options.policies === undefined ? {} : { policies: options.policies })
-      },
-      () => performance.now()
-    )
+    const workers = options.workers
+    if (workers === undefined) return
+    if (!(Number.isSafeInteger(workers) && workers >= 1 && workers <= CHECK_WORKERS_MAX))
+      return yield* new XenpoolError({
+        what: "bad workers",
+        where: String(workers),
+        expected: `an integer from 1 to ${CHECK_WORKERS_MAX}`
+      })
+    if (options.policies !== undefined)
+      return yield* new XenpoolError({
+        what: "policies run on this thread",
+        where: `workers: ${workers}`,
+        expected: "no workers with policies (a policy is functions, which cannot cross to a worker thread)"
+      })
   })
 
 /** What was written for one failing property. */

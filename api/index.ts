@@ -264,11 +264,13 @@ export const importPlanetlab = (
 ): Promise<Api.PlanetlabScenario> => settle(Effect.runPromiseExit(Api.importPlanetlab(file, options)), undefined)
 
 /**
- * Runs the property suite on this thread and returns each property's verdict (a failing one with its
- * seed, path and shrunk counterexample).
+ * Runs the property suite, on this thread or with `workers` on that many worker threads (the same
+ * report either way), and returns each property's verdict (a failing one with its seed, path and
+ * shrunk counterexample). The signal stops a check on workers at once; on this thread, a check runs to
+ * its end once started.
  *
  * @example
- * const report = await check({ runs: 100, seed: 42 })
+ * const report = await check({ runs: 100, seed: 42, workers: 2 })
  * if (report.properties.some((p) => !p.ok)) process.exitCode = 1
  */
 export const check = (options: Api.CheckOptions & Cancellable = {}): Promise<Api.CheckReport> =>

@@ -17,3 +17,10 @@ export const packageRoot = (): string => {
 
 /** The path of a scenario shipped with the package, e.g. `scenarioPath("write-heavy")`. */
 export const scenarioPath = (name: string): string => join(packageRoot(), "simulations", "scenarios", `${name}.json`)
+
+/**
+ * The script of `check`'s worker threads: `dist/xenpool-check-worker.mjs`, bundled by `npm run build`
+ * beside the CLI's `dist/xenpool.mjs` (api/checkWorker.ts is its entry). One script for every caller,
+ * the bundled CLI, the compiled API and the sources under test alike: a worker thread loads JavaScript.
+ */
+export const checkWorkerScript = (): string => join(packageRoot(), "dist", "xenpool-check-worker.mjs")

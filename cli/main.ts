@@ -12,7 +12,6 @@ import { exitCodeOf, formatFailure, oneLine, terminalLines } from "./errors.js"
 import { cliConsole, colorEnabled, withTerminalColor } from "./terminal.js"
 import { checkCommandLine, describeProgram, usageFailure } from "./usage.js"
 import { runMain } from "./interrupt.js"
-import { isCheckWorker } from "./checkWorker.js"
 import { writtenInWords } from "./written.js"
 import { demoCommand, simulateCommand } from "./commands/simulate.js"
 import { migrateModelCommand } from "./commands/migrateModel.js"
@@ -93,16 +92,14 @@ const run = Effect.gen(function* () {
 
 const main = run.pipe(Effect.provide(NodeContext.layer))
 
-// A check worker (cli/checkWorker.ts) loads this same bundle and runs only its check.
-if (!isCheckWorker)
-  runMain(main, {
-    onFailure: (cause) => {
-      const failure = Cause.failureOption(cause)
-      const raw = failure._tag === "Some" ? failure.value : Cause.squash(cause)
-      const error = ValidationError.isValidationError(raw) ? usageFailure(program, args, raw) : raw
-      printError(formatFailure(error))
-      if (debug) process.stderr.write(`${terminalLines(redact(Cause.pretty(cause), urls))}\n`)
-      return exitCodeOf(error)
-    },
-    interruptedDetail: writtenInWords
-  })
+runMain(main, {
+  onFailure: (cause) => {
+    const failure = Cause.failureOption(cause)
+    const raw = failure._tag === "Some" ? failure.value : Cause.squash(cause)
+    const error = ValidationError.isValidationError(raw) ? usageFailure(program, args, raw) : raw
+    printError(formatFailure(error))
+    if (debug) process.stderr.write(`${terminalLines(redact(Cause.pretty(cause), urls))}\n`)
+    return exitCodeOf(error)
+  },
+  interruptedDetail: writtenInWords
+})

@@ -15,6 +15,12 @@ export interface PropertyOptions {
   readonly seed: number
   /** Replays exactly the case at this path (from a failure report) instead of generating new ones. */
   readonly path?: string
+  /**
+   * Index of the first run (default 0): `runs` runs from there, each the very case it is in a run of
+   * them all from 0, a failure shrunk and its path counted from run 0 (a range of a larger run, which
+   * threads share: properties/runRanges.ts). Not with `path`.
+   */
+  readonly firstRun?: number
   /** Mutants (and only mutants) wrap the engine's seams. */
   readonly seams?: Seams
   /**
@@ -53,16 +59,28 @@ export class PropertyViolation extends Error {
   override readonly name = "PropertyViolation"
 }
 
-/** fast-check's parameters for a property run (a path replays one case, without shrinking further). */
+/**
+ * fast-check's parameters for a property run (a path replays one case, without shrinking further).
+ * A first run past 0 is fast-check's path of that run alone: a path without `:` starts generating at
+ * that index, with the cases a run from 0 would have drawn there, runs `numRuns` of them, shrinks a
+ * failure, and reports its path counted from run 0 (fast-check's `RunExecution.mergePaths`).
+ */
 export const runnerParameters = <T>(
   options: PropertyOptions,
   path: string | undefined = options.path
-): fc.Parameters<T> => ({
-  numRuns: options.runs,
-  seed: options.seed,
-  ...(path === undefined ? {} : { path }),
-  ...(path !== undefined || options.shrink === false ? { endOnFailure: true } : {})
-})
+): fc.Parameters<T> => {
+  const firstRun = options.firstRun ?? 0
+  if (!(Number.isSafeInteger(firstRun) && firstRun >= 0)) throw new Error(`bad first run ${firstRun}`)
+  if (firstRun > 0 && path !== undefined) throw new Error(`a first run (${firstRun}) and a replay path (${path})`)
+  return {
+    numRuns: options.runs,
+    seed: options.seed,
+    ...(path === undefined ? {} : { path }),
+    // Run 0 has no path, so that a whole run is the very call it was before ranges existed.
+    ...(firstRun === 0 ? {} : { path: String(firstRun) }),
+    ...(path !== undefined || options.shrink === false ? { endOnFailure: true } : {})
+  }
+}
 
 const messageOf = (error: unknown): string =>
   error instanceof PropertyViolation

@@ -1,20 +1,21 @@
 /**
- * `xenpool check [--runs N] [--seed N] [--property NAME] [--path P] [--out DIR] [--json]`: the property
- * suite at scale (DESIGN.md §7). Every property runs with the same root seed; a failure prints the
- * property, the seed and path that reproduce it and the shrunk counterexample in words, and writes the
- * failing case as a trace, `DIR/xenpool-check-<property>-<seed>.trace.jsonl`, that `xenpool replay` runs
- * on the engine to the same events (checked before it is offered: properties/counterexample.ts). A case
- * whose trace would not give the same events is written as the scenario, `...-<seed>.json`, for
- * `xenpool simulate`. The cases of `pool-model` (command sequences) and `evacuation-plan` (pool states)
- * are not scenarios: no file, the printed seed and path replay them. The exit code is non-zero on any
- * failure.
+ * `xenpool check [--runs N] [--seed N] [--property NAME] [--path P] [--workers N] [--out DIR] [--json]`:
+ * the property suite at scale (DESIGN.md §7), on worker threads (one per core by default; the report is
+ * the same for any count: api/checkWorkers.ts). Every property runs with the same root seed; a failure
+ * prints the property, the seed and path that reproduce it and the shrunk counterexample in words, and
+ * writes the failing case as a trace, `DIR/xenpool-check-<property>-<seed>.trace.jsonl`, that
+ * `xenpool replay` runs on the engine to the same events (checked before it is offered:
+ * properties/counterexample.ts). A case whose trace would not give the same events is written as the
+ * scenario, `...-<seed>.json`, for `xenpool simulate`. The cases of `pool-model` (command sequences) and
+ * `evacuation-plan` (pool states) are not scenarios: no file, the printed seed and path replay them. The
+ * exit code is non-zero on any failure.
  */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
+import { availableParallelism } from "node:os"
 import { resolve } from "node:path"
-import { writeCounterexamples, type CounterexampleFiles } from "../../api/check.js"
+import { check, CHECK_WORKERS_MAX, writeCounterexamples, type CounterexampleFiles } from "../../api/check.js"
 import { findProperty, propertyNames, type CheckReport } from "../../properties/index.js"
-import { runCheckOnWorker } from "../checkWorker.js"
 import { printLine } from "../output.js"
 import { XenpoolError, UsageFailure } from "../errors.js"
 import { jsonOption, printJson, quietOption } from "../shared.js"
@@ -23,6 +24,7 @@ import { makeProgress } from "../progress.js"
 const RUNS_DEFAULT = 100
 const RUNS_MAX = 10_000_000
 const SEED_MAX = 2 ** 31 - 1
+const WORKERS_DEFAULT = Math.min(availableParallelism(), CHECK_WORKERS_MAX)
 
 const runsOption = Options.integer("runs").pipe(
   Options.withDescription(`runs per property (default ${RUNS_DEFAULT})`),
@@ -40,6 +42,12 @@ const pathOption = Options.text("path").pipe(
   Options.withDescription("replay the one case at this path (from a failure report; needs --property and --seed)"),
   Options.optional
 )
+const workersOption = Options.integer("workers").pipe(
+  Options.withDescription(
+    `worker threads sharing the properties' runs, 1 to ${CHECK_WORKERS_MAX} (default: one per core, ${WORKERS_DEFAULT} here); the same seed gives the same report for any count`
+  ),
+  Options.optional
+)
 const outOption = Options.text("out").pipe(
   Options.withDescription(
     "where to write each counterexample as a trace for xenpool replay (default: the working directory)"
@@ -52,16 +60,18 @@ interface CheckArgs {
   readonly seed: number
   readonly property: string | undefined
   readonly path: string | undefined
+  readonly workers: number
 }
 
-const validate = (
-  runs: Option.Option<number>,
-  seed: Option.Option<number>,
-  property: Option.Option<string>,
-  path: Option.Option<string>
-) =>
+const validate = (given: {
+  readonly runs: Option.Option<number>
+  readonly seed: Option.Option<number>
+  readonly property: Option.Option<string>
+  readonly path: Option.Option<string>
+  readonly workers: Option.Option<number>
+}) =>
   Effect.gen(function* () {
-    const n = Option.getOrElse(runs, () => RUNS_DEFAULT)
+    const n = Option.getOrElse(given.runs, () => RUNS_DEFAULT)
     if (n < 1 || n > RUNS_MAX)
       return yield* new UsageFailure({
         what: "bad --runs",
@@ -69,28 +79,35 @@ const validate = (
         expected: `a count from 1 to ${RUNS_MAX}`
       })
     // The CLI is outside the deterministic core: a new root seed each run, unless one is given.
-    const s = Option.getOrElse(seed, () => Math.floor(Math.random() * SEED_MAX))
+    const s = Option.getOrElse(given.seed, () => Math.floor(Math.random() * SEED_MAX))
     if (s < 0 || s > SEED_MAX)
       return yield* new UsageFailure({
         what: "bad --seed",
         where: `--seed ${s}`,
         expected: `an integer from 0 to ${SEED_MAX}`
       })
-    const name = Option.getOrUndefined(property)
+    const name = Option.getOrUndefined(given.property)
     if (name !== undefined && !findProperty(name))
       return yield* new UsageFailure({
         what: "unknown property",
         where: `--property ${name}`,
         expected: `one of ${propertyNames.join(", ")}`
       })
-    const replay = Option.getOrUndefined(path)
-    if (replay !== undefined && (name === undefined || Option.isNone(seed)))
+    const replay = Option.getOrUndefined(given.path)
+    if (replay !== undefined && (name === undefined || Option.isNone(given.seed)))
       return yield* new UsageFailure({
         what: "--path needs the case it came from",
         where: `--path ${replay}`,
         expected: "--property NAME and --seed N as the failure report printed them"
       })
-    return { runs: n, seed: s, property: name, path: replay } satisfies CheckArgs
+    const workers = Option.getOrElse(given.workers, () => WORKERS_DEFAULT)
+    if (workers < 1 || workers > CHECK_WORKERS_MAX)
+      return yield* new UsageFailure({
+        what: "bad --workers",
+        where: `--workers ${workers}`,
+        expected: `a count of threads from 1 to ${CHECK_WORKERS_MAX}`
+      })
+    return { runs: n, seed: s, property: name, path: replay, workers } satisfies CheckArgs
   })
 
 const shellQuote = (s: string) => (/^[\w./:-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`)
@@ -145,37 +162,34 @@ export const checkCommand = Command.make(
     seed: seedOption,
     property: propertyOption,
     path: pathOption,
+    workers: workersOption,
     out: outOption,
     json: jsonOption,
     quiet: quietOption
   },
-  ({ runs, seed, property, path, out, json, quiet }) =>
+  ({ runs, seed, property, path, workers, out, json, quiet }) =>
     Effect.gen(function* () {
-      const args = yield* validate(runs, seed, property, path)
+      const args = yield* validate({ runs, seed, property, path, workers })
       const progress = makeProgress(!json && !quiet)
       // Progress over runs × properties: each property's runs count once (shrinking adds none).
       const selected = args.property === undefined ? propertyNames.length : 1
-      let current = ""
-      let done = 0
-      let previousTotal = 0
-      // On a worker thread, so that Ctrl-C is heard at once (cli/checkWorker.ts).
-      const report = yield* runCheckOnWorker(
-        {
-          runs: args.runs,
-          seed: args.seed,
-          ...(args.property === undefined ? {} : { only: [args.property] }),
-          ...(args.path === undefined ? {} : { path: args.path })
-        },
-        (name, run, total) => {
-          if (name !== current) {
-            current = name
-            done += total === 0 ? 0 : previousTotal
-            previousTotal = total
-          }
+      const done = new Map<string, number>()
+      let doneTotal = 0
+      // Always on worker threads, even one: a run is synchronous, and only then is Ctrl-C heard at once.
+      const report = yield* check({
+        runs: args.runs,
+        seed: args.seed,
+        workers: args.workers,
+        ...(args.property === undefined ? {} : { properties: [args.property] }),
+        ...(args.path === undefined ? {} : { path: args.path }),
+        onProgress: (name, run, total) => {
+          const runs = Math.min(run, total)
+          doneTotal += runs - (done.get(name) ?? 0)
+          done.set(name, runs)
           const label = `checking ${name}: ${run <= total ? `run ${run} of ${total}` : `shrinking (${run - total})`}`
-          progress.update(label, done + Math.min(run, total), args.runs * selected)
+          progress.update(label, doneTotal, args.runs * selected)
         }
-      )
+      })
       progress.stop()
       const files = writeCounterexamples(report, resolve(Option.getOrElse(out, () => ".")))
       if (json) {

@@ -60,7 +60,7 @@ const tsc = (config: string) =>
   )
 
 describe("the packed package", () => {
-  it("ships the API's declarations, the CLI, the scenarios, the data, docs, LICENSE and README; no bench, no source maps", () => {
+  it("ships the API's declarations, the CLI and check's worker, the scenarios, the data, docs, LICENSE and README; no bench, no source maps", () => {
     for (const file of [
       "package.json",
       "LICENSE",
@@ -70,6 +70,7 @@ describe("the packed package", () => {
       "dist/api/effect.js",
       "dist/api/effect.d.ts",
       "dist/xenpool.mjs",
+      "dist/xenpool-check-worker.mjs",
       "simulations/scenarios/rolling-maintenance.json",
       "simulations/data/planetlab-20110303-cpu.csv",
       "docs/time-travel.md"
