@@ -18,7 +18,7 @@ export type { CheckReport } from "../properties/index.js"
 /** The properties `check` knows, by name. */
 export { propertyNames }
 
-/** The most worker threads `check` starts (each holds a copy of the simulator). */
+/** The most worker processes `check` starts (each holds a copy of the simulator). */
 export const CHECK_WORKERS_MAX = 256
 
 export interface CheckOptions {
@@ -31,7 +31,7 @@ export interface CheckOptions {
   /** Replay the one case at this path (from a failure report), with one property named. */
   readonly path?: string
   /**
-   * Worker threads to run the properties on, 1 to 256 (default: none, all on this thread). Each
+   * Worker processes to run the properties on, 1 to 256 (default: none, all on this thread). Each
    * property's runs are cut into ranges that the workers share; the report (verdicts, runs, paths,
    * counterexamples) is the same for every count, and the same as on this thread. The workers load
    * the built `dist/xenpool-check-worker.mjs`. Not with `policies`: a policy is functions, which cannot
@@ -56,7 +56,7 @@ export interface CheckOptions {
 /**
  * Runs the property suite and returns each property's verdict; a failing property carries its seed,
  * path and shrunk counterexample in words. On this thread (synchronously, property after property),
- * or with `workers`, on that many worker threads (interruptible at any moment).
+ * or with `workers`, on that many worker processes (interruptible at any moment).
  *
  * @example
  * const report = yield* check({ runs: 200, seed: 42, workers: 2 })
@@ -125,7 +125,7 @@ const validate = (options: CheckOptions): Effect.Effect<void, XenpoolError> =>
       return yield* new XenpoolError({
         what: "policies run on this thread",
         where: `workers: ${workers}`,
-        expected: "no workers with policies (a policy is functions, which cannot cross to a worker thread)"
+        expected: "no workers with policies (a policy is functions, which cannot cross to a worker process)"
       })
   })
 

@@ -1,17 +1,17 @@
 /**
- * The property suite on worker threads: each property's runs cut into ranges (properties/runRanges.ts),
+ * The property suite on worker processes: each property's runs cut into ranges (properties/runRanges.ts),
  * the ranges handed out in the suite's order to whichever worker is free, and the verdicts merged in
  * the suite's order, so the report is the same for any number of workers and any finishing order. One
  * worker takes whole properties, one after another: the check as it runs on one thread.
  *
  * Interrupting the effect (Ctrl-C in the CLI, an `AbortSignal` of the Promise API) terminates the
- * workers at once: a range is synchronous, so only a thread of its own can be stopped mid-run.
+ * workers at once: a range is synchronous, so only a process of its own can be stopped mid-run.
  *
  * @internal
  */
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
-import { Worker } from "node:worker_threads"
+import { fork, type ChildProcess } from "node:child_process"
 import {
   checkRanges,
   mergeRanges,
@@ -23,21 +23,24 @@ import {
 import { XenpoolError } from "./errors.js"
 import { checkWorkerScript } from "./paths.js"
 
+/** The environment variable a worker process reads its setup from. */
+export const CHECK_WORKER_SETUP = "XENPOOL_CHECK_WORKER_SETUP"
+
 /** What every worker is started with: plain data, the same for every range. */
 export interface WorkerSetup {
   readonly seed: number
   readonly path?: string
-  /** A mutant of properties/mutants.ts, by name (its seams are functions, which cannot cross a thread). */
+  /** A mutant of properties/mutants.ts, by name (its seams are functions, which cannot cross to another process). */
   readonly mutant?: string
 }
 
-/** Main thread to worker: run this range. */
+/** Check to worker: run this range. */
 export interface ToWorker {
   readonly index: number
   readonly range: RunRange
 }
 
-/** Worker to main thread: how far a range has got (runs begun, shrinking runs included), and its result. */
+/** Worker to check: how far a range has got (runs begun, shrinking runs included), and its result. */
 export type FromWorker =
   | { readonly kind: "progress"; readonly index: number; readonly run: number }
   | { readonly kind: "result"; readonly index: number; readonly result: RangeResult }
@@ -59,7 +62,7 @@ export interface WorkersCheckOptions {
   readonly onProgress?: (property: string, run: number, runs: number) => void
 }
 
-/** Runs the check on `workers` worker threads; the report is the one a single thread gives. */
+/** Runs the check on `workers` worker processes; the report is the one a single thread gives. */
 export const checkOnWorkers = (options: WorkersCheckOptions): Effect.Effect<CheckReport, XenpoolError> =>
   Effect.gen(function* () {
     if (!(Number.isSafeInteger(options.workers) && options.workers >= 1))
@@ -118,7 +121,7 @@ const rangeProgress = (ranges: ReadonlyArray<RunRange>, options: WorkersCheckOpt
 }
 
 /**
- * Runs the ranges on `workers` threads (at most one per range), the next needed range to the next free
+ * Runs the ranges on `workers` processes (at most one per range), the next needed range to the next free
  * worker; a range after one of its property's that failed is not run. Each result lands at its
  * range's index.
  */
@@ -132,8 +135,18 @@ const runRanges = (
   Effect.async<ReadonlyArray<RangeResult | undefined>, XenpoolError>((resume) => {
     const results: Array<RangeResult | undefined> = ranges.map(() => undefined)
     const failedFrom = new Map<string, number>()
-    const threads: Worker[] = []
-    const terminateAll = () => Promise.all(threads.map((thread) => thread.terminate()))
+    const threads: ChildProcess[] = []
+    const terminateAll = () =>
+      Promise.all(
+        threads.map(
+          (child) =>
+            new Promise<void>((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) return done()
+              child.once("exit", () => done())
+              child.kill()
+            })
+        )
+      )
     let next = 0
     let running = 0
     let settled = false
@@ -144,7 +157,7 @@ const runRanges = (
     }
     const failed = (expected: string) =>
       settle(Effect.fail(new XenpoolError({ what: "check failed", where: "property worker", expected })))
-    const dispatch = (thread: Worker) => {
+    const dispatch = (thread: ChildProcess) => {
       while (next < ranges.length && !rangeNeeded(ranges[next]!, failedFrom)) next++
       if (next === ranges.length) {
         if (running === 0) settle(Effect.succeed(results))
@@ -153,9 +166,9 @@ const runRanges = (
       const index = next++
       running++
       progress.ran(index, 0)
-      thread.postMessage({ index, range: ranges[index]! } satisfies ToWorker)
+      thread.send({ index, range: ranges[index]! } satisfies ToWorker)
     }
-    const onMessage = (thread: Worker) => (message: FromWorker) => {
+    const onMessage = (thread: ChildProcess) => (message: FromWorker) => {
       if (settled) return
       if (message.kind === "progress") return progress.ran(message.index, message.run)
       const range = ranges[message.index]!
@@ -166,7 +179,15 @@ const runRanges = (
       dispatch(thread)
     }
     for (let i = 0; i < Math.min(workers, ranges.length); i++) {
-      const thread = new Worker(script, { workerData: setup })
+      // A process each, not a thread: two threads of one process spent a third more CPU on the same runs
+      // and gained nothing on two cores (docs/properties.md). Its own process group, so that a terminal's
+      // Ctrl-C reaches this process alone, which ends them; an orphan ends when its channel closes.
+      const thread = fork(script, [], {
+        env: { ...process.env, [CHECK_WORKER_SETUP]: JSON.stringify(setup) },
+        serialization: "advanced",
+        detached: true,
+        stdio: ["ignore", "ignore", "inherit", "ipc"]
+      })
       threads.push(thread)
       thread.on("message", onMessage(thread))
       thread.on("error", (error) => failed(error.message))

@@ -1,6 +1,6 @@
 /**
  * `xenpool check [--runs N] [--seed N] [--property NAME] [--path P] [--workers N] [--out DIR] [--json]`:
- * the property suite at scale (DESIGN.md §7), on worker threads (one per core by default; the report is
+ * the property suite at scale (DESIGN.md §7), on worker processes (one per core by default; the report is
  * the same for any count: api/checkWorkers.ts). Every property runs with the same root seed; a failure
  * prints the property, the seed and path that reproduce it and the shrunk counterexample in words, and
  * writes the failing case as a trace, `DIR/xenpool-check-<property>-<seed>.trace.jsonl`, that
@@ -44,7 +44,7 @@ const pathOption = Options.text("path").pipe(
 )
 const workersOption = Options.integer("workers").pipe(
   Options.withDescription(
-    `worker threads sharing the properties' runs, 1 to ${CHECK_WORKERS_MAX} (default: one per core, ${WORKERS_DEFAULT} here); the same seed gives the same report for any count`
+    `worker processes sharing the properties' runs, 1 to ${CHECK_WORKERS_MAX} (default: one per core, ${WORKERS_DEFAULT} here); the same seed gives the same report for any count`
   ),
   Options.optional
 )
@@ -105,7 +105,7 @@ const validate = (given: {
       return yield* new UsageFailure({
         what: "bad --workers",
         where: `--workers ${workers}`,
-        expected: `a count of threads from 1 to ${CHECK_WORKERS_MAX}`
+        expected: `a count of workers from 1 to ${CHECK_WORKERS_MAX}`
       })
     return { runs: n, seed: s, property: name, path: replay, workers } satisfies CheckArgs
   })
@@ -175,7 +175,7 @@ export const checkCommand = Command.make(
       const selected = args.property === undefined ? propertyNames.length : 1
       const done = new Map<string, number>()
       let doneTotal = 0
-      // Always on worker threads, even one: a run is synchronous, and only then is Ctrl-C heard at once.
+      // Always on worker processes, even one: a run is synchronous, and only then is Ctrl-C heard at once.
       const report = yield* check({
         runs: args.runs,
         seed: args.seed,

@@ -63,7 +63,7 @@ describe("a property's runs cut into ranges", () => {
   )
 })
 
-describe("check on worker threads", () => {
+describe("check on worker processes", () => {
   // With 2 workers a property's 40 runs are 8 ranges of 5: the iteration cap fails termination-bounds
   // at run 9 (seed 1), in the second range; the forgotten reservation fails pool-model at run 22 (seed
   // 5), in the fifth.
@@ -135,15 +135,15 @@ describe("check on worker threads", () => {
     )
   })
 
-  it("xenpool check --workers takes a count of threads from 1 to 256, and --help says so", () => {
+  it("xenpool check --workers takes a count of workers from 1 to 256, and --help says so", () => {
     for (const bad of ["0", "257"]) {
       const r = xenpool(["check", "--workers", bad])
       expect(r.status).toBe(2)
-      expect(r.stderr).toBe(`xenpool: bad --workers (--workers ${bad}): a count of threads from 1 to 256\n`)
+      expect(r.stderr).toBe(`xenpool: bad --workers (--workers ${bad}): a count of workers from 1 to 256\n`)
     }
     const notInteger = xenpool(["check", "--workers", "two"])
     expect(notInteger.status).toBe(2)
     expect(notInteger.stderr).toMatch(/^xenpool: bad option \(--workers two\): an integer/)
-    expect(xenpool(["check", "--help"]).stdout).toMatch(/--workers integer[\s\S]*worker threads .* 1 to 256/)
+    expect(xenpool(["check", "--help"]).stdout).toMatch(/--workers integer[\s\S]*worker processes .* 1 to 256/)
   })
 })
