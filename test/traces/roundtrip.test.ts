@@ -82,7 +82,7 @@ describe("xenpool export and replay, as a user runs them", () => {
     const replayed = xenpool(["replay", file, "--store", first, "--json"])
     expect(replayed.status).toBe(0)
     const pool = JSON.parse(replayed.stdout).pool as string
-    expect(pool).toBe("failover-2")
+    expect(pool).toBe("failover-1-1")
     const original = eventsOf(first, "failover-1")
     const again = eventsOf(first, pool)
     expect(withoutProvenance(again).map((e) => [e.type, e.data])).toEqual(
@@ -94,7 +94,7 @@ describe("xenpool export and replay, as a user runs them", () => {
   it("the text summary is simulate's, with the records replayed", () => {
     const r = xenpool(["replay", join(dir, "failover.jsonl"), "--store", "memory:"])
     expect(r.status).toBe(0)
-    expect(r.stdout).toMatch(/^pool failover-1: 72 events over .* simulated \(quiescent\)/)
+    expect(r.stdout).toMatch(/^pool failover-1-1: 72 events over .* simulated \(quiescent\)/)
     expect(r.stdout).toContain("4 migrations: 3 committed, 1 aborted")
     expect(r.stdout).toContain("67 trace records replayed from")
   })

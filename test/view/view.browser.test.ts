@@ -74,7 +74,7 @@ describe("xenpool view", () => {
     const cells = await row.locator("td").allTextContents()
     const listed = cliJson<ReadonlyArray<{ id: string; events: number }>>(["pools"])
     expect(cells[0]).toBe(POOL)
-    expect(cells[1]).toBe("rolling")
+    expect(cells[1]).toBe(POOL)
     expect(cells[2]).toBe("seed 42")
     expect(cells[3]).toBe(String(listed.find((p) => p.id === POOL)!.events))
     await page.close()
