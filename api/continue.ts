@@ -201,21 +201,22 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
         expected: `a time at or after the operations' (${formatDurationUs(firstAtUs)})`
       })
     // the limits are known before the run, and recorded: a rebuilt engine stops where this one does
-    const probe = compileInput(log, undefined, options.extensions)
-    if (Either.isLeft(probe))
-      return yield* probe.left instanceof ResumeFailure
-        ? cannotContinue(pool, probe.left)
-        : inputFailure("bad operation", probe.left)
-    const scenario = probe.right.scenario
-    const limits = {
-      simulatedUsMax: until?.atUs ?? firstAtUs + scenario.simulatedUsMax,
-      eventsMax: log.decided + scenario.eventsMax
-    }
-    const compiled = compileInput(log, { items, limits }, options.extensions)
+    const compiled = compileInput(
+      log,
+      {
+        items,
+        limits: (scenario) => ({
+          simulatedUsMax: until?.atUs ?? firstAtUs + scenario.simulatedUsMax,
+          eventsMax: log.decided + scenario.eventsMax
+        })
+      },
+      options.extensions
+    )
     if (Either.isLeft(compiled))
       return yield* compiled.left instanceof ResumeFailure
         ? cannotContinue(pool, compiled.left)
         : inputFailure("bad operation", asGiven(compiled.left, source, options.lineOf))
+    const limits = compiled.right.segments[compiled.right.segments.length - 1]!.limits!
     const appended: EmittedEvent[] = []
     const tally = new RunTally()
     const input = compiled.right

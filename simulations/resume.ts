@@ -192,7 +192,8 @@ export class InputLogReader {
 /** Operations to add at the log's end: scenario schedule items, and the limits to run them to. */
 export interface Continuation {
   readonly items: ReadonlyArray<typeof ScheduleItem.Type>
-  readonly limits: EngineLimits
+  /** The limits, or how they follow from the pool's scenario (its own time and events budget). */
+  readonly limits: EngineLimits | ((scenario: CompiledScenario) => EngineLimits)
 }
 
 /** The input compiled: the scenario with every continuation's items appended to its schedule. */
@@ -281,7 +282,11 @@ export const compileInput = (
       return c === undefined ? segment : { ...segment, cut: c }
     })
     if (continuation !== undefined)
-      cutSegments.push({ items: added, limits: continuation.limits, revision: log.lastRevision + 1 })
+      cutSegments.push({
+        items: added,
+        limits: typeof continuation.limits === "function" ? continuation.limits(compiled) : continuation.limits,
+        revision: log.lastRevision + 1
+      })
     return { scenario: compiled, segments: cutSegments }
   })
 
