@@ -3,7 +3,7 @@
  * engine rebuilt from the pool's log (simulations/resume.ts) and run on until quiescent or a limit, the
  * operations and what they caused appended in one atomic append at the revision the pool was read at.
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { OperationsRequested } from "../domain/events.js"
 import { xapiErrorCode } from "../domain/errors.js"
 import { poolStreamName, type PoolId } from "../domain/ids.js"
@@ -13,7 +13,16 @@ import { encodeEvent } from "../store/codec.js"
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError } from "../store/errors.js"
 import type { Extensions } from "../simulations/extensions.js"
-import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
+import {
+  compileInput,
+  InputLogReader,
+  recordedScenario,
+  resume,
+  ResumeFailure,
+  type PoolInputLog
+} from "../simulations/resume.js"
+import { loadRestPoint, saveEngineRest } from "./engineRests.js"
+import type { SnapshotStore } from "../store/SnapshotStore.js"
 import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "../simulations/scenario.js"
 import { inputFailure, XenpoolError } from "./errors.js"
 import { checkPoolId, requirePool } from "./pools.js"
@@ -52,6 +61,11 @@ export interface ContinueOptions {
   readonly progress?: Progress
   /** Hears of the commit the moment it lands. */
   readonly onCommitted?: (what: string) => void
+  /**
+   * Rebuild the engine from the last engine at rest kept for the pool (default), or (false) from the
+   * pool's start: the same events either way, the second reads and reruns the whole log.
+   */
+  readonly fromRest?: boolean
   /** The extensions the pool's scenario names (its policies, placement, writers, controllers). */
   readonly extensions?: Extensions
   /**
@@ -72,7 +86,7 @@ export interface ContinueOptions {
    *
    * @internal
    */
-  readonly beforeAppend?: Effect.Effect<void, unknown, EventStore>
+  readonly beforeAppend?: Effect.Effect<void, unknown, EventStore | SnapshotStore>
 }
 
 /** What a continuation did: the run's summary over the events it appended, and where they went. */
@@ -82,20 +96,36 @@ export interface ContinueOutput extends RunOutput {
   readonly lastRevision: number
   /** When the operations ran. */
   readonly atUs: number
+  /**
+   * Where the engine was rebuilt from: the engine at rest kept after revision `restRevision` (api/engineRests.ts),
+   * or the pool's start (`restRevision` -1); and how many events of the log that read.
+   */
+  readonly rebuilt: { readonly restRevision: number; readonly eventsRead: number }
 }
 
 const PAGE_EVENTS = 4_096
 
 const encode = (event: Parameters<typeof encodeEvent>[0]): string => encodeEvent(event).data
 
-/** The pool's log read once, page by page, into its input (scenario, continuations, forks) and fingerprints. */
-const readInput = (pool: PoolId, lastRevision: number, progress: Progress) =>
+/**
+ * The pool's log read once, page by page, into its input (scenario, continuations, forks) and
+ * fingerprints: from the last engine at rest kept for it (api/engineRests.ts) on, or from its start.
+ */
+const readInput = (pool: PoolId, lastRevision: number, progress: Progress, fromRest: boolean) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const stream = poolStreamName(pool)
-    const reader = new InputLogReader(encode)
+    const point = fromRest ? Option.getOrUndefined(yield* loadRestPoint(pool, lastRevision)) : undefined
+    let start: ConstructorParameters<typeof InputLogReader>[1]
+    if (point !== undefined) {
+      const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
+      const scenario = recordedScenario(created!.event)
+      if (Either.isLeft(scenario)) return yield* cannotContinue(pool, scenario.left)
+      start = { point, scenario: scenario.right }
+    }
+    const reader = new InputLogReader(encode, start)
     // Bounded: each pass reads the next page of a stream of lastRevision + 1 events.
-    for (let from = 0; from <= lastRevision;) {
+    for (let from = (point?.revision ?? -1) + 1; from <= lastRevision;) {
       const page = yield* store.read(stream, { from, maxCount: Math.min(PAGE_EVENTS, lastRevision + 1 - from) })
       if (page.length === 0) break
       for (const recorded of page) reader.add(recorded)
@@ -107,6 +137,12 @@ const readInput = (pool: PoolId, lastRevision: number, progress: Progress) =>
       onRight: Effect.succeed
     })
   })
+
+/** Where a log was read from, and how many events that took (the creation event's, for its scenario, included). */
+const rebuiltFrom = (log: PoolInputLog): ContinueOutput["rebuilt"] =>
+  log.from === undefined
+    ? { restRevision: -1, eventsRead: log.lastRevision + 1 }
+    : { restRevision: log.from.revision, eventsRead: log.lastRevision - log.from.revision + 2 }
 
 const cannotContinue = (pool: PoolId, failure: ResumeFailure) =>
   new XenpoolError({
@@ -182,7 +218,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     const source = options.source ?? "operations"
     const progress = options.progress ?? silentProgress
     const lastRevision = yield* requirePool(pool)
-    const log = yield* readInput(pool, lastRevision, progress)
+    const log = yield* readInput(pool, lastRevision, progress, options.fromRest ?? true)
     const timed = yield* itemsOf(operations, log, source, options.lineOf)
     const items = timed.map((t) => t.item)
     const until = options.until === undefined ? undefined : yield* targetOf(options.until)
@@ -304,6 +340,16 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
             : error
         )
       )
+    // the engine at rest at the new end is kept: the next continuation starts there
+    const rest = resumption.rest()
+    const last = events[events.length - 1]!
+    if (typeof rest !== "string")
+      yield* saveEngineRest(
+        pool,
+        { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
+        rest,
+        sim.state
+      )
     progress.stop()
     const from = resumption.continuationMarks()
     const output = tally.output(
@@ -321,7 +367,8 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
       ...output,
       firstRevision: written.nextExpectedRevision - events.length + 1,
       lastRevision: written.nextExpectedRevision,
-      atUs
+      atUs,
+      rebuilt: rebuiltFrom(log)
     } satisfies ContinueOutput
   })
 

@@ -19,6 +19,7 @@ import { CpuSla, type CpuSeries, type CpuSlaSummary } from "../projections/cpuSl
 import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../projections/snapshots.js"
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
 import { startScenario } from "../simulations/run.js"
+import { saveEngineRest } from "./engineRests.js"
 import { loadsEndUs } from "../simulations/load.js"
 import { parseScenario, parseScenarioJson, Scenario, type InputError } from "../simulations/scenario.js"
 import { duplicateName, type Extensions } from "../simulations/extensions.js"
@@ -251,6 +252,16 @@ const runIntoStore = (
       provenance: input === undefined ? undefined : runProvenance(compiled.seed, input)
     })
     yield* saveRunSnapshots(compiled.pool, snapshots)
+    // the engine at rest at the run's end is kept: continuing the pool starts there (api/engineRests.ts)
+    const rest = run.rest()
+    const last = events[events.length - 1]
+    if (typeof rest !== "string" && last !== undefined)
+      yield* saveEngineRest(
+        compiled.pool,
+        { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
+        rest,
+        run.sim.state
+      )
     const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
     return { output, events }
   })

@@ -39,6 +39,13 @@ export class Balloons {
     private readonly pager: Pager
   ) {}
 
+  /** Why the balloon drivers are not at rest (a step pending, or a balloon waiting for memory); undefined if they are. */
+  busy(): string | undefined {
+    if (this.stalled.size > 0) return `balloons wait for memory (${[...this.stalled].sort().join(", ")})`
+    for (const [vm, wake] of this.wakes) if (wake.pending) return `${vm}'s balloon has a step pending`
+    return undefined
+  }
+
   afterEvent(event: PoolEvent): void {
     switch (event._tag) {
       case "VmMemoryTargetSet":
@@ -204,6 +211,13 @@ export class Squeezer {
     this.queues.set(host.id, queue)
     this.wakeFor(host.id).at(nowUs + this.config.squeezeCheckUs)
     return "waiting"
+  }
+
+  /** Why the squeezer is not at rest (an operation waiting for memory); undefined if it is. */
+  busy(): string | undefined {
+    for (const [host, queue] of this.queues) if (queue.length > 0) return `operations wait for memory on ${host}`
+    for (const [host, wake] of this.wakes) if (wake.pending) return `the squeezer has a check of ${host} pending`
+    return undefined
   }
 
   /** Operations waiting on a host, for reports and tests. */

@@ -61,6 +61,15 @@ export interface HaEngine {
   readonly attempt: (command: PoolCommand, operation: string) => boolean
 }
 
+/** HA's state at rest (`HaMonitor.rest`): plain data. */
+export interface HaRest {
+  readonly livenessTimeoutUs: number
+  /** Restart attempts of VMs not yet restarted. */
+  readonly attempts: ReadonlyArray<readonly [VmId, number]>
+  /** Hosts whose link HA's failure took down. */
+  readonly linksDown: ReadonlyArray<HostId>
+}
+
 export class HaMonitor {
   livenessTimeoutUs = HA_LIVENESS_TIMEOUT_DEFAULT_US
   readonly restarts: HaRestart[] = []
@@ -72,6 +81,28 @@ export class HaMonitor {
   private readonly unnoticed = new Map<HostId, number>()
 
   constructor(private readonly engine: HaEngine) {}
+
+  /**
+   * What HA keeps between happenings, when nothing of it is pending (no failure waiting for its timeout,
+   * no retry on the agenda); otherwise why not. The restarts so far are a report, not state: not kept.
+   */
+  rest(): HaRest | string {
+    if (this.unnoticed.size > 0)
+      return `HA has host failures not yet noticed (${[...this.unnoticed.keys()].join(", ")})`
+    if (this.retryScheduledAtUs !== undefined) return "HA has restarts to retry"
+    return {
+      livenessTimeoutUs: this.livenessTimeoutUs,
+      attempts: [...this.attempts],
+      linksDown: [...this.linksDown]
+    }
+  }
+
+  /** Goes on from `rest` (a monitor that has done nothing yet). */
+  restore(rest: HaRest): void {
+    this.livenessTimeoutUs = rest.livenessTimeoutUs
+    for (const [vm, attempts] of rest.attempts) this.attempts.set(vm, attempts)
+    for (const host of rest.linksDown) this.linksDown.add(host)
+  }
 
   /** A host stops. HA off: declared dead at once, as before. HA on: noticed after the liveness timeout. */
   hostFailed(host: HostId): void {

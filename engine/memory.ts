@@ -22,7 +22,7 @@ import { type Admission, type AdmitCommand, Balloons, Squeezer } from "./balloon
 import { memoryConfig, type MemoryConfig, type MemoryEnv } from "./memoryConfig.js"
 import { type AccessOutcome, Pager, type PagerView } from "./paging.js"
 import type { PageStatesFactory } from "./pageStates.js"
-import type { Prng } from "./prng.js"
+import { Prng, type PrngState } from "./prng.js"
 import type { PagedPages } from "./transfer.js"
 
 /** Events after which a host may have more free frames: stalled page-ins and balloons look again. */
@@ -37,6 +37,12 @@ const freesMemory: ReadonlySet<PoolEvent["_tag"]> = new Set([
 
 /** Accesses in one call, at most (every loop is bounded; a trace splits larger bursts). */
 export const ACCESSES_PER_CALL_MAX = 1 << 24
+
+/** The memory model's state at rest (`MemoryManager.rest`): plain data. */
+export interface MemoryRest {
+  /** Each VM's stream of random accesses, where one was drawn from. */
+  readonly accessPrngs: ReadonlyArray<readonly [VmId, PrngState]>
+}
 
 export class MemoryManager {
   readonly config: MemoryConfig
@@ -57,6 +63,22 @@ export class MemoryManager {
     this.pager = new Pager(env, this.config, (vm) => this.balloons.kick(vm), makePageStates)
     this.balloons = new Balloons(env, this.config, this.pager)
     this.squeezer = new Squeezer(env, this.config)
+  }
+
+  /**
+   * What the memory model keeps between happenings, when nothing of it is pending (no page-in, balloon
+   * step or squeeze, no VM under xenpaging); otherwise why not.
+   */
+  rest(): MemoryRest | string {
+    if (this.recorded.size > 0) return "a trace drives some VMs' paging"
+    const busy = this.pager.busy() ?? this.balloons.busy() ?? this.squeezer.busy()
+    if (busy !== undefined) return busy
+    return { accessPrngs: [...this.accessPrngs].map(([vm, prng]) => [vm, prng.state] as const) }
+  }
+
+  /** Goes on from `rest` (a memory model that has done nothing yet). */
+  restore(rest: MemoryRest): void {
+    for (const [vm, state] of rest.accessPrngs) this.accessPrngs.set(vm, Prng.fromState(state))
   }
 
   afterEvent(event: PoolEvent): void {

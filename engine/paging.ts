@@ -100,6 +100,15 @@ export class Pager {
     private readonly makePageStates: PageStatesFactory = pageStatesFactory
   ) {}
 
+  /**
+   * Why the pager is not at rest; undefined if it is. A VM that paging touched keeps page states (which
+   * pages are paged out, the victim cursors), which the engine's rest does not hold yet.
+   */
+  busy(): string | undefined {
+    const [vm] = this.pagers.keys()
+    return vm === undefined ? undefined : `${vm}'s pages are under xenpaging (their states are not kept at rest)`
+  }
+
   /** The VM's page states, if paging ever touched it since its domain was built. */
   pagesOf(vm: VmId): PageStates | undefined {
     return this.pagers.get(vm)?.pages

@@ -60,6 +60,9 @@ const mix32 = (value: number): number => {
   return (z ^ (z >>> 16)) >>> 0
 }
 
+/** A generator's whole state: four 32-bit words (sfc32's a, b, c and its counter d). */
+export type PrngState = readonly [number, number, number, number]
+
 export class Prng {
   private constructor(
     private a: number,
@@ -76,6 +79,19 @@ export class Prng {
     const prng = new Prng(mix32(low), mix32(high ^ 0x6a09e667), mix32(low ^ 0xbb67ae85), 1)
     for (let i = 0; i < 12; i++) prng.nextU32() // warm up, as sfc32's author recommends
     return prng
+  }
+
+  /** A generator that goes on from `state` (one `state` gave), drawing what the original would have. */
+  static fromState(state: PrngState): Prng {
+    if (!(state.length === 4 && state.every((word) => Number.isInteger(word) && word >= 0 && word < U32_RANGE)))
+      throw new RangeError(`a generator's state is four 32-bit words, got ${JSON.stringify(state)}`)
+    return new Prng(state[0], state[1], state[2], state[3])
+  }
+
+  /** The generator's state now: `Prng.fromState` of it draws the same numbers from here on. */
+  get state(): PrngState {
+    // the words are kept modulo 2^32, some as signed 32-bit values: the state names each unsigned
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0]
   }
 
   /** A child generator for one subsystem; deterministic in (this generator's seed state, label). */

@@ -38,12 +38,12 @@ import {
 import { LivePool } from "../domain/tables.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
 import { maxMinFairRates, type LinkCapacity } from "./links.js"
-import { MemoryManager } from "./memory.js"
+import { MemoryManager, type MemoryRest } from "./memory.js"
 import type { MemoryConfig } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
-import { Prng } from "./prng.js"
+import { Prng, type PrngState } from "./prng.js"
 import { EventQueue } from "./queue.js"
-import { HaMonitor, type HaRestart } from "./ha.js"
+import { HaMonitor, type HaRest, type HaRestart } from "./ha.js"
 import type { AfterRound, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
@@ -76,6 +76,29 @@ export interface SimulationOptions {
   readonly memory?: Partial<MemoryConfig>
   /** A seam for the properties: builds each VM's page states for the pager; defaults to the real ones. */
   readonly pageStates?: PageStatesFactory
+  /** Go on from an engine at rest (`Simulation.rest`) and the pool as it then stood, instead of from nothing. */
+  readonly from?: { readonly state: PoolState; readonly rest: EngineRest }
+}
+
+/**
+ * The engine at rest, as plain data: what it needs beside the pool's state to go on exactly as it would
+ * have. At rest, nothing is on the agenda and nothing waits (no migration, evacuation, HA timer, page-in,
+ * balloon step or squeeze), so the rest is counters, PRNG states and settings. `Simulation.rest` gives
+ * it; `SimulationOptions.from` goes on from it (simulations/resume.ts).
+ */
+export interface EngineRest {
+  readonly nowUs: number
+  readonly events: number
+  /** The event-id stream's state (a branch's own stream after its fork). */
+  readonly ids: PrngState
+  /** Migrations numbered so far (the next is `m${migrations + 1}`). */
+  readonly migrations: number
+  /** Links not at 100 % (failed or slowed), by host. */
+  readonly linkPercent: ReadonlyArray<readonly [HostId, number]>
+  /** Each VM's workload now (a load series may have changed them). */
+  readonly workloads: ReadonlyArray<readonly [VmId, VmWorkload]>
+  readonly memory: MemoryRest
+  readonly ha: HaRest
 }
 
 export interface Refusal {
@@ -133,7 +156,7 @@ export class Simulation {
    * The pool now, on native maps changed in place (the engine is their only owner): the rules read it
    * as a `PoolView`, and a persistent `PoolState` is made of it only when someone asks (`state`).
    */
-  private readonly live = new LivePool(initialState)
+  private readonly live: LivePool
   private nowUsValue = 0
   private eventCount = 0
   private readonly queue = new EventQueue<() => void>()
@@ -156,11 +179,19 @@ export class Simulation {
   readonly ha: HaMonitor
 
   constructor(private readonly options: SimulationOptions) {
+    const from = options.from
+    this.live = new LivePool(from?.state ?? initialState)
     this.root = Prng.fromSeed(options.seed)
-    this.ids = this.root.fork(`ids:${options.pool}`)
+    this.ids = from ? Prng.fromState(from.rest.ids) : this.root.fork(`ids:${options.pool}`)
     this.placement = options.placement ?? xapiDefault
     this.decideFn = options.decide ?? decide
-    this.workloads = new Map(options.workloads)
+    this.workloads = new Map(from?.rest.workloads ?? options.workloads)
+    if (from) {
+      this.nowUsValue = from.rest.nowUs
+      this.eventCount = from.rest.events
+      this.migrationCounter = from.rest.migrations
+      for (const [host, percent] of from.rest.linkPercent) this.linkPercent.set(host, percent)
+    }
     this.memory = new MemoryManager(
       {
         state: () => this.live,
@@ -196,6 +227,33 @@ export class Simulation {
       linkUp: (host) => this.setLinkPercent(host, 100),
       attempt: (command, operation) => this.attempt(command, operation)
     })
+    if (from) {
+      this.memory.restore(from.rest.memory)
+      this.ha.restore(from.rest.ha)
+    }
+  }
+
+  /**
+   * The engine at rest as data (`EngineRest`), or why it is not at rest now: something on the agenda or
+   * waiting. An engine built `from` it, on the pool's state now, decides from here what this one would.
+   */
+  rest(): EngineRest | string {
+    if (this.queue.size > 0) return `${this.queue.size} happening(s) on the agenda`
+    if (this.transfers.size > 0 || this.migrationEnds.size > 0) return "migrations in flight"
+    const memory = this.memory.rest()
+    if (typeof memory === "string") return memory
+    const ha = this.ha.rest()
+    if (typeof ha === "string") return ha
+    return {
+      nowUs: this.nowUsValue,
+      events: this.eventCount,
+      ids: this.ids.state,
+      migrations: this.migrationCounter,
+      linkPercent: [...this.linkPercent].filter(([, percent]) => percent !== 100),
+      workloads: [...this.workloads],
+      memory,
+      ha
+    }
   }
 
   /**

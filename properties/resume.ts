@@ -6,7 +6,8 @@
  *   page-in) is enough to go on: the engine rebuilt from it and run with no new input appends exactly
  *   the rest of the original log, byte for byte, ids included.
  * - `continue-equals-run`: continuing a pool at its end with an operation gives the same log as a run
- *   whose scenario had that operation at that time from the start.
+ *   whose scenario had that operation at that time from the start; so does continuing from the engine
+ *   at rest at the log's end (`Simulation.rest`, through JSON and the snapshot codec), read from there.
  * - `fork-equals-parent`: a branch made at a moment R and run on with no new operation decides what its
  *   parent decided after R, event for event, under its own ids.
  */
@@ -14,12 +15,15 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { PoolCreated, PoolForked } from "../domain/events.js"
 import { eventId, poolId } from "../domain/ids.js"
-import type { EmittedEvent } from "../engine/simulation.js"
+import type { EmittedEvent, EngineRest } from "../engine/simulation.js"
+import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
 import { encodeEvent } from "../store/codec.js"
 import {
   compileInput,
   InputLogReader,
+  recordedScenario,
   resume,
+  type RestPoint,
   type Continuation,
   type LoggedEvent,
   type PoolInputLog
@@ -56,10 +60,33 @@ const stored = (scenario: ScenarioJson, emitted: ReadonlyArray<EmittedEvent>): R
     }
   })
 
-const readLog = (events: ReadonlyArray<LoggedEvent>): PoolInputLog | string => {
-  const reader = new InputLogReader(encode)
-  for (const e of events) reader.add(e)
+const readLog = (events: ReadonlyArray<LoggedEvent>, from?: RestPoint): PoolInputLog | string => {
+  const scenario = from && Either.getOrUndefined(recordedScenario(events[0]!.event))
+  const reader = new InputLogReader(encode, from && scenario !== undefined ? { point: from, scenario } : undefined)
+  for (const e of from ? events.slice(from.revision + 1) : events) reader.add(e)
   return Either.match(reader.result(), { onLeft: (failure) => failure.message, onRight: (log) => log })
+}
+
+/**
+ * The engine at rest at the end of `log` (rebuilt from it), as a store would keep it: through JSON and
+ * the snapshot codec, so that only data crosses. Undefined when the engine is not at rest there.
+ */
+const restAtEnd = (
+  log: PoolInputLog,
+  events: ReadonlyArray<LoggedEvent>,
+  env: CaseEnv
+): RestPoint | string | undefined => {
+  const out = resumed(log, undefined, env)
+  if (typeof out === "string") return out
+  if (typeof out.rest !== "object") return undefined
+  const state = decodeSnapshot(encodeSnapshot(out.rest.state))
+  if (Either.isLeft(state)) return `the pool at rest does not decode: ${state.left.message}`
+  return {
+    revision: events.length - 1,
+    atUs: events[events.length - 1]!.event.atUs,
+    rest: JSON.parse(JSON.stringify(out.rest.rest)) as EngineRest,
+    state: state.right
+  }
 }
 
 /** The engine rebuilt from `log` (and continued, if asked) to its end: the events it appended, or why it could not. */
@@ -80,7 +107,12 @@ const resumed = (log: PoolInputLog, continuation: Continuation | undefined, env:
     })
     // Bounded: each slice runs the engine towards its recorded limits.
     while (run.runFor(10_000) === undefined);
-    return { appended, refused: run.refused }
+    const rest = run.rest()
+    return {
+      appended,
+      refused: run.refused,
+      rest: typeof rest === "string" ? rest : { rest, state: run.sim.state }
+    }
   } catch (error) {
     return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   }
@@ -150,7 +182,7 @@ const operationArb = fc.tuple(
 const continueEqualsRun = scenarioProperty({
   name: "continue-equals-run",
   statement:
-    "continuing a pool at its end with an operation appends what a run with that operation in its scenario from the start decides, byte for byte",
+    "continuing a pool at its end with an operation appends what a run with that operation in its scenario from the start decides, byte for byte, whether the engine is rebuilt from the whole log or from the engine at rest kept at its end",
   arbitrary: withExtra(scenarioArb(), operationArb),
   check: (scenario, [op, a, b, delayUs], env) => {
     const run = runEngine(scenario, env)
@@ -190,7 +222,19 @@ const continueEqualsRun = scenarioProperty({
     const expected = whole.emitted.slice(log.length)
     if (out.refused.length > 0) return undefined
     const difference = firstDifference(expected, out.appended, log.length)
-    return difference === undefined ? undefined : `continuing with ${JSON.stringify(item)}: ${difference}`
+    if (difference !== undefined) return `continuing with ${JSON.stringify(item)}: ${difference}`
+    // the same from the engine at rest at the log's end, read from there on (as a store's saved rest gives it)
+    const point = restAtEnd(input, log, env)
+    if (typeof point === "string") return `the engine at rest at the log's end: ${point}`
+    if (point === undefined) return undefined
+    const fromRest = readLog(log, point)
+    if (typeof fromRest === "string") return `the log does not read from its rest: ${fromRest}`
+    const again = resumed(fromRest, { items: [item], limits: { simulatedUsMax, eventsMax } }, env)
+    if (typeof again === "string") return `continuing from the engine at rest failed: ${again}`
+    const fromRestDifference = firstDifference(expected, again.appended, log.length)
+    return fromRestDifference === undefined
+      ? undefined
+      : `continuing with ${JSON.stringify(item)} from the engine at rest: ${fromRestDifference}`
   }
 })
 

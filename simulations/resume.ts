@@ -16,8 +16,9 @@
  * point: those are the parent's own history. So a branch run on with no new operation repeats its
  * parent's future (with its own event ids), and an operation added to it is a what-if on that future.
  *
- * The cost is a rerun of the history: proportional to the log's length, not to what follows (the
- * engine's state is not yet kept in snapshots; docs/branches.md says why and what that would take).
+ * The cost is a rerun of the history from the last engine at rest the log has (`RestPoint`, kept beside
+ * the snapshots at the end of a run or a continuation that left the engine at rest), or from the start
+ * without one: proportional to what follows it (docs/branches.md).
  *
  * Pure and synchronous: the caller reads the log and writes what comes out (api/continue.ts).
  */
@@ -25,10 +26,10 @@ import { Either, ParseResult, Schema } from "effect"
 import { PoolCreated, type PoolEvent } from "../domain/events.js"
 import { poolId, type EventId, type PoolId } from "../domain/ids.js"
 import type { EngineLimits } from "../engine/config.js"
-import type { EmittedEvent, Refusal, RunResult, Simulation } from "../engine/simulation.js"
+import type { EmittedEvent, EngineRest, Refusal, RunResult, Simulation } from "../engine/simulation.js"
+import type { PoolState } from "../domain/state.js"
 import { compileScenario, type CompiledScenario, type TimedItem } from "./compile.js"
 import type { Extensions } from "./extensions.js"
-import { invariant } from "../engine/migration/exact.js"
 import { prepareScenario, runSlice, type PreparedScenario, type RunScenarioOptions } from "./run.js"
 import { Scenario, ScheduleItem, type InputError } from "./scenario.js"
 
@@ -96,54 +97,89 @@ const fingerprint = (encode: EncodeEvent, e: LoggedEvent): number => fnv1a(encod
 const decodeItems = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(ScheduleItem)))
 const decodeScenario = Schema.decodeUnknownEither(Schema.parseJson(Scenario))
 
+/**
+ * An engine at rest saved at a revision of the log (api/engineRests.ts keeps them beside the
+ * snapshots): the log is read, and the engine rebuilt, from there on instead of from the start.
+ */
+export interface RestPoint {
+  /** The revision of the log's last event when the engine was at rest. */
+  readonly revision: number
+  /** That event's time. */
+  readonly atUs: number
+  readonly rest: EngineRest
+  /** The pool as it stood then. */
+  readonly state: PoolState
+}
+
 /** What the log says the engine was given, and the fingerprints of what it decided. */
 export interface PoolInputLog {
   /** The scenario's JSON as the engine ran it (seed and pool id of the run). */
   readonly scenario: string
+  /** Where the log was read from: an engine at rest, or (undefined) the start. */
+  readonly from?: RestPoint
+  /** The steps after `from` (all of them without it). */
   readonly steps: ReadonlyArray<InputStep>
-  /** How many decided (non-marker) events the log holds. */
+  /** How many decided (non-marker) events the log holds, `from`'s included. */
   readonly decided: number
   /** The log's last revision and the time of its last event. */
   readonly lastRevision: number
   readonly lastAtUs: number
-  /** The fingerprint of each decided event, in order. */
+  /** The fingerprint of each decided event after `from` (all of them without it), in order. */
   readonly fingerprints: Uint32Array
   /** The revision of the n-th decided event. */
   readonly revisionOf: (decidedIndex: number) => number
 }
 
+/** The scenario a pool's creation event records, or why it cannot go on. */
+export const recordedScenario = (event: PoolEvent): Either.Either<string, ResumeFailure> => {
+  const provenance = event._tag === "PoolCreated" ? event.provenance : undefined
+  if (provenance?._tag === "run" && provenance.scenario !== undefined) return Either.right(provenance.scenario)
+  return Either.left(
+    new ResumeFailure(
+      0,
+      provenance?._tag === "run" && provenance.input === "trace"
+        ? "the pool was made by replaying a trace, whose records the log does not hold: only a scenario's pool (and its branches) can go on"
+        : "the pool does not record the scenario it was made from (written before xenpool recorded it): it cannot go on"
+    )
+  )
+}
+
 /**
  * Reads a pool's log, in revision order, into its input: one pass, keeping the input and 4 bytes per
  * event. Fails on a log that records no scenario (a trace's pool, or one written before xenpool recorded
- * its input) and on a malformed continuation.
+ * its input) and on a malformed continuation. From an engine at rest, it reads the events after it,
+ * with the scenario read from the creation event beforehand.
  */
 export class InputLogReader {
   private scenario: string | undefined
   private readonly steps: InputStep[] = []
   private fingerprints = new Uint32Array(1024)
-  private decided = 0
-  private revision = -1
-  private lastAtUs = 0
+  private fingerprinted = 0
+  private decided: number
+  private revision: number
+  private lastAtUs: number
   private failure: ResumeFailure | undefined
 
-  constructor(private readonly encode: EncodeEvent) {}
+  constructor(
+    private readonly encode: EncodeEvent,
+    private readonly from?: { readonly point: RestPoint; readonly scenario: string }
+  ) {
+    this.scenario = from?.scenario
+    this.decided = from?.point.rest.events ?? 0
+    this.revision = from?.point.revision ?? -1
+    this.lastAtUs = from?.point.atUs ?? 0
+  }
 
   add(logged: LoggedEvent): void {
     const revision = ++this.revision
     const event = logged.event
     this.lastAtUs = event.atUs
     if (this.failure !== undefined) return
-    if (revision === 0) {
-      const provenance = event._tag === "PoolCreated" ? event.provenance : undefined
-      if (provenance?._tag === "run" && provenance.scenario !== undefined) this.scenario = provenance.scenario
-      else
-        this.failure = new ResumeFailure(
-          0,
-          provenance?._tag === "run" && provenance.input === "trace"
-            ? "the pool was made by replaying a trace, whose records the log does not hold: only a scenario's pool (and its branches) can go on"
-            : "the pool does not record the scenario it was made from (written before xenpool recorded it): it cannot go on"
-        )
-    }
+    if (revision === 0)
+      Either.match(recordedScenario(event), {
+        onLeft: (failure) => (this.failure = failure),
+        onRight: (scenario) => (this.scenario = scenario)
+      })
     if (event._tag === "OperationsRequested") {
       const items = decodeItems(event.operations)
       if (Either.isLeft(items)) {
@@ -164,27 +200,33 @@ export class InputLogReader {
       this.steps.push({ _tag: "fork", revision, position: this.decided, atUs: event.atUs, pool: event.pool })
       return
     }
-    if (this.decided === this.fingerprints.length) {
+    if (this.fingerprinted === this.fingerprints.length) {
       const grown = new Uint32Array(this.fingerprints.length * 2)
       grown.set(this.fingerprints)
       this.fingerprints = grown
     }
-    this.fingerprints[this.decided++] = fingerprint(this.encode, logged)
+    this.fingerprints[this.fingerprinted++] = fingerprint(this.encode, logged)
+    this.decided++
   }
 
   result(): Either.Either<PoolInputLog, ResumeFailure> {
     if (this.failure !== undefined) return Either.left(this.failure)
     if (this.scenario === undefined) return Either.left(new ResumeFailure(0, "the pool has no events"))
     const markers = this.steps.map((step) => step.position)
+    const point = this.from?.point
+    const firstRevision = (point?.revision ?? -1) + 1
+    const firstDecided = point?.rest.events ?? 0
     return Either.right({
       scenario: this.scenario,
+      ...(point === undefined ? {} : { from: point }),
       steps: this.steps,
       decided: this.decided,
       lastRevision: this.revision,
       lastAtUs: this.lastAtUs,
       fingerprints: this.fingerprints,
       // markers are few (one per continuation or fork): a scan is enough
-      revisionOf: (index) => index + markers.filter((position) => position <= index).length
+      revisionOf: (index) =>
+        firstRevision + (index - firstDecided) + markers.filter((position) => position <= index).length
     })
   }
 }
@@ -256,13 +298,16 @@ export const compileInput = (
     }
     // a fork stops every segment before it: at its time, at its engine position (what the segment put on
     // the agenda stays there, and goes on in the branch)
+    // from an engine at rest, the scenario's own items (and the steps before it) have all run
     const segments: Segment[] = [
-      {
-        items: timed[0]!,
-        limits: { eventsMax: compiled.eventsMax, simulatedUsMax: compiled.simulatedUsMax },
-        position: 0,
-        revision: 0
-      }
+      log.from === undefined
+        ? {
+            items: timed[0]!,
+            limits: { eventsMax: compiled.eventsMax, simulatedUsMax: compiled.simulatedUsMax },
+            position: 0,
+            revision: 0
+          }
+        : { items: [], position: log.from.rest.events, revision: log.from.revision }
     ]
     log.steps.forEach((step, i) =>
       segments.push(
@@ -340,6 +385,8 @@ export interface Resumption {
   /** How many refusals, outcomes and HA restarts the run had when the continuation's operations came. */
   readonly continuationMarks: () => RunMarks
   readonly consolidation: PreparedScenario["consolidation"]
+  /** The engine at rest, to save beside the log once what it decided is stored; or why it is not at rest. */
+  readonly rest: PreparedScenario["rest"]
 }
 
 /**
@@ -347,14 +394,15 @@ export interface Resumption {
  * log's fingerprints while the engine is inside it, and handed to `sink` once past its end.
  */
 export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeOptions): Resumption => {
-  let decided = 0
+  const firstDecided = log.from?.rest.events ?? 0
+  let decided = firstDecided
   let beforeContinuation: number | undefined
   let marks: RunMarks | undefined
   const check = (batch: ReadonlyArray<EmittedEvent>): void => {
     let past = 0
     for (const e of batch) {
       if (decided < log.decided) {
-        if (fingerprint(options.encode, e) !== log.fingerprints[decided])
+        if (fingerprint(options.encode, e) !== log.fingerprints[decided - firstDecided])
           throw new ResumeFailure(
             log.revisionOf(decided),
             `this xenpool decides ${e.event._tag} at ${e.event.atUs} µs here, not the stored event: the log was written by another engine (or changed), and continuing it would write a history that never was`
@@ -364,7 +412,12 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
     }
     if (past > 0) options.sink(past === batch.length ? batch : batch.slice(batch.length - past))
   }
-  const prepared = prepareScenario(input.scenario, { ...options, sink: check })
+  const from = log.from
+  const prepared = prepareScenario(input.scenario, {
+    ...options,
+    sink: check,
+    ...(from === undefined ? {} : { from: { state: from.state, rest: from.rest } })
+  })
   const sim = prepared.sim
   const refused: RefusedOperation[] = []
   let k = 0
@@ -406,17 +459,19 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
         const done = runSlice(sim, limits, eventsBudget)
         if (done === undefined) return undefined
         result = done
-        if (segment.cut !== undefined && sim.events !== segment.cut.events)
+        // the segment the fork cuts (the one just before it) must stop exactly there; earlier ones end on their own
+        const cutHere = segment.cut !== undefined && input.segments[k + 1]?.revision === segment.cut.revision
+        if (cutHere && sim.events !== segment.cut!.events)
           throw new ResumeFailure(
-            segment.cut.revision,
-            `the branch leaves its parent after ${segment.cut.events} decided events, but the engine stands at ${sim.events} at that time: the fork point splits the events of one moment (fork at a time, not inside it, to continue a branch)`
+            segment.cut!.revision,
+            `the branch leaves its parent after ${segment.cut!.events} decided events, but the engine stands at ${sim.events} at that time: the fork point splits the events of one moment (fork at a time, not inside it, to continue a branch)`
           )
       }
       k++
       started = false
     }
-    invariant(result !== undefined, "the scenario's own segment always runs")
-    return result
+    // from an engine at rest with nothing after it, nothing ran: the engine stands there, quiescent
+    return result ?? (result = sim.run({ eventsMax: sim.events, simulatedUsMax: sim.nowUs }))
   }
   return {
     sim,
@@ -424,6 +479,7 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
     refused,
     resumedBeforeContinuation: () => beforeContinuation ?? Math.max(0, sim.events - log.decided),
     continuationMarks: () => marks ?? marksOf(sim),
-    consolidation: prepared.consolidation
+    consolidation: prepared.consolidation,
+    rest: prepared.rest
   }
 }

@@ -5,7 +5,13 @@
 import { Either } from "effect"
 import { hostId, vmId } from "../domain/ids.js"
 import { parseDurationUs, parseSizePages } from "../domain/units.js"
-import { Simulation, type Refusal, type RunResult, type SimulationOptions } from "../engine/simulation.js"
+import {
+  Simulation,
+  type EngineRest,
+  type Refusal,
+  type RunResult,
+  type SimulationOptions
+} from "../engine/simulation.js"
 import type { EngineLimits } from "../engine/config.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { setVmHa, type CompiledScenario, type TimedItem } from "./compile.js"
@@ -21,6 +27,8 @@ export interface RunScenarioOptions {
   readonly onProgress?: SimulationOptions["onProgress"]
   readonly decide?: SimulationOptions["decide"]
   readonly pageStates?: SimulationOptions["pageStates"]
+  /** Go on from the engine at rest and the pool's state then: no setup, no load series (all done by then). */
+  readonly from?: SimulationOptions["from"]
 }
 
 const must = <A>(result: Either.Either<A, unknown>): A => {
@@ -160,6 +168,8 @@ export interface ScenarioRun {
   readonly sim: Simulation
   /** Runs at most `eventsBudget` more events: the result once the run is over, else undefined. */
   readonly runFor: (eventsBudget: number) => ScenarioResult | undefined
+  /** The engine at rest, or why it is not (`PreparedScenario.rest`). */
+  readonly rest: PreparedScenario["rest"]
 }
 
 /**
@@ -179,6 +189,8 @@ export interface PreparedScenario {
   ) => void
   /** The consolidation controllers' reports so far. */
   readonly consolidation: () => ReadonlyArray<ConsolidationReport>
+  /** The engine at rest (`Simulation.rest`), or why not: a consolidation controller never rests. */
+  readonly rest: () => EngineRest | string
 }
 
 export const prepareScenario = (scenario: CompiledScenario, options: RunScenarioOptions): PreparedScenario => {
@@ -194,14 +206,17 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     ...(options.sink ? { sink: options.sink } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.decide ? { decide: options.decide } : {}),
-    ...(options.pageStates ? { pageStates: options.pageStates } : {})
+    ...(options.pageStates ? { pageStates: options.pageStates } : {}),
+    ...(options.from ? { from: options.from } : {})
   })
-  if (scenario.haLivenessTimeoutUs !== undefined) sim.ha.livenessTimeoutUs = scenario.haLivenessTimeoutUs
-  sim.input(0, () => {
-    for (const command of scenario.setup) sim.attempt(command, command._tag)
-  })
-  // Load changes go on the agenda before the schedule, so at a shared time they come first.
-  if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
+  if (options.from === undefined) {
+    if (scenario.haLivenessTimeoutUs !== undefined) sim.ha.livenessTimeoutUs = scenario.haLivenessTimeoutUs
+    sim.input(0, () => {
+      for (const command of scenario.setup) sim.attempt(command, command._tag)
+    })
+    // Load changes go on the agenda before the schedule, so at a shared time they come first.
+    if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
+  }
   const controllers: ConsolidationRunner[] = []
   const schedule: PreparedScenario["schedule"] = (items, performed) => {
     for (const timed of items)
@@ -211,7 +226,12 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
         performed?.(timed, sim.refusals[before])
       })
   }
-  return { sim, schedule, consolidation: () => controllers.map((c) => c.report()) }
+  return {
+    sim,
+    schedule,
+    consolidation: () => controllers.map((c) => c.report()),
+    rest: () => (controllers.length > 0 ? "a consolidation controller runs" : sim.rest())
+  }
 }
 
 /**
@@ -233,7 +253,7 @@ export const startScenario = (scenario: CompiledScenario, options: RunScenarioOp
     const result = runSlice(prepared.sim, limits, eventsBudget)
     return result && { sim: prepared.sim, result, consolidation: prepared.consolidation() }
   }
-  return { sim: prepared.sim, runFor }
+  return { sim: prepared.sim, runFor, rest: prepared.rest }
 }
 
 /** Runs the scenario to its end in one go. */

@@ -41,6 +41,9 @@ const common = {
 const formatContinued = (o: ContinueOutput): string =>
   [
     `appended revisions ${o.firstRevision}..${o.lastRevision} to pool ${o.pool} at ${formatDurationUs(o.atUs)}`,
+    o.rebuilt.restRevision < 0
+      ? `engine rebuilt from the pool's start (${o.rebuilt.eventsRead.toLocaleString("en-US")} events read)`
+      : `engine rebuilt from its rest after @${o.rebuilt.restRevision} (${o.rebuilt.eventsRead.toLocaleString("en-US")} events read)`,
     formatRun(o),
     `try: xenpool events --pool ${o.pool} --from ${o.firstRevision}, xenpool at ${shellWord(formatDurationUs(o.simulatedUs))} --pool ${o.pool}`
   ].join("\n")

@@ -1,0 +1,168 @@
+/**
+ * Engines at rest, kept beside a pool's snapshots (issue 14, docs/branches.md): so that continuing a
+ * pool rebuilds the engine from the last moment it was at rest instead of from the pool's start.
+ *
+ * An engine is at rest when nothing is on its agenda and nothing waits (`Simulation.rest`): at the end
+ * of a run or a continuation that went quiet. What it then needs beside the pool's state is a few
+ * counters, PRNG states and settings (`EngineRest`). Both are saved, as one snapshot of the snapshot
+ * store (store/SnapshotStore.ts), under a key of their own: `engine-rest/<format>/<xenpool version>`.
+ * Like a projection snapshot it is a cache: losing one costs a longer rebuild, never an answer; one that
+ * does not decode, or whose revision no longer holds the event it was taken after, is passed over with
+ * a warning. Another xenpool's rests are never read (its engine may decide otherwise).
+ *
+ * A branch reads its own rests, else its parent's at or before the fork point (and so on up).
+ *
+ * @internal
+ */
+import { Effect, Either, Option, Schema } from "effect"
+import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId } from "../domain/ids.js"
+import type { EngineRest } from "../engine/simulation.js"
+import type { PoolState } from "../domain/state.js"
+import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
+import type { RestPoint } from "../simulations/resume.js"
+import { EventStore } from "../store/EventStore.js"
+import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
+import { version } from "./version.js"
+
+/** Bumped when `EngineRest` changes shape. */
+const ENGINE_REST_FORMAT = 1
+
+const restKey = (pool: PoolId): SnapshotKey => ({
+  stream: poolStreamName(pool),
+  projectionVersion: `engine-rest/${ENGINE_REST_FORMAT}/${version}`
+})
+
+const Word = Schema.Number.pipe(Schema.int(), Schema.between(0, 2 ** 32 - 1))
+const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+const PrngWords = Schema.Tuple(Word, Word, Word, Word)
+
+const EngineRestData = Schema.Struct({
+  nowUs: Count,
+  events: Count,
+  ids: PrngWords,
+  migrations: Count,
+  linkPercent: Schema.Array(Schema.Tuple(HostId, Schema.Number)),
+  workloads: Schema.Array(
+    Schema.Tuple(
+      VmId,
+      Schema.Struct({
+        model: Schema.Literal("rate", "pages"),
+        writer: Schema.String,
+        dirtyRateBytesPerS: Schema.Number,
+        workingSetPages: Count,
+        untouchedPages: Schema.optionalWith(Count, { exact: true }),
+        stateBytes: Schema.optionalWith(Count, { exact: true })
+      })
+    )
+  ),
+  memory: Schema.Struct({ accessPrngs: Schema.Array(Schema.Tuple(VmId, PrngWords)) }),
+  ha: Schema.Struct({
+    livenessTimeoutUs: Count,
+    attempts: Schema.Array(Schema.Tuple(VmId, Count)),
+    linksDown: Schema.Array(HostId)
+  })
+})
+
+/** What a saved rest holds: the id of the event it was taken after, the engine's rest, the pool's state. */
+const SavedRest = Schema.parseJson(
+  Schema.Struct({
+    format: Schema.Literal(ENGINE_REST_FORMAT),
+    eventId: Schema.String,
+    rest: EngineRestData,
+    /** The pool's state, in the snapshot codec (projections/snapshotCodec.ts). */
+    state: Schema.String
+  })
+)
+
+/** The rest's type is the engine's, field for field: a change to one that the other lacks fails to compile. */
+const asEngineRest = (rest: typeof EngineRestData.Type): EngineRest => rest
+const encodeSaved = Schema.encodeSync(SavedRest)
+const decodeSaved = Schema.decodeUnknownEither(SavedRest)
+
+/** The last event a pool's engine decided before resting: its revision, id and time. */
+export interface RestedAfter {
+  readonly revision: number
+  readonly id: EventId
+  readonly atUs: number
+}
+
+/** Saves the engine at rest after `last` in pool `pool`'s log. */
+export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState) =>
+  Effect.gen(function* () {
+    const snapshots = yield* SnapshotStore
+    yield* snapshots.save([
+      {
+        ...restKey(pool),
+        revision: last.revision,
+        atUs: last.atUs,
+        data: encodeSaved({ format: ENGINE_REST_FORMAT, eventId: last.id, rest, state: encodeSnapshot(state) })
+      }
+    ])
+  })
+
+/** Branches a pool's rests may come from before its own: its parent up to the fork point, and so on up. */
+const BRANCH_DEPTH_MAX = 64
+
+/**
+ * The last engine at rest in pool `pool`'s log at or before `revision`, read back and checked against the
+ * log; none if there is none usable.
+ */
+export const loadRestPoint = (pool: PoolId, revision: number) =>
+  Effect.gen(function* () {
+    const store = yield* EventStore
+    const snapshots = yield* SnapshotStore
+    const stream = poolStreamName(pool)
+    let owner = pool
+    let upTo = revision
+    // A parent's rest serves a branch only if its engine had not gone past the fork's time: a rebuild stops
+    // the parent there, and what the parent's engine did later (if nothing but its clock) is the branch's to do.
+    let notAfterUs = Number.POSITIVE_INFINITY
+    // Bounded: a pool's own rests, then up its chain of parents, at most BRANCH_DEPTH_MAX of them.
+    for (let depth = 0; depth <= BRANCH_DEPTH_MAX; depth++) {
+      // Bounded: each pass looks at an earlier saved rest of `owner` than the last.
+      for (;;) {
+        const found = yield* snapshots.loadAtOrBeforeRevision(restKey(owner), upTo)
+        if (Option.isNone(found)) break
+        const saved = found.value
+        const usable = yield* pointOf(stream, saved.revision, saved.atUs, saved.data, notAfterUs)
+        if (typeof usable !== "string") return Option.some(usable)
+        if (usable === PAST_THE_FORK) {
+          upTo = saved.revision - 1
+          if (upTo < 0) break
+          continue
+        }
+        yield* Effect.logWarning(
+          `the engine at rest saved for ${owner}@${saved.revision} is not usable (${usable}); trying an earlier one`
+        )
+        if (saved.revision === 0) break
+        upTo = saved.revision - 1
+      }
+      const point = yield* store.branchOf(poolStreamName(owner))
+      const parent = point && poolIdOfStream(point.parent)
+      if (point === undefined || parent === undefined) break
+      const [forked] = yield* store.read(poolStreamName(owner), { from: point.parentRevision + 1, maxCount: 1 })
+      if (forked === undefined) break
+      notAfterUs = Math.min(notAfterUs, forked.event.atUs)
+      owner = parent
+      upTo = Math.min(upTo, point.parentRevision)
+    }
+    return Option.none<RestPoint>()
+  })
+
+/** A parent's rest a branch cannot use (not a fault: the next earlier one is tried, without a warning). */
+const PAST_THE_FORK = "its engine had gone past the time the branch leaves it"
+
+/** A saved rest as a `RestPoint` of `stream`, or why it cannot be used. */
+const pointOf = (stream: string, revision: number, atUs: number, data: string, notAfterUs: number) =>
+  Effect.gen(function* () {
+    const saved = decodeSaved(data)
+    if (Either.isLeft(saved)) return "it does not decode"
+    if (saved.right.rest.nowUs > notAfterUs) return PAST_THE_FORK
+    const state = decodeSnapshot(saved.right.state)
+    if (Either.isLeft(state)) return `its pool state does not decode: ${state.left.detail}`
+    const store = yield* EventStore
+    const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
+    if (event === undefined || event.id !== saved.right.eventId)
+      return `revision ${revision} no longer holds the event it was taken after`
+    return { revision, atUs, rest: asEngineRest(saved.right.rest), state: state.right } satisfies RestPoint
+  })

@@ -1,0 +1,107 @@
+/**
+ * Continuing a pool from the engine at rest (issue 14, api/engineRests.ts): a run or a continuation that
+ * ends at rest keeps its engine beside the snapshots, and the next continuation reads the log from there
+ * only; what it appends is what a rebuild from the pool's start appends; a rest that is not usable is
+ * passed over.
+ */
+import { Chunk, Effect, Option, Stream } from "effect"
+import { describe, expect, it } from "vitest"
+import * as Fx from "../../api/effect.js"
+import { poolId, poolStreamName } from "../../domain/ids.js"
+import { version } from "../../api/version.js"
+import { SnapshotStore } from "../../store/SnapshotStore.js"
+import type { RecordedEvent } from "../../store/EventStore.js"
+
+const withStore = <A, E>(program: Effect.Effect<A, E, Fx.Store>) =>
+  Effect.runPromise(program.pipe(Effect.provide(Fx.storeLayer("memory:"))))
+
+const allEvents = (pool: string) => Effect.map(Stream.runCollect(Fx.events(pool)), Chunk.toReadonlyArray)
+
+/** What two histories must agree on: every event's id and fields, in order. */
+const lines = (events: ReadonlyArray<RecordedEvent>) => events.map((e) => JSON.stringify({ id: e.id, event: e.event }))
+
+/** The demo pool, continued: an evacuation, then h2 enabled again, then a branch evacuating h4 instead. */
+const story = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool } = yield* Fx.simulate(Fx.scenarioPath("rolling-maintenance"))
+    const runEnd = (yield* allEvents(pool)).length - 1
+    const first = yield* Fx.continuePool(pool, [{ op: "evacuate", host: "h2" }], { fromRest })
+    const second = yield* Fx.continuePool(pool, [{ op: "migrate", vm: "web-1", to: "h2" }], { fromRest })
+    yield* Fx.fork(pool, `@${first.lastRevision}`, "what-if")
+    const branch = yield* Fx.continuePool("what-if", [{ op: "evacuate", host: "h4" }], { fromRest })
+    return {
+      runEnd,
+      rebuilt: [first.rebuilt, second.rebuilt, branch.rebuilt],
+      second,
+      pool: lines(yield* allEvents(pool)),
+      branch: lines(yield* allEvents("what-if"))
+    }
+  })
+
+describe("continuing from the engine at rest", () => {
+  it("reads the log from the last rest on, and appends what a rebuild from the start appends", async () => {
+    const fromRest = await withStore(story(true))
+    const fromStart = await withStore(story(false))
+    // the run ended at rest, then each continuation did: each one read its predecessor's end only
+    expect(fromRest.rebuilt[0]).toEqual({ restRevision: fromRest.runEnd, eventsRead: 2 })
+    expect(fromRest.rebuilt[1]!.restRevision).toBe(fromRest.second.firstRevision - 1)
+    expect(fromRest.rebuilt[1]!.eventsRead).toBe(2)
+    // the branch leaves its parent at the first continuation's last event; the parent's engine rested
+    // later than that (its clock went on after the event), so the branch starts at the run's rest
+    expect(fromRest.rebuilt[2]!.restRevision).toBe(fromRest.runEnd)
+    expect(fromStart.rebuilt.map((r) => r.restRevision)).toEqual([-1, -1, -1])
+    expect(fromStart.rebuilt[1]!.eventsRead).toBe(fromStart.second.firstRevision)
+    expect(fromRest.pool).toEqual(fromStart.pool)
+    expect(fromRest.branch).toEqual(fromStart.branch)
+    expect(fromRest.pool.length).toBeGreaterThan(fromRest.runEnd + 10)
+  })
+
+  it("keeps no rest when the engine stops with work in flight: the next continuation starts at the rest before", () =>
+    withStore(
+      Effect.gen(function* () {
+        const { pool } = yield* Fx.simulate(Fx.scenarioPath("rolling-maintenance"))
+        const runEnd = (yield* allEvents(pool)).length - 1
+        const end = (yield* allEvents(pool))[runEnd]!.event.atUs
+        // stopped 50 ms into an evacuation: its migrations are in flight
+        const cut = yield* Fx.continuePool(pool, [{ op: "evacuate", host: "h1" }], { until: `${end + 50_000}us` })
+        expect(cut.stopReason).toBe("time-limit")
+        const next = yield* Fx.continuePool(pool, [])
+        expect(next.rebuilt.restRevision).toBe(runEnd)
+        expect(next.rebuilt.eventsRead).toBe(cut.lastRevision - runEnd + 2)
+        expect(next.events).toBeGreaterThan(0)
+        expect(next.stopReason).toBe("quiescent")
+        // and that one ended at rest
+        expect((yield* Fx.continuePool(pool, [])).rebuilt.restRevision).toBe(next.lastRevision)
+      })
+    ))
+
+  it("passes over a rest that no longer matches the log, or does not decode, and rebuilds without it", () =>
+    withStore(
+      Effect.gen(function* () {
+        const { pool } = yield* Fx.simulate(Fx.scenarioPath("rolling-maintenance"))
+        const snapshots = yield* SnapshotStore
+        const key = { stream: poolStreamName(poolId(pool)), projectionVersion: restVersion }
+        /** Writes `data` over the rest kept at the pool's end. */
+        const spoil = (data: (kept: string) => string) =>
+          Effect.gen(function* () {
+            const events = yield* allEvents(pool)
+            const last = events[events.length - 1]!
+            const kept = yield* snapshots.loadAtOrBeforeRevision(key, last.revision)
+            if (Option.isNone(kept) || kept.value.revision !== last.revision) return yield* Effect.die("no rest kept")
+            yield* snapshots.save([{ ...kept.value, data: data(kept.value.data) }])
+            return events
+          })
+        // a rest taken after another event than the one its revision holds (the pool was rewritten)
+        const events = yield* spoil((kept) => JSON.stringify({ ...JSON.parse(kept), eventId: "x" }))
+        const first = yield* Fx.continuePool(pool, [{ op: "evacuate", host: "h2" }])
+        expect(first.rebuilt).toEqual({ restRevision: -1, eventsRead: events.length })
+        // a rest that does not decode: the one before it (the spoiled one above) is not usable either
+        const more = yield* spoil(() => "{")
+        const second = yield* Fx.continuePool(pool, [{ op: "enable-host", host: "h2" }])
+        expect(second.rebuilt).toEqual({ restRevision: -1, eventsRead: more.length })
+      })
+    ))
+})
+
+/** The key rests are kept under by this xenpool (api/engineRests.ts). */
+const restVersion = `engine-rest/1/${version}`
