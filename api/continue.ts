@@ -13,14 +13,7 @@ import { encodeEvent } from "../store/codec.js"
 import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore.js"
 import { StoreError } from "../store/errors.js"
 import type { Extensions } from "../simulations/extensions.js"
-import {
-  compileInput,
-  InputLogReader,
-  recordedScenario,
-  resume,
-  ResumeFailure,
-  type PoolInputLog
-} from "../simulations/resume.js"
+import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
 import { loadRestPoint, saveEngineRest } from "./engineRests.js"
 import type { SnapshotStore } from "../store/SnapshotStore.js"
 import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "../simulations/scenario.js"
@@ -116,14 +109,7 @@ const readInput = (pool: PoolId, lastRevision: number, progress: Progress, fromR
     const store = yield* EventStore
     const stream = poolStreamName(pool)
     const point = fromRest ? Option.getOrUndefined(yield* loadRestPoint(pool, lastRevision)) : undefined
-    let start: ConstructorParameters<typeof InputLogReader>[1]
-    if (point !== undefined) {
-      const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
-      const scenario = recordedScenario(created!.event)
-      if (Either.isLeft(scenario)) return yield* cannotContinue(pool, scenario.left)
-      start = { point, scenario: scenario.right }
-    }
-    const reader = new InputLogReader(encode, start)
+    const reader = new InputLogReader(encode, point)
     // Bounded: each pass reads the next page of a stream of lastRevision + 1 events.
     for (let from = (point?.revision ?? -1) + 1; from <= lastRevision;) {
       const page = yield* store.read(stream, { from, maxCount: Math.min(PAGE_EVENTS, lastRevision + 1 - from) })
@@ -138,11 +124,11 @@ const readInput = (pool: PoolId, lastRevision: number, progress: Progress, fromR
     })
   })
 
-/** Where a log was read from, and how many events that took (the creation event's, for its scenario, included). */
+/** Where a log was read from, and how many events that took (from a rest, the event it was taken after included). */
 const rebuiltFrom = (log: PoolInputLog): ContinueOutput["rebuilt"] =>
   log.from === undefined
     ? { restRevision: -1, eventsRead: log.lastRevision + 1 }
-    : { restRevision: log.from.revision, eventsRead: log.lastRevision - log.from.revision + 2 }
+    : { restRevision: log.from.revision, eventsRead: log.lastRevision - log.from.revision + 1 }
 
 const cannotContinue = (pool: PoolId, failure: ResumeFailure) =>
   new XenpoolError({
@@ -348,7 +334,8 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
         pool,
         { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
         rest,
-        sim.state
+        sim.state,
+        log.scenario
       )
     progress.stop()
     const from = resumption.continuationMarks()

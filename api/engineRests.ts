@@ -70,9 +70,14 @@ const SavedRest = Schema.parseJson(
     eventId: Schema.String,
     rest: EngineRestData,
     /** The pool's state, in the snapshot codec (projections/snapshotCodec.ts). */
-    state: Schema.String
+    state: Schema.String,
+    /** The pool's recorded scenario without its schedule (all of it had run). */
+    scenario: Schema.String
   })
 )
+
+/** A recorded scenario without its schedule: what a rest needs of it, small whatever the schedule's length. */
+const withoutSchedule = (scenario: string): string => JSON.stringify({ ...JSON.parse(scenario), schedule: [] })
 
 /** The rest's type is the engine's, field for field: a change to one that the other lacks fails to compile. */
 const asEngineRest = (rest: typeof EngineRestData.Type): EngineRest => rest
@@ -86,8 +91,8 @@ export interface RestedAfter {
   readonly atUs: number
 }
 
-/** Saves the engine at rest after `last` in pool `pool`'s log. */
-export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState) =>
+/** Saves the engine at rest after `last` in pool `pool`'s log, with the pool's state and recorded scenario. */
+export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState, scenario: string) =>
   Effect.gen(function* () {
     const snapshots = yield* SnapshotStore
     yield* snapshots.save([
@@ -95,7 +100,13 @@ export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest
         ...restKey(pool),
         revision: last.revision,
         atUs: last.atUs,
-        data: encodeSaved({ format: ENGINE_REST_FORMAT, eventId: last.id, rest, state: encodeSnapshot(state) })
+        data: encodeSaved({
+          format: ENGINE_REST_FORMAT,
+          eventId: last.id,
+          rest,
+          state: encodeSnapshot(state),
+          scenario: withoutSchedule(scenario)
+        })
       }
     ])
   })
@@ -164,5 +175,11 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
     const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
     if (event === undefined || event.id !== saved.right.eventId)
       return `revision ${revision} no longer holds the event it was taken after`
-    return { revision, atUs, rest: asEngineRest(saved.right.rest), state: state.right } satisfies RestPoint
+    return {
+      revision,
+      atUs,
+      rest: asEngineRest(saved.right.rest),
+      state: state.right,
+      scenario: saved.right.scenario
+    } satisfies RestPoint
   })

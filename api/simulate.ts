@@ -255,12 +255,13 @@ const runIntoStore = (
     // the engine at rest at the run's end is kept: continuing the pool starts there (api/engineRests.ts)
     const rest = run.rest()
     const last = events[events.length - 1]
-    if (typeof rest !== "string" && last !== undefined)
+    if (typeof rest !== "string" && last !== undefined && input?.scenario !== undefined)
       yield* saveEngineRest(
         compiled.pool,
         { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
         rest,
-        run.sim.state
+        run.sim.state,
+        input.scenario
       )
     const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
     return { output, events }

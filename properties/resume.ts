@@ -61,8 +61,7 @@ const stored = (scenario: ScenarioJson, emitted: ReadonlyArray<EmittedEvent>): R
   })
 
 const readLog = (events: ReadonlyArray<LoggedEvent>, from?: RestPoint): PoolInputLog | string => {
-  const scenario = from && Either.getOrUndefined(recordedScenario(events[0]!.event))
-  const reader = new InputLogReader(encode, from && scenario !== undefined ? { point: from, scenario } : undefined)
+  const reader = new InputLogReader(encode, from)
   for (const e of from ? events.slice(from.revision + 1) : events) reader.add(e)
   return Either.match(reader.result(), { onLeft: (failure) => failure.message, onRight: (log) => log })
 }
@@ -81,9 +80,13 @@ const restAtEnd = (
   if (typeof out.rest !== "object") return undefined
   const state = decodeSnapshot(encodeSnapshot(out.rest.state))
   if (Either.isLeft(state)) return `the pool at rest does not decode: ${state.left.message}`
+  const scenario = Either.getOrUndefined(recordedScenario(events[0]!.event))
+  if (scenario === undefined) return "the log records no scenario"
   return {
     revision: events.length - 1,
     atUs: events[events.length - 1]!.event.atUs,
+    // as a store keeps it: without the schedule, which had all run
+    scenario: JSON.stringify({ ...JSON.parse(scenario), schedule: [] }),
     rest: JSON.parse(JSON.stringify(out.rest.rest)) as EngineRest,
     state: state.right
   }

@@ -95,7 +95,7 @@ const asDecided = (event: PoolEvent): PoolEvent =>
 const fingerprint = (encode: EncodeEvent, e: LoggedEvent): number => fnv1a(encode(asDecided(e.event)), fnv1a(e.id))
 
 const decodeItems = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(ScheduleItem)))
-const decodeScenario = Schema.decodeUnknownEither(Schema.parseJson(Scenario))
+const decodeScenario = Schema.decodeUnknownEither(Scenario)
 
 /**
  * An engine at rest saved at a revision of the log (api/engineRests.ts keeps them beside the
@@ -109,6 +109,8 @@ export interface RestPoint {
   readonly rest: EngineRest
   /** The pool as it stood then. */
   readonly state: PoolState
+  /** The pool's recorded scenario (its schedule, all run by then, may be left out). */
+  readonly scenario: string
 }
 
 /** What the log says the engine was given, and the fingerprints of what it decided. */
@@ -147,8 +149,8 @@ export const recordedScenario = (event: PoolEvent): Either.Either<string, Resume
 /**
  * Reads a pool's log, in revision order, into its input: one pass, keeping the input and 4 bytes per
  * event. Fails on a log that records no scenario (a trace's pool, or one written before xenpool recorded
- * its input) and on a malformed continuation. From an engine at rest, it reads the events after it,
- * with the scenario read from the creation event beforehand.
+ * its input) and on a malformed continuation. From an engine at rest, it reads the events after it (the
+ * scenario comes with the rest).
  */
 export class InputLogReader {
   private scenario: string | undefined
@@ -162,12 +164,12 @@ export class InputLogReader {
 
   constructor(
     private readonly encode: EncodeEvent,
-    private readonly from?: { readonly point: RestPoint; readonly scenario: string }
+    private readonly from?: RestPoint
   ) {
     this.scenario = from?.scenario
-    this.decided = from?.point.rest.events ?? 0
-    this.revision = from?.point.revision ?? -1
-    this.lastAtUs = from?.point.atUs ?? 0
+    this.decided = from?.rest.events ?? 0
+    this.revision = from?.revision ?? -1
+    this.lastAtUs = from?.atUs ?? 0
   }
 
   add(logged: LoggedEvent): void {
@@ -213,7 +215,7 @@ export class InputLogReader {
     if (this.failure !== undefined) return Either.left(this.failure)
     if (this.scenario === undefined) return Either.left(new ResumeFailure(0, "the pool has no events"))
     const markers = this.steps.map((step) => step.position)
-    const point = this.from?.point
+    const point = this.from
     const firstRevision = (point?.revision ?? -1) + 1
     const firstDecided = point?.rest.events ?? 0
     return Either.right({
@@ -258,11 +260,21 @@ interface Segment {
   readonly cut?: { readonly events: number; readonly atUs: number; readonly revision: number }
 }
 
-const poolOfScenario = (json: string): Either.Either<typeof Scenario.Type, ResumeFailure> =>
-  Either.mapLeft(
-    decodeScenario(json),
-    (e) => new ResumeFailure(0, `its recorded scenario does not read: ${ParseResult.TreeFormatter.formatErrorSync(e)}`)
-  )
+/**
+ * The recorded scenario, read. From an engine at rest its schedule has all run: it is left out unread
+ * (a scenario of 125,000 operations is most of what a continuation would otherwise decode and compile).
+ */
+const poolOfScenario = (json: string, scheduleRun: boolean): Either.Either<typeof Scenario.Type, ResumeFailure> => {
+  const failure = (detail: string) => new ResumeFailure(0, `its recorded scenario does not read: ${detail}`)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch (e) {
+    return Either.left(failure(e instanceof Error ? e.message : String(e)))
+  }
+  const input = scheduleRun && typeof parsed === "object" && parsed !== null ? { ...parsed, schedule: [] } : parsed
+  return Either.mapLeft(decodeScenario(input), (e) => failure(ParseResult.TreeFormatter.formatErrorSync(e)))
+}
 
 /**
  * The scenario with the continuations' items appended to its schedule, compiled as one input (every
@@ -275,7 +287,7 @@ export const compileInput = (
   extensions: Extensions | undefined
 ): Either.Either<CompiledInput, ResumeFailure | InputError> =>
   Either.gen(function* () {
-    const scenario = yield* poolOfScenario(log.scenario)
+    const scenario = yield* poolOfScenario(log.scenario, log.from !== undefined)
     const own = scenario.schedule.length
     const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
     const newItems = continuation?.items ?? []

@@ -38,12 +38,12 @@ const common = {
   quiet: quietOption
 }
 
+const eventsRead = (n: number): string => `${n.toLocaleString("en-US")} event${n === 1 ? "" : "s"} read`
+
 const formatContinued = (o: ContinueOutput): string =>
   [
     `appended revisions ${o.firstRevision}..${o.lastRevision} to pool ${o.pool} at ${formatDurationUs(o.atUs)}`,
-    o.rebuilt.restRevision < 0
-      ? `engine rebuilt from the pool's start (${o.rebuilt.eventsRead.toLocaleString("en-US")} events read)`
-      : `engine rebuilt from its rest after @${o.rebuilt.restRevision} (${o.rebuilt.eventsRead.toLocaleString("en-US")} events read)`,
+    `engine rebuilt from ${o.rebuilt.restRevision < 0 ? "the pool's start" : `its rest after @${o.rebuilt.restRevision}`} (${eventsRead(o.rebuilt.eventsRead)})`,
     formatRun(o),
     `try: xenpool events --pool ${o.pool} --from ${o.firstRevision}, xenpool at ${shellWord(formatDurationUs(o.simulatedUs))} --pool ${o.pool}`
   ].join("\n")

@@ -43,9 +43,9 @@ describe("continuing from the engine at rest", () => {
     const fromRest = await withStore(story(true))
     const fromStart = await withStore(story(false))
     // the run ended at rest, then each continuation did: each one read its predecessor's end only
-    expect(fromRest.rebuilt[0]).toEqual({ restRevision: fromRest.runEnd, eventsRead: 2 })
+    expect(fromRest.rebuilt[0]).toEqual({ restRevision: fromRest.runEnd, eventsRead: 1 })
     expect(fromRest.rebuilt[1]!.restRevision).toBe(fromRest.second.firstRevision - 1)
-    expect(fromRest.rebuilt[1]!.eventsRead).toBe(2)
+    expect(fromRest.rebuilt[1]!.eventsRead).toBe(1)
     // the branch leaves its parent at the first continuation's last event; the parent's engine rested
     // later than that (its clock went on after the event), so the branch starts at the run's rest
     expect(fromRest.rebuilt[2]!.restRevision).toBe(fromRest.runEnd)
@@ -67,7 +67,7 @@ describe("continuing from the engine at rest", () => {
         expect(cut.stopReason).toBe("time-limit")
         const next = yield* Fx.continuePool(pool, [])
         expect(next.rebuilt.restRevision).toBe(runEnd)
-        expect(next.rebuilt.eventsRead).toBe(cut.lastRevision - runEnd + 2)
+        expect(next.rebuilt.eventsRead).toBe(cut.lastRevision - runEnd + 1)
         expect(next.events).toBeGreaterThan(0)
         expect(next.stopReason).toBe("quiescent")
         // and that one ended at rest
