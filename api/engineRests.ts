@@ -93,6 +93,12 @@ export interface RestedAfter {
 
 /** Saves the engine at rest after `last` in pool `pool`'s log, with the pool's state and recorded scenario. */
 export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState, scenario: string) =>
+  // a cache: the events are stored by now, and a rest that could not be kept costs only a longer rebuild
+  Effect.catchAll(saveRest(pool, last, rest, state, scenario), (error) =>
+    Effect.logWarning(`the engine at rest after ${pool}@${last.revision} was not kept (${error.message})`)
+  )
+
+const saveRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState, scenario: string) =>
   Effect.gen(function* () {
     const snapshots = yield* SnapshotStore
     yield* snapshots.save([
