@@ -50,13 +50,21 @@ describe("simulate leaves snapshots beside the log", () => {
   it("one after every N events (XENPOOL_SNAPSHOT_EVERY), in the store's file", () => {
     const db = new Database(file, { readonly: true })
     try {
+      // the projection's snapshots; beside them, the engine at rest at the run's end (api/engineRests.ts)
       const revisions = db
-        .prepare("SELECT revision FROM snapshots WHERE stream = ? ORDER BY revision")
+        .prepare(
+          "SELECT revision FROM snapshots WHERE stream = ? AND projection_version NOT LIKE 'engine-rest/%' ORDER BY revision"
+        )
         .pluck()
         .all(`pool-${pool}`)
       expect(revisions).toStrictEqual(
         Array.from({ length: Math.floor(summary.events / snapshotEvery) }, (_, k) => (k + 1) * snapshotEvery - 1)
       )
+      const rests = db
+        .prepare("SELECT revision FROM snapshots WHERE stream = ? AND projection_version LIKE 'engine-rest/%'")
+        .pluck()
+        .all(`pool-${pool}`)
+      expect(rests).toStrictEqual([summary.events - 1])
     } finally {
       db.close()
     }
