@@ -123,7 +123,7 @@ const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
         for (let i = 0; i < CONTINUE_REPEATS; i++)
           next.push(await timed({ op: i % 2 === 0 ? "enable-host" : "disable-host", host: "h1" }, true))
         const rested = [...next].sort((a, b) => a.ms - b.ms)[Math.floor(next.length / 2)]!
-        const whole = await timed({ op: "enable-host", host: "h1" }, false)
+        const whole = await timed({ op: "disable-host", host: "h1" }, false)
         const size = `manyMigrations(${migrations}): ${parent.events.toLocaleString("en-US")} events on SQLite`
         const run: BenchResult = {
           name: `branches.continue.run.${parent.events}`,
@@ -133,7 +133,7 @@ const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
         }
         const fromStart: BenchResult = {
           name: `branches.continue.fromStart.${parent.events}`,
-          workload: `${size}, one enable-host at its end (${whole.out.events} new events), the engine rebuilt from the pool's start: ${whole.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
+          workload: `${size}, one disable-host at its end (${whole.out.events} new event(s)), the engine rebuilt from the pool's start: ${whole.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
           value: whole.ms,
           unit: "ms"
         }
