@@ -8,6 +8,7 @@
 import { HashMap, Option } from "effect"
 import type { PowerState } from "./events.js"
 import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
+import { roomiestOf, type Room } from "./memory.js"
 import type { VmOperation } from "./operations.js"
 
 export interface PoolInfo {
@@ -158,6 +159,11 @@ export interface PoolView {
    * reads them from its index of VMs by host instead of a scan of every VM of the pool.
    */
   residentValues(host: HostId): Iterable<Vm>
+  /**
+   * `roomiestOf(hostList(this), needed)`: the live pool answers from its hosts ordered by room instead
+   * of a scan of every host, so that placing each VM of a large pool does not cost the pool's hosts.
+   */
+  roomiestHost(needed: Room): Host | undefined
   /** The state as it is now, as persistent maps: for whoever keeps it after the view changes. */
   toPoolState(): PoolState
 }
@@ -200,6 +206,13 @@ export const vmsResidentOn = (state: PoolRead, host: HostId): ReadonlyArray<Vm> 
   for (const vm of HashMap.values(state.vms)) if (isResidentOn(vm, host)) resident.push(vm)
   return sortById(resident)
 }
+
+/**
+ * The host with the most placement-free memory (the first in id order on ties) among those whose room
+ * covers `needed` (domain/memory.ts); undefined when none does. A view answers from its index.
+ */
+export const roomiestHost = (state: PoolRead, needed: Room): Host | undefined =>
+  isView(state) ? state.roomiestHost(needed) : roomiestOf(hostList(state), needed)
 
 /** The one statement of residency: the VM's domain runs on `host`. The views' indexes key by the same field. */
 export const isResidentOn = (vm: Vm, host: HostId): boolean => vm.residentOn === host

@@ -6,8 +6,8 @@
  * - `LivePool`: native maps changed in place, for a fold only one owner holds (the engine's live state,
  *   `foldEvents`). Once asked for a persistent state, it remembers which entities change, so that the
  *   next `toPoolState()` costs the changes, not the pool. It also keeps the VMs by resident host and the
- *   hosts in id order, so that an evacuation or a placement costs the host's VMs or the hosts, not a scan
- *   of the pool's VMs or a sort of its hosts;
+ *   hosts in id order and by room, so that an evacuation costs the host's VMs, not a scan of the pool's,
+ *   and a placement O(log hosts), not a sort and a scan of the hosts;
  * - `OverlayPool`: changes kept beside a state that stays as it was, for `decide` to see the state after
  *   the events it has decided so far.
  *
@@ -15,6 +15,8 @@
  */
 import { HashMap, Option } from "effect"
 import type { HostId, MigrationId, VmId } from "./ids.js"
+import { hostRoom, roomiestOf, type Room } from "./memory.js"
+import { NO_HOST, RoomIndex } from "./roomIndex.js"
 import {
   getHost,
   getMigration,
@@ -138,9 +140,10 @@ export class LivePool implements Tables, PoolView {
   /**
    * The hosts in id order and each one's position there; undefined from a host's joining until the order
    * is next asked for. A changed host takes its old place, so the order is sorted once per host joined,
-   * not once per placement.
+   * not once per placement. Once a placement has asked (`roomiestHost`), the positions are also ordered
+   * by room (`room`), and `stale` holds those of hosts changed since, brought up to date at the next ask.
    */
-  private hostOrder: { readonly hosts: Host[]; readonly position: Map<HostId, number> } | undefined
+  private hostOrder: HostOrder | undefined
 
   constructor(initial: PoolState) {
     this.pool = initial.pool
@@ -162,7 +165,10 @@ export class LivePool implements Tables, PoolView {
     if (this.hostOrder === undefined) return
     const position = this.hostOrder.position.get(host.id)
     if (position === undefined) this.hostOrder = undefined
-    else this.hostOrder.hosts[position] = host
+    else {
+      this.hostOrder.hosts[position] = host
+      if (this.hostOrder.room !== undefined) this.hostOrder.stale.add(position)
+    }
   }
   vm(id: VmId) {
     return this.vms.get(id)
@@ -197,12 +203,38 @@ export class LivePool implements Tables, PoolView {
     this.changed?.migrations.add(id)
   }
   hostsInIdOrder() {
+    // a copy: the caller may keep it while the pool changes
+    return this.ordered().hosts.slice()
+  }
+  roomiestHost(needed: Room) {
+    const order = this.ordered()
+    if (order.room === undefined) {
+      const rooms = order.hosts.map(hostRoom)
+      order.room = new RoomIndex(
+        rooms.map((r) => r.placementFreePages),
+        rooms.map((r) => r.physicalFreePages)
+      )
+    } else
+      for (const position of order.stale) {
+        const room = hostRoom(order.hosts[position]!)
+        order.room.set(position, room.placementFreePages, room.physicalFreePages)
+      }
+    order.stale.clear()
+    const best = order.room.bestFit(needed.placementFreePages, needed.physicalFreePages)
+    return best === NO_HOST ? undefined : order.hosts[best]
+  }
+
+  private ordered(): HostOrder {
     if (this.hostOrder === undefined) {
       const hosts = sortById(Array.from(this.hosts.values()))
-      this.hostOrder = { hosts, position: new Map(hosts.map((host, i) => [host.id, i])) }
+      this.hostOrder = {
+        hosts,
+        position: new Map(hosts.map((host, i) => [host.id, i])),
+        room: undefined,
+        stale: new Set()
+      }
     }
-    // a copy: the caller may keep it while the pool changes
-    return this.hostOrder.hosts.slice()
+    return this.hostOrder
   }
   vmValues() {
     return this.vms.values()
@@ -251,6 +283,15 @@ export class LivePool implements Tables, PoolView {
     this.changedSinceBuilt = false
     return this.persistent
   }
+}
+
+/** The live pool's hosts in id order, and by room once a placement has asked (`LivePool.hostOrder`). */
+interface HostOrder {
+  readonly hosts: Host[]
+  readonly position: Map<HostId, number>
+  /** Position i is hosts[i], with the figures of `hostRoom`. */
+  room: RoomIndex | undefined
+  readonly stale: Set<number>
 }
 
 /** Marks an entity removed in an overlay. */
@@ -318,6 +359,9 @@ export class OverlayPool implements Tables, PoolView {
   }
   migrationValues() {
     return merged(migrationList(this.base), this.migrations)
+  }
+  roomiestHost(needed: Room) {
+    return roomiestOf(this.hostsInIdOrder(), needed)
   }
   /** The base's residents the overlay has not changed, and the overlay's own that are resident there. */
   residentValues(host: HostId) {

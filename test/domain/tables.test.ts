@@ -1,15 +1,17 @@
 /**
  * The tables evolve's rules write to, other than persistent maps: the live pool the engine changes in
  * place, and the overlay decide evolves on. Each must give the state `evolve` gives, and a state handed
- * out must never change afterwards. Their indexes (the VMs by resident host, the hosts in id order) must
- * answer what a scan of the persistent state answers.
+ * out must never change afterwards. Their indexes (the VMs by resident host, the hosts in id order and
+ * by room) must answer what a scan of the persistent state answers: the same VMs, the same host chosen.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import fc from "fast-check"
 import { decide } from "../../domain/decide.js"
 import { evolve, evolveInPlace } from "../../domain/evolve.js"
 import type { PoolEvent } from "../../domain/events.js"
 import { hostId, type HostId } from "../../domain/ids.js"
+import { chooseHost, xapiDefault, type Placement } from "../../domain/placement/index.js"
 import {
   getHost,
   getMigration,
@@ -29,6 +31,23 @@ import { buildHistory, historyArb, plain } from "../timeTravel/helpers.js"
 
 /** The residents by the definition, a scan of every VM of the persistent state: what an index must agree with. */
 const residentsByScan = (state: PoolState, host: HostId) => vmList(state).filter((vm) => vm.residentOn === host)
+
+/** xapi-default as a user's placement would be: `choose` over every host that passes the checks, no index. */
+const checkingEveryHost: Placement = {
+  name: xapiDefault.name,
+  summary: xapiDefault.summary,
+  choose: xapiDefault.choose
+}
+
+/** The host chosen for each VM of `want` under each rule: from `pool`'s index, and by checking every host. */
+const expectChoicesAgree = (pool: PoolRead, want: PoolState, when: string) => {
+  const chosen = (e: ReturnType<typeof chooseHost>) => (Either.isRight(e) ? e.right.id : e.left.message)
+  for (const vm of vmList(want))
+    for (const rule of ["boot", "placement"] as const)
+      expect(chosen(chooseHost(pool, vm, xapiDefault, rule)), `host for ${vm.id} (${rule}) ${when}`).toBe(
+        chosen(chooseHost(want, vm, checkingEveryHost, rule))
+      )
+}
 
 /** A host no event names: nothing is resident there. */
 const nowhere = hostId("no-such-host")
@@ -63,6 +82,8 @@ describe("LivePool", () => {
           expect(migrationList(live)).toStrictEqual(migrationList(want))
           expect(live.pool).toStrictEqual(want.pool)
           expectResidentsAgree(live, want, `after event ${i} (${event._tag})`)
+          // the room index is brought up to date when asked: after one change or after several
+          if (i % every === 0) expectChoicesAgree(live, want, `after event ${i} (${event._tag})`)
           if (i % every === 0) {
             const state = persistentState(live)
             expect(plain(state)).toStrictEqual(plain(want))
@@ -194,11 +215,13 @@ describe("OverlayPool", () => {
         for (const host of hostList(base)) expect(getHost(overlay, host.id)).toStrictEqual(getHost(want, host.id))
         for (const m of migrationList(base)) expect(getMigration(overlay, m.id)).toStrictEqual(getMigration(want, m.id))
         expectResidentsAgree(overlay, want, "on the overlay")
+        expectChoicesAgree(overlay, want, "on the overlay")
         // decide's overlay over the engine's live pool: the base's index, the overlay's changes on top
         const liveBase = new LivePool(base)
         const overLive = new OverlayPool(liveBase)
         for (const event of rest) evolveInPlace(overLive, event)
         expectResidentsAgree(overLive, want, "on the overlay over a live pool")
+        expectChoicesAgree(overLive, want, "on the overlay over a live pool")
         expectResidentsAgree(liveBase, base, "on the live pool under the overlay")
       }),
       { numRuns: 60 }
