@@ -37,7 +37,13 @@ export type { HostId, VmId, PoolId, MigrationId } from "../domain/ids.js"
 export type { Host, Vm, Migration, PoolRead } from "../domain/state.js"
 export type { PowerState } from "../domain/events.js"
 export { getHost, getVm, hostList, vmList, vmsResidentOn } from "../domain/state.js"
-export { hostPlacementFreePages, hostPhysicalFreePages, vmPlacementPages, vmPhysicalPages } from "../domain/memory.js"
+export {
+  hostPlacementFreePages,
+  hostPhysicalFreePages,
+  vmPlacementPages,
+  vmPhysicalPages,
+  type AdmissionRule
+} from "../domain/memory.js"
 export type { Extensions } from "../simulations/extensions.js"
 export type { MigrateModelOptions, Size, Rate, Duration } from "./migrateModel.js"
 export type { SingleMigrationReport as MigrationReport } from "../engine/migration/single.js"

@@ -134,3 +134,58 @@ export const checkCanBootHere = (host: Host, vm: Vm): Either.Either<void, BootCh
   const placement = checkPlacement(host, vm)
   return Either.isLeft(placement) ? placement : checkPhysicalRoom(host, vm)
 }
+
+/**
+ * Which admission a host is chosen under: `decide`'s (`boot`: `checkCanBootHere`, the placement rule and
+ * the physical room) or the squeezer's (`placement`: `checkPlacement` alone, to find the host it should
+ * make room on).
+ */
+export type AdmissionRule = "boot" | "placement"
+
+export const admissionCheck = (rule: AdmissionRule): ((host: Host, vm: Vm) => Either.Either<void, BootCheckError>) =>
+  rule === "boot" ? checkCanBootHere : checkPlacement
+
+/**
+ * A host's room as two figures, for the indexes that rank hosts by it (domain/roomIndex.ts): its
+ * placement-free and physical free pages, or none at all (-∞ both) when it is not live or not enabled.
+ * A host admits a VM under a rule exactly when its room covers `vmRoomNeeded` (`roomCovers`): the
+ * rules above as two comparisons, which test/domain/memory.test.ts holds to `admissionCheck`.
+ */
+export interface Room {
+  readonly placementFreePages: number
+  readonly physicalFreePages: number
+}
+
+const NO_ROOM: Room = { placementFreePages: -Infinity, physicalFreePages: -Infinity }
+
+export const hostRoom = (host: Host): Room =>
+  host.live && host.enabled
+    ? { placementFreePages: hostPlacementFreePages(host), physicalFreePages: hostPhysicalFreePages(host) }
+    : NO_ROOM
+
+/** What the VM needs of a host's room under `rule`: the placement rule asks nothing of the physical room. */
+export const vmRoomNeeded = (vm: Vm, rule: AdmissionRule): Room => ({
+  placementFreePages: vmPlacementPages(vm),
+  physicalFreePages: rule === "boot" ? vmPhysicalPages(vm) : -Infinity
+})
+
+export const roomCovers = (room: Room, needed: Room): boolean =>
+  room.placementFreePages >= needed.placementFreePages && room.physicalFreePages >= needed.physicalFreePages
+
+/**
+ * Of `hosts`, the first with the most placement-free memory among those whose room covers `needed`;
+ * undefined when none does. A scan: the live pool answers the same from its index (`roomiestHost`).
+ */
+export const roomiestOf = (hosts: Iterable<Host>, needed: Room): Host | undefined => {
+  let best: Host | undefined
+  let bestFreePages = -Infinity
+  for (const host of hosts) {
+    const room = hostRoom(host)
+    if (!roomCovers(room, needed)) continue
+    if (best === undefined || room.placementFreePages > bestFreePages) {
+      best = host
+      bestFreePages = room.placementFreePages
+    }
+  }
+  return best
+}

@@ -1,6 +1,7 @@
 /**
- * Internal to domain/evacuate.ts: the evacuation's target hosts ordered so that each placement costs
- * O(log hosts) instead of a scan of every host.
+ * Internal to domain/: hosts ordered by their room so that each placement costs O(log hosts) instead of
+ * a scan of every host. An evacuation plan builds one over its targets (domain/placement/xapiDefault.ts);
+ * the live pool keeps one over all its hosts for the placement of single VMs (domain/tables.ts).
  *
  * The plan asks, for each VM: of the hosts with at least `physical` pages of physical room, which has the
  * most placement-free memory (the first in id order on ties), and does that cover `placement`? Hosts are
@@ -86,9 +87,15 @@ export class RoomIndex {
 
   /** A VM was planned onto `host`: both its figures go down by what the VM needs. */
   take(host: number, placementPages: number, physicalPages: number): void {
+    this.set(host, this.placementFree[host]! - placementPages, this.physicalFree[host]! - physicalPages)
+  }
+
+  /** The host's figures are now these: it is taken out and put back with its new key (unless they are the same). */
+  set(host: number, placementFreePages: number, physicalFreePages: number): void {
+    if (this.placementFree[host] === placementFreePages && this.physicalFree[host] === physicalFreePages) return
     this.root = this.remove(this.root, host)
-    this.placementFree[host] = this.placementFree[host]! - placementPages
-    this.physicalFree[host] = this.physicalFree[host]! - physicalPages
+    this.placementFree[host] = placementFreePages
+    this.physicalFree[host] = physicalFreePages
     this.left[host] = NO_HOST
     this.right[host] = NO_HOST
     this.best[host] = host

@@ -8,6 +8,7 @@
 import { HashMap, Option } from "effect"
 import type { PowerState } from "./events.js"
 import type { HostId, MigrationId, PoolId, VmId } from "./ids.js"
+import { roomiestOf, type Room } from "./memory.js"
 import type { VmOperation } from "./operations.js"
 
 export interface PoolInfo {
@@ -146,10 +147,23 @@ export interface PoolView {
   host(id: HostId): Host | undefined
   vm(id: VmId): Vm | undefined
   migration(id: MigrationId): Migration | undefined
-  /** Every host, in no particular order (`hostList` sorts). */
-  hostValues(): Iterable<Host>
+  /**
+   * Every host in id order, as `hostList` gives them, in an array the caller may keep: the live pool
+   * keeps the order from one call to the next instead of sorting the hosts for each placement.
+   */
+  hostsInIdOrder(): ReadonlyArray<Host>
   vmValues(): Iterable<Vm>
   migrationValues(): Iterable<Migration>
+  /**
+   * The VMs whose `residentOn` is `host`, in no particular order (`vmsResidentOn` sorts): the live pool
+   * reads them from its index of VMs by host instead of a scan of every VM of the pool.
+   */
+  residentValues(host: HostId): Iterable<Vm>
+  /**
+   * `roomiestOf(hostList(this), needed)`: the live pool answers from its hosts ordered by room instead
+   * of a scan of every host, so that placing each VM of a large pool does not cost the pool's hosts.
+   */
+  roomiestHost(needed: Room): Host | undefined
   /** The state as it is now, as persistent maps: for whoever keeps it after the view changes. */
   toPoolState(): PoolState
 }
@@ -171,21 +185,37 @@ export const getMigration = (state: PoolRead, id: MigrationId): Migration | unde
 
 const byId = <T extends { readonly id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
+/** The entities sorted in place into id order, the one order of every listing and choice; returns them. */
+export const sortById = <T extends { readonly id: string }>(entities: T[]): T[] => entities.sort(byId)
+
 /** Hosts, VMs and migrations in id order: every listing and every choice iterates in this stable order. */
 export const hostList = (state: PoolRead): ReadonlyArray<Host> =>
-  Array.from(isView(state) ? state.hostValues() : HashMap.values(state.hosts)).sort(byId)
+  isView(state) ? state.hostsInIdOrder() : sortById(Array.from(HashMap.values(state.hosts)))
 export const vmList = (state: PoolRead): ReadonlyArray<Vm> =>
   Array.from(isView(state) ? state.vmValues() : HashMap.values(state.vms)).sort(byId)
 export const migrationList = (state: PoolRead): ReadonlyArray<Migration> =>
   Array.from(isView(state) ? state.migrationValues() : HashMap.values(state.migrations)).sort(byId)
 
-/** VMs whose domain runs on the host (resident), in id order (only they are sorted, not the pool's VMs). */
+/**
+ * VMs whose domain runs on the host (resident), in id order (only they are sorted, not the pool's VMs).
+ * A view answers from its index; a persistent state, which keeps none, is scanned (`isResidentOn`).
+ */
 export const vmsResidentOn = (state: PoolRead, host: HostId): ReadonlyArray<Vm> => {
+  if (isView(state)) return sortById(Array.from(state.residentValues(host)))
   const resident: Vm[] = []
-  for (const vm of isView(state) ? state.vmValues() : HashMap.values(state.vms))
-    if (vm.residentOn === host) resident.push(vm)
-  return resident.sort(byId)
+  for (const vm of HashMap.values(state.vms)) if (isResidentOn(vm, host)) resident.push(vm)
+  return sortById(resident)
 }
+
+/**
+ * The host with the most placement-free memory (the first in id order on ties) among those whose room
+ * covers `needed` (domain/memory.ts); undefined when none does. A view answers from its index.
+ */
+export const roomiestHost = (state: PoolRead, needed: Room): Host | undefined =>
+  isView(state) ? state.roomiestHost(needed) : roomiestOf(hostList(state), needed)
+
+/** The one statement of residency: the VM's domain runs on `host`. The views' indexes key by the same field. */
+export const isResidentOn = (vm: Vm, host: HostId): boolean => vm.residentOn === host
 
 /**
  * Mutable copies of entities, for `evolve` to change a fresh object before it enters the state. Each

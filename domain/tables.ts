@@ -5,7 +5,9 @@
  *   stays valid;
  * - `LivePool`: native maps changed in place, for a fold only one owner holds (the engine's live state,
  *   `foldEvents`). Once asked for a persistent state, it remembers which entities change, so that the
- *   next `toPoolState()` costs the changes, not the pool;
+ *   next `toPoolState()` costs the changes, not the pool. It also keeps the VMs by resident host and the
+ *   hosts in id order and by room, so that an evacuation costs the host's VMs, not a scan of the pool's,
+ *   and a placement O(log hosts), not a sort and a scan of the hosts;
  * - `OverlayPool`: changes kept beside a state that stays as it was, for `decide` to see the state after
  *   the events it has decided so far.
  *
@@ -13,14 +15,19 @@
  */
 import { HashMap, Option } from "effect"
 import type { HostId, MigrationId, VmId } from "./ids.js"
+import { hostRoom, roomiestOf, type Room } from "./memory.js"
+import { NO_HOST, RoomIndex } from "./roomIndex.js"
 import {
   getHost,
   getMigration,
   getVm,
   hostList,
+  isResidentOn,
   migrationList,
   persistentState,
+  sortById,
   vmList,
+  vmsResidentOn,
   type Host,
   type Migration,
   type PoolInfo,
@@ -124,6 +131,19 @@ export class LivePool implements Tables, PoolView {
   /** The persistent state handed out last (with `changed`, this pool); the initial state until then. */
   private persistent: PoolState
   private changedSinceBuilt = false
+  /**
+   * The ids of the VMs resident on each host, kept by `putVm` and `removeVm` from the VMs' `residentOn`
+   * whatever the event: an evacuation asks for one host's VMs, and a scan of the pool's for each of its
+   * hosts was quadratic in the pool's size.
+   */
+  private readonly residents = new Map<HostId, Set<VmId>>()
+  /**
+   * The hosts in id order and each one's position there; undefined from a host's joining until the order
+   * is next asked for. A changed host takes its old place, so the order is sorted once per host joined,
+   * not once per placement. Once a placement has asked (`roomiestHost`), the positions are also ordered
+   * by room (`room`), and `stale` holds those of hosts changed since, brought up to date at the next ask.
+   */
+  private hostOrder: HostOrder | undefined
 
   constructor(initial: PoolState) {
     this.pool = initial.pool
@@ -132,6 +152,7 @@ export class LivePool implements Tables, PoolView {
     this.vms = new Map(initial.vms)
     this.migrations = new Map(initial.migrations)
     this.persistent = initial
+    for (const vm of this.vms.values()) this.indexResident(vm)
   }
 
   host(id: HostId) {
@@ -141,16 +162,29 @@ export class LivePool implements Tables, PoolView {
     this.hosts.set(host.id, host)
     this.changedSinceBuilt = true
     this.changed?.hosts.add(host.id)
+    if (this.hostOrder === undefined) return
+    const position = this.hostOrder.position.get(host.id)
+    if (position === undefined) this.hostOrder = undefined
+    else {
+      this.hostOrder.hosts[position] = host
+      if (this.hostOrder.room !== undefined) this.hostOrder.stale.add(position)
+    }
   }
   vm(id: VmId) {
     return this.vms.get(id)
   }
   putVm(vm: Vm) {
+    const before = this.vms.get(vm.id)
+    if (before?.residentOn !== vm.residentOn) {
+      this.unindexResident(before)
+      this.indexResident(vm)
+    }
     this.vms.set(vm.id, vm)
     this.changedSinceBuilt = true
     this.changed?.vms.add(vm.id)
   }
   removeVm(id: VmId) {
+    this.unindexResident(this.vms.get(id))
     this.vms.delete(id)
     this.changedSinceBuilt = true
     this.changed?.vms.add(id)
@@ -168,14 +202,61 @@ export class LivePool implements Tables, PoolView {
     this.changedSinceBuilt = true
     this.changed?.migrations.add(id)
   }
-  hostValues() {
-    return this.hosts.values()
+  hostsInIdOrder() {
+    // a copy: the caller may keep it while the pool changes
+    return this.ordered().hosts.slice()
+  }
+  roomiestHost(needed: Room) {
+    const order = this.ordered()
+    if (order.room === undefined) {
+      const rooms = order.hosts.map(hostRoom)
+      order.room = new RoomIndex(
+        rooms.map((r) => r.placementFreePages),
+        rooms.map((r) => r.physicalFreePages)
+      )
+    } else
+      for (const position of order.stale) {
+        const room = hostRoom(order.hosts[position]!)
+        order.room.set(position, room.placementFreePages, room.physicalFreePages)
+      }
+    order.stale.clear()
+    const best = order.room.bestFit(needed.placementFreePages, needed.physicalFreePages)
+    return best === NO_HOST ? undefined : order.hosts[best]
+  }
+
+  private ordered(): HostOrder {
+    if (this.hostOrder === undefined) {
+      const hosts = sortById(Array.from(this.hosts.values()))
+      this.hostOrder = {
+        hosts,
+        position: new Map(hosts.map((host, i) => [host.id, i])),
+        room: undefined,
+        stale: new Set()
+      }
+    }
+    return this.hostOrder
   }
   vmValues() {
     return this.vms.values()
   }
   migrationValues() {
     return this.migrations.values()
+  }
+  residentValues(host: HostId) {
+    const ids = this.residents.get(host)
+    return ids === undefined ? [] : Array.from(ids, (id) => this.vms.get(id)!)
+  }
+
+  private indexResident(vm: Vm): void {
+    if (vm.residentOn === undefined) return
+    const ids = this.residents.get(vm.residentOn)
+    if (ids === undefined) this.residents.set(vm.residentOn, new Set([vm.id]))
+    else ids.add(vm.id)
+  }
+  private unindexResident(vm: Vm | undefined): void {
+    if (vm?.residentOn === undefined) return
+    if (this.residents.get(vm.residentOn)?.delete(vm.id) !== true)
+      throw new Error(`LivePool: ${vm.id} is resident on ${vm.residentOn} but missing from that host's index`)
   }
 
   /** This pool as a persistent state: the last one handed out, with what changed since applied to it. */
@@ -202,6 +283,15 @@ export class LivePool implements Tables, PoolView {
     this.changedSinceBuilt = false
     return this.persistent
   }
+}
+
+/** The live pool's hosts in id order, and by room once a placement has asked (`LivePool.hostOrder`). */
+interface HostOrder {
+  readonly hosts: Host[]
+  readonly position: Map<HostId, number>
+  /** Position i is hosts[i], with the figures of `hostRoom`. */
+  room: RoomIndex | undefined
+  readonly stale: Set<number>
 }
 
 /** Marks an entity removed in an overlay. */
@@ -261,14 +351,23 @@ export class OverlayPool implements Tables, PoolView {
   removeMigration(id: MigrationId) {
     this.migrations.set(id, REMOVED)
   }
-  hostValues() {
-    return merged(hostList(this.base), this.hosts)
+  hostsInIdOrder() {
+    return sortById(Array.from(merged(hostList(this.base), this.hosts)))
   }
   vmValues() {
     return merged(vmList(this.base), this.vms)
   }
   migrationValues() {
     return merged(migrationList(this.base), this.migrations)
+  }
+  roomiestHost(needed: Room) {
+    return roomiestOf(this.hostsInIdOrder(), needed)
+  }
+  /** The base's residents the overlay has not changed, and the overlay's own that are resident there. */
+  residentValues(host: HostId) {
+    const resident = vmsResidentOn(this.base, host).filter((vm) => !this.vms.has(vm.id))
+    for (const vm of this.vms.values()) if (vm !== REMOVED && isResidentOn(vm, host)) resident.push(vm)
+    return resident
   }
   toPoolState(): PoolState {
     const base = persistentState(this.base)

@@ -240,7 +240,7 @@ export class Squeezer {
     const host =
       named !== undefined
         ? getHost(state, named)
-        : Either.getOrUndefined(chooseHost(state, vm, this.env.placement, checkPlacement))
+        : Either.getOrUndefined(chooseHost(state, vm, this.env.placement, "placement"))
     if (!host || Either.isLeft(checkPlacement(host, vm)) || Either.isRight(checkPhysicalRoom(host, vm)))
       return undefined
     return host

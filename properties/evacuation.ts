@@ -7,7 +7,8 @@
  * (lowest id on ties) that has admission and physical room for it; a VM that fits nowhere fails the
  * whole plan with `NoHostsAvailable`. Found by mutation testing: nothing else checked the plan itself.
  * The built-in's fast plan must also be the plan its `choose` gives one VM at a time (the way a user's
- * placement plans), so the extension point and the built-in cannot drift apart.
+ * placement plans), so the extension point and the built-in cannot drift apart, and the plan made on the
+ * engine's live pool (its index of VMs by host) the plan made on the persistent state.
  */
 import { Either, HashMap } from "effect"
 import fc from "fast-check"
@@ -77,6 +78,7 @@ export const evacuationPlan: NamedProperty = {
           new Step(draw).run(model, real)
         }
         const state = real.sim.state
+        const live = real.sim.view
         for (const host of [...Array.from(HashMap.keys(state.hosts)), "h-none"]) {
           const expected = JSON.stringify(referencePlan(state, host))
           const actual = JSON.stringify(asPlan(planEvacuation(state, hostId(host), xapiDefault)))
@@ -87,6 +89,11 @@ export const evacuationPlan: NamedProperty = {
           if (byChoices !== actual)
             throw new PropertyViolation(
               `evacuating ${host}: the plan of xapi-default's choices is ${byChoices}, its own ${actual}`
+            )
+          const onLive = JSON.stringify(asPlan(planEvacuation(live, hostId(host), xapiDefault)))
+          if (onLive !== actual)
+            throw new PropertyViolation(
+              `evacuating ${host}: the plan on the live pool is ${onLive}, on its state ${actual}`
             )
         }
       }

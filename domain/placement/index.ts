@@ -6,7 +6,7 @@
 import { Either } from "effect"
 import { NoHostsAvailable, type DomainError } from "../errors.js"
 import type { HostId } from "../ids.js"
-import { checkCanBootHere } from "../memory.js"
+import { admissionCheck, type AdmissionRule } from "../memory.js"
 import { hostList, type Host, type PoolRead, type Vm } from "../state.js"
 import { assertCandidate, planByChoices } from "./evacuation.js"
 import type { EvacuationPlan, Placement } from "./types.js"
@@ -33,14 +33,32 @@ export const knownPlacementNames = (extra: ReadonlyArray<Placement> = []): Reado
 
 /**
  * Where a VM without a named host goes: `placement`'s choice among the hosts that can take it. None →
- * NoHostsAvailable, with each host's reason. `canTake` is decide's rule by default; the engine's
+ * NoHostsAvailable, with each host's reason. `rule` is decide's admission by default; the engine's
  * squeezer asks with the placement rule alone (memory.ts), to find the host it should make room on.
+ * A placement's `chooseInPool` answers first when it has one; when it finds no host, the check of every
+ * host below says why (and must agree that there is none).
  */
 export const chooseHost = (
   state: PoolRead,
   vm: Vm,
   placement: Placement,
-  canTake: (host: Host, vm: Vm) => Either.Either<void, DomainError> = checkCanBootHere
+  rule: AdmissionRule = "boot"
+): Either.Either<Host, NoHostsAvailable> => {
+  const canTake = admissionCheck(rule)
+  const fast = placement.chooseInPool?.(state, vm, rule)
+  if (fast !== undefined) {
+    if (Either.isLeft(canTake(fast, vm)))
+      throw new Error(`placement ${placement.name} chose ${fast.id} for ${vm.id} in the pool, which cannot take it`)
+    return Either.right(fast)
+  }
+  return chooseByCheckingEveryHost(state, vm, placement, canTake)
+}
+
+const chooseByCheckingEveryHost = (
+  state: PoolRead,
+  vm: Vm,
+  placement: Placement,
+  canTake: (host: Host, vm: Vm) => Either.Either<void, DomainError>
 ): Either.Either<Host, NoHostsAvailable> => {
   const candidates: Host[] = []
   const refusals: string[] = []
@@ -60,6 +78,10 @@ export const chooseHost = (
         vm: vm.id,
         reason: `placement ${placement.name} took none of ${candidates.map((h) => h.id).join(", ")}`
       })
+    )
+  if (placement.chooseInPool !== undefined)
+    throw new Error(
+      `placement ${placement.name} found no host for ${vm.id} in the pool, but its choose took ${chosen.id}`
     )
   return Either.right(assertCandidate(placement, candidates, chosen, vm))
 }

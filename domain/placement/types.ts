@@ -5,6 +5,7 @@
 import type { Either } from "effect"
 import type { HostUnknown, NoHostsAvailable } from "../errors.js"
 import type { HostId, VmId } from "../ids.js"
+import type { AdmissionRule } from "../memory.js"
 import type { Host, PoolRead, Vm } from "../state.js"
 
 export interface PlannedMove {
@@ -30,6 +31,13 @@ export interface Placement {
   /** One line for `--help` and the docs. */
   readonly summary: string
   readonly choose: (candidates: ReadonlyArray<Host>, vm: Vm, pool: PoolRead) => Host | undefined
+  /**
+   * A faster `choose` than over a list of every host that can take the VM, which must give exactly the
+   * host `choose` gives among them (`rule`: which admission made them candidates), or undefined when
+   * none can take it or `choose` would refuse them all (the built-in's is tested against its `choose`).
+   * Absent, every host is checked and `choose` asked.
+   */
+  readonly chooseInPool?: (pool: PoolRead, vm: Vm, rule: AdmissionRule) => Host | undefined
   /**
    * A faster evacuation plan than one `choose` per VM, which must give exactly the plan those choices
    * give (the built-in's is tested against them); absent, the plan is made of `choose` calls.

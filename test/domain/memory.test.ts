@@ -1,12 +1,21 @@
 /**
  * `canBootHere` is `checkCanBootHere` without its error: for every host and VM, yes exactly when the
  * checker finds nothing to refuse (the planners ask the first, `decide` the second: they must agree).
+ * A host's room (`hostRoom`, the figures the live pool ranks hosts by) covers what a VM needs under a
+ * rule exactly when that rule's check admits the VM.
  */
 import { Either } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { hostId, vmId } from "../../domain/ids.js"
-import { canBootHere, checkCanBootHere } from "../../domain/memory.js"
+import {
+  admissionCheck,
+  canBootHere,
+  checkCanBootHere,
+  hostRoom,
+  roomCovers,
+  vmRoomNeeded
+} from "../../domain/memory.js"
 import type { Host, Vm } from "../../domain/state.js"
 
 /** Hosts and VMs around the edges of the rules: free memory near what the VM needs, either way. */
@@ -69,6 +78,18 @@ describe("canBootHere", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         expect(canBootHere(hostOf(c), vmOf(c))).toBe(Either.isRight(checkCanBootHere(hostOf(c), vmOf(c))))
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+})
+
+describe("hostRoom", () => {
+  it("covers what a VM needs under a rule exactly when the rule's check admits it", () => {
+    fc.assert(
+      fc.property(caseArb, fc.constantFrom("boot" as const, "placement" as const), (c, rule) => {
+        const admitted = Either.isRight(admissionCheck(rule)(hostOf(c), vmOf(c)))
+        expect(roomCovers(hostRoom(hostOf(c)), vmRoomNeeded(vmOf(c), rule))).toBe(admitted)
       }),
       { numRuns: 2_000 }
     )
