@@ -19,7 +19,7 @@ import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
-import type { RestPoint } from "../simulations/resume.js"
+import { withoutSchedule, type RestPoint } from "../simulations/resume.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
 import { version } from "./version.js"
@@ -75,9 +75,6 @@ const SavedRest = Schema.parseJson(
     scenario: Schema.String
   })
 )
-
-/** A recorded scenario without its schedule: what a rest needs of it, small whatever the schedule's length. */
-const withoutSchedule = (scenario: string): string => JSON.stringify({ ...JSON.parse(scenario), schedule: [] })
 
 /** The rest's type is the engine's, field for field: a change to one that the other lacks fails to compile. */
 const asEngineRest = (rest: typeof EngineRestData.Type): EngineRest => rest
@@ -143,14 +140,10 @@ export const loadRestPoint = (pool: PoolId, revision: number) =>
         const saved = found.value
         const usable = yield* pointOf(stream, saved.revision, saved.atUs, saved.data, notAfterUs)
         if (typeof usable !== "string") return Option.some(usable)
-        if (usable === PAST_THE_FORK) {
-          upTo = saved.revision - 1
-          if (upTo < 0) break
-          continue
-        }
-        yield* Effect.logWarning(
-          `the engine at rest saved for ${owner}@${saved.revision} is not usable (${usable}); trying an earlier one`
-        )
+        if (usable !== PAST_THE_FORK)
+          yield* Effect.logWarning(
+            `the engine at rest saved for ${owner}@${saved.revision} is not usable (${usable}); trying an earlier one`
+          )
         if (saved.revision === 0) break
         upTo = saved.revision - 1
       }

@@ -23,6 +23,7 @@ import {
   InputLogReader,
   recordedScenario,
   resume,
+  withoutSchedule,
   type RestPoint,
   type Continuation,
   type LoggedEvent,
@@ -86,7 +87,7 @@ const restAtEnd = (
     revision: events.length - 1,
     atUs: events[events.length - 1]!.event.atUs,
     // as a store keeps it: without the schedule, which had all run
-    scenario: JSON.stringify({ ...JSON.parse(scenario), schedule: [] }),
+    scenario: withoutSchedule(scenario),
     rest: JSON.parse(JSON.stringify(out.rest.rest)) as EngineRest,
     state: state.right
   }

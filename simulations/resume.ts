@@ -260,6 +260,9 @@ interface Segment {
   readonly cut?: { readonly events: number; readonly atUs: number; readonly revision: number }
 }
 
+/** A recorded scenario without its schedule: what a rest keeps of it, small whatever the schedule's length. */
+export const withoutSchedule = (scenario: string): string => JSON.stringify({ ...JSON.parse(scenario), schedule: [] })
+
 /**
  * The recorded scenario, read. From an engine at rest its schedule has all run: it is left out unread
  * (a scenario of 125,000 operations is most of what a continuation would otherwise decode and compile).
