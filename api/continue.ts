@@ -14,7 +14,7 @@ import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore
 import { StoreError } from "../store/errors.js"
 import type { Extensions } from "../simulations/extensions.js"
 import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
-import { loadRestPoint, saveEngineRest } from "./engineRests.js"
+import { loadRestPoint, saveEngineRests } from "./engineRests.js"
 import type { SnapshotStore } from "../store/SnapshotStore.js"
 import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "../simulations/scenario.js"
 import { inputFailure, XenpoolError } from "./errors.js"
@@ -330,11 +330,15 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     const rest = resumption.rest()
     const last = events[events.length - 1]!
     if (typeof rest !== "string")
-      yield* saveEngineRest(
+      yield* saveEngineRests(
         pool,
-        { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
-        rest,
-        sim.state,
+        [
+          {
+            last: { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
+            rest,
+            state: sim.state
+          }
+        ],
         log.scenario
       )
     progress.stop()

@@ -3,8 +3,10 @@
  * pool rebuilds the engine from the last moment it was at rest instead of from the pool's start.
  *
  * An engine is at rest when nothing is on its agenda and nothing waits (`Simulation.rest`): at the end
- * of a run or a continuation that went quiet. What it then needs beside the pool's state is a few
- * counters, PRNG states and settings (`EngineRest`). Both are saved, as one snapshot of the snapshot
+ * of a run or a continuation that went quiet, and inside the run that made a pool, before a schedule
+ * item, whenever everything before it is done (`RestInRun`: one every so many events, the snapshot store's
+ * whole-state cadence). What it then needs beside the pool's state is a few counters, PRNG states and
+ * settings (`EngineRest`), and inside a run how many of the schedule's items had run. Both are saved, as one snapshot of the snapshot
  * store (store/SnapshotStore.ts), under a key of their own: `engine-rest/<format>/<xenpool version>`.
  * Like a projection snapshot it is a cache: losing one costs a longer rebuild, never an answer; one that
  * does not decode, or whose revision no longer holds the event it was taken after, is passed over with
@@ -19,7 +21,7 @@ import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
-import { withoutSchedule, type RestPoint } from "../simulations/resume.js"
+import { recordedScenario, withoutSchedule, type RestPoint } from "../simulations/resume.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
 import { version } from "./version.js"
@@ -71,8 +73,13 @@ const SavedRest = Schema.parseJson(
     rest: EngineRestData,
     /** The pool's state, in the snapshot codec (projections/snapshotCodec.ts). */
     state: Schema.String,
-    /** The pool's recorded scenario without its schedule (all of it had run). */
-    scenario: Schema.String
+    /**
+     * The pool's recorded scenario without its schedule: all of it had run, or (with `scheduleRun`) the
+     * schedule is read from the pool's creation event, which records it whole.
+     */
+    scenario: Schema.String,
+    /** Inside the run that made the pool: how many of its schedule's items had run (`RestInRun`). */
+    scheduleRun: Schema.optionalWith(Count, { exact: true })
   })
 )
 
@@ -88,18 +95,30 @@ export interface RestedAfter {
   readonly atUs: number
 }
 
-/** Saves the engine at rest after `last` in pool `pool`'s log, with the pool's state and recorded scenario. */
-export const saveEngineRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState, scenario: string) =>
+/** An engine at rest to keep: after which event, the rest, the pool then, and (inside a run) the schedule's items run. */
+export interface RestToSave {
+  readonly last: RestedAfter
+  readonly rest: EngineRest
+  readonly state: PoolState
+  readonly scheduleRun?: number
+}
+
+/** Saves engines at rest in pool `pool`'s log, with the pool's recorded scenario, in one write. */
+export const saveEngineRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: string) =>
   // a cache: the events are stored by now, and a rest that could not be kept costs only a longer rebuild
-  Effect.catchAll(saveRest(pool, last, rest, state, scenario), (error) =>
-    Effect.logWarning(`the engine at rest after ${pool}@${last.revision} was not kept (${error.message})`)
+  Effect.catchAll(saveRests(pool, rests, scenario), (error) =>
+    Effect.logWarning(
+      `the engine at rest after ${rests.map((r) => `${pool}@${r.last.revision}`).join(", ")} was not kept (${error.message})`
+    )
   )
 
-const saveRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: PoolState, scenario: string) =>
+const saveRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: string) =>
   Effect.gen(function* () {
+    if (rests.length === 0) return
     const snapshots = yield* SnapshotStore
-    yield* snapshots.save([
-      {
+    const scenarioKept = withoutSchedule(scenario)
+    yield* snapshots.save(
+      rests.map(({ last, rest, state, scheduleRun }) => ({
         ...restKey(pool),
         revision: last.revision,
         atUs: last.atUs,
@@ -108,10 +127,11 @@ const saveRest = (pool: PoolId, last: RestedAfter, rest: EngineRest, state: Pool
           eventId: last.id,
           rest,
           state: encodeSnapshot(state),
-          scenario: withoutSchedule(scenario)
+          scenario: scenarioKept,
+          ...(scheduleRun === undefined ? {} : { scheduleRun })
         })
-      }
-    ])
+      }))
+    )
   })
 
 /** Branches a pool's rests may come from before its own: its parent up to the fork point, and so on up. */
@@ -174,11 +194,21 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
     const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
     if (event === undefined || event.id !== saved.right.eventId)
       return `revision ${revision} no longer holds the event it was taken after`
+    const scheduleRun = saved.right.scheduleRun
+    // inside a run, the schedule's later items are still to come: read whole from the creation event
+    let scenario = saved.right.scenario
+    if (scheduleRun !== undefined) {
+      const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
+      const recorded = created === undefined ? undefined : Either.getOrUndefined(recordedScenario(created.event))
+      if (recorded === undefined) return "the pool's creation event records no scenario"
+      scenario = recorded
+    }
     return {
       revision,
       atUs,
       rest: asEngineRest(saved.right.rest),
       state: state.right,
-      scenario: saved.right.scenario
+      scenario,
+      ...(scheduleRun === undefined ? {} : { scheduleRun })
     } satisfies RestPoint
   })

@@ -16,10 +16,10 @@ import { hostSummaries, MigrationSummaries } from "../projections/summary.js"
 import { HostsInUse, type HostsInUseSummary } from "../projections/hostsInUse.js"
 import { migrationTotals, type MigrationTotals } from "../projections/migrationTotals.js"
 import { CpuSla, type CpuSeries, type CpuSlaSummary } from "../projections/cpuSla.js"
-import { RunSnapshotTaker, saveRunSnapshots, snapshotEveryEvents } from "../projections/snapshots.js"
+import { RunSnapshotTaker, saveRunSnapshots, snapshotCadence } from "../projections/snapshots.js"
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
 import { startScenario } from "../simulations/run.js"
-import { saveEngineRest } from "./engineRests.js"
+import { saveEngineRests, type RestToSave } from "./engineRests.js"
 import { loadsEndUs } from "../simulations/load.js"
 import { parseScenario, parseScenarioJson, Scenario, type InputError } from "../simulations/scenario.js"
 import { duplicateName, type Extensions } from "../simulations/extensions.js"
@@ -207,10 +207,30 @@ const runIntoStore = (
     const events: EmittedEvent[] = []
     const tally = new RunTally(compiled.loads)
     // Keeps the engine's own states every N events, so that snapshots cost no fold of their own.
-    const snapshots = new RunSnapshotTaker(yield* snapshotEveryEvents)
+    const cadence = yield* snapshotCadence
+    const snapshots = new RunSnapshotTaker(cadence.everyEvents)
+    // Keeps the engine at rest inside the run, once per whole-state snapshot's worth of events: a rest
+    // costs about a whole state, and a later fork or continuation reruns at most that many events.
+    const rests: RestToSave[] = []
     const run = startScenario(compiled, {
       transferFactory: transferFactoryFor(compiled),
       decide: snapshots.decide,
+      ...(input?.scenario === undefined
+        ? {}
+        : {
+            rests: {
+              everyEvents: cadence.everyEvents * cadence.wholeStateEvery,
+              take: ({ rest, scheduleRun, state }) => {
+                const last = events[events.length - 1]!
+                rests.push({
+                  last: { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
+                  rest,
+                  state,
+                  scheduleRun
+                })
+              }
+            }
+          }),
       sink: (batch) => {
         for (const e of batch) events.push(e)
         tally.add(batch)
@@ -252,17 +272,17 @@ const runIntoStore = (
       provenance: input === undefined ? undefined : runProvenance(compiled.seed, input)
     })
     yield* saveRunSnapshots(compiled.pool, snapshots)
-    // the engine at rest at the run's end is kept: continuing the pool starts there (api/engineRests.ts)
+    // the engine at rest inside the run and at its end is kept: continuing or forking the pool starts at
+    // the last one before the point (api/engineRests.ts)
     const rest = run.rest()
     const last = events[events.length - 1]
-    if (typeof rest !== "string" && last !== undefined && input?.scenario !== undefined)
-      yield* saveEngineRest(
-        compiled.pool,
-        { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
+    if (typeof rest !== "string" && last !== undefined)
+      rests.push({
+        last: { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
         rest,
-        run.sim.state,
-        input.scenario
-      )
+        state: run.sim.state
+      })
+    if (input?.scenario !== undefined) yield* saveEngineRests(compiled.pool, rests, input.scenario)
     const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
     return { output, events }
   })

@@ -236,9 +236,12 @@ export class Simulation {
   /**
    * The engine at rest as data (`EngineRest`), or why it is not at rest now: something on the agenda or
    * waiting. An engine built `from` it, on the pool's state now, decides from here what this one would.
+   * `inputsQueued`: how many of the agenda's happenings are the caller's inputs, which it puts on the
+   * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
-  rest(): EngineRest | string {
-    if (this.queue.size > 0) return `${this.queue.size} happening(s) on the agenda`
+  rest(inputsQueued = 0): EngineRest | string {
+    const onAgenda = this.queue.size - inputsQueued
+    if (onAgenda > 0) return `${onAgenda} happening(s) on the agenda`
     if (this.transfers.size > 0 || this.migrationEnds.size > 0) return "migrations in flight"
     const memory = this.memory.rest()
     if (typeof memory === "string") return memory

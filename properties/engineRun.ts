@@ -17,7 +17,7 @@ import { liveRoundsBound, policyByName } from "../engine/migration/policies/inde
 import type { DecideFn, EmittedEvent, RunResult } from "../engine/simulation.js"
 import { decide as realDecide } from "../domain/decide.js"
 import { compileScenario, type CompiledScenario } from "../simulations/compile.js"
-import { runScenario } from "../simulations/run.js"
+import { runScenario, type RunScenarioOptions } from "../simulations/run.js"
 import { parseScenarioJson } from "../simulations/scenario.js"
 import type { ScenarioJson } from "./arbitraries.js"
 
@@ -72,6 +72,8 @@ export interface RunOptions extends CaseEnv {
   readonly observeDecide?: (base: DecideFn) => DecideFn
   /** Receives each batch as delivered, after the sink's consumer. */
   readonly consumer?: Sink
+  /** Hears the engine at rest inside the run (`RunScenarioOptions.rests`). */
+  readonly rests?: RunScenarioOptions["rests"]
 }
 
 /** The most live rounds the case's policy may run, by its own bound (a user's policy included). */
@@ -141,6 +143,7 @@ export const runEngine = (json: ScenarioJson, options: RunOptions = {}): EngineR
       debug: options.debug ?? false,
       decide,
       pageStates,
+      ...(options.rests === undefined ? {} : { rests: options.rests }),
       sink: (batch) => {
         emitted.push(...batch)
         sink(batch)

@@ -4,12 +4,14 @@
  *
  * - `resume`: the log's prefix up to a revision R (anywhere, inside a migration round, or inside a
  *   page-in) is enough to go on: the engine rebuilt from it and run with no new input appends exactly
- *   the rest of the original log, byte for byte, ids included.
+ *   the rest of the original log, byte for byte, ids included; so does the engine rebuilt from the last
+ *   rest inside the run at or before R (`RestInRun`, through JSON and the snapshot codec).
  * - `continue-equals-run`: continuing a pool at its end with an operation gives the same log as a run
  *   whose scenario had that operation at that time from the start; so does continuing from the engine
  *   at rest at the log's end (`Simulation.rest`, through JSON and the snapshot codec), read from there.
  * - `fork-equals-parent`: a branch made at a moment R and run on with no new operation decides what its
- *   parent decided after R, event for event, under its own ids.
+ *   parent decided after R, event for event, under its own ids; so does the branch rebuilt from its
+ *   parent's last rest inside the run before R whose clock had not passed the fork's time.
  */
 import { Either } from "effect"
 import fc from "fast-check"
@@ -29,6 +31,7 @@ import {
   type LoggedEvent,
   type PoolInputLog
 } from "../simulations/resume.js"
+import type { RestInRun } from "../simulations/run.js"
 import type { ScheduleItem } from "../simulations/scenario.js"
 import { scenarioArb, type ScenarioJson } from "./arbitraries.js"
 import { engineSeams, eventLine, runEngine, type CaseEnv } from "./engineRun.js"
@@ -79,8 +82,8 @@ const restAtEnd = (
   const out = resumed(log, undefined, env)
   if (typeof out === "string") return out
   if (typeof out.rest !== "object") return undefined
-  const state = decodeSnapshot(encodeSnapshot(out.rest.state))
-  if (Either.isLeft(state)) return `the pool at rest does not decode: ${state.left.message}`
+  const kept = asStored(out.rest.rest, out.rest.state)
+  if (typeof kept === "string") return kept
   const scenario = Either.getOrUndefined(recordedScenario(events[0]!.event))
   if (scenario === undefined) return "the log records no scenario"
   return {
@@ -88,9 +91,29 @@ const restAtEnd = (
     atUs: events[events.length - 1]!.event.atUs,
     // as a store keeps it: without the schedule, which had all run
     scenario: withoutSchedule(scenario),
-    rest: JSON.parse(JSON.stringify(out.rest.rest)) as EngineRest,
-    state: state.right
+    ...kept
   }
+}
+
+/** Data as a store keeps it: through JSON, and the pool's state through the snapshot codec. */
+const asStored = (
+  rest: EngineRest,
+  poolState: Parameters<typeof encodeSnapshot>[0]
+): { readonly rest: EngineRest; readonly state: RestPoint["state"] } | string => {
+  const state = decodeSnapshot(encodeSnapshot(poolState))
+  if (Either.isLeft(state)) return `the pool at rest does not decode: ${state.left.message}`
+  return { rest: JSON.parse(JSON.stringify(rest)) as EngineRest, state: state.right }
+}
+
+/** An engine at rest inside the run that wrote `log`, as a store gives it back (with the whole recorded scenario). */
+const restInRunPoint = (inRun: RestInRun, log: ReadonlyArray<LoggedEvent>): RestPoint | string => {
+  const kept = asStored(inRun.rest, inRun.state)
+  if (typeof kept === "string") return kept
+  const scenario = Either.getOrUndefined(recordedScenario(log[0]!.event))
+  if (scenario === undefined) return "the log records no scenario"
+  // a fresh run's log has no markers: the n-th decided event is revision n - 1
+  const revision = inRun.rest.events - 1
+  return { revision, atUs: log[revision]!.event.atUs, scenario, scheduleRun: inRun.scheduleRun, ...kept }
 }
 
 /** The engine rebuilt from `log` (and continued, if asked) to its end: the events it appended, or why it could not. */
@@ -149,7 +172,7 @@ const candidates = (log: ReadonlyArray<LoggedEvent>, where: Where): ReadonlyArra
 const resumeProperty = scenarioProperty({
   name: "resume",
   statement:
-    "the engine rebuilt from a run's log up to a revision R (anywhere, inside a migration round, inside a page-in) and run with no new input appends exactly the rest of the log, byte for byte",
+    "the engine rebuilt from a run's log up to a revision R (anywhere, inside a migration round, inside a page-in), from its start or from the last engine at rest inside the run before R, and run with no new input appends exactly the rest of the log, byte for byte",
   // page-ins need the pager on and paged-out VMs; the other cases take the swarm's scenarios
   arbitrary: fc.oneof(
     withExtra(scenarioArb(), fc.tuple(fc.constant<Where>("anywhere"), fc.nat())),
@@ -160,7 +183,9 @@ const resumeProperty = scenarioProperty({
     )
   ),
   check: (scenario, [where, pick], env) => {
-    const run = runEngine(scenario, env)
+    // every moment the engine is at rest inside the run, before a schedule item, is kept
+    const rests: RestInRun[] = []
+    const run = runEngine(scenario, { ...env, rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
     if (run.defect !== undefined) return undefined // the engine properties report defects
     const log = stored(scenario, run.emitted)
     const at = candidates(log, where)
@@ -171,7 +196,20 @@ const resumeProperty = scenarioProperty({
     const out = resumed(input, undefined, env)
     if (typeof out === "string") return `resuming at R = ${R} (${where}) failed: ${out}`
     const difference = firstDifference(log.slice(R + 1), out.appended, R + 1)
-    return difference === undefined ? undefined : `resumed at R = ${R} (${where}): ${difference}`
+    if (difference !== undefined) return `resumed at R = ${R} (${where}): ${difference}`
+    const inRun = rests.filter((r) => r.rest.events - 1 <= R).at(-1)
+    if (inRun === undefined) return undefined
+    const point = restInRunPoint(inRun, log)
+    if (typeof point === "string") return `the engine at rest inside the run: ${point}`
+    const fromRest = readLog(log.slice(0, R + 1), point)
+    if (typeof fromRest === "string")
+      return `the log's prefix up to ${R} does not read from @${point.revision}: ${fromRest}`
+    const again = resumed(fromRest, undefined, env)
+    if (typeof again === "string") return `resuming at R = ${R} from the rest after @${point.revision} failed: ${again}`
+    const fromRestDifference = firstDifference(log.slice(R + 1), again.appended, R + 1)
+    return fromRestDifference === undefined
+      ? undefined
+      : `resumed at R = ${R} (${where}) from the rest after @${point.revision}: ${fromRestDifference}`
   }
 })
 
@@ -248,7 +286,8 @@ const forkEqualsParent = scenarioProperty({
     "a branch made at a moment of a run and run on with no new operation decides what its parent decided after that moment, event for event, under ids of its own",
   arbitrary: withExtra(scenarioArb(), fc.nat()),
   check: (scenario, pick, env) => {
-    const run = runEngine(scenario, env)
+    const rests: RestInRun[] = []
+    const run = runEngine(scenario, { ...env, rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
     if (run.defect !== undefined) return undefined
     const log = stored(scenario, run.emitted)
     // a moment: the last event at its time (a fork at a time takes all of that µs)
@@ -266,28 +305,37 @@ const forkEqualsParent = scenarioProperty({
         xenpoolVersion: "check"
       })
     }
-    const input = readLog([...log.slice(0, R + 1), fork])
-    if (typeof input === "string") return `the branch's log does not read: ${input}`
+    const branchLog = [...log.slice(0, R + 1), fork]
     const limits = scenario.limits as { simulatedTime: string; events: number }
-    const out = resumed(
-      input,
-      {
-        items: [],
-        limits: { simulatedUsMax: Number(limits.simulatedTime.replace("us", "")), eventsMax: limits.events }
-      },
-      env
-    )
-    if (typeof out === "string") return `running the branch made at R = ${R} on failed: ${out}`
+    const runOn = {
+      items: [],
+      limits: { simulatedUsMax: Number(limits.simulatedTime.replace("us", "")), eventsMax: limits.events }
+    }
     const suffix = log.slice(R + 1)
     const parentIds = new Set(log.map((e) => e.id))
-    const reused = out.appended.find((e) => parentIds.has(e.id))
-    if (reused !== undefined) return `the branch made at R = ${R} reuses its parent's event id ${reused.id}`
     const withoutId = (e: LoggedEvent): LoggedEvent => ({
       id: eventId("00000000-0000-7000-8000-000000000000"),
       event: e.event
     })
-    const difference = firstDifference(suffix.map(withoutId), out.appended.map(withoutId), R + 1)
-    return difference === undefined ? undefined : `the branch made at R = ${R}: ${difference}`
+    const branchDifference = (from: RestPoint | undefined): string | undefined => {
+      const input = readLog(branchLog, from)
+      if (typeof input === "string") return `the branch's log does not read: ${input}`
+      const out = resumed(input, runOn, env)
+      if (typeof out === "string") return `running the branch made at R = ${R} on failed: ${out}`
+      const reused = out.appended.find((e) => parentIds.has(e.id))
+      if (reused !== undefined) return `the branch made at R = ${R} reuses its parent's event id ${reused.id}`
+      const difference = firstDifference(suffix.map(withoutId), out.appended.map(withoutId), R + 1)
+      return difference === undefined ? undefined : `the branch made at R = ${R}: ${difference}`
+    }
+    const fromStart = branchDifference(undefined)
+    if (fromStart !== undefined) return fromStart
+    // as api/engineRests.ts picks it: the parent's last rest at or before R that had not passed the fork's time
+    const inRun = rests.filter((r) => r.rest.events - 1 <= R && r.rest.nowUs <= log[R]!.event.atUs).at(-1)
+    if (inRun === undefined) return undefined
+    const point = restInRunPoint(inRun, log)
+    if (typeof point === "string") return `the parent's engine at rest inside the run: ${point}`
+    const fromRest = branchDifference(point)
+    return fromRest === undefined ? undefined : `from the parent's rest after @${point.revision}: ${fromRest}`
   }
 })
 

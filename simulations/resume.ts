@@ -109,7 +109,12 @@ export interface RestPoint {
   readonly rest: EngineRest
   /** The pool as it stood then. */
   readonly state: PoolState
-  /** The pool's recorded scenario (its schedule, all run by then, may be left out). */
+  /**
+   * For a rest inside the run that made the pool (`RestInRun`): how many of its schedule's items had run,
+   * the others to be put on the agenda again. Undefined when the whole schedule had run.
+   */
+  readonly scheduleRun?: number
+  /** The pool's recorded scenario: whole with `scheduleRun`, else its schedule (all run) may be left out. */
   readonly scenario: string
 }
 
@@ -290,7 +295,8 @@ export const compileInput = (
   extensions: Extensions | undefined
 ): Either.Either<CompiledInput, ResumeFailure | InputError> =>
   Either.gen(function* () {
-    const scenario = yield* poolOfScenario(log.scenario, log.from !== undefined)
+    const from = log.from
+    const scenario = yield* poolOfScenario(log.scenario, from !== undefined && from.scheduleRun === undefined)
     const own = scenario.schedule.length
     const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
     const newItems = continuation?.items ?? []
@@ -313,16 +319,20 @@ export const compileInput = (
     }
     // a fork stops every segment before it: at its time, at its engine position (what the segment put on
     // the agenda stays there, and goes on in the branch)
-    // from an engine at rest, the scenario's own items (and the steps before it) have all run
+    // from an engine at rest, the steps before it have all run, and the scenario's own items all of them
+    // or (a rest inside the run that made the pool) the first `scheduleRun`, in the order they run
+    const scenarioLimits = { eventsMax: compiled.eventsMax, simulatedUsMax: compiled.simulatedUsMax }
     const segments: Segment[] = [
-      log.from === undefined
-        ? {
-            items: timed[0]!,
-            limits: { eventsMax: compiled.eventsMax, simulatedUsMax: compiled.simulatedUsMax },
-            position: 0,
-            revision: 0
-          }
-        : { items: [], position: log.from.rest.events, revision: log.from.revision }
+      from === undefined
+        ? { items: timed[0]!, limits: scenarioLimits, position: 0, revision: 0 }
+        : from.scheduleRun === undefined
+          ? { items: [], position: from.rest.events, revision: from.revision }
+          : {
+              items: timed[0]!.slice(from.scheduleRun),
+              limits: scenarioLimits,
+              position: from.rest.events,
+              revision: from.revision
+            }
     ]
     log.steps.forEach((step, i) =>
       segments.push(

@@ -5,6 +5,7 @@
 import { Either } from "effect"
 import { hostId, vmId } from "../domain/ids.js"
 import { parseDurationUs, parseSizePages } from "../domain/units.js"
+import type { PoolState } from "../domain/state.js"
 import {
   Simulation,
   type EngineRest,
@@ -29,6 +30,23 @@ export interface RunScenarioOptions {
   readonly pageStates?: SimulationOptions["pageStates"]
   /** Go on from the engine at rest and the pool's state then: no setup, no load series (all done by then). */
   readonly from?: SimulationOptions["from"]
+  /**
+   * Hears the engine at rest inside a run (`startScenario`), just before one of its schedule's items,
+   * at most once every `everyEvents` events: so that going on from there later reruns only what follows.
+   */
+  readonly rests?: { readonly everyEvents: number; readonly take: (rest: RestInRun) => void }
+}
+
+/**
+ * The engine at rest inside a run, about to run the schedule's item `scheduleRun` (counted in the order
+ * items run: the compiled schedule's, by time): everything else on its agenda done, so the rest and the
+ * schedule's later items are all it needs to go on (simulations/resume.ts).
+ */
+export interface RestInRun {
+  readonly rest: EngineRest
+  /** How many of the schedule's items had run (a prefix of the compiled schedule). */
+  readonly scheduleRun: number
+  readonly state: PoolState
 }
 
 const must = <A>(result: Either.Either<A, unknown>): A => {
@@ -181,16 +199,20 @@ export interface PreparedScenario {
   readonly sim: Simulation
   /**
    * Puts items on the agenda as inputs; `performed` hears each one as it runs, with the refusal it met
-   * at once (undefined when none).
+   * at once (undefined when none); `before` hears its place in `items` just before it runs.
    */
   readonly schedule: (
     items: Iterable<TimedItem>,
-    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void
+    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void,
+    before?: (position: number) => void
   ) => void
   /** The consolidation controllers' reports so far. */
   readonly consolidation: () => ReadonlyArray<ConsolidationReport>
-  /** The engine at rest (`Simulation.rest`), or why not: a consolidation controller never rests. */
-  readonly rest: () => EngineRest | string
+  /**
+   * The engine at rest (`Simulation.rest`, with `inputsQueued` of the schedule's items still on the
+   * agenda), or why not: a consolidation controller never rests.
+   */
+  readonly rest: (inputsQueued?: number) => EngineRest | string
 }
 
 export const prepareScenario = (scenario: CompiledScenario, options: RunScenarioOptions): PreparedScenario => {
@@ -218,19 +240,23 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
   }
   const controllers: ConsolidationRunner[] = []
-  const schedule: PreparedScenario["schedule"] = (items, performed) => {
-    for (const timed of items)
+  const schedule: PreparedScenario["schedule"] = (items, performed, before) => {
+    let position = 0
+    for (const timed of items) {
+      const at = position++
       sim.input(timed.atUs, () => {
-        const before = sim.refusals.length
+        before?.(at)
+        const refusals = sim.refusals.length
         perform(sim, scenario, timed, controllers)
-        performed?.(timed, sim.refusals[before])
+        performed?.(timed, sim.refusals[refusals])
       })
+    }
   }
   return {
     sim,
     schedule,
     consolidation: () => controllers.map((c) => c.report()),
-    rest: () => (controllers.length > 0 ? "a consolidation controller runs" : sim.rest())
+    rest: (inputsQueued) => (controllers.length > 0 ? "a consolidation controller runs" : sim.rest(inputsQueued))
   }
 }
 
@@ -247,7 +273,18 @@ export const runSlice = (sim: Simulation, limits: EngineLimits, eventsBudget: nu
 
 export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
   const prepared = prepareScenario(scenario, options)
-  prepared.schedule(scenario.schedule)
+  const rests = options.rests
+  let nextRestEvents = rests?.everyEvents ?? 0
+  // The schedule's items run in the compiled schedule's order (by time, then place; the agenda breaks ties
+  // by insertion): before item k, items k + 1.. are the inputs on the agenda, and k of them have run.
+  const restBefore = (position: number): void => {
+    if (rests === undefined || prepared.sim.events < nextRestEvents) return
+    const rest = prepared.rest(scenario.schedule.length - position - 1)
+    if (typeof rest === "string") return
+    nextRestEvents = prepared.sim.events + rests.everyEvents
+    rests.take({ rest, scheduleRun: position, state: prepared.sim.state })
+  }
+  prepared.schedule(scenario.schedule, undefined, rests === undefined ? undefined : restBefore)
   const limits = { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax }
   const runFor = (eventsBudget: number): ScenarioResult | undefined => {
     const result = runSlice(prepared.sim, limits, eventsBudget)

@@ -1,10 +1,12 @@
 /**
  * Continuing a pool from the engine at rest (issue 14, api/engineRests.ts): a run or a continuation that
  * ends at rest keeps its engine beside the snapshots, and the next continuation reads the log from there
- * only; what it appends is what a rebuild from the pool's start appends; a rest that is not usable is
- * passed over.
+ * only; a run keeps its engine at rest inside it too, where a branch made inside the run starts; what
+ * either appends is what a rebuild from the pool's start appends; a rest that is not usable is passed over.
  */
 import { Chunk, Effect, Option, Stream } from "effect"
+import type { ScenarioInput } from "../../api/simulate.js"
+import { SnapshotSettings } from "../../projections/snapshots.js"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { poolId, poolStreamName } from "../../domain/ids.js"
@@ -101,6 +103,72 @@ describe("continuing from the engine at rest", () => {
         expect(second.rebuilt).toEqual({ restRevision: -1, eventsRead: more.length })
       })
     ))
+})
+
+/** Eight VMs on four hosts, one migration every 10 s: the engine rests between them. */
+const spaced: ScenarioInput = {
+  format: "xenpool-scenario",
+  version: 1,
+  name: "spaced",
+  seed: 3,
+  pool: { id: "spaced", linkLatency: "100us" },
+  hosts: [{ id: "h", count: 4, memory: "16GiB", overhead: "1GiB", nic: "10Gbit/s" }],
+  vms: Array.from({ length: 8 }, (_, i) => ({ id: `vm-${i}`, vcpus: 1, memory: "256MiB", host: `h${(i % 4) + 1}` })),
+  schedule: Array.from({ length: 24 }, (_, k) => ({
+    at: `${10 + k * 10}s`,
+    op: "migrate",
+    vm: `vm-${k % 8}`,
+    to: `h${(((k % 8) + Math.floor(k / 8) + 1) % 4) + 1}`
+  }))
+} as unknown as ScenarioInput
+
+/** The spaced pool, forked half-way through its run and continued there. */
+const forkInsideRun = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool, events } = yield* Fx.simulate(spaced)
+    const kept = yield* restRevisions(pool)
+    yield* Fx.fork(pool, "125s", "half")
+    const branch = yield* Fx.continuePool("half", [{ op: "migrate", vm: "vm-0", to: "h4" }], { fromRest })
+    return { events, kept, branch, lines: lines(yield* allEvents("half")) }
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+
+/** The revisions a pool's engine rests are kept after. */
+const restRevisions = (pool: string) =>
+  Effect.gen(function* () {
+    const snapshots = yield* SnapshotStore
+    const key = { stream: poolStreamName(poolId(pool)), projectionVersion: restVersion }
+    const revisions: number[] = []
+    // Bounded: each pass finds an earlier rest than the last.
+    for (let upTo = Number.MAX_SAFE_INTEGER; ;) {
+      const found = yield* snapshots.loadAtOrBeforeRevision(key, upTo)
+      if (Option.isNone(found)) return revisions.reverse()
+      revisions.push(found.value.revision)
+      if (found.value.revision === 0) return revisions.reverse()
+      upTo = found.value.revision - 1
+    }
+  })
+
+describe("a branch made inside a run", () => {
+  it("starts from the run's last rest before the fork point, and appends what a rebuild from the start appends", async () => {
+    const fromRest = await withStore(forkInsideRun(true))
+    const fromStart = await withStore(forkInsideRun(false))
+    // rests inside the run, at least 10 events apart (the cadence), and one at its end
+    expect(fromRest.kept.length).toBeGreaterThan(5)
+    expect(fromRest.kept[fromRest.kept.length - 1]).toBe(fromRest.events - 1)
+    for (let i = 1; i < fromRest.kept.length - 1; i++)
+      expect(fromRest.kept[i]! - fromRest.kept[i - 1]!).toBeGreaterThanOrEqual(10)
+    // the fork at 125 s leaves the run half-way: the branch started at a rest inside it, before the fork
+    const forkRevision = fromRest.branch.firstRevision - 2
+    const restRevision = fromRest.branch.rebuilt.restRevision
+    expect(restRevision).toBeGreaterThan(0)
+    expect(restRevision).toBeLessThanOrEqual(forkRevision)
+    expect(fromRest.kept).toContain(restRevision)
+    expect(fromRest.branch.rebuilt.eventsRead).toBeLessThan(forkRevision - restRevision + 5)
+    expect(fromStart.branch.rebuilt.restRevision).toBe(-1)
+    // the same history either way: the branch's run on to the end, with its migration
+    expect(fromRest.branch.events).toBeGreaterThan(20)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+  })
 })
 
 /** The key rests are kept under by this xenpool (api/engineRests.ts). */

@@ -11,6 +11,7 @@ import * as Fx from "../../api/effect.js"
 import { VmMigrationRoundCompleted } from "../../domain/events.js"
 import { scenarioArb, type ScenarioJson } from "../../properties/arbitraries.js"
 import { runEngine } from "../../properties/engineRun.js"
+import type { RestInRun } from "../../simulations/run.js"
 import { EventStore, ExpectedRevision } from "../../store/EventStore.js"
 
 const withStore = <A, E>(program: Effect.Effect<A, E, Fx.Store>) =>
@@ -28,6 +29,17 @@ describe("the engine rebuilt from its log", () => {
     const pageIns = count(scenarioArb({ faults: ["paging"], pageOutFirst: true }), "VmPagesPagedIn")
     expect(rounds).toBeGreaterThan(10)
     expect(pageIns).toBeGreaterThan(10)
+  })
+
+  it("the generated runs rest between their schedule's items (the property's rests inside a run are not vacuous)", () => {
+    const runs = fc.sample(scenarioArb(), { numRuns: 40, seed: 7 }).map((scenario) => {
+      const rests: RestInRun[] = []
+      const run = runEngine(scenario, { rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
+      return { events: run.emitted.length, rests }
+    })
+    // a rest before the run's last event, with events of the schedule's still to come
+    const resting = runs.filter((r) => r.rests.some((rest) => rest.rest.events < r.events && rest.scheduleRun > 0))
+    expect(resting.length).toBeGreaterThan(10)
   })
 
   it("refuses a log this engine would not have written, naming the first revision that differs", () =>
