@@ -21,7 +21,8 @@ import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
-import { recordedScenario, withoutSchedule, type RestPoint } from "../simulations/resume.js"
+import { needsSchedule, recordedScenario, withoutSchedule, type RestPoint } from "../simulations/resume.js"
+import type { ControllerRest, ScenarioRest } from "../simulations/run.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
 import { version } from "./version.js"
@@ -65,6 +66,26 @@ const EngineRestData = Schema.Struct({
   })
 })
 
+const ControllerRestData = Schema.Struct({
+  index: Count,
+  owned: Schema.Array(HostId),
+  samples: Schema.Array(
+    Schema.Struct({
+      atUs: Count,
+      hostsInUse: Count,
+      hostsEnabled: Count,
+      overloaded: Count,
+      saturated: Count,
+      migrationsStarted: Count,
+      unresolved: Count
+    })
+  ),
+  byReason: Schema.Struct({ overload: Count, drain: Count, "finish-drain": Count }),
+  counts: Schema.Struct({ refused: Count, committed: Count, aborted: Count, disabled: Count, enabled: Count }),
+  sums: Schema.Struct({ overloaded: Count, saturated: Count, unresolved: Count, inUse: Count }),
+  nextTick: Schema.optionalWith(Schema.Struct({ atUs: Count, order: Count }), { exact: true })
+})
+
 /** What a saved rest holds: the id of the event it was taken after, the engine's rest, the pool's state. */
 const SavedRest = Schema.parseJson(
   Schema.Struct({
@@ -78,13 +99,17 @@ const SavedRest = Schema.parseJson(
      * schedule is read from the pool's creation event, which records it whole.
      */
     scenario: Schema.String,
-    /** Inside the run that made the pool: how many of its schedule's items had run (`RestInRun`). */
-    scheduleRun: Schema.optionalWith(Count, { exact: true })
+    /** Inside the run that made the pool: how many of its schedule's items and load changes had run (`RestInRun`). */
+    scheduleRun: Schema.optionalWith(Count, { exact: true }),
+    loadsRun: Schema.optionalWith(Count, { exact: true }),
+    /** The consolidation controllers the scenario started, as data. */
+    controllers: Schema.optionalWith(Schema.Array(ControllerRestData), { exact: true })
   })
 )
 
 /** The rest's type is the engine's, field for field: a change to one that the other lacks fails to compile. */
 const asEngineRest = (rest: typeof EngineRestData.Type): EngineRest => rest
+const asControllerRests = (rests: ReadonlyArray<typeof ControllerRestData.Type>): ReadonlyArray<ControllerRest> => rests
 const encodeSaved = Schema.encodeSync(SavedRest)
 const decodeSaved = Schema.decodeUnknownEither(SavedRest)
 
@@ -95,12 +120,15 @@ export interface RestedAfter {
   readonly atUs: number
 }
 
-/** An engine at rest to keep: after which event, the rest, the pool then, and (inside a run) the schedule's items run. */
+/**
+ * An engine at rest to keep: after which event, the rest and its controllers', the pool then, and (inside
+ * a run) how much of the scenario's input had run.
+ */
 export interface RestToSave {
   readonly last: RestedAfter
-  readonly rest: EngineRest
+  readonly rest: ScenarioRest
   readonly state: PoolState
-  readonly scheduleRun?: number
+  readonly inRun?: { readonly scheduleRun: number; readonly loadsRun: number }
 }
 
 /** Saves engines at rest in pool `pool`'s log, with the pool's recorded scenario, in one write. */
@@ -118,17 +146,18 @@ const saveRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: str
     const snapshots = yield* SnapshotStore
     const scenarioKept = withoutSchedule(scenario)
     yield* snapshots.save(
-      rests.map(({ last, rest, state, scheduleRun }) => ({
+      rests.map(({ last, rest, state, inRun }) => ({
         ...restKey(pool),
         revision: last.revision,
         atUs: last.atUs,
         data: encodeSaved({
           format: ENGINE_REST_FORMAT,
           eventId: last.id,
-          rest,
+          rest: rest.engine,
           state: encodeSnapshot(state),
           scenario: scenarioKept,
-          ...(scheduleRun === undefined ? {} : { scheduleRun })
+          ...(inRun ?? {}),
+          ...(rest.controllers.length === 0 ? {} : { controllers: rest.controllers })
         })
       }))
     )
@@ -194,10 +223,16 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
     const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
     if (event === undefined || event.id !== saved.right.eventId)
       return `revision ${revision} no longer holds the event it was taken after`
-    const scheduleRun = saved.right.scheduleRun
-    // inside a run, the schedule's later items are still to come: read whole from the creation event
+    const { scheduleRun, loadsRun, controllers } = saved.right
+    const progress = {
+      ...(scheduleRun === undefined ? {} : { scheduleRun }),
+      ...(loadsRun === undefined ? {} : { loadsRun }),
+      ...(controllers === undefined ? {} : { controllers: asControllerRests(controllers) })
+    }
+    // the schedule's later items still to come, or the items that started controllers: read whole from the
+    // creation event
     let scenario = saved.right.scenario
-    if (scheduleRun !== undefined) {
+    if (needsSchedule(progress)) {
       const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
       const recorded = created === undefined ? undefined : Either.getOrUndefined(recordedScenario(created.event))
       if (recorded === undefined) return "the pool's creation event records no scenario"
@@ -209,6 +244,6 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
       rest: asEngineRest(saved.right.rest),
       state: state.right,
       scenario,
-      ...(scheduleRun === undefined ? {} : { scheduleRun })
+      ...progress
     } satisfies RestPoint
   })

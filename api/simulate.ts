@@ -220,13 +220,13 @@ const runIntoStore = (
         : {
             rests: {
               everyEvents: cadence.everyEvents * cadence.wholeStateEvery,
-              take: ({ rest, scheduleRun, state }) => {
+              take: ({ scheduleRun, loadsRun, state, ...rest }) => {
                 const last = events[events.length - 1]!
                 rests.push({
                   last: { revision: events.length - 1, id: last.id, atUs: last.event.atUs },
                   rest,
                   state,
-                  scheduleRun
+                  inRun: { scheduleRun, loadsRun }
                 })
               }
             }

@@ -17,12 +17,13 @@ import { Either } from "effect"
 import fc from "fast-check"
 import { PoolCreated, PoolForked } from "../domain/events.js"
 import { eventId, poolId } from "../domain/ids.js"
-import type { EmittedEvent, EngineRest } from "../engine/simulation.js"
+import type { EmittedEvent } from "../engine/simulation.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
 import { encodeEvent } from "../store/codec.js"
 import {
   compileInput,
   InputLogReader,
+  needsSchedule,
   recordedScenario,
   resume,
   withoutSchedule,
@@ -31,7 +32,7 @@ import {
   type LoggedEvent,
   type PoolInputLog
 } from "../simulations/resume.js"
-import type { RestInRun } from "../simulations/run.js"
+import type { RestInRun, ScenarioRest } from "../simulations/run.js"
 import type { ScheduleItem } from "../simulations/scenario.js"
 import { scenarioArb, type ScenarioJson } from "./arbitraries.js"
 import { engineSeams, eventLine, runEngine, type CaseEnv } from "./engineRun.js"
@@ -89,31 +90,37 @@ const restAtEnd = (
   return {
     revision: events.length - 1,
     atUs: events[events.length - 1]!.event.atUs,
-    // as a store keeps it: without the schedule, which had all run
-    scenario: withoutSchedule(scenario),
+    // as a store keeps it: without the schedule, which had all run (unless a controller's item is needed)
+    scenario: needsSchedule(kept) ? scenario : withoutSchedule(scenario),
     ...kept
   }
 }
 
 /** Data as a store keeps it: through JSON, and the pool's state through the snapshot codec. */
 const asStored = (
-  rest: EngineRest,
+  rest: ScenarioRest,
   poolState: Parameters<typeof encodeSnapshot>[0]
-): { readonly rest: EngineRest; readonly state: RestPoint["state"] } | string => {
+): Pick<RestPoint, "rest" | "state" | "controllers"> | string => {
   const state = decodeSnapshot(encodeSnapshot(poolState))
   if (Either.isLeft(state)) return `the pool at rest does not decode: ${state.left.message}`
-  return { rest: JSON.parse(JSON.stringify(rest)) as EngineRest, state: state.right }
+  const data = JSON.parse(JSON.stringify(rest)) as ScenarioRest
+  return {
+    rest: data.engine,
+    state: state.right,
+    ...(data.controllers.length === 0 ? {} : { controllers: data.controllers })
+  }
 }
 
 /** An engine at rest inside the run that wrote `log`, as a store gives it back (with the whole recorded scenario). */
 const restInRunPoint = (inRun: RestInRun, log: ReadonlyArray<LoggedEvent>): RestPoint | string => {
-  const kept = asStored(inRun.rest, inRun.state)
+  const kept = asStored(inRun, inRun.state)
   if (typeof kept === "string") return kept
   const scenario = Either.getOrUndefined(recordedScenario(log[0]!.event))
   if (scenario === undefined) return "the log records no scenario"
   // a fresh run's log has no markers: the n-th decided event is revision n - 1
-  const revision = inRun.rest.events - 1
-  return { revision, atUs: log[revision]!.event.atUs, scenario, scheduleRun: inRun.scheduleRun, ...kept }
+  const revision = inRun.engine.events - 1
+  const { scheduleRun, loadsRun } = inRun
+  return { revision, atUs: log[revision]!.event.atUs, scenario, scheduleRun, loadsRun, ...kept }
 }
 
 /** The engine rebuilt from `log` (and continued, if asked) to its end: the events it appended, or why it could not. */
@@ -197,7 +204,7 @@ const resumeProperty = scenarioProperty({
     if (typeof out === "string") return `resuming at R = ${R} (${where}) failed: ${out}`
     const difference = firstDifference(log.slice(R + 1), out.appended, R + 1)
     if (difference !== undefined) return `resumed at R = ${R} (${where}): ${difference}`
-    const inRun = rests.filter((r) => r.rest.events - 1 <= R).at(-1)
+    const inRun = rests.filter((r) => r.engine.events - 1 <= R).at(-1)
     if (inRun === undefined) return undefined
     const point = restInRunPoint(inRun, log)
     if (typeof point === "string") return `the engine at rest inside the run: ${point}`
@@ -330,7 +337,7 @@ const forkEqualsParent = scenarioProperty({
     const fromStart = branchDifference(undefined)
     if (fromStart !== undefined) return fromStart
     // as api/engineRests.ts picks it: the parent's last rest at or before R that had not passed the fork's time
-    const inRun = rests.filter((r) => r.rest.events - 1 <= R && r.rest.nowUs <= log[R]!.event.atUs).at(-1)
+    const inRun = rests.filter((r) => r.engine.events - 1 <= R && r.engine.nowUs <= log[R]!.event.atUs).at(-1)
     if (inRun === undefined) return undefined
     const point = restInRunPoint(inRun, log)
     if (typeof point === "string") return `the parent's engine at rest inside the run: ${point}`

@@ -16,7 +16,6 @@ import type { VmId } from "../domain/ids.js"
 import { parseDurationUs } from "../domain/units.js"
 import type { ConsolidationParams } from "../engine/consolidation/index.js"
 import type { VmWorkload } from "../engine/config.js"
-import type { Simulation } from "../engine/simulation.js"
 
 const DurationText = Schema.String.annotations({ description: "a duration with a unit, e.g. 300s, 5min, 24h" })
 
@@ -115,12 +114,18 @@ export const loadsEndUs = (loads: ReadonlyMap<VmId, CompiledLoad>): number => {
   return end
 }
 
+/** The dirty-rate changes at one interval boundary: the VMs whose rate changes there, in VM id order. */
+export interface LoadChange {
+  readonly atUs: number
+  readonly workloads: ReadonlyArray<readonly [VmId, VmWorkload]>
+}
+
 /**
- * Schedules the dirty-rate changes: one agenda item per interval boundary, changing only the VMs whose
- * rate changes there, in VM id order. Call before any other item at those times is scheduled, so that
- * a migration started at a boundary uses the new interval's rate.
+ * The dirty-rate changes in time order: one per interval boundary, changing only the VMs whose rate
+ * changes there. They go on the agenda before any other item at those times (simulations/run.ts), so
+ * that a migration started at a boundary uses the new interval's rate.
  */
-export const scheduleLoadChanges = (sim: Simulation, loads: ReadonlyMap<VmId, CompiledLoad>): void => {
+export const loadChanges = (loads: ReadonlyMap<VmId, CompiledLoad>): ReadonlyArray<LoadChange> => {
   const changes = new Map<number, Array<readonly [VmId, VmWorkload]>>()
   const vms = [...loads.keys()].sort()
   for (const vm of vms) {
@@ -134,12 +139,7 @@ export const scheduleLoadChanges = (sim: Simulation, loads: ReadonlyMap<VmId, Co
       changes.set(atUs, list)
     }
   }
-  for (const atUs of [...changes.keys()].sort((a, b) => a - b)) {
-    const list = changes.get(atUs)!
-    sim.input(atUs, () => {
-      for (const [vm, workload] of list) sim.setWorkload(vm, workload)
-    })
-  }
+  return [...changes.keys()].sort((a, b) => a - b).map((atUs) => ({ atUs, workloads: changes.get(atUs)! }))
 }
 
 export interface ConsolidationParamsError {

@@ -30,7 +30,13 @@ import type { EmittedEvent, EngineRest, Refusal, RunResult, Simulation } from ".
 import type { PoolState } from "../domain/state.js"
 import { compileScenario, type CompiledScenario, type TimedItem } from "./compile.js"
 import type { Extensions } from "./extensions.js"
-import { prepareScenario, runSlice, type PreparedScenario, type RunScenarioOptions } from "./run.js"
+import {
+  prepareScenario,
+  runSlice,
+  type ControllerRest,
+  type PreparedScenario,
+  type RunScenarioOptions
+} from "./run.js"
 import { Scenario, ScheduleItem, type InputError } from "./scenario.js"
 
 /** A stored event as the reader hands it over. */
@@ -110,13 +116,20 @@ export interface RestPoint {
   /** The pool as it stood then. */
   readonly state: PoolState
   /**
-   * For a rest inside the run that made the pool (`RestInRun`): how many of its schedule's items had run,
-   * the others to be put on the agenda again. Undefined when the whole schedule had run.
+   * For a rest inside the run that made the pool (`RestInRun`): how many of its schedule's items and of
+   * its load series' changes had run, the others to be put on the agenda again. Undefined: all had run.
    */
   readonly scheduleRun?: number
-  /** The pool's recorded scenario: whole with `scheduleRun`, else its schedule (all run) may be left out. */
+  readonly loadsRun?: number
+  /** The consolidation controllers the scenario's items started, as data (none when undefined). */
+  readonly controllers?: ReadonlyArray<ControllerRest>
+  /** The pool's recorded scenario: whole if `needsSchedule`, else its schedule may be left out. */
   readonly scenario: string
 }
+
+/** Whether going on from a rest reads the scenario's schedule: items still to run, or controllers started by some. */
+export const needsSchedule = (point: Pick<RestPoint, "scheduleRun" | "controllers">): boolean =>
+  point.scheduleRun !== undefined || (point.controllers?.length ?? 0) > 0
 
 /** What the log says the engine was given, and the fingerprints of what it decided. */
 export interface PoolInputLog {
@@ -248,6 +261,8 @@ export interface Continuation {
 /** The input compiled: the scenario with every continuation's items appended to its schedule. */
 interface CompiledInput {
   readonly scenario: CompiledScenario
+  /** How many of its schedule's items (by index) are the scenario's own. */
+  readonly scenarioItems: number
   /** Each step's items (the scenario's own first), with the limits it ran to. */
   readonly segments: ReadonlyArray<Segment>
 }
@@ -296,7 +311,7 @@ export const compileInput = (
 ): Either.Either<CompiledInput, ResumeFailure | InputError> =>
   Either.gen(function* () {
     const from = log.from
-    const scenario = yield* poolOfScenario(log.scenario, from !== undefined && from.scheduleRun === undefined)
+    const scenario = yield* poolOfScenario(log.scenario, from !== undefined && !needsSchedule(from))
     const own = scenario.schedule.length
     const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
     const newItems = continuation?.items ?? []
@@ -357,7 +372,7 @@ export const compileInput = (
         limits: typeof continuation.limits === "function" ? continuation.limits(compiled) : continuation.limits,
         revision: log.lastRevision + 1
       })
-    return { scenario: compiled, segments: cutSegments }
+    return { scenario: compiled, scenarioItems: own, segments: cutSegments }
   })
 
 /** A new item's compile error names it among the operations asked, not as a schedule entry. */
@@ -441,7 +456,17 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
   const prepared = prepareScenario(input.scenario, {
     ...options,
     sink: check,
-    ...(from === undefined ? {} : { from: { state: from.state, rest: from.rest } })
+    scenarioItems: input.scenarioItems,
+    ...(from === undefined
+      ? {}
+      : {
+          from: {
+            state: from.state,
+            rest: from.rest,
+            ...(from.loadsRun === undefined ? {} : { loadsRun: from.loadsRun }),
+            ...(from.controllers === undefined ? {} : { controllers: from.controllers })
+          }
+        })
   })
   const sim = prepared.sim
   const refused: RefusedOperation[] = []

@@ -16,8 +16,8 @@ import {
 import type { EngineLimits } from "../engine/config.js"
 import type { TransferFactory } from "../engine/transfer.js"
 import { setVmHa, type CompiledScenario, type TimedItem } from "./compile.js"
-import { ConsolidationRunner, type ConsolidationReport } from "../engine/consolidation/index.js"
-import { consolidationParams, cpuPctAt, scheduleLoadChanges } from "./load.js"
+import { ConsolidationRunner, type ConsolidationReport, type RunnerRest } from "../engine/consolidation/index.js"
+import { consolidationParams, cpuPctAt, loadChanges } from "./load.js"
 import { performMemoryItem } from "./memoryOps.js"
 import { invariant } from "../engine/migration/exact.js"
 
@@ -28,24 +28,50 @@ export interface RunScenarioOptions {
   readonly onProgress?: SimulationOptions["onProgress"]
   readonly decide?: SimulationOptions["decide"]
   readonly pageStates?: SimulationOptions["pageStates"]
-  /** Go on from the engine at rest and the pool's state then: no setup, no load series (all done by then). */
-  readonly from?: SimulationOptions["from"]
   /**
-   * Hears the engine at rest inside a run (`startScenario`), just before one of its schedule's items,
-   * at most once every `everyEvents` events: so that going on from there later reruns only what follows.
+   * Go on from the engine at rest and the pool's state then: no setup; the load series' changes from
+   * `loadsRun` on (none without it: all done by then); the controllers running again from their rests.
+   */
+  readonly from?: NonNullable<SimulationOptions["from"]> & {
+    readonly loadsRun?: number
+    readonly controllers?: ReadonlyArray<ControllerRest>
+  }
+  /**
+   * How many of the compiled schedule's items (by index) are the scenario's own, the rest being a
+   * continuation's (simulations/resume.ts): only a controller one of them started can rest. Default: all.
+   */
+  readonly scenarioItems?: number
+  /**
+   * Hears the engine at rest inside a run, just before one of its inputs (a schedule item or a load
+   * change), at most once every `everyEvents` events: so that going on from there later reruns only what
+   * follows. For a run from the start, whose schedule goes on the agenda at once (`startScenario`).
    */
   readonly rests?: { readonly everyEvents: number; readonly take: (rest: RestInRun) => void }
 }
 
+/** A consolidation controller at rest: the schedule item that started it (its index), and its runner as data. */
+export interface ControllerRest extends RunnerRest {
+  readonly index: number
+}
+
+/** The engine at rest as data, and the scenario's controllers as data (`PreparedScenario.rest`). */
+export interface ScenarioRest {
+  readonly engine: EngineRest
+  readonly controllers: ReadonlyArray<ControllerRest>
+}
+
 /**
- * The engine at rest inside a run, about to run the schedule's item `scheduleRun` (counted in the order
- * items run: the compiled schedule's, by time): everything else on its agenda done, so the rest and the
- * schedule's later items are all it needs to go on (simulations/resume.ts).
+ * The engine at rest inside a run, about to run one of its inputs: everything on its agenda done but
+ * the inputs still to come and its controllers' next ticks, so the rest, how much of the input had run
+ * and the controllers' rests are all it needs to go on (simulations/resume.ts). Inputs run in the order
+ * they were put on the agenda at one time: the load changes by time, then the schedule's items in the
+ * compiled schedule's order (the agenda breaks ties by insertion), so what had run of each is a prefix.
  */
-export interface RestInRun {
-  readonly rest: EngineRest
+export interface RestInRun extends ScenarioRest {
   /** How many of the schedule's items had run (a prefix of the compiled schedule). */
   readonly scheduleRun: number
+  /** How many of the load series' changes had run (a prefix of `loadChanges`). */
+  readonly loadsRun: number
   readonly state: PoolState
 }
 
@@ -58,7 +84,7 @@ const perform = (
   sim: Simulation,
   scenario: CompiledScenario,
   { item, index }: TimedItem,
-  controllers: ConsolidationRunner[]
+  controllers: Controllers
 ): void => {
   const atUs = sim.nowUs
   switch (item.op) {
@@ -167,9 +193,10 @@ const perform = (
       const params = must(consolidationParams(item, loads))
       const planner = scenario.controllers?.get(index)
       invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
-      const controller = new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs))
-      controllers.push(controller)
-      controller.start()
+      controllers.start(
+        index,
+        new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs), controllers.stamp)
+      )
       return
     }
   }
@@ -199,20 +226,44 @@ export interface PreparedScenario {
   readonly sim: Simulation
   /**
    * Puts items on the agenda as inputs; `performed` hears each one as it runs, with the refusal it met
-   * at once (undefined when none); `before` hears its place in `items` just before it runs.
+   * at once (undefined when none).
    */
   readonly schedule: (
     items: Iterable<TimedItem>,
-    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void,
-    before?: (position: number) => void
+    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void
   ) => void
   /** The consolidation controllers' reports so far. */
   readonly consolidation: () => ReadonlyArray<ConsolidationReport>
-  /**
-   * The engine at rest (`Simulation.rest`, with `inputsQueued` of the schedule's items still on the
-   * agenda), or why not: a consolidation controller never rests.
-   */
-  readonly rest: (inputsQueued?: number) => EngineRest | string
+  /** The engine and its controllers at rest (`Simulation.rest`; a controller's next tick waits), or why not. */
+  readonly rest: () => ScenarioRest | string
+}
+
+/** The consolidation controllers a scenario started, with the schedule item each came from. */
+class Controllers {
+  private readonly runners: Array<{ readonly index: number; readonly runner: ConsolidationRunner }> = []
+  private stamps = 0
+  readonly stamp = (): number => this.stamps++
+
+  start(index: number, runner: ConsolidationRunner, from?: RunnerRest): void {
+    this.runners.push({ index, runner })
+    if (from === undefined) runner.start()
+    else runner.restore(from)
+  }
+
+  reports(): ReadonlyArray<ConsolidationReport> {
+    return this.runners.map((r) => r.runner.report())
+  }
+
+  get ticking(): number {
+    return this.runners.filter((r) => r.runner.ticking).length
+  }
+
+  /** The controllers as data, or why not: one a continuation started (its item's index is not stable). */
+  rest(scenarioItems: number): ReadonlyArray<ControllerRest> | string {
+    if (this.runners.some((r) => r.index >= scenarioItems))
+      return "a consolidation controller a continuation started runs"
+    return this.runners.map((r) => ({ index: r.index, ...r.runner.rest() }))
+  }
 }
 
 export const prepareScenario = (scenario: CompiledScenario, options: RunScenarioOptions): PreparedScenario => {
@@ -231,23 +282,73 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     ...(options.pageStates ? { pageStates: options.pageStates } : {}),
     ...(options.from ? { from: options.from } : {})
   })
-  if (options.from === undefined) {
+  const from = options.from
+  if (from === undefined) {
     if (scenario.haLivenessTimeoutUs !== undefined) sim.ha.livenessTimeoutUs = scenario.haLivenessTimeoutUs
     sim.input(0, () => {
       for (const command of scenario.setup) sim.attempt(command, command._tag)
     })
-    // Load changes go on the agenda before the schedule, so at a shared time they come first.
-    if (scenario.loads) scheduleLoadChanges(sim, scenario.loads)
   }
-  const controllers: ConsolidationRunner[] = []
-  const schedule: PreparedScenario["schedule"] = (items, performed, before) => {
-    let position = 0
+  // Load changes go on the agenda before the schedule, so at a shared time they come first.
+  const changes = scenario.loads ? loadChanges(scenario.loads) : []
+  let loadsRun = from === undefined ? 0 : (from.loadsRun ?? changes.length)
+  let itemsScheduled = 0
+  let itemsRun = 0
+  for (const change of changes.slice(loadsRun))
+    sim.input(change.atUs, () => {
+      restBefore()
+      for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
+      loadsRun++
+    })
+  const controllers = new Controllers()
+  // in the order their ticks went on the agenda (see `ConsolidationRunner`'s stamp)
+  const restored = [...(from?.controllers ?? [])].sort(
+    (a, b) => (a.nextTick?.order ?? -1) - (b.nextTick?.order ?? -1) || a.index - b.index
+  )
+  for (const controller of restored) {
+    const timed = scenario.schedule.find((t) => t.index === controller.index)
+    invariant(
+      timed?.item.op === "consolidate",
+      `a controller at rest names schedule item ${controller.index}, not a consolidate operation`
+    )
+    const loads = scenario.loads ?? new Map()
+    const planner = scenario.controllers?.get(controller.index)
+    invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
+    const runner = new ConsolidationRunner(
+      sim,
+      planner,
+      must(consolidationParams(timed.item, loads)),
+      (vm, atUs) => cpuPctAt(loads, vm, atUs),
+      controllers.stamp
+    )
+    controllers.start(controller.index, runner, controller)
+  }
+  const scenarioItems = options.scenarioItems ?? scenario.schedule.length
+  const rest = (inputsQueued = 0): ScenarioRest | string => {
+    const engine = sim.rest(inputsQueued + controllers.ticking)
+    if (typeof engine === "string") return engine
+    const rests = controllers.rest(scenarioItems)
+    return typeof rests === "string" ? rests : { engine, controllers: rests }
+  }
+  const rests = options.rests
+  let nextRestEvents = rests?.everyEvents ?? 0
+  // Just before an input runs (taken off the agenda already), the inputs on the agenda are the others
+  // that have not run (see `RestInRun`).
+  function restBefore(): void {
+    if (rests === undefined || sim.events < nextRestEvents) return
+    const at = rest(changes.length - loadsRun + itemsScheduled - itemsRun - 1)
+    if (typeof at === "string") return
+    nextRestEvents = sim.events + rests.everyEvents
+    rests.take({ ...at, scheduleRun: itemsRun, loadsRun, state: sim.state })
+  }
+  const schedule: PreparedScenario["schedule"] = (items, performed) => {
     for (const timed of items) {
-      const at = position++
+      itemsScheduled++
       sim.input(timed.atUs, () => {
-        before?.(at)
+        restBefore()
         const refusals = sim.refusals.length
         perform(sim, scenario, timed, controllers)
+        itemsRun++
         performed?.(timed, sim.refusals[refusals])
       })
     }
@@ -255,8 +356,8 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   return {
     sim,
     schedule,
-    consolidation: () => controllers.map((c) => c.report()),
-    rest: (inputsQueued) => (controllers.length > 0 ? "a consolidation controller runs" : sim.rest(inputsQueued))
+    consolidation: () => controllers.reports(),
+    rest: () => rest()
   }
 }
 
@@ -273,18 +374,7 @@ export const runSlice = (sim: Simulation, limits: EngineLimits, eventsBudget: nu
 
 export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
   const prepared = prepareScenario(scenario, options)
-  const rests = options.rests
-  let nextRestEvents = rests?.everyEvents ?? 0
-  // The schedule's items run in the compiled schedule's order (by time, then place; the agenda breaks ties
-  // by insertion): before item k, items k + 1.. are the inputs on the agenda, and k of them have run.
-  const restBefore = (position: number): void => {
-    if (rests === undefined || prepared.sim.events < nextRestEvents) return
-    const rest = prepared.rest(scenario.schedule.length - position - 1)
-    if (typeof rest === "string") return
-    nextRestEvents = prepared.sim.events + rests.everyEvents
-    rests.take({ rest, scheduleRun: position, state: prepared.sim.state })
-  }
-  prepared.schedule(scenario.schedule, undefined, rests === undefined ? undefined : restBefore)
+  prepared.schedule(scenario.schedule)
   const limits = { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax }
   const runFor = (eventsBudget: number): ScenarioResult | undefined => {
     const result = runSlice(prepared.sim, limits, eventsBudget)

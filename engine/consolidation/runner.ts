@@ -55,6 +55,31 @@ export interface ConsolidationReport {
   readonly samples: ReadonlyArray<ConsolidationTick>
 }
 
+/**
+ * A runner between ticks, as data: the hosts it disabled, its report so far, and its next tick (when it
+ * is due, and `order`, the stamp it was put on the agenda with), or none once it has stopped. Its
+ * controller is pure, and its migrations are over when the engine rests, so this is all of it.
+ */
+export interface RunnerRest {
+  readonly owned: ReadonlyArray<HostId>
+  readonly samples: ReadonlyArray<ConsolidationTick>
+  readonly byReason: { readonly overload: number; readonly drain: number; readonly "finish-drain": number }
+  readonly counts: {
+    readonly refused: number
+    readonly committed: number
+    readonly aborted: number
+    readonly disabled: number
+    readonly enabled: number
+  }
+  readonly sums: {
+    readonly overloaded: number
+    readonly saturated: number
+    readonly unresolved: number
+    readonly inUse: number
+  }
+  readonly nextTick?: { readonly atUs: number; readonly order: number }
+}
+
 /** Runs a controller's plans on a simulation, every interval (see the module's comment). */
 export class ConsolidationRunner {
   private readonly owned = new Set<HostId>()
@@ -62,13 +87,19 @@ export class ConsolidationRunner {
   private readonly byReason = { overload: 0, drain: 0, "finish-drain": 0 }
   private counts = { refused: 0, committed: 0, aborted: 0, disabled: 0, enabled: 0 }
   private sums = { overloaded: 0, saturated: 0, unresolved: 0, inUse: 0 }
+  private nextTick: { readonly atUs: number; readonly order: number } | undefined
 
   constructor(
     private readonly sim: Simulation,
     private readonly controller: ConsolidationController,
     private readonly params: ConsolidationParams,
     /** A VM's CPU load (percent of its vCPUs) at a simulated time. */
-    private readonly cpuPctAt: (vm: VmId, atUs: number) => number
+    private readonly cpuPctAt: (vm: VmId, atUs: number) => number,
+    /**
+     * Stamps each tick put on the agenda, in order across runners: runners going on from a rest put their
+     * ticks back in that order, so that two due at one µs run as they would have.
+     */
+    private readonly stamp: () => number = () => 0
   ) {
     if (!(Number.isInteger(params.everyUs) && params.everyUs >= 1))
       throw new RangeError(`consolidation interval must be a positive integer µs, got ${params.everyUs}`)
@@ -76,7 +107,42 @@ export class ConsolidationRunner {
   }
 
   start(): void {
-    this.sim.at(Math.max(this.params.startUs, this.sim.nowUs), () => this.tick())
+    this.schedule(Math.max(this.params.startUs, this.sim.nowUs))
+  }
+
+  /** Whether a tick is on the agenda. */
+  get ticking(): boolean {
+    return this.nextTick !== undefined
+  }
+
+  /** The runner as data (`RunnerRest`). */
+  rest(): RunnerRest {
+    return {
+      owned: [...this.owned],
+      samples: [...this.samples],
+      byReason: { ...this.byReason },
+      counts: { ...this.counts },
+      sums: { ...this.sums },
+      ...(this.nextTick === undefined ? {} : { nextTick: this.nextTick })
+    }
+  }
+
+  /** Goes on from `rest` (a new runner, on an engine going on from its rest): its next tick back on the agenda. */
+  restore(rest: RunnerRest): void {
+    for (const host of rest.owned) this.owned.add(host)
+    this.samples.push(...rest.samples)
+    Object.assign(this.byReason, rest.byReason)
+    this.counts = { ...rest.counts }
+    this.sums = { ...rest.sums }
+    if (rest.nextTick !== undefined) this.schedule(rest.nextTick.atUs)
+  }
+
+  private schedule(atUs: number): void {
+    this.nextTick = { atUs, order: this.stamp() }
+    this.sim.at(atUs, () => {
+      this.nextTick = undefined
+      this.tick()
+    })
   }
 
   private tick(): void {
@@ -127,7 +193,7 @@ export class ConsolidationRunner {
     this.sums.unresolved += plan.unresolved.length
     this.sums.inUse += plan.hostsInUse
     const nextUs = nowUs + this.params.everyUs
-    if (nextUs < this.params.untilUs) this.sim.at(nextUs, () => this.tick())
+    if (nextUs < this.params.untilUs) this.schedule(nextUs)
   }
 
   report(): ConsolidationReport {

@@ -171,5 +171,37 @@ describe("a branch made inside a run", () => {
   })
 })
 
+/** The PlanetLab pool (load series, a consolidation controller every 300 s) forked at noon, and continued there and at its end. */
+const consolidating = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool, events } = yield* Fx.simulate(Fx.scenarioPath("planetlab-consolidation"))
+    const kept = yield* restRevisions(pool)
+    yield* Fx.fork(pool, "12h", "noon")
+    const branch = yield* Fx.continuePool("noon", [{ op: "disable-host", host: "h3" }], { fromRest })
+    const end = yield* Fx.continuePool(pool, [{ op: "disable-host", host: "h5" }], { fromRest })
+    return { events, kept, branch, end, lines: lines(yield* allEvents("noon")) }
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 100, wholeStateEvery: 2 }))
+
+describe("a pool whose load series and consolidation controller run", () => {
+  it("rests between the controller's ticks: a branch at noon starts at a rest that morning, and appends what a rebuild from the start appends", async () => {
+    const fromRest = await withStore(consolidating(true))
+    const fromStart = await withStore(consolidating(false))
+    expect(fromRest.kept.length).toBeGreaterThan(5)
+    const forkRevision = fromRest.branch.firstRevision - 2
+    const restRevision = fromRest.branch.rebuilt.restRevision
+    expect(restRevision).toBeGreaterThan(forkRevision / 2)
+    expect(restRevision).toBeLessThanOrEqual(forkRevision)
+    expect(fromStart.branch.rebuilt.restRevision).toBe(-1)
+    // the controller went on ticking in the branch, as it would have: the same events, the same report
+    expect(fromRest.branch.events).toBeGreaterThan(100)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+    expect(fromRest.branch.consolidation).toEqual(fromStart.branch.consolidation)
+    // at the pool's end the controller had stopped: the run's last rest holds its report
+    expect(fromRest.end.rebuilt.restRevision).toBe(fromRest.events - 1)
+    expect(fromRest.end.consolidation).toEqual(fromStart.end.consolidation)
+    expect(fromRest.end.consolidation?.[0]?.ticks).toBeGreaterThan(200)
+  })
+})
+
 /** The key rests are kept under by this xenpool (api/engineRests.ts). */
 const restVersion = `engine-rest/1/${version}`

@@ -38,7 +38,7 @@ describe("the engine rebuilt from its log", () => {
       return { events: run.emitted.length, rests }
     })
     // a rest before the run's last event, with events of the schedule's still to come
-    const resting = runs.filter((r) => r.rests.some((rest) => rest.rest.events < r.events && rest.scheduleRun > 0))
+    const resting = runs.filter((r) => r.rests.some((rest) => rest.engine.events < r.events && rest.scheduleRun > 0))
     expect(resting.length).toBeGreaterThan(10)
   })
 
