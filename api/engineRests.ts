@@ -58,7 +58,28 @@ const EngineRestData = Schema.Struct({
       })
     )
   ),
-  memory: Schema.Struct({ accessPrngs: Schema.Array(Schema.Tuple(VmId, PrngWords)) }),
+  memory: Schema.Struct({
+    accessPrngs: Schema.Array(Schema.Tuple(VmId, PrngWords)),
+    // rests kept before pagers were data had none (a VM under xenpaging kept no rest)
+    pagers: Schema.optionalWith(
+      Schema.Array(
+        Schema.Struct({
+          vm: VmId,
+          pages: Schema.Struct({
+            guestPages: Count,
+            runs: Schema.Array(Count),
+            pageInSequence: Count,
+            recent: Schema.Array(Count)
+          }),
+          victimCursor: Count,
+          prefetchCursor: Count,
+          nextPrefetchUs: Count,
+          checks: Count
+        })
+      ),
+      { default: () => [] }
+    )
+  }),
   ha: Schema.Struct({
     livenessTimeoutUs: Count,
     attempts: Schema.Array(Schema.Tuple(VmId, Count)),

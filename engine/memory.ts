@@ -20,7 +20,7 @@ import type { VmId } from "../domain/ids.js"
 import { getVm } from "../domain/state.js"
 import { type Admission, type AdmitCommand, Balloons, Squeezer } from "./balloon.js"
 import { memoryConfig, type MemoryConfig, type MemoryEnv } from "./memoryConfig.js"
-import { type AccessOutcome, Pager, type PagerView } from "./paging.js"
+import { type AccessOutcome, Pager, type PagerView, type VmPagerRest } from "./paging.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng, type PrngState } from "./prng.js"
 import type { PagedPages } from "./transfer.js"
@@ -42,6 +42,8 @@ export const ACCESSES_PER_CALL_MAX = 1 << 24
 export interface MemoryRest {
   /** Each VM's stream of random accesses, where one was drawn from. */
   readonly accessPrngs: ReadonlyArray<readonly [VmId, PrngState]>
+  /** The VMs xenpaging or the balloon touched: their page states and the pager's cursors. */
+  readonly pagers: ReadonlyArray<VmPagerRest>
 }
 
 export class MemoryManager {
@@ -66,19 +68,22 @@ export class MemoryManager {
   }
 
   /**
-   * What the memory model keeps between happenings, when nothing of it is pending (no page-in, balloon
-   * step or squeeze, no VM under xenpaging); otherwise why not.
+   * What the memory model keeps between happenings, when nothing of it is pending (no page-out or
+   * page-in, balloon step or squeeze); otherwise why not.
    */
   rest(): MemoryRest | string {
     if (this.recorded.size > 0) return "a trace drives some VMs' paging"
-    const busy = this.pager.busy() ?? this.balloons.busy() ?? this.squeezer.busy()
+    const busy = this.balloons.busy() ?? this.squeezer.busy()
     if (busy !== undefined) return busy
-    return { accessPrngs: [...this.accessPrngs].map(([vm, prng]) => [vm, prng.state] as const) }
+    const pagers = this.pager.rest()
+    if (typeof pagers === "string") return pagers
+    return { accessPrngs: [...this.accessPrngs].map(([vm, prng]) => [vm, prng.state] as const), pagers }
   }
 
-  /** Goes on from `rest` (a memory model that has done nothing yet). */
+  /** Goes on from `rest` (a memory model that has done nothing yet, on the pool's state at the rest). */
   restore(rest: MemoryRest): void {
     for (const [vm, state] of rest.accessPrngs) this.accessPrngs.set(vm, Prng.fromState(state))
+    this.pager.restore(rest.pagers)
   }
 
   afterEvent(event: PoolEvent): void {

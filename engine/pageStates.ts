@@ -105,6 +105,19 @@ export class GfnOutOfRange extends RangeError {
   }
 }
 
+/**
+ * A VM's page states at rest, as data: no page paging out or in, so each gfn is absent, rw or paged.
+ * `runs` is the state array run-length encoded (`[state, gfns, state, gfns, …]`); `recent` the gfns
+ * still inside the most-recently-paged-in window with their stamps (`[gfn, stamp, …]`): older stamps
+ * decide nothing.
+ */
+export interface PageStatesRest {
+  readonly guestPages: number
+  readonly runs: ReadonlyArray<number>
+  readonly pageInSequence: number
+  readonly recent: ReadonlyArray<number>
+}
+
 /** The per-gfn state of one VM, with counts per state and xenpaging's most-recently-paged-in window. */
 export class PageStates {
   private readonly states: Uint8Array
@@ -188,6 +201,55 @@ export class PageStates {
     this.transition(gfn, state, PageState.Absent)
     this.guest--
     return state
+  }
+
+  /** The states as data (`PageStatesRest`), or why not: pages on their way out or in. */
+  rest(): PageStatesRest | string {
+    const moving = this.counts[PageState.PagingOut]! + this.counts[PageState.PagingIn]!
+    if (moving > 0) return `${moving} page(s) are paging out or in`
+    const runs: number[] = []
+    const states = this.states
+    // Bounded: one pass over the gfns, a run at a time.
+    for (let gfn = 0; gfn < this.staticMaxPages;) {
+      const state = states[gfn]!
+      let end = gfn + 1
+      while (end < this.staticMaxPages && states[end] === state) end++
+      runs.push(state, end - gfn)
+      gfn = end
+    }
+    const recent: number[] = []
+    for (let gfn = 0; gfn < this.staticMaxPages; gfn++)
+      if (this.isRecentlyPagedIn(gfn)) recent.push(gfn, this.pagedInStamp[gfn]!)
+    return { guestPages: this.guest, runs, pageInSequence: this.pageInSequence, recent }
+  }
+
+  /**
+   * Takes the states of `rest` (on states just built, for the same VM): each gfn's state, the counts, the
+   * guest's size and the page-in window. Throws on data that does not fit this VM.
+   */
+  restore(rest: PageStatesRest): void {
+    const fail = (why: string) => {
+      throw new RangeError(`page states at rest do not fit a VM of ${this.staticMaxPages} pages: ${why}`)
+    }
+    let gfn = 0
+    this.counts.fill(0)
+    for (let i = 0; i + 1 < rest.runs.length; i += 2) {
+      const [state, length] = [rest.runs[i]!, rest.runs[i + 1]!]
+      if (!(state === PageState.Absent || state === PageState.Rw || state === PageState.Paged))
+        fail(`state ${state} at gfn ${gfn}`)
+      if (!(Number.isSafeInteger(length) && length >= 1 && gfn + length <= this.staticMaxPages))
+        fail(`a run of ${length} at gfn ${gfn}`)
+      this.states.fill(state, gfn, gfn + length)
+      this.counts[state]! += length
+      gfn += length
+    }
+    if (gfn !== this.staticMaxPages || rest.runs.length % 2 !== 0) fail(`runs cover ${gfn} gfns`)
+    this.guest = rest.guestPages
+    this.pageInSequence = rest.pageInSequence
+    this.pagedInStamp.fill(0)
+    for (let i = 0; i + 1 < rest.recent.length; i += 2) this.pagedInStamp[rest.recent[i]!] = rest.recent[i + 1]!
+    const mismatch = this.checkCounts()
+    if (mismatch !== undefined) fail(mismatch)
   }
 
   /** Recounts the array and compares with the kept counts; a description of the first mismatch. */

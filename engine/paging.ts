@@ -26,7 +26,14 @@ import type { VmId } from "../domain/ids.js"
 import { hostPhysicalFreePages } from "../domain/memory.js"
 import { getHost, getMigration, getVm, type Vm } from "../domain/state.js"
 import { type MemoryConfig, type MemoryEnv, Wake } from "./memoryConfig.js"
-import { GfnOutOfRange, PageState, type PageStates, type PageStatesFactory, pageStatesFactory } from "./pageStates.js"
+import {
+  GfnOutOfRange,
+  PageState,
+  type PageStates,
+  type PageStatesFactory,
+  type PageStatesRest,
+  pageStatesFactory
+} from "./pageStates.js"
 import type { PagedPages } from "./transfer.js"
 
 /** What became of one batch of guest accesses. */
@@ -85,6 +92,19 @@ interface VmPager {
   checks: number
 }
 
+/**
+ * One VM's pager at rest, as data: nothing nominated, read or waited for, no step due; what is left is
+ * its page states and cursors.
+ */
+export interface VmPagerRest {
+  readonly vm: VmId
+  readonly pages: PageStatesRest
+  readonly victimCursor: number
+  readonly prefetchCursor: number
+  readonly nextPrefetchUs: number
+  readonly checks: number
+}
+
 /** VMs up to this size get the full recount of their page array at every debug check. */
 const FULL_RECOUNT_PAGES_MAX = 1 << 17
 
@@ -101,12 +121,36 @@ export class Pager {
   ) {}
 
   /**
-   * Why the pager is not at rest; undefined if it is. A VM that paging touched keeps page states (which
-   * pages are paged out, the victim cursors), which the engine's rest does not hold yet.
+   * Each VM's pager as data (`VmPagerRest`, in VM order), or why the pager is not at rest: a batch
+   * nominated, page-ins on their way or stalled, faults waiting, a step due.
    */
-  busy(): string | undefined {
-    const [vm] = this.pagers.keys()
-    return vm === undefined ? undefined : `${vm}'s pages are under xenpaging (their states are not kept at rest)`
+  rest(): ReadonlyArray<VmPagerRest> | string {
+    const rests: VmPagerRest[] = []
+    for (const vm of this.vms()) {
+      const p = this.pagers.get(vm)!
+      if (p.batch.length > 0) return `${vm}'s pager has a batch paging out`
+      if (p.readsHead < p.readGfns.length || p.stalled) return `${vm} has page-ins on their way`
+      if (p.waiters.size > 0 || p.heldPagingIn > 0 || p.servedFaults > 0) return `${vm} has page faults waiting`
+      if (p.wake.pending) return `${vm}'s pager has a step due`
+      const pages = p.pages.rest()
+      if (typeof pages === "string") return `${vm}: ${pages}`
+      const { victimCursor, prefetchCursor, nextPrefetchUs, checks } = p
+      rests.push({ vm, pages, victimCursor, prefetchCursor, nextPrefetchUs, checks })
+    }
+    return rests
+  }
+
+  /** Goes on from `rests` (a pager that has done nothing yet, on the pool's state at the rest). */
+  restore(rests: ReadonlyArray<VmPagerRest>): void {
+    for (const rest of rests) {
+      const p = this.ensure(rest.vm, rest.pages.guestPages)
+      if (p === undefined) return this.env.defect(`a pager at rest for ${rest.vm}, which is on no host`)
+      p.pages.restore(rest.pages)
+      p.victimCursor = rest.victimCursor
+      p.prefetchCursor = rest.prefetchCursor
+      p.nextPrefetchUs = rest.nextPrefetchUs
+      p.checks = rest.checks
+    }
   }
 
   /** The VM's page states, if paging ever touched it since its domain was built. */
@@ -229,16 +273,18 @@ export class Pager {
     return !migration || migration.phase === "reserved" || migration.phase === "precopy"
   }
 
-  private ensure(vm: VmId): VmPager | undefined {
+  /** The VM's pager, made if need be; `restoring`: for page states at rest, of that many guest pages. */
+  private ensure(vm: VmId, restoring?: number): VmPager | undefined {
     const existing = this.pagers.get(vm)
     if (existing) return existing
     const vmState = getVm(this.env.state(), vm)
     if (!vmState || vmState.residentOn === undefined) return undefined
-    if (vmState.pagedOutPages !== 0) this.env.defect(`VM ${vm} has paged-out pages but no pager`)
+    if (vmState.pagedOutPages !== 0 && restoring === undefined)
+      this.env.defect(`VM ${vm} has paged-out pages but no pager`)
     const spec = {
       vm,
       staticMaxPages: vmState.memory.staticMaxPages,
-      guestPages: vmState.guestPages,
+      guestPages: restoring ?? vmState.guestPages,
       mruPages: this.config.mruPages
     }
     const pages = this.makePageStates(spec)

@@ -214,11 +214,26 @@ const resumeProperty = scenarioProperty({
     const again = resumed(fromRest, undefined, env)
     if (typeof again === "string") return `resuming at R = ${R} from the rest after @${point.revision} failed: ${again}`
     const fromRestDifference = firstDifference(log.slice(R + 1), again.appended, R + 1)
-    return fromRestDifference === undefined
-      ? undefined
-      : `resumed at R = ${R} (${where}) from the rest after @${point.revision}: ${fromRestDifference}`
+    if (fromRestDifference !== undefined)
+      return `resumed at R = ${R} (${where}) from the rest after @${point.revision}: ${fromRestDifference}`
+    const ends = endsDiffer(out.rest, again.rest)
+    return ends === undefined ? undefined : `resumed at R = ${R} from the rest after @${point.revision}: ${ends}`
   }
 })
+
+/**
+ * Two rebuilds of one history must also end as the same engine, in what no event shows yet (which pages
+ * are paged, the pager's cursors, a controller's figures): their rests at the end, compared as data.
+ */
+const endsDiffer = (
+  fromStart: { readonly rest: ScenarioRest } | string,
+  fromRest: { readonly rest: ScenarioRest } | string
+): string | undefined => {
+  const [a, b] = [fromStart, fromRest].map((end) => (typeof end === "string" ? end : JSON.stringify(end.rest)))
+  if (a === b) return undefined
+  const at = [...a!].findIndex((c, i) => c !== b![i])
+  return `the engine from the start ends as ${a!.slice(Math.max(0, at - 80), at + 80)}…, the one from the rest as ${b!.slice(Math.max(0, at - 80), at + 80)}…`
+}
 
 /** An operation to continue with, drawn over the case's hosts and VMs. */
 const operationArb = fc.tuple(
@@ -324,7 +339,7 @@ const forkEqualsParent = scenarioProperty({
       id: eventId("00000000-0000-7000-8000-000000000000"),
       event: e.event
     })
-    const branchDifference = (from: RestPoint | undefined): string | undefined => {
+    const branch = (from: RestPoint | undefined) => {
       const input = readLog(branchLog, from)
       if (typeof input === "string") return `the branch's log does not read: ${input}`
       const out = resumed(input, runOn, env)
@@ -332,17 +347,19 @@ const forkEqualsParent = scenarioProperty({
       const reused = out.appended.find((e) => parentIds.has(e.id))
       if (reused !== undefined) return `the branch made at R = ${R} reuses its parent's event id ${reused.id}`
       const difference = firstDifference(suffix.map(withoutId), out.appended.map(withoutId), R + 1)
-      return difference === undefined ? undefined : `the branch made at R = ${R}: ${difference}`
+      return difference === undefined ? out : `the branch made at R = ${R}: ${difference}`
     }
-    const fromStart = branchDifference(undefined)
-    if (fromStart !== undefined) return fromStart
+    const fromStart = branch(undefined)
+    if (typeof fromStart === "string") return fromStart
     // as api/engineRests.ts picks it: the parent's last rest at or before R that had not passed the fork's time
     const inRun = rests.filter((r) => r.engine.events - 1 <= R && r.engine.nowUs <= log[R]!.event.atUs).at(-1)
     if (inRun === undefined) return undefined
     const point = restInRunPoint(inRun, log)
     if (typeof point === "string") return `the parent's engine at rest inside the run: ${point}`
-    const fromRest = branchDifference(point)
-    return fromRest === undefined ? undefined : `from the parent's rest after @${point.revision}: ${fromRest}`
+    const fromRest = branch(point)
+    if (typeof fromRest === "string") return `from the parent's rest after @${point.revision}: ${fromRest}`
+    const ends = endsDiffer(fromStart.rest, fromRest.rest)
+    return ends === undefined ? undefined : `the branch from the parent's rest after @${point.revision}: ${ends}`
   }
 })
 

@@ -203,5 +203,33 @@ describe("a pool whose load series and consolidation controller run", () => {
   })
 })
 
+/** The paging-and-ballooning pool continued at its end twice, and forked half-way and continued. */
+const paging = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool, events } = yield* Fx.simulate(Fx.scenarioPath("paging-and-ballooning"))
+    const first = yield* Fx.continuePool(
+      pool,
+      [
+        { op: "guest-access", vm: "db", random: 3000 },
+        { op: "migrate", vm: "db", to: "h1" }
+      ],
+      { fromRest }
+    )
+    const second = yield* Fx.continuePool(pool, [{ op: "migrate", vm: "db", to: "h2" }], { fromRest })
+    return { events, rebuilt: [first.rebuilt, second.rebuilt], lines: lines(yield* allEvents(pool)) }
+  })
+
+describe("a pool with VMs under xenpaging", () => {
+  it("rests with its pages paged out: a continuation reads one event, and appends what a rebuild from the start appends", async () => {
+    const fromRest = await withStore(paging(true))
+    const fromStart = await withStore(paging(false))
+    expect(fromRest.rebuilt[0]).toEqual({ restRevision: fromRest.events - 1, eventsRead: 1 })
+    expect(fromRest.rebuilt[1]!.eventsRead).toBe(1)
+    expect(fromStart.rebuilt[1]!.restRevision).toBe(-1)
+    expect(fromRest.lines.length).toBeGreaterThan(fromRest.events + 10)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+  })
+})
+
 /** The key rests are kept under by this xenpool (api/engineRests.ts). */
 const restVersion = `engine-rest/1/${version}`

@@ -42,6 +42,18 @@ describe("the engine rebuilt from its log", () => {
     expect(resting.length).toBeGreaterThan(10)
   })
 
+  it("the generated paging runs rest with pages paged out (the pager's states cross as data)", () => {
+    const paging = fc.sample(scenarioArb({ faults: ["paging"], pageOutFirst: true }), { numRuns: 40, seed: 7 })
+    const withPaged = paging.filter((scenario) => {
+      const rests: RestInRun[] = []
+      const run = runEngine(scenario, { rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
+      const paged = (rest: RestInRun) =>
+        rest.engine.memory.pagers.some((p) => p.pages.runs.some((v, i) => i % 2 === 0 && v === 3))
+      return rests.some((rest) => rest.engine.events < run.emitted.length && paged(rest))
+    })
+    expect(withPaged.length).toBeGreaterThan(10)
+  })
+
   it("refuses a log this engine would not have written, naming the first revision that differs", () =>
     withStore(
       Effect.gen(function* () {
