@@ -171,7 +171,79 @@ const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
   return results
 }
 
+/** Sizes of the fork-inside series: migrations 300 ms apart, each over before the next. */
+const INSIDE_MIGRATIONS = [12_500, 125_000] as const
+
+/** Where the branch leaves its parent: this many events before the run's end, whatever the pool's size. */
+const INSIDE_EVENTS_AFTER = 10_000
+
+/**
+ * What a branch made inside a run costs to go on (docs/branches.md): a pool whose engine rests between
+ * its operations, forked 10,000 events before the end of its run and continued with one operation (the
+ * branch then runs the rest of the parent's schedule, its own future: the same work at both sizes). From
+ * the run's last rest before the fork point (kept every 8,000 events: the default snapshot cadence's whole
+ * states), against the same from the pool's start (the baseline, on the same pool, under another name).
+ */
+const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
+  const results: BenchResult[] = []
+  let previous: { readonly events: number; readonly ms: number } | undefined
+  for (const migrations of INSIDE_MIGRATIONS) {
+    const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-fork-inside-"))
+    try {
+      const store = await Api.openStore(`sqlite:${join(dir, "inside.db")}`)
+      try {
+        const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations, "spaced", 300)), { store })
+        const revision = parent.events - INSIDE_EVENTS_AFTER
+        const timed = async (as: string, fromRest: boolean) => {
+          const start = nowMs()
+          await Api.fork(store, parent.pool, { revision }, as)
+          const out = await Api.continuePool(store, as, [{ op: "disable-host", host: "h1" }], { fromRest })
+          return { out, ms: nowMs() - start }
+        }
+        // warm-up (JIT, SQLite's checkpoint of the run's write-ahead log), elsewhere in the run
+        await Api.fork(store, parent.pool, { revision: Math.floor(parent.events / 4) }, "warm-up")
+        await Api.continuePool(store, "warm-up", [{ op: "disable-host", host: "h2" }])
+        const fromRest = await timed("inside-rest", true)
+        const fromStart = await timed("inside-start", false)
+        const size = `manyMigrations(${migrations}, 300 ms apart): ${parent.events.toLocaleString("en-US")} events on SQLite, forked at @${revision}, one disable-host, then the rest of the parent's schedule (${fromRest.out.events.toLocaleString("en-US")} new events)`
+        const baseline: BenchResult = {
+          name: `branches.forkInside.fromStart.${parent.events}`,
+          workload: `${size}; the engine rebuilt from the pool's start: ${fromStart.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
+          value: fromStart.ms,
+          unit: "ms"
+        }
+        results.push(
+          baseline,
+          withBaseline(
+            {
+              name: `branches.forkInside.${parent.events}`,
+              workload: `${size}; the engine rebuilt from the run's rest after @${fromRest.out.rebuilt.restRevision}: ${fromRest.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
+              value: fromRest.ms,
+              unit: "ms"
+            },
+            baseline
+          )
+        )
+        if (previous !== undefined)
+          results.push({
+            name: "branches.forkInside.growth",
+            workload: `fork-and-continue time from the rest at ${parent.events.toLocaleString("en-US")} events / at ${previous.events.toLocaleString("en-US")} events (${(parent.events / previous.events).toFixed(1)}× the history before the fork, the same work after it; near 1: proportional to what follows the fork)`,
+            value: fromRest.ms / previous.ms,
+            unit: "×"
+          })
+        previous = { events: parent.events, ms: fromRest.ms }
+      } finally {
+        await store.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  return results
+}
+
 export const branchBenchmarks: ReadonlyArray<Benchmark> = [
   { name: "branches", run },
-  { name: "branches.continue", run: continueSeries }
+  { name: "branches.continue", run: continueSeries },
+  { name: "branches.forkInside", run: forkInsideSeries }
 ]

@@ -10,7 +10,12 @@ import { scenarioTraceText } from "../simulations/trace.js"
 import { parseScenarioJson, type Scenario } from "../simulations/scenario.js"
 
 /** `migrations` live migrations of small idle VMs back and forth between four hosts: about 10 events each. */
-export const manyMigrations = (migrations: number, id = "big"): Scenario =>
+/**
+ * `migrations` migrations of 40 VMs of 64 MiB on 4 hosts, one every `everyMs`. A migration takes about
+ * 200 ms (setup, the rounds, suspend, restore): at 50 ms four are in flight at once and the engine never
+ * rests; at 300 ms each is over before the next, and the engine rests between them.
+ */
+export const manyMigrations = (migrations: number, id = "big", everyMs = 50): Scenario =>
   ({
     format: "xenpool-scenario",
     version: 1,
@@ -19,11 +24,11 @@ export const manyMigrations = (migrations: number, id = "big"): Scenario =>
     pool: { id, linkLatency: "100us" },
     hosts: [{ id: "h", count: 4, memory: "64GiB", overhead: "1GiB", nic: "10Gbit/s" }],
     vms: Array.from({ length: 40 }, (_, i) => ({ id: `vm-${i}`, vcpus: 1, memory: "64MiB", host: `h${(i % 4) + 1}` })),
-    // Each VM moves to the next host every 2 s: its migration (64 MiB at a share of 10 Gbit/s) is long over.
+    // Each VM moves to the next host every 40 migrations: its last one (64 MiB at a share of 10 Gbit/s) is long over.
     schedule: Array.from({ length: migrations }, (_, k) => {
       const vm = k % 40
       const round = Math.floor(k / 40)
-      return { at: `${1 + k * 50}ms`, op: "migrate", vm: `vm-${vm}`, to: `h${((vm + round + 1) % 4) + 1}` }
+      return { at: `${1 + k * everyMs}ms`, op: "migrate", vm: `vm-${vm}`, to: `h${((vm + round + 1) % 4) + 1}` }
     })
   }) as unknown as Scenario
 

@@ -25,6 +25,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { PoolCreated, type PoolEvent } from "../domain/events.js"
 import { poolId, type EventId, type PoolId } from "../domain/ids.js"
+import { parseDurationUs } from "../domain/units.js"
 import type { EngineLimits } from "../engine/config.js"
 import type { EmittedEvent, EngineRest, Refusal, RunResult, Simulation } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
@@ -263,6 +264,11 @@ interface CompiledInput {
   readonly scenario: CompiledScenario
   /** How many of its schedule's items (by index) are the scenario's own. */
   readonly scenarioItems: number
+  /**
+   * From an engine at rest, the scenario's own items are those kept (`ScenarioRead.kept`): the place in
+   * the recorded schedule of each, by index. Undefined: the index is the place.
+   */
+  readonly kept?: ReadonlyArray<number>
   /** Each step's items (the scenario's own first), with the limits it ran to. */
   readonly segments: ReadonlyArray<Segment>
 }
@@ -283,11 +289,25 @@ interface Segment {
 /** A recorded scenario without its schedule: what a rest keeps of it, small whatever the schedule's length. */
 export const withoutSchedule = (scenario: string): string => JSON.stringify({ ...JSON.parse(scenario), schedule: [] })
 
+/** The recorded scenario as read for going on: its schedule whole, or only the items still needed. */
+interface ScenarioRead {
+  readonly scenario: typeof Scenario.Type
+  /**
+   * From an engine at rest: the place in the recorded schedule of each item kept (the items still to
+   * run, and those that started the controllers at rest), in schedule order; undefined: all kept.
+   */
+  readonly kept?: ReadonlyArray<number>
+  /** Of the kept items (places in the recorded schedule), those still to run. */
+  readonly toRun?: ReadonlySet<number>
+}
+
 /**
- * The recorded scenario, read. From an engine at rest its schedule has all run: it is left out unread
- * (a scenario of 125,000 operations is most of what a continuation would otherwise decode and compile).
+ * The recorded scenario, read. From an engine at rest only the items still needed are decoded and
+ * compiled: those still to run (after the first `scheduleRun` in the order they run, by time) and those
+ * that started its controllers; a scenario of 125,000 operations is most of what a continuation would
+ * otherwise decode and compile.
  */
-const poolOfScenario = (json: string, scheduleRun: boolean): Either.Either<typeof Scenario.Type, ResumeFailure> => {
+const readScenario = (json: string, from: RestPoint | undefined): Either.Either<ScenarioRead, ResumeFailure> => {
   const failure = (detail: string) => new ResumeFailure(0, `its recorded scenario does not read: ${detail}`)
   let parsed: unknown
   try {
@@ -295,8 +315,31 @@ const poolOfScenario = (json: string, scheduleRun: boolean): Either.Either<typeo
   } catch (e) {
     return Either.left(failure(e instanceof Error ? e.message : String(e)))
   }
-  const input = scheduleRun && typeof parsed === "object" && parsed !== null ? { ...parsed, schedule: [] } : parsed
-  return Either.mapLeft(decodeScenario(input), (e) => failure(ParseResult.TreeFormatter.formatErrorSync(e)))
+  const decode = (input: unknown) =>
+    Either.mapLeft(decodeScenario(input), (e) => failure(ParseResult.TreeFormatter.formatErrorSync(e)))
+  if (from === undefined) return Either.map(decode(parsed), (scenario) => ({ scenario }))
+  const raw = typeof parsed === "object" && parsed !== null ? (parsed as { schedule?: unknown }) : {}
+  const schedule: ReadonlyArray<unknown> = Array.isArray(raw.schedule) ? raw.schedule : []
+  const toRun = new Set<number>()
+  if (from.scheduleRun !== undefined) {
+    // the order items run in: by time, then place (as compileScenario sorts them)
+    const times: number[] = []
+    for (let i = 0; i < schedule.length; i++) {
+      const at = parseDurationUs(String((schedule[i] as { at?: unknown } | null)?.at))
+      if (Either.isLeft(at)) return Either.left(failure(`schedule[${i}].at: ${at.left.expected}`))
+      times.push(at.right)
+    }
+    const order = times.map((_, i) => i).sort((a, b) => times[a]! - times[b]! || a - b)
+    for (const i of order.slice(from.scheduleRun)) toRun.add(i)
+  }
+  const kept = [...new Set([...toRun, ...(from.controllers ?? []).map((c) => c.index)])].sort((a, b) => a - b)
+  if (kept.some((i) => i >= schedule.length))
+    return Either.left(failure(`the engine at rest names schedule item ${kept[kept.length - 1]}, past its end`))
+  return Either.map(decode({ ...raw, schedule: kept.map((i) => schedule[i]) }), (scenario) => ({
+    scenario,
+    kept,
+    toRun
+  }))
 }
 
 /**
@@ -311,7 +354,8 @@ export const compileInput = (
 ): Either.Either<CompiledInput, ResumeFailure | InputError> =>
   Either.gen(function* () {
     const from = log.from
-    const scenario = yield* poolOfScenario(log.scenario, from !== undefined && !needsSchedule(from))
+    const read = yield* readScenario(log.scenario, from)
+    const scenario = read.scenario
     const own = scenario.schedule.length
     const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
     const newItems = continuation?.items ?? []
@@ -343,7 +387,7 @@ export const compileInput = (
         : from.scheduleRun === undefined
           ? { items: [], position: from.rest.events, revision: from.revision }
           : {
-              items: timed[0]!.slice(from.scheduleRun),
+              items: timed[0]!.filter((item) => read.toRun?.has(read.kept?.[item.index] ?? item.index)),
               limits: scenarioLimits,
               position: from.rest.events,
               revision: from.revision
@@ -372,7 +416,12 @@ export const compileInput = (
         limits: typeof continuation.limits === "function" ? continuation.limits(compiled) : continuation.limits,
         revision: log.lastRevision + 1
       })
-    return { scenario: compiled, scenarioItems: own, segments: cutSegments }
+    return {
+      scenario: compiled,
+      scenarioItems: own,
+      ...(read.kept === undefined ? {} : { kept: read.kept }),
+      segments: cutSegments
+    }
   })
 
 /** A new item's compile error names it among the operations asked, not as a schedule entry. */
@@ -453,6 +502,14 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
     if (past > 0) options.sink(past === batch.length ? batch : batch.slice(batch.length - past))
   }
   const from = log.from
+  // controllers at rest name their item by its place in the recorded schedule; the compiled input by index
+  const kept = input.kept
+  const indexOf = (place: number): number => {
+    const index = kept === undefined ? place : kept.indexOf(place)
+    if (index < 0) throw new ResumeFailure(from?.revision ?? 0, `no schedule item ${place} for a controller at rest`)
+    return index
+  }
+  const placeOf = (index: number): number => (kept === undefined ? index : kept[index]!)
   const prepared = prepareScenario(input.scenario, {
     ...options,
     sink: check,
@@ -464,7 +521,9 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
             state: from.state,
             rest: from.rest,
             ...(from.loadsRun === undefined ? {} : { loadsRun: from.loadsRun }),
-            ...(from.controllers === undefined ? {} : { controllers: from.controllers })
+            ...(from.controllers === undefined
+              ? {}
+              : { controllers: from.controllers.map((c) => ({ ...c, index: indexOf(c.index) })) })
           }
         })
   })
@@ -530,6 +589,10 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
     resumedBeforeContinuation: () => beforeContinuation ?? Math.max(0, sim.events - log.decided),
     continuationMarks: () => marks ?? marksOf(sim),
     consolidation: prepared.consolidation,
-    rest: prepared.rest
+    rest: () => {
+      const rest = prepared.rest()
+      if (typeof rest === "string") return rest
+      return { ...rest, controllers: rest.controllers.map((c) => ({ ...c, index: placeOf(c.index) })) }
+    }
   }
 }
