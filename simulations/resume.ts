@@ -17,8 +17,9 @@
  * parent's future (with its own event ids), and an operation added to it is a what-if on that future.
  *
  * The cost is a rerun of the history from the last engine at rest the log has (`RestPoint`, kept beside
- * the snapshots at the end of a run or a continuation that left the engine at rest), or from the start
- * without one: proportional to what follows it (docs/branches.md).
+ * the snapshots at the end of a run or a continuation that left the engine at rest, and inside the run
+ * that made the pool whenever it rested before an input), or from the start without one: proportional
+ * to what follows it (docs/branches.md).
  *
  * Pure and synchronous: the caller reads the log and writes what comes out (api/continue.ts).
  */
