@@ -14,6 +14,8 @@ import { manyMigrations, writeScenario } from "./workloads.js"
 const MIGRATIONS = 20_000
 /** Where the branch leaves its parent: this share of the parent's events. */
 const FORK_SHARE = 0.9
+/** Where the early branch leaves its parent: this share of the parent's events. */
+const EARLY_SHARE = 0.1
 /** Time-travel queries per pool, spread over the shared prefix. */
 const QUERIES = 40
 
@@ -57,6 +59,19 @@ const run = async (): Promise<ReadonlyArray<BenchResult>> => {
       const timesUs = Array.from({ length: QUERIES }, (_, i) => Math.floor((branch.atUs * (i + 0.5)) / QUERIES))
       const parentMs = await stateAtP50Ms(store, parent.pool, timesUs)
       const branchMs = await stateAtP50Ms(store, branch.pool, timesUs)
+      // A branch made early and run on: most of its history is its own events, served by its own snapshots.
+      const early = await Api.fork(store, parent.pool, { revision: Math.floor(parent.events * EARLY_SHARE) }, "probe")
+      await Api.fork(store, parent.pool, { atUs: early.atUs }, "early")
+      const ownRun = await Api.continuePool(store, "early", [])
+      const firstOwnStart = nowMs()
+      const endUs = (await Api.stateAt(store, "early", { revision: ownRun.lastRevision })).atUs
+      const firstOwnMs = nowMs() - firstOwnStart
+      const ownTimesUs = Array.from({ length: QUERIES }, (_, i) =>
+        Math.floor(early.atUs + ((endUs - early.atUs) * (i + 0.5)) / QUERIES)
+      )
+      const ownParentMs = await stateAtP50Ms(store, parent.pool, ownTimesUs)
+      const ownBranchMs = await stateAtP50Ms(store, "early", ownTimesUs)
+      const ownWorkload = `a branch forked at ${Math.round(EARLY_SHARE * 100)} % of manyMigrations(${MIGRATIONS}) and run on: ${ownRun.events.toLocaleString("en-US")} events of its own after its fork; ${QUERIES} times over them`
       const workload = `manyMigrations(${MIGRATIONS}): ${parent.events} events on SQLite, forked at revision ${revision}`
       const copyRows: BenchResult = {
         name: "branches.copy.rows",
@@ -78,7 +93,17 @@ const run = async (): Promise<ReadonlyArray<BenchResult>> => {
           copyBytes
         ),
         { name: "branches.fork.time", workload, value: forkMs, unit: "ms" },
-        withBaseline({ ...parentQuery, name: "branches.stateAt.branch.p50", value: branchMs }, parentQuery)
+        withBaseline({ ...parentQuery, name: "branches.stateAt.branch.p50", value: branchMs }, parentQuery),
+        {
+          name: "branches.stateAt.own.first",
+          workload: `${ownWorkload}: the first query, which keeps the branch's own snapshots first`,
+          value: firstOwnMs,
+          unit: "ms"
+        },
+        withBaseline(
+          { name: "branches.stateAt.own.p50", workload: ownWorkload, value: ownBranchMs, unit: "ms" },
+          { name: "branches.stateAt.own.parent.p50", workload: ownWorkload, value: ownParentMs, unit: "ms" }
+        )
       ]
     } finally {
       await store.close()

@@ -254,8 +254,12 @@ const latestStart = (pool: PoolId) =>
 /**
  * Brings the pool's snapshots up to its stream's end: nothing to do (two small reads) when fewer than N
  * events follow the newest snapshot, else folds from it and saves one snapshot per N events.
+ *
+ * A branch keeps snapshots of its own events only, never of the prefix it shares with its parent (that
+ * would copy the parent's): its first one is a whole state, folded from `branchStart`, the parent's state
+ * at the branch point (projections/timeTravel.ts gives it). Without `branchStart`, a branch is left as is.
  */
-export const catchUpSnapshots = (pool: PoolId) =>
+export const catchUpSnapshots = <E = never, R = never>(pool: PoolId, branchStart?: Effect.Effect<FoldStart, E, R>) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const snapshots = yield* SnapshotStore
@@ -263,13 +267,16 @@ export const catchUpSnapshots = (pool: PoolId) =>
     const stream = poolStreamName(pool)
     const lastRevision = yield* store.lastRevision(stream)
     if (lastRevision === undefined) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
-    // A branch's time travel starts from its parent's snapshots (projections/timeTravel.ts): it keeps none
-    // of the prefix it shares, which would copy the parent's.
-    if ((yield* store.branchOf(stream)) !== undefined) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
+    const point = yield* store.branchOf(stream)
+    if (point !== undefined && branchStart === undefined)
+      return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
     const latest = yield* snapshots.latest(snapshotKey(pool))
-    const latestRevision = Option.match(latest, { onNone: () => -1, onSome: (s) => s.revision })
+    const latestRevision = Option.match(latest, {
+      onNone: () => (point === undefined ? -1 : point.parentRevision),
+      onSome: (s) => s.revision
+    })
     if (lastRevision - latestRevision < everyEvents) return { snapshotsWritten: 0, eventsFolded: 0 } satisfies CatchUp
-    const start = yield* latestStart(pool)
+    const start = Option.isNone(latest) && branchStart !== undefined ? yield* branchStart : yield* latestStart(pool)
     const fold = new SnapshotFold(start, everyEvents)
     const writer = yield* writerFor(pool, start)
     const first = fold.position.revision

@@ -15,7 +15,7 @@
  * or before t, so no search over the stream is needed: the next snapshot is past t, so the fold reads
  * fewer than N events before it meets the first event after t.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { evolve } from "../domain/evolve.js"
 import { poolIdOfStream, poolStreamName, PoolId } from "../domain/ids.js"
 import { initialState, type PoolState } from "../domain/state.js"
@@ -102,9 +102,11 @@ const boundOf = (revision: number, lastRevision: number, beyond: boolean): Histo
 
 /**
  * A branch's state (store/branches.ts): before its fork event the parent's answer, which the parent's
- * snapshots serve; from the fork on the parent's state at the branch point, then the branch's own events.
- * The fork event's time is at or after the parent's event at the branch point and before the parent's next
- * one (api/fork.ts): so a time before it falls in the shared prefix, and the parent answers it whole.
+ * snapshots serve; from the fork on the branch's own snapshots (kept for its own events, a whole state
+ * first: projections/snapshots.ts), or before its first one the parent's state at the branch point, then
+ * the branch's own events. The fork event's time is at or after the parent's event at the branch point
+ * and before the parent's next one (api/fork.ts): so a time before it falls in the shared prefix, and the
+ * parent answers it whole.
  */
 const branchStateAt = (
   pool: PoolId,
@@ -115,6 +117,7 @@ const branchStateAt = (
 ): Effect.Effect<StateAt, StoreError | EventDecodeError | UnknownPool, EventStore | SnapshotStore> =>
   Effect.gen(function* () {
     const store = yield* EventStore
+    const snapshots = yield* SnapshotStore
     const parent = poolIdOfStream(point.parent) ?? (point.parent as PoolId)
     const [forked] = yield* store.read(poolStreamName(pool), { from: point.parentRevision + 1, maxCount: 1 })
     const forkAtUs = forked?.event.atUs ?? 0
@@ -123,8 +126,33 @@ const branchStateAt = (
       const answer = yield* stateAt(parent, target, options)
       return { ...answer, pool, lastRevision, bound: boundOf(answer.revision, lastRevision, false) }
     }
-    const atPoint = yield* stateAt(parent, { revision: point.parentRevision }, options)
-    const start: FoldStart = { state: atPoint.state, revision: atPoint.revision, atUs: atPoint.state.atUs }
+    const atPoint = Effect.map(stateAt(parent, { revision: point.parentRevision }, options), (answer) => ({
+      start: { state: answer.state, revision: answer.revision, atUs: answer.state.atUs } satisfies FoldStart,
+      snapshotRevision: answer.snapshotRevision,
+      eventsFolded: answer.eventsFolded
+    }))
+    if (options.catchUp ?? true)
+      yield* catchUpSnapshots(
+        pool,
+        Effect.map(atPoint, (p) => p.start)
+      )
+    const key = snapshotKey(pool)
+    const { wholeStateEvery } = yield* snapshotCadence
+    const own = yield* "revision" in target
+      ? snapshots.loadAtOrBeforeRevision(key, Math.min(Math.floor(target.revision), lastRevision))
+      : snapshots.loadAtOrBeforeTime(key, target.atUs)
+    // the branch's own snapshot before the target if it has one (a broken chain falls back to the branch's
+    // start, which reads through its parent: slower, the same answer); else the parent's state at the fork
+    const from = Option.isSome(own)
+      ? {
+          start: yield* foldStartFrom(key, own, wholeStateEvery),
+          snapshotRevision: own.value.revision,
+          eventsFolded: 0
+        }
+      : yield* atPoint
+    const start = from.start
+    const snapshotRevision = Option.isSome(own) ? start.revision : from.snapshotRevision
+    const folded = (revision: number) => from.eventsFolded + revision - start.revision
     if ("revision" in target) {
       const { state, revision } = yield* foldToRevision(
         pool,
@@ -139,8 +167,8 @@ const branchStateAt = (
         atUs: state.atUs,
         bound: boundOf(revision, lastRevision, target.revision > lastRevision),
         lastRevision,
-        snapshotRevision: atPoint.snapshotRevision,
-        eventsFolded: atPoint.eventsFolded + revision - start.revision
+        snapshotRevision,
+        eventsFolded: folded(revision)
       } satisfies StateAt
     }
     const { state, revision } = yield* foldToTime(pool, start, target.atUs)
@@ -152,8 +180,8 @@ const branchStateAt = (
       atUs: target.atUs,
       bound: boundOf(revision, lastRevision, target.atUs > state.atUs),
       lastRevision,
-      snapshotRevision: atPoint.snapshotRevision,
-      eventsFolded: atPoint.eventsFolded + revision - start.revision
+      snapshotRevision,
+      eventsFolded: folded(revision)
     } satisfies StateAt
   })
 
