@@ -42,6 +42,8 @@ const PrngWords = Schema.Tuple(Word, Word, Word, Word)
 const EngineRestData = Schema.Struct({
   nowUs: Count,
   events: Count,
+  // rests kept before stale round ends could rest had none
+  idleUs: Schema.optionalWith(Schema.Array(Count), { default: () => [] }),
   ids: PrngWords,
   migrations: Count,
   linkPercent: Schema.Array(Schema.Tuple(HostId, Schema.Number)),

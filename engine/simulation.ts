@@ -89,6 +89,8 @@ export interface SimulationOptions {
 export interface EngineRest {
   readonly nowUs: number
   readonly events: number
+  /** When the agenda's stale round ends come: they decide nothing, but move the clock then. */
+  readonly idleUs: ReadonlyArray<number>
   /** The event-id stream's state (a branch's own stream after its fork). */
   readonly ids: PrngState
   /** Migrations numbered so far (the next is `m${migrations + 1}`). */
@@ -140,10 +142,18 @@ interface Transfer {
   rateBytesPerS: number
   /** Bumped whenever the round-end is rescheduled; a popped round-end with an older token is stale. */
   token: number
+  /** Its round end with the current token is on the agenda. */
+  roundEndQueued: boolean
   finished: boolean
 }
 
 type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
+
+/**
+ * What the agenda holds: a closure, run when its time comes. A round end says whether it has gone stale
+ * (planned again since, or its migration over): it will then do nothing but move the clock.
+ */
+type Happening = (() => void) & { stale?: () => boolean }
 
 const INPUT_RANK = 0
 const HAPPENING_RANK = 1
@@ -159,7 +169,7 @@ export class Simulation {
   private readonly live: LivePool
   private nowUsValue = 0
   private eventCount = 0
-  private readonly queue = new EventQueue<() => void>()
+  private readonly queue = new EventQueue<Happening>()
   private readonly root: Prng
   private ids: Prng
   private readonly transfers = new Map<MigrationId, Transfer>()
@@ -168,6 +178,8 @@ export class Simulation {
   private readonly refusalList: Refusal[] = []
   private readonly operations: OperationOutcome[] = []
   private migrationCounter = 0
+  /** Round ends on the agenda that will do nothing when they come (see `scheduleRoundEnd`). */
+  private staleRoundEnds = 0
   private ratesDirty = false
   private readonly decideFn: DecideFn
   private readonly placement: Placement
@@ -230,6 +242,7 @@ export class Simulation {
     if (from) {
       this.memory.restore(from.rest.memory)
       this.ha.restore(from.rest.ha)
+      for (const atUs of from.rest.idleUs) this.idleAt(atUs)
     }
   }
 
@@ -240,16 +253,22 @@ export class Simulation {
    * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
   rest(inputsQueued = 0): EngineRest | string {
-    const onAgenda = this.queue.size - inputsQueued
+    // a stale round end (planned again, or its migration over) does nothing when it comes
+    const onAgenda = this.queue.size - inputsQueued - this.staleRoundEnds
     if (onAgenda > 0) return `${onAgenda} happening(s) on the agenda`
     if (this.transfers.size > 0 || this.migrationEnds.size > 0) return "migrations in flight"
     const memory = this.memory.rest()
     if (typeof memory === "string") return memory
     const ha = this.ha.rest()
     if (typeof ha === "string") return ha
+    const idleUs: number[] = []
+    for (const entry of this.queue.entries()) if (entry.item.stale?.() === true) idleUs.push(entry.atUs)
+    if (idleUs.length !== this.staleRoundEnds)
+      throw new SimulationDefect(`${this.staleRoundEnds} stale round ends counted, ${idleUs.length} on the agenda`)
     return {
       nowUs: this.nowUsValue,
       events: this.eventCount,
+      idleUs: idleUs.sort((a, b) => a - b),
       ids: this.ids.state,
       migrations: this.migrationCounter,
       linkPercent: [...this.linkPercent].filter(([, percent]) => percent !== 100),
@@ -451,6 +470,7 @@ export class Simulation {
       machine,
       rateBytesPerS: 0,
       token: 0,
+      roundEndQueued: false,
       finished: false
     })
     if (onEnd) this.migrationEnds.set(id, onEnd)
@@ -513,11 +533,34 @@ export class Simulation {
 
   private scheduleRoundEnd(t: Transfer): void {
     const token = ++t.token
+    // the round end planned before (if still on the agenda) is stale from now on
+    if (t.roundEndQueued) this.staleRoundEnds++
+    t.roundEndQueued = false
     const endUs = t.machine.roundEndUs(t.rateBytesPerS)
     if (endUs === undefined) return
-    this.at(endUs, () => {
-      if (t.token === token && this.transfers.get(t.migration) === t) this.endRound(t)
-    })
+    t.roundEndQueued = true
+    const live = () => t.token === token && this.transfers.get(t.migration) === t
+    const roundEnd: Happening = () => {
+      if (live()) {
+        t.roundEndQueued = false
+        this.endRound(t)
+      } else this.staleRoundEnds--
+    }
+    roundEnd.stale = () => !live()
+    this.at(endUs, roundEnd)
+  }
+
+  /**
+   * Puts back what an engine at rest had on its agenda that does nothing: stale round ends, which only
+   * move the clock (and can stop a run at its time limit) when they come.
+   */
+  private idleAt(atUs: number): void {
+    const idle: Happening = () => {
+      this.staleRoundEnds--
+    }
+    idle.stale = () => true
+    this.staleRoundEnds++
+    this.at(atUs, idle)
   }
 
   private endRound(t: Transfer): void {
@@ -632,7 +675,14 @@ export class Simulation {
     this.memory.afterEvent(event)
     if (event._tag === "HostRecovered") this.ha.hostRecovered(event.host)
     if (event._tag !== "VmMigrationCommitted" && event._tag !== "VmMigrationAborted") return
-    if (this.transfers.delete(event.migration)) this.ratesDirty = true
+    const ended = this.transfers.get(event.migration)
+    if (ended !== undefined) {
+      this.transfers.delete(event.migration)
+      this.ratesDirty = true
+      // its round end, if still on the agenda, is stale from now on
+      if (ended.roundEndQueued) this.staleRoundEnds++
+      ended.roundEndQueued = false
+    }
     const onEnd = this.migrationEnds.get(event.migration)
     if (onEnd) {
       this.migrationEnds.delete(event.migration)
