@@ -67,7 +67,7 @@ export const snapshotCadence = Effect.map(SnapshotSettings, (settings) => ({
   )
 }))
 
-export const snapshotEveryEvents = Effect.map(snapshotCadence, (cadence) => cadence.everyEvents)
+const snapshotEveryEvents = Effect.map(snapshotCadence, (cadence) => cadence.everyEvents)
 
 export const snapshotKey = (pool: PoolId): SnapshotKey => ({ stream: poolStreamName(pool), projectionVersion })
 

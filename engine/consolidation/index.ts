@@ -6,13 +6,7 @@ import type { ConsolidationController } from "./controller.js"
 import { minimiseMigrations } from "./minimiseMigrations.js"
 
 export * from "./controller.js"
-export {
-  ConsolidationRunner,
-  type ConsolidationParams,
-  type ConsolidationReport,
-  type ConsolidationTick,
-  type RunnerRest
-} from "./runner.js"
+export { ConsolidationRunner, type ConsolidationParams, type ConsolidationReport, type RunnerRest } from "./runner.js"
 export { minimiseMigrations, planConsolidation } from "./minimiseMigrations.js"
 
 /** The built-in consolidation controllers: scenarios name one with `controller` (default the first). */

@@ -4,13 +4,13 @@
  * shares), so that time travel on it folds at most N events past one instead of every event since the
  * fork; every answer equals the full fold.
  */
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
-import { poolId, poolStreamName } from "../../domain/ids.js"
+import { poolId } from "../../domain/ids.js"
 import { SnapshotSettings, snapshotKey } from "../../projections/snapshots.js"
 import { stateAt, stateAtByFullFold } from "../../projections/timeTravel.js"
-import { SnapshotStore } from "../../store/SnapshotStore.js"
+import { savedRevisions } from "./savedRevisions.js"
 import { plain } from "../timeTravel/helpers.js"
 
 const EVERY = 30
@@ -24,20 +24,7 @@ const withStore = <A, E>(program: Effect.Effect<A, E, Fx.Store>) =>
   )
 
 /** The revisions of the snapshots kept under a pool's own key. */
-const ownSnapshots = (pool: string) =>
-  Effect.gen(function* () {
-    const snapshots = yield* SnapshotStore
-    const key = snapshotKey(poolId(pool))
-    const revisions: number[] = []
-    // Bounded: each pass finds an earlier snapshot than the last.
-    for (let upTo = Number.MAX_SAFE_INTEGER; ;) {
-      const found = yield* snapshots.loadAtOrBeforeRevision(key, upTo)
-      if (Option.isNone(found) || found.value.stream !== poolStreamName(poolId(pool))) return revisions.reverse()
-      revisions.push(found.value.revision)
-      if (found.value.revision === 0) return revisions.reverse()
-      upTo = found.value.revision - 1
-    }
-  })
+const ownSnapshots = (pool: string) => savedRevisions(snapshotKey(poolId(pool)))
 
 describe("a branch's own snapshots", () => {
   it("are kept for its own events only, and time travel on it folds fewer than N events past one, with the full fold's answer", () =>

@@ -7,6 +7,7 @@
 import { Chunk, Effect, Option, Stream } from "effect"
 import type { ScenarioInput } from "../../api/simulate.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
+import { savedRevisions } from "./savedRevisions.js"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { poolId, poolStreamName } from "../../domain/ids.js"
@@ -134,19 +135,7 @@ const forkInsideRun = (fromRest: boolean) =>
 
 /** The revisions a pool's engine rests are kept after. */
 const restRevisions = (pool: string) =>
-  Effect.gen(function* () {
-    const snapshots = yield* SnapshotStore
-    const key = { stream: poolStreamName(poolId(pool)), projectionVersion: restVersion }
-    const revisions: number[] = []
-    // Bounded: each pass finds an earlier rest than the last.
-    for (let upTo = Number.MAX_SAFE_INTEGER; ;) {
-      const found = yield* snapshots.loadAtOrBeforeRevision(key, upTo)
-      if (Option.isNone(found)) return revisions.reverse()
-      revisions.push(found.value.revision)
-      if (found.value.revision === 0) return revisions.reverse()
-      upTo = found.value.revision - 1
-    }
-  })
+  savedRevisions({ stream: poolStreamName(poolId(pool)), projectionVersion: restVersion })
 
 describe("a branch made inside a run", () => {
   it("starts from the run's last rest before the fork point, and appends what a rebuild from the start appends", async () => {
