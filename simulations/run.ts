@@ -188,18 +188,26 @@ const perform = (
     case "guest-access":
       performMemoryItem(sim, item, scenario.pageSizeBytes)
       return
-    case "consolidate": {
-      const loads = scenario.loads ?? new Map()
-      const params = must(consolidationParams(item, loads))
-      const planner = scenario.controllers?.get(index)
-      invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
-      controllers.start(
-        index,
-        new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs), controllers.stamp)
-      )
+    case "consolidate":
+      controllers.start(index, runnerOf(sim, scenario, item, index, controllers))
       return
-    }
   }
+}
+
+/** The runner of the schedule's `consolidate` item at `index` (its controller resolved at compile time). */
+const runnerOf = (
+  sim: Simulation,
+  scenario: CompiledScenario,
+  item: TimedItem["item"],
+  index: number,
+  controllers: Controllers
+): ConsolidationRunner => {
+  invariant(item.op === "consolidate", `schedule item ${index} is not a consolidate operation`)
+  const loads = scenario.loads ?? new Map()
+  const planner = scenario.controllers?.get(index)
+  invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
+  const params = must(consolidationParams(item, loads))
+  return new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs), controllers.stamp)
 }
 
 export interface ScenarioResult {
@@ -307,21 +315,8 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   )
   for (const controller of restored) {
     const timed = scenario.schedule.find((t) => t.index === controller.index)
-    invariant(
-      timed?.item.op === "consolidate",
-      `a controller at rest names schedule item ${controller.index}, not a consolidate operation`
-    )
-    const loads = scenario.loads ?? new Map()
-    const planner = scenario.controllers?.get(controller.index)
-    invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
-    const runner = new ConsolidationRunner(
-      sim,
-      planner,
-      must(consolidationParams(timed.item, loads)),
-      (vm, atUs) => cpuPctAt(loads, vm, atUs),
-      controllers.stamp
-    )
-    controllers.start(controller.index, runner, controller)
+    invariant(timed !== undefined, `a controller at rest names schedule item ${controller.index}, which is not there`)
+    controllers.start(controller.index, runnerOf(sim, scenario, timed.item, controller.index, controllers), controller)
   }
   const scenarioItems = options.scenarioItems ?? scenario.schedule.length
   const rest = (inputsQueued = 0): ScenarioRest | string => {
