@@ -125,13 +125,16 @@ export class Pager {
    * nominated, page-ins on their way or stalled, faults waiting, a step due.
    */
   rest(): ReadonlyArray<VmPagerRest> | string {
-    const rests: VmPagerRest[] = []
-    for (const vm of this.vms()) {
-      const p = this.pagers.get(vm)!
+    // every pager's pending work first (cheap), so that a busy one costs no encoding of the others' pages
+    for (const [vm, p] of this.pagers) {
       if (p.batch.length > 0) return `${vm}'s pager has a batch paging out`
       if (p.readsHead < p.readGfns.length || p.stalled) return `${vm} has page-ins on their way`
       if (p.waiters.size > 0 || p.heldPagingIn > 0 || p.servedFaults > 0) return `${vm} has page faults waiting`
       if (p.wake.pending) return `${vm}'s pager has a step due`
+    }
+    const rests: VmPagerRest[] = []
+    for (const vm of this.vms()) {
+      const p = this.pagers.get(vm)!
       const pages = p.pages.rest()
       if (typeof pages === "string") return `${vm}: ${pages}`
       const { victimCursor, prefetchCursor, nextPrefetchUs, checks } = p

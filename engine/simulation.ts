@@ -257,10 +257,11 @@ export class Simulation {
     const onAgenda = this.queue.size - inputsQueued - this.staleRoundEnds
     if (onAgenda > 0) return `${onAgenda} happening(s) on the agenda`
     if (this.transfers.size > 0 || this.migrationEnds.size > 0) return "migrations in flight"
-    const memory = this.memory.rest()
-    if (typeof memory === "string") return memory
+    // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
     const ha = this.ha.rest()
     if (typeof ha === "string") return ha
+    const memory = this.memory.rest()
+    if (typeof memory === "string") return memory
     const idleUs: number[] = []
     for (const entry of this.queue.entries()) if (entry.item.stale?.() === true) idleUs.push(entry.atUs)
     if (idleUs.length !== this.staleRoundEnds)
