@@ -14,7 +14,9 @@ import { EventStore, ExpectedRevision, type NewEvent } from "../store/EventStore
 import { StoreError } from "../store/errors.js"
 import type { Extensions } from "../simulations/extensions.js"
 import { compileInput, InputLogReader, resume, ResumeFailure, type PoolInputLog } from "../simulations/resume.js"
-import { loadRestPoint, saveEngineRests } from "./engineRests.js"
+import type { RestInRun } from "../simulations/run.js"
+import { snapshotCadence } from "../projections/snapshots.js"
+import { loadRestPoint, saveEngineRests, type RestToSave } from "./engineRests.js"
 import type { SnapshotStore } from "../store/SnapshotStore.js"
 import { inputError, parseScheduleItem, ScheduleItem, type InputError } from "../simulations/scenario.js"
 import { inputFailure, XenpoolError } from "./errors.js"
@@ -242,11 +244,18 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
     const appended: EmittedEvent[] = []
     const tally = new RunTally()
     const input = compiled.right
+    // the engine at rest inside the continuation, before its items: `k` events appended by then
+    const cadence = yield* snapshotCadence
+    const restsInside: Array<{ readonly appended: number; readonly rest: RestInRun }> = []
     const resumption = resume(log, input, {
       encode,
       transferFactory: transferFactoryFor(input.scenario),
       sink: (batch) => {
         for (const e of batch) appended.push(e)
+      },
+      rests: {
+        everyEvents: cadence.everyEvents * cadence.wholeStateEvery,
+        take: (rest) => restsInside.push({ appended: appended.length, rest })
       }
     })
     const sim = resumption.sim
@@ -326,21 +335,28 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
             : error
         )
       )
-    // the engine at rest at the new end is kept: the next continuation starts there
+    // the engine at rest inside the continuation and at the new end is kept: the next continuation, or a
+    // branch made inside this one, starts at the last one before its point. With k events appended, the
+    // last event is events[k] (the record's place is among the first resumed + 1), at lastRevision + 1 + k.
+    const markerRevision = lastRevision + 1 + resumed
+    const kept: RestToSave[] = restsInside.map(({ appended: k, rest: { scheduleRun, loadsRun, state, ...rest } }) => {
+      const last = events[k]!
+      return {
+        last: { revision: lastRevision + 1 + k, id: last.id, atUs: last.event.atUs },
+        rest,
+        state,
+        inRun: { step: { revision: markerRevision, itemsRun: scheduleRun }, loadsRun }
+      }
+    })
     const rest = resumption.rest()
     const last = events[events.length - 1]!
     if (typeof rest !== "string")
-      yield* saveEngineRests(
-        pool,
-        [
-          {
-            last: { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
-            rest,
-            state: sim.state
-          }
-        ],
-        log.scenario
-      )
+      kept.push({
+        last: { revision: written.nextExpectedRevision, id: last.id, atUs: last.event.atUs },
+        rest,
+        state: sim.state
+      })
+    yield* saveEngineRests(pool, kept, log.scenario)
     progress.stop()
     const from = resumption.continuationMarks()
     const output = tally.output(

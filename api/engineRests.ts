@@ -21,7 +21,7 @@ import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
-import { needsSchedule, recordedScenario, withoutSchedule, type RestPoint } from "../simulations/resume.js"
+import { decodeItems, needsSchedule, recordedScenario, withoutSchedule, type RestPoint } from "../simulations/resume.js"
 import type { ControllerRest, ScenarioRest } from "../simulations/run.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
@@ -125,6 +125,8 @@ const SavedRest = Schema.parseJson(
     /** Inside the run that made the pool: how many of its schedule's items and load changes had run (`RestInRun`). */
     scheduleRun: Schema.optionalWith(Count, { exact: true }),
     loadsRun: Schema.optionalWith(Count, { exact: true }),
+    /** Inside a continuation: its `OperationsRequested` event's revision, and how many of its items had run. */
+    step: Schema.optionalWith(Schema.Struct({ revision: Count, itemsRun: Count }), { exact: true }),
     /** The consolidation controllers the scenario started, as data. */
     controllers: Schema.optionalWith(Schema.Array(ControllerRestData), { exact: true })
   })
@@ -151,7 +153,12 @@ export interface RestToSave {
   readonly last: RestedAfter
   readonly rest: ScenarioRest
   readonly state: PoolState
-  readonly inRun?: { readonly scheduleRun: number; readonly loadsRun: number }
+  /** Inside the run that made the pool (`scheduleRun`) or a continuation (`step`): how much of its input had run. */
+  readonly inRun?: {
+    readonly scheduleRun?: number
+    readonly step?: { readonly revision: number; readonly itemsRun: number }
+    readonly loadsRun: number
+  }
 }
 
 /** Saves engines at rest in pool `pool`'s log, with the pool's recorded scenario, in one write. */
@@ -246,10 +253,22 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
     const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
     if (event === undefined || event.id !== saved.right.eventId)
       return `revision ${revision} no longer holds the event it was taken after`
-    const { scheduleRun, loadsRun, controllers } = saved.right
+    const { scheduleRun, loadsRun, controllers, step } = saved.right
+    // inside a continuation, its items still to come: read from its record
+    let continuation: RestPoint["step"] | undefined
+    if (step !== undefined) {
+      const [requested] = yield* store.read(stream, { from: step.revision, maxCount: 1 })
+      if (requested?.event._tag !== "OperationsRequested")
+        return `revision ${step.revision} does not hold the continuation the rest was taken inside`
+      const items = decodeItems(requested.event.operations)
+      if (Either.isLeft(items)) return `the continuation at revision ${step.revision} does not read`
+      const limits = { simulatedUsMax: requested.event.untilUs, eventsMax: requested.event.eventsMax }
+      continuation = { revision: step.revision, items: items.right, itemsRun: step.itemsRun, limits }
+    }
     const progress = {
       ...(scheduleRun === undefined ? {} : { scheduleRun }),
       ...(loadsRun === undefined ? {} : { loadsRun }),
+      ...(continuation === undefined ? {} : { step: continuation }),
       ...(controllers === undefined ? {} : { controllers: asControllerRests(controllers) })
     }
     // the schedule's later items still to come, or the items that started controllers: read whole from the

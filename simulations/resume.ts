@@ -37,6 +37,7 @@ import {
   runSlice,
   type ControllerRest,
   type PreparedScenario,
+  type RestsWanted,
   type RunScenarioOptions
 } from "./run.js"
 import { Scenario, ScheduleItem, type InputError } from "./scenario.js"
@@ -102,7 +103,8 @@ const asDecided = (event: PoolEvent): PoolEvent =>
 
 const fingerprint = (encode: EncodeEvent, e: LoggedEvent): number => fnv1a(encode(asDecided(e.event)), fnv1a(e.id))
 
-const decodeItems = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(ScheduleItem)))
+/** A continuation's operations as its `OperationsRequested` event records them (JSON). */
+export const decodeItems = Schema.decodeUnknownEither(Schema.parseJson(Schema.Array(ScheduleItem)))
 const decodeScenario = Schema.decodeUnknownEither(Scenario)
 
 /**
@@ -123,6 +125,16 @@ export interface RestPoint {
    */
   readonly scheduleRun?: number
   readonly loadsRun?: number
+  /**
+   * For a rest inside a continuation: the continuation (its `OperationsRequested` event's revision, items
+   * and limits) and how many of its items had run, in the order they run.
+   */
+  readonly step?: {
+    readonly revision: number
+    readonly items: ReadonlyArray<typeof ScheduleItem.Type>
+    readonly itemsRun: number
+    readonly limits: EngineLimits
+  }
   /** The consolidation controllers the scenario's items started, as data (none when undefined). */
   readonly controllers?: ReadonlyArray<ControllerRest>
   /** The pool's recorded scenario: whole if `needsSchedule`, else its schedule may be left out. */
@@ -358,7 +370,13 @@ export const compileInput = (
     const read = yield* readScenario(log.scenario, from)
     const scenario = read.scenario
     const own = scenario.schedule.length
-    const stepItems = log.steps.map((step) => (step._tag === "operations" ? step.items : []))
+    // a rest inside a continuation: that continuation's items come first, before the steps after the rest
+    const partial = from?.step
+    const stepItems = [
+      ...(partial === undefined ? [] : [partial.items]),
+      ...log.steps.map((step) => (step._tag === "operations" ? step.items : []))
+    ]
+    const firstLogStep = partial === undefined ? 1 : 2
     const newItems = continuation?.items ?? []
     const schedule = [...scenario.schedule, ...stepItems.flat(), ...newItems]
     const compiled = yield* compileScenario(
@@ -394,15 +412,32 @@ export const compileInput = (
               revision: from.revision
             }
     ]
-    log.steps.forEach((step, i) =>
+    // where each segment's later steps start in the log's steps (those a fork among them cuts it at)
+    const stepsAfter = [0]
+    if (from !== undefined && partial !== undefined) {
+      segments.push({
+        items: timed[1]!.slice(partial.itemsRun),
+        limits: partial.limits,
+        position: from.rest.events,
+        revision: partial.revision
+      })
+      stepsAfter.push(0)
+    }
+    log.steps.forEach((step, i) => {
       segments.push(
         step._tag === "operations"
-          ? { items: timed[i + 1]!, limits: step.limits, position: step.position, revision: step.revision }
+          ? {
+              items: timed[i + firstLogStep]!,
+              limits: step.limits,
+              position: step.position,
+              revision: step.revision
+            }
           : { idsOf: step.pool, items: [], position: step.position, revision: step.revision }
       )
-    )
+      stepsAfter.push(i + 1)
+    })
     const cut = segments.map((_, k) => {
-      const forks = log.steps.slice(k).filter((step) => step._tag === "fork")
+      const forks = log.steps.slice(stepsAfter[k]).filter((step) => step._tag === "fork")
       if (forks.length === 0) return undefined
       const first = forks.reduce((a, b) => (b.atUs < a.atUs ? b : a))
       return { events: first.position, atUs: first.atUs, revision: first.revision }
@@ -442,10 +477,12 @@ export interface RefusedOperation {
   readonly refusal: Refusal
 }
 
-export interface ResumeOptions extends Omit<RunScenarioOptions, "sink"> {
+export interface ResumeOptions extends Omit<RunScenarioOptions, "sink" | "rests"> {
   readonly encode: EncodeEvent
   /** Receives the events past the log's end (the resumed run's, then the continuation's), in batches. */
   readonly sink: (batch: ReadonlyArray<EmittedEvent>) => void
+  /** The engine at rest inside the continuation, before its items (`RestsWanted`). */
+  readonly rests?: RestsWanted
 }
 
 interface RunMarks {
@@ -556,7 +593,8 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
             ? (timed, refusal) => {
                 if (refusal !== undefined) refused.push({ index: timed.index, refusal })
               }
-            : undefined
+            : undefined,
+          isNew ? options.rests : undefined
         )
       }
       if (segment.limits !== undefined) {

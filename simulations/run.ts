@@ -41,12 +41,18 @@ export interface RunScenarioOptions {
    * continuation's (simulations/resume.ts): only a controller one of them started can rest. Default: all.
    */
   readonly scenarioItems?: number
-  /**
-   * Hears the engine at rest inside a run, just before one of its inputs (a schedule item or a load
-   * change), at most once every `everyEvents` events: so that going on from there later reruns only what
-   * follows. For a run from the start, whose schedule goes on the agenda at once (`startScenario`).
-   */
-  readonly rests?: { readonly everyEvents: number; readonly take: (rest: RestInRun) => void }
+  /** For `startScenario`: the rests inside the run (`RestsWanted`). */
+  readonly rests?: RestsWanted
+}
+
+/**
+ * Hears the engine at rest inside a run, just before one of its inputs (an item of the schedule it
+ * comes with, or a load change), at most once every `everyEvents` events, while no other schedule's item
+ * waits on the agenda: so that going on from there later reruns only what follows.
+ */
+export interface RestsWanted {
+  readonly everyEvents: number
+  readonly take: (rest: RestInRun) => void
 }
 
 /** A consolidation controller at rest: the schedule item that started it (its index), and its runner as data. */
@@ -68,7 +74,7 @@ export interface ScenarioRest {
  * compiled schedule's order (the agenda breaks ties by insertion), so what had run of each is a prefix.
  */
 export interface RestInRun extends ScenarioRest {
-  /** How many of the schedule's items had run (a prefix of the compiled schedule). */
+  /** How many of the schedule's items had run (a prefix of it, in the order given: the compiled order). */
   readonly scheduleRun: number
   /** How many of the load series' changes had run (a prefix of `loadChanges`). */
   readonly loadsRun: number
@@ -233,12 +239,14 @@ export interface ScenarioRun {
 export interface PreparedScenario {
   readonly sim: Simulation
   /**
-   * Puts items on the agenda as inputs; `performed` hears each one as it runs, with the refusal it met
-   * at once (undefined when none).
+   * Puts items on the agenda as inputs, in the order given (the compiled order); `performed` hears each
+   * one as it runs, with the refusal it met at once (undefined when none); `rests` hears the engine at
+   * rest before them (and before load changes) while these are the only items waiting.
    */
   readonly schedule: (
-    items: Iterable<TimedItem>,
-    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void
+    items: ReadonlyArray<TimedItem>,
+    performed?: (timed: TimedItem, refusal: Refusal | undefined) => void,
+    rests?: RestsWanted
   ) => void
   /** The consolidation controllers' reports so far. */
   readonly consolidation: () => ReadonlyArray<ConsolidationReport>
@@ -304,7 +312,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   let itemsRun = 0
   for (const change of changes.slice(loadsRun))
     sim.input(change.atUs, () => {
-      restBefore()
+      restBefore(false)
       for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
       loadsRun++
     })
@@ -325,25 +333,33 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     const rests = controllers.rest(scenarioItems)
     return typeof rests === "string" ? rests : { engine, controllers: rests }
   }
-  const rests = options.rests
-  let nextRestEvents = rests?.everyEvents ?? 0
+  // the schedule whose rests are wanted (the last one given them), and how many of its items have run
+  let resting: { readonly rests: RestsWanted; readonly size: number; run: number; nextEvents: number } | undefined
   // Just before an input runs (taken off the agenda already), the inputs on the agenda are the others
-  // that have not run (see `RestInRun`).
-  function restBefore(): void {
-    if (rests === undefined || sim.events < nextRestEvents) return
-    const at = rest(changes.length - loadsRun + itemsScheduled - itemsRun - 1)
+  // that have not run (see `RestInRun`): a rest only while they are all the resting schedule's.
+  function restBefore(beforeItem: boolean): void {
+    if (resting === undefined || sim.events < resting.nextEvents) return
+    const waiting = resting.size - resting.run - (beforeItem ? 1 : 0)
+    if (itemsScheduled - itemsRun - (beforeItem ? 1 : 0) !== waiting) return
+    const at = rest(changes.length - loadsRun - (beforeItem ? 0 : 1) + waiting)
     if (typeof at === "string") return
-    nextRestEvents = sim.events + rests.everyEvents
-    rests.take({ ...at, scheduleRun: itemsRun, loadsRun, state: sim.state })
+    resting.nextEvents = sim.events + resting.rests.everyEvents
+    resting.rests.take({ ...at, scheduleRun: resting.run, loadsRun, state: sim.state })
   }
-  const schedule: PreparedScenario["schedule"] = (items, performed) => {
+  const schedule: PreparedScenario["schedule"] = (items, performed, rests) => {
+    const batch = rests === undefined ? undefined : { rests, size: items.length, run: 0, nextEvents: 0 }
+    if (batch !== undefined) {
+      batch.nextEvents = sim.events + batch.rests.everyEvents
+      resting = batch
+    }
     for (const timed of items) {
       itemsScheduled++
       sim.input(timed.atUs, () => {
-        restBefore()
+        restBefore(true)
         const refusals = sim.refusals.length
         perform(sim, scenario, timed, controllers)
         itemsRun++
+        if (batch !== undefined) batch.run++
         performed?.(timed, sim.refusals[refusals])
       })
     }
@@ -369,7 +385,7 @@ export const runSlice = (sim: Simulation, limits: EngineLimits, eventsBudget: nu
 
 export const startScenario = (scenario: CompiledScenario, options: RunScenarioOptions): ScenarioRun => {
   const prepared = prepareScenario(scenario, options)
-  prepared.schedule(scenario.schedule)
+  prepared.schedule(scenario.schedule, undefined, options.rests)
   const limits = { eventsMax: scenario.eventsMax, simulatedUsMax: scenario.simulatedUsMax }
   const runFor = (eventsBudget: number): ScenarioResult | undefined => {
     const result = runSlice(prepared.sim, limits, eventsBudget)

@@ -160,6 +160,41 @@ describe("a branch made inside a run", () => {
   })
 })
 
+/** The spaced pool continued with 24 more migrations 10 s apart, then forked inside that continuation. */
+const forkInsideContinuation = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool, events } = yield* Fx.simulate(spaced)
+    const end = (yield* allEvents(pool))[events - 1]!.event.atUs
+    const operations = Array.from({ length: 24 }, (_, k) => ({
+      at: `${end + 5_000_000 + k * 10_000_000}us`,
+      op: "migrate" as const,
+      vm: `vm-${k % 8}`,
+      to: `h${(((k % 8) + Math.floor(k / 8) + 2) % 4) + 1}`
+    }))
+    const more = yield* Fx.continuePool(pool, operations, { fromRest })
+    const kept = yield* restRevisions(pool)
+    yield* Fx.fork(pool, `${end + 125_000_000}us`, "inside")
+    const branch = yield* Fx.continuePool("inside", [{ op: "migrate", vm: "vm-1", to: "h4" }], { fromRest })
+    return { more, kept, branch, lines: lines(yield* allEvents("inside")) }
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+
+describe("a branch made inside a continuation", () => {
+  it("starts from the continuation's last rest before the fork point, and appends what a rebuild from the start appends", async () => {
+    const fromRest = await withStore(forkInsideContinuation(true))
+    const fromStart = await withStore(forkInsideContinuation(false))
+    // rests inside the continuation, after its record
+    const inside = fromRest.kept.filter((r) => r >= fromRest.more.firstRevision - 1 && r < fromRest.more.lastRevision)
+    expect(inside.length).toBeGreaterThan(5)
+    const restRevision = fromRest.branch.rebuilt.restRevision
+    expect(inside).toContain(restRevision)
+    expect(restRevision).toBeLessThanOrEqual(fromRest.branch.firstRevision - 2)
+    expect(fromRest.branch.rebuilt.eventsRead).toBeLessThan(40)
+    expect(fromStart.branch.rebuilt.restRevision).toBe(-1)
+    expect(fromRest.branch.events).toBeGreaterThan(20)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+  })
+})
+
 /** The PlanetLab pool (load series, a consolidation controller every 300 s) forked at noon, and continued there and at its end. */
 const consolidating = (fromRest: boolean) =>
   Effect.gen(function* () {
