@@ -356,7 +356,8 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
         rest,
         state: sim.state
       })
-    yield* saveEngineRests(pool, kept, log.scenario)
+    // the scenario as the rest read was saved with it, if there was one: no 10 MB schedule parsed again
+    yield* saveEngineRests(pool, kept, log.from?.scenarioWithoutSchedule ?? log.scenario)
     progress.stop()
     const from = resumption.continuationMarks()
     const output = tally.output(

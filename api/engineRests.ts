@@ -286,6 +286,7 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
       rest: asEngineRest(saved.right.rest),
       state: state.right,
       scenario,
+      scenarioWithoutSchedule: saved.right.scenario,
       ...progress
     } satisfies RestPoint
   })

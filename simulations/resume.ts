@@ -139,6 +139,8 @@ export interface RestPoint {
   readonly controllers?: ReadonlyArray<ControllerRest>
   /** The pool's recorded scenario: whole if `needsSchedule`, else its schedule may be left out. */
   readonly scenario: string
+  /** The same without its schedule, as the rest was saved with it (what the next rests are saved with). */
+  readonly scenarioWithoutSchedule?: string
 }
 
 /** Whether going on from a rest reads the scenario's schedule: items still to run, or controllers started by some. */
