@@ -178,7 +178,35 @@ const forkInsideContinuation = (fromRest: boolean) =>
     return { more, kept, branch, lines: lines(yield* allEvents("inside")) }
   }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
 
+/** The spaced pool continued with 24 more migrations but cut by --until half-way, then run on. */
+const cutContinuation = (fromRest: boolean) =>
+  Effect.gen(function* () {
+    const { pool, events } = yield* Fx.simulate(spaced)
+    const end = (yield* allEvents(pool))[events - 1]!.event.atUs
+    const operations = Array.from({ length: 24 }, (_, k) => ({
+      at: `${end + 5_000_000 + k * 10_000_000}us`,
+      op: "migrate" as const,
+      vm: `vm-${k % 8}`,
+      to: `h${(((k % 8) + Math.floor(k / 8) + 2) % 4) + 1}`
+    }))
+    // cut 50 ms into the 13th migration: it is in flight, and 11 items wait
+    const cut = yield* Fx.continuePool(pool, operations, { fromRest, until: `${end + 125_050_000}us` })
+    const next = yield* Fx.continuePool(pool, [], { fromRest })
+    return { cut, next, lines: lines(yield* allEvents(pool)) }
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+
 describe("a branch made inside a continuation", () => {
+  it("a continuation cut with work in flight: the next starts at a rest inside it, the cut one's later items still to come", async () => {
+    const fromRest = await withStore(cutContinuation(true))
+    const fromStart = await withStore(cutContinuation(false))
+    expect(fromRest.cut.stopReason).toBe("time-limit")
+    const restRevision = fromRest.next.rebuilt.restRevision
+    expect(restRevision).toBeGreaterThanOrEqual(fromRest.cut.firstRevision)
+    expect(restRevision).toBeLessThan(fromRest.cut.lastRevision)
+    expect(fromRest.next.events).toBeGreaterThan(50)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+  })
+
   it("starts from the continuation's last rest before the fork point, and appends what a rebuild from the start appends", async () => {
     const fromRest = await withStore(forkInsideContinuation(true))
     const fromStart = await withStore(forkInsideContinuation(false))
