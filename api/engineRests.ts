@@ -25,6 +25,7 @@ import { decodeItems, needsSchedule, recordedScenario, withoutSchedule, type Res
 import type { ControllerRest, ScenarioRest } from "../simulations/run.js"
 import { EventStore } from "../store/EventStore.js"
 import { SnapshotStore, type SnapshotKey } from "../store/SnapshotStore.js"
+import { sha256OfText } from "./provenance.js"
 import { version } from "./version.js"
 
 /** Bumped when `EngineRest` changes shape. */
@@ -38,6 +39,32 @@ const restKey = (pool: PoolId): SnapshotKey => ({
 const Word = Schema.Number.pipe(Schema.int(), Schema.between(0, 2 ** 32 - 1))
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 const PrngWords = Schema.Tuple(Word, Word, Word, Word)
+
+/**
+ * The recorded schedule in the order its items run, in chunks (`SCHEDULE_CHUNK_ITEMS` items each, chunk c
+ * saved at "revision" c): a rest inside the run reads the chunks from its place on, not the whole
+ * recorded scenario, so going on from it costs what follows it.
+ */
+const chunkKey = (pool: PoolId): SnapshotKey => ({
+  stream: poolStreamName(pool),
+  projectionVersion: `schedule-chunks/${ENGINE_REST_FORMAT}/${version}`
+})
+
+const SCHEDULE_CHUNK_ITEMS = 4_096
+
+const ScheduleChunk = Schema.parseJson(
+  Schema.Struct({
+    /** The recorded scenario's sha256: a chunk of another scenario's pool (written again under its id) is not used. */
+    scenarioSha256: Schema.String,
+    /** How many items the whole schedule has. */
+    items: Count,
+    /** Each item's place in the recorded schedule, and the item as recorded, in the order they run. */
+    places: Schema.Array(Count),
+    recorded: Schema.Array(Schema.Unknown)
+  })
+)
+const encodeChunk = Schema.encodeSync(ScheduleChunk)
+const decodeChunk = Schema.decodeUnknownEither(ScheduleChunk)
 
 const EngineRestData = Schema.Struct({
   nowUs: Count,
@@ -125,6 +152,8 @@ const SavedRest = Schema.parseJson(
     /** Inside the run that made the pool: how many of its schedule's items and load changes had run (`RestInRun`). */
     scheduleRun: Schema.optionalWith(Count, { exact: true }),
     loadsRun: Schema.optionalWith(Count, { exact: true }),
+    /** Inside the run: the recorded scenario's sha256, naming the schedule chunks saved with it. */
+    scenarioSha256: Schema.optionalWith(Schema.String, { exact: true }),
     /** Inside a continuation: its `OperationsRequested` event's revision, and how many of its items had run. */
     step: Schema.optionalWith(Schema.Struct({ revision: Count, itemsRun: Count }), { exact: true }),
     /** The consolidation controllers the scenario started, as data. */
@@ -161,20 +190,56 @@ export interface RestToSave {
   }
 }
 
-/** Saves engines at rest in pool `pool`'s log, with the pool's recorded scenario, in one write. */
-export const saveEngineRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: string) =>
+/**
+ * Saves engines at rest in pool `pool`'s log, with the pool's recorded scenario, in one write; with
+ * `runOrder` (the recorded schedule's places in the order its items ran), rests inside the run that made
+ * the pool get the schedule's chunks beside them.
+ */
+export const saveEngineRests = (
+  pool: PoolId,
+  rests: ReadonlyArray<RestToSave>,
+  scenario: string,
+  runOrder?: ReadonlyArray<number>
+) =>
   // a cache: the events are stored by now, and a rest that could not be kept costs only a longer rebuild
-  Effect.catchAll(saveRests(pool, rests, scenario), (error) =>
+  Effect.catchAll(saveRests(pool, rests, scenario, runOrder), (error) =>
     Effect.logWarning(
       `the engine at rest after ${rests.map((r) => `${pool}@${r.last.revision}`).join(", ")} was not kept (${error.message})`
     )
   )
 
-const saveRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: string) =>
+const saveRests = (
+  pool: PoolId,
+  rests: ReadonlyArray<RestToSave>,
+  scenario: string,
+  runOrder: ReadonlyArray<number> | undefined
+) =>
   Effect.gen(function* () {
     if (rests.length === 0) return
     const snapshots = yield* SnapshotStore
     const scenarioKept = withoutSchedule(scenario)
+    const inside = runOrder !== undefined && rests.some((r) => r.inRun?.scheduleRun !== undefined)
+    const scenarioSha256 = inside ? sha256OfText(scenario) : undefined
+    // the chunks first: a rest that names them finds them
+    if (inside && scenarioSha256 !== undefined) {
+      const recorded = (JSON.parse(scenario) as { schedule?: ReadonlyArray<unknown> }).schedule ?? []
+      const chunks = []
+      for (let c = 0; c * SCHEDULE_CHUNK_ITEMS < runOrder.length; c++) {
+        const places = runOrder.slice(c * SCHEDULE_CHUNK_ITEMS, (c + 1) * SCHEDULE_CHUNK_ITEMS)
+        chunks.push({
+          ...chunkKey(pool),
+          revision: c,
+          atUs: 0,
+          data: encodeChunk({
+            scenarioSha256,
+            items: runOrder.length,
+            places,
+            recorded: places.map((place) => recorded[place])
+          })
+        })
+      }
+      yield* snapshots.save(chunks)
+    }
     yield* snapshots.save(
       rests.map(({ last, rest, state, inRun }) => ({
         ...restKey(pool),
@@ -187,10 +252,33 @@ const saveRests = (pool: PoolId, rests: ReadonlyArray<RestToSave>, scenario: str
           state: encodeSnapshot(state),
           scenario: scenarioKept,
           ...(inRun ?? {}),
+          ...(inRun?.scheduleRun !== undefined && scenarioSha256 !== undefined ? { scenarioSha256 } : {}),
           ...(rest.controllers.length === 0 ? {} : { controllers: rest.controllers })
         })
       }))
     )
+  })
+
+/**
+ * The recorded schedule's items from run position `from` on, from the chunks saved with `scenarioSha256`;
+ * undefined if a chunk is missing or of another scenario (the caller reads the creation event instead).
+ */
+const scheduleFrom = (pool: PoolId, from: number, scenarioSha256: string) =>
+  Effect.gen(function* () {
+    const snapshots = yield* SnapshotStore
+    const places: number[] = []
+    const recorded: unknown[] = []
+    // Bounded: each pass reads the next chunk, until the schedule's end.
+    for (let c = Math.floor(from / SCHEDULE_CHUNK_ITEMS); ; c++) {
+      const found = yield* snapshots.loadAtOrBeforeRevision(chunkKey(pool), c)
+      if (Option.isNone(found) || found.value.revision !== c) return undefined
+      const chunk = decodeChunk(found.value.data)
+      if (Either.isLeft(chunk) || chunk.right.scenarioSha256 !== scenarioSha256) return undefined
+      const skip = Math.max(0, from - c * SCHEDULE_CHUNK_ITEMS)
+      places.push(...chunk.right.places.slice(skip))
+      recorded.push(...chunk.right.recorded.slice(skip))
+      if ((c + 1) * SCHEDULE_CHUNK_ITEMS >= chunk.right.items) return { places, recorded }
+    }
   })
 
 /** Branches a pool's rests may come from before its own: its parent up to the fork point, and so on up. */
@@ -217,7 +305,7 @@ export const loadRestPoint = (pool: PoolId, revision: number) =>
         const found = yield* snapshots.loadAtOrBeforeRevision(restKey(owner), upTo)
         if (Option.isNone(found)) break
         const saved = found.value
-        const usable = yield* pointOf(stream, saved.revision, saved.atUs, saved.data, notAfterUs)
+        const usable = yield* pointOf(stream, owner, saved.revision, saved.atUs, saved.data, notAfterUs)
         if (typeof usable !== "string") return Option.some(usable)
         if (usable !== PAST_THE_FORK)
           yield* Effect.logWarning(
@@ -242,7 +330,7 @@ export const loadRestPoint = (pool: PoolId, revision: number) =>
 const PAST_THE_FORK = "its engine had gone past the time the branch leaves it"
 
 /** A saved rest as a `RestPoint` of `stream`, or why it cannot be used. */
-const pointOf = (stream: string, revision: number, atUs: number, data: string, notAfterUs: number) =>
+const pointOf = (stream: string, owner: PoolId, revision: number, atUs: number, data: string, notAfterUs: number) =>
   Effect.gen(function* () {
     const saved = decodeSaved(data)
     if (Either.isLeft(saved)) return "it does not decode"
@@ -253,7 +341,7 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
     const [event] = yield* store.read(stream, { from: revision, maxCount: 1 })
     if (event === undefined || event.id !== saved.right.eventId)
       return `revision ${revision} no longer holds the event it was taken after`
-    const { scheduleRun, loadsRun, controllers, step } = saved.right
+    const { scheduleRun, loadsRun, controllers, step, scenarioSha256 } = saved.right
     // inside a continuation, its items still to come: read from its record
     let continuation: RestPoint["step"] | undefined
     if (step !== undefined) {
@@ -271,22 +359,26 @@ const pointOf = (stream: string, revision: number, atUs: number, data: string, n
       ...(continuation === undefined ? {} : { step: continuation }),
       ...(controllers === undefined ? {} : { controllers: asControllerRests(controllers) })
     }
-    // the schedule's later items still to come, or the items that started controllers: read whole from the
-    // creation event
-    let scenario = saved.right.scenario
-    if (needsSchedule(progress)) {
-      const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
-      const recorded = created === undefined ? undefined : Either.getOrUndefined(recordedScenario(created.event))
-      if (recorded === undefined) return "the pool's creation event records no scenario"
-      scenario = recorded
-    }
-    return {
+    // the schedule's later items still to come: from its chunks, if the run kept them (and no controller
+    // needs an item that ran); else, as for the items that started controllers, the creation event
+    const point: RestPoint = {
       revision,
       atUs,
       rest: asEngineRest(saved.right.rest),
       state: state.right,
-      scenario,
+      scenario: saved.right.scenario,
       scenarioWithoutSchedule: saved.right.scenario,
       ...progress
-    } satisfies RestPoint
+    }
+    const toRun =
+      scheduleRun !== undefined && controllers === undefined && scenarioSha256 !== undefined
+        ? yield* scheduleFrom(owner, scheduleRun, scenarioSha256)
+        : undefined
+    if (toRun !== undefined) return { ...point, scheduleToRun: toRun }
+    if (!needsSchedule(progress)) return point
+    const [created] = yield* store.read(stream, { from: 0, maxCount: 1 })
+    const recorded = created === undefined ? undefined : Either.getOrUndefined(recordedScenario(created.event))
+    if (recorded === undefined) return "the pool's creation event records no scenario"
+    const whole: RestPoint = { ...point, scenario: recorded }
+    return whole
   })

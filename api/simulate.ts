@@ -282,7 +282,13 @@ const runIntoStore = (
         rest,
         state: run.sim.state
       })
-    if (input?.scenario !== undefined) yield* saveEngineRests(compiled.pool, rests, input.scenario)
+    if (input?.scenario !== undefined)
+      yield* saveEngineRests(
+        compiled.pool,
+        rests,
+        input.scenario,
+        compiled.schedule.map((timed) => timed.index)
+      )
     const output = tally.output(compiled.pool, compiled.pageSizeBytes, result, consolidation)
     return { output, events }
   })

@@ -112,7 +112,12 @@ const asStored = (
 }
 
 /** An engine at rest inside the run that wrote `log`, as a store gives it back (with the whole recorded scenario). */
-const restInRunPoint = (inRun: RestInRun, log: ReadonlyArray<LoggedEvent>): RestPoint | string => {
+const restInRunPoint = (
+  inRun: RestInRun,
+  log: ReadonlyArray<LoggedEvent>,
+  /** The places of the schedule's items in the order they ran: given, the items still to run come as chunks would give them. */
+  runOrder?: ReadonlyArray<number>
+): RestPoint | string => {
   const kept = asStored(inRun, inRun.state)
   if (typeof kept === "string") return kept
   const scenario = Either.getOrUndefined(recordedScenario(log[0]!.event))
@@ -120,7 +125,13 @@ const restInRunPoint = (inRun: RestInRun, log: ReadonlyArray<LoggedEvent>): Rest
   // a fresh run's log has no markers: the n-th decided event is revision n - 1
   const revision = inRun.engine.events - 1
   const { scheduleRun, loadsRun } = inRun
-  return { revision, atUs: log[revision]!.event.atUs, scenario, scheduleRun, loadsRun, ...kept }
+  const point = { revision, atUs: log[revision]!.event.atUs, scenario, scheduleRun, loadsRun, ...kept }
+  if (runOrder === undefined || kept.controllers !== undefined) return point
+  // as api/engineRests.ts keeps them: the schedule's items in the order they ran, the scenario without them
+  const recorded = (JSON.parse(scenario) as { schedule: ReadonlyArray<unknown> }).schedule
+  const places = runOrder.slice(scheduleRun)
+  const scheduleToRun = { places, recorded: places.map((place) => recorded[place]) }
+  return { ...point, scenario: withoutSchedule(scenario), scheduleToRun }
 }
 
 /** The engine rebuilt from `log` (and continued, if asked) to its end: the events it appended, or why it could not. */
@@ -206,7 +217,9 @@ const resumeProperty = scenarioProperty({
     if (difference !== undefined) return `resumed at R = ${R} (${where}): ${difference}`
     const inRun = rests.filter((r) => r.engine.events - 1 <= R).at(-1)
     if (inRun === undefined) return undefined
-    const point = restInRunPoint(inRun, log)
+    // every other case, the items still to run as the run's schedule chunks give them
+    const runOrder = pick % 2 === 0 ? run.compiled.schedule.map((timed) => timed.index) : undefined
+    const point = restInRunPoint(inRun, log, runOrder)
     if (typeof point === "string") return `the engine at rest inside the run: ${point}`
     const fromRest = readLog(log.slice(0, R + 1), point)
     if (typeof fromRest === "string")

@@ -137,7 +137,13 @@ export interface RestPoint {
   }
   /** The consolidation controllers the scenario's items started, as data (none when undefined). */
   readonly controllers?: ReadonlyArray<ControllerRest>
-  /** The pool's recorded scenario: whole if `needsSchedule`, else its schedule may be left out. */
+  /**
+   * With `scheduleRun`, the schedule's items still to run as recorded, with their places in the recorded
+   * schedule, in the order they run (api/engineRests.ts keeps them in chunks): `scenario` may then be left
+   * without its schedule.
+   */
+  readonly scheduleToRun?: { readonly places: ReadonlyArray<number>; readonly recorded: ReadonlyArray<unknown> }
+  /** The pool's recorded scenario: whole if `needsSchedule` (and no `scheduleToRun`), else its schedule may be left out. */
   readonly scenario: string
   /** The same without its schedule, as the rest was saved with it (what the next rests are saved with). */
   readonly scenarioWithoutSchedule?: string
@@ -334,6 +340,17 @@ const readScenario = (json: string, from: RestPoint | undefined): Either.Either<
     Either.mapLeft(decodeScenario(input), (e) => failure(ParseResult.TreeFormatter.formatErrorSync(e)))
   if (from === undefined) return Either.map(decode(parsed), (scenario) => ({ scenario }))
   const raw = typeof parsed === "object" && parsed !== null ? (parsed as { schedule?: unknown }) : {}
+  const given = from.scheduleToRun
+  if (given !== undefined && (from.controllers ?? []).length === 0) {
+    // the items still to run, given: kept in schedule order (their places), no time read
+    const order = given.places.map((place, i) => [place, i] as const).sort((a, b) => a[0] - b[0])
+    const kept = order.map(([place]) => place)
+    return Either.map(decode({ ...raw, schedule: order.map(([, i]) => given.recorded[i]) }), (scenario) => ({
+      scenario,
+      kept,
+      toRun: new Set(kept)
+    }))
+  }
   const schedule: ReadonlyArray<unknown> = Array.isArray(raw.schedule) ? raw.schedule : []
   const toRun = new Set<number>()
   if (from.scheduleRun !== undefined) {

@@ -8,6 +8,7 @@ import { Chunk, Effect, Option, Stream } from "effect"
 import type { ScenarioInput } from "../../api/simulate.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
 import { savedRevisions } from "./savedRevisions.js"
+import { loadRestPoint } from "../../api/engineRests.js"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { poolId, poolStreamName } from "../../domain/ids.js"
@@ -136,6 +137,29 @@ const forkInsideRun = (fromRest: boolean) =>
 /** The revisions a pool's engine rests are kept after. */
 const restRevisions = (pool: string) =>
   savedRevisions({ stream: poolStreamName(poolId(pool)), projectionVersion: restVersion })
+
+describe("a rest inside a run", () => {
+  it("reads the schedule's items still to run from the run's chunks, or without them from the creation event", () =>
+    withStore(
+      Effect.gen(function* () {
+        const { pool } = yield* Fx.simulate(spaced)
+        const kept = yield* restRevisions(pool)
+        const inside = kept[Math.floor(kept.length / 2)]!
+        const point = Option.getOrThrow(yield* loadRestPoint(poolId(pool), inside))
+        expect(point.scheduleRun).toBeGreaterThan(0)
+        expect(point.scheduleToRun?.places.length).toBe(24 - point.scheduleRun!)
+        expect(JSON.parse(point.scenario).schedule).toEqual([])
+        // a chunk that does not decode: the creation event gives the whole schedule instead
+        const snapshots = yield* SnapshotStore
+        const chunks = { stream: poolStreamName(poolId(pool)), projectionVersion: `schedule-chunks/1/${version}` }
+        const chunk = Option.getOrThrow(yield* snapshots.loadAtOrBeforeRevision(chunks, 0))
+        yield* snapshots.save([{ ...chunk, data: "{" }])
+        const again = Option.getOrThrow(yield* loadRestPoint(poolId(pool), inside))
+        expect(again.scheduleToRun).toBeUndefined()
+        expect(JSON.parse(again.scenario).schedule).toHaveLength(24)
+      }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+    ))
+})
 
 describe("a branch made inside a run", () => {
   it("starts from the run's last rest before the fork point, and appends what a rebuild from the start appends", async () => {
