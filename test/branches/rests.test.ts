@@ -184,17 +184,21 @@ describe("a branch made inside a run", () => {
   })
 })
 
+/** 24 more migrations of the spaced pool's VMs, 10 s apart, from 5 s after `endUs`. */
+const spacedMigrations = (endUs: number) =>
+  Array.from({ length: 24 }, (_, k) => ({
+    at: `${endUs + 5_000_000 + k * 10_000_000}us`,
+    op: "migrate" as const,
+    vm: `vm-${k % 8}`,
+    to: `h${(((k % 8) + Math.floor(k / 8) + 2) % 4) + 1}`
+  }))
+
 /** The spaced pool continued with 24 more migrations 10 s apart, then forked inside that continuation. */
 const forkInsideContinuation = (fromRest: boolean) =>
   Effect.gen(function* () {
     const { pool, events } = yield* Fx.simulate(spaced)
     const end = (yield* allEvents(pool))[events - 1]!.event.atUs
-    const operations = Array.from({ length: 24 }, (_, k) => ({
-      at: `${end + 5_000_000 + k * 10_000_000}us`,
-      op: "migrate" as const,
-      vm: `vm-${k % 8}`,
-      to: `h${(((k % 8) + Math.floor(k / 8) + 2) % 4) + 1}`
-    }))
+    const operations = spacedMigrations(end)
     const more = yield* Fx.continuePool(pool, operations, { fromRest })
     const kept = yield* restRevisions(pool)
     yield* Fx.fork(pool, `${end + 125_000_000}us`, "inside")
@@ -207,12 +211,7 @@ const cutContinuation = (fromRest: boolean) =>
   Effect.gen(function* () {
     const { pool, events } = yield* Fx.simulate(spaced)
     const end = (yield* allEvents(pool))[events - 1]!.event.atUs
-    const operations = Array.from({ length: 24 }, (_, k) => ({
-      at: `${end + 5_000_000 + k * 10_000_000}us`,
-      op: "migrate" as const,
-      vm: `vm-${k % 8}`,
-      to: `h${(((k % 8) + Math.floor(k / 8) + 2) % 4) + 1}`
-    }))
+    const operations = spacedMigrations(end)
     // cut 50 ms into the 13th migration: it is in flight, and 11 items wait
     const cut = yield* Fx.continuePool(pool, operations, { fromRest, until: `${end + 125_050_000}us` })
     const next = yield* Fx.continuePool(pool, [], { fromRest })
