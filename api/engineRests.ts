@@ -3,11 +3,13 @@
  * pool rebuilds the engine from the last moment it was at rest instead of from the pool's start.
  *
  * An engine is at rest when nothing is on its agenda and nothing waits (`Simulation.rest`): at the end
- * of a run or a continuation that went quiet, and inside the run that made a pool, before a schedule
- * item, whenever everything before it is done (`RestInRun`: one every so many events, the snapshot store's
- * whole-state cadence). What it then needs beside the pool's state is a few counters, PRNG states and
- * settings (`EngineRest`), and inside a run how many of the schedule's items had run. Both are saved, as one snapshot of the snapshot
- * store (store/SnapshotStore.ts), under a key of their own: `engine-rest/<format>/<xenpool version>`.
+ * of a run or a continuation that went quiet, and inside one, before one of its inputs, whenever
+ * everything before it is done (`RestInRun`: one every so many events, the snapshot store's whole-state
+ * cadence). What it then needs beside the pool's state is a few counters, PRNG states, page states and
+ * settings (`EngineRest`), its controllers' rests, and inside a run how much of its input had run. Both
+ * are saved, as one snapshot of the snapshot store (store/SnapshotStore.ts), under a key of their own:
+ * `engine-rest/<format>/<xenpool version>`; a run's schedule beside them, in chunks by the order its
+ * items ran, so that going on from a rest inside the run reads only the items still to come.
  * Like a projection snapshot it is a cache: losing one costs a longer rebuild, never an answer; one that
  * does not decode, or whose revision no longer holds the event it was taken after, is passed over with
  * a warning. Another xenpool's rests are never read (its engine may decide otherwise).
@@ -217,12 +219,14 @@ const saveRests = (
   Effect.gen(function* () {
     if (rests.length === 0) return
     const snapshots = yield* SnapshotStore
-    const scenarioKept = withoutSchedule(scenario)
     const inside = runOrder !== undefined && rests.some((r) => r.inRun?.scheduleRun !== undefined)
+    // parsed once, for the chunks and the scenario kept without its schedule
+    const parsed = inside ? (JSON.parse(scenario) as { schedule?: ReadonlyArray<unknown> }) : undefined
+    const scenarioKept = withoutSchedule(parsed ?? scenario)
     const scenarioSha256 = inside ? sha256OfText(scenario) : undefined
     // the chunks first: a rest that names them finds them
     if (inside && scenarioSha256 !== undefined) {
-      const recorded = (JSON.parse(scenario) as { schedule?: ReadonlyArray<unknown> }).schedule ?? []
+      const recorded = parsed?.schedule ?? []
       const chunks = []
       for (let c = 0; c * SCHEDULE_CHUNK_ITEMS < runOrder.length; c++) {
         const places = runOrder.slice(c * SCHEDULE_CHUNK_ITEMS, (c + 1) * SCHEDULE_CHUNK_ITEMS)

@@ -39,11 +39,6 @@ export class EventQueue<T> {
     heap[i] = entry
   }
 
-  /** Every entry, in no particular order (the heap's). */
-  entries(): Iterable<Scheduled<T>> {
-    return this.heap
-  }
-
   peek(): Scheduled<T> | undefined {
     return this.heap[0]
   }

@@ -37,7 +37,6 @@ import {
   runSlice,
   type ControllerRest,
   type PreparedScenario,
-  type RestsWanted,
   type RunScenarioOptions
 } from "./run.js"
 import { Scenario, ScheduleItem, type InputError } from "./scenario.js"
@@ -307,8 +306,12 @@ interface Segment {
   readonly cut?: { readonly events: number; readonly atUs: number; readonly revision: number }
 }
 
-/** A recorded scenario without its schedule: what a rest keeps of it, small whatever the schedule's length. */
-export const withoutSchedule = (scenario: string): string => JSON.stringify({ ...JSON.parse(scenario), schedule: [] })
+/**
+ * A recorded scenario (its JSON, or that parsed) without its schedule: what a rest keeps of it, small
+ * whatever the schedule's length.
+ */
+export const withoutSchedule = (scenario: string | object): string =>
+  JSON.stringify({ ...(typeof scenario === "string" ? (JSON.parse(scenario) as object) : scenario), schedule: [] })
 
 /** The recorded scenario as read for going on: its schedule whole, or only the items still needed. */
 interface ScenarioRead {
@@ -496,12 +499,10 @@ export interface RefusedOperation {
   readonly refusal: Refusal
 }
 
-export interface ResumeOptions extends Omit<RunScenarioOptions, "sink" | "rests"> {
+export interface ResumeOptions extends Omit<RunScenarioOptions, "sink"> {
   readonly encode: EncodeEvent
   /** Receives the events past the log's end (the resumed run's, then the continuation's), in batches. */
   readonly sink: (batch: ReadonlyArray<EmittedEvent>) => void
-  /** The engine at rest inside the continuation, before its items (`RestsWanted`). */
-  readonly rests?: RestsWanted
 }
 
 interface RunMarks {

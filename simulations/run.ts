@@ -41,7 +41,7 @@ export interface RunScenarioOptions {
    * continuation's (simulations/resume.ts): only a controller one of them started can rest. Default: all.
    */
   readonly scenarioItems?: number
-  /** For `startScenario`: the rests inside the run (`RestsWanted`). */
+  /** The rests inside the run (`startScenario`), or inside the continuation (simulations/resume.ts). */
   readonly rests?: RestsWanted
 }
 
@@ -312,7 +312,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   let itemsRun = 0
   for (const change of changes.slice(loadsRun))
     sim.input(change.atUs, () => {
-      restBefore(false)
+      restBefore()
       for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
       loadsRun++
     })
@@ -335,27 +335,30 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   }
   // the schedule whose rests are wanted (the last one given them), and how many of its items have run
   let resting: { readonly rests: RestsWanted; readonly size: number; run: number; nextEvents: number } | undefined
-  // Just before an input runs (taken off the agenda already), the inputs on the agenda are the others
-  // that have not run (see `RestInRun`): a rest only while they are all the resting schedule's.
-  function restBefore(beforeItem: boolean): void {
+  // Just before an input runs (taken off the agenda already, not counted as run yet), the inputs on the
+  // agenda are the others that have not run (see `RestInRun`): a rest only while every item among them
+  // is the resting schedule's.
+  function restBefore(): void {
     if (resting === undefined || sim.events < resting.nextEvents) return
-    const waiting = resting.size - resting.run - (beforeItem ? 1 : 0)
-    if (itemsScheduled - itemsRun - (beforeItem ? 1 : 0) !== waiting) return
-    const at = rest(changes.length - loadsRun - (beforeItem ? 0 : 1) + waiting)
+    if (itemsScheduled - itemsRun !== resting.size - resting.run) return
+    const inputsQueued = changes.length - loadsRun + itemsScheduled - itemsRun - 1
+    // most tries fail here, at no cost: something is in flight
+    if (!sim.quiet(inputsQueued + controllers.ticking)) return
+    const at = rest(inputsQueued)
     if (typeof at === "string") return
     resting.nextEvents = sim.events + resting.rests.everyEvents
     resting.rests.take({ ...at, scheduleRun: resting.run, loadsRun, state: sim.state })
   }
   const schedule: PreparedScenario["schedule"] = (items, performed, rests) => {
-    const batch = rests === undefined ? undefined : { rests, size: items.length, run: 0, nextEvents: 0 }
-    if (batch !== undefined) {
-      batch.nextEvents = sim.events + batch.rests.everyEvents
-      resting = batch
-    }
+    const batch =
+      rests === undefined
+        ? undefined
+        : { rests, size: items.length, run: 0, nextEvents: sim.events + rests.everyEvents }
+    if (batch !== undefined) resting = batch
     for (const timed of items) {
       itemsScheduled++
       sim.input(timed.atUs, () => {
-        restBefore(true)
+        restBefore()
         const refusals = sim.refusals.length
         perform(sim, scenario, timed, controllers)
         itemsRun++
