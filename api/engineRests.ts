@@ -19,7 +19,9 @@
  * @internal
  */
 import { Effect, Either, Option, Schema } from "effect"
-import { HostId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId } from "../domain/ids.js"
+import { MigrationPhaseName } from "../domain/events.js"
+import { HostId, MigrationId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId } from "../domain/ids.js"
+import { PRECOPY_DECISIONS, STOP_REASONS } from "../engine/migration/policy.js"
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
@@ -68,6 +70,115 @@ const ScheduleChunk = Schema.parseJson(
 const encodeChunk = Schema.encodeSync(ScheduleChunk)
 const decodeChunk = Schema.decodeUnknownEither(ScheduleChunk)
 
+const Workload = Schema.Struct({
+  model: Schema.Literal("rate", "pages"),
+  writer: Schema.String,
+  dirtyRateBytesPerS: Schema.Number,
+  workingSetPages: Count,
+  untouchedPages: Schema.optionalWith(Count, { exact: true }),
+  stateBytes: Schema.optionalWith(Count, { exact: true })
+})
+
+/** -1 for "none yet" (a round whose bytes are not all delivered; a dirty count not known), else a count or a time. */
+const CountOrMinusOne = Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(-1))
+const Progress = Schema.Struct({ bytesDelivered: Count, microRemainder: Count })
+const StopReason = Schema.Literal(...STOP_REASONS)
+const Stats = Schema.Struct({ iteration: Count, totalWrittenPages: Count, dirtyCount: CountOrMinusOne })
+const RoundRecordData = Schema.Struct({
+  index: Count,
+  live: Schema.Boolean,
+  pagesSent: Count,
+  pagesSkipped: Count,
+  zeroPages: Count,
+  stateBytes: Count,
+  bytesSent: Count,
+  durationUs: Count,
+  dirtyPagesAfter: Count
+})
+
+/** A migration's pre-copy machine in flight (engine/migration/precopy.ts `PrecopyRest`). */
+const MachineRestData = Schema.Struct({
+  nowUs: Count,
+  round: Schema.optionalWith(
+    Schema.Struct({
+      index: Count,
+      live: Schema.Boolean,
+      startUs: Count,
+      progress: Progress,
+      tailBytes: Count,
+      tail: Progress,
+      modelDoneUs: CountOrMinusOne,
+      bytesDoneUs: CountOrMinusOne
+    }),
+    { exact: true }
+  ),
+  part: Schema.optionalWith(Schema.Struct({ name: MigrationPhaseName, startUs: Count, endUs: Count }), {
+    exact: true
+  }),
+  rounds: Schema.Array(RoundRecordData),
+  parts: Schema.Array(Schema.Struct({ name: MigrationPhaseName, startUs: Count, durationUs: Count })),
+  totals: Schema.Struct({ pagesSent: Count, pagesSkipped: Count, bytesSent: Count }),
+  paused: Schema.optionalWith(Schema.Struct({ atUs: Count, stopReason: StopReason }), { exact: true }),
+  ending: Schema.optionalWith(
+    Schema.Struct({
+      result: Schema.Literal("committed", "aborted"),
+      stopReason: StopReason,
+      abortReason: Schema.optionalWith(Schema.String, { exact: true }),
+      endUs: Count,
+      downtimeUs: Count
+    }),
+    { exact: true }
+  ),
+  loop: Schema.optionalWith(
+    Schema.Union(
+      Schema.Struct({
+        kind: Schema.Literal("xen"),
+        passes: Count,
+        stats: Stats,
+        lastRound: Schema.optionalWith(RoundRecordData, { exact: true }),
+        inFlight: Schema.optionalWith(Schema.Struct({ decision: Schema.Literal(...PRECOPY_DECISIONS), stats: Stats }), {
+          exact: true
+        })
+      }),
+      Schema.Struct({ kind: Schema.Literal("xen-legacy"), iterations: Count, totalSentPages: Count }),
+      Schema.Struct({ kind: Schema.Literal("max-downtime"), round: Count })
+    ),
+    { exact: true }
+  ),
+  model: Schema.Struct({
+    dirtyPages: Count,
+    carryMicroBytes: Count,
+    toSendPages: Count,
+    roundPages: Count,
+    toSendZeroPages: Count,
+    roundZeroPages: Count,
+    paused: Schema.Boolean,
+    touchedPages: Count
+  })
+})
+
+const TransferRestData = Schema.Struct({
+  migration: MigrationId,
+  source: HostId,
+  destination: HostId,
+  vm: VmId,
+  memoryPages: Count,
+  pageSizeBytes: Count,
+  latencyUs: Count,
+  startUs: Count,
+  policy: Schema.Struct({
+    name: Schema.String,
+    maxDowntimeUs: Schema.optionalWith(Count, { exact: true }),
+    roundsMax: Schema.optionalWith(Count, { exact: true }),
+    phases: Schema.optionalWith(Schema.Literal("default", "none"), { exact: true })
+  }),
+  workload: Workload,
+  paged: Schema.Boolean,
+  rateBytesPerS: Count,
+  finished: Schema.Boolean,
+  machine: MachineRestData
+})
+
 const EngineRestData = Schema.Struct({
   nowUs: Count,
   events: Count,
@@ -76,19 +187,7 @@ const EngineRestData = Schema.Struct({
   ids: PrngWords,
   migrations: Count,
   linkPercent: Schema.Array(Schema.Tuple(HostId, Schema.Number)),
-  workloads: Schema.Array(
-    Schema.Tuple(
-      VmId,
-      Schema.Struct({
-        model: Schema.Literal("rate", "pages"),
-        writer: Schema.String,
-        dirtyRateBytesPerS: Schema.Number,
-        workingSetPages: Count,
-        untouchedPages: Schema.optionalWith(Count, { exact: true }),
-        stateBytes: Schema.optionalWith(Count, { exact: true })
-      })
-    )
-  ),
+  workloads: Schema.Array(Schema.Tuple(VmId, Workload)),
   memory: Schema.Struct({
     accessPrngs: Schema.Array(Schema.Tuple(VmId, PrngWords)),
     // rests kept before pagers were data had none (a VM under xenpaging kept no rest)
@@ -115,7 +214,13 @@ const EngineRestData = Schema.Struct({
     livenessTimeoutUs: Count,
     attempts: Schema.Array(Schema.Tuple(VmId, Count)),
     linksDown: Schema.Array(HostId)
-  })
+  }),
+  // rests kept before migrations in flight were data had none
+  transfers: Schema.optionalWith(Schema.Array(TransferRestData), { default: () => [] }),
+  happenings: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ _tag: Schema.Literal("RoundEnd", "Commit"), migration: MigrationId, atUs: Count })),
+    { default: () => [] }
+  )
 })
 
 const ControllerRestData = Schema.Struct({

@@ -196,8 +196,18 @@ const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
   return results
 }
 
-/** Sizes of the fork-inside series: migrations 300 ms apart, each over before the next. */
+/** Sizes of the fork-inside series. */
 const INSIDE_MIGRATIONS = [12_500, 125_000] as const
+
+/**
+ * How the fork-inside pools space their migrations: 300 ms apart, each over before the next (the engine
+ * rests between them, nothing in flight); 50 ms apart, about four in flight at every moment (the engine
+ * rests with migrations in flight, their machines as data).
+ */
+const INSIDE_SPACINGS = [
+  { name: "", everyMs: 300, says: "300 ms apart, each over before the next" },
+  { name: ".overlapping", everyMs: 50, says: "50 ms apart, about four always in flight" }
+] as const
 
 /** Branches made and continued from the rest at each size; the figure is their median. */
 const INSIDE_REPEATS = 3
@@ -213,13 +223,21 @@ const INSIDE_EVENTS_AFTER = 10_000
  */
 const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
   const results: BenchResult[] = []
+  for (const spacing of INSIDE_SPACINGS) results.push(...(await forkInside(spacing)))
+  return results
+}
+
+const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<ReadonlyArray<BenchResult>> => {
+  const results: BenchResult[] = []
   let previous: { readonly events: number; readonly ms: number } | undefined
   for (const migrations of INSIDE_MIGRATIONS) {
     const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-fork-inside-"))
     try {
       const store = await Api.openStore(`sqlite:${join(dir, "inside.db")}`)
       try {
-        const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations, "spaced", 300)), { store })
+        const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations, "spaced", spacing.everyMs)), {
+          store
+        })
         const revision = parent.events - INSIDE_EVENTS_AFTER
         const timed = async (as: string, fromRest: boolean) => {
           const start = nowMs()
@@ -235,9 +253,9 @@ const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
         for (let i = 0; i < INSIDE_REPEATS; i++) tries.push(await timed(`inside-rest-${i}`, true))
         const fromRest = [...tries].sort((a, b) => a.ms - b.ms)[Math.floor(tries.length / 2)]!
         const fromStart = await timed("inside-start", false)
-        const size = `manyMigrations(${migrations}, 300 ms apart): ${parent.events.toLocaleString("en-US")} events on SQLite, forked at @${revision}, one disable-host, then the rest of the parent's schedule (${fromRest.out.events.toLocaleString("en-US")} new events)`
+        const size = `manyMigrations(${migrations}, ${spacing.says}): ${parent.events.toLocaleString("en-US")} events on SQLite, forked at @${revision}, one disable-host, then the rest of the parent's schedule (${fromRest.out.events.toLocaleString("en-US")} new events)`
         const baseline: BenchResult = {
-          name: `branches.forkInside.fromStart.${parent.events}`,
+          name: `branches.forkInside${spacing.name}.fromStart.${parent.events}`,
           workload: `${size}; the engine rebuilt from the pool's start: ${fromStart.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
           value: fromStart.ms,
           unit: "ms"
@@ -246,7 +264,7 @@ const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
           baseline,
           withBaseline(
             {
-              name: `branches.forkInside.${parent.events}`,
+              name: `branches.forkInside${spacing.name}.${parent.events}`,
               workload: `${size}; the engine rebuilt from the run's rest after @${fromRest.out.rebuilt.restRevision}: ${fromRest.out.rebuilt.eventsRead.toLocaleString("en-US")} events read; median of ${INSIDE_REPEATS} branches`,
               value: fromRest.ms,
               unit: "ms"
@@ -256,7 +274,7 @@ const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
         )
         if (previous !== undefined)
           results.push({
-            name: "branches.forkInside.growth",
+            name: `branches.forkInside${spacing.name}.growth`,
             workload: `fork-and-continue time from the rest at ${parent.events.toLocaleString("en-US")} events / at ${previous.events.toLocaleString("en-US")} events (${(parent.events / previous.events).toFixed(1)}× the history before the fork, the same work after it; near 1: proportional to what follows the fork)`,
             value: fromRest.ms / previous.ms,
             unit: "×"

@@ -22,8 +22,8 @@ export class EventQueue<T> {
     return this.heap.length
   }
 
-  /** Schedules `item` at `atUs`; at the same µs, a lower `rank` comes first (default 0). */
-  push(atUs: number, item: T, rank = 0): void {
+  /** Schedules `item` at `atUs`; at the same µs, a lower `rank` comes first (default 0). Returns its `seq`. */
+  push(atUs: number, item: T, rank = 0): number {
     if (!Number.isSafeInteger(atUs) || atUs < 0)
       throw new RangeError(`schedule time must be a non-negative integer µs, got ${atUs}`)
     const entry: Scheduled<T> = { atUs, rank, seq: this.nextSeq++, item }
@@ -37,6 +37,7 @@ export class EventQueue<T> {
       i = parent
     }
     heap[i] = entry
+    return entry.seq
   }
 
   peek(): Scheduled<T> | undefined {

@@ -44,7 +44,7 @@ import type { PageStatesFactory } from "./pageStates.js"
 import { Prng, type PrngState } from "./prng.js"
 import { EventQueue } from "./queue.js"
 import { HaMonitor, type HaRest, type HaRestart } from "./ha.js"
-import type { AfterRound, TransferFactory, TransferMachine } from "./transfer.js"
+import type { AfterRound, MachineRest, TransferContext, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
   readonly id: EventId
@@ -82,9 +82,11 @@ export interface SimulationOptions {
 
 /**
  * The engine at rest, as plain data: what it needs beside the pool's state to go on exactly as it would
- * have. At rest, nothing is on the agenda and nothing waits (no migration, evacuation, HA timer, page-in,
- * balloon step or squeeze), so the rest is counters, PRNG states and settings. `Simulation.rest` gives
- * it; `SimulationOptions.from` goes on from it (simulations/resume.ts).
+ * have. At rest, nothing waits that is not data: no evacuation, HA timer, page-in, balloon step or
+ * squeeze, and no migration an operation waits on; migrations may be in flight, each its transfer
+ * machine's state and its planned round end or commit. The rest is counters, PRNG states, settings and
+ * those migrations. `Simulation.rest` gives it; `SimulationOptions.from` goes on from it
+ * (simulations/resume.ts).
  */
 export interface EngineRest {
   readonly nowUs: number
@@ -101,6 +103,37 @@ export interface EngineRest {
   readonly workloads: ReadonlyArray<readonly [VmId, VmWorkload]>
   readonly memory: MemoryRest
   readonly ha: HaRest
+  /** Migrations in flight, or done and waiting for their commit. */
+  readonly transfers: ReadonlyArray<TransferRest>
+  /** The round ends and commits on the agenda, in the order they were planned. */
+  readonly happenings: ReadonlyArray<HappeningRest>
+}
+
+/** A migration's transfer in flight, as data: what its machine was made with, its share of the links, its machine. */
+export interface TransferRest {
+  readonly migration: MigrationId
+  readonly source: HostId
+  readonly destination: HostId
+  readonly vm: VmId
+  readonly memoryPages: number
+  readonly pageSizeBytes: number
+  readonly latencyUs: number
+  readonly startUs: number
+  readonly policy: PolicyConfig
+  readonly workload: VmWorkload
+  /** Whether the machine was given the VM's paged-out pages (it had a pager then). */
+  readonly paged: boolean
+  readonly rateBytesPerS: number
+  /** Its last round is done; its commit is on the agenda. */
+  readonly finished: boolean
+  readonly machine: MachineRest
+}
+
+/** One of the engine's own happenings on the agenda that is data: a round's end, or a migration's commit. */
+export interface HappeningRest {
+  readonly _tag: "RoundEnd" | "Commit"
+  readonly migration: MigrationId
+  readonly atUs: number
 }
 
 export interface Refusal {
@@ -139,11 +172,15 @@ interface Transfer {
   readonly source: HostId
   readonly destination: HostId
   readonly machine: TransferMachine
+  /** What the machine was made with (for its rest). */
+  readonly context: TransferContext
   rateBytesPerS: number
   /** Bumped whenever the round-end is rescheduled; a popped round-end with an older token is stale. */
   token: number
   /** When its round end with the current token is on the agenda; undefined if none is. */
   roundEndAtUs: number | undefined
+  /** That round end's place on the agenda (its `seq`). */
+  roundEndSeq: number
   finished: boolean
 }
 
@@ -178,6 +215,11 @@ export class Simulation {
    */
   private readonly staleAtUs = new Map<number, number>()
   private staleRoundEnds = 0
+  /**
+   * The round ends and commits on the agenda, by their `seq`: the happenings an engine at rest keeps as
+   * data. A Map keeps them in the order they were planned (seqs only grow).
+   */
+  private readonly planned = new Map<number, HappeningRest>()
   private ratesDirty = false
   private readonly decideFn: DecideFn
   private readonly placement: Placement
@@ -241,6 +283,12 @@ export class Simulation {
       this.memory.restore(from.rest.memory)
       this.ha.restore(from.rest.ha)
       for (const atUs of from.rest.idleUs) this.idleAt(atUs)
+      for (const transfer of from.rest.transfers) this.restoreTransfer(transfer)
+      // in the order they were planned: at one µs, they come in that order again
+      for (const happening of from.rest.happenings) {
+        if (happening._tag === "Commit") this.planCommit(happening.migration, happening.atUs)
+        else this.planRoundEnd(this.transfers.get(happening.migration)!, happening.atUs)
+      }
     }
   }
 
@@ -251,10 +299,33 @@ export class Simulation {
    * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
   rest(inputsQueued = 0): EngineRest | string {
-    if (!this.quiet(inputsQueued))
-      return this.transfers.size > 0 || this.migrationEnds.size > 0
-        ? "migrations in flight"
-        : `${this.queue.size - inputsQueued - this.staleRoundEnds} happening(s) on the agenda`
+    if (!this.quiet(inputsQueued)) {
+      if (this.migrationEnds.size > 0) return "a migration an operation waits on is in flight"
+      if (this.ratesDirty) return "a migration started outside a run has no round end planned yet"
+      return `${this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size} happening(s) on the agenda`
+    }
+    const transfers: TransferRest[] = []
+    for (const t of this.transfers.values()) {
+      const machine = t.machine.rest?.()
+      if (machine === undefined) return `migration ${t.migration}'s transfer keeps no rest (a pages-model workload)`
+      const context = t.context
+      transfers.push({
+        migration: t.migration,
+        source: t.source,
+        destination: t.destination,
+        vm: context.vm!,
+        memoryPages: context.memoryPages,
+        pageSizeBytes: context.pageSizeBytes,
+        latencyUs: context.latencyUs,
+        startUs: context.startUs,
+        policy: context.policy,
+        workload: context.workload,
+        paged: context.paged !== undefined,
+        rateBytesPerS: t.rateBytesPerS,
+        finished: t.finished,
+        machine
+      })
+    }
     // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
     const ha = this.ha.rest()
     if (typeof ha === "string") return ha
@@ -271,7 +342,9 @@ export class Simulation {
       linkPercent: [...this.linkPercent].filter(([, percent]) => percent !== 100),
       workloads: [...this.workloads],
       memory,
-      ha
+      ha,
+      transfers,
+      happenings: [...this.planned.values()]
     }
   }
 
@@ -282,9 +355,9 @@ export class Simulation {
    */
   quiet(inputsQueued = 0): boolean {
     return (
-      this.queue.size - inputsQueued - this.staleRoundEnds <= 0 &&
-      this.transfers.size === 0 &&
-      this.migrationEnds.size === 0
+      this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size <= 0 &&
+      this.migrationEnds.size === 0 &&
+      !this.ratesDirty
     )
   }
 
@@ -389,9 +462,9 @@ export class Simulation {
     return Either.isRight(result)
   }
 
-  /** Schedules one of the engine's own happenings (a round's end, a wake-up, a controller's tick). */
-  at(atUs: number, run: () => void): void {
-    this.queue.push(Math.max(atUs, this.nowUsValue), run, HAPPENING_RANK)
+  /** Schedules one of the engine's own happenings (a round's end, a wake-up, a controller's tick); returns its `seq`. */
+  at(atUs: number, run: () => void): number {
+    return this.queue.push(Math.max(atUs, this.nowUsValue), run, HAPPENING_RANK)
   }
 
   /**
@@ -462,7 +535,7 @@ export class Simulation {
     const pool = this.live.pool!
     // the guest's gfns [0, guestPages); those paged out travel as markers (engine/paging.ts)
     const paged = this.memory.pagedView(vm)
-    const machine = this.options.transferFactory({
+    const context: TransferContext = {
       vm,
       memoryPages: vmState.guestPages,
       pageSizeBytes: pool.pageSizeBytes,
@@ -472,15 +545,17 @@ export class Simulation {
       workload: this.workloads.get(vm) ?? idleWorkload(vmState.guestPages),
       prng: this.root.fork(`migration:${id}`),
       paged
-    })
+    }
     this.transfers.set(id, {
       migration: id,
       source: migration.source,
       destination: migration.destination,
-      machine,
+      machine: this.options.transferFactory(context),
+      context,
       rateBytesPerS: 0,
       token: 0,
       roundEndAtUs: undefined,
+      roundEndSeq: -1,
       finished: false
     })
     if (onEnd) this.migrationEnds.set(id, onEnd)
@@ -496,6 +571,33 @@ export class Simulation {
         reason: `link of ${down} is down`
       })
     }
+  }
+
+  /** A migration in flight as a rest had it: its machine made again `from` its state (its round end comes after). */
+  private restoreTransfer(rest: TransferRest): void {
+    const context: TransferContext = {
+      vm: rest.vm,
+      memoryPages: rest.memoryPages,
+      pageSizeBytes: rest.pageSizeBytes,
+      latencyUs: rest.latencyUs,
+      startUs: rest.startUs,
+      policy: rest.policy,
+      workload: rest.workload,
+      prng: this.root.fork(`migration:${rest.migration}`),
+      paged: rest.paged ? this.memory.pagedView(rest.vm) : undefined
+    }
+    this.transfers.set(rest.migration, {
+      migration: rest.migration,
+      source: rest.source,
+      destination: rest.destination,
+      machine: this.options.transferFactory({ ...context, from: rest.machine }),
+      context,
+      rateBytesPerS: rest.rateBytesPerS,
+      token: 0,
+      roundEndAtUs: undefined,
+      roundEndSeq: -1,
+      finished: rest.finished
+    })
   }
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
@@ -542,21 +644,46 @@ export class Simulation {
   }
 
   private scheduleRoundEnd(t: Transfer): void {
-    const token = ++t.token
+    t.token++
     // the round end planned before (if still on the agenda) is stale from now on
-    if (t.roundEndAtUs !== undefined) this.goneStale(t.roundEndAtUs)
+    this.unplanRoundEnd(t)
     const endUs = t.machine.roundEndUs(t.rateBytesPerS)
-    if (endUs === undefined) {
-      t.roundEndAtUs = undefined
-      return
-    }
-    t.roundEndAtUs = Math.max(endUs, this.nowUsValue)
-    this.at(endUs, () => {
+    if (endUs !== undefined) this.planRoundEnd(t, endUs)
+  }
+
+  /** Puts the transfer's round end on the agenda at `endUs`. */
+  private planRoundEnd(t: Transfer, endUs: number): void {
+    const token = ++t.token
+    const atUs = Math.max(endUs, this.nowUsValue)
+    t.roundEndAtUs = atUs
+    const seq = this.at(atUs, () => {
+      this.planned.delete(seq)
       if (t.token === token && this.transfers.get(t.migration) === t) {
         t.roundEndAtUs = undefined
         this.endRound(t)
       } else this.staleCame()
     })
+    t.roundEndSeq = seq
+    this.planned.set(seq, { _tag: "RoundEnd", migration: t.migration, atUs })
+  }
+
+  /** The transfer's round end on the agenda, if one is, will do nothing when it comes: stale from now on. */
+  private unplanRoundEnd(t: Transfer): void {
+    if (t.roundEndAtUs === undefined) return
+    this.goneStale(t.roundEndAtUs)
+    this.planned.delete(t.roundEndSeq)
+    t.roundEndAtUs = undefined
+  }
+
+  /** The migration's commit, one step after its last round (or restore), on the agenda at `atUs`. */
+  private planCommit(migration: MigrationId, atUs: number): void {
+    const seq = this.at(atUs, () => {
+      this.planned.delete(seq)
+      if (getMigration(this.live, migration)?.phase === "committing") {
+        this.mustSubmit({ _tag: "CommitMigration", atUs: this.nowUsValue, migration })
+      }
+    })
+    this.planned.set(seq, { _tag: "Commit", migration, atUs: Math.max(atUs, this.nowUsValue) })
   }
 
   /** A round end on the agenda at `atUs` will do nothing when it comes. */
@@ -643,11 +770,7 @@ export class Simulation {
         // Without phases, the receiver's "ready" / sender's "go" / receiver's report: one link latency to
         // the commit. With them, restore (which holds that exchange) has just ended: the commit is now.
         const latencyUs = after.next === "done" ? (this.live.pool?.linkLatencyUs ?? 0) : 0
-        this.at(this.nowUsValue + latencyUs, () => {
-          if (getMigration(this.live, t.migration)?.phase === "committing") {
-            this.mustSubmit({ _tag: "CommitMigration", atUs: this.nowUsValue, migration: t.migration })
-          }
-        })
+        this.planCommit(t.migration, this.nowUsValue + latencyUs)
       }
     }
   }
@@ -699,8 +822,7 @@ export class Simulation {
       this.transfers.delete(event.migration)
       this.ratesDirty = true
       // its round end, if still on the agenda, is stale from now on
-      if (ended.roundEndAtUs !== undefined) this.goneStale(ended.roundEndAtUs)
-      ended.roundEndAtUs = undefined
+      this.unplanRoundEnd(ended)
     }
     const onEnd = this.migrationEnds.get(event.migration)
     if (onEnd) {

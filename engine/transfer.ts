@@ -4,6 +4,7 @@
  * machine is the pre-copy model of engine/migration/; properties inject faulty ones through this seam.
  */
 import type { PolicyConfig, VmWorkload } from "./config.js"
+import type { PrecopyRest } from "./migration/precopy.js"
 import type { Prng } from "./prng.js"
 import type { VmId } from "../domain/ids.js"
 
@@ -68,7 +69,16 @@ export interface TransferMachine {
    * next round, which sends its data. Machines without paging support may leave it out.
    */
   readonly pageTouched?: (gfn: number) => void
+  /**
+   * The machine between two calls, as data: a machine the factory makes with the same context and
+   * `from` it goes on exactly as this one would. Undefined (or left out) when it cannot say, and an
+   * engine with it in flight is then not at rest.
+   */
+  readonly rest?: () => MachineRest | undefined
 }
+
+/** A transfer machine's state as data: the pre-copy machine's (engine/migration/precopy.ts). */
+export type MachineRest = PrecopyRest
 
 /**
  * The VM's paged-out pages (xenpaging) as the transfer sees them: a to-send page that is paged when a
@@ -92,6 +102,8 @@ export interface TransferContext {
   readonly prng: Prng
   /** The VM's paged-out pages, if it has any (engine/paging.ts). */
   readonly paged?: PagedPages | undefined
+  /** Go on from a machine's rest (`TransferMachine.rest`), taken with this same context. */
+  readonly from?: MachineRest | undefined
 }
 
 export type TransferFactory = (context: TransferContext) => TransferMachine

@@ -11,14 +11,15 @@
  * choices, the scenario and trace checks, the property arbitraries and the docs derive from that list.
  */
 import type { RoundRecord } from "../transfer.js"
-import type { MaxDowntimePolicy } from "./policies/maxDowntime.js"
-import type { XenPolicy } from "./policies/xen.js"
-import type { XenLegacyPolicy } from "./policies/xenLegacy.js"
+import type { MaxDowntimeLoopRest, MaxDowntimePolicy } from "./policies/maxDowntime.js"
+import type { XenLoopRest, XenPolicy } from "./policies/xen.js"
+import type { XenLegacyLoopRest, XenLegacyPolicy } from "./policies/xenLegacy.js"
 
 // --- shared vocabulary -----------------------------------------------------------------------------
 
 /** `XGS_POLICY_CONTINUE_PRECOPY`, `XGS_POLICY_STOP_AND_COPY`, `XGS_POLICY_ABORT`. */
-export type PrecopyDecision = "continue" | "stop" | "abort"
+export const PRECOPY_DECISIONS = ["continue", "stop", "abort"] as const
+export type PrecopyDecision = (typeof PRECOPY_DECISIONS)[number]
 
 /** libxenguest's `struct precopy_stats`. */
 export interface PrecopyStats {
@@ -30,15 +31,18 @@ export interface PrecopyStats {
 
 /** One completed transfer round, live or the paused final one: the engine's own record (engine/transfer.ts). */
 export type { RoundRecord } from "../transfer.js"
-export type StopReason =
-  | "dirty-below-threshold"
-  | "iteration-cap"
-  | "policy-stop"
-  | "sent-below-threshold"
-  | "max-factor"
-  | "downtime-within-limit"
-  | "round-cap"
-  | "aborted"
+/** Why pre-copy stopped: one name per policy test, the simulator's round cap, or an abort. */
+export const STOP_REASONS = [
+  "dirty-below-threshold",
+  "iteration-cap",
+  "policy-stop",
+  "sent-below-threshold",
+  "max-factor",
+  "downtime-within-limit",
+  "round-cap",
+  "aborted"
+] as const
+export type StopReason = (typeof STOP_REASONS)[number]
 
 /** The simulator's own bound on rounds (max-downtime) and on passes of the xen loop. */
 export const ROUNDS_MAX_DEFAULT = 10_000
@@ -68,7 +72,15 @@ export interface PrecopyLoop {
   readonly begin: (ops: LoopOps) => LoopStep
   /** The step after a live round. */
   readonly afterLiveRound: (round: RoundRecord, ops: LoopOps) => LoopStep
+  /**
+   * The loop's state between two steps, as data: a loop started `from` it (`startLoop`) takes the same
+   * steps from there on (an engine at rest with migrations in flight, engine/simulation.ts).
+   */
+  readonly rest: () => LoopRest
 }
+
+/** A loop's state as data, one shape per loop kind (the kind of the policy it runs). */
+export type LoopRest = XenLoopRest | XenLegacyLoopRest | MaxDowntimeLoopRest
 
 export interface LoopContext {
   readonly memoryPages: number

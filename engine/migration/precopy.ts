@@ -16,6 +16,7 @@
 import { type DestinationCheck, PageTracker } from "./pageTracker.js"
 import {
   type LoopOps,
+  type LoopRest,
   type PolicyDefinition,
   type LoopStep,
   type PrecopyLoop,
@@ -28,7 +29,7 @@ import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, trans
 import { checkPhases, type MigrationPhases, NO_PHASES, phasesFor, zeroPageBytes } from "./phases.js"
 import type { Prng } from "../prng.js"
 import type { AfterRound, PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
-import { bytesPerSAsWrites, idleWriter, type PageWriter, RateDirtying } from "./workload.js"
+import { bytesPerSAsWrites, idleWriter, type PageWriter, RateDirtying, type RateDirtyingRest } from "./workload.js"
 import { findWriter, knownWriterNames, type WriterDefinition } from "./writers.js"
 
 export type DirtyModelSpec =
@@ -59,6 +60,8 @@ export interface PrecopyConfig {
    * markers; the xen families send them as full pages (phases.ts `zeroPageBytes`). Rate model only.
    */
   readonly untouchedPages?: number | undefined
+  /** Go on from a machine's rest (`Precopy.rest`) instead of from the migration's start. */
+  readonly from?: PrecopyRest | undefined
 }
 
 /** A timed part of a migration beside its rounds (phases.ts). */
@@ -163,6 +166,55 @@ export interface Precopy {
   checkDestination(): DestinationCheck | undefined
   /** A page of the guest was paged back in during a live round: it is re-sent, with its data, next round. */
   pageTouched(gfn: number): void
+  /**
+   * The machine's state as data (rate model only): a machine made with the same configuration and
+   * `from` it goes on exactly as this one would (an engine at rest with migrations in flight).
+   */
+  rest(): PrecopyRest | undefined
+}
+
+/** The aggregate model's counters as data. */
+export interface RateModelRest extends RateDirtyingRest {
+  readonly toSendPages: number
+  readonly roundPages: number
+  readonly toSendZeroPages: number
+  readonly roundZeroPages: number
+  readonly paused: boolean
+  readonly touchedPages: number
+}
+
+/** A pre-copy machine between two calls, as data (`Precopy.rest`). */
+export interface PrecopyRest {
+  readonly nowUs: number
+  /** The round in flight: its progress on the link, its state tail, when its bytes were done (-1: not yet). */
+  readonly round?: {
+    readonly index: number
+    readonly live: boolean
+    readonly startUs: number
+    readonly progress: LinkProgress
+    readonly tailBytes: number
+    readonly tail: LinkProgress
+    readonly modelDoneUs: number
+    readonly bytesDoneUs: number
+  }
+  /** The timed part in flight, if one is rather than a round. */
+  readonly part?: PartState
+  readonly rounds: ReadonlyArray<RoundRecord>
+  readonly parts: ReadonlyArray<PartRecord>
+  readonly totals: Totals
+  /** Set once the guest was paused for the final round. */
+  readonly paused?: StopAndCopy
+  /** Set once the migration ended (committed, its commit still to come in the pool). */
+  readonly ending?: {
+    readonly result: "committed" | "aborted"
+    readonly stopReason: StopReason
+    readonly abortReason?: string
+    readonly endUs: number
+    readonly downtimeUs: number
+  }
+  /** The policy's loop, once started (after setup). */
+  readonly loop?: LoopRest
+  readonly model: RateModelRest
 }
 
 // --- dirtying models behind one interface -----------------------------------------------------------
@@ -192,6 +244,9 @@ interface ModelRun {
   touch(gfn: number): void
   /** The guest's writes up to `t` happened before log-dirty was on (setup): applied, not dirty. */
   settle(t: number): void
+  /** The model's state as data; undefined for the pages model, whose writers are not data. */
+  rest(): RateModelRest | undefined
+  restore(rest: RateModelRest): void
 }
 
 const pagesRun = (
@@ -220,7 +275,9 @@ const pagesRun = (
     idle: (_t0, t1) => tracker.idle(t1),
     checkDestination: () => tracker.checkDestination(),
     touch: (gfn) => tracker.touch(gfn),
-    settle: (t) => tracker.settleBefore(t)
+    settle: (t) => tracker.settleBefore(t),
+    rest: () => undefined,
+    restore: () => invariant(false, "a pages-model migration keeps no rest to go on from")
   }
 }
 
@@ -336,6 +393,26 @@ class RateRun implements ModelRun {
   settle(): void {
     // the aggregate counts only from the first round on: nothing was dirtied before
   }
+  rest(): RateModelRest {
+    return {
+      ...this.dirtying.rest(),
+      toSendPages: this.toSendPages,
+      roundPages: this.roundPages,
+      toSendZeroPages: this.toSendZeroPages,
+      roundZeroPages: this.roundZeroPages,
+      paused: this.paused,
+      touchedPages: this.touchedPages
+    }
+  }
+  restore(rest: RateModelRest): void {
+    this.dirtying.restore(rest)
+    this.toSendPages = rest.toSendPages
+    this.roundPages = rest.roundPages
+    this.toSendZeroPages = rest.toSendZeroPages
+    this.roundZeroPages = rest.roundZeroPages
+    this.paused = rest.paused
+    this.touchedPages = rest.touchedPages
+  }
 
   private roundBytes(): number {
     return this.roundPages * this.pageSizeBytes + this.roundZeroPages * this.zeroPageBytes
@@ -409,8 +486,78 @@ class PrecopyMachine implements Precopy {
         ? pagesRun(config, model.writer, model.tracker)
         : new RateRun(config, model.dirtyRateBytesPerS, model.workingSetPages)
     this.ops = { clean: () => this.model.clean() }
-    if (this.phases.setupUs > 0) this.startPart("setup", this.phases.setupUs)
+    if (config.from !== undefined) this.restore(config.from)
+    else if (this.phases.setupUs > 0) this.startPart("setup", this.phases.setupUs)
     else this.beginPrecopy()
+  }
+
+  rest(): PrecopyRest | undefined {
+    const model = this.model.rest()
+    if (model === undefined) return undefined
+    const round = this.round
+    const ending = this.ending
+    return {
+      nowUs: this.now,
+      ...(round === undefined ? {} : { round: { ...round, progress: { ...round.progress }, tail: { ...round.tail } } }),
+      ...(this.part === undefined ? {} : { part: { ...this.part } }),
+      rounds: [...this.records],
+      parts: [...this.partRecords],
+      totals: { ...this.totals },
+      ...(this.paused === undefined ? {} : { paused: this.paused }),
+      ...(ending === undefined
+        ? {}
+        : {
+            ending: {
+              result: ending.result,
+              stopReason: ending.stopReason,
+              ...(ending.abortReason === undefined ? {} : { abortReason: ending.abortReason }),
+              endUs: ending.endUs,
+              downtimeUs: ending.downtimeUs
+            }
+          }),
+      ...(this.loop === undefined ? {} : { loop: this.loop.rest() }),
+      model
+    }
+  }
+
+  /** Goes on from `rest`, taken of a machine of the same configuration. */
+  private restore(rest: PrecopyRest): void {
+    this.now = rest.nowUs
+    this.round =
+      rest.round === undefined
+        ? undefined
+        : { ...rest.round, progress: { ...rest.round.progress }, tail: { ...rest.round.tail } }
+    this.part = rest.part === undefined ? undefined : { ...rest.part }
+    this.records.push(...rest.rounds)
+    this.partRecords.push(...rest.parts)
+    this.totals.pagesSent = rest.totals.pagesSent
+    this.totals.pagesSkipped = rest.totals.pagesSkipped
+    this.totals.bytesSent = rest.totals.bytesSent
+    this.paused = rest.paused
+    const ending = rest.ending
+    this.ending =
+      ending === undefined
+        ? undefined
+        : {
+            result: ending.result,
+            stopReason: ending.stopReason,
+            abortReason: ending.abortReason,
+            startUs: this.startUs,
+            endUs: ending.endUs,
+            totalUs: ending.endUs - this.startUs,
+            downtimeUs: ending.downtimeUs,
+            rounds: this.records.length,
+            pagesSent: this.totals.pagesSent,
+            pagesSkipped: this.totals.pagesSkipped,
+            bytesSent: this.totals.bytesSent
+          }
+    if (rest.loop !== undefined)
+      this.loop = startLoop(
+        this.policy,
+        { memoryPages: this.memoryPages, pageSizeBytes: this.pageSizeBytes },
+        rest.loop
+      )
+    this.model.restore(rest.model)
   }
 
   /** Log-dirty on, every page to send (those paged out go as markers now): the loop begins. */
@@ -796,7 +943,8 @@ export const transferMachine = (precopy: Precopy): TransferMachine => ({
   },
   partialRound: () => precopy.partialRound(),
   lostWrite: () => describeLostWrite(precopy),
-  pageTouched: (gfn) => precopy.pageTouched(gfn)
+  pageTouched: (gfn) => precopy.pageTouched(gfn),
+  rest: () => precopy.rest()
 })
 
 /** Wraps a pages-model migration's writer: how a trace replay adds the trace's page writes to it. */
@@ -854,7 +1002,8 @@ export const makeTransferFactory =
         untouchedPages: Math.min(
           workload.untouchedPages ?? 0,
           context.memoryPages - Math.min(workload.workingSetPages, context.memoryPages)
-        )
+        ),
+        from: context.from
       })
     )
   }

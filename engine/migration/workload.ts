@@ -281,4 +281,21 @@ export class RateDirtying {
     this.dirtyPages = 0
     return pages
   }
+
+  /** The count and its carried remainder, as data (a migration's machine at rest, precopy.ts). */
+  rest(): RateDirtyingRest {
+    return { dirtyPages: this.dirtyPages, carryMicroBytes: this.carryMicroBytes }
+  }
+
+  restore(rest: RateDirtyingRest): void {
+    invariant(isCount(rest.dirtyPages) && rest.dirtyPages <= this.config.workingSetPages, "dirtyPages out of range")
+    invariant(isCount(rest.carryMicroBytes) && rest.carryMicroBytes < this.pageMicroBytes, "carry out of range")
+    this.dirtyPages = rest.dirtyPages
+    this.carryMicroBytes = rest.carryMicroBytes
+  }
+}
+
+export interface RateDirtyingRest {
+  readonly dirtyPages: number
+  readonly carryMicroBytes: number
 }

@@ -31,7 +31,7 @@ describe("the engine rebuilt from its log", () => {
     expect(pageIns).toBeGreaterThan(10)
   })
 
-  it("the generated runs rest between their schedule's items, some with stale round ends on the agenda (the property's rests inside a run are not vacuous)", () => {
+  it("the generated runs rest between their schedule's items, some with stale round ends on the agenda, some with migrations in flight (the property's rests inside a run are not vacuous)", () => {
     const runs = fc.sample(scenarioArb(), { numRuns: 400, seed: 7 }).map((scenario) => {
       const rests: RestInRun[] = []
       const run = runEngine(scenario, { rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
@@ -43,6 +43,16 @@ describe("the engine rebuilt from its log", () => {
     // and some with stale round ends still on the agenda (they move the clock when they come)
     const idle = runs.filter((r) => r.rests.some((rest) => rest.engine.idleUs.length > 0))
     expect(idle.length).toBeGreaterThan(2)
+    // and some with migrations in flight, a round on the link or a part (setup, suspend, restore); the
+    // moments inside a paused round and before a commit are test/engine/restInFlight.test.ts's
+    const inFlight = (pick: (machine: RestInRun["engine"]["transfers"][number]["machine"]) => boolean) =>
+      runs.filter((r) =>
+        r.rests.some((rest) => rest.engine.events < r.events && rest.engine.transfers.some((t) => pick(t.machine)))
+      ).length
+    expect(inFlight((m) => m.round !== undefined && m.round.progress.bytesDelivered > 0)).toBeGreaterThan(10)
+    expect(inFlight((m) => m.part !== undefined)).toBeGreaterThan(2)
+    const overlapping = runs.filter((r) => r.rests.some((rest) => rest.engine.transfers.length > 1))
+    expect(overlapping.length).toBeGreaterThan(2)
   })
 
   it("the generated paging runs rest with pages paged out (the pager's states cross as data)", () => {

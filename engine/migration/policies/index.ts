@@ -4,8 +4,10 @@
  * written as a user writes theirs; a run may add its own (`extraPolicies`), looked up by name after the
  * built-ins.
  */
+import { invariant } from "../exact.js"
 import type {
   LoopContext,
+  LoopRest,
   PolicyDefinition,
   PolicyOptions,
   PolicyParameter,
@@ -20,15 +22,22 @@ export { xen, xenDefaultPolicy, xenPolicy, simplePrecopyPolicy, type XenDecide }
 export { xenLegacy, xenLegacyPolicy } from "./xenLegacy.js"
 export { maxDowntime, maxDowntimePolicy, estimatedDowntimeUs, MAX_DOWNTIME_US_DEFAULT } from "./maxDowntime.js"
 
-/** The loop of one migration under `policy`: the loop of its kind, with its constants. */
-export const startLoop = (policy: PrecopyPolicy, context: LoopContext): PrecopyLoop => {
+/**
+ * The loop of one migration under `policy`: the loop of its kind, with its constants; `from` a loop's
+ * rest (`PrecopyLoop.rest`), it goes on from there.
+ */
+export const startLoop = (policy: PrecopyPolicy, context: LoopContext, from?: LoopRest): PrecopyLoop => {
+  invariant(
+    from === undefined || from.kind === policy.kind,
+    () => `a ${from!.kind} loop's rest cannot go on under a ${policy.kind} policy`
+  )
   switch (policy.kind) {
     case "xen":
-      return xenLoop(policy, context)
+      return xenLoop(policy, context, from?.kind === "xen" ? from : undefined)
     case "xen-legacy":
-      return xenLegacyLoop(policy, context)
+      return xenLegacyLoop(policy, context, from?.kind === "xen-legacy" ? from : undefined)
     case "max-downtime":
-      return maxDowntimeLoop(policy, context)
+      return maxDowntimeLoop(policy, context, from?.kind === "max-downtime" ? from : undefined)
   }
 }
 

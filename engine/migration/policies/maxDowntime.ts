@@ -59,8 +59,12 @@ const fitsWithinDowntime = (
  * dirtied during it fit in `maxDowntimeUs` at the round's measured bandwidth, stop and copy; else send
  * them live; after `roundsMax` live rounds, stop and copy anyway.
  */
-export const maxDowntimeLoop = (policy: MaxDowntimePolicy, context: LoopContext): PrecopyLoop => {
-  let round = 0
+export const maxDowntimeLoop = (
+  policy: MaxDowntimePolicy,
+  context: LoopContext,
+  from?: MaxDowntimeLoopRest
+): PrecopyLoop => {
+  let round = from?.round ?? 0
   return {
     begin: () => {
       round = 1
@@ -75,8 +79,15 @@ export const maxDowntimeLoop = (policy: MaxDowntimePolicy, context: LoopContext)
       ops.clean()
       round++
       return SEND_LIVE
-    }
+    },
+    rest: () => ({ kind: "max-downtime", round })
   }
+}
+
+/** The max-downtime loop between two steps: the round it is in. */
+export interface MaxDowntimeLoopRest {
+  readonly kind: "max-downtime"
+  readonly round: number
 }
 
 /** The built-in `max-downtime`. */

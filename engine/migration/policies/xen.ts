@@ -67,16 +67,16 @@ export const xenDefaultPolicy = (roundsMax: number = ROUNDS_MAX_DEFAULT): XenPol
  * iteration = x, total_written += dirty_count, dirty_count = -1, ask again, break unless continue; CLEAN.
  * A pass with nothing dirty sends nothing and takes no time, so it runs inside one call here.
  */
-export const xenLoop = (policy: XenPolicy, context: LoopContext): PrecopyLoop => {
-  let x = 0
-  let stats: PrecopyStats = {
+export const xenLoop = (policy: XenPolicy, context: LoopContext, from?: XenLoopRest): PrecopyLoop => {
+  let x = from?.passes ?? 0
+  let stats: PrecopyStats = from?.stats ?? {
     iteration: 0,
     totalWrittenPages: 0,
     dirtyCount: context.firstRoundPages ?? context.memoryPages
   }
-  let lastRound: RoundRecord | undefined
+  let lastRound: RoundRecord | undefined = from?.lastRound
   // The pre-send decision of the pass whose round is on the wire, and the stats it saw.
-  let inFlight: { readonly decision: PrecopyDecision; readonly stats: PrecopyStats } | undefined
+  let inFlight: XenLoopRest["inFlight"] = from?.inFlight
 
   const breakOut = (decision: PrecopyDecision, seen: PrecopyStats): LoopStep =>
     decision === "abort" ? { _tag: "Abort", reason: "policy-abort" } : stopAndCopy(policy.stopReason(seen))
@@ -119,8 +119,24 @@ export const xenLoop = (policy: XenPolicy, context: LoopContext): PrecopyLoop =>
       lastRound = round
       if (decision !== "continue") return breakOut(decision, seen)
       return afterSend(ops) ?? passes(ops)
-    }
+    },
+    rest: () => ({
+      kind: "xen",
+      passes: x,
+      stats,
+      ...(lastRound === undefined ? {} : { lastRound }),
+      ...(inFlight === undefined ? {} : { inFlight })
+    })
   }
+}
+
+/** The xen loop between two steps: its passes (`x`), the stats, the last round and the pass on the wire. */
+export interface XenLoopRest {
+  readonly kind: "xen"
+  readonly passes: number
+  readonly stats: PrecopyStats
+  readonly lastRound?: RoundRecord
+  readonly inFlight?: { readonly decision: PrecopyDecision; readonly stats: PrecopyStats }
 }
 
 /** The built-in `xen`. */

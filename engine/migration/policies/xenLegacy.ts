@@ -47,9 +47,9 @@ export const xenLegacyPolicy = (options: XenLegacyOptions = {}): XenLegacyPolicy
  * `iter >= max_iters`, `sent_this_iter + skip_this_iter < 50` or `total_sent > p2m_size * max_factor`
  * (tested in that order); otherwise CLEAN into `to_send` and repeat.
  */
-export const xenLegacyLoop = (policy: XenLegacyPolicy, context: LoopContext): PrecopyLoop => {
-  let iter = 0
-  let totalSentPages = 0
+export const xenLegacyLoop = (policy: XenLegacyPolicy, context: LoopContext, from?: XenLegacyLoopRest): PrecopyLoop => {
+  let iter = from?.iterations ?? 0
+  let totalSentPages = from?.totalSentPages ?? 0
   return {
     begin: () => {
       iter = 1
@@ -63,8 +63,16 @@ export const xenLegacyLoop = (policy: XenLegacyPolicy, context: LoopContext): Pr
       ops.clean()
       iter++
       return SEND_LIVE
-    }
+    },
+    rest: () => ({ kind: "xen-legacy", iterations: iter, totalSentPages })
   }
+}
+
+/** The xen-legacy loop between two steps: its iterations and the pages sent so far. */
+export interface XenLegacyLoopRest {
+  readonly kind: "xen-legacy"
+  readonly iterations: number
+  readonly totalSentPages: number
 }
 
 /** The built-in `xen-legacy`. */

@@ -1,0 +1,158 @@
+/**
+ * An engine at rest with migrations in flight (issue 14): cut anywhere after its last input (at every
+ * moment a happening comes, and between two happenings of one moment), its rest taken through JSON, an
+ * engine built from that rest and the pool's state decides the rest of the log, byte for byte.
+ */
+import { describe, expect, it } from "vitest"
+import type { PoolState } from "../../domain/state.js"
+import { transferFactory } from "../../engine/migration/index.js"
+import type { EmittedEvent, EngineRest } from "../../engine/simulation.js"
+import type { CompiledScenario } from "../../simulations/compile.js"
+import { prepareScenario } from "../../simulations/run.js"
+import { compile, logBytes, pool } from "./harness.js"
+
+const NO_LIMIT = { eventsMax: Number.MAX_SAFE_INTEGER, simulatedUsMax: Number.MAX_SAFE_INTEGER }
+
+/**
+ * Four migrations on shared links (h1's NIC carries them all, at rates that leave remainders of bytes),
+ * with writers and zero pages; c and d are alike and start together, so their rounds end at the same µs.
+ */
+const overlapping = (policy: unknown, nic = "999Mbit/s") =>
+  compile({
+    ...pool({
+      hosts: 3,
+      latency: "100us",
+      policy,
+      vms: [
+        {
+          id: "a",
+          vcpus: 2,
+          memory: "256MiB",
+          host: "h1",
+          workload: { model: "rate", dirtyRate: "20MiB/s", workingSet: "64MiB" }
+        },
+        {
+          id: "b",
+          vcpus: 2,
+          memory: "128MiB",
+          host: "h1",
+          workload: { model: "rate", dirtyRate: "100MiB/s", workingSet: "16MiB", untouched: "64MiB" }
+        },
+        { id: "c", vcpus: 1, memory: "64MiB", host: "h1" },
+        { id: "d", vcpus: 1, memory: "64MiB", host: "h1" }
+      ],
+      schedule: [
+        { at: "0s", op: "migrate", vm: "a", to: "h2" },
+        { at: "200ms", op: "migrate", vm: "b", to: "h3" },
+        { at: "250ms", op: "migrate", vm: "c", to: "h2" },
+        { at: "250ms", op: "migrate", vm: "d", to: "h3" }
+      ]
+    }),
+    hosts: [{ id: "h", count: 3, memory: "64GiB", overhead: "2GiB", nic }]
+  })
+
+const started = (scenario: CompiledScenario) => {
+  const events: EmittedEvent[] = []
+  const prepared = prepareScenario(scenario, { transferFactory, debug: true, sink: (b) => events.push(...b) })
+  prepared.schedule(scenario.schedule)
+  return { sim: prepared.sim, events }
+}
+
+/** The engine from a rest as a store gives it back: data only, through JSON. */
+const resumed = (scenario: CompiledScenario, rest: EngineRest, state: PoolState) => {
+  const events: EmittedEvent[] = []
+  const data = JSON.parse(JSON.stringify(rest)) as EngineRest
+  const prepared = prepareScenario(scenario, {
+    transferFactory,
+    debug: true,
+    sink: (b) => events.push(...b),
+    from: { state, rest: data }
+  })
+  prepared.schedule([])
+  prepared.sim.run(NO_LIMIT)
+  return { events, rest: prepared.sim.rest() }
+}
+
+const lastInputUs = (scenario: CompiledScenario) => Math.max(...scenario.schedule.map((t) => t.atUs))
+
+/** Cuts at every moment after the last input and at every event count there; compares each resumption. */
+const everyCut = (scenario: CompiledScenario) => {
+  const whole = started(scenario)
+  whole.sim.run(NO_LIMIT)
+  const expected = whole.events
+  const after = lastInputUs(scenario)
+  const times = [...new Set(expected.map((e) => e.event.atUs))].filter((t) => t >= after)
+  const cuts = [
+    ...times.map((t) => ({ eventsMax: Number.MAX_SAFE_INTEGER, simulatedUsMax: t })),
+    ...expected
+      .map((e, i) => ({ at: e.event.atUs, i }))
+      .filter(({ at }) => at > after)
+      .map(({ i }) => ({ eventsMax: i, simulatedUsMax: Number.MAX_SAFE_INTEGER }))
+  ]
+  const seen = { inFlight: 0, paused: 0, parts: 0, commits: 0, overlapping: 0 }
+  for (const limits of cuts) {
+    const cut = started(scenario)
+    cut.sim.run(limits)
+    const rest = cut.sim.rest()
+    if (typeof rest === "string") throw new Error(`no rest at ${JSON.stringify(limits)}: ${rest}`)
+    const machines = rest.transfers.map((t) => t.machine)
+    if (machines.length > 0) seen.inFlight++
+    if (machines.some((m) => m.round?.live === false)) seen.paused++
+    if (machines.some((m) => m.part !== undefined)) seen.parts++
+    if (rest.happenings.some((h) => h._tag === "Commit")) seen.commits++
+    if (machines.filter((m) => m.ending === undefined).length > 1) seen.overlapping++
+    const again = resumed(scenario, rest, cut.sim.state)
+    const suffix = expected.slice(cut.events.length)
+    expect(logBytes([...cut.events, ...again.events]), `resumed after ${JSON.stringify(limits)}`).toBe(
+      logBytes(expected)
+    )
+    expect(again.events.length).toBe(suffix.length)
+    expect(JSON.stringify(again.rest)).toBe(JSON.stringify(whole.sim.rest()))
+  }
+  return { cuts: cuts.length, seen }
+}
+
+describe("an engine at rest with migrations in flight", () => {
+  for (const [name, policy] of [
+    ["xen, with setup and the stop-and-copy parts", "xen"],
+    ["xen without phases (a commit one link latency after the paused round)", { name: "xen", phases: "none" }],
+    ["xen-legacy", "xen-legacy"],
+    ["max-downtime, with zero pages", "max-downtime"],
+    ["max-downtime without phases", { name: "max-downtime", phases: "none" }]
+  ] as const)
+    it(`goes on from any moment as the engine itself would: ${name}`, () => {
+      const { cuts, seen } = everyCut(overlapping(policy))
+      expect(cuts).toBeGreaterThan(20)
+      // the cuts are not vacuous: migrations were in flight, some overlapping, some paused or in a part
+      expect(seen.inFlight).toBeGreaterThan(10)
+      expect(seen.overlapping).toBeGreaterThan(2)
+      expect(seen.paused + seen.parts).toBeGreaterThan(2)
+      if (typeof policy === "object") expect(seen.commits).toBeGreaterThan(0)
+    })
+
+  it("goes on from any moment on a link slower than a byte per µs, where a round's carried part of a byte decides its end", () => {
+    const { seen } = everyCut(overlapping("xen", "7Mbit/s"))
+    expect(seen.inFlight).toBeGreaterThan(10)
+  })
+
+  it("is not at rest while a migration whose transfer keeps no rest is in flight (the pages model), and says why", () => {
+    const scenario = compile(
+      pool({
+        hosts: 2,
+        vms: [
+          {
+            id: "p",
+            vcpus: 1,
+            memory: "256MiB",
+            host: "h1",
+            workload: { model: "pages", dirtyRate: "8MiB/s", workingSet: "64MiB" }
+          }
+        ],
+        schedule: [{ at: "0s", op: "migrate", vm: "p", to: "h2" }]
+      })
+    )
+    const cut = started(scenario)
+    cut.sim.run({ eventsMax: Number.MAX_SAFE_INTEGER, simulatedUsMax: 100_000 })
+    expect(cut.sim.rest()).toMatch(/migration m1's transfer keeps no rest \(a pages-model workload\)/)
+  })
+})
