@@ -176,7 +176,8 @@ const TransferRestData = Schema.Struct({
   paged: Schema.Boolean,
   rateBytesPerS: Count,
   finished: Schema.Boolean,
-  machine: MachineRestData
+  machine: MachineRestData,
+  evacuation: Schema.optionalWith(Count, { exact: true })
 })
 
 const EngineRestData = Schema.Struct({
@@ -218,9 +219,33 @@ const EngineRestData = Schema.Struct({
   // rests kept before migrations in flight were data had none
   transfers: Schema.optionalWith(Schema.Array(TransferRestData), { default: () => [] }),
   happenings: Schema.optionalWith(
-    Schema.Array(Schema.Struct({ _tag: Schema.Literal("RoundEnd", "Commit"), migration: MigrationId, atUs: Count })),
+    Schema.Array(
+      Schema.Union(
+        Schema.Struct({ _tag: Schema.Literal("RoundEnd", "Commit"), migration: MigrationId, atUs: Count }),
+        Schema.Struct({ _tag: Schema.Literal("EvacuationBatch", "MaintenanceOver"), operation: Count, atUs: Count })
+      )
+    ),
     { default: () => [] }
-  )
+  ),
+  evacuations: Schema.optionalWith(
+    Schema.Array(
+      Schema.Struct({
+        id: Count,
+        host: HostId,
+        pass: Count,
+        moves: Schema.Array(Schema.Struct({ vm: VmId, destination: HostId })),
+        next: Count,
+        pending: Count,
+        maintenance: Schema.optionalWith(Count, { exact: true })
+      })
+    ),
+    { default: () => [] }
+  ),
+  maintenances: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ id: Count, hosts: Schema.Array(HostId), maintenanceUs: Count, step: Count })),
+    { default: () => [] }
+  ),
+  longOperations: Schema.optionalWith(Count, { default: () => 0 })
 })
 
 const ControllerRestData = Schema.Struct({

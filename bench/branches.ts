@@ -214,6 +214,16 @@ const INSIDE_REPEATS = 3
 /** Where the branch leaves its parent: this many events before the run's end, whatever the pool's size. */
 const INSIDE_EVENTS_AFTER = 10_000
 
+/** The first revision at or after `near` whose event is the last of its moment: a fork there can be continued. */
+const momentEnd = async (store: Api.Store, pool: string, near: number): Promise<number> => {
+  let previous: { readonly revision: number; readonly atUs: number } | undefined
+  for await (const e of Api.events(store, pool, { from: near })) {
+    if (previous !== undefined && e.event.atUs !== previous.atUs) return previous.revision
+    previous = { revision: e.revision, atUs: e.event.atUs }
+  }
+  return previous?.revision ?? near
+}
+
 /**
  * What a branch made inside a run costs to go on (docs/branches.md): a pool whose engine rests between
  * its operations, forked 10,000 events before the end of its run and continued with one operation (the
@@ -238,7 +248,7 @@ const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<Re
         const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations, "spaced", spacing.everyMs)), {
           store
         })
-        const revision = parent.events - INSIDE_EVENTS_AFTER
+        const revision = await momentEnd(store, parent.pool, parent.events - INSIDE_EVENTS_AFTER)
         const timed = async (as: string, fromRest: boolean) => {
           const start = nowMs()
           await Api.fork(store, parent.pool, { revision }, as)

@@ -11,7 +11,7 @@ import { Either } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import { decide, type Decision } from "../domain/decide.js"
 import type { DomainError } from "../domain/errors.js"
-import { xapiDefault, type Placement } from "../domain/placement/index.js"
+import { xapiDefault, type Placement, type PlannedMove } from "../domain/placement/index.js"
 import { planEvacuationWithHa } from "../domain/ha.js"
 import type { PoolEvent } from "../domain/events.js"
 import { evolveInPlace } from "../domain/evolve.js"
@@ -105,8 +105,12 @@ export interface EngineRest {
   readonly ha: HaRest
   /** Migrations in flight, or done and waiting for their commit. */
   readonly transfers: ReadonlyArray<TransferRest>
-  /** The round ends and commits on the agenda, in the order they were planned. */
+  /** The round ends, commits and long operations' steps on the agenda, in the order they were planned. */
   readonly happenings: ReadonlyArray<HappeningRest>
+  readonly evacuations: ReadonlyArray<EvacuationRest>
+  readonly maintenances: ReadonlyArray<MaintenanceRest>
+  /** Evacuations and rolling maintenances numbered so far. */
+  readonly longOperations: number
 }
 
 /** A migration's transfer in flight, as data: what its machine was made with, its share of the links, its machine. */
@@ -127,14 +131,54 @@ export interface TransferRest {
   /** Its last round is done; its commit is on the agenda. */
   readonly finished: boolean
   readonly machine: MachineRest
+  /** The evacuation whose batch it is, if one is. */
+  readonly evacuation?: number
 }
 
-/** One of the engine's own happenings on the agenda that is data: a round's end, or a migration's commit. */
-export interface HappeningRest {
-  readonly _tag: "RoundEnd" | "Commit"
-  readonly migration: MigrationId
+/**
+ * One of the engine's own happenings on the agenda that is data: a round's end, a migration's commit, an
+ * evacuation's next batch, the end of a host's maintenance.
+ */
+export type HappeningRest =
+  | { readonly _tag: "RoundEnd"; readonly migration: MigrationId; readonly atUs: number }
+  | { readonly _tag: "Commit"; readonly migration: MigrationId; readonly atUs: number }
+  | OperationStep
+
+/** A step of a long operation on the agenda: an evacuation's next batch, or a host's maintenance over. */
+interface OperationStep {
+  readonly _tag: "EvacuationBatch" | "MaintenanceOver"
+  /** The evacuation's or the rolling maintenance's number (`EvacuationRest.id`, `MaintenanceRest.id`). */
+  readonly operation: number
   readonly atUs: number
 }
+
+/** An evacuation under way (`Simulation.evacuate`), as data. */
+export interface EvacuationRest {
+  readonly id: number
+  readonly host: HostId
+  /** Plans made so far (at most `EVACUATION_PASSES_MAX`). */
+  readonly pass: number
+  /** The plan, and the place of its next batch. */
+  readonly moves: ReadonlyArray<PlannedMove>
+  readonly next: number
+  /** The batch's migrations still running. */
+  readonly pending: number
+  /** The rolling maintenance it is a step of. */
+  readonly maintenance?: number
+}
+
+type Evacuation = { -readonly [K in keyof EvacuationRest]: EvacuationRest[K] }
+
+/** A rolling maintenance under way (`Simulation.rollingMaintenance`), as data. */
+export interface MaintenanceRest {
+  readonly id: number
+  readonly hosts: ReadonlyArray<HostId>
+  readonly maintenanceUs: number
+  /** The place of the host in hand. */
+  readonly step: number
+}
+
+type Maintenance = { -readonly [K in keyof MaintenanceRest]: MaintenanceRest[K] }
 
 export interface Refusal {
   readonly atUs: number
@@ -185,6 +229,8 @@ interface Transfer {
 }
 
 type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
+/** Who hears how a migration ended: a caller's function, or an evacuation (as data). */
+type MigrationWaiter = MigrationEnd | { readonly evacuation: number }
 
 const INPUT_RANK = 0
 const HAPPENING_RANK = 1
@@ -204,7 +250,13 @@ export class Simulation {
   private readonly root: Prng
   private ids: Prng
   private readonly transfers = new Map<MigrationId, Transfer>()
+  /** Callers' functions waiting on migrations: while one does, the engine is not at rest. */
   private readonly migrationEnds = new Map<MigrationId, MigrationEnd>()
+  /** Migrations of evacuations' batches, by the evacuation's number. */
+  private readonly evacuationOf = new Map<MigrationId, number>()
+  private readonly evacuations = new Map<number, Evacuation>()
+  private readonly maintenances = new Map<number, Maintenance>()
+  private longOperations = 0
   private readonly linkPercent = new Map<HostId, number>()
   private readonly refusalList: Refusal[] = []
   private readonly operations: OperationOutcome[] = []
@@ -283,11 +335,16 @@ export class Simulation {
       this.memory.restore(from.rest.memory)
       this.ha.restore(from.rest.ha)
       for (const atUs of from.rest.idleUs) this.idleAt(atUs)
+      this.longOperations = from.rest.longOperations
+      for (const e of from.rest.evacuations) this.evacuations.set(e.id, { ...e })
+      for (const m of from.rest.maintenances) this.maintenances.set(m.id, { ...m })
       for (const transfer of from.rest.transfers) this.restoreTransfer(transfer)
       // in the order they were planned: at one µs, they come in that order again
       for (const happening of from.rest.happenings) {
         if (happening._tag === "Commit") this.planCommit(happening.migration, happening.atUs)
-        else this.planRoundEnd(this.transfers.get(happening.migration)!, happening.atUs)
+        else if (happening._tag === "RoundEnd")
+          this.planRoundEnd(this.transfers.get(happening.migration)!, happening.atUs)
+        else this.planStep(happening)
       }
     }
   }
@@ -323,7 +380,8 @@ export class Simulation {
         paged: context.paged !== undefined,
         rateBytesPerS: t.rateBytesPerS,
         finished: t.finished,
-        machine
+        machine,
+        ...(this.evacuationOf.has(t.migration) ? { evacuation: this.evacuationOf.get(t.migration)! } : {})
       })
     }
     // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
@@ -344,7 +402,10 @@ export class Simulation {
       memory,
       ha,
       transfers,
-      happenings: [...this.planned.values()]
+      happenings: [...this.planned.values()],
+      evacuations: [...this.evacuations.values()].map((e) => ({ ...e })),
+      maintenances: [...this.maintenances.values()].map((m) => ({ ...m })),
+      longOperations: this.longOperations
     }
   }
 
@@ -516,20 +577,27 @@ export class Simulation {
    * When only the destination's physical memory is short, the squeezer makes room first: false now, and
    * the migration starts (or is refused) when the balloons are done (engine/balloon.ts).
    */
-  migrate(vm: VmId, destination: HostId, onEnd?: MigrationEnd, policy: PolicyConfig = this.options.policy): boolean {
+  migrate(vm: VmId, destination: HostId, onEnd?: MigrationWaiter, policy: PolicyConfig = this.options.policy): boolean {
     const id = migrationId(`m${++this.migrationCounter}`)
     const admission = this.memory.admit(
       { _tag: "StartMigration", atUs: this.nowUsValue, migration: id, vm, destination, policy: policy.name },
       `migrate ${vm} to ${destination}`,
-      (admitted) => (admitted ? this.startTransfer(id, vm, policy, onEnd) : onEnd?.("aborted", "refused"))
+      (admitted) => (admitted ? this.startTransfer(id, vm, policy, onEnd) : this.tell(onEnd, "aborted", "refused"))
     )
     if (admission === "admitted") this.startTransfer(id, vm, policy, onEnd)
-    else if (admission === "refused") onEnd?.("aborted", "refused")
+    else if (admission === "refused") this.tell(onEnd, "aborted", "refused")
     return admission === "admitted"
   }
 
+  /** Tells the migration's waiter how it ended. */
+  private tell(waiter: MigrationWaiter | undefined, outcome: "committed" | "aborted", reason: string): void {
+    if (waiter === undefined) return
+    if (typeof waiter === "function") waiter(outcome, reason)
+    else this.evacuationMoveDone(waiter.evacuation)
+  }
+
   /** The migration is started in the state: its transfer machine takes the link. */
-  private startTransfer(id: MigrationId, vm: VmId, policy: PolicyConfig, onEnd: MigrationEnd | undefined): void {
+  private startTransfer(id: MigrationId, vm: VmId, policy: PolicyConfig, onEnd: MigrationWaiter | undefined): void {
     const vmState = getVm(this.live, vm)!
     const migration = getMigration(this.live, id)!
     const pool = this.live.pool!
@@ -558,7 +626,8 @@ export class Simulation {
       roundEndSeq: -1,
       finished: false
     })
-    if (onEnd) this.migrationEnds.set(id, onEnd)
+    if (typeof onEnd === "function") this.migrationEnds.set(id, onEnd)
+    else if (onEnd !== undefined) this.evacuationOf.set(id, onEnd.evacuation)
     this.ratesDirty = true
     // xl cannot open its stream over a link that is down: the migration fails before its first byte
     // (otherwise it would wait forever at rate 0, a stalled run reported as quiescent).
@@ -598,6 +667,7 @@ export class Simulation {
       roundEndSeq: -1,
       finished: rest.finished
     })
+    if (rest.evacuation !== undefined) this.evacuationOf.set(rest.migration, rest.evacuation)
   }
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
@@ -832,6 +902,11 @@ export class Simulation {
         event._tag === "VmMigrationAborted" ? event.reason : ""
       )
     }
+    const evacuation = this.evacuationOf.get(event.migration)
+    if (evacuation !== undefined) {
+      this.evacuationOf.delete(event.migration)
+      this.evacuationMoveDone(evacuation)
+    }
   }
 
   private assertInvariants(event: PoolEvent): void {
@@ -871,73 +946,110 @@ export class Simulation {
 
   /**
    * `host.evacuate`: plan every resident VM onto the other enabled hosts (NoHostsAvailable before anything
-   * moves if they don't fit; with HA on, HostEvacuateVmNotHaProtected for an unprotected VM), then migrate them in batches of 10; re-plan what is left after a batch
-   * whose migrations aborted, a bounded number of times. `onDone` hears whether the host ended empty.
+   * moves if they don't fit; with HA on, HostEvacuateVmNotHaProtected for an unprotected VM), then migrate
+   * them in batches of 10; re-plan what is left after a batch whose migrations aborted, a bounded number
+   * of times. Its outcome is recorded when the host is empty or it gives up. Held as data
+   * (`EvacuationRest`): the plan, the next batch's place, the batch's moves still running.
    */
-  evacuate(host: HostId, onDone?: (ok: boolean) => void): void {
-    const operation = `evacuate ${host}`
-    let pass = 0
-    const finish = (ok: boolean, detail: string) => {
-      this.operations.push({ atUs: this.nowUsValue, operation, ok, detail })
-      onDone?.(ok)
-    }
-    const planAndRun = () => {
-      if (vmsResidentOn(this.live, host).length === 0) return finish(true, "host is empty")
-      if (pass++ >= EVACUATION_PASSES_MAX)
-        return finish(false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
-      const plan = planEvacuationWithHa(this.live, host, this.placement)
-      if (Either.isLeft(plan)) {
-        this.refusalList.push({ atUs: this.nowUsValue, operation, error: plan.left })
-        return finish(false, plan.left.message)
-      }
-      const moves = plan.right
-      let next = 0
-      const runBatch = () => {
-        // a cursor, not a splice: taking a batch off the front of the list would copy the rest each time
-        const batch = moves.slice(next, next + EVACUATION_BATCH)
-        next += batch.length
-        if (batch.length === 0) return planAndRun()
-        let pending = batch.length
-        const oneDone = () => {
-          if (--pending === 0) this.at(this.nowUsValue, runBatch)
-        }
-        for (const move of batch) this.migrate(move.vm, move.destination, oneDone)
-      }
-      runBatch()
-    }
-    planAndRun()
+  evacuate(host: HostId): void {
+    this.startEvacuation(host, undefined)
   }
 
-  /** Disable, evacuate, wait, re-enable each host in turn; stops at the first host that cannot be emptied. */
-  rollingMaintenance(hosts: ReadonlyArray<HostId>, maintenanceUs: number): void {
-    const step = (i: number) => {
-      if (i >= hosts.length) {
-        this.operations.push({
-          atUs: this.nowUsValue,
-          operation: "rolling maintenance",
-          ok: true,
-          detail: `${hosts.length} hosts`
-        })
-        return
-      }
-      const host = hosts[i]!
-      if (!this.attempt({ _tag: "DisableHost", atUs: this.nowUsValue, host }, `disable ${host}`)) return step(i + 1)
-      this.evacuate(host, (ok) => {
-        if (!ok) {
-          this.operations.push({
-            atUs: this.nowUsValue,
-            operation: "rolling maintenance",
-            ok: false,
-            detail: `stopped at ${host}`
-          })
-          return
-        }
-        this.at(this.nowUsValue + maintenanceUs, () => {
-          this.attempt({ _tag: "EnableHost", atUs: this.nowUsValue, host }, `enable ${host}`)
-          step(i + 1)
-        })
-      })
+  private startEvacuation(host: HostId, maintenance: number | undefined): void {
+    const evacuation: Evacuation = { id: ++this.longOperations, host, pass: 0, moves: [], next: 0, pending: 0 }
+    if (maintenance !== undefined) evacuation.maintenance = maintenance
+    this.evacuations.set(evacuation.id, evacuation)
+    this.planEvacuation(evacuation)
+  }
+
+  private planEvacuation(e: Evacuation): void {
+    if (vmsResidentOn(this.live, e.host).length === 0) return this.evacuationDone(e, true, "host is empty")
+    if (e.pass++ >= EVACUATION_PASSES_MAX)
+      return this.evacuationDone(e, false, `VMs still resident after ${EVACUATION_PASSES_MAX} passes`)
+    const plan = planEvacuationWithHa(this.live, e.host, this.placement)
+    if (Either.isLeft(plan)) {
+      this.refusalList.push({ atUs: this.nowUsValue, operation: `evacuate ${e.host}`, error: plan.left })
+      return this.evacuationDone(e, false, plan.left.message)
     }
-    step(0)
+    e.moves = plan.right
+    e.next = 0
+    this.runEvacuationBatch(e)
+  }
+
+  private runEvacuationBatch(e: Evacuation): void {
+    // a cursor, not a splice: taking a batch off the front of the list would copy the rest each time
+    const batch = e.moves.slice(e.next, e.next + EVACUATION_BATCH)
+    e.next += batch.length
+    if (batch.length === 0) return this.planEvacuation(e)
+    e.pending = batch.length
+    for (const move of batch) this.migrate(move.vm, move.destination, { evacuation: e.id })
+  }
+
+  /** One migration of the evacuation's batch ended (or was refused); the next batch follows the last. */
+  private evacuationMoveDone(id: number): void {
+    const e = this.evacuations.get(id)!
+    if (--e.pending === 0) this.planStep({ _tag: "EvacuationBatch", operation: id, atUs: this.nowUsValue })
+  }
+
+  private evacuationDone(e: Evacuation, ok: boolean, detail: string): void {
+    this.evacuations.delete(e.id)
+    this.operations.push({ atUs: this.nowUsValue, operation: `evacuate ${e.host}`, ok, detail })
+    if (e.maintenance !== undefined) this.maintenanceEvacuated(e.maintenance, ok)
+  }
+
+  /**
+   * Disable, evacuate, wait, re-enable each host in turn; stops at the first host that cannot be emptied.
+   * Held as data (`MaintenanceRest`): the hosts and the one in hand.
+   */
+  rollingMaintenance(hosts: ReadonlyArray<HostId>, maintenanceUs: number): void {
+    const maintenance: Maintenance = { id: ++this.longOperations, hosts, maintenanceUs, step: 0 }
+    this.maintenances.set(maintenance.id, maintenance)
+    this.maintenanceStep(maintenance, 0)
+  }
+
+  private maintenanceStep(m: Maintenance, first: number): void {
+    for (let i = first; i < m.hosts.length; i++) {
+      const host = m.hosts[i]!
+      if (!this.attempt({ _tag: "DisableHost", atUs: this.nowUsValue, host }, `disable ${host}`)) continue
+      m.step = i
+      return this.startEvacuation(host, m.id)
+    }
+    this.maintenances.delete(m.id)
+    this.operations.push({
+      atUs: this.nowUsValue,
+      operation: "rolling maintenance",
+      ok: true,
+      detail: `${m.hosts.length} hosts`
+    })
+  }
+
+  private maintenanceEvacuated(id: number, ok: boolean): void {
+    const m = this.maintenances.get(id)!
+    if (ok) return this.planStep({ _tag: "MaintenanceOver", operation: id, atUs: this.nowUsValue + m.maintenanceUs })
+    this.maintenances.delete(id)
+    this.operations.push({
+      atUs: this.nowUsValue,
+      operation: "rolling maintenance",
+      ok: false,
+      detail: `stopped at ${m.hosts[m.step]!}`
+    })
+  }
+
+  /** The host in hand is maintained: enabled again, and the next one's turn. */
+  private maintenanceOver(id: number): void {
+    const m = this.maintenances.get(id)!
+    const host = m.hosts[m.step]!
+    this.attempt({ _tag: "EnableHost", atUs: this.nowUsValue, host }, `enable ${host}`)
+    this.maintenanceStep(m, m.step + 1)
+  }
+
+  /** Puts a step of an evacuation or a rolling maintenance on the agenda, as data. */
+  private planStep(step: OperationStep): void {
+    const seq = this.at(step.atUs, () => {
+      this.planned.delete(seq)
+      if (step._tag === "EvacuationBatch") this.runEvacuationBatch(this.evacuations.get(step.operation)!)
+      else this.maintenanceOver(step.operation)
+    })
+    this.planned.set(seq, { ...step, atUs: Math.max(step.atUs, this.nowUsValue) })
   }
 }

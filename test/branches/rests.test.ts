@@ -60,24 +60,34 @@ describe("continuing from the engine at rest", () => {
     expect(fromRest.pool.length).toBeGreaterThan(fromRest.runEnd + 10)
   })
 
-  it("keeps no rest when the engine stops with work in flight: the next continuation starts at the rest before", () =>
-    withStore(
-      Effect.gen(function* () {
-        const { pool } = yield* Fx.simulate(Fx.scenarioPath("rolling-maintenance"))
-        const runEnd = (yield* allEvents(pool)).length - 1
-        const end = (yield* allEvents(pool))[runEnd]!.event.atUs
-        // stopped 50 ms into an evacuation: its migrations are in flight
-        const cut = yield* Fx.continuePool(pool, [{ op: "evacuate", host: "h1" }], { until: `${end + 50_000}us` })
-        expect(cut.stopReason).toBe("time-limit")
-        const next = yield* Fx.continuePool(pool, [])
-        expect(next.rebuilt.restRevision).toBe(runEnd)
-        expect(next.rebuilt.eventsRead).toBe(cut.lastRevision - runEnd + 1)
-        expect(next.events).toBeGreaterThan(0)
-        expect(next.stopReason).toBe("quiescent")
-        // and that one ended at rest
-        expect((yield* Fx.continuePool(pool, [])).rebuilt.restRevision).toBe(next.lastRevision)
-      })
-    ))
+  it("keeps the engine at rest when it stops with an evacuation in flight (its batches and migrations as data): the next continuation starts there, and appends what a rebuild from the start appends", async () => {
+    const cutAndGoOn = (fromRest: boolean) =>
+      withStore(
+        Effect.gen(function* () {
+          const { pool } = yield* Fx.simulate(Fx.scenarioPath("rolling-maintenance"))
+          const events = yield* allEvents(pool)
+          const end = events[events.length - 1]!.event.atUs
+          // stopped 50 ms into an evacuation: its migrations are in flight
+          const cut = yield* Fx.continuePool(pool, [{ op: "evacuate", host: "h1" }], {
+            until: `${end + 50_000}us`,
+            fromRest
+          })
+          const next = yield* Fx.continuePool(pool, [], { fromRest })
+          const after = yield* Fx.continuePool(pool, [], { fromRest })
+          return { cut, next, after, pool: lines(yield* allEvents(pool)) }
+        })
+      )
+    const fromRest = await cutAndGoOn(true)
+    const fromStart = await cutAndGoOn(false)
+    expect(fromRest.cut.stopReason).toBe("time-limit")
+    expect(fromRest.next.rebuilt).toEqual({ restRevision: fromRest.cut.lastRevision, eventsRead: 1 })
+    expect(fromRest.next.events).toBeGreaterThan(0)
+    expect(fromRest.next.stopReason).toBe("quiescent")
+    // and that one ended at rest
+    expect(fromRest.after.rebuilt.restRevision).toBe(fromRest.next.lastRevision)
+    expect(fromStart.next.rebuilt.restRevision).toBe(-1)
+    expect(fromRest.pool).toEqual(fromStart.pool)
+  })
 
   it("passes over a rest that no longer matches the log, or does not decode, and rebuilds without it", () =>
     withStore(

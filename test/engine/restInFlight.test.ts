@@ -89,7 +89,7 @@ const everyCut = (scenario: CompiledScenario) => {
       .filter(({ at }) => at > after)
       .map(({ i }) => ({ eventsMax: i, simulatedUsMax: Number.MAX_SAFE_INTEGER }))
   ]
-  const seen = { inFlight: 0, paused: 0, parts: 0, commits: 0, overlapping: 0 }
+  const seen = { inFlight: 0, paused: 0, parts: 0, commits: 0, overlapping: 0, evacuating: 0, maintaining: 0 }
   for (const limits of cuts) {
     const cut = started(scenario)
     cut.sim.run(limits)
@@ -101,6 +101,8 @@ const everyCut = (scenario: CompiledScenario) => {
     if (machines.some((m) => m.part !== undefined)) seen.parts++
     if (rest.happenings.some((h) => h._tag === "Commit")) seen.commits++
     if (machines.filter((m) => m.ending === undefined).length > 1) seen.overlapping++
+    if (rest.evacuations.length > 0) seen.evacuating++
+    if (rest.maintenances.length > 0 && rest.transfers.length === 0) seen.maintaining++
     const again = resumed(scenario, rest, cut.sim.state)
     const suffix = expected.slice(cut.events.length)
     expect(logBytes([...cut.events, ...again.events]), `resumed after ${JSON.stringify(limits)}`).toBe(
@@ -133,6 +135,33 @@ describe("an engine at rest with migrations in flight", () => {
   it("goes on from any moment on a link slower than a byte per µs, where a round's carried part of a byte decides its end", () => {
     const { seen } = everyCut(overlapping("xen", "7Mbit/s"))
     expect(seen.inFlight).toBeGreaterThan(10)
+  })
+
+  it("goes on from any moment of an evacuation and of a rolling maintenance: their batches, waits and plans as data", () => {
+    const vms = Array.from({ length: 14 }, (_, i) => ({
+      id: `v${i}`,
+      vcpus: 1,
+      memory: "64MiB",
+      host: `h${(i % 3) + 1}`,
+      ...(i % 2 === 0 ? { workload: { model: "rate", dirtyRate: "16MiB/s", workingSet: "32MiB" } } : {})
+    }))
+    const scenario = compile({
+      ...pool({
+        hosts: 4,
+        latency: "100us",
+        vms,
+        schedule: [
+          { at: "0s", op: "evacuate", host: "h1" },
+          { at: "10ms", op: "rolling-maintenance", hosts: ["h2", "h3", "h4"], maintenance: "500ms" }
+        ]
+      }),
+      hosts: [{ id: "h", count: 4, memory: "4GiB", overhead: "1GiB", nic: "999Mbit/s" }]
+    })
+    const { seen } = everyCut(scenario)
+    expect(seen.inFlight).toBeGreaterThan(10)
+    expect(seen.evacuating).toBeGreaterThan(10)
+    // between a host emptied and enabled again, nothing is in flight but the maintenance
+    expect(seen.maintaining).toBeGreaterThan(2)
   })
 
   it("is not at rest while a migration whose transfer keeps no rest is in flight (the pages model), and says why", () => {
