@@ -255,6 +255,7 @@ export const continuePool = (poolText: string, operations: ReadonlyArray<Operati
       },
       rests: {
         everyEvents: cadence.everyEvents * cadence.wholeStateEvery,
+        everyEventsPerEntity: cadence.restEventsPerEntity,
         take: (rest) => restsInside.push({ appended: appended.length, rest })
       }
     })

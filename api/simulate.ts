@@ -220,6 +220,7 @@ const runIntoStore = (
         : {
             rests: {
               everyEvents: cadence.everyEvents * cadence.wholeStateEvery,
+              everyEventsPerEntity: cadence.restEventsPerEntity,
               take: ({ scheduleRun, loadsRun, state, ...rest }) => {
                 const last = events[events.length - 1]!
                 rests.push({

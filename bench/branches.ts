@@ -8,6 +8,8 @@ import { join } from "node:path"
 import Database from "better-sqlite3"
 import * as Api from "../api/index.js"
 import { nowMs, percentile, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
+import type { Scenario } from "../simulations/scenario.js"
+import { rollingScenario, rollingVms } from "./engine.js"
 import { manyMigrations, writeScenario } from "./workloads.js"
 
 /** Migrations of the workload: about 8 events each (160,085 events for 20,000). */
@@ -196,18 +198,40 @@ const continueSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
   return results
 }
 
-/** Sizes of the fork-inside series. */
-const INSIDE_MIGRATIONS = [12_500, 125_000] as const
+/** A pool of the fork-inside series, at each of its sizes. */
+interface InsideWorkload {
+  readonly name: string
+  readonly sizes: ReadonlyArray<number>
+  readonly scenario: (size: number) => Scenario
+  readonly says: (size: number) => string
+}
 
 /**
- * How the fork-inside pools space their migrations: 300 ms apart, each over before the next (the engine
- * rests between them, nothing in flight); 50 ms apart, about four in flight at every moment (the engine
- * rests with migrations in flight, their machines as data).
+ * The fork-inside pools: migrations 300 ms apart, each over before the next (the engine rests between
+ * them, nothing in flight); 50 ms apart, about four in flight at every moment (the engine rests with
+ * migrations in flight, their machines as data); a rolling maintenance (an evacuation or a maintenance
+ * wait under way at every moment, as data).
  */
-const INSIDE_SPACINGS = [
-  { name: "", everyMs: 300, says: "300 ms apart, each over before the next" },
-  { name: ".overlapping", everyMs: 50, says: "50 ms apart, about four always in flight" }
-] as const
+const INSIDE_WORKLOADS: ReadonlyArray<InsideWorkload> = [
+  {
+    name: "",
+    sizes: [12_500, 125_000],
+    scenario: (n) => manyMigrations(n, "spaced", 300),
+    says: (n) => `manyMigrations(${n}, 300 ms apart, each over before the next)`
+  },
+  {
+    name: ".overlapping",
+    sizes: [12_500, 125_000],
+    scenario: (n) => manyMigrations(n, "overlapping", 50),
+    says: (n) => `manyMigrations(${n}, 50 ms apart, about four always in flight)`
+  },
+  {
+    name: ".rolling",
+    sizes: [256, 1024],
+    scenario: (hosts) => rollingScenario(hosts) as unknown as Scenario,
+    says: (hosts) => `rolling maintenance of ${hosts} hosts with ${rollingVms(hosts).toLocaleString("en-US")} VMs`
+  }
+]
 
 /** Branches made and continued from the rest at each size; the figure is their median. */
 const INSIDE_REPEATS = 3
@@ -217,7 +241,7 @@ const INSIDE_EVENTS_AFTER = 10_000
 /** The first revision at or after `near` whose event is the last of its moment: a fork there can be continued. */
 const momentEnd = async (store: Api.Store, pool: string, near: number): Promise<number> => {
   let previous: { readonly revision: number; readonly atUs: number } | undefined
-  for await (const e of Api.events(store, pool, { from: near })) {
+  for await (const e of Api.events(store, pool, { from: Math.floor(near) })) {
     if (previous !== undefined && e.event.atUs !== previous.atUs) return previous.revision
     previous = { revision: e.revision, atUs: e.event.atUs }
   }
@@ -233,19 +257,19 @@ const momentEnd = async (store: Api.Store, pool: string, near: number): Promise<
  */
 const forkInsideSeries = async (): Promise<ReadonlyArray<BenchResult>> => {
   const results: BenchResult[] = []
-  for (const spacing of INSIDE_SPACINGS) results.push(...(await forkInside(spacing)))
+  for (const workload of INSIDE_WORKLOADS) results.push(...(await forkInside(workload)))
   return results
 }
 
-const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<ReadonlyArray<BenchResult>> => {
+const forkInside = async (workload: InsideWorkload): Promise<ReadonlyArray<BenchResult>> => {
   const results: BenchResult[] = []
   let previous: { readonly events: number; readonly ms: number } | undefined
-  for (const migrations of INSIDE_MIGRATIONS) {
+  for (const n of workload.sizes) {
     const dir = mkdtempSync(join(tmpdir(), "xenpool-bench-fork-inside-"))
     try {
       const store = await Api.openStore(`sqlite:${join(dir, "inside.db")}`)
       try {
-        const parent = await Api.simulate(writeScenario(dir, manyMigrations(migrations, "spaced", spacing.everyMs)), {
+        const parent = await Api.simulate(writeScenario(dir, workload.scenario(n)), {
           store
         })
         const revision = await momentEnd(store, parent.pool, parent.events - INSIDE_EVENTS_AFTER)
@@ -256,16 +280,21 @@ const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<Re
           return { out, ms: nowMs() - start }
         }
         // warm-up (JIT, SQLite's checkpoint of the run's write-ahead log), elsewhere in the run
-        await Api.fork(store, parent.pool, { revision: Math.floor(parent.events / 4) }, "warm-up")
+        await Api.fork(
+          store,
+          parent.pool,
+          { revision: await momentEnd(store, parent.pool, parent.events / 4) },
+          "warm-up"
+        )
         await Api.continuePool(store, "warm-up", [{ op: "disable-host", host: "h2" }])
         // the median of three branches at the same point (the machine's speed drifts)
         const tries = []
         for (let i = 0; i < INSIDE_REPEATS; i++) tries.push(await timed(`inside-rest-${i}`, true))
         const fromRest = [...tries].sort((a, b) => a.ms - b.ms)[Math.floor(tries.length / 2)]!
         const fromStart = await timed("inside-start", false)
-        const size = `manyMigrations(${migrations}, ${spacing.says}): ${parent.events.toLocaleString("en-US")} events on SQLite, forked at @${revision}, one disable-host, then the rest of the parent's schedule (${fromRest.out.events.toLocaleString("en-US")} new events)`
+        const size = `${workload.says(n)}: ${parent.events.toLocaleString("en-US")} events on SQLite, forked at @${revision}, one disable-host, then the rest of the parent's schedule (${fromRest.out.events.toLocaleString("en-US")} new events)`
         const baseline: BenchResult = {
-          name: `branches.forkInside${spacing.name}.fromStart.${parent.events}`,
+          name: `branches.forkInside${workload.name}.fromStart.${parent.events}`,
           workload: `${size}; the engine rebuilt from the pool's start: ${fromStart.out.rebuilt.eventsRead.toLocaleString("en-US")} events read`,
           value: fromStart.ms,
           unit: "ms"
@@ -274,7 +303,7 @@ const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<Re
           baseline,
           withBaseline(
             {
-              name: `branches.forkInside${spacing.name}.${parent.events}`,
+              name: `branches.forkInside${workload.name}.${parent.events}`,
               workload: `${size}; the engine rebuilt from the run's rest after @${fromRest.out.rebuilt.restRevision}: ${fromRest.out.rebuilt.eventsRead.toLocaleString("en-US")} events read; median of ${INSIDE_REPEATS} branches`,
               value: fromRest.ms,
               unit: "ms"
@@ -284,7 +313,7 @@ const forkInside = async (spacing: (typeof INSIDE_SPACINGS)[number]): Promise<Re
         )
         if (previous !== undefined)
           results.push({
-            name: `branches.forkInside${spacing.name}.growth`,
+            name: `branches.forkInside${workload.name}.growth`,
             workload: `fork-and-continue time from the rest at ${parent.events.toLocaleString("en-US")} events / at ${previous.events.toLocaleString("en-US")} events (${(parent.events / previous.events).toFixed(1)}× the history before the fork, the same work after it; near 1: proportional to what follows the fork)`,
             value: fromRest.ms / previous.ms,
             unit: "×"

@@ -93,7 +93,7 @@ const ROLLING_BASE_VMS = { web: 1200, app: 600, db: 200 }
  * Rolling maintenance of `hosts` hosts of 256 GiB (about 79 % of guest memory used), each host evacuated,
  * held for 60 s and re-enabled in turn; the VMs scale with the hosts.
  */
-const rollingScenario = (hosts: number) => {
+export const rollingScenario = (hosts: number) => {
   const scale = hosts / ROLLING_BASE_HOSTS
   return {
     format: "xenpool-scenario",
@@ -129,7 +129,7 @@ const rollingScenario = (hosts: number) => {
   }
 }
 
-const rollingVms = (hosts: number) =>
+export const rollingVms = (hosts: number) =>
   ((ROLLING_BASE_VMS.web + ROLLING_BASE_VMS.app + ROLLING_BASE_VMS.db) * hosts) / ROLLING_BASE_HOSTS
 
 /** The series' sizes: each is 4x the one before, hosts and VMs alike. */

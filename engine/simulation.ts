@@ -68,6 +68,11 @@ export interface SimulationOptions {
   /** Called every `progressEveryEvents` events, for a progress display. */
   readonly onProgress?: (nowUs: number, events: number) => void
   readonly progressEveryEvents?: number
+  /**
+   * Called between two of the agenda's items, once the one before is done (rates planned again): where a
+   * caller may take the engine's rest inside a long operation that has no input of its own to rest before.
+   */
+  readonly betweenItems?: () => void
   /** Where a VM without a named host goes, and an evacuation's plan; default `xapi-default`. */
   readonly placement?: Placement
   /** A seam for checks that wrap decide (properties' mutants); defaults to the domain's decide. */
@@ -558,6 +563,7 @@ export class Simulation {
       this.nowUsValue = next.atUs
       next.item()
       if (this.ratesDirty) this.recomputeRates()
+      this.options.betweenItems?.()
     }
     return {
       state: this.state,

@@ -2,7 +2,7 @@
  * Runs a compiled scenario on the engine: setup at time 0, then the schedule. Returns the engine's
  * result; the events went to the sink as they were decided.
  */
-import { Either } from "effect"
+import { Either, HashMap } from "effect"
 import { hostId, vmId } from "../domain/ids.js"
 import { parseDurationUs, parseSizePages } from "../domain/units.js"
 import type { PoolState } from "../domain/state.js"
@@ -51,7 +51,10 @@ export interface RunScenarioOptions {
  * waits on the agenda: so that going on from there later reruns only what follows.
  */
 export interface RestsWanted {
+  /** At least this many events between two rests. */
   readonly everyEvents: number
+  /** And at least this many per VM and host of the pool (a rest encodes the whole pool); default 0. */
+  readonly everyEventsPerEntity?: number
   readonly take: (rest: RestInRun) => void
 }
 
@@ -67,9 +70,10 @@ export interface ScenarioRest {
 }
 
 /**
- * The engine at rest inside a run, about to run one of its inputs: everything on its agenda done but
- * the inputs still to come and its controllers' next ticks, so the rest, how much of the input had run
- * and the controllers' rests are all it needs to go on (simulations/resume.ts). Inputs run in the order
+ * The engine at rest inside a run, about to run one of its inputs or between two of its agenda's items:
+ * everything on its agenda data (the inputs still to come, its controllers' next ticks, its migrations'
+ * round ends and commits, its long operations' steps), so the rest, how much of the input had run and
+ * the controllers' rests are all it needs to go on (simulations/resume.ts). Inputs run in the order
  * they were put on the agenda at one time: the load changes by time, then the schedule's items in the
  * compiled schedule's order (the agenda breaks ties by insertion), so what had run of each is a prefix.
  */
@@ -296,7 +300,8 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.decide ? { decide: options.decide } : {}),
     ...(options.pageStates ? { pageStates: options.pageStates } : {}),
-    ...(options.from ? { from: options.from } : {})
+    ...(options.from ? { from: options.from } : {}),
+    betweenItems: () => restBetween()
   })
   const from = options.from
   if (from === undefined) {
@@ -339,15 +344,28 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   // agenda are the others that have not run (see `RestInRun`): a rest only while every item among them
   // is the resting schedule's.
   function restBefore(): void {
+    tryRest(1)
+  }
+  // Between two of the agenda's items (the one before done): inside a long operation (a rolling
+  // maintenance of 1,024 hosts is one input) the engine rests too.
+  function restBetween(): void {
+    tryRest(0)
+  }
+  // `popped`: the input about to run is off the agenda already (1), or none is (0).
+  function tryRest(popped: number): void {
     if (resting === undefined || sim.events < resting.nextEvents) return
     if (itemsScheduled - itemsRun !== resting.size - resting.run) return
-    const inputsQueued = changes.length - loadsRun + itemsScheduled - itemsRun - 1
+    const inputsQueued = changes.length - loadsRun + itemsScheduled - itemsRun - popped
     // most tries fail here, at no cost: something is in flight
     if (!sim.quiet(inputsQueued + controllers.ticking)) return
     const at = rest(inputsQueued)
     if (typeof at === "string") return
-    resting.nextEvents = sim.events + resting.rests.everyEvents
-    resting.rests.take({ ...at, scheduleRun: resting.run, loadsRun, state: sim.state })
+    const state = sim.state
+    // a rest costs about its pool's size: the run between two of them may be kept a multiple of that
+    const perEntity = resting.rests.everyEventsPerEntity ?? 0
+    const size = perEntity === 0 ? 0 : HashMap.size(state.vms) + HashMap.size(state.hosts)
+    resting.nextEvents = sim.events + Math.max(resting.rests.everyEvents, perEntity * size)
+    resting.rests.take({ ...at, scheduleRun: resting.run, loadsRun, state })
   }
   const schedule: PreparedScenario["schedule"] = (items, performed, rests) => {
     const batch =

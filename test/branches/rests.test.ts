@@ -142,13 +142,26 @@ const forkInsideRun = (fromRest: boolean) =>
     yield* Fx.fork(pool, "125s", "half")
     const branch = yield* Fx.continuePool("half", [{ op: "migrate", vm: "vm-0", to: "h4" }], { fromRest })
     return { events, kept, branch, lines: lines(yield* allEvents("half")) }
-  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1, restEventsPerEntity: 0 }))
 
 /** The revisions a pool's engine rests are kept after. */
 const restRevisions = (pool: string) =>
   savedRevisions({ stream: poolStreamName(poolId(pool)), projectionVersion: restVersion })
 
 describe("a rest inside a run", () => {
+  it("comes at least so many events per VM and host apart, the pool's size bounding what rests cost", () =>
+    withStore(
+      Effect.gen(function* () {
+        const { pool, events } = yield* Fx.simulate(spaced)
+        const kept = yield* restRevisions(pool)
+        // the spaced pool has 4 hosts and 8 VMs: rests inside the run at least 5 × 12 events apart
+        const inside = kept.slice(0, -1)
+        expect(inside.length).toBeGreaterThan(2)
+        for (let i = 1; i < inside.length; i++) expect(inside[i]! - inside[i - 1]!).toBeGreaterThanOrEqual(60)
+        expect(kept[kept.length - 1]).toBe(events - 1)
+      }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1, restEventsPerEntity: 5 }))
+    ))
+
   it("reads the schedule's items still to run from the run's chunks, or without them from the creation event", () =>
     withStore(
       Effect.gen(function* () {
@@ -167,7 +180,7 @@ describe("a rest inside a run", () => {
         const again = Option.getOrThrow(yield* loadRestPoint(poolId(pool), inside))
         expect(again.scheduleToRun).toBeUndefined()
         expect(JSON.parse(again.scenario).schedule).toHaveLength(24)
-      }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+      }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1, restEventsPerEntity: 0 }))
     ))
 })
 
@@ -214,7 +227,7 @@ const forkInsideContinuation = (fromRest: boolean) =>
     yield* Fx.fork(pool, `${end + 125_000_000}us`, "inside")
     const branch = yield* Fx.continuePool("inside", [{ op: "migrate", vm: "vm-1", to: "h4" }], { fromRest })
     return { more, kept, branch, lines: lines(yield* allEvents("inside")) }
-  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1, restEventsPerEntity: 0 }))
 
 /** The spaced pool continued with 24 more migrations but cut by --until half-way, then run on. */
 const cutContinuation = (fromRest: boolean) =>
@@ -226,7 +239,7 @@ const cutContinuation = (fromRest: boolean) =>
     const cut = yield* Fx.continuePool(pool, operations, { fromRest, until: `${end + 125_050_000}us` })
     const next = yield* Fx.continuePool(pool, [], { fromRest })
     return { cut, next, lines: lines(yield* allEvents(pool)) }
-  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1 }))
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, wholeStateEvery: 1, restEventsPerEntity: 0 }))
 
 describe("a branch made inside a continuation", () => {
   it("a continuation cut with work in flight: the next starts at a rest inside it, the cut one's later items still to come", async () => {
@@ -265,7 +278,7 @@ const consolidating = (fromRest: boolean) =>
     const branch = yield* Fx.continuePool("noon", [{ op: "disable-host", host: "h3" }], { fromRest })
     const end = yield* Fx.continuePool(pool, [{ op: "disable-host", host: "h5" }], { fromRest })
     return { events, kept, branch, end, lines: lines(yield* allEvents("noon")) }
-  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 100, wholeStateEvery: 2 }))
+  }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 100, wholeStateEvery: 2, restEventsPerEntity: 0 }))
 
 describe("a pool whose load series and consolidation controller run", () => {
   it("rests between the controller's ticks: a branch at noon starts at a rest that morning, and appends what a rebuild from the start appends", async () => {
