@@ -177,7 +177,8 @@ const TransferRestData = Schema.Struct({
   rateBytesPerS: Count,
   finished: Schema.Boolean,
   machine: MachineRestData,
-  evacuation: Schema.optionalWith(Count, { exact: true })
+  evacuation: Schema.optionalWith(Count, { exact: true }),
+  listener: Schema.optionalWith(Schema.String, { exact: true })
 })
 
 const EngineRestData = Schema.Struct({

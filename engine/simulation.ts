@@ -138,6 +138,8 @@ export interface TransferRest {
   readonly machine: MachineRest
   /** The evacuation whose batch it is, if one is. */
   readonly evacuation?: number
+  /** The listener that hears how it ends (`Simulation.listen`), if one does. */
+  readonly listener?: string
 }
 
 /**
@@ -234,8 +236,11 @@ interface Transfer {
 }
 
 type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
-/** Who hears how a migration ended: a caller's function, or an evacuation (as data). */
-type MigrationWaiter = MigrationEnd | { readonly evacuation: number }
+/**
+ * Who hears how a migration ended: a caller's function; or, as data, an evacuation or a listener named
+ * with `Simulation.listen` (a consolidation controller's).
+ */
+type MigrationWaiter = MigrationEnd | { readonly evacuation: number } | { readonly listener: string }
 
 const INPUT_RANK = 0
 const HAPPENING_RANK = 1
@@ -259,6 +264,9 @@ export class Simulation {
   private readonly migrationEnds = new Map<MigrationId, MigrationEnd>()
   /** Migrations of evacuations' batches, by the evacuation's number. */
   private readonly evacuationOf = new Map<MigrationId, number>()
+  /** Migrations a named listener hears of, and the listeners by name (`listen`). */
+  private readonly listenerOf = new Map<MigrationId, string>()
+  private readonly listeners = new Map<string, MigrationEnd>()
   private readonly evacuations = new Map<number, Evacuation>()
   private readonly maintenances = new Map<number, Maintenance>()
   private longOperations = 0
@@ -386,7 +394,8 @@ export class Simulation {
         rateBytesPerS: t.rateBytesPerS,
         finished: t.finished,
         machine,
-        ...(this.evacuationOf.has(t.migration) ? { evacuation: this.evacuationOf.get(t.migration)! } : {})
+        ...(this.evacuationOf.has(t.migration) ? { evacuation: this.evacuationOf.get(t.migration)! } : {}),
+        ...(this.listenerOf.has(t.migration) ? { listener: this.listenerOf.get(t.migration)! } : {})
       })
     }
     // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
@@ -595,11 +604,27 @@ export class Simulation {
     return admission === "admitted"
   }
 
+  /**
+   * Names a listener that migrations started with `{ listener: name }` tell how they ended: unlike a
+   * function given to `migrate`, such a migration in flight is data (`TransferRest.listener`), and the
+   * engine may rest. Whoever goes on from a rest names its listeners again before running.
+   */
+  listen(name: string, listener: MigrationEnd): void {
+    this.listeners.set(name, listener)
+  }
+
   /** Tells the migration's waiter how it ended. */
   private tell(waiter: MigrationWaiter | undefined, outcome: "committed" | "aborted", reason: string): void {
     if (waiter === undefined) return
     if (typeof waiter === "function") waiter(outcome, reason)
-    else this.evacuationMoveDone(waiter.evacuation)
+    else if ("evacuation" in waiter) this.evacuationMoveDone(waiter.evacuation)
+    else this.listenerNamed(waiter.listener)(outcome, reason)
+  }
+
+  private listenerNamed(name: string): MigrationEnd {
+    const listener = this.listeners.get(name)
+    if (listener === undefined) throw new SimulationDefect(`no listener named ${name} hears of its migrations`)
+    return listener
   }
 
   /** The migration is started in the state: its transfer machine takes the link. */
@@ -633,7 +658,8 @@ export class Simulation {
       finished: false
     })
     if (typeof onEnd === "function") this.migrationEnds.set(id, onEnd)
-    else if (onEnd !== undefined) this.evacuationOf.set(id, onEnd.evacuation)
+    else if (onEnd !== undefined && "evacuation" in onEnd) this.evacuationOf.set(id, onEnd.evacuation)
+    else if (onEnd !== undefined) this.listenerOf.set(id, onEnd.listener)
     this.ratesDirty = true
     // xl cannot open its stream over a link that is down: the migration fails before its first byte
     // (otherwise it would wait forever at rate 0, a stalled run reported as quiescent).
@@ -674,6 +700,7 @@ export class Simulation {
       finished: rest.finished
     })
     if (rest.evacuation !== undefined) this.evacuationOf.set(rest.migration, rest.evacuation)
+    if (rest.listener !== undefined) this.listenerOf.set(rest.migration, rest.listener)
   }
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
@@ -912,6 +939,14 @@ export class Simulation {
     if (evacuation !== undefined) {
       this.evacuationOf.delete(event.migration)
       this.evacuationMoveDone(evacuation)
+    }
+    const listener = this.listenerOf.get(event.migration)
+    if (listener !== undefined) {
+      this.listenerOf.delete(event.migration)
+      this.listenerNamed(listener)(
+        event._tag === "VmMigrationCommitted" ? "committed" : "aborted",
+        event._tag === "VmMigrationAborted" ? event.reason : ""
+      )
     }
   }
 

@@ -572,6 +572,7 @@ export const resume = (log: PoolInputLog, input: CompiledInput, options: ResumeO
     ...options,
     sink: check,
     scenarioItems: input.scenarioItems,
+    placeOf,
     ...(from === undefined
       ? {}
       : {

@@ -41,6 +41,11 @@ export interface RunScenarioOptions {
    * continuation's (simulations/resume.ts): only a controller one of them started can rest. Default: all.
    */
   readonly scenarioItems?: number
+  /**
+   * An item's place in the recorded schedule, when the compiled schedule holds only some of its items
+   * (simulations/resume.ts); default its index. A controller's migrations in flight name it by place.
+   */
+  readonly placeOf?: (index: number) => number
   /** The rests inside the run (`startScenario`), or inside the continuation (simulations/resume.ts). */
   readonly rests?: RestsWanted
 }
@@ -217,7 +222,14 @@ const runnerOf = (
   const planner = scenario.controllers?.get(index)
   invariant(planner !== undefined, "a consolidate operation without its controller (resolved at compile time)")
   const params = must(consolidationParams(item, loads))
-  return new ConsolidationRunner(sim, planner, params, (vm, atUs) => cpuPctAt(loads, vm, atUs), controllers.stamp)
+  return new ConsolidationRunner(
+    sim,
+    planner,
+    params,
+    (vm, atUs) => cpuPctAt(loads, vm, atUs),
+    controllers.stamp,
+    controllers.listenerOf(index)
+  )
 }
 
 export interface ScenarioResult {
@@ -263,6 +275,13 @@ class Controllers {
   private readonly runners: Array<{ readonly index: number; readonly runner: ConsolidationRunner }> = []
   private stamps = 0
   readonly stamp = (): number => this.stamps++
+
+  constructor(private readonly placeOf: (index: number) => number = (index) => index) {}
+
+  /** The name the controller of item `index` hears of its migrations by: the same whatever part of the schedule is compiled. */
+  listenerOf(index: number): string {
+    return `consolidation:${this.placeOf(index)}`
+  }
 
   start(index: number, runner: ConsolidationRunner, from?: RunnerRest): void {
     this.runners.push({ index, runner })
@@ -321,7 +340,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
       for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
       loadsRun++
     })
-  const controllers = new Controllers()
+  const controllers = new Controllers(options.placeOf)
   // in the order their ticks went on the agenda (see `ConsolidationRunner`'s stamp)
   const restored = [...(from?.controllers ?? [])].sort(
     (a, b) => (a.nextTick?.order ?? -1) - (b.nextTick?.order ?? -1) || a.index - b.index

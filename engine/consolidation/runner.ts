@@ -99,11 +99,21 @@ export class ConsolidationRunner {
      * Stamps each tick put on the agenda, in order across runners: runners going on from a rest put their
      * ticks back in that order, so that two due at one µs run as they would have.
      */
-    private readonly stamp: () => number = () => 0
+    private readonly stamp: () => number = () => 0,
+    /**
+     * The name the runner hears of its migrations' ends by (`Simulation.listen`): one per runner of an
+     * engine, the same for the runner that goes on from this one's rest.
+     */
+    private readonly listener = "consolidation"
   ) {
     if (!(Number.isInteger(params.everyUs) && params.everyUs >= 1))
       throw new RangeError(`consolidation interval must be a positive integer µs, got ${params.everyUs}`)
     if (!(params.untilUs >= params.startUs)) throw new RangeError("consolidation ends before it starts")
+    sim.listen(listener, (outcome, reason) => {
+      if (reason === "refused") return
+      if (outcome === "committed") this.counts.committed++
+      else this.counts.aborted++
+    })
   }
 
   start(): void {
@@ -157,11 +167,7 @@ export class ConsolidationRunner {
     let started = 0
     for (const action of plan.actions) {
       if (action._tag === "Migrate") {
-        const ok = this.sim.migrate(action.vm, action.to, (outcome, reason) => {
-          if (reason === "refused") return
-          if (outcome === "committed") this.counts.committed++
-          else this.counts.aborted++
-        })
+        const ok = this.sim.migrate(action.vm, action.to, { listener: this.listener })
         if (ok) {
           started++
           this.byReason[action.reason]++

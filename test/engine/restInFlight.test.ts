@@ -8,8 +8,8 @@ import type { PoolState } from "../../domain/state.js"
 import { transferFactory } from "../../engine/migration/index.js"
 import type { EmittedEvent, EngineRest } from "../../engine/simulation.js"
 import type { CompiledScenario } from "../../simulations/compile.js"
-import { prepareScenario } from "../../simulations/run.js"
-import { compile, logBytes, pool } from "./harness.js"
+import { prepareScenario, type RestInRun } from "../../simulations/run.js"
+import { compile, compileFile, logBytes, pool } from "./harness.js"
 
 const NO_LIMIT = { eventsMax: Number.MAX_SAFE_INTEGER, simulatedUsMax: Number.MAX_SAFE_INTEGER }
 
@@ -162,6 +162,32 @@ describe("an engine at rest with migrations in flight", () => {
     expect(seen.evacuating).toBeGreaterThan(10)
     // between a host emptied and enabled again, nothing is in flight but the maintenance
     expect(seen.maintaining).toBeGreaterThan(2)
+  })
+
+  it("goes on from moments a consolidation controller's migrations are in flight (their ends heard by name), with the same report", () => {
+    const scenario = compileFile("planetlab-consolidation")
+    const rests: RestInRun[] = []
+    const events: EmittedEvent[] = []
+    const whole = prepareScenario(scenario, { transferFactory, sink: (b) => events.push(...b) })
+    whole.schedule(scenario.schedule, undefined, { everyEvents: 1, take: (rest) => rests.push(rest) })
+    whole.sim.run(NO_LIMIT)
+    const inFlight = rests.filter((r) => r.engine.transfers.some((t) => t.listener !== undefined))
+    expect(inFlight.length).toBeGreaterThan(20)
+    for (const rest of inFlight.filter((_, i) => i % Math.ceil(inFlight.length / 12) === 0)) {
+      const data = JSON.parse(JSON.stringify(rest)) as RestInRun
+      const after: EmittedEvent[] = []
+      const again = prepareScenario(scenario, {
+        transferFactory,
+        sink: (b) => after.push(...b),
+        from: { state: rest.state, rest: data.engine, loadsRun: data.loadsRun, controllers: data.controllers }
+      })
+      again.schedule(scenario.schedule.slice(data.scheduleRun))
+      again.sim.run(NO_LIMIT)
+      expect(logBytes(after), `resumed after ${rest.engine.events} events`).toBe(
+        logBytes(events.slice(rest.engine.events))
+      )
+      expect(again.consolidation()).toEqual(whole.consolidation())
+    }
   })
 
   it("is not at rest while a migration whose transfer keeps no rest is in flight (the pages model), and says why", () => {
