@@ -215,7 +215,10 @@ const EngineRestData = Schema.Struct({
   ha: Schema.Struct({
     livenessTimeoutUs: Count,
     attempts: Schema.Array(Schema.Tuple(VmId, Count)),
-    linksDown: Schema.Array(HostId)
+    linksDown: Schema.Array(HostId),
+    // rests kept before HA's timers were data had none pending
+    unnoticed: Schema.optionalWith(Schema.Array(Schema.Tuple(HostId, Count)), { default: () => [] }),
+    retryAtUs: Schema.optionalWith(Count, { exact: true })
   }),
   // rests kept before migrations in flight were data had none
   transfers: Schema.optionalWith(Schema.Array(TransferRestData), { default: () => [] }),
@@ -223,7 +226,8 @@ const EngineRestData = Schema.Struct({
     Schema.Array(
       Schema.Union(
         Schema.Struct({ _tag: Schema.Literal("RoundEnd", "Commit"), migration: MigrationId, atUs: Count }),
-        Schema.Struct({ _tag: Schema.Literal("EvacuationBatch", "MaintenanceOver"), operation: Count, atUs: Count })
+        Schema.Struct({ _tag: Schema.Literal("EvacuationBatch", "MaintenanceOver"), operation: Count, atUs: Count }),
+        Schema.Struct({ _tag: Schema.Literal("HaNotice", "HaRetry"), atUs: Count })
       )
     ),
     { default: () => [] }

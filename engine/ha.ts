@@ -51,6 +51,11 @@ export interface HaEngine {
   readonly view: () => PoolView
   readonly nowUs: () => number
   readonly at: (atUs: number, run: () => void) => void
+  /**
+   * Puts HA's timers on the agenda as data (so that the engine may rest while they wait): when a failure
+   * is noticed (`noticeDue` runs then), when halted protected VMs are tried again (`retryDue`).
+   */
+  readonly plan: (timer: "notice" | "retry", atUs: number) => void
   readonly submit: (command: PoolCommand) => Either.Either<ReadonlyArray<PoolEvent>, DomainError>
   /** A start through the squeezer (engine/balloon.ts); `onDone` hears the outcome. */
   readonly start: (vm: VmId, host: HostId | undefined, operation: string, onDone: (ok: boolean) => void) => void
@@ -68,6 +73,10 @@ export interface HaRest {
   readonly attempts: ReadonlyArray<readonly [VmId, number]>
   /** Hosts whose link HA's failure took down. */
   readonly linksDown: ReadonlyArray<HostId>
+  /** Hosts that failed and are not yet noticed, with when they will be. */
+  readonly unnoticed: ReadonlyArray<readonly [HostId, number]>
+  /** When the retry of halted protected VMs is planned, if it is. */
+  readonly retryAtUs?: number
 }
 
 export class HaMonitor {
@@ -83,25 +92,28 @@ export class HaMonitor {
   constructor(private readonly engine: HaEngine) {}
 
   /**
-   * What HA keeps between happenings, when nothing of it is pending (no failure waiting for its timeout,
-   * no retry on the agenda); otherwise why not. The restarts so far are a report, not state: not kept.
+   * What HA keeps between happenings, failures waiting for their timeout and a planned retry included
+   * (their timers are on the agenda as data, engine/simulation.ts). A restart pass under way is not data
+   * (its order groups wait on their starts): the engine is not at rest then. The restarts so far are a
+   * report, not state: not kept.
    */
-  rest(): HaRest | string {
-    if (this.unnoticed.size > 0)
-      return `HA has host failures not yet noticed (${[...this.unnoticed.keys()].join(", ")})`
-    if (this.retryScheduledAtUs !== undefined) return "HA has restarts to retry"
+  rest(): HaRest {
     return {
       livenessTimeoutUs: this.livenessTimeoutUs,
       attempts: [...this.attempts],
-      linksDown: [...this.linksDown]
+      linksDown: [...this.linksDown],
+      unnoticed: [...this.unnoticed],
+      ...(this.retryScheduledAtUs === undefined ? {} : { retryAtUs: this.retryScheduledAtUs })
     }
   }
 
-  /** Goes on from `rest` (a monitor that has done nothing yet). */
+  /** Goes on from `rest` (a monitor that has done nothing yet); the engine puts its timers back. */
   restore(rest: HaRest): void {
     this.livenessTimeoutUs = rest.livenessTimeoutUs
     for (const [vm, attempts] of rest.attempts) this.attempts.set(vm, attempts)
     for (const host of rest.linksDown) this.linksDown.add(host)
+    for (const [host, atUs] of rest.unnoticed) this.unnoticed.set(host, atUs)
+    this.retryScheduledAtUs = rest.retryAtUs
   }
 
   /** A host stops. HA off: declared dead at once, as before. HA on: noticed after the liveness timeout. */
@@ -114,7 +126,7 @@ export class HaMonitor {
     this.linksDown.add(host)
     const noticedAtUs = this.engine.nowUs() + this.livenessTimeoutUs
     if (!this.unnoticed.has(host)) this.unnoticed.set(host, noticedAtUs)
-    this.engine.at(noticedAtUs, () => this.declareDead())
+    this.engine.plan("notice", noticedAtUs)
   }
 
   /**
@@ -131,7 +143,7 @@ export class HaMonitor {
    * restart (XAPI's `restart_auto_run_vms` takes the whole live set), so hosts that failed together are
    * handled together and no VM is restarted onto one of them.
    */
-  private declareDead(): void {
+  noticeDue(): void {
     const now = this.engine.nowUs()
     const due = [...this.unnoticed].filter(([, atUs]) => atUs <= now).map(([host]) => host)
     if (due.length === 0) return
@@ -234,9 +246,12 @@ export class HaMonitor {
     const atUs = this.engine.nowUs() + HA_RESTART_RETRY_US
     if (!waiting || this.retryScheduledAtUs === atUs) return
     this.retryScheduledAtUs = atUs
-    this.engine.at(atUs, () => {
-      this.retryScheduledAtUs = undefined
-      if (haEnabled(this.engine.view())) this.restartAutoRunVms([])
-    })
+    this.engine.plan("retry", atUs)
+  }
+
+  /** The planned retry is due: halted protected VMs are tried again, if HA is still on. */
+  retryDue(): void {
+    this.retryScheduledAtUs = undefined
+    if (haEnabled(this.engine.view())) this.restartAutoRunVms([])
   }
 }

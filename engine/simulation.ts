@@ -150,6 +150,13 @@ export type HappeningRest =
   | { readonly _tag: "RoundEnd"; readonly migration: MigrationId; readonly atUs: number }
   | { readonly _tag: "Commit"; readonly migration: MigrationId; readonly atUs: number }
   | OperationStep
+  | HaTimer
+
+/** One of HA's timers (engine/ha.ts): a failure noticed after the liveness timeout, a retry of restarts. */
+interface HaTimer {
+  readonly _tag: "HaNotice" | "HaRetry"
+  readonly atUs: number
+}
 
 /** A step of a long operation on the agenda: an evacuation's next batch, or a host's maintenance over. */
 interface OperationStep {
@@ -333,6 +340,7 @@ export class Simulation {
       view: () => this.live,
       nowUs: () => this.nowUsValue,
       at: (atUs, run) => this.at(atUs, run),
+      plan: (timer, atUs) => this.planStep({ _tag: timer === "notice" ? "HaNotice" : "HaRetry", atUs }),
       submit: (command) => this.submit(command),
       start: (vm, host, operation, onDone) => {
         const command: PoolCommand = { _tag: "StartVm", atUs: this.nowUsValue, vm, ...(host ? { host } : {}) }
@@ -400,7 +408,6 @@ export class Simulation {
     }
     // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
     const ha = this.ha.rest()
-    if (typeof ha === "string") return ha
     const memory = this.memory.rest()
     if (typeof memory === "string") return memory
     const idleUs: number[] = []
@@ -1084,12 +1091,20 @@ export class Simulation {
     this.maintenanceStep(m, m.step + 1)
   }
 
-  /** Puts a step of an evacuation or a rolling maintenance on the agenda, as data. */
-  private planStep(step: OperationStep): void {
+  /** Puts a step of an evacuation or a rolling maintenance, or one of HA's timers, on the agenda, as data. */
+  private planStep(step: OperationStep | HaTimer): void {
     const seq = this.at(step.atUs, () => {
       this.planned.delete(seq)
-      if (step._tag === "EvacuationBatch") this.runEvacuationBatch(this.evacuations.get(step.operation)!)
-      else this.maintenanceOver(step.operation)
+      switch (step._tag) {
+        case "EvacuationBatch":
+          return this.runEvacuationBatch(this.evacuations.get(step.operation)!)
+        case "MaintenanceOver":
+          return this.maintenanceOver(step.operation)
+        case "HaNotice":
+          return this.ha.noticeDue()
+        case "HaRetry":
+          return this.ha.retryDue()
+      }
     })
     this.planned.set(seq, { ...step, atUs: Math.max(step.atUs, this.nowUsValue) })
   }
