@@ -119,17 +119,11 @@ export interface EngineRest {
 }
 
 /** A migration's transfer in flight, as data: what its machine was made with, its share of the links, its machine. */
-export interface TransferRest {
+export interface TransferRest extends Omit<TransferContext, "vm" | "prng" | "paged" | "from"> {
   readonly migration: MigrationId
   readonly source: HostId
   readonly destination: HostId
   readonly vm: VmId
-  readonly memoryPages: number
-  readonly pageSizeBytes: number
-  readonly latencyUs: number
-  readonly startUs: number
-  readonly policy: PolicyConfig
-  readonly workload: VmWorkload
   /** Whether the machine was given the VM's paged-out pages (it had a pager then). */
   readonly paged: boolean
   readonly rateBytesPerS: number

@@ -187,16 +187,7 @@ export interface RateModelRest extends RateDirtyingRest {
 export interface PrecopyRest {
   readonly nowUs: number
   /** The round in flight: its progress on the link, its state tail, when its bytes were done (-1: not yet). */
-  readonly round?: {
-    readonly index: number
-    readonly live: boolean
-    readonly startUs: number
-    readonly progress: LinkProgress
-    readonly tailBytes: number
-    readonly tail: LinkProgress
-    readonly modelDoneUs: number
-    readonly bytesDoneUs: number
-  }
+  readonly round?: Readonly<RoundState>
   /** The timed part in flight, if one is rather than a round. */
   readonly part?: PartState
   readonly rounds: ReadonlyArray<RoundRecord>
