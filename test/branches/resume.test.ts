@@ -43,16 +43,20 @@ describe("the engine rebuilt from its log", () => {
     // and some with stale round ends still on the agenda (they move the clock when they come)
     const idle = runs.filter((r) => r.rests.some((rest) => rest.engine.idleUs.length > 0))
     expect(idle.length).toBeGreaterThan(2)
-    // and some with migrations in flight, a round on the link or a part (setup, suspend, restore); the
-    // moments inside a paused round and before a commit are test/engine/restInFlight.test.ts's
+    // and some with migrations in flight (a round on the link, a paused round, a part: setup, suspend,
+    // restore; a commit to come), some of them overlapping, and some inside an evacuation
     const inFlight = (pick: (machine: RestInRun["engine"]["transfers"][number]["machine"]) => boolean) =>
       runs.filter((r) =>
         r.rests.some((rest) => rest.engine.events < r.events && rest.engine.transfers.some((t) => pick(t.machine)))
       ).length
     expect(inFlight((m) => m.round !== undefined && m.round.progress.bytesDelivered > 0)).toBeGreaterThan(10)
-    expect(inFlight((m) => m.part !== undefined)).toBeGreaterThan(2)
+    expect(inFlight((m) => m.round !== undefined && !m.round.live)).toBeGreaterThan(10)
+    expect(inFlight((m) => m.part !== undefined)).toBeGreaterThan(10)
+    expect(inFlight((m) => m.ending !== undefined)).toBeGreaterThan(10)
     const overlapping = runs.filter((r) => r.rests.some((rest) => rest.engine.transfers.length > 1))
-    expect(overlapping.length).toBeGreaterThan(2)
+    expect(overlapping.length).toBeGreaterThan(5)
+    const evacuating = runs.filter((r) => r.rests.some((rest) => rest.engine.evacuations.length > 0))
+    expect(evacuating.length).toBeGreaterThan(10)
   })
 
   it("the generated paging runs rest with pages paged out (the pager's states cross as data)", () => {
