@@ -366,7 +366,8 @@ export class Simulation {
 
   /**
    * The engine at rest as data (`EngineRest`), or why it is not at rest now: something on the agenda or
-   * waiting. An engine built `from` it, on the pool's state now, decides from here what this one would.
+   * waiting that is not data (a memory-model step, an HA restart pass, a pages-model transfer, a caller's
+   * function). An engine built `from` it, on the pool's state now, decides from here what this one would.
    * `inputsQueued`: how many of the agenda's happenings are the caller's inputs, which it puts on the
    * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
@@ -425,9 +426,10 @@ export class Simulation {
   }
 
   /**
-   * Whether the agenda holds nothing but `inputsQueued` of the caller's inputs and stale round ends (a
-   * stale one, planned again or its migration over, does nothing when it comes), and no migration is in
-   * flight: `rest`'s first test, O(1), for callers that try often.
+   * Whether the agenda holds nothing but `inputsQueued` of the caller's inputs, stale round ends (a stale
+   * one, planned again or its migration over, does nothing when it comes) and happenings that are data
+   * (round ends, commits, long operations' steps, HA's timers), no caller waits on a migration with a
+   * function, and no rates wait to be planned: `rest`'s first test, O(1), for callers that try often.
    */
   quiet(inputsQueued = 0): boolean {
     return (
