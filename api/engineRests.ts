@@ -96,6 +96,44 @@ const RoundRecordData = Schema.Struct({
   dirtyPagesAfter: Count
 })
 
+/** Values as runs, `[value, count, …]` (engine/migration/pageTracker.ts). */
+const Runs = Schema.Array(Count)
+
+/** A pages-model migration's page tracker (engine/migration/pageTracker.ts `PageTrackerRest`). */
+const PageTrackerData = Schema.Struct({
+  sourceVersion: Runs,
+  destinationVersion: Runs,
+  dirtyBits: Runs,
+  toSendBits: Runs,
+  dirtyPages: Count,
+  toSendPages: Count,
+  paused: Schema.Boolean,
+  cursorGfn: Count,
+  peekBatchPages: Count,
+  batchPendingPages: Count,
+  batchEndGfn: Count,
+  roundSent: Count,
+  roundSkipped: Count,
+  writesApplied: Count,
+  markerPages: Count,
+  lookahead: Schema.Struct({
+    times: Schema.Array(Count),
+    gfns: Schema.Array(Count),
+    writer: Schema.Union(
+      Schema.Struct({ kind: Schema.Literal("idle") }),
+      Schema.Struct({
+        kind: Schema.Literal("spaced"),
+        atUs: Count,
+        gfn: CountOrMinusOne,
+        offsetUs: Count,
+        remainder: Count,
+        written: Count,
+        prng: PrngWords
+      })
+    )
+  })
+})
+
 /** A migration's pre-copy machine in flight (engine/migration/precopy.ts `PrecopyRest`). */
 const MachineRestData = Schema.Struct({
   nowUs: Count,
@@ -145,16 +183,19 @@ const MachineRestData = Schema.Struct({
     ),
     { exact: true }
   ),
-  model: Schema.Struct({
-    dirtyPages: Count,
-    carryMicroBytes: Count,
-    toSendPages: Count,
-    roundPages: Count,
-    toSendZeroPages: Count,
-    roundZeroPages: Count,
-    paused: Schema.Boolean,
-    touchedPages: Count
-  })
+  model: Schema.Union(
+    Schema.Struct({
+      dirtyPages: Count,
+      carryMicroBytes: Count,
+      toSendPages: Count,
+      roundPages: Count,
+      toSendZeroPages: Count,
+      roundZeroPages: Count,
+      paused: Schema.Boolean,
+      touchedPages: Count
+    }),
+    Schema.Struct({ kind: Schema.Literal("pages"), tracker: PageTrackerData })
+  )
 })
 
 const TransferRestData = Schema.Struct({

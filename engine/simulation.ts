@@ -366,8 +366,8 @@ export class Simulation {
 
   /**
    * The engine at rest as data (`EngineRest`), or why it is not at rest now: something on the agenda or
-   * waiting that is not data (a memory-model step, an HA restart pass, a pages-model transfer, a caller's
-   * function). An engine built `from` it, on the pool's state now, decides from here what this one would.
+   * waiting that is not data (a memory-model step, an HA restart pass, a transfer whose page writer keeps
+   * no rest, a caller's function). An engine built `from` it, on the pool's state now, decides from here what this one would.
    * `inputsQueued`: how many of the agenda's happenings are the caller's inputs, which it puts on the
    * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
@@ -380,7 +380,8 @@ export class Simulation {
     const transfers: TransferRest[] = []
     for (const t of this.transfers.values()) {
       const machine = t.machine.rest?.()
-      if (machine === undefined) return `migration ${t.migration}'s transfer keeps no rest (a pages-model workload)`
+      if (machine === undefined)
+        return `migration ${t.migration}'s transfer keeps no rest (its page writer has none: one of its own, or a trace's)`
       const context = t.context
       transfers.push({
         migration: t.migration,

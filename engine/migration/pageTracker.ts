@@ -23,7 +23,7 @@
  */
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
 import type { PagedPages } from "../transfer.js"
-import { idleWriter, NO_MORE_WRITES_US, type PageWriter } from "./workload.js"
+import { idleWriter, NO_MORE_WRITES_US, type PageWriter, type WriterRest } from "./workload.js"
 
 /** Destination version of a page it never received. */
 export const NEVER_SENT = 0xffff_ffff
@@ -87,6 +87,28 @@ class LookaheadWriter implements PageWriter {
     return this.tail - this.head
   }
 
+  /** The writes pulled ahead, and the inner writer's place; undefined when the inner writer has no rest. */
+  queueRest(): LookaheadRest | undefined {
+    const writer = this.inner.rest?.()
+    if (writer === undefined) return undefined
+    return {
+      times: Array.from(this.times.subarray(this.head, this.tail)),
+      gfns: Array.from(this.gfns.subarray(this.head, this.tail)),
+      writer
+    }
+  }
+
+  /** Takes back the writes pulled ahead (the inner writer went on from its own rest). */
+  restoreQueue(rest: LookaheadRest): void {
+    invariant(rest.times.length === rest.gfns.length, "a lookahead queue's times and gfns pair up")
+    for (let i = 0; i < rest.times.length; i++) {
+      if (this.tail === this.times.length) this.grow()
+      this.times[this.tail] = rest.times[i]!
+      this.gfns[this.tail] = rest.gfns[i]!
+      this.tail++
+    }
+  }
+
   queuedAtUs(i: number): number {
     return this.times[this.head + i]!
   }
@@ -107,6 +129,58 @@ class LookaheadWriter implements PageWriter {
     this.head = 0
     this.tail = live
   }
+}
+
+/** Writes pulled ahead of a xen-legacy round's end, in order, and the writer behind them. */
+interface LookaheadRest {
+  readonly times: ReadonlyArray<number>
+  readonly gfns: ReadonlyArray<number>
+  readonly writer: WriterRest
+}
+
+/** Runs of equal values, `[value, count, value, count, …]`: page versions and bitmaps are mostly runs. */
+const runsOf = (values: Uint32Array): number[] => {
+  const runs: number[] = []
+  // Bounded: one pass over the array.
+  for (let i = 0; i < values.length;) {
+    const value = values[i]!
+    let j = i + 1
+    while (j < values.length && values[j] === value) j++
+    runs.push(value, j - i)
+    i = j
+  }
+  return runs
+}
+
+const fillFromRuns = (into: Uint32Array, runs: ReadonlyArray<number>): void => {
+  let at = 0
+  for (let k = 0; k + 1 < runs.length; k += 2) {
+    const count = runs[k + 1]!
+    invariant(isCount(count) && at + count <= into.length, "runs longer than the array")
+    into.fill(runs[k]!, at, at + count)
+    at += count
+  }
+  invariant(at === into.length, () => `runs cover ${at} of ${into.length} entries`)
+}
+
+/** A page tracker between two calls, as data (`PageTracker.rest`): its versions, bitmaps, round and writer. */
+export interface PageTrackerRest {
+  readonly sourceVersion: ReadonlyArray<number>
+  readonly destinationVersion: ReadonlyArray<number>
+  readonly dirtyBits: ReadonlyArray<number>
+  readonly toSendBits: ReadonlyArray<number>
+  readonly dirtyPages: number
+  readonly toSendPages: number
+  readonly paused: boolean
+  readonly cursorGfn: number
+  readonly peekBatchPages: number
+  readonly batchPendingPages: number
+  readonly batchEndGfn: number
+  readonly roundSent: number
+  readonly roundSkipped: number
+  readonly writesApplied: number
+  readonly markerPages: number
+  readonly lookahead: LookaheadRest
 }
 
 export class PageTracker {
@@ -151,6 +225,53 @@ export class PageTracker {
     this.destinationVersion = new Uint32Array(memoryPages).fill(NEVER_SENT)
     this.dirtyBits = new Uint32Array(this.words)
     this.toSendBits = new Uint32Array(this.words)
+  }
+
+  /**
+   * The tracker as data, run-length encoded; undefined when its writer has no rest (a writer of one's
+   * own, a trace's). A tracker made with the same memory and a writer gone on from this one's writer
+   * rest, then `restore`d, goes on as this one would.
+   */
+  rest(): PageTrackerRest | undefined {
+    const lookahead = this.writer.queueRest()
+    if (lookahead === undefined) return undefined
+    return {
+      sourceVersion: runsOf(this.sourceVersion),
+      destinationVersion: runsOf(this.destinationVersion),
+      dirtyBits: runsOf(this.dirtyBits),
+      toSendBits: runsOf(this.toSendBits),
+      dirtyPages: this.dirtyPages,
+      toSendPages: this.toSendPages,
+      paused: this.paused,
+      cursorGfn: this.cursorGfn,
+      peekBatchPages: this.peekBatchPages,
+      batchPendingPages: this.batchPendingPages,
+      batchEndGfn: this.batchEndGfn,
+      roundSent: this.roundSent,
+      roundSkipped: this.roundSkipped,
+      writesApplied: this.writesApplied,
+      markerPages: this.markerPages,
+      lookahead
+    }
+  }
+
+  restore(rest: PageTrackerRest): void {
+    fillFromRuns(this.sourceVersion, rest.sourceVersion)
+    fillFromRuns(this.destinationVersion, rest.destinationVersion)
+    fillFromRuns(this.dirtyBits, rest.dirtyBits)
+    fillFromRuns(this.toSendBits, rest.toSendBits)
+    this.dirtyPages = rest.dirtyPages
+    this.toSendPages = rest.toSendPages
+    this.paused = rest.paused
+    this.cursorGfn = rest.cursorGfn
+    this.peekBatchPages = rest.peekBatchPages
+    this.batchPendingPages = rest.batchPendingPages
+    this.batchEndGfn = rest.batchEndGfn
+    this.roundSent = rest.roundSent
+    this.roundSkipped = rest.roundSkipped
+    this.writesApplied = rest.writesApplied
+    this.markerPages = rest.markerPages
+    this.writer.restoreQueue(rest.lookahead)
   }
 
   // --- bitmaps and versions ------------------------------------------------------------------------

@@ -13,7 +13,7 @@
  * durations of all rounds add up to the migration's total time. The final round runs with the guest
  * paused; its duration is the downtime.
  */
-import { type DestinationCheck, PageTracker } from "./pageTracker.js"
+import { type DestinationCheck, PageTracker, type PageTrackerRest } from "./pageTracker.js"
 import {
   type LoopOps,
   type LoopRest,
@@ -27,9 +27,16 @@ import {
 import { policyByName, startLoop } from "./policies/index.js"
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
 import { checkPhases, type MigrationPhases, NO_PHASES, phasesFor, zeroPageBytes } from "./phases.js"
-import type { Prng } from "../prng.js"
+import { Prng } from "../prng.js"
 import type { AfterRound, PagedPages, TransferContext, TransferFactory, TransferMachine } from "../transfer.js"
-import { bytesPerSAsWrites, idleWriter, type PageWriter, RateDirtying, type RateDirtyingRest } from "./workload.js"
+import {
+  bytesPerSAsWrites,
+  idleWriter,
+  type PageWriter,
+  RateDirtying,
+  type RateDirtyingRest,
+  type WriterRest
+} from "./workload.js"
 import { findWriter, knownWriterNames, type WriterDefinition } from "./writers.js"
 
 export type DirtyModelSpec =
@@ -167,8 +174,9 @@ export interface Precopy {
   /** A page of the guest was paged back in during a live round: it is re-sent, with its data, next round. */
   pageTouched(gfn: number): void
   /**
-   * The machine's state as data (rate model only): a machine made with the same configuration and
-   * `from` it goes on exactly as this one would (an engine at rest with migrations in flight).
+   * The machine's state as data (undefined under a pages model whose writer has none): a machine made
+   * with the same configuration and `from` it goes on exactly as this one would (an engine at rest with
+   * migrations in flight).
    */
   rest(): PrecopyRest | undefined
 }
@@ -182,6 +190,14 @@ export interface RateModelRest extends RateDirtyingRest {
   readonly paused: boolean
   readonly touchedPages: number
 }
+
+/** The pages model as data: its page tracker (versions, bitmaps, round, writer). */
+export interface PagesModelRest {
+  readonly kind: "pages"
+  readonly tracker: PageTrackerRest
+}
+
+type ModelRest = RateModelRest | PagesModelRest
 
 /** A pre-copy machine between two calls, as data (`Precopy.rest`). */
 export interface PrecopyRest {
@@ -205,7 +221,7 @@ export interface PrecopyRest {
   }
   /** The policy's loop, once started (after setup). */
   readonly loop?: LoopRest
-  readonly model: RateModelRest
+  readonly model: ModelRest
 }
 
 // --- dirtying models behind one interface -----------------------------------------------------------
@@ -235,9 +251,9 @@ interface ModelRun {
   touch(gfn: number): void
   /** The guest's writes up to `t` happened before log-dirty was on (setup): applied, not dirty. */
   settle(t: number): void
-  /** The model's state as data; undefined for the pages model, whose writers are not data. */
-  rest(): RateModelRest | undefined
-  restore(rest: RateModelRest): void
+  /** The model's state as data; undefined for a pages model whose writer has no rest (one's own, a trace's). */
+  rest(): ModelRest | undefined
+  restore(rest: ModelRest): void
 }
 
 const pagesRun = (
@@ -247,7 +263,8 @@ const pagesRun = (
 ): ModelRun => {
   const tracker = makeTracker(config.memoryPages, writer)
   if (config.paged) tracker.setPaged(config.paged)
-  tracker.settleBefore(config.startUs)
+  // going on from a rest, the writer is past the start already (its writes before it were settled then)
+  if (config.from === undefined) tracker.settleBefore(config.startUs)
   const pageSizeBytes = config.pageSizeBytes
   return {
     kind: "pages",
@@ -267,8 +284,14 @@ const pagesRun = (
     checkDestination: () => tracker.checkDestination(),
     touch: (gfn) => tracker.touch(gfn),
     settle: (t) => tracker.settleBefore(t),
-    rest: () => undefined,
-    restore: () => invariant(false, "a pages-model migration keeps no rest to go on from")
+    rest: () => {
+      const rest = tracker.rest()
+      return rest === undefined ? undefined : { kind: "pages", tracker: rest }
+    },
+    restore: (rest) => {
+      invariant("kind" in rest, "a pages-model machine goes on from a pages model's rest")
+      tracker.restore(rest.tracker)
+    }
   }
 }
 
@@ -395,7 +418,8 @@ class RateRun implements ModelRun {
       touchedPages: this.touchedPages
     }
   }
-  restore(rest: RateModelRest): void {
+  restore(rest: ModelRest): void {
+    invariant(!("kind" in rest), "a rate-model machine goes on from a rate model's rest")
     this.dirtying.restore(rest)
     this.toSendPages = rest.toSendPages
     this.roundPages = rest.roundPages
@@ -872,6 +896,8 @@ export interface WorkloadSpec {
   /** The writer's own generator (pages model). */
   readonly prng: Prng
   readonly startUs: number
+  /** Go on from the writer's rest (pages model, a built-in writer): `prng` is then its generator's. */
+  readonly from?: WriterRest | undefined
 }
 
 /** The dirtying model of a workload: `rate` as is; `pages` with a writer of dirtyRate / pageSize pages/s. */
@@ -884,7 +910,8 @@ export const dirtyModelFor = (spec: WorkloadSpec): DirtyModelSpec => {
     rate: bytesPerSAsWrites(spec.dirtyRateBytesPerS, spec.pageSizeBytes),
     memoryPages: spec.memoryPages,
     workingSetPages,
-    startUs: spec.startUs
+    startUs: spec.startUs,
+    ...(spec.from === undefined ? {} : { from: spec.from })
   }
   const writer = findWriter(spec.writer, spec.writers)
   invariant(
@@ -961,6 +988,15 @@ export const makeTransferFactory =
     // Fields copied one by one, not spread: this runs once per migration, and spreading objects of
     // many shapes is a slow generic copy in V8.
     const { workload } = context
+    // going on from a rest, a built-in writer takes its place and its generator's state from it
+    const model = context.from?.model
+    const writerFrom = model !== undefined && "kind" in model ? model.tracker.lookahead.writer : undefined
+    const writerPrng =
+      writerFrom?.kind === "spaced"
+        ? Prng.fromState(writerFrom.prng)
+        : workload.model === "pages"
+          ? context.prng.fork("writer")
+          : context.prng
     const generated = dirtyModelFor({
       model: workload.model,
       writer: workload.writer,
@@ -969,11 +1005,12 @@ export const makeTransferFactory =
       memoryPages: context.memoryPages,
       pageSizeBytes: context.pageSizeBytes,
       // only a pages-model writer draws; the rate model leaves its fork undone (forking draws nothing)
-      prng: workload.model === "pages" ? context.prng.fork("writer") : context.prng,
+      prng: writerPrng,
       startUs: context.startUs,
+      from: writerFrom,
       ...(options.writers === undefined ? {} : { writers: options.writers })
     })
-    const model: DirtyModelSpec =
+    const dirtyModel: DirtyModelSpec =
       wrapWriter !== undefined && generated.kind === "pages"
         ? { kind: "pages", writer: wrapWriter(generated.writer, context) }
         : generated
@@ -983,7 +1020,7 @@ export const makeTransferFactory =
         memoryPages: context.memoryPages,
         pageSizeBytes: context.pageSizeBytes,
         policy,
-        model,
+        model: dirtyModel,
         latencyUs: context.latencyUs,
         startUs: context.startUs,
         paged: context.paged,

@@ -13,7 +13,7 @@
  * fraction of a page carried exactly to the next interval, and the count since the last CLEAN capped at
  * the working set (a page dirtied twice is one dirty page).
  */
-import type { Prng } from "../prng.js"
+import type { Prng, PrngState } from "../prng.js"
 import { invariant, isCount, MICROS_PER_S, mulDivMod } from "./exact.js"
 
 /** `atUs` of a writer that has no more writes. */
@@ -27,7 +27,25 @@ export interface PageWriter {
   readonly atUs: number
   readonly gfn: number
   next(): void
+  /**
+   * The writer's place as data, for a migration's machine at rest (precopy.ts): the built-ins give it;
+   * a writer of one's own may leave it out (its migration in flight then keeps the engine from resting).
+   */
+  rest?(): WriterRest | undefined
 }
+
+/** A built-in writer's place: its next write, its position in the rate's spacing, its generator. */
+export type WriterRest =
+  | { readonly kind: "idle" }
+  | {
+      readonly kind: "spaced"
+      readonly atUs: number
+      readonly gfn: number
+      readonly offsetUs: number
+      readonly remainder: number
+      readonly written: number
+      readonly prng: PrngState
+    }
 
 /** A rational rate: `writes` writes every `perUs` µs (e.g. W pages/s = `{ writes: W, perUs: 1e6 }`). */
 export interface WriteRate {
@@ -85,7 +103,10 @@ class EvenlySpacedWriter implements PageWriter {
     private readonly startUs: number,
     private readonly rate: WriteRate,
     private readonly writesMax: number,
-    private readonly pickGfn: () => number
+    private readonly pickGfn: () => number,
+    /** The only state `pickGfn` draws on, when it is (the built-ins'): the writer then has a rest. */
+    private readonly prng?: Prng,
+    from?: WriterRest
   ) {
     invariant(isCount(startUs), "startUs must be a non-negative integer")
     invariant(
@@ -94,7 +115,27 @@ class EvenlySpacedWriter implements PageWriter {
     )
     this.stepUs = rate.writes === 0 ? 0 : Math.floor(rate.perUs / rate.writes)
     this.stepRemainder = rate.writes === 0 ? 0 : rate.perUs - this.stepUs * rate.writes
-    if (rate.writes > 0) this.next()
+    if (from !== undefined) {
+      invariant(from.kind === "spaced", "a spaced writer goes on from a spaced writer's rest")
+      this.atUs = from.atUs
+      this.gfn = from.gfn
+      this.offsetUs = from.offsetUs
+      this.remainder = from.remainder
+      this.written = from.written
+    } else if (rate.writes > 0) this.next()
+  }
+
+  rest(): WriterRest | undefined {
+    if (this.prng === undefined) return undefined
+    return {
+      kind: "spaced",
+      atUs: this.atUs,
+      gfn: this.gfn,
+      offsetUs: this.offsetUs,
+      remainder: this.remainder,
+      written: this.written,
+      prng: this.prng.state
+    }
   }
 
   next(): void {
@@ -125,14 +166,27 @@ export interface WriterConfig extends WorkingSet {
   readonly rate: WriteRate
   readonly startUs: number
   readonly writesMax?: number
+  /**
+   * Go on from a built-in writer's rest (`PageWriter.rest`): `prng` is then the generator of its rest
+   * (`Prng.fromState`), and the writer takes its place instead of drawing its first write.
+   */
+  readonly from?: WriterRest
 }
 
-/** Evenly spaced writes to working-set page `pickIndex()`, trusted to be in range (the built-ins'). */
-const spacedWriter = (config: WriterConfig, pickIndex: () => number): PageWriter => {
+/**
+ * Evenly spaced writes to working-set page `pickIndex()`, trusted to be in range (the built-ins').
+ * `restable`: `pickIndex` draws on `config.prng` alone, so the writer's rest is its place and that state.
+ */
+const spacedWriter = (config: WriterConfig, pickIndex: () => number, restable = false): PageWriter => {
   checkWorkingSet(config)
   const gfnOf = gfnMapping(config)
-  return new EvenlySpacedWriter(config.startUs, config.rate, config.writesMax ?? WRITES_MAX_DEFAULT, () =>
-    gfnOf(pickIndex())
+  return new EvenlySpacedWriter(
+    config.startUs,
+    config.rate,
+    config.writesMax ?? WRITES_MAX_DEFAULT,
+    () => gfnOf(pickIndex()),
+    restable ? config.prng : undefined,
+    config.from
   )
 }
 
@@ -156,7 +210,7 @@ export const evenlySpacedWriter = (config: WriterConfig, pickIndex: () => number
 
 /** Writes at `rate`, each to a page drawn uniformly from the working set. */
 export const uniformWriter = (config: WriterConfig): PageWriter =>
-  spacedWriter(config, () => config.prng.nextInt(config.workingSetPages))
+  spacedWriter(config, () => config.prng.nextInt(config.workingSetPages), true)
 
 export interface HotColdWriterConfig extends WriterConfig {
   /** The hot subset: the working set's first `hotPages` pages (in layout order). Default: a tenth. */
@@ -174,10 +228,14 @@ export const hotColdWriter = (config: HotColdWriterConfig): PageWriter => {
   invariant(isCount(hotPages) && hotPages >= 1 && hotPages <= workingSetPages, "hotPages must be in [1, workingSet]")
   invariant(isCount(share.numerator) && share.numerator <= share.denominator, "hotShare must be a ratio in [0, 1]")
   const coldPages = workingSetPages - hotPages
-  return spacedWriter(config, () => {
-    const hot = coldPages === 0 || prng.chance(share.numerator, share.denominator)
-    return hot ? prng.nextInt(hotPages) : hotPages + prng.nextInt(coldPages)
-  })
+  return spacedWriter(
+    config,
+    () => {
+      const hot = coldPages === 0 || prng.chance(share.numerator, share.denominator)
+      return hot ? prng.nextInt(hotPages) : hotPages + prng.nextInt(coldPages)
+    },
+    true
+  )
 }
 
 export interface TraceWrite {
@@ -208,7 +266,12 @@ export const traceWriter = (writes: ReadonlyArray<TraceWrite>): PageWriter => {
 }
 
 /** A guest that writes nothing. */
-export const idleWriter = (): PageWriter => traceWriter([])
+export const idleWriter = (): PageWriter => ({
+  atUs: NO_MORE_WRITES_US,
+  gfn: -1,
+  next: () => undefined,
+  rest: () => ({ kind: "idle" })
+})
 
 /** Merges two writers in time order; at equal times `first`'s writes come first. */
 export const mergeWriters = (first: PageWriter, second: PageWriter): PageWriter => {
