@@ -227,21 +227,19 @@ interface Transfer {
   /** What the machine was made with (for its rest). */
   readonly context: TransferContext
   rateBytesPerS: number
-  /** Bumped whenever the round-end is rescheduled; a popped round-end with an older token is stale. */
-  token: number
-  /** When its round end with the current token is on the agenda; undefined if none is. */
-  roundEndAtUs: number | undefined
-  /** That round end's place on the agenda (its `seq`). */
+  /**
+   * Its live round end's place on the agenda (its `seq`, a key of `planned`), -1 if none: a round end
+   * that comes with another seq was planned again since, and is stale.
+   */
   roundEndSeq: number
   finished: boolean
 }
 
 type MigrationEnd = (outcome: "committed" | "aborted", reason: string) => void
-/**
- * Who hears how a migration ended: a caller's function; or, as data, an evacuation or a listener named
- * with `Simulation.listen` (a consolidation controller's).
- */
-type MigrationWaiter = MigrationEnd | { readonly evacuation: number } | { readonly listener: string }
+/** Who hears how a migration ended, as data: an evacuation, or a listener named with `Simulation.listen`. */
+type WaiterRest = { readonly evacuation: number } | { readonly listener: string }
+/** Who hears how a migration ended: a caller's function, or one of the engine's own as data. */
+type MigrationWaiter = MigrationEnd | WaiterRest
 
 const INPUT_RANK = 0
 const HAPPENING_RANK = 1
@@ -261,12 +259,11 @@ export class Simulation {
   private readonly root: Prng
   private ids: Prng
   private readonly transfers = new Map<MigrationId, Transfer>()
-  /** Callers' functions waiting on migrations: while one does, the engine is not at rest. */
-  private readonly migrationEnds = new Map<MigrationId, MigrationEnd>()
-  /** Migrations of evacuations' batches, by the evacuation's number. */
-  private readonly evacuationOf = new Map<MigrationId, number>()
-  /** Migrations a named listener hears of, and the listeners by name (`listen`). */
-  private readonly listenerOf = new Map<MigrationId, string>()
+  /** Who waits on each migration that someone waits on. */
+  private readonly waiters = new Map<MigrationId, MigrationWaiter>()
+  /** How many of them are callers' functions: while one is, the engine is not at rest. */
+  private functionWaiters = 0
+  /** The listeners by name (`listen`). */
   private readonly listeners = new Map<string, MigrationEnd>()
   private readonly evacuations = new Map<number, Evacuation>()
   private readonly maintenances = new Map<number, Maintenance>()
@@ -373,7 +370,7 @@ export class Simulation {
    */
   rest(inputsQueued = 0): EngineRest | string {
     if (!this.quiet(inputsQueued)) {
-      if (this.migrationEnds.size > 0) return "a migration an operation waits on is in flight"
+      if (this.functionWaiters > 0) return "a migration an operation waits on is in flight"
       if (this.ratesDirty) return "a migration started outside a run has no round end planned yet"
       return `${this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size} happening(s) on the agenda`
     }
@@ -382,27 +379,22 @@ export class Simulation {
       const machine = t.machine.rest?.()
       if (machine === undefined)
         return `migration ${t.migration}'s transfer keeps no rest (its page writer has none: one of its own, or a trace's)`
-      const context = t.context
+      const { vm, prng: _prng, paged, from: _from, ...made } = t.context
+      // only data waits on it here: `quiet` found no function
+      const waiter = this.waiters.get(t.migration)
       transfers.push({
+        ...made,
         migration: t.migration,
         source: t.source,
         destination: t.destination,
-        vm: context.vm!,
-        memoryPages: context.memoryPages,
-        pageSizeBytes: context.pageSizeBytes,
-        latencyUs: context.latencyUs,
-        startUs: context.startUs,
-        policy: context.policy,
-        workload: context.workload,
-        paged: context.paged !== undefined,
+        vm: vm!,
+        paged: paged !== undefined,
         rateBytesPerS: t.rateBytesPerS,
         finished: t.finished,
         machine,
-        ...(this.evacuationOf.has(t.migration) ? { evacuation: this.evacuationOf.get(t.migration)! } : {}),
-        ...(this.listenerOf.has(t.migration) ? { listener: this.listenerOf.get(t.migration)! } : {})
+        ...(typeof waiter === "object" ? waiter : {})
       })
     }
-    // HA's first: the memory model's rest encodes page states, wasted if HA is not at rest
     const ha = this.ha.rest()
     const memory = this.memory.rest()
     if (typeof memory === "string") return memory
@@ -435,7 +427,7 @@ export class Simulation {
   quiet(inputsQueued = 0): boolean {
     return (
       this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size <= 0 &&
-      this.migrationEnds.size === 0 &&
+      this.functionWaiters === 0 &&
       !this.ratesDirty
     )
   }
@@ -617,6 +609,13 @@ export class Simulation {
     this.listeners.set(name, listener)
   }
 
+  /** Who waits on the migration, from now on. */
+  private waitOn(migration: MigrationId, waiter: MigrationWaiter | undefined): void {
+    if (waiter === undefined) return
+    this.waiters.set(migration, waiter)
+    if (typeof waiter === "function") this.functionWaiters++
+  }
+
   /** Tells the migration's waiter how it ended. */
   private tell(waiter: MigrationWaiter | undefined, outcome: "committed" | "aborted", reason: string): void {
     if (waiter === undefined) return
@@ -656,14 +655,10 @@ export class Simulation {
       machine: this.options.transferFactory(context),
       context,
       rateBytesPerS: 0,
-      token: 0,
-      roundEndAtUs: undefined,
       roundEndSeq: -1,
       finished: false
     })
-    if (typeof onEnd === "function") this.migrationEnds.set(id, onEnd)
-    else if (onEnd !== undefined && "evacuation" in onEnd) this.evacuationOf.set(id, onEnd.evacuation)
-    else if (onEnd !== undefined) this.listenerOf.set(id, onEnd.listener)
+    this.waitOn(id, onEnd)
     this.ratesDirty = true
     // xl cannot open its stream over a link that is down: the migration fails before its first byte
     // (otherwise it would wait forever at rate 0, a stalled run reported as quiescent).
@@ -698,13 +693,11 @@ export class Simulation {
       machine: this.options.transferFactory({ ...context, from: rest.machine }),
       context,
       rateBytesPerS: rest.rateBytesPerS,
-      token: 0,
-      roundEndAtUs: undefined,
       roundEndSeq: -1,
       finished: rest.finished
     })
-    if (rest.evacuation !== undefined) this.evacuationOf.set(rest.migration, rest.evacuation)
-    if (rest.listener !== undefined) this.listenerOf.set(rest.migration, rest.listener)
+    if (rest.evacuation !== undefined) this.waitOn(rest.migration, { evacuation: rest.evacuation })
+    if (rest.listener !== undefined) this.waitOn(rest.migration, { listener: rest.listener })
   }
 
   /** A page of a migrating VM was paged back in during a live round: its transfer re-sends it. */
@@ -751,7 +744,6 @@ export class Simulation {
   }
 
   private scheduleRoundEnd(t: Transfer): void {
-    t.token++
     // the round end planned before (if still on the agenda) is stale from now on
     this.unplanRoundEnd(t)
     const endUs = t.machine.roundEndUs(t.rateBytesPerS)
@@ -760,13 +752,11 @@ export class Simulation {
 
   /** Puts the transfer's round end on the agenda at `endUs`. */
   private planRoundEnd(t: Transfer, endUs: number): void {
-    const token = ++t.token
     const atUs = Math.max(endUs, this.nowUsValue)
-    t.roundEndAtUs = atUs
     const seq = this.at(atUs, () => {
       this.planned.delete(seq)
-      if (t.token === token && this.transfers.get(t.migration) === t) {
-        t.roundEndAtUs = undefined
+      if (t.roundEndSeq === seq && this.transfers.get(t.migration) === t) {
+        t.roundEndSeq = -1
         this.endRound(t)
       } else this.staleCame()
     })
@@ -776,10 +766,11 @@ export class Simulation {
 
   /** The transfer's round end on the agenda, if one is, will do nothing when it comes: stale from now on. */
   private unplanRoundEnd(t: Transfer): void {
-    if (t.roundEndAtUs === undefined) return
-    this.goneStale(t.roundEndAtUs)
+    const planned = this.planned.get(t.roundEndSeq)
+    if (planned === undefined) return
+    this.goneStale(planned.atUs)
     this.planned.delete(t.roundEndSeq)
-    t.roundEndAtUs = undefined
+    t.roundEndSeq = -1
   }
 
   /** The migration's commit, one step after its last round (or restore), on the agenda at `atUs`. */
@@ -931,23 +922,12 @@ export class Simulation {
       // its round end, if still on the agenda, is stale from now on
       this.unplanRoundEnd(ended)
     }
-    const onEnd = this.migrationEnds.get(event.migration)
-    if (onEnd) {
-      this.migrationEnds.delete(event.migration)
-      onEnd(
-        event._tag === "VmMigrationCommitted" ? "committed" : "aborted",
-        event._tag === "VmMigrationAborted" ? event.reason : ""
-      )
-    }
-    const evacuation = this.evacuationOf.get(event.migration)
-    if (evacuation !== undefined) {
-      this.evacuationOf.delete(event.migration)
-      this.evacuationMoveDone(evacuation)
-    }
-    const listener = this.listenerOf.get(event.migration)
-    if (listener !== undefined) {
-      this.listenerOf.delete(event.migration)
-      this.listenerNamed(listener)(
+    const waiter = this.waiters.get(event.migration)
+    if (waiter !== undefined) {
+      this.waiters.delete(event.migration)
+      if (typeof waiter === "function") this.functionWaiters--
+      this.tell(
+        waiter,
         event._tag === "VmMigrationCommitted" ? "committed" : "aborted",
         event._tag === "VmMigrationAborted" ? event.reason : ""
       )
@@ -1059,25 +1039,18 @@ export class Simulation {
       m.step = i
       return this.startEvacuation(host, m.id)
     }
-    this.maintenances.delete(m.id)
-    this.operations.push({
-      atUs: this.nowUsValue,
-      operation: "rolling maintenance",
-      ok: true,
-      detail: `${m.hosts.length} hosts`
-    })
+    this.maintenanceDone(m, true, `${m.hosts.length} hosts`)
   }
 
   private maintenanceEvacuated(id: number, ok: boolean): void {
     const m = this.maintenances.get(id)!
     if (ok) return this.planStep({ _tag: "MaintenanceOver", operation: id, atUs: this.nowUsValue + m.maintenanceUs })
-    this.maintenances.delete(id)
-    this.operations.push({
-      atUs: this.nowUsValue,
-      operation: "rolling maintenance",
-      ok: false,
-      detail: `stopped at ${m.hosts[m.step]!}`
-    })
+    this.maintenanceDone(m, false, `stopped at ${m.hosts[m.step]!}`)
+  }
+
+  private maintenanceDone(m: Maintenance, ok: boolean, detail: string): void {
+    this.maintenances.delete(m.id)
+    this.operations.push({ atUs: this.nowUsValue, operation: "rolling maintenance", ok, detail })
   }
 
   /** The host in hand is maintained: enabled again, and the next one's turn. */

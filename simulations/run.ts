@@ -320,7 +320,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     ...(options.decide ? { decide: options.decide } : {}),
     ...(options.pageStates ? { pageStates: options.pageStates } : {}),
     ...(options.from ? { from: options.from } : {}),
-    betweenItems: () => restBetween()
+    betweenItems: () => tryRest(0)
   })
   const from = options.from
   if (from === undefined) {
@@ -336,7 +336,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   let itemsRun = 0
   for (const change of changes.slice(loadsRun))
     sim.input(change.atUs, () => {
-      restBefore()
+      tryRest(1)
       for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
       loadsRun++
     })
@@ -359,19 +359,11 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
   }
   // the schedule whose rests are wanted (the last one given them), and how many of its items have run
   let resting: { readonly rests: RestsWanted; readonly size: number; run: number; nextEvents: number } | undefined
-  // Just before an input runs (taken off the agenda already, not counted as run yet), the inputs on the
-  // agenda are the others that have not run (see `RestInRun`): a rest only while every item among them
-  // is the resting schedule's.
-  function restBefore(): void {
-    tryRest(1)
-  }
-  // Between two of the agenda's items (the one before done): inside a long operation (a rolling
-  // maintenance of 1,024 hosts is one input) the engine rests too.
-  function restBetween(): void {
-    tryRest(0)
-  }
-  // `popped`: the input about to run is off the agenda already (1), or none is (0).
-  function tryRest(popped: number): void {
+  // Tried just before an input runs (taken off the agenda already, not counted as run yet: `popped` 1),
+  // and between two of the agenda's items (`popped` 0: inside a long operation, a rolling maintenance of
+  // 1,024 hosts being one input, the engine rests too). The inputs on the agenda are the others that have
+  // not run (see `RestInRun`): a rest only while every item among them is the resting schedule's.
+  function tryRest(popped: 0 | 1): void {
     if (resting === undefined || sim.events < resting.nextEvents) return
     if (itemsScheduled - itemsRun !== resting.size - resting.run) return
     const inputsQueued = changes.length - loadsRun + itemsScheduled - itemsRun - popped
@@ -395,7 +387,7 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     for (const timed of items) {
       itemsScheduled++
       sim.input(timed.atUs, () => {
-        restBefore()
+        tryRest(1)
         const refusals = sim.refusals.length
         perform(sim, scenario, timed, controllers)
         itemsRun++
