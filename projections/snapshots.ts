@@ -71,6 +71,11 @@ const positive = (n: number, what: string): number => {
   return n
 }
 
+const count = (n: number, what: string): number => {
+  if (!(Number.isSafeInteger(n) && n >= 0)) throw new RangeError(`${what} ${n}: expected an integer >= 0`)
+  return n
+}
+
 /** N and K, checked (a bad setting is a defect of whoever provided it). */
 export const snapshotCadence = Effect.map(SnapshotSettings, (settings) => ({
   everyEvents: positive(settings.everyEvents, "snapshot every (events)"),
@@ -78,7 +83,10 @@ export const snapshotCadence = Effect.map(SnapshotSettings, (settings) => ({
     settings.wholeStateEvery ?? WHOLE_STATE_EVERY_SNAPSHOTS_DEFAULT,
     "whole state every (snapshots)"
   ),
-  restEventsPerEntity: settings.restEventsPerEntity ?? REST_EVENTS_PER_ENTITY_DEFAULT
+  restEventsPerEntity: count(
+    settings.restEventsPerEntity ?? REST_EVENTS_PER_ENTITY_DEFAULT,
+    "rest events per VM and host"
+  )
 }))
 
 const snapshotEveryEvents = Effect.map(snapshotCadence, (cadence) => cadence.everyEvents)

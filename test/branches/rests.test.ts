@@ -4,11 +4,12 @@
  * only; a run keeps its engine at rest inside it too, where a branch made inside the run starts; what
  * either appends is what a rebuild from the pool's start appends; a rest that is not usable is passed over.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, Option, Stream } from "effect"
 import type { ScenarioInput } from "../../api/simulate.js"
 import { SnapshotSettings } from "../../projections/snapshots.js"
 import { savedRevisions } from "./savedRevisions.js"
 import { loadRestPoint } from "../../api/engineRests.js"
+import { listPools } from "../../api/pools.js"
 import { describe, expect, it } from "vitest"
 import * as Fx from "../../api/effect.js"
 import { poolId, poolStreamName } from "../../domain/ids.js"
@@ -149,6 +150,21 @@ const restRevisions = (pool: string) =>
   savedRevisions({ stream: poolStreamName(poolId(pool)), projectionVersion: restVersion })
 
 describe("a rest inside a run", () => {
+  it("refuses a rest cadence per VM and host that is not a count, and writes nothing", () =>
+    withStore(
+      Effect.gen(function* () {
+        for (const restEventsPerEntity of [-1, 2.5, Number.NaN]) {
+          const exit = yield* Effect.exit(
+            Fx.simulate(spaced).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 10, restEventsPerEntity }))
+          )
+          expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "succeeded").toMatch(
+            /rest events per VM and host .*: expected an integer >= 0/
+          )
+        }
+        expect(yield* listPools).toEqual([])
+      })
+    ))
+
   it("comes at least so many events per VM and host apart, the pool's size bounding what rests cost", () =>
     withStore(
       Effect.gen(function* () {
