@@ -198,6 +198,14 @@ const MachineRestData = Schema.Struct({
   )
 })
 
+const Policy = Schema.Struct({
+  name: Schema.String,
+  maxDowntimeUs: Schema.optionalWith(Count, { exact: true }),
+  roundsMax: Schema.optionalWith(Count, { exact: true }),
+  phases: Schema.optionalWith(Schema.Literal("default", "none"), { exact: true })
+})
+const HaPriority = Schema.Literal("restart", "best-effort")
+
 const TransferRestData = Schema.Struct({
   migration: MigrationId,
   source: HostId,
@@ -207,12 +215,7 @@ const TransferRestData = Schema.Struct({
   pageSizeBytes: Count,
   latencyUs: Count,
   startUs: Count,
-  policy: Schema.Struct({
-    name: Schema.String,
-    maxDowntimeUs: Schema.optionalWith(Count, { exact: true }),
-    roundsMax: Schema.optionalWith(Count, { exact: true }),
-    phases: Schema.optionalWith(Schema.Literal("default", "none"), { exact: true })
-  }),
+  policy: Policy,
   workload: Workload,
   paged: Schema.Boolean,
   rateBytesPerS: Count,
@@ -220,6 +223,62 @@ const TransferRestData = Schema.Struct({
   machine: MachineRestData,
   evacuation: Schema.optionalWith(Count, { exact: true }),
   listener: Schema.optionalWith(Schema.String, { exact: true })
+})
+
+/** Rests kept before the memory model's work in flight was data had none: these default to none. */
+const none = <S extends Schema.Schema.AnyNoContext>(schema: S, empty: Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: () => empty })
+const Int = Schema.Number.pipe(Schema.int())
+const Host = Schema.optionalWith(HostId, { exact: true })
+
+const SqueezeWaiterData = Schema.Struct({
+  operation: Schema.String,
+  command: Schema.Union(
+    Schema.Struct({
+      _tag: Schema.Literal("StartVm"),
+      atUs: Count,
+      vm: VmId,
+      host: Host,
+      paused: Schema.optionalWith(Schema.Boolean, { exact: true })
+    }),
+    Schema.Struct({ _tag: Schema.Literal("ResumeVm"), atUs: Count, vm: VmId, host: Host }),
+    Schema.Struct({
+      _tag: Schema.Literal("StartMigration"),
+      atUs: Count,
+      migration: MigrationId,
+      vm: VmId,
+      destination: HostId,
+      policy: Schema.String
+    })
+  ),
+  vm: VmId,
+  sinceUs: Count,
+  lastFreePages: Count,
+  lastProgressUs: Count,
+  then: Schema.optionalWith(
+    Schema.Union(
+      Schema.Struct({
+        _tag: Schema.Literal("StartTransfer"),
+        migration: MigrationId,
+        vm: VmId,
+        policy: Policy,
+        waiter: Schema.optionalWith(
+          Schema.Union(Schema.Struct({ evacuation: Count }), Schema.Struct({ listener: Schema.String })),
+          { exact: true }
+        )
+      }),
+      Schema.Struct({
+        _tag: Schema.Literal("HaRestart"),
+        pass: Count,
+        vm: VmId,
+        host: Host,
+        priority: HaPriority,
+        order: Int,
+        attempt: Count
+      })
+    ),
+    { exact: true }
+  )
 })
 
 const EngineRestData = Schema.Struct({
@@ -247,11 +306,20 @@ const EngineRestData = Schema.Struct({
           victimCursor: Count,
           prefetchCursor: Count,
           nextPrefetchUs: Count,
-          checks: Count
+          checks: Count,
+          batch: none(Schema.Array(Count), []),
+          batchEvictUs: none(CountOrMinusOne, -1),
+          reads: none(Schema.Array(Count), []),
+          readsReadyUs: none(Schema.Array(Count), []),
+          waiters: none(Schema.Array(Count), []),
+          heldPagingIn: none(Count, 0),
+          stalled: none(Schema.Boolean, false)
         })
       ),
       { default: () => [] }
-    )
+    ),
+    stalledBalloons: none(Schema.Array(VmId), []),
+    squeezes: none(Schema.Array(Schema.Tuple(HostId, Schema.Array(SqueezeWaiterData))), [])
   }),
   ha: Schema.Struct({
     livenessTimeoutUs: Count,
@@ -259,7 +327,21 @@ const EngineRestData = Schema.Struct({
     linksDown: Schema.Array(HostId),
     // rests kept before HA's timers were data had none pending
     unnoticed: Schema.optionalWith(Schema.Array(Schema.Tuple(HostId, Count)), { default: () => [] }),
-    retryAtUs: Schema.optionalWith(Count, { exact: true })
+    retryAtUs: Schema.optionalWith(Count, { exact: true }),
+    passes: none(
+      Schema.Array(
+        Schema.Struct({
+          id: Count,
+          stage: HaPriority,
+          starts: Schema.Array(Schema.Struct({ vm: VmId, order: Int, host: Host, priority: HaPriority })),
+          reset: Schema.Array(VmId),
+          group: Count,
+          pending: Count
+        })
+      ),
+      []
+    ),
+    passCount: none(Count, 0)
   }),
   // rests kept before migrations in flight were data had none
   transfers: Schema.optionalWith(Schema.Array(TransferRestData), { default: () => [] }),
@@ -268,7 +350,10 @@ const EngineRestData = Schema.Struct({
       Schema.Union(
         Schema.Struct({ _tag: Schema.Literal("RoundEnd", "Commit"), migration: MigrationId, atUs: Count }),
         Schema.Struct({ _tag: Schema.Literal("EvacuationBatch", "MaintenanceOver"), operation: Count, atUs: Count }),
-        Schema.Struct({ _tag: Schema.Literal("HaNotice", "HaRetry"), atUs: Count })
+        Schema.Struct({ _tag: Schema.Literal("HaNotice", "HaRetry"), atUs: Count }),
+        Schema.Struct({ _tag: Schema.Literal("HaGroup"), pass: Count, atUs: Count }),
+        Schema.Struct({ _tag: Schema.Literal("PagerStep", "BalloonStep"), vm: VmId, atUs: Count }),
+        Schema.Struct({ _tag: Schema.Literal("SqueezeCheck"), host: HostId, atUs: Count })
       )
     ),
     { default: () => [] }

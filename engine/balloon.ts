@@ -24,7 +24,7 @@ import type { HostId, VmId } from "../domain/ids.js"
 import { checkPhysicalRoom, checkPlacement, hostPhysicalFreePages, vmPhysicalPages } from "../domain/memory.js"
 import { planSqueeze } from "../domain/squeezer.js"
 import { getHost, getVm, type Host } from "../domain/state.js"
-import { type MemoryConfig, type MemoryEnv, Wake } from "./memoryConfig.js"
+import { type AdmissionThen, type MemoryConfig, type MemoryEnv, Wake } from "./memoryConfig.js"
 import { PageState } from "./pageStates.js"
 import type { Pager } from "./paging.js"
 
@@ -39,11 +39,27 @@ export class Balloons {
     private readonly pager: Pager
   ) {}
 
-  /** Why the balloon drivers are not at rest (a step pending, or a balloon waiting for memory); undefined if they are. */
-  busy(): string | undefined {
-    if (this.stalled.size > 0) return `balloons wait for memory (${[...this.stalled].sort().join(", ")})`
-    for (const [vm, wake] of this.wakes) if (wake.pending) return `${vm}'s balloon has a step pending`
-    return undefined
+  /** The balloons waiting for memory or for the pager, as data (their steps due are on the agenda). */
+  rest(): ReadonlyArray<VmId> {
+    return [...this.stalled].sort()
+  }
+
+  /** Goes on from `rest` (balloon drivers that have done nothing yet). */
+  restore(stalled: ReadonlyArray<VmId>): void {
+    for (const vm of stalled) this.stalled.add(vm)
+  }
+
+  /** The VM's balloon step came (a `BalloonStep` on the agenda). */
+  stepDue(vm: VmId): void {
+    const wake = this.wakes.get(vm)
+    if (wake === undefined) return this.env.defect(`a balloon step of ${vm}, which has no balloon driver`)
+    wake.came()
+    this.step(vm)
+  }
+
+  /** Puts back the VM's balloon step that a rest had on the agenda. */
+  planAgain(vm: VmId, atUs: number): void {
+    this.wakeOf(vm).at(atUs)
   }
 
   afterEvent(event: PoolEvent): void {
@@ -77,12 +93,16 @@ export class Balloons {
   kick(vm: VmId): void {
     const v = getVm(this.env.state(), vm)
     if (!v || v.residentOn === undefined || v.guestPages === v.memory.targetPages) return
+    this.wakeOf(vm).at(this.env.nowUs())
+  }
+
+  private wakeOf(vm: VmId): Wake {
     let wake = this.wakes.get(vm)
     if (!wake) {
-      wake = new Wake(this.env, () => this.step(vm))
+      wake = new Wake(this.env, { _tag: "BalloonStep", vm })
       this.wakes.set(vm, wake)
     }
-    wake.at(this.env.nowUs())
+    return wake
   }
 
   wakeStalled(): void {
@@ -150,15 +170,23 @@ export type AdmitCommand = StartVm | ResumeVm | StartMigration
 /** How an admission went: done now, waiting for the squeezer (the outcome comes later), or refused. */
 export type Admission = "admitted" | "waiting" | "refused"
 
-interface Waiter {
+/** An operation waiting for the squeezer to make room on a host, as data. */
+export interface SqueezeWaiter {
   readonly operation: string
+  /** The command retried once the host has the frames (naming the host squeezed). */
   readonly command: AdmitCommand
   readonly vm: VmId
   readonly sinceUs: number
-  lastFreePages: number
-  lastProgressUs: number
-  readonly onDone: ((admitted: boolean) => void) | undefined
+  readonly lastFreePages: number
+  readonly lastProgressUs: number
+  /** What follows its admission or refusal (`MemoryEnv.admitted`); none: only its outcome is recorded. */
+  readonly then?: AdmissionThen
 }
+
+type Waiter = { -readonly [K in keyof SqueezeWaiter]: SqueezeWaiter[K] }
+
+/** The squeezer at rest: the operations waiting on each host, in arrival order (its checks due are on the agenda). */
+export type SqueezerRest = ReadonlyArray<readonly [HostId, ReadonlyArray<SqueezeWaiter>]>
 
 export class Squeezer {
   private readonly queues = new Map<HostId, Waiter[]>()
@@ -171,10 +199,10 @@ export class Squeezer {
 
   /**
    * Runs the command; if decide refuses it for lack of physical memory on the host XAPI's placement
-   * picks, squeezes that host and retries later. `onDone` hears the later outcome (not called when the
-   * answer is immediate). A refusal, now or later, is recorded with the operation's name.
+   * picks, squeezes that host and retries later. `then` follows the later outcome (not when the answer
+   * is immediate). A refusal, now or later, is recorded with the operation's name.
    */
-  admit(command: AdmitCommand, operation: string, onDone?: (admitted: boolean) => void): Admission {
+  admit(command: AdmitCommand, operation: string, then?: AdmissionThen): Admission {
     const result = this.env.submit(command)
     if (Either.isRight(result)) return "admitted"
     const host = this.squeezeHost(command, result.left)
@@ -206,18 +234,33 @@ export class Squeezer {
       sinceUs: nowUs,
       lastFreePages: hostPhysicalFreePages(host),
       lastProgressUs: nowUs,
-      onDone
+      ...(then === undefined ? {} : { then })
     })
     this.queues.set(host.id, queue)
     this.wakeFor(host.id).at(nowUs + this.config.squeezeCheckUs)
     return "waiting"
   }
 
-  /** Why the squeezer is not at rest (an operation waiting for memory); undefined if it is. */
-  busy(): string | undefined {
-    for (const [host, queue] of this.queues) if (queue.length > 0) return `operations wait for memory on ${host}`
-    for (const [host, wake] of this.wakes) if (wake.pending) return `the squeezer has a check of ${host} pending`
-    return undefined
+  rest(): SqueezerRest {
+    return [...this.queues].map(([host, queue]) => [host, queue.map((w) => ({ ...w }))] as const)
+  }
+
+  /** Goes on from `rest` (a squeezer that has done nothing yet). */
+  restore(rest: SqueezerRest): void {
+    for (const [host, queue] of rest) this.queues.set(host, queue.map((w) => ({ ...w })))
+  }
+
+  /** The squeezer's check of the host came (a `SqueezeCheck` on the agenda). */
+  checkDue(host: HostId): void {
+    const wake = this.wakes.get(host)
+    if (wake === undefined) return this.env.defect(`a squeeze check of ${host}, which has no squeeze`)
+    wake.came()
+    this.check(host)
+  }
+
+  /** Puts back the host's check that a rest had on the agenda. */
+  planAgain(host: HostId, atUs: number): void {
+    this.wakeFor(host).at(atUs)
   }
 
   /** Operations waiting on a host, for reports and tests. */
@@ -249,7 +292,7 @@ export class Squeezer {
   private wakeFor(host: HostId): Wake {
     let wake = this.wakes.get(host)
     if (!wake) {
-      wake = new Wake(this.env, () => this.check(host))
+      wake = new Wake(this.env, { _tag: "SqueezeCheck", host })
       this.wakes.set(host, wake)
     }
     return wake
@@ -282,7 +325,7 @@ export class Squeezer {
         false,
         `squeezing ${hostId} for ${nowUs - w.sinceUs} µs left ${freePages} of ${requiredPages} pages free (${stuck ? "balloons stuck" : "wait bound"})`
       )
-      w.onDone?.(false)
+      if (w.then !== undefined) this.env.admitted(w.then, false)
     }
     if (queue.length > 0) this.wakeFor(hostId).at(nowUs + this.config.squeezeCheckUs)
     else this.queues.delete(hostId)
@@ -292,11 +335,11 @@ export class Squeezer {
     const result = this.env.submit({ ...w.command, atUs: nowUs } as PoolCommand)
     if (Either.isRight(result)) {
       this.env.outcome(w.operation, true, `after squeezing ${host} for ${nowUs - w.sinceUs} µs`)
-      w.onDone?.(true)
+      if (w.then !== undefined) this.env.admitted(w.then, true)
     } else {
       this.env.refuse(w.operation, result.left)
       this.env.outcome(w.operation, false, result.left.message)
-      w.onDone?.(false)
+      if (w.then !== undefined) this.env.admitted(w.then, false)
     }
   }
 }

@@ -46,19 +46,57 @@ export interface HaRestart {
   readonly detail: string
 }
 
+/**
+ * HA's timers, on the agenda as data (so that the engine may rest while they wait): a failure noticed
+ * (`noticeDue` runs then), halted protected VMs tried again (`retryDue`), a restart pass's next order
+ * group (`groupDue`).
+ */
+export type HaTimer =
+  | { readonly _tag: "HaNotice" | "HaRetry" }
+  | { readonly _tag: "HaGroup"; readonly pass: number }
+
+/** One start of a restart pass. */
+export interface HaStart {
+  readonly vm: VmId
+  readonly order: number
+  /** The planned host (`start_on`); none where the pool places it (`start`). */
+  readonly host?: HostId
+  readonly priority: HaRestartPriorityClass
+}
+
+/** A restart pass under way (`restart_auto_run_vms`), as data. */
+export interface HaPassRest {
+  readonly id: number
+  /** Its protected VMs' starts first (`restart`), then the best-effort ones'. */
+  readonly stage: HaRestartPriorityClass
+  readonly starts: ReadonlyArray<HaStart>
+  /** The VMs the failure halted: the best-effort ones among them are started after the protected ones. */
+  readonly reset: ReadonlyArray<VmId>
+  /** The order group in hand (its place among the starts' orders), and how many of its starts are not done. */
+  readonly group: number
+  readonly pending: number
+}
+
+type Pass = { -readonly [K in keyof HaPassRest]: HaPassRest[K] }
+
+/** What follows a restart's start once it is done (at once, or after the squeezer), as data. */
+export interface HaRestartThen extends HaStart {
+  readonly _tag: "HaRestart"
+  readonly pass: number
+  readonly attempt: number
+}
+
 /** What the monitor needs of the simulation. */
 export interface HaEngine {
   readonly view: () => PoolView
   readonly nowUs: () => number
-  readonly at: (atUs: number, run: () => void) => void
-  /**
-   * Puts HA's timers on the agenda as data (so that the engine may rest while they wait): when a failure
-   * is noticed (`noticeDue` runs then), when halted protected VMs are tried again (`retryDue`).
-   */
-  readonly plan: (timer: "notice" | "retry", atUs: number) => void
+  readonly plan: (timer: HaTimer, atUs: number) => void
   readonly submit: (command: PoolCommand) => Either.Either<ReadonlyArray<PoolEvent>, DomainError>
-  /** A start through the squeezer (engine/balloon.ts); `onDone` hears the outcome. */
-  readonly start: (vm: VmId, host: HostId | undefined, operation: string, onDone: (ok: boolean) => void) => void
+  /**
+   * A start through the squeezer (engine/balloon.ts): `restartDone(then, ok)` follows, at once or when the
+   * squeezer is done.
+   */
+  readonly start: (vm: VmId, host: HostId | undefined, operation: string, then: HaRestartThen) => void
   /** The last refusal's message, to say why a start failed. */
   readonly lastRefusal: () => string
   readonly linkDown: (host: HostId) => void
@@ -77,6 +115,9 @@ export interface HaRest {
   readonly unnoticed: ReadonlyArray<readonly [HostId, number]>
   /** When the retry of halted protected VMs is planned, if it is. */
   readonly retryAtUs?: number
+  /** Restart passes under way, and how many were numbered so far. */
+  readonly passes: ReadonlyArray<HaPassRest>
+  readonly passCount: number
 }
 
 export class HaMonitor {
@@ -88,14 +129,15 @@ export class HaMonitor {
   private readonly linksDown = new Set<HostId>()
   /** Hosts that failed and are not yet noticed, with when they will be. */
   private readonly unnoticed = new Map<HostId, number>()
+  private readonly passes = new Map<number, Pass>()
+  private passCount = 0
 
   constructor(private readonly engine: HaEngine) {}
 
   /**
-   * What HA keeps between happenings, failures waiting for their timeout and a planned retry included
-   * (their timers are on the agenda as data, engine/simulation.ts). A restart pass under way is not data
-   * (its order groups wait on their starts): the engine is not at rest then. The restarts so far are a
-   * report, not state: not kept.
+   * What HA keeps between happenings: failures waiting for their timeout, a planned retry, restart passes
+   * under way (their timers are on the agenda as data, engine/simulation.ts; their starts waiting for the
+   * squeezer are the squeezer's). The restarts so far are a report, not state: not kept.
    */
   rest(): HaRest {
     return {
@@ -103,7 +145,9 @@ export class HaMonitor {
       attempts: [...this.attempts],
       linksDown: [...this.linksDown],
       unnoticed: [...this.unnoticed],
-      ...(this.retryScheduledAtUs === undefined ? {} : { retryAtUs: this.retryScheduledAtUs })
+      ...(this.retryScheduledAtUs === undefined ? {} : { retryAtUs: this.retryScheduledAtUs }),
+      passes: [...this.passes.values()].map((pass) => ({ ...pass })),
+      passCount: this.passCount
     }
   }
 
@@ -114,6 +158,8 @@ export class HaMonitor {
     for (const host of rest.linksDown) this.linksDown.add(host)
     for (const [host, atUs] of rest.unnoticed) this.unnoticed.set(host, atUs)
     this.retryScheduledAtUs = rest.retryAtUs
+    for (const pass of rest.passes) this.passes.set(pass.id, { ...pass })
+    this.passCount = rest.passCount
   }
 
   /** A host stops. HA off: declared dead at once, as before. HA on: noticed after the liveness timeout. */
@@ -126,7 +172,7 @@ export class HaMonitor {
     this.linksDown.add(host)
     const noticedAtUs = this.engine.nowUs() + this.livenessTimeoutUs
     if (!this.unnoticed.has(host)) this.unnoticed.set(host, noticedAtUs)
-    this.engine.plan("notice", noticedAtUs)
+    this.engine.plan({ _tag: "HaNotice" }, noticedAtUs)
   }
 
   /**
@@ -170,67 +216,74 @@ export class HaMonitor {
     const complete = notRestarted.length === 0
     const halted = vmList(view).filter((vm) => isHaProtected(vm) && vm.powerState === "Halted")
     const targets = complete ? halted.filter((vm) => planned.has(vm.id)) : halted
-    const protectedStarts = targets.map((vm) => ({
-      vm: vm.id,
-      order: haOrder(vm),
-      host: complete ? planned.get(vm.id) : undefined,
-      priority: "restart" as const
-    }))
-    this.runGroups(protectedStarts, () => {
-      this.scheduleRetries()
-      const bestEffort = reset
-        .map((id) => getVm(this.engine.view(), id))
-        .filter((vm) => vm !== undefined && vm.powerState === "Halted" && isBestEffort(vm))
-        .map((vm) => ({ vm: vm!.id, order: haOrder(vm!), host: undefined, priority: "best-effort" as const }))
-      this.runGroups(bestEffort, () => undefined)
+    const starts = targets.map((vm): HaStart => {
+      const host = complete ? planned.get(vm.id) : undefined
+      return { vm: vm.id, order: haOrder(vm), ...(host === undefined ? {} : { host }), priority: "restart" }
     })
+    const pass: Pass = { id: ++this.passCount, stage: "restart", starts, reset: [...reset], group: 0, pending: 0 }
+    this.passes.set(pass.id, pass)
+    this.runGroup(pass)
   }
 
-  /** Starts in ascending order, one order's group after the previous one ended (`map_parallel ~order_f`). */
-  private runGroups(
-    starts: ReadonlyArray<{ vm: VmId; order: number; host: HostId | undefined; priority: HaRestartPriorityClass }>,
-    then: () => void
-  ): void {
-    const orders = [...new Set(starts.map((s) => s.order))].sort((a, b) => a - b)
-    const step = (i: number): void => {
-      if (i >= orders.length) return then()
-      const group = starts.filter((s) => s.order === orders[i])
-      let pending = group.length
-      const oneDone = () => {
-        if (--pending === 0) this.engine.at(this.engine.nowUs(), () => step(i + 1))
-      }
-      for (const s of group) this.restartOne(s.vm, s.host, s.priority, s.order, oneDone)
+  /**
+   * Starts the pass's order group in hand, in ascending order, each group after the one before ended
+   * (`map_parallel ~order_f`); after the protected VMs' last group, the best-effort ones'.
+   */
+  private runGroup(pass: Pass): void {
+    const orders = [...new Set(pass.starts.map((s) => s.order))].sort((a, b) => a - b)
+    if (pass.group < orders.length) {
+      const group = pass.starts.filter((s) => s.order === orders[pass.group])
+      pass.pending = group.length
+      for (const s of group) this.restartOne(pass, s)
+      return
     }
-    step(0)
+    if (pass.stage === "best-effort") {
+      this.passes.delete(pass.id)
+      return
+    }
+    this.scheduleRetries()
+    pass.stage = "best-effort"
+    pass.starts = pass.reset
+      .map((id) => getVm(this.engine.view(), id))
+      .filter((vm) => vm !== undefined && vm.powerState === "Halted" && isBestEffort(vm))
+      .map((vm) => ({ vm: vm!.id, order: haOrder(vm!), priority: "best-effort" as const }))
+    pass.group = 0
+    this.runGroup(pass)
   }
 
-  private restartOne(
-    vm: VmId,
-    host: HostId | undefined,
-    priority: HaRestartPriorityClass,
-    order: number,
-    done: () => void
-  ): void {
-    const attempt = (this.attempts.get(vm) ?? 0) + 1
-    this.attempts.set(vm, attempt)
-    const operation = `HA restart of ${vm}${host === undefined ? "" : ` on ${host}`}`
-    this.engine.start(vm, host, operation, (ok) => {
-      const now = this.engine.nowUs()
-      const where = getVm(this.engine.view(), vm)?.residentOn
-      const retry = priority === "restart" && !ok && attempt < HA_RESTART_ATTEMPTS_MAX
-      const detail = ok ? `running on ${where ?? "?"}` : this.engine.lastRefusal()
-      this.restarts.push({ atUs: now, vm, priority, order, attempt, plannedHost: host, ok, detail })
-      if (ok) this.attempts.delete(vm)
-      else
-        this.engine.submit({
-          _tag: "RecordHaRestartFailure",
-          atUs: now,
-          vm,
-          reason: detail,
-          ...(retry ? { retryAtUs: now + HA_RESTART_RETRY_US } : {})
-        })
-      done()
-    })
+  /** The pass's next order group is due (its `HaGroup` timer came). */
+  groupDue(id: number): void {
+    const pass = this.passes.get(id)!
+    pass.group++
+    this.runGroup(pass)
+  }
+
+  private restartOne(pass: Pass, start: HaStart): void {
+    const attempt = (this.attempts.get(start.vm) ?? 0) + 1
+    this.attempts.set(start.vm, attempt)
+    const operation = `HA restart of ${start.vm}${start.host === undefined ? "" : ` on ${start.host}`}`
+    this.engine.start(start.vm, start.host, operation, { _tag: "HaRestart", ...start, pass: pass.id, attempt })
+  }
+
+  /** A restart's start is done (`ok`: the VM runs): recorded, and its order group is one start nearer its end. */
+  restartDone(then: HaRestartThen, ok: boolean): void {
+    const { vm, host, priority, order, attempt } = then
+    const now = this.engine.nowUs()
+    const where = getVm(this.engine.view(), vm)?.residentOn
+    const retry = priority === "restart" && !ok && attempt < HA_RESTART_ATTEMPTS_MAX
+    const detail = ok ? `running on ${where ?? "?"}` : this.engine.lastRefusal()
+    this.restarts.push({ atUs: now, vm, priority, order, attempt, plannedHost: host, ok, detail })
+    if (ok) this.attempts.delete(vm)
+    else
+      this.engine.submit({
+        _tag: "RecordHaRestartFailure",
+        atUs: now,
+        vm,
+        reason: detail,
+        ...(retry ? { retryAtUs: now + HA_RESTART_RETRY_US } : {})
+      })
+    const pass = this.passes.get(then.pass)!
+    if (--pass.pending === 0) this.engine.plan({ _tag: "HaGroup", pass: pass.id }, now)
   }
 
   /** Protected VMs still halted after a pass are tried again 120 s later (one pass for all of them). */
@@ -246,7 +299,7 @@ export class HaMonitor {
     const atUs = this.engine.nowUs() + HA_RESTART_RETRY_US
     if (!waiting || this.retryScheduledAtUs === atUs) return
     this.retryScheduledAtUs = atUs
-    this.engine.plan("retry", atUs)
+    this.engine.plan({ _tag: "HaRetry" }, atUs)
   }
 
   /** The planned retry is due: halted protected VMs are tried again, if HA is still on. */

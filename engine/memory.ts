@@ -7,7 +7,7 @@
  * The API:
  * - `access(vm, gfns)`, `accessRange(vm, firstGfn, count)`, `accessRandom(vm, count)`: guest accesses
  *   now; accesses to paged pages fault and are served a page-in latency later (VmPageFaultsServed);
- * - `admit(command, operation, onDone)`: a start, resume or migration start with the squeezer behind it
+ * - `admit(command, operation, then)`: a start, resume or migration start with the squeezer behind it
  *   (the simulation routes those commands here);
  * - `pagedView(vm)`: which pages travel as markers if the VM migrates now; `view(vm)`: counters;
  * - paging targets and memory targets are commands (`SetPagingTarget`, `SetMemoryTarget`) submitted as
@@ -18,8 +18,8 @@
 import type { PoolEvent } from "../domain/events.js"
 import type { VmId } from "../domain/ids.js"
 import { getVm } from "../domain/state.js"
-import { type Admission, type AdmitCommand, Balloons, Squeezer } from "./balloon.js"
-import { memoryConfig, type MemoryConfig, type MemoryEnv } from "./memoryConfig.js"
+import { type Admission, type AdmitCommand, Balloons, Squeezer, type SqueezerRest } from "./balloon.js"
+import { type AdmissionThen, memoryConfig, type MemoryConfig, type MemoryEnv, type MemoryStep } from "./memoryConfig.js"
 import { type AccessOutcome, Pager, type PagerView, type VmPagerRest } from "./paging.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng, type PrngState } from "./prng.js"
@@ -38,12 +38,19 @@ const freesMemory: ReadonlySet<PoolEvent["_tag"]> = new Set([
 /** Accesses in one call, at most (every loop is bounded; a trace splits larger bursts). */
 export const ACCESSES_PER_CALL_MAX = 1 << 24
 
-/** The memory model's state at rest (`MemoryManager.rest`): plain data. */
+/**
+ * The memory model's state at rest (`MemoryManager.rest`): plain data. Its steps due are on the agenda,
+ * as data too (`MemoryStep`).
+ */
 export interface MemoryRest {
   /** Each VM's stream of random accesses, where one was drawn from. */
   readonly accessPrngs: ReadonlyArray<readonly [VmId, PrngState]>
-  /** The VMs xenpaging or the balloon touched: their page states and the pager's cursors. */
+  /** The VMs xenpaging or the balloon touched: their page states, the pager's cursors and work in flight. */
   readonly pagers: ReadonlyArray<VmPagerRest>
+  /** Balloons that could not move at their last step, waiting for memory or for the pager. */
+  readonly stalledBalloons: ReadonlyArray<VmId>
+  /** Operations waiting for the squeezer, by host. */
+  readonly squeezes: SqueezerRest
 }
 
 export class MemoryManager {
@@ -68,22 +75,53 @@ export class MemoryManager {
   }
 
   /**
-   * What the memory model keeps between happenings, when nothing of it is pending (no page-out or
-   * page-in, balloon step or squeeze); otherwise why not.
+   * What the memory model keeps between happenings, work in flight included (page-outs, page-ins,
+   * faults waiting, stalled balloons, operations waiting for the squeezer); or why not: a trace drives
+   * some VMs' paging (its records are the input, not the engine's state).
    */
   rest(): MemoryRest | string {
     if (this.recorded.size > 0) return "a trace drives some VMs' paging"
-    const busy = this.balloons.busy() ?? this.squeezer.busy()
-    if (busy !== undefined) return busy
-    const pagers = this.pager.rest()
-    if (typeof pagers === "string") return pagers
-    return { accessPrngs: [...this.accessPrngs].map(([vm, prng]) => [vm, prng.state] as const), pagers }
+    return {
+      accessPrngs: [...this.accessPrngs].map(([vm, prng]) => [vm, prng.state] as const),
+      pagers: this.pager.rest(),
+      stalledBalloons: this.balloons.rest(),
+      squeezes: this.squeezer.rest()
+    }
   }
 
-  /** Goes on from `rest` (a memory model that has done nothing yet, on the pool's state at the rest). */
+  /**
+   * Goes on from `rest` (a memory model that has done nothing yet, on the pool's state at the rest);
+   * its steps due come back with the agenda's (`planAgain`), after this.
+   */
   restore(rest: MemoryRest): void {
     for (const [vm, state] of rest.accessPrngs) this.accessPrngs.set(vm, Prng.fromState(state))
     this.pager.restore(rest.pagers)
+    this.balloons.restore(rest.stalledBalloons)
+    this.squeezer.restore(rest.squeezes)
+  }
+
+  /** One of the memory model's steps came. */
+  stepDue(step: MemoryStep): void {
+    switch (step._tag) {
+      case "PagerStep":
+        return this.pager.stepDue(step.vm)
+      case "BalloonStep":
+        return this.balloons.stepDue(step.vm)
+      case "SqueezeCheck":
+        return this.squeezer.checkDue(step.host)
+    }
+  }
+
+  /** Puts back a step that a rest had on the agenda at `atUs`. */
+  planAgain(step: MemoryStep, atUs: number): void {
+    switch (step._tag) {
+      case "PagerStep":
+        return this.pager.planAgain(step.vm, atUs)
+      case "BalloonStep":
+        return this.balloons.planAgain(step.vm, atUs)
+      case "SqueezeCheck":
+        return this.squeezer.planAgain(step.host, atUs)
+    }
   }
 
   afterEvent(event: PoolEvent): void {
@@ -98,8 +136,8 @@ export class MemoryManager {
     }
   }
 
-  admit(command: AdmitCommand, operation: string, onDone?: (admitted: boolean) => void): Admission {
-    return this.squeezer.admit(command, operation, onDone)
+  admit(command: AdmitCommand, operation: string, then?: AdmissionThen): Admission {
+    return this.squeezer.admit(command, operation, then)
   }
 
   access(vm: VmId, gfns: Iterable<number>): AccessOutcome {

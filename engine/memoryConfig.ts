@@ -7,9 +7,11 @@ import type { Either } from "effect"
 import type { PoolCommand } from "../domain/commands.js"
 import type { DomainError } from "../domain/errors.js"
 import type { PoolEvent } from "../domain/events.js"
-import type { VmId } from "../domain/ids.js"
+import type { HostId, VmId } from "../domain/ids.js"
 import type { PoolView } from "../domain/state.js"
+import type { HaRestartThen } from "./ha.js"
 import type { Prng } from "./prng.js"
+import type { StartTransferThen } from "./simulation.js"
 
 export interface MemoryConfig {
   /** The pager's and the balloon driver's step: work is done, and events emitted, at most once a step. */
@@ -58,11 +60,32 @@ export const memoryConfig = (overrides: Partial<MemoryConfig> = {}): MemoryConfi
   return config
 }
 
+/**
+ * A step of the memory model on the agenda, as data (so that the engine may rest while it waits): a
+ * VM's pager or balloon driver looks again, or the squeezer looks at a host's waiting operations.
+ */
+export type MemoryStep =
+  | { readonly _tag: "PagerStep"; readonly vm: VmId }
+  | { readonly _tag: "BalloonStep"; readonly vm: VmId }
+  | { readonly _tag: "SqueezeCheck"; readonly host: HostId }
+
+/**
+ * What follows an operation admitted after the squeezer made room, as data (the simulation does it,
+ * `MemoryEnv.admitted`): a migration's transfer starts, or an HA restart is counted. None for an
+ * operation that only records its outcome.
+ */
+export type AdmissionThen = StartTransferThen | HaRestartThen
+
 /** What the memory model needs of the simulation; every change still goes through decide and evolve. */
 export interface MemoryEnv {
   state(): PoolView
   nowUs(): number
-  at(atUs: number, run: () => void): void
+  /** Puts the step on the agenda at `atUs`; returns its place there (for `unplan`). */
+  plan(step: MemoryStep, atUs: number): number
+  /** The step at that place will do nothing when it comes (planned again, or its subsystem forgot it). */
+  unplan(seq: number): void
+  /** An operation that waited for the squeezer was admitted (`ok`) or refused: what follows it. */
+  admitted(then: AdmissionThen, ok: boolean): void
   /** decide + evolve + sink, as `Simulation.submit`. */
   submit(command: PoolCommand): Either.Either<ReadonlyArray<PoolEvent>, DomainError>
   /** A refusal here is a bug of the memory model: throws a SimulationDefect. */
@@ -83,37 +106,41 @@ export interface MemoryEnv {
 }
 
 /**
- * One pending wake-up of a subsystem for one VM: scheduling again supersedes the pending one, so a VM
- * never has more than one live entry in the agenda however often it is woken.
+ * One pending wake-up of a subsystem for one VM or host, a `MemoryStep` on the agenda: scheduling again
+ * earlier supersedes the pending one (which goes stale), so it never has more than one live entry in the
+ * agenda however often it is woken. Its owner calls `came` when its step runs.
  */
 export class Wake {
-  private token = 0
+  /** The pending step's place on the agenda, -1 if none. */
+  private seq = -1
   private atUsValue = -1
 
   constructor(
     private readonly env: MemoryEnv,
-    private readonly run: () => void
+    private readonly step: MemoryStep
   ) {}
 
   /** Runs at `atUs` unless something earlier is already pending. */
   at(atUs: number): void {
-    if (this.atUsValue >= 0 && this.atUsValue <= atUs) return
-    const token = ++this.token
+    if (this.seq >= 0 && this.atUsValue <= atUs) return
+    if (this.seq >= 0) this.env.unplan(this.seq)
     this.atUsValue = atUs
-    this.env.at(atUs, () => {
-      if (token !== this.token) return
-      this.atUsValue = -1
-      this.run()
-    })
+    this.seq = this.env.plan(this.step, atUs)
+  }
+
+  /** Its step came: nothing is pending any more. */
+  came(): void {
+    this.seq = -1
+    this.atUsValue = -1
   }
 
   /** Forgets the pending run (the VM left its host). */
   cancel(): void {
-    this.token++
-    this.atUsValue = -1
+    if (this.seq >= 0) this.env.unplan(this.seq)
+    this.came()
   }
 
   get pending(): boolean {
-    return this.atUsValue >= 0
+    return this.seq >= 0
   }
 }

@@ -106,8 +106,8 @@ export class GfnOutOfRange extends RangeError {
 }
 
 /**
- * A VM's page states at rest, as data: no page paging out or in, so each gfn is absent, rw or paged.
- * `runs` is the state array run-length encoded (`[state, gfns, state, gfns, …]`); `recent` the gfns
+ * A VM's page states at rest, as data: each gfn's state (pages paging out or in included: the pager
+ * keeps the work in flight beside them, engine/paging.ts). `runs` is the state array run-length encoded (`[state, gfns, state, gfns, …]`); `recent` the gfns
  * still inside the most-recently-paged-in window with their stamps (`[gfn, stamp, …]`): older stamps
  * decide nothing.
  */
@@ -203,10 +203,8 @@ export class PageStates {
     return state
   }
 
-  /** The states as data (`PageStatesRest`), or why not: pages on their way out or in. */
-  rest(): PageStatesRest | string {
-    const moving = this.counts[PageState.PagingOut]! + this.counts[PageState.PagingIn]!
-    if (moving > 0) return `${moving} page(s) are paging out or in`
+  /** The states as data (`PageStatesRest`). */
+  rest(): PageStatesRest {
     const runs: number[] = []
     const states = this.states
     // Bounded: one pass over the gfns, a run at a time.
@@ -235,8 +233,7 @@ export class PageStates {
     this.counts.fill(0)
     for (let i = 0; i + 1 < rest.runs.length; i += 2) {
       const [state, length] = [rest.runs[i]!, rest.runs[i + 1]!]
-      if (!(state === PageState.Absent || state === PageState.Rw || state === PageState.Paged))
-        fail(`state ${state} at gfn ${gfn}`)
+      if (!(Number.isInteger(state) && state >= 0 && state < PAGE_STATE_COUNT)) fail(`state ${state} at gfn ${gfn}`)
       if (!(Number.isSafeInteger(length) && length >= 1 && gfn + length <= this.staticMaxPages))
         fail(`a run of ${length} at gfn ${gfn}`)
       this.states.fill(state, gfn, gfn + length)

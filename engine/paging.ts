@@ -93,8 +93,9 @@ interface VmPager {
 }
 
 /**
- * One VM's pager at rest, as data: nothing nominated, read or waited for, no step due; what is left is
- * its page states and cursors.
+ * One VM's pager at rest, as data: its page states and cursors, and its work in flight: the batch
+ * nominated, the page-ins on their way, the faults waiting for them. (Its next step, if one is due, is
+ * on the agenda as data: `MemoryStep`.)
  */
 export interface VmPagerRest {
   readonly vm: VmId
@@ -103,6 +104,16 @@ export interface VmPagerRest {
   readonly prefetchCursor: number
   readonly nextPrefetchUs: number
   readonly checks: number
+  /** Nominated gfns, evicted at `batchEvictUs` (-1 when none are). */
+  readonly batch: ReadonlyArray<number>
+  readonly batchEvictUs: number
+  /** Page-ins on their way, in the order their data arrives; when it does, as runs `[µs, page-ins, …]`. */
+  readonly reads: ReadonlyArray<number>
+  readonly readsReadyUs: ReadonlyArray<number>
+  /** The faults waiting, by page: `[gfn, faults, Σ of their access times in µs, …]`, in the order they came. */
+  readonly waiters: ReadonlyArray<number>
+  readonly heldPagingIn: number
+  readonly stalled: boolean
 }
 
 /** VMs up to this size get the full recount of their page array at every debug check. */
@@ -120,27 +131,38 @@ export class Pager {
     private readonly makePageStates: PageStatesFactory = pageStatesFactory
   ) {}
 
-  /**
-   * Each VM's pager as data (`VmPagerRest`, in VM order), or why the pager is not at rest: a batch
-   * nominated, page-ins on their way or stalled, faults waiting, a step due.
-   */
-  rest(): ReadonlyArray<VmPagerRest> | string {
-    // every pager's pending work first (cheap), so that a busy one costs no encoding of the others' pages
-    for (const [vm, p] of this.pagers) {
-      if (p.batch.length > 0) return `${vm}'s pager has a batch paging out`
-      if (p.readsHead < p.readGfns.length || p.stalled) return `${vm} has page-ins on their way`
-      if (p.waiters.size > 0 || p.heldPagingIn > 0 || p.servedFaults > 0) return `${vm} has page faults waiting`
-      if (p.wake.pending) return `${vm}'s pager has a step due`
-    }
-    const rests: VmPagerRest[] = []
-    for (const vm of this.vms()) {
+  /** Each VM's pager as data (`VmPagerRest`, in VM order). */
+  rest(): ReadonlyArray<VmPagerRest> {
+    return this.vms().map((vm) => {
       const p = this.pagers.get(vm)!
-      const pages = p.pages.rest()
-      if (typeof pages === "string") return `${vm}: ${pages}`
-      const { victimCursor, prefetchCursor, nextPrefetchUs, checks } = p
-      rests.push({ vm, pages, victimCursor, prefetchCursor, nextPrefetchUs, checks })
-    }
-    return rests
+      // served faults are reported at the end of the run that served them: none between happenings
+      if (p.servedFaults > 0) this.env.defect(`${vm}'s pager served faults it did not report`)
+      const { victimCursor, prefetchCursor, nextPrefetchUs, checks, batchEvictUs, heldPagingIn, stalled } = p
+      const reads = p.readGfns.slice(p.readsHead)
+      const readsReadyUs: number[] = []
+      for (let i = p.readsHead; i < p.readReadyUs.length; i++) {
+        const atUs = p.readReadyUs[i]!
+        if (readsReadyUs[readsReadyUs.length - 2] === atUs) readsReadyUs[readsReadyUs.length - 1]!++
+        else readsReadyUs.push(atUs, 1)
+      }
+      const waiters: number[] = []
+      for (const [gfn, w] of p.waiters) waiters.push(gfn, w.faults, w.accessSumUs)
+      return {
+        vm,
+        pages: p.pages.rest(),
+        victimCursor,
+        prefetchCursor,
+        nextPrefetchUs,
+        checks,
+        batch: [...p.batch],
+        batchEvictUs,
+        reads,
+        readsReadyUs,
+        waiters,
+        heldPagingIn,
+        stalled
+      }
+    })
   }
 
   /** Goes on from `rests` (a pager that has done nothing yet, on the pool's state at the rest). */
@@ -153,7 +175,33 @@ export class Pager {
       p.prefetchCursor = rest.prefetchCursor
       p.nextPrefetchUs = rest.nextPrefetchUs
       p.checks = rest.checks
+      p.batch = [...rest.batch]
+      p.batchEvictUs = rest.batchEvictUs
+      p.readGfns.push(...rest.reads)
+      for (let i = 0; i + 1 < rest.readsReadyUs.length; i += 2)
+        for (let n = 0; n < rest.readsReadyUs[i + 1]!; n++) p.readReadyUs.push(rest.readsReadyUs[i]!)
+      if (p.readReadyUs.length !== p.readGfns.length)
+        this.env.defect(`${rest.vm}'s pager at rest: ${p.readGfns.length} page-ins, ${p.readReadyUs.length} arrival times`)
+      for (let i = 0; i + 2 < rest.waiters.length; i += 3)
+        p.waiters.set(rest.waiters[i]!, { faults: rest.waiters[i + 1]!, accessSumUs: rest.waiters[i + 2]! })
+      p.heldPagingIn = rest.heldPagingIn
+      p.stalled = rest.stalled
     }
+  }
+
+  /** The VM's pager step came (a `PagerStep` on the agenda). */
+  stepDue(vm: VmId): void {
+    const p = this.pagers.get(vm)
+    if (p === undefined) return this.env.defect(`a pager step of ${vm}, which has no pager`)
+    p.wake.came()
+    this.run(p)
+  }
+
+  /** Puts back the VM's pager step that a rest had on the agenda. */
+  planAgain(vm: VmId, atUs: number): void {
+    const p = this.pagers.get(vm)
+    if (p === undefined) return this.env.defect(`a pager step at rest for ${vm}, which has no pager`)
+    p.wake.at(atUs)
   }
 
   /** The VM's page states, if paging ever touched it since its domain was built. */
@@ -298,7 +346,7 @@ export class Pager {
     const p: VmPager = {
       vm,
       pages,
-      wake: new Wake(this.env, () => this.run(p)),
+      wake: new Wake(this.env, { _tag: "PagerStep", vm }),
       victimCursor: 0,
       prefetchCursor: 0,
       batch: [],
@@ -358,7 +406,6 @@ export class Pager {
   // --- one run: what is due, then what to do next -----------------------------------------------------
 
   private run(p: VmPager): void {
-    if (this.pagers.get(p.vm) !== p) return
     const vm = getVm(this.env.state(), p.vm)
     if (!vm || vm.residentOn === undefined) return this.drop(p.vm)
     const nowUs = this.env.nowUs()

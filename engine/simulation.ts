@@ -39,11 +39,11 @@ import { LivePool } from "../domain/tables.js"
 import { idleWorkload, type EngineLimits, type PolicyConfig, type VmWorkload } from "./config.js"
 import { maxMinFairRates, type LinkCapacity } from "./links.js"
 import { MemoryManager, type MemoryRest } from "./memory.js"
-import type { MemoryConfig } from "./memoryConfig.js"
+import type { AdmissionThen, MemoryConfig, MemoryStep } from "./memoryConfig.js"
 import type { PageStatesFactory } from "./pageStates.js"
 import { Prng, type PrngState } from "./prng.js"
 import { EventQueue } from "./queue.js"
-import { HaMonitor, type HaRest, type HaRestart } from "./ha.js"
+import { HaMonitor, type HaRest, type HaRestart, type HaTimer } from "./ha.js"
 import type { AfterRound, MachineRest, TransferContext, TransferFactory, TransferMachine } from "./transfer.js"
 
 export interface EmittedEvent {
@@ -143,13 +143,19 @@ export interface TransferRest extends Omit<TransferContext, "vm" | "prng" | "pag
 export type HappeningRest =
   | { readonly _tag: "RoundEnd"; readonly migration: MigrationId; readonly atUs: number }
   | { readonly _tag: "Commit"; readonly migration: MigrationId; readonly atUs: number }
-  | OperationStep
-  | HaTimer
+  | Step
 
-/** One of HA's timers (engine/ha.ts): a failure noticed after the liveness timeout, a retry of restarts. */
-interface HaTimer {
-  readonly _tag: "HaNotice" | "HaRetry"
-  readonly atUs: number
+/** A step on the agenda that is data, at its time: a long operation's, HA's or the memory model's. */
+type Step = (OperationStep | HaTimer | MemoryStep) & { readonly atUs: number }
+
+/** What follows a migration admitted after the squeezer made room: its transfer starts (`migrate`). */
+export interface StartTransferThen {
+  readonly _tag: "StartTransfer"
+  readonly migration: MigrationId
+  readonly vm: VmId
+  readonly policy: PolicyConfig
+  /** Who hears how it ends, when that is data (a caller's function waits in `waiters` meanwhile). */
+  readonly waiter?: WaiterRest
 }
 
 /** A step of a long operation on the agenda: an evacuation's next batch, or a host's maintenance over. */
@@ -157,7 +163,6 @@ interface OperationStep {
   readonly _tag: "EvacuationBatch" | "MaintenanceOver"
   /** The evacuation's or the rolling maintenance's number (`EvacuationRest.id`, `MaintenanceRest.id`). */
   readonly operation: number
-  readonly atUs: number
 }
 
 /** An evacuation under way (`Simulation.evacuate`), as data. */
@@ -311,7 +316,9 @@ export class Simulation {
       {
         state: () => this.live,
         nowUs: () => this.nowUsValue,
-        at: (atUs, run) => this.at(atUs, run),
+        plan: (step, atUs) => this.planStep({ ...step, atUs }),
+        unplan: (seq) => this.unplan(seq),
+        admitted: (then, ok) => this.admissionDone(then, ok),
         submit: (command) => this.submit(command),
         mustSubmit: (command) => this.mustSubmit(command),
         refuse: (operation, error) => this.refusalList.push({ atUs: this.nowUsValue, operation, error }),
@@ -330,13 +337,12 @@ export class Simulation {
     this.ha = new HaMonitor({
       view: () => this.live,
       nowUs: () => this.nowUsValue,
-      at: (atUs, run) => this.at(atUs, run),
-      plan: (timer, atUs) => this.planStep({ _tag: timer === "notice" ? "HaNotice" : "HaRetry", atUs }),
+      plan: (timer, atUs) => this.planStep({ ...timer, atUs }),
       submit: (command) => this.submit(command),
-      start: (vm, host, operation, onDone) => {
+      start: (vm, host, operation, then) => {
         const command: PoolCommand = { _tag: "StartVm", atUs: this.nowUsValue, vm, ...(host ? { host } : {}) }
-        const admission = this.memory.admit(command, operation, onDone)
-        if (admission !== "waiting") onDone(admission === "admitted")
+        const admission = this.memory.admit(command, operation, then)
+        if (admission !== "waiting") this.ha.restartDone(then, admission === "admitted")
       },
       lastRefusal: () => this.refusalList[this.refusalList.length - 1]?.error.message ?? "refused",
       linkDown: (host) => this.failLink(host),
@@ -353,10 +359,22 @@ export class Simulation {
       for (const transfer of from.rest.transfers) this.restoreTransfer(transfer)
       // in the order they were planned: at one µs, they come in that order again
       for (const happening of from.rest.happenings) {
-        if (happening._tag === "Commit") this.planCommit(happening.migration, happening.atUs)
-        else if (happening._tag === "RoundEnd")
-          this.planRoundEnd(this.transfers.get(happening.migration)!, happening.atUs)
-        else this.planStep(happening)
+        switch (happening._tag) {
+          case "Commit":
+            this.planCommit(happening.migration, happening.atUs)
+            break
+          case "RoundEnd":
+            this.planRoundEnd(this.transfers.get(happening.migration)!, happening.atUs)
+            break
+          case "PagerStep":
+          case "BalloonStep":
+          case "SqueezeCheck":
+            // through their subsystem, which keeps the step's place
+            this.memory.planAgain(happening, happening.atUs)
+            break
+          default:
+            this.planStep(happening)
+        }
       }
     }
   }
@@ -590,14 +608,24 @@ export class Simulation {
    */
   migrate(vm: VmId, destination: HostId, onEnd?: MigrationWaiter, policy: PolicyConfig = this.options.policy): boolean {
     const id = migrationId(`m${++this.migrationCounter}`)
+    // a caller's function waits from now on (the engine is not at rest while it does); data travels with `then`
+    const waiter = typeof onEnd === "function" ? undefined : onEnd
+    if (typeof onEnd === "function") this.waitOn(id, onEnd)
+    const then: StartTransferThen = { _tag: "StartTransfer", migration: id, vm, policy, ...(waiter ? { waiter } : {}) }
     const admission = this.memory.admit(
       { _tag: "StartMigration", atUs: this.nowUsValue, migration: id, vm, destination, policy: policy.name },
       `migrate ${vm} to ${destination}`,
-      (admitted) => (admitted ? this.startTransfer(id, vm, policy, onEnd) : this.tell(onEnd, "aborted", "refused"))
+      then
     )
-    if (admission === "admitted") this.startTransfer(id, vm, policy, onEnd)
-    else if (admission === "refused") this.tell(onEnd, "aborted", "refused")
+    if (admission !== "waiting") this.admissionDone(then, admission === "admitted")
     return admission === "admitted"
+  }
+
+  /** An operation that went through the squeezer is done: what follows it. */
+  private admissionDone(then: AdmissionThen, ok: boolean): void {
+    if (then._tag === "HaRestart") return this.ha.restartDone(then, ok)
+    if (ok) return this.startTransfer(then.migration, then.vm, then.policy, then.waiter)
+    this.tell(then.waiter ?? this.unwait(then.migration), "aborted", "refused")
   }
 
   /**
@@ -614,6 +642,15 @@ export class Simulation {
     if (waiter === undefined) return
     this.waiters.set(migration, waiter)
     if (typeof waiter === "function") this.functionWaiters++
+  }
+
+  /** No one waits on the migration any more: who did, if anyone. */
+  private unwait(migration: MigrationId): MigrationWaiter | undefined {
+    const waiter = this.waiters.get(migration)
+    if (waiter === undefined) return undefined
+    this.waiters.delete(migration)
+    if (typeof waiter === "function") this.functionWaiters--
+    return waiter
   }
 
   /** Tells the migration's waiter how it ended. */
@@ -766,11 +803,16 @@ export class Simulation {
 
   /** The transfer's round end on the agenda, if one is, will do nothing when it comes: stale from now on. */
   private unplanRoundEnd(t: Transfer): void {
-    const planned = this.planned.get(t.roundEndSeq)
+    this.unplan(t.roundEndSeq)
+    t.roundEndSeq = -1
+  }
+
+  /** The happening planned at `seq`, if still on the agenda, will do nothing when it comes: stale from now on. */
+  private unplan(seq: number): void {
+    const planned = this.planned.get(seq)
     if (planned === undefined) return
     this.goneStale(planned.atUs)
-    this.planned.delete(t.roundEndSeq)
-    t.roundEndSeq = -1
+    this.planned.delete(seq)
   }
 
   /** The migration's commit, one step after its last round (or restore), on the agenda at `atUs`. */
@@ -922,10 +964,8 @@ export class Simulation {
       // its round end, if still on the agenda, is stale from now on
       this.unplanRoundEnd(ended)
     }
-    const waiter = this.waiters.get(event.migration)
+    const waiter = this.unwait(event.migration)
     if (waiter !== undefined) {
-      this.waiters.delete(event.migration)
-      if (typeof waiter === "function") this.functionWaiters--
       this.tell(
         waiter,
         event._tag === "VmMigrationCommitted" ? "committed" : "aborted",
@@ -1044,8 +1084,8 @@ export class Simulation {
 
   private maintenanceEvacuated(id: number, ok: boolean): void {
     const m = this.maintenances.get(id)!
-    if (ok) return this.planStep({ _tag: "MaintenanceOver", operation: id, atUs: this.nowUsValue + m.maintenanceUs })
-    this.maintenanceDone(m, false, `stopped at ${m.hosts[m.step]!}`)
+    if (ok) this.planStep({ _tag: "MaintenanceOver", operation: id, atUs: this.nowUsValue + m.maintenanceUs })
+    else this.maintenanceDone(m, false, `stopped at ${m.hosts[m.step]!}`)
   }
 
   private maintenanceDone(m: Maintenance, ok: boolean, detail: string): void {
@@ -1061,10 +1101,13 @@ export class Simulation {
     this.maintenanceStep(m, m.step + 1)
   }
 
-  /** Puts a step of an evacuation or a rolling maintenance, or one of HA's timers, on the agenda, as data. */
-  private planStep(step: OperationStep | HaTimer): void {
+  /**
+   * Puts a step of an evacuation or a rolling maintenance, one of HA's timers or a memory-model step on
+   * the agenda, as data; returns its place there. One unplanned since does nothing when it comes.
+   */
+  private planStep(step: Step): number {
     const seq = this.at(step.atUs, () => {
-      this.planned.delete(seq)
+      if (!this.planned.delete(seq)) return this.staleCame()
       switch (step._tag) {
         case "EvacuationBatch":
           return this.runEvacuationBatch(this.evacuations.get(step.operation)!)
@@ -1074,8 +1117,15 @@ export class Simulation {
           return this.ha.noticeDue()
         case "HaRetry":
           return this.ha.retryDue()
+        case "HaGroup":
+          return this.ha.groupDue(step.pass)
+        case "PagerStep":
+        case "BalloonStep":
+        case "SqueezeCheck":
+          return this.memory.stepDue(step)
       }
     })
     this.planned.set(seq, { ...step, atUs: Math.max(step.atUs, this.nowUsValue) })
+    return seq
   }
 }
