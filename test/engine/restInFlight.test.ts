@@ -75,19 +75,27 @@ const resumed = (scenario: CompiledScenario, rest: EngineRest, state: PoolState)
     from: { state, rest: data }
   })
   prepared.schedule([])
-  prepared.sim.run(NO_LIMIT)
-  return { events, rest: prepared.sim.rest() }
+  const { refusals, operations } = prepared.sim.run(NO_LIMIT)
+  return { events, rest: prepared.sim.rest(), outcomes: outcomesOf(refusals, operations) }
 }
+
+/** What a run reports beside its log: the operations refused, and how long operations ended. */
+const outcomesOf = (refusals: ReadonlyArray<unknown>, operations: ReadonlyArray<unknown>) =>
+  JSON.stringify({ refusals, operations })
 
 const lastInputUs = (scenario: CompiledScenario) => Math.max(...scenario.schedule.map((t) => t.atUs))
 
 /** Cuts at every moment after the last input and at every event count there; compares each resumption. */
 const everyCut = (scenario: CompiledScenario, skips: { readonly allowed: number } = { allowed: 0 }) => {
   const whole = started(scenario)
-  whole.sim.run(NO_LIMIT)
+  const { refusals, operations } = whole.sim.run(NO_LIMIT)
   const expected = whole.events
   const after = lastInputUs(scenario)
-  const times = [...new Set(expected.map((e) => e.event.atUs))].filter((t) => t >= after)
+  // the last input's moment too (it may make no event of its own), and each whole second to the end:
+  // happenings that make no event (the squeezer's checks) may come between two events far apart
+  const endUs = expected[expected.length - 1]!.event.atUs
+  const seconds = Array.from({ length: Math.floor((endUs - after) / 1e6) }, (_, i) => after + (i + 1) * 1e6 - 1)
+  const times = [...new Set([after, ...seconds, ...expected.map((e) => e.event.atUs)])].filter((t) => t >= after)
   const cuts = [
     ...times.map((t) => ({ eventsMax: Number.MAX_SAFE_INTEGER, simulatedUsMax: t })),
     ...expected
@@ -112,6 +120,8 @@ const everyCut = (scenario: CompiledScenario, skips: { readonly allowed: number 
     pagingOut: 0,
     pagingIn: 0,
     faultsWaiting: 0,
+    held: 0,
+    readsStalled: 0,
     balloonSteps: 0,
     balloonsStalled: 0,
     squeezing: 0,
@@ -120,7 +130,7 @@ const everyCut = (scenario: CompiledScenario, skips: { readonly allowed: number 
   }
   for (const limits of cuts) {
     const cut = started(scenario)
-    cut.sim.run(limits)
+    const before = cut.sim.run(limits)
     const rest = cut.sim.rest()
     if (typeof rest === "string") {
       if (++seen.skipped > skips.allowed) throw new Error(`no rest at ${JSON.stringify(limits)}: ${rest}`)
@@ -142,6 +152,8 @@ const everyCut = (scenario: CompiledScenario, skips: { readonly allowed: number 
     if (pagers.some((p) => p.batch.length > 0)) seen.pagingOut++
     if (pagers.some((p) => p.reads.length > 0)) seen.pagingIn++
     if (pagers.some((p) => p.waiters.length > 0)) seen.faultsWaiting++
+    if (pagers.some((p) => p.heldPagingIn > 0)) seen.held++
+    if (pagers.some((p) => p.stalled)) seen.readsStalled++
     if (rest.happenings.some((h) => h._tag === "BalloonStep")) seen.balloonSteps++
     if (rest.memory.stalledBalloons.length > 0) seen.balloonsStalled++
     const waiting = rest.memory.squeezes.flatMap(([, queue]) => queue)
@@ -155,6 +167,9 @@ const everyCut = (scenario: CompiledScenario, skips: { readonly allowed: number 
     )
     expect(again.events.length).toBe(suffix.length)
     expect(JSON.stringify(again.rest)).toBe(JSON.stringify(whole.sim.rest()))
+    // and the same report: refusals and outcomes without an event (a squeeze given up) included
+    const [refusedBefore, endedBefore] = [before.refusals.length, before.operations.length]
+    expect(again.outcomes).toBe(outcomesOf(refusals.slice(refusedBefore), operations.slice(endedBefore)))
   }
   return { cuts: cuts.length, seen }
 }
@@ -259,8 +274,9 @@ describe("an engine at rest with migrations in flight", () => {
     // is nearly full of fill (balloonable). Around 1 s, all at once: h3 fails (HA restarts p, 900 MiB, a
     // second later: the restart waits for the squeezer); db's pager pages out further while db's guest
     // touches paged pages (page-ins on their way, faults waiting); batch starts on h1 and waits for the
-    // squeezer; web's target rises past what h1 can give (refused); small and db migrate to h2, both
-    // waiting for the squeezer (small is admitted and migrates; db, grown by its page-ins, is not).
+    // squeezer; web's target rises past what h1 can give (refused); db and small migrate to h2, both
+    // waiting for the squeezer: db, grown by its page-ins meanwhile, is refused when the balloons made no
+    // progress for 5 s; small, behind it, is admitted then and migrates.
     const scenario = compile({
       ...pool({
         hosts: 3,
@@ -294,8 +310,8 @@ describe("an engine at rest with migrations in flight", () => {
           { at: "995ms", op: "guest-access", vm: "db", range: { first: 0, count: 2048 } },
           { at: "1s", op: "start-vm", vm: "batch", host: "h1" },
           { at: "1s", op: "set-memory-target", vm: "web", target: "1GiB" },
-          { at: "1s", op: "migrate", vm: "small", to: "h2" },
           { at: "1s", op: "migrate", vm: "db", to: "h2" },
+          { at: "1s", op: "migrate", vm: "small", to: "h2" },
           { at: "1s", op: "guest-access", vm: "db", random: 200 }
         ]
       }),
@@ -310,6 +326,37 @@ describe("an engine at rest with migrations in flight", () => {
     // and the migration admitted after the squeeze, the restart pass waiting on its start
     expect(seen.inFlight).toBeGreaterThan(10)
     expect(seen.restartPasses).toBeGreaterThan(10)
+  })
+
+  it("goes on from any moment of page-ins and a balloon stalled for frames, and pages touched while paging out", () => {
+    // h1 is short of frames: hog's balloon deflates by 236 MiB; as it nears its target, db's guest touches
+    // all its memory, paged out and paging out (a batch nominated 5 ms before), so page-ins and the
+    // balloon wait for frames, which db's pager frees as it pages out again, and cold's pager, on steps
+    // of its own.
+    const scenario = compile({
+      ...pool({
+        hosts: 1,
+        latency: "100us",
+        vms: [
+          { id: "db", vcpus: 1, memory: "128MiB", host: "h1" },
+          { id: "hog", vcpus: 1, memory: { dynamicMin: "64MiB", target: "128MiB", dynamicMax: "400MiB" }, host: "h1" },
+          { id: "cold", vcpus: 1, memory: "16MiB", host: "h1" }
+        ],
+        schedule: [
+          { at: "0s", op: "set-paging-target", vm: "db", target: "64MiB" },
+          { at: "1s", op: "set-paging-target", vm: "db", target: "16MiB" },
+          { at: "1100ms", op: "set-memory-target", vm: "hog", target: "364MiB" },
+          { at: "1995ms", op: "set-paging-target", vm: "db", target: "8MiB" },
+          { at: "1997ms", op: "set-paging-target", vm: "cold", target: "12MiB" },
+          { at: "2s", op: "guest-access", vm: "db", range: { first: 0, count: 32768 } }
+        ]
+      }),
+      hosts: [{ id: "h", count: 1, memory: "512MiB", overhead: "64MiB", nic: "1Gbit/s" }]
+    })
+    const { cuts, seen } = everyCut(scenario)
+    expect(cuts).toBeGreaterThan(100)
+    for (const kind of ["pagingOut", "pagingIn", "faultsWaiting", "held", "readsStalled", "balloonsStalled"] as const)
+      expect(seen[kind], kind).toBeGreaterThan(0)
   })
 
   it("goes on from the wait for HA's retry of a restart that failed", () => {
