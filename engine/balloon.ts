@@ -247,7 +247,11 @@ export class Squeezer {
 
   /** Goes on from `rest` (a squeezer that has done nothing yet). */
   restore(rest: SqueezerRest): void {
-    for (const [host, queue] of rest) this.queues.set(host, queue.map((w) => ({ ...w })))
+    for (const [host, queue] of rest)
+      this.queues.set(
+        host,
+        queue.map((w) => ({ ...w }))
+      )
   }
 
   /** The squeezer's check of the host came (a `SqueezeCheck` on the agenda). */

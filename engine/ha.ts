@@ -51,9 +51,7 @@ export interface HaRestart {
  * (`noticeDue` runs then), halted protected VMs tried again (`retryDue`), a restart pass's next order
  * group (`groupDue`).
  */
-export type HaTimer =
-  | { readonly _tag: "HaNotice" | "HaRetry" }
-  | { readonly _tag: "HaGroup"; readonly pass: number }
+export type HaTimer = { readonly _tag: "HaNotice" | "HaRetry" } | { readonly _tag: "HaGroup"; readonly pass: number }
 
 /** One start of a restart pass. */
 export interface HaStart {

@@ -181,7 +181,9 @@ export class Pager {
       for (let i = 0; i + 1 < rest.readsReadyUs.length; i += 2)
         for (let n = 0; n < rest.readsReadyUs[i + 1]!; n++) p.readReadyUs.push(rest.readsReadyUs[i]!)
       if (p.readReadyUs.length !== p.readGfns.length)
-        this.env.defect(`${rest.vm}'s pager at rest: ${p.readGfns.length} page-ins, ${p.readReadyUs.length} arrival times`)
+        this.env.defect(
+          `${rest.vm}'s pager at rest: ${p.readGfns.length} page-ins, ${p.readReadyUs.length} arrival times`
+        )
       for (let i = 0; i + 2 < rest.waiters.length; i += 3)
         p.waiters.set(rest.waiters[i]!, { faults: rest.waiters[i + 1]!, accessSumUs: rest.waiters[i + 2]! })
       p.heldPagingIn = rest.heldPagingIn

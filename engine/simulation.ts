@@ -87,16 +87,17 @@ export interface SimulationOptions {
 
 /**
  * The engine at rest, as plain data: what it needs beside the pool's state to go on exactly as it would
- * have. At rest, nothing waits that is not data: no evacuation, HA timer, page-in, balloon step or
- * squeeze, and no migration an operation waits on; migrations may be in flight, each its transfer
- * machine's state and its planned round end or commit. The rest is counters, PRNG states, settings and
- * those migrations. `Simulation.rest` gives it; `SimulationOptions.from` goes on from it
+ * have. At rest, nothing waits that is not data: no caller's function waits on a migration, and every
+ * transfer's page writer keeps a rest. Migrations may be in flight (each its transfer machine's state and
+ * its planned round end or commit), and so may evacuations, rolling maintenances, HA's timers and restart
+ * passes and the memory model's work, each as data with its steps on the agenda (`HappeningRest`). The
+ * rest is counters, PRNG states, settings and that work. `Simulation.rest` gives it; `SimulationOptions.from` goes on from it
  * (simulations/resume.ts).
  */
 export interface EngineRest {
   readonly nowUs: number
   readonly events: number
-  /** When the agenda's stale round ends come: they decide nothing, but move the clock then. */
+  /** When the agenda's stale happenings come: they decide nothing, but move the clock then. */
   readonly idleUs: ReadonlyArray<number>
   /** The event-id stream's state (a branch's own stream after its fork). */
   readonly ids: PrngState
@@ -138,7 +139,7 @@ export interface TransferRest extends Omit<TransferContext, "vm" | "prng" | "pag
 
 /**
  * One of the engine's own happenings on the agenda that is data: a round's end, a migration's commit, an
- * evacuation's next batch, the end of a host's maintenance.
+ * evacuation's next batch, the end of a host's maintenance, one of HA's timers, a memory-model step.
  */
 export type HappeningRest =
   | { readonly _tag: "RoundEnd"; readonly migration: MigrationId; readonly atUs: number }
@@ -278,14 +279,15 @@ export class Simulation {
   private readonly operations: OperationOutcome[] = []
   private migrationCounter = 0
   /**
-   * Round ends on the agenda that will do nothing when they come but move the clock (planned again
-   * since, or their migration over): how many at each time, and in all (see `scheduleRoundEnd`).
+   * Happenings on the agenda that will do nothing when they come but move the clock (a round end or a
+   * memory-model step planned again since, a round end whose migration is over): how many at each time,
+   * and in all (see `unplan`).
    */
   private readonly staleAtUs = new Map<number, number>()
-  private staleRoundEnds = 0
+  private staleHappenings = 0
   /**
-   * The round ends and commits on the agenda, by their `seq`: the happenings an engine at rest keeps as
-   * data. A Map keeps them in the order they were planned (seqs only grow).
+   * The engine's own happenings on the agenda, by their `seq`: what an engine at rest keeps of its
+   * agenda as data. A Map keeps them in the order they were planned (seqs only grow).
    */
   private readonly planned = new Map<number, HappeningRest>()
   private ratesDirty = false
@@ -381,8 +383,8 @@ export class Simulation {
 
   /**
    * The engine at rest as data (`EngineRest`), or why it is not at rest now: something on the agenda or
-   * waiting that is not data (a memory-model step, an HA restart pass, a transfer whose page writer keeps
-   * no rest, a caller's function). An engine built `from` it, on the pool's state now, decides from here what this one would.
+   * waiting that is not data (a caller's function, a transfer whose page writer keeps no rest, a trace
+   * driving some VM's paging). An engine built `from` it, on the pool's state now, decides from here what this one would.
    * `inputsQueued`: how many of the agenda's happenings are the caller's inputs, which it puts on the
    * agenda again when it goes on from the rest (a scenario's schedule items still to come, simulations/run.ts).
    */
@@ -390,7 +392,7 @@ export class Simulation {
     if (!this.quiet(inputsQueued)) {
       if (this.functionWaiters > 0) return "a migration an operation waits on is in flight"
       if (this.ratesDirty) return "a migration started outside a run has no round end planned yet"
-      return `${this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size} happening(s) on the agenda`
+      return `${this.queue.size - inputsQueued - this.staleHappenings - this.planned.size} happening(s) on the agenda`
     }
     const transfers: TransferRest[] = []
     for (const t of this.transfers.values()) {
@@ -437,14 +439,14 @@ export class Simulation {
   }
 
   /**
-   * Whether the agenda holds nothing but `inputsQueued` of the caller's inputs, stale round ends (a stale
+   * Whether the agenda holds nothing but `inputsQueued` of the caller's inputs, stale happenings (a stale
    * one, planned again or its migration over, does nothing when it comes) and happenings that are data
-   * (round ends, commits, long operations' steps, HA's timers), no caller waits on a migration with a
+   * (round ends, commits, long operations' steps, HA's timers, memory-model steps), no caller waits on a migration with a
    * function, and no rates wait to be planned: `rest`'s first test, O(1), for callers that try often.
    */
   quiet(inputsQueued = 0): boolean {
     return (
-      this.queue.size - inputsQueued - this.staleRoundEnds - this.planned.size <= 0 &&
+      this.queue.size - inputsQueued - this.staleHappenings - this.planned.size <= 0 &&
       this.functionWaiters === 0 &&
       !this.ratesDirty
     )
@@ -826,22 +828,22 @@ export class Simulation {
     this.planned.set(seq, { _tag: "Commit", migration, atUs: Math.max(atUs, this.nowUsValue) })
   }
 
-  /** A round end on the agenda at `atUs` will do nothing when it comes. */
+  /** A happening on the agenda at `atUs` will do nothing when it comes. */
   private goneStale(atUs: number): void {
     this.staleAtUs.set(atUs, (this.staleAtUs.get(atUs) ?? 0) + 1)
-    this.staleRoundEnds++
+    this.staleHappenings++
   }
 
-  /** A stale round end came (now): it only moved the clock. */
+  /** A stale happening came (now): it only moved the clock. */
   private staleCame(): void {
     const left = this.staleAtUs.get(this.nowUsValue)! - 1
     if (left === 0) this.staleAtUs.delete(this.nowUsValue)
     else this.staleAtUs.set(this.nowUsValue, left)
-    this.staleRoundEnds--
+    this.staleHappenings--
   }
 
   /**
-   * Puts back what an engine at rest had on its agenda that does nothing: stale round ends, which only
+   * Puts back what an engine at rest had on its agenda that does nothing: stale happenings, which only
    * move the clock (and can stop a run at its time limit) when they come.
    */
   private idleAt(atUs: number): void {

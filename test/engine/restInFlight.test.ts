@@ -291,8 +291,19 @@ describe("an engine at rest with migrations in flight", () => {
             workload: { model: "pages", writer: "hot-cold", dirtyRate: "4MiB/s", workingSet: "16MiB" }
           },
           { id: "batch", vcpus: 1, memory: "1100MiB", start: false },
-          { id: "small", vcpus: 1, memory: "32MiB", host: "h1", workload: { model: "rate", dirtyRate: "8MiB/s", workingSet: "8MiB" } },
-          { id: "fill", vcpus: 1, memory: { dynamicMin: "256MiB", target: "1780MiB", dynamicMax: "1780MiB" }, host: "h2" },
+          {
+            id: "small",
+            vcpus: 1,
+            memory: "32MiB",
+            host: "h1",
+            workload: { model: "rate", dirtyRate: "8MiB/s", workingSet: "8MiB" }
+          },
+          {
+            id: "fill",
+            vcpus: 1,
+            memory: { dynamicMin: "256MiB", target: "1780MiB", dynamicMax: "1780MiB" },
+            host: "h2"
+          },
           {
             id: "p",
             vcpus: 1,
@@ -321,7 +332,14 @@ describe("an engine at rest with migrations in flight", () => {
     const { cuts, seen } = everyCut(scenario)
     expect(cuts).toBeGreaterThan(200)
     // the cuts are not vacuous: each kind of the memory model's work was in flight at some of them
-    const kinds = ["pagingOut", "pagingIn", "faultsWaiting", "balloonSteps", "migrationSqueezing", "haSqueezing"] as const
+    const kinds = [
+      "pagingOut",
+      "pagingIn",
+      "faultsWaiting",
+      "balloonSteps",
+      "migrationSqueezing",
+      "haSqueezing"
+    ] as const
     for (const kind of kinds) expect(seen[kind], kind).toBeGreaterThan(0)
     // and the migration admitted after the squeeze, the restart pass waiting on its start
     expect(seen.inFlight).toBeGreaterThan(10)
