@@ -43,6 +43,16 @@ const restKey = (pool: PoolId): SnapshotKey => ({
 const Word = Schema.Number.pipe(Schema.int(), Schema.between(0, 2 ** 32 - 1))
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 const PrngWords = Schema.Tuple(Word, Word, Word, Word)
+/**
+ * An array of counts (page states' runs, bitmaps, gfns, times): checked in one loop, not element by
+ * element through the schema machinery, which made encoding a rest of a few busy 256 MiB pagers cost
+ * more than the run between two rests.
+ */
+const Counts = Schema.declare(
+  (u: unknown): u is ReadonlyArray<number> =>
+    Array.isArray(u) && u.every((n) => typeof n === "number" && Number.isSafeInteger(n) && n >= 0),
+  { identifier: "Counts", description: "an array of integers >= 0" }
+)
 
 /**
  * The recorded schedule in the order its items run, in chunks (`SCHEDULE_CHUNK_ITEMS` items each, chunk c
@@ -63,7 +73,7 @@ const ScheduleChunk = Schema.parseJson(
     /** How many items the whole schedule has. */
     items: Count,
     /** Each item's place in the recorded schedule, and the item as recorded, in the order they run. */
-    places: Schema.Array(Count),
+    places: Counts,
     recorded: Schema.Array(Schema.Unknown)
   })
 )
@@ -97,7 +107,7 @@ const RoundRecordData = Schema.Struct({
 })
 
 /** Values as runs, `[value, count, …]` (engine/migration/pageTracker.ts). */
-const Runs = Schema.Array(Count)
+const Runs = Counts
 
 /** A pages-model migration's page tracker (engine/migration/pageTracker.ts `PageTrackerRest`). */
 const PageTrackerData = Schema.Struct({
@@ -117,8 +127,8 @@ const PageTrackerData = Schema.Struct({
   writesApplied: Count,
   markerPages: Count,
   lookahead: Schema.Struct({
-    times: Schema.Array(Count),
-    gfns: Schema.Array(Count),
+    times: Counts,
+    gfns: Counts,
     writer: Schema.Union(
       Schema.Struct({ kind: Schema.Literal("idle") }),
       Schema.Struct({
@@ -285,7 +295,7 @@ const EngineRestData = Schema.Struct({
   nowUs: Count,
   events: Count,
   // rests kept before stale round ends could rest had none
-  idleUs: Schema.optionalWith(Schema.Array(Count), { default: () => [] }),
+  idleUs: Schema.optionalWith(Counts, { default: () => [] }),
   ids: PrngWords,
   migrations: Count,
   linkPercent: Schema.Array(Schema.Tuple(HostId, Schema.Number)),
@@ -299,19 +309,19 @@ const EngineRestData = Schema.Struct({
           vm: VmId,
           pages: Schema.Struct({
             guestPages: Count,
-            runs: Schema.Array(Count),
+            runs: Counts,
             pageInSequence: Count,
-            recent: Schema.Array(Count)
+            recent: Counts
           }),
           victimCursor: Count,
           prefetchCursor: Count,
           nextPrefetchUs: Count,
           checks: Count,
-          batch: none(Schema.Array(Count), []),
+          batch: none(Counts, []),
           batchEvictUs: none(CountOrMinusOne, -1),
-          reads: none(Schema.Array(Count), []),
-          readsReadyUs: none(Schema.Array(Count), []),
-          waiters: none(Schema.Array(Count), []),
+          reads: none(Counts, []),
+          readsReadyUs: none(Counts, []),
+          waiters: none(Counts, []),
           heldPagingIn: none(Count, 0),
           stalled: none(Schema.Boolean, false)
         })
@@ -505,23 +515,25 @@ const saveRests = (
       }
       yield* snapshots.save(chunks)
     }
-    yield* snapshots.save(
-      rests.map(({ last, rest, state, inRun }) => ({
-        ...restKey(pool),
-        revision: last.revision,
-        atUs: last.atUs,
-        data: encodeSaved({
-          format: ENGINE_REST_FORMAT,
-          eventId: last.id,
-          rest: rest.engine,
-          state: encodeSnapshot(state),
-          scenario: scenarioKept,
-          ...(inRun ?? {}),
-          ...(inRun?.scheduleRun !== undefined && scenarioSha256 !== undefined ? { scenarioSha256 } : {}),
-          ...(rest.controllers.length === 0 ? {} : { controllers: rest.controllers })
-        })
-      }))
-    )
+    // one at a time: a rest of a pool with busy pagers is megabytes of text, and a long run keeps many
+    for (const { last, rest, state, inRun } of rests)
+      yield* snapshots.save([
+        {
+          ...restKey(pool),
+          revision: last.revision,
+          atUs: last.atUs,
+          data: encodeSaved({
+            format: ENGINE_REST_FORMAT,
+            eventId: last.id,
+            rest: rest.engine,
+            state: encodeSnapshot(state),
+            scenario: scenarioKept,
+            ...(inRun ?? {}),
+            ...(inRun?.scheduleRun !== undefined && scenarioSha256 !== undefined ? { scenarioSha256 } : {}),
+            ...(rest.controllers.length === 0 ? {} : { controllers: rest.controllers })
+          })
+        }
+      ])
   })
 
 /**

@@ -10,7 +10,7 @@ import * as Api from "../api/index.js"
 import { nowMs, percentile, withBaseline, type Benchmark, type BenchResult } from "./harness.js"
 import type { Scenario } from "../simulations/scenario.js"
 import { rollingScenario, rollingVms } from "./engine.js"
-import { manyMigrations, writeScenario } from "./workloads.js"
+import { busyPaging, manyMigrations, writeScenario } from "./workloads.js"
 
 /** Migrations of the workload: about 8 events each (160,085 events for 20,000). */
 const MIGRATIONS = 20_000
@@ -209,8 +209,9 @@ interface InsideWorkload {
 /**
  * The fork-inside pools: migrations 300 ms apart, each over before the next (the engine rests between
  * them, nothing in flight); 50 ms apart, about four in flight at every moment (the engine rests with
- * migrations in flight, their machines as data); a rolling maintenance (an evacuation or a maintenance
- * wait under way at every moment, as data).
+ * migrations in flight, their machines as data); a pool under xenpaging whose pagers are never idle (the
+ * memory model's work in flight as data); a rolling maintenance (an evacuation or a maintenance wait
+ * under way at every moment, as data).
  */
 const INSIDE_WORKLOADS: ReadonlyArray<InsideWorkload> = [
   {
@@ -224,6 +225,13 @@ const INSIDE_WORKLOADS: ReadonlyArray<InsideWorkload> = [
     sizes: [12_500, 125_000],
     scenario: (n) => manyMigrations(n, "overlapping", 50),
     says: (n) => `manyMigrations(${n}, 50 ms apart, about four always in flight)`
+  },
+  {
+    name: ".paging",
+    sizes: [12_000, 120_000],
+    scenario: (n) => busyPaging(n),
+    says: (n) =>
+      `busyPaging(${n.toLocaleString("en-US")} guest accesses 5 ms apart on 40 VMs of 256 MiB paged to half: page-outs, page-ins and faults always in flight)`
   },
   {
     name: ".rolling",
