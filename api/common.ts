@@ -72,7 +72,9 @@ export {
   type WriterConfig,
   type PageWriter,
   type WriteRate,
-  type WorkingSetLayout
+  type WorkingSetLayout,
+  type WriterRest,
+  type WriterState
 } from "../engine/migration/workload.js"
 export type { Prng } from "../engine/prng.js"
 export {

@@ -22,6 +22,7 @@ import { Effect, Either, Option, Schema } from "effect"
 import { MigrationPhaseName } from "../domain/events.js"
 import { HostId, MigrationId, poolIdOfStream, poolStreamName, VmId, type EventId, type PoolId } from "../domain/ids.js"
 import { PRECOPY_DECISIONS, STOP_REASONS } from "../engine/migration/policy.js"
+import type { WriterState } from "../engine/migration/workload.js"
 import type { EngineRest } from "../engine/simulation.js"
 import type { PoolState } from "../domain/state.js"
 import { decodeSnapshot, encodeSnapshot } from "../projections/snapshotCodec.js"
@@ -108,6 +109,15 @@ const RoundRecordData = Schema.Struct({
 
 /** Values as runs, `[value, count, …]` (engine/migration/pageTracker.ts). */
 const Runs = Counts
+/** What a writer of one's own keeps at rest (`WriterState`): any JSON value. */
+const WriterStateData: Schema.Schema<WriterState> = Schema.Union(
+  Schema.Null,
+  Schema.Boolean,
+  Schema.Number,
+  Schema.String,
+  Schema.Array(Schema.suspend(() => WriterStateData)),
+  Schema.Record({ key: Schema.String, value: Schema.suspend(() => WriterStateData) })
+)
 
 /** A pages-model migration's page tracker (engine/migration/pageTracker.ts `PageTrackerRest`). */
 const PageTrackerData = Schema.Struct({
@@ -138,7 +148,8 @@ const PageTrackerData = Schema.Struct({
         offsetUs: Count,
         remainder: Count,
         written: Count,
-        prng: PrngWords
+        prng: PrngWords,
+        own: Schema.optionalWith(WriterStateData, { exact: true })
       })
     )
   })

@@ -34,7 +34,10 @@ export interface PageWriter {
   rest?(): WriterRest | undefined
 }
 
-/** A built-in writer's place: its next write, its position in the rate's spacing, its generator. */
+/**
+ * An evenly spaced writer's place: its next write, its position in the rate's spacing, its generator, and
+ * what its `pickIndex` holds beside the generator (`own`, for a writer of one's own that says).
+ */
 export type WriterRest =
   | { readonly kind: "idle" }
   | {
@@ -45,7 +48,12 @@ export type WriterRest =
       readonly remainder: number
       readonly written: number
       readonly prng: PrngState
+      readonly own?: WriterState
     }
+
+/** A writer's own state at rest: plain JSON data. */
+export type WriterState =
+  null | boolean | number | string | ReadonlyArray<WriterState> | { readonly [key: string]: WriterState }
 
 /** A rational rate: `writes` writes every `perUs` µs (e.g. W pages/s = `{ writes: W, perUs: 1e6 }`). */
 export interface WriteRate {
@@ -104,9 +112,14 @@ class EvenlySpacedWriter implements PageWriter {
     private readonly rate: WriteRate,
     private readonly writesMax: number,
     private readonly pickGfn: () => number,
-    /** The only state `pickGfn` draws on, when it is (the built-ins'): the writer then has a rest. */
+    /**
+     * The generator `pickGfn` draws on, when it and `own` are all it holds (the built-ins', or a writer of
+     * one's own that gives `own`): the writer then has a rest.
+     */
     private readonly prng?: Prng,
-    from?: WriterRest
+    from?: WriterRest,
+    /** What else `pickGfn` holds, as data, for a writer of one's own. */
+    private readonly own?: () => WriterState
   ) {
     invariant(isCount(startUs), "startUs must be a non-negative integer")
     invariant(
@@ -134,7 +147,8 @@ class EvenlySpacedWriter implements PageWriter {
       offsetUs: this.offsetUs,
       remainder: this.remainder,
       written: this.written,
-      prng: this.prng.state
+      prng: this.prng.state,
+      ...(this.own === undefined ? {} : { own: this.own() })
     }
   }
 
@@ -167,17 +181,24 @@ export interface WriterConfig extends WorkingSet {
   readonly startUs: number
   readonly writesMax?: number
   /**
-   * Go on from a built-in writer's rest (`PageWriter.rest`): `prng` is then the generator of its rest
-   * (`Prng.fromState`), and the writer takes its place instead of drawing its first write.
+   * Go on from a writer's rest (`PageWriter.rest`): `prng` is then the generator of its rest
+   * (`Prng.fromState`), and the writer takes its place instead of drawing its first write. A writer of
+   * one's own finds what its `own` gave in `from.own`.
    */
   readonly from?: WriterRest
 }
 
 /**
  * Evenly spaced writes to working-set page `pickIndex()`, trusted to be in range (the built-ins').
- * `restable`: `pickIndex` draws on `config.prng` alone, so the writer's rest is its place and that state.
+ * `restable`: `pickIndex` draws on `config.prng` and `own` alone, so the writer's rest is its place and
+ * their state.
  */
-const spacedWriter = (config: WriterConfig, pickIndex: () => number, restable = false): PageWriter => {
+const spacedWriter = (
+  config: WriterConfig,
+  pickIndex: () => number,
+  restable = false,
+  own?: () => WriterState
+): PageWriter => {
   checkWorkingSet(config)
   const gfnOf = gfnMapping(config)
   return new EvenlySpacedWriter(
@@ -186,7 +207,8 @@ const spacedWriter = (config: WriterConfig, pickIndex: () => number, restable = 
     config.writesMax ?? WRITES_MAX_DEFAULT,
     () => gfnOf(pickIndex()),
     restable ? config.prng : undefined,
-    config.from
+    config.from,
+    own
   )
 }
 
@@ -195,17 +217,30 @@ const spacedWriter = (config: WriterConfig, pickIndex: () => number, restable = 
  * returns (an index in [0, workingSetPages), mapped to a gfn by the set's layout, checked on every
  * write). The way to write a page writer of one's own: the built-ins are the same spacing with a
  * uniform or a hot/cold draw, whose indices are in range by construction and so go unchecked.
+ *
+ * `own`, when given, says what `pickIndex` holds beside `config.prng`, as JSON data: the writer then
+ * has a rest (`PageWriter.rest`), and the engine may rest while its migration is in flight; made again
+ * from that rest, the writer finds the data in `config.from.own`. Without it the writer has no rest.
  */
-export const evenlySpacedWriter = (config: WriterConfig, pickIndex: () => number): PageWriter => {
+export const evenlySpacedWriter = (
+  config: WriterConfig,
+  pickIndex: () => number,
+  own?: () => WriterState
+): PageWriter => {
   const { workingSetPages } = config
-  return spacedWriter(config, () => {
-    const j = pickIndex()
-    invariant(
-      Number.isSafeInteger(j) && j >= 0 && j < workingSetPages,
-      () => `a page writer picked working-set page ${j}, outside [0, ${workingSetPages})`
-    )
-    return j
-  })
+  return spacedWriter(
+    config,
+    () => {
+      const j = pickIndex()
+      invariant(
+        Number.isSafeInteger(j) && j >= 0 && j < workingSetPages,
+        () => `a page writer picked working-set page ${j}, outside [0, ${workingSetPages})`
+      )
+      return j
+    },
+    own !== undefined,
+    own
+  )
 }
 
 /** Writes at `rate`, each to a page drawn uniformly from the working set. */

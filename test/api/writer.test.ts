@@ -3,7 +3,10 @@
  * one's own, made of `evenlySpacedWriter` as the built-ins are; its writes decide the rounds; a bad name
  * or a bad page is refused with the field or the writer named.
  */
+import { Chunk, Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
+import * as Fx from "../../api/effect.js"
+import { SnapshotSettings } from "../../projections/snapshots.js"
 import {
   evenlySpacedWriter,
   events,
@@ -81,5 +84,55 @@ describe("extensions: a page writer of one's own", () => {
     const bad = await rejection(simulate(scenario("outside"), { store, extensions: { writers: [outside] } }))
     expect(bad.message).toMatch(/a page writer picked working-set page 16384, outside \[0, 16384\)/)
     await store.close()
+  })
+
+  it("that says what it holds (`own`) has a rest: a branch made inside its migration starts at a rest there, and appends what a rebuild from the start appends", async () => {
+    // scans its first 12,500 pages once, then writes one page over and over: where it stands decides how
+    // many pages a round finds dirty (at 5,120 writes/s it settles during the second round, after the
+    // first rest); it keeps its place at rest and takes it back when `keeps`
+    const settlingWriter = (keeps: boolean): WriterDefinition => ({
+      name: "settling",
+      summary: "scans 12,500 pages of the working set once, then writes its first page",
+      make: (config) => {
+        let i = config.from?.kind === "spaced" && typeof config.from.own === "number" ? config.from.own : 0
+        const pick = () => (i < 12_500 ? i++ : 0)
+        return keeps ? evenlySpacedWriter(config, pick, () => i) : evenlySpacedWriter(config, pick)
+      }
+    })
+    const branchInside = (writer: WriterDefinition, fromRest: boolean) =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const extensions = { writers: [writer] }
+          const { pool } = yield* Fx.simulate(scenario("settling"), { extensions })
+          const events = Chunk.toReadonlyArray(yield* Stream.runCollect(Fx.events(pool)))
+          const started = events.findIndex((e) => e.event._tag === "VmMigrationStarted")
+          // at the first round's end, the writer half-way through its scan (a branch is made between moments)
+          let at = events.findIndex((e) => e.event._tag === "VmMigrationRoundCompleted")
+          while (events[at + 1]!.event.atUs === events[at]!.event.atUs) at++
+          yield* Fx.fork(pool, `@${at}`, "inside")
+          const out = yield* Fx.continuePool("inside", [{ op: "disable-host", host: "h2" }], { fromRest, extensions })
+          const branch = Chunk.toReadonlyArray(yield* Stream.runCollect(Fx.events("inside")))
+          return {
+            started,
+            at,
+            rebuilt: out.rebuilt,
+            lines: branch.map((e) => JSON.stringify({ id: e.id, event: e.event }))
+          }
+        }).pipe(
+          Effect.provideService(SnapshotSettings, { everyEvents: 1, wholeStateEvery: 1, restEventsPerEntity: 0 }),
+          Effect.provide(Fx.storeLayer("memory:"))
+        )
+      )
+    const fromRest = await branchInside(settlingWriter(true), true)
+    const fromStart = await branchInside(settlingWriter(true), false)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+    expect(fromRest.lines.length).toBeGreaterThan(fromRest.at + 2)
+    // the rest it started at was taken with the migration in flight, the writer's place in it
+    expect(fromRest.rebuilt.restRevision).toBeGreaterThan(fromRest.started)
+    expect(fromRest.rebuilt.eventsRead).toBeLessThan(fromStart.rebuilt.eventsRead)
+    // the writer that keeps nothing has no rest while its migration is in flight: the last one is before
+    const forgetting = await branchInside(settlingWriter(false), true)
+    expect(forgetting.lines).toEqual(fromRest.lines)
+    expect(forgetting.rebuilt.restRevision).toBeLessThan(forgetting.started)
   })
 })
