@@ -276,11 +276,22 @@ class Controllers {
   private stamps = 0
   readonly stamp = (): number => this.stamps++
 
-  constructor(private readonly placeOf: (index: number) => number = (index) => index) {}
+  constructor(
+    private readonly placeOf: (index: number) => number = (index) => index,
+    private readonly scenarioItems: number
+  ) {}
 
-  /** The name the controller of item `index` hears of its migrations by: the same whatever part of the schedule is compiled. */
+  /**
+   * The name the controller of item `index` hears of its migrations by. A scenario item's is the same
+   * whatever part of the schedule is compiled (its place in the recorded schedule: migrations in flight
+   * at a rest name it). A continuation's item has no such place (the schedule compiled from a rest holds
+   * only some of the recorded items): it is named by its index past the scenario's, unique in this
+   * engine, and its controller keeps the engine from resting.
+   */
   listenerOf(index: number): string {
-    return `consolidation:${this.placeOf(index)}`
+    return index < this.scenarioItems
+      ? `consolidation:${this.placeOf(index)}`
+      : `consolidation:continuation:${index - this.scenarioItems}`
   }
 
   start(index: number, runner: ConsolidationRunner, from?: RunnerRest): void {
@@ -298,8 +309,8 @@ class Controllers {
   }
 
   /** The controllers as data, or why not: one a continuation started (its item's index is not stable). */
-  rest(scenarioItems: number): ReadonlyArray<ControllerRest> | string {
-    if (this.runners.some((r) => r.index >= scenarioItems))
+  rest(): ReadonlyArray<ControllerRest> | string {
+    if (this.runners.some((r) => r.index >= this.scenarioItems))
       return "a consolidation controller a continuation started runs"
     return this.runners.map((r) => ({ index: r.index, ...r.runner.rest() }))
   }
@@ -340,7 +351,8 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
       for (const [vm, workload] of change.workloads) sim.setWorkload(vm, workload)
       loadsRun++
     })
-  const controllers = new Controllers(options.placeOf)
+  const scenarioItems = options.scenarioItems ?? scenario.schedule.length
+  const controllers = new Controllers(options.placeOf, scenarioItems)
   // in the order their ticks went on the agenda (see `ConsolidationRunner`'s stamp)
   const restored = [...(from?.controllers ?? [])].sort(
     (a, b) => (a.nextTick?.order ?? -1) - (b.nextTick?.order ?? -1) || a.index - b.index
@@ -350,11 +362,10 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     invariant(timed !== undefined, `a controller at rest names schedule item ${controller.index}, which is not there`)
     controllers.start(controller.index, runnerOf(sim, scenario, timed.item, controller.index, controllers), controller)
   }
-  const scenarioItems = options.scenarioItems ?? scenario.schedule.length
   const rest = (inputsQueued = 0): ScenarioRest | string => {
     const engine = sim.rest(inputsQueued + controllers.ticking)
     if (typeof engine === "string") return engine
-    const rests = controllers.rest(scenarioItems)
+    const rests = controllers.rest()
     return typeof rests === "string" ? rests : { engine, controllers: rests }
   }
   // the schedule whose rests are wanted (the last one given them), and how many of its items have run

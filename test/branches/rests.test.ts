@@ -315,6 +315,34 @@ describe("a pool whose load series and consolidation controller run", () => {
     expect(fromRest.end.consolidation).toEqual(fromStart.end.consolidation)
     expect(fromRest.end.consolidation?.[0]?.ticks).toBeGreaterThan(200)
   })
+
+  it("two controllers one continuation starts each hear their own migrations' ends, from a rest as from the start", async () => {
+    // the branch at noon starts two more controllers beside the scenario's, for two hours
+    const twoMore = (fromRest: boolean) =>
+      Effect.gen(function* () {
+        const { pool } = yield* Fx.simulate(Fx.scenarioPath("planetlab-consolidation"))
+        yield* Fx.fork(pool, "12h", "noon")
+        const controller = { op: "consolidate", overloadPct: 70, underloadPct: 30, packPct: 50 } as const
+        const branch = yield* Fx.continuePool(
+          "noon",
+          [
+            { ...controller, every: "300s", migrationsMaxPerInterval: 5 },
+            { ...controller, every: "420s", migrationsMaxPerInterval: 3 }
+          ],
+          { fromRest, until: "14h" }
+        )
+        return { branch, lines: lines(yield* allEvents("noon")) }
+      }).pipe(Effect.provideService(SnapshotSettings, { everyEvents: 100, wholeStateEvery: 2, restEventsPerEntity: 0 }))
+    const fromRest = await withStore(twoMore(true))
+    const fromStart = await withStore(twoMore(false))
+    expect(fromRest.branch.rebuilt.restRevision).toBeGreaterThan(0)
+    const reports = fromRest.branch.consolidation ?? []
+    expect(reports).toHaveLength(3)
+    // both new controllers moved VMs: each heard its own migrations end (a shared name would tell one both)
+    for (const report of reports.slice(1)) expect(report.migrationsCommitted).toBeGreaterThan(0)
+    expect(fromRest.lines).toEqual(fromStart.lines)
+    expect(fromRest.branch.consolidation).toEqual(fromStart.branch.consolidation)
+  })
 })
 
 /** The paging-and-ballooning pool continued at its end twice, and forked half-way and continued. */
