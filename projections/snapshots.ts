@@ -45,7 +45,8 @@ export interface SnapshotSettingsShape {
   readonly wholeStateEvery?: number
   /**
    * The engine's rests inside a run (api/engineRests.ts) come every N × K events, and at least this many
-   * events per VM and host of the pool apart; default `REST_EVENTS_PER_ENTITY_DEFAULT`, 0 for none.
+   * events per VM and host of the pool apart (250 numbers of a rest's page data weighing as one);
+   * default `REST_EVENTS_PER_ENTITY_DEFAULT`, 0 for none.
    */
   readonly restEventsPerEntity?: number
 }

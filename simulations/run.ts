@@ -270,6 +270,22 @@ export interface PreparedScenario {
   readonly rest: () => ScenarioRest | string
 }
 
+/** How many numbers of a rest's page data weigh as much as one VM or host of its pool (`restEventsPerEntity`). */
+const NUMBERS_PER_ENTITY = 250
+
+/** The numbers in the arrays of a rest (page states, bitmaps, page-ins, writes): its page data's size. */
+const numbersIn = (value: unknown): number => {
+  if (Array.isArray(value)) {
+    let n = 0
+    for (const item of value) n += typeof item === "number" ? 1 : numbersIn(item)
+    return n
+  }
+  if (typeof value !== "object" || value === null) return 0
+  let n = 0
+  for (const field of Object.values(value)) n += numbersIn(field)
+  return n
+}
+
 /** The consolidation controllers a scenario started, with the schedule item each came from. */
 class Controllers {
   private readonly runners: Array<{ readonly index: number; readonly runner: ConsolidationRunner }> = []
@@ -383,9 +399,15 @@ export const prepareScenario = (scenario: CompiledScenario, options: RunScenario
     const at = rest(inputsQueued)
     if (typeof at === "string") return
     const state = sim.state
-    // a rest costs about its pool's size: the run between two of them may be kept a multiple of that
+    // a rest costs about its size: the pool's VMs and hosts, and the page data of its pagers and
+    // migrations (a busy 256 MiB pager is tens of thousands of numbers); the run between two of them
+    // may be kept a multiple of that, so that rests held until the run commits stay within a share of
+    // what its events take
     const perEntity = resting.rests.everyEventsPerEntity ?? 0
-    const size = perEntity === 0 ? 0 : HashMap.size(state.vms) + HashMap.size(state.hosts)
+    const size =
+      perEntity === 0
+        ? 0
+        : HashMap.size(state.vms) + HashMap.size(state.hosts) + numbersIn(at.engine) / NUMBERS_PER_ENTITY
     resting.nextEvents = sim.events + Math.max(resting.rests.everyEvents, perEntity * size)
     resting.rests.take({ ...at, scheduleRun: resting.run, loadsRun, state })
   }
