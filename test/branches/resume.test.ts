@@ -59,16 +59,20 @@ describe("the engine rebuilt from its log", () => {
     expect(evacuating.length).toBeGreaterThan(10)
   })
 
-  it("the generated paging runs rest with pages paged out (the pager's states cross as data)", () => {
+  it("the generated paging runs rest with pages paged out, and with page-outs and page-ins in flight (the pager's states and work cross as data)", () => {
     const paging = fc.sample(scenarioArb({ faults: ["paging"], pageOutFirst: true }), { numRuns: 40, seed: 7 })
+    let inFlight = 0
     const withPaged = paging.filter((scenario) => {
       const rests: RestInRun[] = []
       const run = runEngine(scenario, { rests: { everyEvents: 1, take: (rest) => rests.push(rest) } })
       const paged = (rest: RestInRun) =>
         rest.engine.memory.pagers.some((p) => p.pages.runs.some((v, i) => i % 2 === 0 && v === 3))
-      return rests.some((rest) => rest.engine.events < run.emitted.length && paged(rest))
+      const inside = rests.filter((rest) => rest.engine.events < run.emitted.length)
+      if (inside.some((rest) => rest.engine.memory.pagers.some((p) => p.batch.length + p.reads.length > 0))) inFlight++
+      return inside.some(paged)
     })
     expect(withPaged.length).toBeGreaterThan(10)
+    expect(inFlight).toBeGreaterThan(10)
   })
 
   it("refuses a log this engine would not have written, naming the first revision that differs", () =>
