@@ -18,6 +18,7 @@
  */
 
 import type { VmId } from "../domain/ids.js"
+import { runsOf } from "./runs.js"
 
 export const PageState = {
   /** Not part of the guest's memory (ballooned out, or above its current size). */
@@ -205,16 +206,7 @@ export class PageStates {
 
   /** The states as data (`PageStatesRest`). */
   rest(): PageStatesRest {
-    const runs: number[] = []
-    const states = this.states
-    // Bounded: one pass over the gfns, a run at a time.
-    for (let gfn = 0; gfn < this.staticMaxPages;) {
-      const state = states[gfn]!
-      let end = gfn + 1
-      while (end < this.staticMaxPages && states[end] === state) end++
-      runs.push(state, end - gfn)
-      gfn = end
-    }
+    const runs = runsOf(this.states)
     const recent: number[] = []
     for (let gfn = 0; gfn < this.staticMaxPages; gfn++)
       if (this.isRecentlyPagedIn(gfn)) recent.push(gfn, this.pagedInStamp[gfn]!)

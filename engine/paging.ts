@@ -34,6 +34,7 @@ import {
   type PageStatesRest,
   pageStatesFactory
 } from "./pageStates.js"
+import { fillFromRuns, runsOf } from "./runs.js"
 import type { PagedPages } from "./transfer.js"
 
 /** What became of one batch of guest accesses. */
@@ -139,12 +140,7 @@ export class Pager {
       if (p.servedFaults > 0) this.env.defect(`${vm}'s pager served faults it did not report`)
       const { victimCursor, prefetchCursor, nextPrefetchUs, checks, batchEvictUs, heldPagingIn, stalled } = p
       const reads = p.readGfns.slice(p.readsHead)
-      const readsReadyUs: number[] = []
-      for (let i = p.readsHead; i < p.readReadyUs.length; i++) {
-        const atUs = p.readReadyUs[i]!
-        if (readsReadyUs[readsReadyUs.length - 2] === atUs) readsReadyUs[readsReadyUs.length - 1]!++
-        else readsReadyUs.push(atUs, 1)
-      }
+      const readsReadyUs = runsOf(p.readReadyUs, p.readsHead)
       const waiters: number[] = []
       for (const [gfn, w] of p.waiters) waiters.push(gfn, w.faults, w.accessSumUs)
       return {
@@ -177,13 +173,10 @@ export class Pager {
       p.checks = rest.checks
       p.batch = [...rest.batch]
       p.batchEvictUs = rest.batchEvictUs
-      p.readGfns.push(...rest.reads)
-      for (let i = 0; i + 1 < rest.readsReadyUs.length; i += 2)
-        for (let n = 0; n < rest.readsReadyUs[i + 1]!; n++) p.readReadyUs.push(rest.readsReadyUs[i]!)
-      if (p.readReadyUs.length !== p.readGfns.length)
-        this.env.defect(
-          `${rest.vm}'s pager at rest: ${p.readGfns.length} page-ins, ${p.readReadyUs.length} arrival times`
-        )
+      // a pager just made has none on their way: one arrival time per page-in (no spread: there may be millions)
+      for (const gfn of rest.reads) p.readGfns.push(gfn)
+      p.readReadyUs.length = rest.reads.length
+      fillFromRuns(p.readReadyUs, rest.readsReadyUs)
       for (let i = 0; i + 2 < rest.waiters.length; i += 3)
         p.waiters.set(rest.waiters[i]!, { faults: rest.waiters[i + 1]!, accessSumUs: rest.waiters[i + 2]! })
       p.heldPagingIn = rest.heldPagingIn

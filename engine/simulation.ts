@@ -792,12 +792,11 @@ export class Simulation {
   /** Puts the transfer's round end on the agenda at `endUs`. */
   private planRoundEnd(t: Transfer, endUs: number): void {
     const atUs = Math.max(endUs, this.nowUsValue)
+    // planned again since, or its migration over: `unplanRoundEnd` took it off `planned`, and it is stale
     const seq = this.at(atUs, () => {
-      this.planned.delete(seq)
-      if (t.roundEndSeq === seq && this.transfers.get(t.migration) === t) {
-        t.roundEndSeq = -1
-        this.endRound(t)
-      } else this.staleCame()
+      if (!this.planned.delete(seq)) return this.staleCame()
+      t.roundEndSeq = -1
+      this.endRound(t)
     })
     t.roundEndSeq = seq
     this.planned.set(seq, { _tag: "RoundEnd", migration: t.migration, atUs })

@@ -21,6 +21,7 @@
  * Memory: two Uint32Array version arrays and two bitmaps, 8.25 bytes a page (≈ 33 MiB for 16 GiB of
  * 4 KiB pages).
  */
+import { fillFromRuns, runsOf } from "../runs.js"
 import { addProgress, invariant, isCount, type LinkProgress, MICROS_PER_S, transferUs } from "./exact.js"
 import type { PagedPages } from "../transfer.js"
 import { idleWriter, NO_MORE_WRITES_US, type PageWriter, type WriterRest } from "./workload.js"
@@ -136,31 +137,6 @@ interface LookaheadRest {
   readonly times: ReadonlyArray<number>
   readonly gfns: ReadonlyArray<number>
   readonly writer: WriterRest
-}
-
-/** Runs of equal values, `[value, count, value, count, …]`: page versions and bitmaps are mostly runs. */
-const runsOf = (values: Uint32Array): number[] => {
-  const runs: number[] = []
-  // Bounded: one pass over the array.
-  for (let i = 0; i < values.length;) {
-    const value = values[i]!
-    let j = i + 1
-    while (j < values.length && values[j] === value) j++
-    runs.push(value, j - i)
-    i = j
-  }
-  return runs
-}
-
-const fillFromRuns = (into: Uint32Array, runs: ReadonlyArray<number>): void => {
-  let at = 0
-  for (let k = 0; k + 1 < runs.length; k += 2) {
-    const count = runs[k + 1]!
-    invariant(isCount(count) && at + count <= into.length, "runs longer than the array")
-    into.fill(runs[k]!, at, at + count)
-    at += count
-  }
-  invariant(at === into.length, () => `runs cover ${at} of ${into.length} entries`)
 }
 
 /** A page tracker between two calls, as data (`PageTracker.rest`): its versions, bitmaps, round and writer. */
